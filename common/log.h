@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* Logging to stderr with <N> priority prefixes that journald understands. */
+#pragma once
+
+#include <stdarg.h>
+#include <syslog.h>
+
+#include "macro.h"
+
+/* Set the highest priority that is printed (LOG_ERR..LOG_DEBUG). */
+void log_set_level(int level);
+int log_get_level(void);
+
+/* Parse "error", "warning", "notice", "info", "debug"; returns the level or -EINVAL. */
+int log_level_from_string(const char *s);
+
+/* Print one line. When error != 0, ": <strerror(|error|)>" is appended. Returns -|error|. */
+int log_internal(int level, int error, const char *func, const char *fmt, ...) _printf_(4, 5);
+
+#define log_full_errno(level, error, ...) log_internal((level), (error), __func__, __VA_ARGS__)
+#define log_error(...) log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+#define log_warning(...) log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_notice(...) log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_info(...) log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_debug(...) log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_error_errno(e, ...) log_full_errno(LOG_ERR, (e), __VA_ARGS__)
+#define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
+#define log_debug_errno(e, ...) log_full_errno(LOG_DEBUG, (e), __VA_ARGS__)

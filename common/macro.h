@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* Small helpers used everywhere: cleanup attributes, ownership transfer, asserts. */
+#pragma once
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _warn_unused_result_ __attribute__((warn_unused_result))
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+/* Take ownership of a pointer, leaving NULL behind, so cleanup attributes do not free it. */
+#define TAKE_PTR(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) _p_ = (p);                                                           \
+                (p) = NULL;                                                                        \
+                _p_;                                                                               \
+        })
+
+#define TAKE_FD(fd)                                                                                \
+        ({                                                                                         \
+                int _fd_ = (fd);                                                                   \
+                (fd) = -1;                                                                         \
+                _fd_;                                                                              \
+        })
+
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
+        static inline void func##p(type *p)                                                        \
+        {                                                                                          \
+                if (*p)                                                                            \
+                        func(*p);                                                                  \
+        }
+
+/* Guard at the public edge of a module: a caller bug becomes an error, not a dead daemon. */
+#define assert_return(expr, r)                                                                     \
+        do {                                                                                       \
+                if (!(expr))                                                                       \
+                        return (r);                                                                \
+        } while (false)
+
+static inline void freep(void *p)
+{
+        free(*(void **)p);
+}
+
+static inline void closep(int *fd)
+{
+        if (*fd >= 0)
+                (void)close(*fd);
+}
+
+static inline bool streq(const char *a, const char *b)
+{
+        return strcmp(a, b) == 0;
+}
+
+static inline bool streq_ptr(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+static inline bool isempty(const char *s)
+{
+        return !s || !*s;
+}

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine: the in-memory index of iface records and the verbs on them. Every accepted change
+ * goes to sqlite and to the iscsi db root with the crash-safe protocol of DESIGN.md §2:
+ * intent row -> file (temp, fsync, rename, fsync dir) -> row + audit, intent dropped. Reads
+ * come from the index under a read lock and never touch disk. Drift made by iscsiadm behind
+ * our back is picked up at start and by an inotify watcher thread.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iface.h"
+
+#define ENGINE_VERSION "0.1.0"
+#define ENGINE_MAX_RECORDS 100000
+
+struct engine;
+
+enum engine_drift_policy {
+        ENGINE_DRIFT_IMPORT,            /* external changes become "external" revisions */
+        ENGINE_DRIFT_REPORT,            /* external changes are only reported in health */
+        _ENGINE_DRIFT_MAX,
+};
+
+struct engine_config {
+        const char *iscsi_root;         /* default /var/lib/iscsi */
+        const char *db_path;
+        const char *lock_dir;           /* default /run/lock/iscsi */
+        enum engine_drift_policy drift;
+        unsigned lock_timeout_ms;       /* iscsiadm lock wait, default 30000 as iscsiadm */
+        void (*fault)(const char *point); /* tests only: called at each protocol step */
+};
+
+/* Who asked, for the audit trail. Both may be NULL. */
+struct engine_ctx {
+        const char *actor;
+        const char *request_id;
+};
+
+/* An immutable, reference-counted version of one record, as served to readers. */
+struct iface_snap {
+        struct iface_rec rec;
+        char *content;                  /* the exact file bytes (NULL for built-ins) */
+        size_t content_len;
+        uint64_t revision;              /* the ETag; 0 for built-ins */
+        const char *origin;             /* "api", "external", "auto", "builtin" (static) */
+        int64_t created_usec;
+        int64_t updated_usec;
+        bool builtin;
+        unsigned refs;                  /* atomic */
+};
+
+struct iface_snap *iface_snap_ref(struct iface_snap *s);
+struct iface_snap *iface_snap_unref(struct iface_snap *s);
+
+/*
+ * Open the store and the mirror, recover pending intents, remove temp files, reconcile the
+ * files with the db (importing or reporting drift) and build the index. Does not start the
+ * watcher. On failure *reterr_msg (if not NULL) gets an owned, human-readable reason.
+ * Returns 0, -ENOMEM, or the -errno of the failing part.
+ */
+int engine_new(const struct engine_config *cfg, struct engine **ret, char **reterr_msg);
+
+/* Start the inotify watcher thread (drift within a second). 0 or -errno. */
+int engine_start_watch(struct engine *e);
+
+/* Stop the watcher and free everything. NULL-safe; returns NULL. */
+struct engine *engine_free(struct engine *e);
+
+/* Get one record (built-ins included). Returns 0 with a reference in *ret, or -ENOENT. */
+int engine_iface_get(struct engine *e, const char *name, struct iface_snap **ret);
+
+struct engine_list_query {
+        const char *after;              /* resume after this name (cursor), NULL = start */
+        size_t limit;                   /* >= 1 */
+        const char *transport_name;     /* filter, NULL = any */
+        const char *net_ifacename;      /* filter, NULL = any */
+};
+
+/*
+ * List in iscsiadm's order: stored records by strcmp of name, then "default", then "iser".
+ * *ret is an array of references (release each with iface_snap_unref and free the array).
+ * *ret_more tells whether items remain after the last one returned.
+ */
+int engine_iface_list(struct engine *e, const struct engine_list_query *q,
+                      struct iface_snap ***ret, size_t *ret_n, bool *ret_more);
+
+/* Position of a name in the list order, for cursors: true if name can be resumed after. */
+bool engine_list_cursor_is_valid(const char *name);
+
+/*
+ * Create a record. rec is validated (iface_validate with old = NULL). Returns 0 with the new
+ * snapshot in *ret (may be NULL), -EINVAL (err filled), -EROFS (built-in name), -EEXIST,
+ * -ENOSPC (ENGINE_MAX_RECORDS), or -EIO/-ETIMEDOUT (nothing changed).
+ */
+int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const struct iface_rec *rec,
+                        struct iface_snap **ret, struct iface_error *err);
+
+/*
+ * Edit callback: next starts as a copy of cur; the callback changes it (or replaces it
+ * wholly) and returns 0, or a -errno with err filled (for example -EINVAL).
+ */
+typedef int (*engine_edit_fn)(const struct iface_rec *cur, struct iface_rec *next,
+                              struct iface_error *err, void *userdata);
+
+/*
+ * Update a record under the write lock: if_match (0 = none) must equal its revision, then the
+ * callback edits it, then the result is validated against the current version and stored. An
+ * unchanged result is not written and keeps its revision. Returns 0 with the new snapshot,
+ * -ENOENT, -EROFS (built-in), -ESTALE (if_match differs), -EINVAL (err filled), -EIO.
+ */
+int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const char *name,
+                        uint64_t if_match, engine_edit_fn edit, void *userdata,
+                        struct iface_snap **ret, struct iface_error *err);
+
+/* Delete a record. Returns 0, -ENOENT, -EROFS (built-in), -ESTALE, -EIO. */
+int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *name,
+                        uint64_t if_match);
+
+/* A file of the db root that is not (or not yet) mirrored, and why. */
+struct engine_problem {
+        char *name;
+        const char *kind;               /* "unreadable", "unsupported-name", "drift" */
+        char *reason;
+};
+
+/* One recent external change that was imported. */
+struct engine_drift_event {
+        char *name;
+        const char *action;             /* "added", "changed", "removed" */
+        uint64_t revision;
+        int64_t at_usec;
+};
+
+struct engine_health {
+        bool db_ok;
+        char *db_detail;
+        bool root_ok;
+        char *root_detail;
+        size_t count;                   /* stored records (built-ins excluded) */
+        uint64_t drift_imported;        /* since start */
+        struct engine_problem *problems;
+        size_t n_problems;
+        struct engine_drift_event *events; /* newest first, at most 32 */
+        size_t n_events;
+};
+
+/* Fill *ret (zeroed by the caller; release with engine_health_done). 0 or -ENOMEM. */
+int engine_health(struct engine *e, struct engine_health *ret);
+void engine_health_done(struct engine_health *h);
+
+/* Run one reconciliation pass now (what the watcher does). For tests and SIGHUP. */
+int engine_rescan(struct engine *e);

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The file mirror: <iscsi_root>/ifaces/<name> written atomically (temp file in a private
+ * sibling directory, fsync, rename, fsync of both directories), and iscsiadm's own write lock
+ * (<lock_dir>/lock hard-linked to <lock_dir>/lock.write). Not thread-safe: the engine
+ * serialises calls.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct mirror;
+
+/* Called at named points of a write, for the crash tests; NULL in production. */
+typedef void (*mirror_fault_fn)(const char *point);
+
+/*
+ * Open the mirror: create <iscsi_root>/ifaces (0700) and <iscsi_root>/.iscsi-ifaced (0700, the
+ * temp directory) if missing, check both are writable directories, create lock_dir if missing,
+ * and take an exclusive flock on <iscsi_root>/.iscsi-ifaced/instance.lock so that two daemons
+ * never share a root. Returns 0, -ENOMEM, -ENOTDIR, -EACCES/-EROFS (not writable), -EBUSY
+ * (another instance holds the root), or another -errno from the filesystem.
+ */
+int mirror_open(const char *iscsi_root, const char *lock_dir, mirror_fault_fn fault,
+                struct mirror **ret);
+struct mirror *mirror_close(struct mirror *m);
+
+/* Absolute path of the ifaces directory (borrowed). */
+const char *mirror_ifaces_dir(const struct mirror *m);
+
+/*
+ * Take iscsiadm's write lock: link(lock, lock.write), retried every 10 ms up to timeout_ms.
+ * A lock.write left by a crashed instance of this daemon (marker file present, see
+ * mirror.c) is removed first. Returns 0, -ETIMEDOUT, or -errno.
+ */
+int mirror_lock(struct mirror *m, unsigned timeout_ms);
+void mirror_unlock(struct mirror *m);
+
+/*
+ * Replace ifaces/<name> atomically with data (mode 0600) and make it durable: write
+ * .iscsi-ifaced/<name>.tmp, fsync, rename into ifaces/, fsync both directories.
+ * Calls fault("mirror-tmp-written") after the temp file is durable and
+ * fault("mirror-renamed") after the rename. Returns 0 or -errno (no temp file is left).
+ */
+int mirror_write(struct mirror *m, const char *name, const char *data, size_t len);
+
+/* Remove ifaces/<name> and fsync the directory. 0 also when it did not exist. */
+int mirror_remove(struct mirror *m, const char *name);
+
+/*
+ * Read ifaces/<name> whole (at most 1 MiB). *ret is NUL-terminated. Returns 0, -ENOENT,
+ * -EFBIG, -EISDIR (not a regular file), or -errno.
+ */
+int mirror_read(struct mirror *m, const char *name, char **ret, size_t *ret_len);
+
+/*
+ * Names of the entries of ifaces/ in alphasort (strcmp) order, skipping "." and "..". Returns
+ * 0 with a NULL-terminated array owned by the caller (free each and the array), or -errno.
+ */
+int mirror_list(struct mirror *m, char ***ret_names, size_t *ret_n);
+
+/* Remove every temp file left in .iscsi-ifaced/ by an earlier crash; returns how many. */
+int mirror_clean_temps(struct mirror *m);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sqlite mirror: one row per iface (the exact file bytes, revision, origin, times), an
+ * intent table for the crash-safe write protocol, and an append-only audit trail. Not
+ * thread-safe: the engine serialises every call under its write lock.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+struct store_row {
+        const char *name;
+        const char *content;            /* exact bytes of ifaces/<name>, NUL-terminated */
+        uint64_t revision;
+        const char *origin;             /* "api", "external", "auto" */
+        int64_t created_usec;
+        int64_t updated_usec;
+};
+
+struct store_intent {
+        const char *name;
+        const char *content;            /* NULL = delete */
+        uint64_t revision;
+        const char *origin;
+        const char *actor;
+        const char *request_id;
+};
+
+/* One committed change: the row after it (content NULL = deleted) and its audit entry. */
+struct store_change {
+        const char *name;
+        const char *content;            /* NULL = delete the row */
+        uint64_t revision;
+        const char *origin;
+        int64_t now_usec;
+        const char *action;             /* "create", "update", "delete", "import", "recover" */
+        const char *actor;              /* may be NULL */
+        const char *request_id;         /* may be NULL */
+        const char *before;             /* previous content, may be NULL */
+};
+
+struct store_audit {
+        int64_t id;
+        int64_t at_usec;
+        const char *name;
+        const char *action;
+        const char *origin;
+        uint64_t revision;
+        const char *actor;
+        const char *request_id;
+        const char *before;
+        const char *after;
+};
+
+/*
+ * Open or create the database at path (":memory:" works) in WAL mode with synchronous=FULL,
+ * and apply the schema migrations indexed by PRAGMA user_version. Returns 0, -ENOMEM, -EIO
+ * (cannot open or migrate; *ret untouched), or -EROFS/-EACCES when the file is not writable.
+ */
+int store_open(const char *path, struct store **ret);
+struct store *store_close(struct store *s);
+
+/* The highest revision ever handed out (rows, intents and audit), 0 for a new db. */
+int store_max_revision(struct store *s, uint64_t *ret);
+
+/* Call cb for every row in name order; a negative return of cb stops and is returned. */
+int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud), void *ud);
+
+/* Number of rows. */
+int store_count(struct store *s, size_t *ret);
+
+/* Durably record an intent (replacing any previous intent for the name). 0 or -EIO. */
+int store_intent_put(struct store *s, const struct store_intent *in);
+
+/* Call cb for every pending intent. */
+int store_intents_foreach(struct store *s, int (*cb)(const struct store_intent *in, void *ud),
+                          void *ud);
+
+/* Drop the intent of name (no error if there is none). */
+int store_intent_drop(struct store *s, const char *name);
+
+/*
+ * In one transaction: upsert or delete the row, append the audit entry, drop any intent for
+ * the name. created_usec is kept on update. 0 or -EIO (nothing changed then).
+ */
+int store_apply(struct store *s, const struct store_change *c);
+
+/* Audit entries for name (NULL = all), newest first, at most limit. */
+int store_audit_foreach(struct store *s, const char *name, size_t limit,
+                        int (*cb)(const struct store_audit *a, void *ud), void *ud);
+
+/* PRAGMA quick_check; 0 if ok, -EIO otherwise. */
+int store_check(struct store *s);

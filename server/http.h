@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/* The libmicrohttpd front: listeners, per-request state, body limits, graceful drain. */
+#pragma once
+
+struct api;
+struct http_server;
+
+struct http_config {
+        const char *listen;             /* "127.0.0.1:8080", "[::1]:8080", "unix:/path"; port 0 = ephemeral */
+        unsigned threads;               /* worker threads of the pool, >= 1 */
+};
+
+/*
+ * Listen and serve api (borrowed) until http_stop(). TCP listeners must be loopback unless
+ * allow_remote is set (TLS and auth come later). On failure *reterr_msg (if not NULL) gets an
+ * owned reason. Returns 0, -EINVAL (bad listen string), -EADDRINUSE, -EPERM, or -errno.
+ */
+int http_start(const struct http_config *cfg, struct api *api, struct http_server **ret,
+               char **reterr_msg);
+
+/* The bound TCP port (useful with port 0), or 0 for a unix socket. */
+unsigned http_port(const struct http_server *s);
+
+/*
+ * Stop accepting, let in-flight requests finish (at most drain_ms), then stop and free. A unix
+ * socket file is removed. NULL-safe.
+ */
+void http_stop(struct http_server *s, unsigned drain_ms);
