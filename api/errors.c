@@ -1,1 +1,107 @@
-/* placeholder */ typedef int placeholder_errors;
+/* SPDX-License-Identifier: MIT */
+/* The one map from -errno to HTTP status, and RFC 9457 problem+json bodies. */
+#include <stdio.h>
+
+#include "internal.h"
+#include "log.h"
+#include "macro.h"
+
+static const struct {
+        int status;
+        const char *slug;
+        const char *title;
+} problems[] = {
+        { 400, "validation", "Invalid request" },
+        { 404, "not-found", "Not found" },
+        { 405, "method-not-allowed", "Method not allowed" },
+        { 409, "conflict", "Conflict" },
+        { 412, "precondition-failed", "Precondition failed" },
+        { 413, "payload-too-large", "Request body too large" },
+        { 415, "unsupported-media-type", "Unsupported media type" },
+        { 500, "internal", "Internal error" },
+        { 503, "unavailable", "Service unavailable" },
+        { 507, "insufficient-storage", "Record limit reached" },
+};
+
+int errors_status(int r)
+{
+        switch (r) {
+        case -EINVAL:
+        case -EBADMSG:
+        case -ERANGE:
+                return 400;
+        case -ENOENT:
+                return 404;
+        case -EEXIST:
+        case -EROFS:
+        case -EBUSY:
+                return 409;
+        case -ESTALE:
+                return 412;
+        case -E2BIG:
+                return 413;
+        case -EMEDIUMTYPE:
+                return 415;
+        case -ETIMEDOUT:
+                return 503;
+        case -ENOSPC:
+                return 507;
+        default:
+                return 500;
+        }
+}
+
+void errors_problem(struct api_response *resp, int status, const char *detail, const char *field,
+                    const char *request_id)
+{
+        struct sbuf b = {};
+        char *body = NULL;
+        size_t len = 0;
+        size_t i;
+
+        for (i = 0; i < ELEMENTSOF(problems) - 1; i++)
+                if (problems[i].status == status)
+                        break;
+
+        sbuf_puts(&b, "{\"type\":");
+        sbuf_printf(&b, "\"urn:iscsi-ifaced:problem:%s\"", problems[i].slug);
+        sbuf_puts(&b, ",\"title\":");
+        sbuf_json_string(&b, problems[i].title);
+        sbuf_printf(&b, ",\"status\":%d", status);
+        if (!isempty(detail)) {
+                sbuf_puts(&b, ",\"detail\":");
+                sbuf_json_string(&b, detail);
+        }
+        if (field) {
+                sbuf_puts(&b, ",\"field\":");
+                sbuf_json_string(&b, field);
+        }
+        if (request_id) {
+                sbuf_puts(&b, ",\"request_id\":");
+                sbuf_json_string(&b, request_id);
+        }
+        sbuf_puts(&b, "}");
+
+        if (sbuf_take(&b, &body, &len) < 0) {
+                resp->status = status;
+                return;
+        }
+        resp_set_body(resp, status, "application/problem+json", body, len);
+}
+
+void errors_from_call(struct call *c, int r)
+{
+        int status = errors_status(r);
+        const char *detail = c->err.reason[0] ? c->err.reason : c->detail;
+        char buf[256];
+
+        if (status >= 500) {
+                log_error("%s %s failed: %s", c->req->method, c->req->path, strerror(-r));
+                if (isempty(detail)) {
+                        snprintf(buf, sizeof(buf), "%s", strerror(-r));
+                        detail = buf;
+                }
+        }
+        errors_problem(c->resp, status, detail, status == 400 ? c->err.field : NULL,
+                       c->req->request_id);
+}

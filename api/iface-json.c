@@ -1,1 +1,201 @@
-/* placeholder */ typedef int placeholder_iface_json;
+/* SPDX-License-Identifier: MIT */
+/* struct iface_rec <-> JSON: the only place that knows the JSON field names of an iface. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+
+#include "internal.h"
+#include "macro.h"
+
+void iface_json_write(struct sbuf *b, const struct iface_rec *rec)
+{
+        bool ipv6 = iface_rec_is_ipv6(rec);
+
+        sbuf_puts(b, "{\"name\":");
+        sbuf_json_string(b, rec->name);
+        for (size_t i = 0; i < IFACE_N_FIELDS; i++) {
+                const struct iface_field *f = &iface_fields[i];
+
+                if (!iface_field_in_template(i, ipv6))
+                        continue;
+                if (f->type == IFACE_FT_STR) {
+                        if (isempty(rec->str[i]))
+                                continue;
+                        sbuf_printf(b, ",\"%s\":", f->key);
+                        sbuf_json_string(b, rec->str[i]);
+                } else
+                        sbuf_printf(b, ",\"%s\":%" PRIu32, f->key, rec->num[i]);
+        }
+        sbuf_puts(b, "}");
+}
+
+_printf_(3, 4) static int fail(struct iface_error *err, const char *field, const char *fmt, ...)
+{
+        va_list ap;
+
+        err->field = field;
+        va_start(ap, fmt);
+        vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+        switch (json_typeof(v)) {
+        case JSON_OBJECT:
+                return "an object";
+        case JSON_ARRAY:
+                return "an array";
+        case JSON_STRING:
+                return "a string";
+        case JSON_INTEGER:
+                return "an integer";
+        case JSON_REAL:
+                return "a number with a fraction or exponent";
+        case JSON_TRUE:
+        case JSON_FALSE:
+                return "a boolean";
+        case JSON_NULL:
+                return "null";
+        }
+        return "unknown";
+}
+
+/* Set one field from a JSON value; null resets it (string unset, number 0). */
+static int set_field(struct iface_rec *rec, const char *key, const json_t *v,
+                     struct iface_error *err)
+{
+        int idx = iface_field_find(key);
+        const struct iface_field *f;
+        int r;
+
+        if (strncmp(key, "iface.", 6) == 0 || idx < 0) {
+                /* The offending field is the unknown key itself (copied: the JSON tree is
+                 * gone by the time the error is written). */
+                snprintf(err->field_buf, sizeof(err->field_buf), "%s", key);
+                if (iface_key_is_dead(key))
+                        return fail(err, err->field_buf,
+                                    "is defined by open-iscsi but iscsiadm refuses it");
+                if (strncmp(key, "iface.", 6) == 0)
+                        return fail(err, err->field_buf,
+                                    "unknown field: write keys without the 'iface.' prefix");
+                return fail(err, err->field_buf, "unknown field");
+        }
+        f = &iface_fields[idx];
+
+        if (idx == IFACE_F_ISCSI_IFACENAME) {
+                if (json_is_null(v) || (json_is_string(v) && streq(json_string_value(v), rec->name)))
+                        return 0;
+                return fail(err, f->key, "must equal the name '%s' (it is read-only)", rec->name);
+        }
+
+        if (f->type == IFACE_FT_STR) {
+                if (json_is_null(v)) {
+                        if (idx == IFACE_F_TRANSPORT_NAME)
+                                return fail(err, f->key, "is required and cannot be removed");
+                        return iface_rec_set_str(rec, (size_t)idx, NULL);
+                }
+                if (!json_is_string(v))
+                        return fail(err, f->key, "must be a string, not %s", json_type_name(v));
+                if (json_string_length(v) != strlen(json_string_value(v)))
+                        return fail(err, f->key, "must not contain NUL characters");
+                if (idx == IFACE_F_TRANSPORT_NAME && json_string_length(v) == 0)
+                        return fail(err, f->key, "is required and cannot be empty");
+                r = iface_rec_set_str(rec, (size_t)idx, json_string_value(v));
+                return r;
+        }
+
+        if (json_is_null(v)) {
+                rec->num[idx] = 0;
+                return 0;
+        }
+        if (!json_is_integer(v))
+                return fail(err, f->key, "must be an integer, not %s", json_type_name(v));
+        r = iface_check_number((size_t)idx, json_integer_value(v), err);
+        if (r < 0) {
+                err->field = f->key;
+                return -EINVAL;
+        }
+        rec->num[idx] = (uint32_t)json_integer_value(v);
+        return 0;
+}
+
+static int name_from(const json_t *obj, const char *path_name, const char **ret,
+                     struct iface_error *err)
+{
+        const json_t *n = json_object_get(obj, "name");
+
+        if (!n) {
+                if (!path_name)
+                        return fail(err, "name", "is required");
+                *ret = path_name;
+                return 0;
+        }
+        if (!json_is_string(n))
+                return fail(err, "name", "must be a string, not %s", json_type_name(n));
+        if (json_string_length(n) != strlen(json_string_value(n)))
+                return fail(err, "name", "must not contain NUL characters");
+        if (path_name && !streq(json_string_value(n), path_name))
+                return fail(err, "name", "'%.64s' differs from the name in the URL '%s'",
+                            json_string_value(n), path_name);
+        *ret = json_string_value(n);
+        return 0;
+}
+
+int iface_json_to_rec(const json_t *obj, const char *path_name, struct iface_rec *ret,
+                      struct iface_error *err)
+{
+        _cleanup_(iface_rec_done) struct iface_rec rec = {};
+        const char *name = NULL, *key;
+        json_t *v;
+        int r;
+
+        if (!json_is_object(obj))
+                return fail(err, "body", "must be a JSON object, not %s", json_type_name(obj));
+        r = name_from(obj, path_name, &name, err);
+        if (r < 0)
+                return r;
+        r = iface_name_validate(name, err);
+        if (r < 0 && !iface_name_is_builtin(name))
+                return r;
+        r = iface_rec_init(&rec, name);
+        if (r < 0)
+                return r;
+
+        json_object_foreach((json_t *)obj, key, v) {
+                if (streq(key, "name"))
+                        continue;
+                r = set_field(&rec, key, v, err);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = rec;
+        memset(&rec, 0, sizeof(rec));
+        return 0;
+}
+
+int iface_json_merge_patch(const json_t *patch, struct iface_rec *rec, struct iface_error *err)
+{
+        const char *key;
+        json_t *v;
+        int r;
+
+        if (!json_is_object(patch))
+                return fail(err, "body", "a merge patch must be a JSON object, not %s",
+                            json_type_name(patch));
+
+        json_object_foreach((json_t *)patch, key, v) {
+                if (streq(key, "name")) {
+                        if (json_is_string(v) && streq(json_string_value(v), rec->name))
+                                continue;
+                        return fail(err, "name", "the name cannot be changed (delete and create "
+                                                 "instead)");
+                }
+                r = set_field(rec, key, v, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,1 +1,420 @@
-/* placeholder */ typedef int placeholder_ifaces;
+/* SPDX-License-Identifier: MIT */
+/* /api/v1/ifaces handlers: list, create, get (JSON or iscsiadm text), replace, patch, delete. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "engine.h"
+#include "internal.h"
+#include "macro.h"
+
+#define LIST_LIMIT_DEFAULT 100
+#define LIST_LIMIT_MAX 1000
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iface_snap *, iface_snap_unref);
+
+_printf_(3, 4) static int bad(struct call *c, const char *field, const char *fmt, ...)
+{
+        va_list ap;
+
+        c->err.field = field;
+        va_start(ap, fmt);
+        vsnprintf(c->err.reason, sizeof(c->err.reason), fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+/* --- request helpers ----------------------------------------------------------------------- */
+
+/* true if the Content-Type's media type (parameters ignored, case-insensitive) is want. */
+static bool media_type_is(const char *content_type, const char *want)
+{
+        size_t n;
+
+        if (!content_type)
+                return false;
+        while (*content_type == ' ')
+                content_type++;
+        n = strcspn(content_type, "; \t");
+        return n == strlen(want) && strncasecmp(content_type, want, n) == 0;
+}
+
+/* Parse the JSON body of a write; the type must be want. */
+static int read_body(struct call *c, const char *want, json_t **ret)
+{
+        json_error_t jerr;
+        json_t *j;
+
+        if (!media_type_is(c->req->content_type, want)) {
+                snprintf(c->detail, sizeof(c->detail), "Content-Type must be %s, not '%.80s'",
+                         want, c->req->content_type ? c->req->content_type : "(none)");
+                return -EMEDIUMTYPE;
+        }
+        if (!c->req->body || c->req->body_len == 0)
+                return bad(c, "body", "the request body is empty");
+
+        /* Strict: duplicate keys and invalid UTF-8 are errors (jansson checks UTF-8 always). */
+        j = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j)
+                return bad(c, "body", "invalid JSON at line %d, column %d: %s", jerr.line,
+                           jerr.column, jerr.text);
+        *ret = j;
+        return 0;
+}
+
+/*
+ * If-Match: absent -> *ret = 0 (no condition); "*" -> the current revision; a list of strong
+ * ETags -> the one equal to the current revision, or -ESTALE. Weak tags never match (RFC 9110
+ * uses the strong comparison for If-Match).
+ */
+static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
+{
+        _cleanup_(iface_snap_unrefp) struct iface_snap *cur = NULL;
+        const char *p = c->req->if_match;
+        int r;
+
+        *ret = 0;
+        if (!p)
+                return 0;
+
+        r = engine_iface_get(c->api->engine, name, &cur);
+        if (r == -ENOENT)
+                return -ESTALE;         /* a condition on a missing resource is false */
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                uint64_t v = 0;
+                char *end;
+
+                while (*p == ' ' || *p == '\t' || *p == ',')
+                        p++;
+                if (!*p)
+                        break;
+                if (*p == '*') {
+                        *ret = cur->revision;
+                        return cur->builtin ? -EROFS : 0;
+                }
+                if (strncmp(p, "W/", 2) == 0) {
+                        p = strchr(p + 2 + (p[2] == '"'), '"');
+                        if (!p)
+                                return bad(c, "If-Match", "malformed entity tag");
+                        p++;
+                        continue;
+                }
+                if (*p != '"' || p[1] < '0' || p[1] > '9')
+                        return bad(c, "If-Match", "malformed entity tag (expected \"<revision>\")");
+                errno = 0;
+                v = strtoull(p + 1, &end, 10);
+                if (errno || *end != '"')
+                        return bad(c, "If-Match", "malformed entity tag (expected \"<revision>\")");
+                if (v != 0 && v == cur->revision) {
+                        *ret = v;
+                        return 0;
+                }
+                p = end + 1;
+        }
+        return -ESTALE;
+}
+
+/* --- responses ----------------------------------------------------------------------------- */
+
+static int set_etag(struct api_response *resp, const struct iface_snap *s)
+{
+        char etag[32];
+
+        snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", s->revision);
+        return resp_add_header(resp, "ETag", etag);
+}
+
+static int reply_record(struct call *c, int status, const struct iface_snap *s)
+{
+        struct sbuf b = {};
+        char *body;
+        size_t len;
+        int r;
+
+        iface_json_write(&b, &s->rec);
+        r = sbuf_take(&b, &body, &len);
+        if (r < 0)
+                return r;
+        resp_set_body(c->resp, status, "application/json", body, len);
+        return set_etag(c->resp, s);
+}
+
+/* --- cursors: the last name of a page, base64url without padding ---------------------------- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void cursor_encode(const char *name, char *out, size_t size)
+{
+        const unsigned char *s = (const unsigned char *)name;
+        size_t n = strlen(name), o = 0;
+
+        for (size_t i = 0; i < n && o + 5 < size; i += 3) {
+                uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0) |
+                             (i + 2 < n ? s[i + 2] : 0);
+
+                out[o++] = b64[v >> 18 & 63];
+                out[o++] = b64[v >> 12 & 63];
+                if (i + 1 < n)
+                        out[o++] = b64[v >> 6 & 63];
+                if (i + 2 < n)
+                        out[o++] = b64[v & 63];
+        }
+        out[o] = 0;
+}
+
+static int cursor_decode(const char *in, char *out, size_t size)
+{
+        size_t n = strlen(in), o = 0;
+        uint32_t acc = 0;
+        int bits = 0;
+
+        if (n == 0 || n > 96)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                const char *p = strchr(b64, in[i]);
+
+                if (!p || !in[i])
+                        return -EINVAL;
+                acc = acc << 6 | (uint32_t)(p - b64);
+                bits += 6;
+                if (bits >= 8) {
+                        bits -= 8;
+                        if (o + 1 >= size)
+                                return -EINVAL;
+                        out[o++] = (char)(acc >> bits & 0xff);
+                }
+        }
+        out[o] = 0;
+        return strlen(out) == o ? 0 : -EINVAL;
+}
+
+/* --- handlers ------------------------------------------------------------------------------ */
+
+int ifaces_list(struct call *c)
+{
+        struct engine_list_query q = { .limit = LIST_LIMIT_DEFAULT };
+        struct iface_snap **items = NULL;
+        char after[IFACE_NAME_MAX + 8], cursor[128];
+        struct sbuf b = {};
+        size_t n = 0;
+        bool more = false;
+        char *body;
+        size_t len;
+        int r;
+
+        for (size_t i = 0; i < c->req->n_args; i++) {
+                const char *k = c->req->args[i].key, *v = c->req->args[i].value;
+
+                if (!v)
+                        v = "";
+                if (streq(k, "limit")) {
+                        char *end;
+                        unsigned long l;
+
+                        errno = 0;
+                        l = strtoul(v, &end, 10);
+                        if (!*v || *end || errno || *v == '-' || *v == '+' || l < 1 ||
+                            l > LIST_LIMIT_MAX)
+                                return bad(c, "limit", "must be an integer from 1 to %d",
+                                           LIST_LIMIT_MAX);
+                        q.limit = l;
+                } else if (streq(k, "cursor")) {
+                        if (cursor_decode(v, after, sizeof(after)) < 0 ||
+                            !engine_list_cursor_is_valid(after))
+                                return bad(c, "cursor",
+                                           "is not a cursor returned by this API (next_cursor)");
+                        q.after = after;
+                } else if (streq(k, "transport_name"))
+                        q.transport_name = v;
+                else if (streq(k, "net_ifacename"))
+                        q.net_ifacename = v;
+                else {
+                        snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s", k);
+                        return bad(c, c->err.field_buf,
+                                   "unknown query parameter (known: limit, cursor, "
+                                   "transport_name, net_ifacename)");
+                }
+        }
+
+        r = engine_iface_list(c->api->engine, &q, &items, &n, &more);
+        if (r < 0)
+                return r;
+
+        sbuf_puts(&b, "{\"items\":[");
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        sbuf_puts(&b, ",");
+                iface_json_write(&b, &items[i]->rec);
+        }
+        sbuf_puts(&b, "],\"next_cursor\":");
+        if (more && n > 0) {
+                cursor_encode(items[n - 1]->rec.name, cursor, sizeof(cursor));
+                sbuf_json_string(&b, cursor);
+        } else
+                sbuf_puts(&b, "null");
+        sbuf_puts(&b, "}");
+
+        for (size_t i = 0; i < n; i++)
+                iface_snap_unref(items[i]);
+        free(items);
+
+        r = sbuf_take(&b, &body, &len);
+        if (r < 0)
+                return r;
+        resp_set_body(c->resp, 200, "application/json", body, len);
+        return 0;
+}
+
+int ifaces_create(struct call *c)
+{
+        _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
+        _cleanup_(iface_rec_done) struct iface_rec rec = {};
+        json_t *j = NULL;
+        char location[128];
+        int r;
+
+        r = read_body(c, "application/json", &j);
+        if (r < 0)
+                return r;
+        r = iface_json_to_rec(j, NULL, &rec, &c->err);
+        json_decref(j);
+        if (r < 0)
+                return r;
+
+        r = engine_iface_create(c->api->engine,
+                                &(struct engine_ctx){ c->req->actor, c->req->request_id }, &rec,
+                                &snap, &c->err);
+        if (r == -EEXIST)
+                snprintf(c->detail, sizeof(c->detail), "iface '%s' already exists", rec.name);
+        if (r < 0)
+                return r;
+
+        r = reply_record(c, 201, snap);
+        if (r < 0)
+                return r;
+        snprintf(location, sizeof(location), "/api/v1/ifaces/%s", snap->rec.name);
+        return resp_add_header(c->resp, "Location", location);
+}
+
+/* Does the client prefer text/plain over JSON? (A small Accept reading: enough for curl.) */
+static bool wants_text(const char *accept)
+{
+        const char *t, *j;
+
+        if (!accept)
+                return false;
+        t = strcasestr(accept, "text/plain");
+        j = strcasestr(accept, "application/json");
+        return t && (!j || t < j);
+}
+
+int ifaces_get(struct call *c)
+{
+        _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
+        char *body;
+        size_t len;
+        int r;
+
+        r = engine_iface_get(c->api->engine, c->param, &snap);
+        if (r == -ENOENT)
+                snprintf(c->detail, sizeof(c->detail), "no iface named '%.64s'", c->param);
+        if (r < 0)
+                return r;
+
+        if (!wants_text(c->req->accept))
+                return reply_record(c, 200, snap);
+
+        r = iface_render_show(&snap->rec, &body, &len);
+        if (r < 0)
+                return r;
+        resp_set_body(c->resp, 200, "text/plain; charset=us-ascii", body, len);
+        return set_etag(c->resp, snap);
+}
+
+struct edit_body {
+        const json_t *json;
+        bool replace;
+};
+
+static int edit_apply(const struct iface_rec *cur, struct iface_rec *next, struct iface_error *err,
+                      void *userdata)
+{
+        const struct edit_body *eb = userdata;
+        struct iface_rec fresh = {};
+        int r;
+
+        if (!eb->replace)
+                return iface_json_merge_patch(eb->json, next, err);
+
+        r = iface_json_to_rec(eb->json, cur->name, &fresh, err);
+        if (r < 0)
+                return r;
+        iface_rec_done(next);
+        *next = fresh;
+        return 0;
+}
+
+static int update(struct call *c, bool replace)
+{
+        _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
+        uint64_t if_match;
+        json_t *j = NULL;
+        int r;
+
+        r = read_body(c, replace ? "application/json" : "application/merge-patch+json", &j);
+        if (r < 0)
+                return r;
+        r = if_match_resolve(c, c->param, &if_match);
+        if (r >= 0)
+                r = engine_iface_update(c->api->engine,
+                                        &(struct engine_ctx){ c->req->actor, c->req->request_id },
+                                        c->param, if_match, edit_apply,
+                                        &(struct edit_body){ j, replace }, &snap, &c->err);
+        json_decref(j);
+        if (r == -ENOENT)
+                snprintf(c->detail, sizeof(c->detail), "no iface named '%.64s'", c->param);
+        if (r == -ESTALE)
+                snprintf(c->detail, sizeof(c->detail),
+                         "If-Match does not match the current revision of '%.64s'", c->param);
+        if (r < 0)
+                return r;
+        return reply_record(c, 200, snap);
+}
+
+int ifaces_replace(struct call *c)
+{
+        return update(c, true);
+}
+
+int ifaces_patch(struct call *c)
+{
+        return update(c, false);
+}
+
+int ifaces_delete(struct call *c)
+{
+        uint64_t if_match;
+        int r;
+
+        r = if_match_resolve(c, c->param, &if_match);
+        if (r >= 0)
+                r = engine_iface_delete(c->api->engine,
+                                        &(struct engine_ctx){ c->req->actor, c->req->request_id },
+                                        c->param, if_match);
+        if (r == -ENOENT)
+                snprintf(c->detail, sizeof(c->detail), "no iface named '%.64s'", c->param);
+        if (r == -EROFS)
+                snprintf(c->detail, sizeof(c->detail),
+                         "'%.64s' is a built-in iface of iscsiadm and cannot be deleted", c->param);
+        if (r == -ESTALE)
+                snprintf(c->detail, sizeof(c->detail),
+                         "If-Match does not match the current revision of '%.64s'", c->param);
+        if (r < 0)
+                return r;
+        resp_set_body(c->resp, 204, NULL, NULL, 0);
+        return 0;
+}

@@ -1,1 +1,17 @@
-/* placeholder */ typedef int placeholder_routes;
+/* SPDX-License-Identifier: MIT */
+/* The route table: the whole API on one screen. Every entry is described in openapi.yaml. */
+#include "internal.h"
+#include "macro.h"
+
+const struct route api_routes[] = {
+        { "GET",    "/api/v1/ifaces",        ifaces_list    },
+        { "POST",   "/api/v1/ifaces",        ifaces_create  },
+        { "GET",    "/api/v1/ifaces/{name}", ifaces_get     },
+        { "PUT",    "/api/v1/ifaces/{name}", ifaces_replace },
+        { "PATCH",  "/api/v1/ifaces/{name}", ifaces_patch   },
+        { "DELETE", "/api/v1/ifaces/{name}", ifaces_delete  },
+        { "GET",    "/api/v1/health",        health_get     },
+        { "GET",    "/openapi.yaml",         openapi_get    },
+};
+
+const size_t api_n_routes = ELEMENTSOF(api_routes);

@@ -50,6 +50,9 @@ static inline void freep(void *p)
         free(*(void **)p);
 }
 
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
+
 static inline void closep(int *fd)
 {
         if (*fd >= 0)

@@ -1,1 +1,1314 @@
-/* placeholder */ typedef int placeholder_engine;
+/* SPDX-License-Identifier: MIT */
+/*
+ * The engine: the in-memory index of iface records, the crash-safe write protocol that joins the
+ * sqlite store and the file mirror, recovery at start, and drift reconciliation (at start and
+ * from an inotify watcher thread).
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "engine.h"
+#include "log.h"
+#include "macro.h"
+#include "mirror.h"
+#include "store.h"
+
+#define ENGINE_EVENTS_MAX 32
+#define WATCH_SETTLE_MS 50              /* gather a burst of events before reconciling */
+#define WATCH_FULL_SCAN_MS 60000        /* safety net: a full pass this often */
+#define WATCH_LOCK_TIMEOUT_MS 2000      /* the watcher never waits long for iscsiadm */
+
+struct engine {
+        char *iscsi_root;
+        char *db_path;
+        char *lock_dir;
+        enum engine_drift_policy drift;
+        unsigned lock_timeout_ms;
+        void (*fault)(const char *point);
+
+        struct store *store;
+        struct mirror *mirror;
+
+        /* Serialises every write, the store, the mirror and reconciliation. Taken before
+         * index_lock, never after it. */
+        pthread_mutex_t write_lock;
+        uint64_t revision;              /* the last revision handed out */
+
+        /* The index: stored records sorted by strcmp of name. Readers take it shared. */
+        pthread_rwlock_t index_lock;
+        struct iface_snap **idx;
+        size_t n_idx;
+        size_t cap_idx;
+        struct iface_snap *builtin[2];  /* "default", "iser" */
+
+        /* Health state, guarded by health_lock. */
+        pthread_mutex_t health_lock;
+        struct engine_problem *problems;
+        size_t n_problems;
+        struct engine_drift_event events[ENGINE_EVENTS_MAX];
+        size_t n_events;                /* total recorded; ring position = n % MAX */
+        uint64_t drift_imported;
+
+        /* Watcher. */
+        int inotify_fd;
+        int stop_fds[2];
+        pthread_t watcher;
+        bool watching;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct engine *, engine_free);
+
+static int64_t now_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void fault(struct engine *e, const char *point)
+{
+        if (e->fault)
+                e->fault(point);
+}
+
+static const char *origin_static(const char *s)
+{
+        static const char *const known[] = { "api", "external", "auto", "builtin" };
+
+        for (size_t i = 0; s && i < ELEMENTSOF(known); i++)
+                if (streq(s, known[i]))
+                        return known[i];
+        return "unknown";
+}
+
+/* --- snapshots ----------------------------------------------------------------------------- */
+
+struct iface_snap *iface_snap_ref(struct iface_snap *s)
+{
+        if (s)
+                __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+        return s;
+}
+
+struct iface_snap *iface_snap_unref(struct iface_snap *s)
+{
+        if (!s)
+                return NULL;
+        if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        iface_rec_done(&s->rec);
+        free(s->content);
+        free(s);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iface_snap *, iface_snap_unref);
+
+/* Build a snapshot, taking over *rec (left zeroed). content is copied. */
+static int snap_new(struct iface_rec *rec, const char *content, size_t content_len,
+                    uint64_t revision, const char *origin, int64_t created, int64_t updated,
+                    struct iface_snap **ret)
+{
+        struct iface_snap *s;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        if (content) {
+                s->content = malloc(content_len + 1);
+                if (!s->content) {
+                        free(s);
+                        return -ENOMEM;
+                }
+                memcpy(s->content, content, content_len);
+                s->content[content_len] = 0;
+                s->content_len = content_len;
+        }
+        s->rec = *rec;
+        memset(rec, 0, sizeof(*rec));
+        s->revision = revision;
+        s->origin = origin_static(origin);
+        s->created_usec = created;
+        s->updated_usec = updated;
+        s->refs = 1;
+        *ret = s;
+        return 0;
+}
+
+/* --- the index (callers hold write_lock; readers only take index_lock shared) --------------- */
+
+/* Binary search: returns the position of name, or where it would be inserted (*found false). */
+static size_t idx_search(struct engine *e, const char *name, bool *found)
+{
+        size_t lo = 0, hi = e->n_idx;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(e->idx[mid]->rec.name, name);
+
+                if (c == 0) {
+                        *found = true;
+                        return mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return lo;
+}
+
+static struct iface_snap *idx_find(struct engine *e, const char *name)
+{
+        bool found;
+        size_t i = idx_search(e, name, &found);
+
+        return found ? e->idx[i] : NULL;
+}
+
+/* Put snap (reference taken over) in place of name's entry; NULL removes it. */
+static int idx_set(struct engine *e, const char *name, struct iface_snap *snap)
+{
+        struct iface_snap *old = NULL;
+        bool found;
+        size_t i;
+
+        pthread_rwlock_wrlock(&e->index_lock);
+        if (snap && e->n_idx == e->cap_idx) {
+                /* Readers hold index_lock while they look at idx, so grow it inside. */
+                size_t cap = e->cap_idx ? e->cap_idx * 2 : 64;
+                struct iface_snap **n = realloc(e->idx, cap * sizeof(*n));
+
+                if (!n) {
+                        pthread_rwlock_unlock(&e->index_lock);
+                        iface_snap_unref(snap);
+                        return -ENOMEM;
+                }
+                e->idx = n;
+                e->cap_idx = cap;
+        }
+        i = idx_search(e, name, &found);
+        if (found) {
+                old = e->idx[i];
+                if (snap)
+                        e->idx[i] = snap;
+                else {
+                        memmove(e->idx + i, e->idx + i + 1, (e->n_idx - i - 1) * sizeof(*e->idx));
+                        e->n_idx--;
+                }
+        } else if (snap) {
+                memmove(e->idx + i + 1, e->idx + i, (e->n_idx - i) * sizeof(*e->idx));
+                e->idx[i] = snap;
+                e->n_idx++;
+        }
+        pthread_rwlock_unlock(&e->index_lock);
+
+        iface_snap_unref(old);
+        return 0;
+}
+
+/* --- health bookkeeping -------------------------------------------------------------------- */
+
+static void problem_clear(struct engine *e, const char *name)
+{
+        pthread_mutex_lock(&e->health_lock);
+        for (size_t i = 0; i < e->n_problems; i++) {
+                if (!streq(e->problems[i].name, name))
+                        continue;
+                free(e->problems[i].name);
+                free(e->problems[i].reason);
+                e->problems[i] = e->problems[--e->n_problems];
+                break;
+        }
+        pthread_mutex_unlock(&e->health_lock);
+}
+
+_printf_(4, 5) static void problem_set(struct engine *e, const char *name, const char *kind,
+                                       const char *fmt, ...)
+{
+        char reason[512];
+        char *n, *r;
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(reason, sizeof(reason), fmt, ap);
+        va_end(ap);
+
+        problem_clear(e, name);
+        n = strdup(name);
+        r = strdup(reason);
+        pthread_mutex_lock(&e->health_lock);
+        if (n && r && e->n_problems < 4096) {
+                struct engine_problem *p =
+                        realloc(e->problems, (e->n_problems + 1) * sizeof(*p));
+
+                if (p) {
+                        e->problems = p;
+                        p[e->n_problems++] = (struct engine_problem){ n, kind, r };
+                        n = r = NULL;
+                }
+        }
+        pthread_mutex_unlock(&e->health_lock);
+        free(n);
+        free(r);
+        log_warning("db root file 'ifaces/%s' is not mirrored (%s): %s", name, kind, reason);
+}
+
+static void event_record(struct engine *e, const char *name, const char *action, uint64_t rev)
+{
+        char *n = strdup(name);
+
+        if (!n)
+                return;
+        pthread_mutex_lock(&e->health_lock);
+        struct engine_drift_event *ev = &e->events[e->n_events % ENGINE_EVENTS_MAX];
+        free(ev->name);
+        *ev = (struct engine_drift_event){ n, action, rev, now_usec() };
+        e->n_events++;
+        e->drift_imported++;
+        pthread_mutex_unlock(&e->health_lock);
+}
+
+/* --- the write protocol -------------------------------------------------------------------- */
+
+/*
+ * Store one change made through the API, holding write_lock: intent row (durable) -> file
+ * (atomic, durable) -> row + audit with the intent dropped (durable) -> index. A crash at any
+ * point is finished or undone by recover_intents() at the next start. On failure nothing is
+ * changed and nothing was acknowledged.
+ */
+static int commit_api_change(struct engine *e, const struct engine_ctx *ctx, const char *name,
+                             struct iface_rec *rec, const char *action,
+                             const struct iface_snap *old, struct iface_snap **ret)
+{
+        _cleanup_free_ char *content = NULL;
+        _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
+        size_t len = 0;
+        uint64_t rev = e->revision + 1;
+        int64_t now = now_usec();
+        int r;
+
+        if (rec) {
+                r = iface_render_file(rec, &content, &len);
+                if (r < 0)
+                        return r;
+        }
+
+        fault(e, "engine-before-intent");
+        r = store_intent_put(e->store, &(struct store_intent){
+                                               .name = name,
+                                               .content = content,
+                                               .revision = rev,
+                                               .origin = "api",
+                                               .actor = ctx ? ctx->actor : NULL,
+                                               .request_id = ctx ? ctx->request_id : NULL,
+                                       });
+        if (r < 0)
+                return log_error_errno(r, "Failed to record intent for '%s'", name);
+        fault(e, "engine-intent-committed");
+
+        r = mirror_lock(e->mirror, e->lock_timeout_ms);
+        if (r < 0) {
+                (void)store_intent_drop(e->store, name);
+                return log_error_errno(r, "Failed to take the iscsi db lock in '%s'", e->lock_dir);
+        }
+        r = content ? mirror_write(e->mirror, name, content, len) : mirror_remove(e->mirror, name);
+        if (r < 0) {
+                mirror_unlock(e->mirror);
+                (void)store_intent_drop(e->store, name);
+                return log_error_errno(r, "Failed to write 'ifaces/%s'", name);
+        }
+        fault(e, "engine-file-written");
+
+        r = store_apply(e->store, &(struct store_change){
+                                          .name = name,
+                                          .content = content,
+                                          .revision = rev,
+                                          .origin = "api",
+                                          .now_usec = now,
+                                          .action = action,
+                                          .actor = ctx ? ctx->actor : NULL,
+                                          .request_id = ctx ? ctx->request_id : NULL,
+                                          .before = old ? old->content : NULL,
+                                  });
+        if (r < 0) {
+                /* Put the old file back so both mirrors stay at the old version. If that fails
+                 * too, the intent stays and the next start settles it. */
+                int k = old ? mirror_write(e->mirror, name, old->content, old->content_len)
+                            : mirror_remove(e->mirror, name);
+                if (k >= 0)
+                        (void)store_intent_drop(e->store, name);
+                mirror_unlock(e->mirror);
+                return log_error_errno(r, "Failed to commit '%s' to the db", name);
+        }
+        mirror_unlock(e->mirror);
+        fault(e, "engine-row-committed");
+        e->revision = rev;
+
+        if (rec) {
+                r = snap_new(rec, content, len, rev, "api", old ? old->created_usec : now, now,
+                             &snap);
+                if (r < 0)
+                        return r;
+                r = idx_set(e, name, iface_snap_ref(snap));
+        } else
+                r = idx_set(e, name, NULL);
+        if (r < 0)
+                return r;
+
+        problem_clear(e, name);
+        if (ret)
+                *ret = TAKE_PTR(snap);
+        return 0;
+}
+
+/* --- reconciliation ------------------------------------------------------------------------ */
+
+/* Import a change found in the db root (the file is already there), holding write_lock. */
+static int commit_external(struct engine *e, const char *name, struct iface_rec *rec,
+                           const char *content, size_t len, const struct iface_snap *old)
+{
+        _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
+        uint64_t rev = e->revision + 1;
+        int64_t now = now_usec();
+        const char *action = !content ? "delete" : old ? "update" : "create";
+        int r;
+
+        r = store_apply(e->store, &(struct store_change){
+                                          .name = name,
+                                          .content = content,
+                                          .revision = rev,
+                                          .origin = "external",
+                                          .now_usec = now,
+                                          .action = action,
+                                          .actor = "iscsi db root",
+                                          .before = old ? old->content : NULL,
+                                  });
+        if (r < 0)
+                return log_error_errno(r, "Failed to import 'ifaces/%s'", name);
+        e->revision = rev;
+
+        if (content) {
+                r = snap_new(rec, content, len, rev, "external", old ? old->created_usec : now,
+                             now, &snap);
+                if (r < 0)
+                        return r;
+                r = idx_set(e, name, TAKE_PTR(snap));
+        } else
+                r = idx_set(e, name, NULL);
+        if (r < 0)
+                return r;
+
+        event_record(e, name, !content ? "removed" : old ? "changed" : "added", rev);
+        log_info("Imported external change of 'ifaces/%s' as revision %" PRIu64 " (%s)", name,
+                 rev, !content ? "removed" : old ? "changed" : "added");
+        return 0;
+}
+
+/*
+ * Bring one name in line with the db root, holding write_lock and the mirror lock: a file that
+ * differs from what we last wrote is imported (or reported), a vanished file is dropped (or
+ * reported), a file we cannot take over wholly is reported and changes nothing.
+ */
+static int reconcile_name(struct engine *e, const char *name)
+{
+        _cleanup_free_ char *data = NULL;
+        _cleanup_(iface_rec_done) struct iface_rec rec = {};
+        struct iface_error err = {};
+        struct iface_snap *cur;
+        size_t len = 0;
+        int r;
+
+        /* iscsiadm ignores this sample file; so do we. */
+        if (streq(name, "iface.example"))
+                return 0;
+
+        cur = idx_find(e, name);
+        r = mirror_read(e->mirror, name, &data, &len);
+        if (r == -ENOENT) {
+                problem_clear(e, name);
+                if (!cur)
+                        return 0;
+                if (e->drift == ENGINE_DRIFT_REPORT) {
+                        problem_set(e, name, "drift",
+                                    "file removed outside iscsi-ifaced (stored revision %" PRIu64
+                                    ")",
+                                    cur->revision);
+                        return 0;
+                }
+                return commit_external(e, name, NULL, NULL, 0, cur);
+        }
+        if (r < 0) {
+                problem_set(e, name, "unreadable", "cannot read the file: %s", strerror(-r));
+                return 0;
+        }
+        if (cur && cur->content_len == len && memcmp(cur->content, data, len) == 0) {
+                problem_clear(e, name);
+                return 0;
+        }
+
+        r = iface_name_validate(name, &err);
+        if (r < 0) {
+                problem_set(e, name, "unsupported-name", "%s", err.reason);
+                return 0;
+        }
+        r = iface_parse_file(name, data, len, &rec, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                problem_set(e, name, "unreadable", "%s", err.reason);
+                return 0;
+        }
+        if (e->drift == ENGINE_DRIFT_REPORT) {
+                if (cur)
+                        problem_set(e, name, "drift",
+                                    "changed outside iscsi-ifaced (stored revision %" PRIu64 ")",
+                                    cur->revision);
+                else
+                        problem_set(e, name, "drift", "added outside iscsi-ifaced");
+                return 0;
+        }
+
+        problem_clear(e, name);
+        return commit_external(e, name, &rec, data, len, cur);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reconcile every file of ifaces/ and every indexed name, holding write_lock + mirror lock. */
+static int reconcile_all(struct engine *e)
+{
+        char **names = NULL;
+        size_t n = 0, n_known = 0;
+        char **known = NULL;
+        int r;
+
+        r = mirror_list(e->mirror, &names, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list '%s'", mirror_ifaces_dir(e->mirror));
+
+        /* Indexed names that have no file any more. */
+        known = calloc(e->n_idx + 1, sizeof(char *));
+        if (!known) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < e->n_idx; i++) {
+                if (bsearch(&e->idx[i]->rec.name, names, n, sizeof(char *), name_cmp))
+                        continue;
+                known[n_known] = strdup(e->idx[i]->rec.name);
+                if (!known[n_known]) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                n_known++;
+        }
+
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = reconcile_name(e, names[i]);
+        for (size_t i = 0; i < n_known && r >= 0; i++)
+                r = reconcile_name(e, known[i]);
+
+        /* Problems about files that are gone are stale. */
+        pthread_mutex_lock(&e->health_lock);
+        for (size_t i = 0; i < e->n_problems;) {
+                if (bsearch(&e->problems[i].name, names, n, sizeof(char *), name_cmp)) {
+                        i++;
+                        continue;
+                }
+                free(e->problems[i].name);
+                free(e->problems[i].reason);
+                e->problems[i] = e->problems[--e->n_problems];
+        }
+        pthread_mutex_unlock(&e->health_lock);
+
+finish:
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        for (size_t i = 0; i < n_known; i++)
+                free(known[i]);
+        free(known);
+        return r;
+}
+
+int engine_rescan(struct engine *e)
+{
+        int r;
+
+        assert_return(e, -EINVAL);
+
+        pthread_mutex_lock(&e->write_lock);
+        r = mirror_lock(e->mirror, e->lock_timeout_ms);
+        if (r >= 0) {
+                r = reconcile_all(e);
+                mirror_unlock(e->mirror);
+        }
+        pthread_mutex_unlock(&e->write_lock);
+        return r;
+}
+
+/* --- start: recovery and loading ----------------------------------------------------------- */
+
+struct intent_list {
+        struct intent_item {
+                char *name;
+                char *content;
+                uint64_t revision;
+                char *origin;
+                char *actor;
+                char *request_id;
+        } *items;
+        size_t n;
+};
+
+static int intent_collect(const struct store_intent *in, void *ud)
+{
+        struct intent_list *l = ud;
+        struct intent_item *it;
+
+        it = realloc(l->items, (l->n + 1) * sizeof(*it));
+        if (!it)
+                return -ENOMEM;
+        l->items = it;
+        it = &l->items[l->n++];
+        *it = (struct intent_item){
+                .name = strdup(in->name),
+                .content = in->content ? strdup(in->content) : NULL,
+                .revision = in->revision,
+                .origin = strdup(in->origin ? in->origin : "api"),
+                .actor = in->actor ? strdup(in->actor) : NULL,
+                .request_id = in->request_id ? strdup(in->request_id) : NULL,
+        };
+        if (!it->name || !it->origin || (in->content && !it->content))
+                return -ENOMEM;
+        return 0;
+}
+
+static void intent_list_done(struct intent_list *l)
+{
+        for (size_t i = 0; i < l->n; i++) {
+                free(l->items[i].name);
+                free(l->items[i].content);
+                free(l->items[i].origin);
+                free(l->items[i].actor);
+                free(l->items[i].request_id);
+        }
+        free(l->items);
+}
+
+struct row_lookup {
+        const char *name;
+        char *content;
+        bool found;
+};
+
+static int row_find_cb(const struct store_row *row, void *ud)
+{
+        struct row_lookup *l = ud;
+
+        if (!streq(row->name, l->name))
+                return 0;
+        l->found = true;
+        l->content = strdup(row->content);
+        return l->content ? 1 : -ENOMEM;
+}
+
+/*
+ * Settle the writes a crash interrupted: an intent whose file reached the db root is completed
+ * (the write wins wholly), any other is dropped (the old version stays wholly). No such write
+ * was acknowledged, so either outcome keeps every acknowledged write.
+ */
+static int recover_intents(struct engine *e)
+{
+        _cleanup_(intent_list_done) struct intent_list l = {};
+        int r;
+
+        r = store_intents_foreach(e->store, intent_collect, &l);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < l.n; i++) {
+                struct intent_item *it = &l.items[i];
+                _cleanup_free_ char *data = NULL;
+                struct row_lookup old = { .name = it->name };
+                size_t len = 0;
+                bool done;
+
+                r = mirror_read(e->mirror, it->name, &data, &len);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                done = it->content ? r >= 0 && streq(data, it->content) && strlen(it->content) == len
+                                   : r == -ENOENT;
+                if (!done) {
+                        log_notice("Interrupted write of '%s' (revision %" PRIu64
+                                   ") did not reach the db root, dropped",
+                                   it->name, it->revision);
+                        r = store_intent_drop(e->store, it->name);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+
+                r = store_rows_foreach(e->store, row_find_cb, &old);
+                if (r < 0) {
+                        free(old.content);
+                        return r;
+                }
+                r = store_apply(e->store, &(struct store_change){
+                                                  .name = it->name,
+                                                  .content = it->content,
+                                                  .revision = it->revision,
+                                                  .origin = it->origin,
+                                                  .now_usec = now_usec(),
+                                                  .action = !it->content ? "delete"
+                                                            : old.found  ? "update"
+                                                                         : "create",
+                                                  .actor = it->actor,
+                                                  .request_id = it->request_id,
+                                                  .before = old.content,
+                                          });
+                free(old.content);
+                if (r < 0)
+                        return r;
+                if (it->revision > e->revision)
+                        e->revision = it->revision;
+                log_notice("Interrupted write of '%s' (revision %" PRIu64
+                           ") had reached the db root, completed",
+                           it->name, it->revision);
+        }
+        return 0;
+}
+
+static int row_load_cb(const struct store_row *row, void *ud)
+{
+        struct engine *e = ud;
+        _cleanup_(iface_rec_done) struct iface_rec rec = {};
+        struct iface_snap *snap = NULL;
+        struct iface_error err = {};
+        int r;
+
+        r = iface_parse_file(row->name, row->content, strlen(row->content), &rec, &err);
+        if (r < 0) {
+                /* Cannot happen for rows we wrote; keep going and let health say it. */
+                problem_set(e, row->name, "unreadable", "stored revision %" PRIu64 ": %s",
+                            row->revision, err.reason);
+                return r == -ENOMEM ? r : 0;
+        }
+        r = snap_new(&rec, row->content, strlen(row->content), row->revision, row->origin,
+                     row->created_usec, row->updated_usec, &snap);
+        if (r < 0)
+                return r;
+        return idx_set(e, row->name, snap);
+}
+
+static int builtin_new(const char *name, struct iface_snap **ret)
+{
+        _cleanup_(iface_rec_done) struct iface_rec rec = {};
+        int r;
+
+        r = iface_builtin(name, &rec);
+        if (r < 0)
+                return r;
+        r = snap_new(&rec, NULL, 0, 0, "builtin", 0, 0, ret);
+        if (r < 0)
+                return r;
+        (*ret)->builtin = true;
+        return 0;
+}
+
+_printf_(3, 4) static int fail_msg(char **reterr_msg, int r, const char *fmt, ...)
+{
+        char buf[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        if (reterr_msg) {
+                free(*reterr_msg);
+                if (asprintf(reterr_msg, "%s: %s", buf, strerror(r < 0 ? -r : r)) < 0)
+                        *reterr_msg = NULL;
+        }
+        return r;
+}
+
+int engine_new(const struct engine_config *cfg, struct engine **ret, char **reterr_msg)
+{
+        _cleanup_(engine_freep) struct engine *e = NULL;
+        int r;
+
+        assert_return(cfg && cfg->iscsi_root && cfg->db_path && ret, -EINVAL);
+        assert_return(cfg->drift < _ENGINE_DRIFT_MAX, -EINVAL);
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return -ENOMEM;
+        e->inotify_fd = e->stop_fds[0] = e->stop_fds[1] = -1;
+        pthread_mutex_init(&e->write_lock, NULL);
+        pthread_mutex_init(&e->health_lock, NULL);
+        pthread_rwlock_init(&e->index_lock, NULL);
+        e->iscsi_root = strdup(cfg->iscsi_root);
+        e->db_path = strdup(cfg->db_path);
+        e->lock_dir = strdup(cfg->lock_dir ? cfg->lock_dir : "/run/lock/iscsi");
+        if (!e->iscsi_root || !e->db_path || !e->lock_dir)
+                return -ENOMEM;
+        e->drift = cfg->drift;
+        e->lock_timeout_ms = cfg->lock_timeout_ms ? cfg->lock_timeout_ms : 30000;
+        e->fault = cfg->fault;
+
+        r = builtin_new("default", &e->builtin[0]);
+        if (r >= 0)
+                r = builtin_new("iser", &e->builtin[1]);
+        if (r < 0)
+                return r;
+
+        r = store_open(e->db_path, &e->store);
+        if (r < 0)
+                return fail_msg(reterr_msg, r, "cannot open the database '%s'", e->db_path);
+        r = mirror_open(e->iscsi_root, e->lock_dir, e->fault, &e->mirror);
+        if (r == -EBUSY)
+                return fail_msg(reterr_msg, r,
+                                "iscsi root '%s' is already served by another iscsi-ifaced",
+                                e->iscsi_root);
+        if (r < 0)
+                return fail_msg(reterr_msg, r, "cannot use iscsi root '%s' (lock dir '%s')",
+                                e->iscsi_root, e->lock_dir);
+
+        r = store_max_revision(e->store, &e->revision);
+        if (r < 0)
+                return fail_msg(reterr_msg, r, "cannot read the database '%s'", e->db_path);
+
+        r = mirror_lock(e->mirror, e->lock_timeout_ms);
+        if (r < 0)
+                return fail_msg(reterr_msg, r,
+                                "cannot take the iscsi db lock '%s/lock.write' (is iscsiadm "
+                                "running, or was it left behind by a crash?)",
+                                e->lock_dir);
+        r = mirror_clean_temps(e->mirror);
+        if (r > 0)
+                log_notice("Removed %d temp file(s) left by an interrupted write", r);
+        r = recover_intents(e);
+        if (r >= 0)
+                r = store_rows_foreach(e->store, row_load_cb, e);
+        if (r >= 0)
+                r = reconcile_all(e);
+        mirror_unlock(e->mirror);
+        if (r < 0)
+                return fail_msg(reterr_msg, r, "cannot reconcile '%s' with '%s'", e->iscsi_root,
+                                e->db_path);
+
+        log_info("Loaded %zu iface record(s) from '%s' (revision %" PRIu64 ")", e->n_idx,
+                 e->iscsi_root, e->revision);
+        *ret = TAKE_PTR(e);
+        return 0;
+}
+
+/* --- the watcher --------------------------------------------------------------------------- */
+
+struct name_set {
+        char **names;
+        size_t n;
+        bool overflow;
+};
+
+static void name_set_add(struct name_set *s, const char *name)
+{
+        char **n;
+
+        if (s->overflow)
+                return;
+        for (size_t i = 0; i < s->n; i++)
+                if (streq(s->names[i], name))
+                        return;
+        if (s->n >= 1024) {
+                s->overflow = true;
+                return;
+        }
+        n = realloc(s->names, (s->n + 1) * sizeof(char *));
+        if (!n || !(n[s->n] = strdup(name))) {
+                if (n)
+                        s->names = n;
+                s->overflow = true;
+                return;
+        }
+        s->names = n;
+        s->n++;
+}
+
+static void name_set_clear(struct name_set *s)
+{
+        for (size_t i = 0; i < s->n; i++)
+                free(s->names[i]);
+        free(s->names);
+        *s = (struct name_set){};
+}
+
+/* Read what inotify has; returns false when the watch itself went away. */
+static bool watch_drain(struct engine *e, struct name_set *set)
+{
+        char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool alive = true;
+
+        for (;;) {
+                ssize_t n = read(e->inotify_fd, buf, sizeof(buf));
+
+                if (n <= 0)
+                        break;
+                for (char *p = buf; p < buf + n;) {
+                        struct inotify_event *ev = (struct inotify_event *)p;
+
+                        if (ev->mask & IN_Q_OVERFLOW)
+                                set->overflow = true;
+                        if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+                                alive = false;
+                        if (ev->len > 0 && ev->name[0])
+                                name_set_add(set, ev->name);
+                        p += sizeof(*ev) + ev->len;
+                }
+        }
+        return alive;
+}
+
+static int watch_add(struct engine *e)
+{
+        int wd = inotify_add_watch(e->inotify_fd, mirror_ifaces_dir(e->mirror),
+                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                           IN_CREATE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
+                                           IN_ONLYDIR);
+
+        return wd < 0 ? -errno : 0;
+}
+
+static void *watch_thread(void *userdata)
+{
+        struct engine *e = userdata;
+        struct name_set set = {};
+        struct pollfd p[2] = {
+                { .fd = e->inotify_fd, .events = POLLIN },
+                { .fd = e->stop_fds[0], .events = POLLIN },
+        };
+        int64_t last_full = now_usec();
+        bool alive = true;
+
+        for (;;) {
+                int timeout = alive ? WATCH_FULL_SCAN_MS : 1000;
+                int n = poll(p, 2, set.n || set.overflow ? WATCH_SETTLE_MS : timeout);
+
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (p[1].revents)
+                        break;
+                if (n > 0 && (p[0].revents & POLLIN)) {
+                        if (!watch_drain(e, &set))
+                                alive = false;
+                        continue;       /* settle: wait for a quiet period first */
+                }
+
+                /* Quiet period (or periodic tick): reconcile what was touched. */
+                if (!alive && watch_add(e) >= 0) {
+                        alive = true;
+                        set.overflow = true;
+                }
+                bool full = set.overflow || now_usec() - last_full >= WATCH_FULL_SCAN_MS * 1000LL;
+                if (!set.n && !full)
+                        continue;
+
+                pthread_mutex_lock(&e->write_lock);
+                int r = mirror_lock(e->mirror, WATCH_LOCK_TIMEOUT_MS);
+                if (r >= 0) {
+                        if (full) {
+                                r = reconcile_all(e);
+                                last_full = now_usec();
+                        } else
+                                for (size_t i = 0; i < set.n && r >= 0; i++)
+                                        r = reconcile_name(e, set.names[i]);
+                        mirror_unlock(e->mirror);
+                }
+                pthread_mutex_unlock(&e->write_lock);
+                if (r == -ETIMEDOUT)
+                        continue;       /* iscsiadm is busy: keep the set, try again */
+                if (r < 0)
+                        log_warning_errno(r, "Drift reconciliation failed, retrying later");
+                name_set_clear(&set);
+        }
+        name_set_clear(&set);
+        return NULL;
+}
+
+int engine_start_watch(struct engine *e)
+{
+        int r;
+
+        assert_return(e && !e->watching, -EINVAL);
+
+        e->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (e->inotify_fd < 0)
+                return log_error_errno(errno, "Failed to create an inotify instance");
+        r = watch_add(e);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch '%s'", mirror_ifaces_dir(e->mirror));
+        if (pipe2(e->stop_fds, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "Failed to create a pipe");
+        r = pthread_create(&e->watcher, NULL, watch_thread, e);
+        if (r != 0)
+                return log_error_errno(r, "Failed to start the watcher thread");
+        e->watching = true;
+
+        /* Close the gap between the start-up scan and the watch. */
+        return engine_rescan(e);
+}
+
+struct engine *engine_free(struct engine *e)
+{
+        if (!e)
+                return NULL;
+
+        if (e->watching) {
+                (void)!write(e->stop_fds[1], "x", 1);
+                pthread_join(e->watcher, NULL);
+        }
+        if (e->inotify_fd >= 0)
+                close(e->inotify_fd);
+        for (size_t i = 0; i < 2; i++)
+                if (e->stop_fds[i] >= 0)
+                        close(e->stop_fds[i]);
+
+        for (size_t i = 0; i < e->n_idx; i++)
+                iface_snap_unref(e->idx[i]);
+        free(e->idx);
+        for (size_t i = 0; i < ELEMENTSOF(e->builtin); i++)
+                iface_snap_unref(e->builtin[i]);
+        for (size_t i = 0; i < e->n_problems; i++) {
+                free(e->problems[i].name);
+                free(e->problems[i].reason);
+        }
+        free(e->problems);
+        for (size_t i = 0; i < ENGINE_EVENTS_MAX; i++)
+                free(e->events[i].name);
+
+        mirror_close(e->mirror);
+        store_close(e->store);
+        pthread_rwlock_destroy(&e->index_lock);
+        pthread_mutex_destroy(&e->write_lock);
+        pthread_mutex_destroy(&e->health_lock);
+        free(e->iscsi_root);
+        free(e->db_path);
+        free(e->lock_dir);
+        free(e);
+        return NULL;
+}
+
+/* --- reads --------------------------------------------------------------------------------- */
+
+static struct iface_snap *builtin_find(struct engine *e, const char *name)
+{
+        for (size_t i = 0; i < ELEMENTSOF(e->builtin); i++)
+                if (streq(e->builtin[i]->rec.name, name))
+                        return e->builtin[i];
+        return NULL;
+}
+
+int engine_iface_get(struct engine *e, const char *name, struct iface_snap **ret)
+{
+        struct iface_snap *s;
+
+        assert_return(e && name && ret, -EINVAL);
+
+        s = builtin_find(e, name);
+        if (s) {
+                *ret = iface_snap_ref(s);
+                return 0;
+        }
+        pthread_rwlock_rdlock(&e->index_lock);
+        s = iface_snap_ref(idx_find(e, name));
+        pthread_rwlock_unlock(&e->index_lock);
+        if (!s)
+                return -ENOENT;
+        *ret = s;
+        return 0;
+}
+
+bool engine_list_cursor_is_valid(const char *name)
+{
+        struct iface_error err;
+
+        return name && (iface_name_is_builtin(name) || iface_name_validate(name, &err) >= 0);
+}
+
+static bool list_match(const struct engine_list_query *q, const struct iface_snap *s)
+{
+        if (q->transport_name &&
+            !streq_ptr(s->rec.str[IFACE_F_TRANSPORT_NAME] ? s->rec.str[IFACE_F_TRANSPORT_NAME] : "",
+                       q->transport_name))
+                return false;
+        if (q->net_ifacename &&
+            !streq_ptr(s->rec.str[IFACE_F_NET_IFACENAME] ? s->rec.str[IFACE_F_NET_IFACENAME] : "",
+                       q->net_ifacename))
+                return false;
+        return true;
+}
+
+int engine_iface_list(struct engine *e, const struct engine_list_query *q,
+                      struct iface_snap ***ret, size_t *ret_n, bool *ret_more)
+{
+        struct iface_snap **out;
+        size_t n = 0, start = 0, first_builtin = 0;
+        bool more = false, found;
+
+        assert_return(e && q && q->limit > 0 && ret && ret_n && ret_more, -EINVAL);
+
+        out = calloc(q->limit, sizeof(*out));
+        if (!out)
+                return -ENOMEM;
+
+        pthread_rwlock_rdlock(&e->index_lock);
+        if (q->after && streq(q->after, "iser")) {
+                start = e->n_idx;
+                first_builtin = ELEMENTSOF(e->builtin);
+        } else if (q->after && streq(q->after, "default")) {
+                start = e->n_idx;
+                first_builtin = 1;
+        } else if (q->after) {
+                start = idx_search(e, q->after, &found);
+                if (found)
+                        start++;
+        }
+        for (size_t i = start; i < e->n_idx && !more; i++) {
+                if (!list_match(q, e->idx[i]))
+                        continue;
+                if (n == q->limit)
+                        more = true;
+                else
+                        out[n++] = iface_snap_ref(e->idx[i]);
+        }
+        pthread_rwlock_unlock(&e->index_lock);
+
+        for (size_t i = first_builtin; i < ELEMENTSOF(e->builtin) && !more; i++) {
+                if (!list_match(q, e->builtin[i]))
+                        continue;
+                if (n == q->limit)
+                        more = true;
+                else
+                        out[n++] = iface_snap_ref(e->builtin[i]);
+        }
+
+        *ret = out;
+        *ret_n = n;
+        *ret_more = more;
+        return 0;
+}
+
+/* --- writes -------------------------------------------------------------------------------- */
+
+int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const struct iface_rec *rec,
+                        struct iface_snap **ret, struct iface_error *err)
+{
+        _cleanup_(iface_rec_done) struct iface_rec copy = {};
+        int r;
+
+        assert_return(e && rec && rec->name && err, -EINVAL);
+
+        if (iface_name_is_builtin(rec->name)) {
+                err->field = "name";
+                snprintf(err->reason, sizeof(err->reason),
+                         "'%s' is a built-in iface of iscsiadm and cannot be created", rec->name);
+                return -EROFS;
+        }
+        r = iface_validate(rec, NULL, err);
+        if (r < 0)
+                return r;
+        r = iface_rec_copy(&copy, rec);
+        if (r < 0)
+                return r;
+
+        pthread_mutex_lock(&e->write_lock);
+        if (idx_find(e, rec->name))
+                r = -EEXIST;
+        else if (e->n_idx >= ENGINE_MAX_RECORDS)
+                r = -ENOSPC;
+        else
+                r = commit_api_change(e, ctx, rec->name, &copy, "create", NULL, ret);
+        pthread_mutex_unlock(&e->write_lock);
+        return r;
+}
+
+static bool etag_ok(uint64_t if_match, const struct iface_snap *cur)
+{
+        return if_match == 0 || if_match == cur->revision;
+}
+
+int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const char *name,
+                        uint64_t if_match, engine_edit_fn edit, void *userdata,
+                        struct iface_snap **ret, struct iface_error *err)
+{
+        _cleanup_(iface_rec_done) struct iface_rec next = {};
+        struct iface_snap *cur;
+        int r;
+
+        assert_return(e && name && edit && err, -EINVAL);
+
+        if (builtin_find(e, name)) {
+                err->field = "name";
+                snprintf(err->reason, sizeof(err->reason),
+                         "'%s' is a built-in iface of iscsiadm and cannot be modified", name);
+                return -EROFS;
+        }
+
+        pthread_mutex_lock(&e->write_lock);
+        cur = idx_find(e, name);
+        if (!cur) {
+                r = -ENOENT;
+                goto finish;
+        }
+        if (!etag_ok(if_match, cur)) {
+                r = -ESTALE;
+                goto finish;
+        }
+        r = iface_rec_copy(&next, &cur->rec);
+        if (r < 0)
+                goto finish;
+        r = edit(&cur->rec, &next, err, userdata);
+        if (r < 0)
+                goto finish;
+        if (!next.name || !streq(next.name, name)) {
+                err->field = "name";
+                snprintf(err->reason, sizeof(err->reason),
+                         "the name cannot be changed (delete and create instead)");
+                r = -EINVAL;
+                goto finish;
+        }
+        r = iface_validate(&next, &cur->rec, err);
+        if (r < 0)
+                goto finish;
+        if (iface_rec_equal(&next, &cur->rec)) {
+                if (ret)
+                        *ret = iface_snap_ref(cur);
+                r = 0;
+                goto finish;
+        }
+        r = commit_api_change(e, ctx, name, &next, "update", cur, ret);
+finish:
+        pthread_mutex_unlock(&e->write_lock);
+        return r;
+}
+
+int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *name,
+                        uint64_t if_match)
+{
+        struct iface_snap *cur;
+        int r;
+
+        assert_return(e && name, -EINVAL);
+
+        if (builtin_find(e, name))
+                return -EROFS;
+
+        pthread_mutex_lock(&e->write_lock);
+        cur = idx_find(e, name);
+        if (!cur)
+                r = -ENOENT;
+        else if (!etag_ok(if_match, cur))
+                r = -ESTALE;
+        else
+                r = commit_api_change(e, ctx, name, NULL, "delete", cur, NULL);
+        pthread_mutex_unlock(&e->write_lock);
+        return r;
+}
+
+enum engine_drift_policy engine_drift_policy(const struct engine *e)
+{
+        return e->drift;
+}
+
+/* --- health -------------------------------------------------------------------------------- */
+
+int engine_health(struct engine *e, struct engine_health *ret)
+{
+        struct stat st;
+        size_t count = 0;
+        int r;
+
+        assert_return(e && ret, -EINVAL);
+
+        pthread_mutex_lock(&e->write_lock);
+        r = store_count(e->store, &count);
+        pthread_mutex_unlock(&e->write_lock);
+        ret->db_ok = r >= 0;
+        if (asprintf(&ret->db_detail, "%s", r >= 0 ? "ok" : strerror(-r)) < 0)
+                ret->db_detail = NULL;
+
+        if (stat(mirror_ifaces_dir(e->mirror), &st) < 0)
+                r = -errno;
+        else if (!S_ISDIR(st.st_mode))
+                r = -ENOTDIR;
+        else if (access(mirror_ifaces_dir(e->mirror), W_OK | X_OK) < 0)
+                r = -errno;
+        else
+                r = 0;
+        ret->root_ok = r >= 0;
+        if (asprintf(&ret->root_detail, "%s", r >= 0 ? "ok" : strerror(-r)) < 0)
+                ret->root_detail = NULL;
+
+        pthread_rwlock_rdlock(&e->index_lock);
+        ret->count = e->n_idx;
+        pthread_rwlock_unlock(&e->index_lock);
+
+        pthread_mutex_lock(&e->health_lock);
+        ret->drift_imported = e->drift_imported;
+        ret->problems = calloc(e->n_problems + 1, sizeof(*ret->problems));
+        size_t n_ev = e->n_events < ENGINE_EVENTS_MAX ? e->n_events : ENGINE_EVENTS_MAX;
+        ret->events = calloc(n_ev + 1, sizeof(*ret->events));
+        if (ret->problems && ret->events) {
+                for (size_t i = 0; i < e->n_problems; i++) {
+                        ret->problems[i].name = strdup(e->problems[i].name);
+                        ret->problems[i].kind = e->problems[i].kind;
+                        ret->problems[i].reason = strdup(e->problems[i].reason);
+                        ret->n_problems++;
+                }
+                for (size_t i = 0; i < n_ev; i++) {
+                        const struct engine_drift_event *ev =
+                                &e->events[(e->n_events - 1 - i) % ENGINE_EVENTS_MAX];
+                        ret->events[i] = *ev;
+                        ret->events[i].name = strdup(ev->name);
+                        ret->n_events++;
+                }
+        }
+        pthread_mutex_unlock(&e->health_lock);
+
+        if (!ret->problems || !ret->events || !ret->db_detail || !ret->root_detail) {
+                engine_health_done(ret);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+void engine_health_done(struct engine_health *h)
+{
+        if (!h)
+                return;
+        free(h->db_detail);
+        free(h->root_detail);
+        for (size_t i = 0; i < h->n_problems; i++) {
+                free(h->problems[i].name);
+                free(h->problems[i].reason);
+        }
+        free(h->problems);
+        for (size_t i = 0; i < h->n_events; i++)
+                free(h->events[i].name);
+        free(h->events);
+        *h = (struct engine_health){};
+}

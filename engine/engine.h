@@ -152,5 +152,8 @@ struct engine_health {
 int engine_health(struct engine *e, struct engine_health *ret);
 void engine_health_done(struct engine_health *h);
 
+/* The drift policy the engine runs with. */
+enum engine_drift_policy engine_drift_policy(const struct engine *e);
+
 /* Run one reconciliation pass now (what the watcher does). For tests and SIGHUP. */
 int engine_rescan(struct engine *e);

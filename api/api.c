@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/* The entry point server/ calls: routing a plain request to its handler and filling the reply. */
+#include <stdio.h>
+
+#include "internal.h"
+#include "macro.h"
+
+int api_new(struct engine *e, struct api **ret)
+{
+        struct api *a;
+
+        assert_return(e && ret, -EINVAL);
+
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->engine = e;
+        *ret = a;
+        return 0;
+}
+
+struct api *api_free(struct api *a)
+{
+        free(a);
+        return NULL;
+}
+
+void resp_set_body(struct api_response *resp, int status, const char *content_type, char *body,
+                   size_t len)
+{
+        free(resp->body);
+        resp->status = status;
+        resp->content_type = content_type;
+        resp->body = body;
+        resp->body_len = len;
+}
+
+int resp_add_header(struct api_response *resp, const char *name, const char *value)
+{
+        char *v;
+
+        if (resp->n_headers >= API_MAX_HEADERS)
+                return -E2BIG;
+        v = strdup(value);
+        if (!v)
+                return -ENOMEM;
+        resp->headers[resp->n_headers++] = (struct api_header){ name, v };
+        return 0;
+}
+
+void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
+{
+        struct call c = { .api = a, .req = req, .resp = resp };
+        const struct route *route = NULL;
+        char param[256], allow[128];
+        int r;
+
+        *resp = (struct api_response){};
+
+        switch (router_match(api_routes, api_n_routes, req->method, req->path, &route, param,
+                             sizeof(param), &c.param, allow, sizeof(allow))) {
+        case ROUTER_NOT_FOUND:
+                errors_problem(resp, 404, "no such resource", NULL, req->request_id);
+                return;
+        case ROUTER_BAD_METHOD:
+                errors_problem(resp, 405, "method not allowed on this resource", NULL,
+                               req->request_id);
+                (void)resp_add_header(resp, "Allow", allow);
+                return;
+        case ROUTER_FOUND:
+                break;
+        }
+
+        if (req->body_too_large) {
+                snprintf(c.detail, sizeof(c.detail), "the body exceeds %d bytes", API_MAX_BODY);
+                errors_from_call(&c, -E2BIG);
+                return;
+        }
+
+        r = route->fn(&c);
+        if (r < 0) {
+                /* Drop whatever a handler prepared before it failed. */
+                for (size_t i = 0; i < resp->n_headers; i++)
+                        free(resp->headers[i].value);
+                resp->n_headers = 0;
+                errors_from_call(&c, r);
+        }
+}
+
+void api_response_done(struct api_response *resp)
+{
+        if (!resp)
+                return;
+        free(resp->body);
+        for (size_t i = 0; i < resp->n_headers; i++)
+                free(resp->headers[i].value);
+        *resp = (struct api_response){};
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* What the api/ modules share: the per-call state, the route table, JSON helpers, errors. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "iface.h"
+
+struct engine;
+
+struct api {
+        struct engine *engine;
+};
+
+/* One request as a handler sees it. */
+struct call {
+        struct api *api;
+        const struct api_request *req;
+        struct api_response *resp;
+        const char *param;              /* the {name} path segment, if the route has one */
+        struct iface_error err;         /* filled with -EINVAL and friends */
+        char detail[256];               /* extra detail for other errors, may be empty */
+};
+
+typedef int (*route_fn)(struct call *c);
+
+struct route {
+        const char *method;
+        const char *path;               /* segments; "{name}" matches one non-empty segment */
+        route_fn fn;
+};
+
+extern const struct route api_routes[];
+extern const size_t api_n_routes;
+
+/* Route handlers (ifaces.c, health.c). Each returns 0 with c->resp filled, or -errno. */
+int ifaces_list(struct call *c);
+int ifaces_create(struct call *c);
+int ifaces_get(struct call *c);
+int ifaces_replace(struct call *c);
+int ifaces_patch(struct call *c);
+int ifaces_delete(struct call *c);
+int health_get(struct call *c);
+int openapi_get(struct call *c);
+
+enum router_result {
+        ROUTER_FOUND,
+        ROUTER_NOT_FOUND,               /* no route has this path: 404 */
+        ROUTER_BAD_METHOD,              /* path known, method not: 405 + Allow */
+};
+
+/*
+ * Match method and path against routes. HEAD matches GET routes. On ROUTER_FOUND *ret_route and
+ * *ret_param (a pointer into param_buf, or NULL) are set. On ROUTER_BAD_METHOD allow gets the
+ * comma-separated methods of that path ("GET, HEAD, PUT").
+ */
+enum router_result router_match(const struct route *routes, size_t n, const char *method,
+                                const char *path, const struct route **ret_route,
+                                char *param_buf, size_t param_size, const char **ret_param,
+                                char *allow, size_t allow_size);
+
+/* The one map from -errno to HTTP status. */
+int errors_status(int r);
+
+/* Fill resp with a problem+json body for status; field and detail may be NULL. */
+void errors_problem(struct api_response *resp, int status, const char *detail, const char *field,
+                    const char *request_id);
+
+/* Fill resp for the failure r of call c (uses c->err and c->detail). Logs 5xx once. */
+void errors_from_call(struct call *c, int r);
+
+/* A growable byte buffer for hand-written JSON. */
+struct sbuf {
+        char *data;
+        size_t len;
+        size_t cap;
+        bool oom;
+};
+void sbuf_put(struct sbuf *b, const char *s, size_t n);
+void sbuf_puts(struct sbuf *b, const char *s);
+void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sbuf_json_string(struct sbuf *b, const char *s);
+/* Hand the bytes over (NUL-terminated); returns -ENOMEM if any append failed. */
+int sbuf_take(struct sbuf *b, char **ret, size_t *ret_len);
+
+/* iface-json.c: the only place that knows the JSON field names of an iface. */
+
+/* Append rec as a JSON object: name, every set string and every number of its key set. */
+void iface_json_write(struct sbuf *b, const struct iface_rec *rec);
+
+struct json_t;
+/*
+ * Build a whole record from a JSON object (POST and PUT). path_name is the name from the URL
+ * (PUT) or NULL (POST: "name" is then required). Returns 0 with *ret filled (zeroed before), or
+ * -EINVAL with err naming the field, or -ENOMEM.
+ */
+int iface_json_to_rec(const struct json_t *obj, const char *path_name, struct iface_rec *ret,
+                      struct iface_error *err);
+
+/* Apply an RFC 7396 merge patch object to rec. -EINVAL with err, or -ENOMEM. */
+int iface_json_merge_patch(const struct json_t *patch, struct iface_rec *rec,
+                           struct iface_error *err);
+
+/* Set a response body (takes ownership) with a static content type. */
+void resp_set_body(struct api_response *resp, int status, const char *content_type, char *body,
+                   size_t len);
+/* Add a header (value copied). */
+int resp_add_header(struct api_response *resp, const char *name, const char *value);
