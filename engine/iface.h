@@ -85,8 +85,9 @@ struct iface_rec {
 
 /* Where a validation or parse failure is: the JSON field name (key without prefix) and why. */
 struct iface_error {
-        const char *field;              /* static string (a key, "name", or NULL) */
+        const char *field;              /* static string (a key, "name", or NULL), or field_buf */
         char reason[256];
+        char field_buf[72];             /* for fields that are not keys, e.g. an unknown one */
 };
 
 /* Look a key up, with or without the "iface." prefix. Returns the index or -ENOENT. */
