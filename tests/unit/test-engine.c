@@ -1,1 +1,554 @@
-int main(void) { return 77; } /* placeholder */
+/* SPDX-License-Identifier: MIT */
+/* Unit tests of engine/engine.c: the verbs, the index order, recovery at start, and drift. */
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "engine.h"
+#include "macro.h"
+
+struct fixture {
+        char dir[256];
+        char root[300];
+        char db[300];
+        char lock[300];
+        struct engine *e;
+};
+
+static const struct engine_ctx ctx = { "unit-test", "req-1" };
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+        return remove(p);
+}
+
+static void fixture_open(struct fixture *f, enum engine_drift_policy drift, void (*hook)(const char *))
+{
+        struct engine_config cfg = {
+                .iscsi_root = f->root,
+                .db_path = f->db,
+                .lock_dir = f->lock,
+                .drift = drift,
+                .lock_timeout_ms = 1000,
+                .fault = hook,
+        };
+        char *msg = NULL;
+        int r;
+
+        r = engine_new(&cfg, &f->e, &msg);
+        if (r < 0)
+                fail_msg("engine_new: %s", msg ? msg : strerror(-r));
+        free(msg);
+}
+
+static int setup(void **state)
+{
+        struct fixture *f = calloc(1, sizeof(*f));
+
+        snprintf(f->dir, sizeof(f->dir), "%s/engine-XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        if (!mkdtemp(f->dir))
+                return -1;
+        snprintf(f->root, sizeof(f->root), "%s/root", f->dir);
+        snprintf(f->db, sizeof(f->db), "%s/db.sqlite", f->dir);
+        snprintf(f->lock, sizeof(f->lock), "%s/lock", f->dir);
+        fixture_open(f, ENGINE_DRIFT_IMPORT, NULL);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *f = *state;
+
+        engine_free(f->e);
+        nftw(f->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+static void rec_make(struct iface_rec *rec, const char *name, const char *netdev)
+{
+        assert_int_equal(iface_rec_init(rec, name), 0);
+        if (netdev)
+                assert_int_equal(iface_rec_set_str(rec, IFACE_F_NET_IFACENAME, netdev), 0);
+}
+
+static void create(struct fixture *f, const char *name, const char *netdev)
+{
+        struct iface_rec rec = {};
+        struct iface_error err = {};
+
+        rec_make(&rec, name, netdev);
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, NULL, &err), 0);
+        iface_rec_done(&rec);
+}
+
+static char *file_read(struct fixture *f, const char *name)
+{
+        char path[600], *buf = NULL;
+        size_t n = 0;
+        FILE *fp;
+
+        snprintf(path, sizeof(path), "%s/ifaces/%s", f->root, name);
+        fp = fopen(path, "re");
+        if (!fp)
+                return NULL;
+        buf = calloc(1, 65536);
+        n = fread(buf, 1, 65535, fp);
+        buf[n] = 0;
+        fclose(fp);
+        return buf;
+}
+
+static void file_write(struct fixture *f, const char *name, const char *content)
+{
+        char path[600];
+        FILE *fp;
+
+        snprintf(path, sizeof(path), "%s/ifaces/%s", f->root, name);
+        fp = fopen(path, "we");
+        assert_non_null(fp);
+        fputs(content, fp);
+        fclose(fp);
+}
+
+/* The sqlite row content of name, or NULL. */
+static char *row_read(struct fixture *f, const char *name)
+{
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        char *out = NULL;
+
+        assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, "SELECT content FROM ifaces WHERE name = ?", -1,
+                                            &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                out = strdup((const char *)sqlite3_column_text(st, 0));
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return out;
+}
+
+static int count_sql(struct fixture *f, const char *sql)
+{
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        int n = -1;
+
+        assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return n;
+}
+
+/* Both mirrors hold exactly the bytes of the index for name (or nothing). */
+static void assert_mirrors(struct fixture *f, const char *name, bool present)
+{
+        struct iface_snap *s = NULL;
+        char *file = file_read(f, name), *row = row_read(f, name);
+        int r = engine_iface_get(f->e, name, &s);
+
+        if (!present) {
+                assert_int_equal(r, -ENOENT);
+                assert_null(file);
+                assert_null(row);
+                return;
+        }
+        assert_int_equal(r, 0);
+        assert_non_null(file);
+        assert_non_null(row);
+        assert_string_equal(file, s->content);
+        assert_string_equal(row, s->content);
+        iface_snap_unref(s);
+        free(file);
+        free(row);
+}
+
+static void test_engine_create_get_delete(void **state)
+{
+        struct fixture *f = *state;
+        struct iface_rec rec = {};
+        struct iface_error err = {};
+        struct iface_snap *s = NULL;
+
+        rec_make(&rec, "iface0", "eth1");
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, &s, &err), 0);
+        assert_non_null(s);
+        assert_true(s->revision > 0);
+        assert_string_equal(s->origin, "api");
+        assert_non_null(strstr(s->content, "iface.net_ifacename = eth1\n"));
+        iface_snap_unref(s);
+        assert_mirrors(f, "iface0", true);
+
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, NULL, &err), -EEXIST);
+        iface_rec_done(&rec);
+
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "iface0", 0), 0);
+        assert_mirrors(f, "iface0", false);
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "iface0", 0), -ENOENT);
+        assert_int_equal(count_sql(f, "SELECT count(*) FROM audit WHERE name = 'iface0'"), 2);
+}
+
+static void test_engine_builtins_are_read_only(void **state)
+{
+        struct fixture *f = *state;
+        struct iface_rec rec = {};
+        struct iface_error err = {};
+        struct iface_snap *s = NULL;
+
+        assert_int_equal(engine_iface_get(f->e, "iser", &s), 0);
+        assert_true(s->builtin);
+        assert_string_equal(s->rec.str[IFACE_F_TRANSPORT_NAME], "iser");
+        iface_snap_unref(s);
+
+        rec_make(&rec, "default", NULL);
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, NULL, &err), -EROFS);
+        assert_string_equal(err.field, "name");
+        iface_rec_done(&rec);
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "default", 0), -EROFS);
+        assert_null(file_read(f, "default"));
+}
+
+static int edit_netdev(const struct iface_rec *cur, struct iface_rec *next, struct iface_error *err,
+                       void *userdata)
+{
+        return iface_rec_set_str(next, IFACE_F_NET_IFACENAME, userdata);
+}
+
+static void test_engine_update_revisions_and_if_match(void **state)
+{
+        struct fixture *f = *state;
+        struct iface_error err = {};
+        struct iface_snap *a = NULL, *b = NULL;
+
+        create(f, "iface0", "eth1");
+        assert_int_equal(engine_iface_get(f->e, "iface0", &a), 0);
+
+        assert_int_equal(engine_iface_update(f->e, &ctx, "iface0", a->revision + 7, edit_netdev,
+                                             "eth2", &b, &err),
+                         -ESTALE);
+        assert_null(b);
+        assert_int_equal(engine_iface_update(f->e, &ctx, "iface0", a->revision, edit_netdev,
+                                             "eth2", &b, &err),
+                         0);
+        assert_true(b->revision > a->revision);
+        assert_string_equal(b->rec.str[IFACE_F_NET_IFACENAME], "eth2");
+        assert_int_equal(b->created_usec, a->created_usec);
+        assert_mirrors(f, "iface0", true);
+
+        /* The old snapshot a reader holds stays valid and unchanged. */
+        assert_string_equal(a->rec.str[IFACE_F_NET_IFACENAME], "eth1");
+        iface_snap_unref(a);
+
+        /* An edit that changes nothing writes nothing. */
+        a = b;
+        b = NULL;
+        assert_int_equal(engine_iface_update(f->e, &ctx, "iface0", 0, edit_netdev, "eth2", &b,
+                                             &err),
+                         0);
+        assert_int_equal(b->revision, a->revision);
+        iface_snap_unref(a);
+        iface_snap_unref(b);
+
+        /* An invalid edit is refused with the field, and changes nothing. */
+        char *before = file_read(f, "iface0");
+        assert_int_equal(engine_iface_update(f->e, &ctx, "iface0", 0, edit_netdev, "bad/dev", NULL,
+                                             &err),
+                         -EINVAL);
+        assert_string_equal(err.field, "net_ifacename");
+        char *after = file_read(f, "iface0");
+        assert_string_equal(before, after);
+        free(before);
+        free(after);
+        assert_int_equal(engine_iface_update(f->e, &ctx, "nosuch", 0, edit_netdev, "eth2", NULL,
+                                             &err),
+                         -ENOENT);
+}
+
+static void test_engine_revisions_never_repeat(void **state)
+{
+        struct fixture *f = *state;
+        struct iface_snap *s = NULL;
+        uint64_t first;
+
+        create(f, "x", NULL);
+        assert_int_equal(engine_iface_get(f->e, "x", &s), 0);
+        first = s->revision;
+        iface_snap_unref(s);
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "x", 0), 0);
+
+        /* Across a restart too. */
+        engine_free(f->e);
+        fixture_open(f, ENGINE_DRIFT_IMPORT, NULL);
+        create(f, "x", NULL);
+        assert_int_equal(engine_iface_get(f->e, "x", &s), 0);
+        assert_true(s->revision > first + 1);
+        iface_snap_unref(s);
+}
+
+static void test_engine_list_order_filters_and_pages(void **state)
+{
+        struct fixture *f = *state;
+        static const char *const names[] = { "b", "B", "a-1", "a.1", "a0", "Z9" };
+        static const char *const want[] = { "B", "Z9", "a-1", "a.1", "a0", "b", "default", "iser" };
+        struct engine_list_query q = { .limit = 3 };
+        const char *seen[16];
+        size_t n_seen = 0;
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                create(f, names[i], i % 2 ? "eth1" : NULL);
+
+        for (;;) {
+                struct iface_snap **items = NULL;
+                size_t n = 0;
+                bool more = false;
+                char last[80] = "";
+
+                assert_int_equal(engine_iface_list(f->e, &q, &items, &n, &more), 0);
+                for (size_t i = 0; i < n; i++) {
+                        seen[n_seen++] = strdup(items[i]->rec.name);
+                        snprintf(last, sizeof(last), "%s", items[i]->rec.name);
+                        iface_snap_unref(items[i]);
+                }
+                free(items);
+                if (!more)
+                        break;
+                q.after = strdupa(last);
+        }
+        assert_int_equal(n_seen, ELEMENTSOF(want));
+        for (size_t i = 0; i < n_seen; i++) {
+                assert_string_equal(seen[i], want[i]);
+                free((char *)seen[i]);
+        }
+
+        struct iface_snap **items = NULL;
+        size_t n = 0;
+        bool more = true;
+        q = (struct engine_list_query){ .limit = 100, .net_ifacename = "eth1" };
+        assert_int_equal(engine_iface_list(f->e, &q, &items, &n, &more), 0);
+        assert_int_equal(n, 3);
+        assert_false(more);
+        for (size_t i = 0; i < n; i++)
+                iface_snap_unref(items[i]);
+        free(items);
+
+        q = (struct engine_list_query){ .limit = 100, .transport_name = "iser" };
+        assert_int_equal(engine_iface_list(f->e, &q, &items, &n, &more), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(items[0]->rec.name, "iser");
+        iface_snap_unref(items[0]);
+        free(items);
+}
+
+static const char *ext_file = "# BEGIN RECORD 2.1.8\n"
+                              "iface.iscsi_ifacename = ext0\n"
+                              "iface.net_ifacename = eth7\n"
+                              "iface.transport_name = tcp\n"
+                              "# END RECORD\n";
+
+static void test_engine_drift_import(void **state)
+{
+        struct fixture *f = *state;
+        struct engine_health h = {};
+        struct iface_snap *s = NULL;
+
+        create(f, "ours", NULL);
+        file_write(f, "ext0", ext_file);
+        assert_int_equal(engine_rescan(f->e), 0);
+
+        assert_int_equal(engine_iface_get(f->e, "ext0", &s), 0);
+        assert_string_equal(s->origin, "external");
+        assert_string_equal(s->rec.str[IFACE_F_NET_IFACENAME], "eth7");
+        /* The file is imported as it is, not rewritten. */
+        assert_string_equal(s->content, ext_file);
+        iface_snap_unref(s);
+        assert_mirrors(f, "ext0", true);
+
+        /* Removal behind our back. */
+        char path[600];
+        snprintf(path, sizeof(path), "%s/ifaces/ours", f->root);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(engine_rescan(f->e), 0);
+        assert_mirrors(f, "ours", false);
+
+        assert_int_equal(engine_health(f->e, &h), 0);
+        assert_int_equal(h.drift_imported, 2);
+        assert_int_equal(h.n_events, 2);
+        assert_string_equal(h.events[0].name, "ours");
+        assert_string_equal(h.events[0].action, "removed");
+        assert_string_equal(h.events[1].action, "added");
+        assert_int_equal(h.n_problems, 0);
+        engine_health_done(&h);
+        assert_int_equal(count_sql(f, "SELECT count(*) FROM audit WHERE origin = 'external'"), 2);
+}
+
+static void test_engine_unreadable_is_reported_not_imported(void **state)
+{
+        struct fixture *f = *state;
+        struct engine_health h = {};
+        struct iface_snap *s = NULL;
+
+        create(f, "keep", "eth1");
+        char *good = file_read(f, "keep");
+
+        /* An unknown key breaks iscsiadm's whole listing: never import it, keep the old one. */
+        file_write(f, "keep", "iface.transport_name = tcp\niface.bogus = 1\n");
+        file_write(f, "bad name", ext_file);
+        assert_int_equal(engine_rescan(f->e), 0);
+
+        assert_int_equal(engine_iface_get(f->e, "keep", &s), 0);
+        assert_string_equal(s->content, good);
+        iface_snap_unref(s);
+        assert_int_equal(engine_iface_get(f->e, "bad name", &s), -ENOENT);
+
+        assert_int_equal(engine_health(f->e, &h), 0);
+        assert_int_equal(h.n_problems, 2);
+        for (size_t i = 0; i < h.n_problems; i++) {
+                if (streq(h.problems[i].name, "keep"))
+                        assert_string_equal(h.problems[i].kind, "unreadable");
+                else {
+                        assert_string_equal(h.problems[i].name, "bad name");
+                        assert_string_equal(h.problems[i].kind, "unsupported-name");
+                }
+                assert_true(strlen(h.problems[i].reason) > 0);
+        }
+        engine_health_done(&h);
+
+        /* Once fixed (here: restored), the problem goes away. */
+        file_write(f, "keep", good);
+        assert_int_equal(engine_rescan(f->e), 0);
+        assert_int_equal(engine_health(f->e, &h), 0);
+        assert_int_equal(h.n_problems, 1);
+        engine_health_done(&h);
+        free(good);
+}
+
+static void test_engine_drift_report_policy(void **state)
+{
+        struct fixture *f = *state;
+        struct engine_health h = {};
+        struct iface_snap *s = NULL;
+
+        engine_free(f->e);
+        fixture_open(f, ENGINE_DRIFT_REPORT, NULL);
+        file_write(f, "ext0", ext_file);
+        assert_int_equal(engine_rescan(f->e), 0);
+        assert_int_equal(engine_iface_get(f->e, "ext0", &s), -ENOENT);
+        assert_int_equal(engine_health(f->e, &h), 0);
+        assert_int_equal(h.n_problems, 1);
+        assert_string_equal(h.problems[0].kind, "drift");
+        engine_health_done(&h);
+        assert_null(row_read(f, "ext0"));
+}
+
+static void test_engine_watcher_imports_within_a_second(void **state)
+{
+        struct fixture *f = *state;
+        struct iface_snap *s = NULL;
+        int r = -ENOENT;
+
+        assert_int_equal(engine_start_watch(f->e), 0);
+        file_write(f, "ext0", ext_file);
+        for (int i = 0; i < 100 && r == -ENOENT; i++) {
+                usleep(10000);
+                r = engine_iface_get(f->e, "ext0", &s);
+        }
+        assert_int_equal(r, 0);
+        iface_snap_unref(s);
+}
+
+/* --- crash points: a child dies at a point of the protocol, the parent reopens --------------- */
+
+static const char *crash_point;
+
+static void crash_hook(const char *point)
+{
+        if (crash_point && streq(point, crash_point))
+                _exit(9);
+}
+
+static void test_engine_crash_points_leave_old_or_new(void **state)
+{
+        static const struct {
+                const char *point;
+                bool new_wins;
+        } points[] = {
+                { "engine-before-intent", false },  { "engine-intent-committed", false },
+                { "mirror-tmp-written", false },    { "mirror-renamed", true },
+                { "engine-file-written", true },    { "engine-row-committed", true },
+        };
+        struct fixture *f = *state;
+
+        for (size_t i = 0; i < ELEMENTSOF(points); i++) {
+                struct iface_snap *s = NULL;
+                struct iface_error err = {};
+                int status;
+                pid_t pid;
+
+                create(f, "victim", "eth1");
+                engine_free(f->e);
+                f->e = NULL;
+
+                pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0) {
+                        crash_point = points[i].point;
+                        fixture_open(f, ENGINE_DRIFT_IMPORT, crash_hook);
+                        (void)engine_iface_update(f->e, &ctx, "victim", 0, edit_netdev, "eth9",
+                                                  NULL, &err);
+                        _exit(0);
+                }
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 9);
+
+                fixture_open(f, ENGINE_DRIFT_IMPORT, NULL);
+                assert_int_equal(engine_iface_get(f->e, "victim", &s), 0);
+                assert_string_equal(s->rec.str[IFACE_F_NET_IFACENAME],
+                                    points[i].new_wins ? "eth9" : "eth1");
+                iface_snap_unref(s);
+                assert_mirrors(f, "victim", true);
+                assert_int_equal(count_sql(f, "SELECT count(*) FROM intents"), 0);
+
+                char tmp[600];
+                snprintf(tmp, sizeof(tmp), "%s/.iscsi-ifaced/victim.tmp", f->root);
+                assert_int_equal(access(tmp, F_OK), -1);
+                assert_int_equal(engine_iface_delete(f->e, &ctx, "victim", 0), 0);
+        }
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_engine_create_get_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_builtins_are_read_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_update_revisions_and_if_match, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_engine_revisions_never_repeat, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_list_order_filters_and_pages, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_engine_drift_import, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_unreadable_is_reported_not_imported,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_drift_report_policy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_watcher_imports_within_a_second, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_engine_crash_points_leave_old_or_new, setup,
+                                                teardown),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
