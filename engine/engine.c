@@ -244,6 +244,16 @@ _printf_(4, 5) static void problem_set(struct engine *e, const char *name, const
         vsnprintf(reason, sizeof(reason), fmt, ap);
         va_end(ap);
 
+        /* A problem that is already known is not logged again on every pass. */
+        pthread_mutex_lock(&e->health_lock);
+        for (size_t i = 0; i < e->n_problems; i++)
+                if (streq(e->problems[i].name, name) && streq(e->problems[i].kind, kind) &&
+                    streq(e->problems[i].reason, reason)) {
+                        pthread_mutex_unlock(&e->health_lock);
+                        return;
+                }
+        pthread_mutex_unlock(&e->health_lock);
+
         problem_clear(e, name);
         n = strdup(name);
         r = strdup(reason);
@@ -522,10 +532,11 @@ static int reconcile_all(struct engine *e)
         for (size_t i = 0; i < n_known && r >= 0; i++)
                 r = reconcile_name(e, known[i]);
 
-        /* Problems about files that are gone are stale. */
+        /* Problems about names that are neither a file nor a record any more are stale. */
         pthread_mutex_lock(&e->health_lock);
         for (size_t i = 0; i < e->n_problems;) {
-                if (bsearch(&e->problems[i].name, names, n, sizeof(char *), name_cmp)) {
+                if (bsearch(&e->problems[i].name, names, n, sizeof(char *), name_cmp) ||
+                    idx_find(e, e->problems[i].name)) {
                         i++;
                         continue;
                 }
