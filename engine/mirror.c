@@ -1,1 +1,716 @@
-/* placeholder */ typedef int placeholder_mirror;
+/* SPDX-License-Identifier: MIT */
+/*
+ * The file mirror: atomic, durable writes of <iscsi_root>/ifaces/<name>, listing and reading
+ * that directory, the per-root instance lock, and iscsiadm's lock.write hard-link lock.
+ *
+ * Locks. iscsiadm (libopeniscsiusr idbm.c) locks with link("<lock_dir>/lock",
+ * "<lock_dir>/lock.write"), retrying every 10 ms while the name exists, and unlocks by
+ * unlinking lock.write. We create the same name, so exclusion with iscsiadm is the same, but
+ * we link from a file of our own, <lock_dir>/lock.iscsi-ifaced: a lock.write with that inode
+ * is provably ours. Every open mirror holds a shared flock on that source file. A lock.write
+ * with our inode is stale (left by a crashed instance) when we can upgrade that flock to an
+ * exclusive one: then no other instance that could hold it is alive. This stays correct when
+ * two instances with different roots share one lock_dir. The exclusive flock on
+ * <iscsi_root>/.iscsi-ifaced/instance.lock keeps a second instance off the same root.
+ *
+ * Temp files live in <iscsi_root>/.iscsi-ifaced/, never in ifaces/: iscsiadm takes every entry
+ * of ifaces/ except "." and ".." for a record.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "mirror.h"
+
+#define MIRROR_IFACES_DIR    "ifaces"
+#define MIRROR_TMP_DIR       ".iscsi-ifaced"
+#define MIRROR_INSTANCE_LOCK "instance.lock"
+#define MIRROR_TMP_SUFFIX    ".tmp"
+#define LOCK_WRITE_NAME      "lock.write"
+#define LOCK_SOURCE_NAME     "lock.iscsi-ifaced"
+#define LOCK_RETRY_USEC      10000
+#define MIRROR_READ_MAX      (1024 * 1024)
+#define MIRROR_NAME_MAX      255
+
+struct mirror {
+        char *ifaces_path; /* absolute */
+        int root_fd;
+        int ifaces_fd;
+        int tmp_fd;
+        int instance_fd; /* exclusive flock: one daemon per root */
+        int lock_dir_fd;
+        int lock_src_fd; /* lock.iscsi-ifaced, shared flock while open */
+        dev_t lock_src_dev;
+        ino_t lock_src_ino;
+        bool locked;
+        unsigned stale_locks_removed;
+        mirror_fault_fn fault;
+};
+
+static void fault(struct mirror *m, const char *point)
+{
+        if (m->fault)
+                m->fault(point);
+}
+
+/* Defensive: the engine validates names more strictly before they get here. */
+static bool name_is_ok(const char *name)
+{
+        size_t n;
+
+        if (isempty(name) || name[0] == '.')
+                return false;
+        n = strnlen(name, MIRROR_NAME_MAX + 1);
+        if (n > MIRROR_NAME_MAX)
+                return false;
+        return !memchr(name, '/', n);
+}
+
+static void safe_close(int *fd)
+{
+        if (*fd >= 0)
+                (void)close(*fd);
+        *fd = -1;
+}
+
+static int fsync_fd(int fd)
+{
+        if (fsync(fd) < 0)
+                return -errno;
+        return 0;
+}
+
+static int fsync_parent(const char *path)
+{
+        _cleanup_(freep) char *copy = NULL;
+        _cleanup_(closep) int fd = -1;
+
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+
+        fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return fsync_fd(fd);
+}
+
+/*
+ * Open dir_fd/name as a directory, creating it with mode if missing. A directory we create gets
+ * exactly mode (whatever the umask); an existing one keeps the mode the admin gave it.
+ */
+static int open_or_make_dir(int dir_fd, const char *name, mode_t mode, bool nofollow, int *ret)
+{
+        _cleanup_(closep) int fd = -1;
+        bool made = false;
+
+        if (mkdirat(dir_fd, name, mode) == 0)
+                made = true;
+        else if (errno != EEXIST)
+                return -errno;
+
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
+        if (fd < 0)
+                /* O_NOFOLLOW on a symlink gives ELOOP; it is not a directory of ours. */
+                return errno == ELOOP ? -ENOTDIR : -errno;
+
+        if (made) {
+                int r;
+
+                if (fchmod(fd, mode) < 0)
+                        return -errno;
+                /* Make the new entry durable in its parent. */
+                r = dir_fd == AT_FDCWD ? fsync_parent(name) : fsync_fd(dir_fd);
+                if (r < 0)
+                        return r;
+        }
+
+        *ret = TAKE_FD(fd);
+        return 0;
+}
+
+static int check_writable(int dir_fd, const char *name)
+{
+        /* EROFS is reported for a read-only mount even to root; EACCES only to others. */
+        if (faccessat(dir_fd, name, W_OK | X_OK, AT_EACCESS) < 0)
+                return -errno;
+        return 0;
+}
+
+static bool is_own_lock(const struct mirror *m, const struct stat *st)
+{
+        return st->st_dev == m->lock_src_dev && st->st_ino == m->lock_src_ino;
+}
+
+/*
+ * Remove lock.write if it was made from our source file and no live instance can hold it.
+ * Returns 1 if one was removed, 0 if not, or -errno.
+ */
+static int mirror_clean_stale_lock(struct mirror *m)
+{
+        struct stat st;
+        int r = 0;
+
+        if (m->locked)
+                return 0;
+
+        if (fstatat(m->lock_dir_fd, LOCK_WRITE_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!is_own_lock(m, &st))
+                return 0; /* iscsiadm's (or anybody else's): never ours to remove */
+
+        /*
+         * Upgrading our shared flock succeeds only when no other instance holds one, and only a
+         * live instance could be holding the lock. The upgrade is not atomic, so whatever
+         * happens we go back to a shared flock afterwards.
+         */
+        if (flock(m->lock_src_fd, LOCK_EX | LOCK_NB) == 0) {
+                if (unlinkat(m->lock_dir_fd, LOCK_WRITE_NAME, 0) == 0) {
+                        m->stale_locks_removed++;
+                        r = 1;
+                } else if (errno != ENOENT)
+                        r = -errno;
+        } else if (errno != EWOULDBLOCK)
+                r = -errno;
+
+        if (flock(m->lock_src_fd, LOCK_SH) < 0 && r >= 0)
+                r = -errno;
+
+        return r;
+}
+
+/* Open (creating if missing) our lock source file and hold a shared flock on it. */
+static int mirror_open_lock_source(struct mirror *m)
+{
+        _cleanup_(closep) int fd = -1;
+        struct stat st;
+
+        fd = openat(m->lock_dir_fd, LOCK_SOURCE_NAME,
+                    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+
+        if (flock(fd, LOCK_SH) < 0)
+                return -errno;
+
+        safe_close(&m->lock_src_fd);
+        m->lock_src_fd = TAKE_FD(fd);
+        m->lock_src_dev = st.st_dev;
+        m->lock_src_ino = st.st_ino;
+        return 0;
+}
+
+struct mirror *mirror_close(struct mirror *m)
+{
+        if (!m)
+                return NULL;
+
+        mirror_unlock(m);
+        safe_close(&m->lock_src_fd);
+        safe_close(&m->lock_dir_fd);
+        safe_close(&m->instance_fd);
+        safe_close(&m->tmp_fd);
+        safe_close(&m->ifaces_fd);
+        safe_close(&m->root_fd);
+        free(m->ifaces_path);
+        free(m);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct mirror *, mirror_close);
+
+int mirror_open(const char *iscsi_root, const char *lock_dir, mirror_fault_fn fault_fn,
+                struct mirror **ret)
+{
+        _cleanup_(mirror_closep) struct mirror *m = NULL;
+        _cleanup_(freep) char *root_abs = NULL;
+        struct stat st_ifaces, st_tmp;
+        int r;
+
+        assert_return(!isempty(iscsi_root), -EINVAL);
+        assert_return(!isempty(lock_dir), -EINVAL);
+        assert_return(ret, -EINVAL);
+
+        m = calloc(1, sizeof(*m));
+        if (!m)
+                return -ENOMEM;
+        m->root_fd = m->ifaces_fd = m->tmp_fd = -1;
+        m->instance_fd = m->lock_dir_fd = m->lock_src_fd = -1;
+        m->fault = fault_fn;
+
+        /* The db root itself is created when missing (one level, as a package would ship it). */
+        r = open_or_make_dir(AT_FDCWD, iscsi_root, 0755, false, &m->root_fd);
+        if (r < 0)
+                return r;
+
+        r = open_or_make_dir(m->root_fd, MIRROR_IFACES_DIR, 0700, false, &m->ifaces_fd);
+        if (r < 0)
+                return r;
+        r = check_writable(m->root_fd, MIRROR_IFACES_DIR);
+        if (r < 0)
+                return r;
+
+        r = open_or_make_dir(m->root_fd, MIRROR_TMP_DIR, 0700, true, &m->tmp_fd);
+        if (r < 0)
+                return r;
+        r = check_writable(m->root_fd, MIRROR_TMP_DIR);
+        if (r < 0)
+                return r;
+
+        /* rename(2) cannot cross filesystems: refuse now rather than on the first write. */
+        if (fstat(m->ifaces_fd, &st_ifaces) < 0 || fstat(m->tmp_fd, &st_tmp) < 0)
+                return -errno;
+        if (st_ifaces.st_dev != st_tmp.st_dev)
+                return -EXDEV;
+
+        m->instance_fd = openat(m->tmp_fd, MIRROR_INSTANCE_LOCK,
+                                O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (m->instance_fd < 0)
+                return -errno;
+        if (flock(m->instance_fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+        r = open_or_make_dir(AT_FDCWD, lock_dir, 0755, false, &m->lock_dir_fd);
+        if (r < 0)
+                return r;
+        r = mirror_open_lock_source(m);
+        if (r < 0)
+                return r;
+        r = mirror_clean_stale_lock(m);
+        if (r < 0)
+                return r;
+
+        root_abs = realpath(iscsi_root, NULL);
+        if (!root_abs)
+                return -errno;
+        if (asprintf(&m->ifaces_path, "%s/" MIRROR_IFACES_DIR, root_abs) < 0) {
+                m->ifaces_path = NULL;
+                return -ENOMEM;
+        }
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+const char *mirror_ifaces_dir(const struct mirror *m)
+{
+        assert_return(m, NULL);
+
+        return m->ifaces_path;
+}
+
+unsigned mirror_stale_locks_removed(const struct mirror *m)
+{
+        assert_return(m, 0);
+
+        return m->stale_locks_removed;
+}
+
+static uint64_t now_monotonic_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int mirror_lock(struct mirror *m, unsigned timeout_ms)
+{
+        uint64_t deadline;
+        bool refreshed = false;
+        int r;
+
+        assert_return(m, -EINVAL);
+        assert_return(!m->locked, -EDEADLK);
+
+        r = mirror_clean_stale_lock(m);
+        if (r < 0)
+                return r;
+
+        deadline = now_monotonic_usec() + (uint64_t)timeout_ms * 1000;
+        for (;;) {
+                struct timespec ts = { .tv_nsec = LOCK_RETRY_USEC * 1000 };
+                int dfd = m->lock_dir_fd;
+
+                if (linkat(dfd, LOCK_SOURCE_NAME, dfd, LOCK_WRITE_NAME, 0) == 0)
+                        break;
+
+                if (errno == ENOENT && !refreshed) {
+                        /* Somebody removed our source file: make a new one, once. */
+                        r = mirror_open_lock_source(m);
+                        if (r < 0)
+                                return r;
+                        refreshed = true;
+                        continue;
+                }
+                if (errno != EEXIST)
+                        return -errno;
+                if (now_monotonic_usec() >= deadline)
+                        return -ETIMEDOUT;
+
+                (void)nanosleep(&ts, NULL);
+        }
+
+        m->locked = true;
+        return 0;
+}
+
+void mirror_unlock(struct mirror *m)
+{
+        struct stat st;
+
+        if (!m || !m->locked)
+                return;
+        m->locked = false;
+
+        /* Only ever remove a lock.write that is still ours. */
+        if (fstatat(m->lock_dir_fd, LOCK_WRITE_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return;
+        if (is_own_lock(m, &st))
+                (void)unlinkat(m->lock_dir_fd, LOCK_WRITE_NAME, 0);
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+        while (len > 0) {
+                ssize_t n;
+
+                n = write(fd, data, len);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                data += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+static int tmp_name(const char *name, char **ret)
+{
+        if (asprintf(ret, "%s" MIRROR_TMP_SUFFIX, name) < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Write the whole temp file and make it durable. */
+static int mirror_write_tmp(struct mirror *m, const char *tmp, const char *data, size_t len)
+{
+        _cleanup_(closep) int fd = -1;
+        int r;
+
+        fd = openat(m->tmp_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+
+        /* The umask may have narrowed the mode, and a leftover file may have had another. */
+        if (fchmod(fd, 0600) < 0)
+                return -errno;
+
+        r = write_all(fd, data, len);
+        if (r < 0)
+                return r;
+
+        r = fsync_fd(fd);
+        if (r < 0)
+                return r;
+
+        if (close(TAKE_FD(fd)) < 0)
+                return -errno;
+        return 0;
+}
+
+int mirror_write(struct mirror *m, const char *name, const char *data, size_t len)
+{
+        _cleanup_(freep) char *tmp = NULL;
+        int r;
+
+        assert_return(m, -EINVAL);
+        assert_return(data || len == 0, -EINVAL);
+        if (!name_is_ok(name))
+                return -EINVAL;
+
+        r = tmp_name(name, &tmp);
+        if (r < 0)
+                return r;
+
+        r = mirror_write_tmp(m, tmp, data, len);
+        if (r < 0)
+                goto fail;
+
+        fault(m, "mirror-tmp-written");
+
+        if (renameat(m->tmp_fd, tmp, m->ifaces_fd, name) < 0) {
+                r = -errno;
+                goto fail;
+        }
+
+        fault(m, "mirror-renamed");
+
+        /* The rename is only durable once the new entry in ifaces/ is; the old one in ours. */
+        r = fsync_fd(m->ifaces_fd);
+        if (r < 0)
+                return r;
+        return fsync_fd(m->tmp_fd);
+
+fail:
+        (void)unlinkat(m->tmp_fd, tmp, 0);
+        return r;
+}
+
+int mirror_remove(struct mirror *m, const char *name)
+{
+        assert_return(m, -EINVAL);
+        if (!name_is_ok(name))
+                return -EINVAL;
+
+        if (unlinkat(m->ifaces_fd, name, 0) < 0)
+                return errno == ENOENT ? 0 : -errno;
+
+        return fsync_fd(m->ifaces_fd);
+}
+
+int mirror_read(struct mirror *m, const char *name, char **ret, size_t *ret_len)
+{
+        _cleanup_(closep) int fd = -1;
+        _cleanup_(freep) char *buf = NULL;
+        size_t size = 0, alloc;
+        struct stat st;
+
+        assert_return(m, -EINVAL);
+        assert_return(ret, -EINVAL);
+        if (!name_is_ok(name))
+                return -EINVAL;
+
+        /* O_NONBLOCK so that a FIFO planted in ifaces/ cannot hang us before fstat rejects it. */
+        fd = openat(m->ifaces_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if (st.st_size > MIRROR_READ_MAX)
+                return -EFBIG;
+
+        /* The file may change under us: read until EOF, but never past the cap. */
+        alloc = (size_t)st.st_size + 1;
+        buf = malloc(alloc);
+        if (!buf)
+                return -ENOMEM;
+
+        for (;;) {
+                ssize_t n;
+
+                if (size + 1 == alloc) {
+                        /* Full: one probing byte tells EOF from a file that grew. */
+                        char probe, *p;
+
+                        n = read(fd, &probe, 1);
+                        if (n < 0) {
+                                if (errno == EINTR)
+                                        continue;
+                                return -errno;
+                        }
+                        if (n == 0)
+                                break;
+                        if (size >= MIRROR_READ_MAX)
+                                return -EFBIG;
+
+                        alloc = alloc * 2 > MIRROR_READ_MAX + 1 ? MIRROR_READ_MAX + 1 : alloc * 2;
+                        p = realloc(buf, alloc);
+                        if (!p)
+                                return -ENOMEM;
+                        buf = p;
+                        buf[size++] = probe;
+                        continue;
+                }
+
+                n = read(fd, buf + size, alloc - size - 1);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                size += (size_t)n;
+        }
+
+        buf[size] = '\0';
+        *ret = TAKE_PTR(buf);
+        if (ret_len)
+                *ret_len = size;
+        return 0;
+}
+
+static void strv_free(char **v)
+{
+        if (!v)
+                return;
+        for (char **p = v; *p; p++)
+                free(*p);
+        free(v);
+}
+
+static void strv_freep(char ***v)
+{
+        strv_free(*v);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void closedirp(DIR **d)
+{
+        if (*d)
+                (void)closedir(*d);
+}
+
+/* Open a fresh stream on dir_fd (its own file offset, so it can be read again later). */
+static int open_dir_stream(int dir_fd, DIR **ret)
+{
+        _cleanup_(closep) int fd = -1;
+        DIR *d;
+
+        fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+
+        d = fdopendir(fd);
+        if (!d)
+                return -errno;
+        TAKE_FD(fd);
+
+        *ret = d;
+        return 0;
+}
+
+int mirror_list(struct mirror *m, char ***ret_names, size_t *ret_n)
+{
+        _cleanup_(closedirp) DIR *d = NULL;
+        _cleanup_(strv_freep) char **names = NULL;
+        size_t n = 0, alloc = 0;
+        int r;
+
+        assert_return(m, -EINVAL);
+        assert_return(ret_names, -EINVAL);
+
+        r = open_dir_stream(m->ifaces_fd, &d);
+        if (r < 0)
+                return r;
+
+        names = calloc(1, sizeof(char *));
+        if (!names)
+                return -ENOMEM;
+        alloc = 1;
+
+        for (;;) {
+                struct dirent *de;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                return -errno;
+                        break;
+                }
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+
+                if (n + 2 > alloc) {
+                        char **p;
+
+                        p = reallocarray(names, alloc * 2, sizeof(char *));
+                        if (!p)
+                                return -ENOMEM;
+                        names = p;
+                        alloc *= 2;
+                }
+                names[n] = strdup(de->d_name);
+                if (!names[n])
+                        return -ENOMEM;
+                names[++n] = NULL;
+        }
+
+        /* strcmp order is alphasort in the C locale, the order iscsiadm lists files in. */
+        qsort(names, n, sizeof(char *), cmp_str);
+
+        *ret_names = TAKE_PTR(names);
+        if (ret_n)
+                *ret_n = n;
+        return 0;
+}
+
+static bool is_tmp_name(const char *s)
+{
+        size_t n = strlen(s), k = strlen(MIRROR_TMP_SUFFIX);
+
+        return n > k && streq(s + n - k, MIRROR_TMP_SUFFIX);
+}
+
+int mirror_clean_temps(struct mirror *m)
+{
+        _cleanup_(closedirp) DIR *d = NULL;
+        int count = 0, r;
+
+        assert_return(m, -EINVAL);
+
+        r = open_dir_stream(m->tmp_fd, &d);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                struct dirent *de;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                return -errno;
+                        break;
+                }
+                if (!is_tmp_name(de->d_name))
+                        continue;
+
+                /* Only files are ours to remove; a directory of that name is left alone. */
+                if (unlinkat(m->tmp_fd, de->d_name, 0) < 0) {
+                        if (errno == ENOENT || errno == EISDIR)
+                                continue;
+                        return -errno;
+                }
+                count++;
+        }
+
+        if (count > 0) {
+                r = fsync_fd(m->tmp_fd);
+                if (r < 0)
+                        return r;
+        }
+
+        return count;
+}

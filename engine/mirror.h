@@ -38,6 +38,13 @@ int mirror_lock(struct mirror *m, unsigned timeout_ms);
 void mirror_unlock(struct mirror *m);
 
 /*
+ * How many stale lock.write files (made from our own link source, <lock_dir>/lock.iscsi-ifaced,
+ * by an instance that is no longer alive) mirror_open and mirror_lock have removed so far.
+ * A lock.write made by iscsiadm (a link of <lock_dir>/lock) is never removed.
+ */
+unsigned mirror_stale_locks_removed(const struct mirror *m);
+
+/*
  * Replace ifaces/<name> atomically with data (mode 0600) and make it durable: write
  * .iscsi-ifaced/<name>.tmp, fsync, rename into ifaces/, fsync both directories.
  * Calls fault("mirror-tmp-written") after the temp file is durable and

@@ -1,1 +1,747 @@
-/* placeholder */ typedef int placeholder_store;
+/* SPDX-License-Identifier: MIT */
+/*
+ * The sqlite mirror of the iface records: schema migrations, cached prepared statements, the
+ * row/intent/audit operations, and the one map from sqlite result codes to -errno.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "store.h"
+
+/*
+ * The schema, one entry per version: migrations[i] takes a db from user_version i to i + 1 and
+ * must end by setting that user_version (checked after it runs). Never edit a released entry;
+ * append a new one. The audit table is append-only: triggers refuse UPDATE and DELETE.
+ */
+static const char *const migrations[] = {
+        /* v1 */
+        "CREATE TABLE ifaces ("
+        "        name TEXT PRIMARY KEY,"
+        "        content TEXT NOT NULL,"
+        "        revision INTEGER NOT NULL,"
+        "        origin TEXT NOT NULL,"
+        "        created_usec INTEGER NOT NULL,"
+        "        updated_usec INTEGER NOT NULL);"
+        "CREATE TABLE intents ("
+        "        name TEXT PRIMARY KEY,"
+        "        content TEXT," /* NULL = delete */
+        "        revision INTEGER NOT NULL,"
+        "        origin TEXT NOT NULL,"
+        "        actor TEXT,"
+        "        request_id TEXT,"
+        "        created_usec INTEGER NOT NULL);"
+        "CREATE TABLE audit ("
+        "        id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "        at_usec INTEGER NOT NULL,"
+        "        name TEXT NOT NULL,"
+        "        action TEXT NOT NULL,"
+        "        origin TEXT NOT NULL,"
+        "        revision INTEGER NOT NULL,"
+        "        actor TEXT,"
+        "        request_id TEXT,"
+        "        before TEXT,"
+        "        after TEXT);"
+        "CREATE INDEX audit_name_id ON audit(name, id);"
+        "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+        " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+        "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+        " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
+        "PRAGMA user_version = 1;",
+};
+
+enum store_stmt {
+        STMT_BEGIN,
+        STMT_COMMIT,
+        STMT_ROLLBACK,
+        STMT_MAX_REVISION,
+        STMT_ROWS,
+        STMT_COUNT,
+        STMT_INTENT_PUT,
+        STMT_INTENTS,
+        STMT_INTENT_DROP,
+        STMT_ROW_UPSERT,
+        STMT_ROW_DELETE,
+        STMT_AUDIT_INSERT,
+        STMT_AUDIT_ALL,
+        STMT_AUDIT_NAME,
+        STMT_QUICK_CHECK,
+        _STMT_MAX,
+};
+
+static const char *const stmt_sql[_STMT_MAX] = {
+        [STMT_BEGIN] = "BEGIN IMMEDIATE",
+        [STMT_COMMIT] = "COMMIT",
+        [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_MAX_REVISION] = "SELECT MAX(IFNULL((SELECT MAX(revision) FROM ifaces), 0),"
+                              "           IFNULL((SELECT MAX(revision) FROM intents), 0),"
+                              "           IFNULL((SELECT MAX(revision) FROM audit), 0))",
+        [STMT_ROWS] = "SELECT name, content, revision, origin, created_usec, updated_usec"
+                      " FROM ifaces ORDER BY name",
+        [STMT_COUNT] = "SELECT COUNT(*) FROM ifaces",
+        [STMT_INTENT_PUT] =
+                "INSERT INTO intents(name, content, revision, origin, actor, request_id,"
+                " created_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                " ON CONFLICT(name) DO UPDATE SET content = excluded.content,"
+                " revision = excluded.revision, origin = excluded.origin,"
+                " actor = excluded.actor, request_id = excluded.request_id,"
+                " created_usec = excluded.created_usec",
+        [STMT_INTENTS] = "SELECT name, content, revision, origin, actor, request_id"
+                         " FROM intents ORDER BY revision, name",
+        [STMT_INTENT_DROP] = "DELETE FROM intents WHERE name = ?1",
+        [STMT_ROW_UPSERT] =
+                "INSERT INTO ifaces(name, content, revision, origin, created_usec, updated_usec)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+                " ON CONFLICT(name) DO UPDATE SET content = excluded.content,"
+                " revision = excluded.revision, origin = excluded.origin,"
+                " updated_usec = excluded.updated_usec",
+        [STMT_ROW_DELETE] = "DELETE FROM ifaces WHERE name = ?1",
+        [STMT_AUDIT_INSERT] =
+                "INSERT INTO audit(at_usec, name, action, origin, revision, actor, request_id,"
+                " before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        [STMT_AUDIT_ALL] = "SELECT id, at_usec, name, action, origin, revision, actor,"
+                           " request_id, before, after FROM audit ORDER BY id DESC LIMIT ?1",
+        [STMT_AUDIT_NAME] = "SELECT id, at_usec, name, action, origin, revision, actor,"
+                            " request_id, before, after FROM audit WHERE name = ?1"
+                            " ORDER BY id DESC LIMIT ?2",
+        [STMT_QUICK_CHECK] = "PRAGMA quick_check",
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
+
+struct store {
+        sqlite3 *db;
+        sqlite3_stmt *stmts[_STMT_MAX];
+};
+
+/*
+ * The one map from sqlite result codes to -errno. db may be NULL; when given, a failed open
+ * is refined with the OS error sqlite saw.
+ */
+static int store_errno(sqlite3 *db, int rc)
+{
+        switch (rc & 0xff) {
+        case SQLITE_OK:
+        case SQLITE_ROW:
+        case SQLITE_DONE:
+                return 0;
+        case SQLITE_CONSTRAINT:
+                return -EEXIST;
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+                return -EBUSY;
+        case SQLITE_NOMEM:
+                return -ENOMEM;
+        case SQLITE_READONLY:
+                return -EROFS;
+        case SQLITE_FULL:
+                return -ENOSPC;
+        case SQLITE_CANTOPEN:
+                switch (db ? sqlite3_system_errno(db) : 0) {
+                case ENOENT:
+                case ENOTDIR:
+                        return -ENOENT;
+                case EROFS:
+                        return -EROFS;
+                case EACCES:
+                case EPERM:
+                        return -EACCES;
+                default:
+                        return -EIO;
+                }
+        default:
+                return -EIO;
+        }
+}
+
+static int64_t now_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Reset a cached statement and drop its bindings, so that it holds no read lock nor pointers. */
+static void stmt_release(sqlite3_stmt **stmt)
+{
+        if (!*stmt)
+                return;
+        sqlite3_reset(*stmt);
+        sqlite3_clear_bindings(*stmt);
+}
+
+static sqlite3_stmt *store_stmt(struct store *s, enum store_stmt id)
+{
+        assert(s->stmts[id]);
+        return s->stmts[id];
+}
+
+/* Run a statement that returns no rows (or whose rows are ignored) to completion. */
+static int stmt_run(struct store *s, sqlite3_stmt *stmt)
+{
+        int rc;
+
+        do
+                rc = sqlite3_step(stmt);
+        while (rc == SQLITE_ROW);
+
+        if (rc != SQLITE_DONE)
+                return store_errno(s->db, rc);
+        return 0;
+}
+
+static int bind_text(sqlite3_stmt *stmt, int i, const char *text)
+{
+        if (!text)
+                return sqlite3_bind_null(stmt, i);
+        return sqlite3_bind_text(stmt, i, text, -1, SQLITE_STATIC);
+}
+
+static int store_begin(struct store *s)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_BEGIN);
+
+        return stmt_run(s, stmt);
+}
+
+static int store_commit(struct store *s)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_COMMIT);
+
+        return stmt_run(s, stmt);
+}
+
+static void store_rollback(struct store *s)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_ROLLBACK);
+
+        /* A failed COMMIT or statement may already have ended the transaction. */
+        if (!sqlite3_get_autocommit(s->db))
+                (void)stmt_run(s, stmt);
+}
+
+/* Read PRAGMA user_version. */
+static int store_user_version(struct store *s, int *ret)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL);
+        if (rc != SQLITE_OK)
+                return store_errno(s->db, rc);
+
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_ROW)
+                return store_errno(s->db, rc) ?: -EIO;
+
+        *ret = sqlite3_column_int(stmt, 0);
+        return 0;
+}
+
+static int store_exec(struct store *s, const char *sql)
+{
+        int rc;
+
+        rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return store_errno(s->db, rc);
+        return 0;
+}
+
+/*
+ * Bring the schema up to the newest version, one migration per transaction. The version is
+ * read inside the transaction, so two processes opening the same new file do not both migrate.
+ * A db made by a newer version of this code is refused with -EIO: we cannot know its meaning.
+ */
+static int store_migrate(struct store *s)
+{
+        int r;
+
+        for (;;) {
+                int version, after;
+
+                r = store_exec(s, "BEGIN IMMEDIATE");
+                if (r < 0)
+                        return r;
+
+                r = store_user_version(s, &version);
+                if (r < 0)
+                        goto fail;
+
+                if (version < 0 || (size_t)version > ELEMENTSOF(migrations)) {
+                        r = -EIO;
+                        goto fail;
+                }
+                if ((size_t)version == ELEMENTSOF(migrations))
+                        return store_exec(s, "COMMIT");
+
+                r = store_exec(s, migrations[version]);
+                if (r < 0)
+                        goto fail;
+
+                r = store_user_version(s, &after);
+                if (r < 0)
+                        goto fail;
+                if (after != version + 1) {
+                        r = -EIO;
+                        goto fail;
+                }
+
+                r = store_exec(s, "COMMIT");
+                if (r < 0)
+                        goto fail;
+        }
+
+fail:
+        if (!sqlite3_get_autocommit(s->db))
+                (void)sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return r;
+}
+
+/* Check that a pragma which reports its new value took the one we asked for. */
+static int store_pragma_expect(struct store *s, const char *sql, const char *const *accept)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        const char *v;
+        int rc;
+
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+        if (rc != SQLITE_OK)
+                return store_errno(s->db, rc);
+
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_ROW)
+                return store_errno(s->db, rc) ?: -EIO;
+
+        v = (const char *)sqlite3_column_text(stmt, 0);
+        for (; *accept; accept++)
+                if (v && streq(v, *accept))
+                        return 0;
+        return -EIO;
+}
+
+/*
+ * sqlite reports a new file in a read-only or missing directory as SQLITE_CANTOPEN with the
+ * errno of its last fallback attempt (ENOENT), so look at the directory ourselves first.
+ */
+static int store_check_dir(const char *path)
+{
+        _cleanup_(freep) char *copy = NULL;
+
+        /* ":memory:" and "" (a private temp db) are not files. */
+        if (isempty(path) || streq(path, ":memory:"))
+                return 0;
+
+        if (faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0)
+                return 0; /* an existing file: sqlite tells whether it is writable */
+        if (errno != ENOENT)
+                return -errno;
+
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        if (faccessat(AT_FDCWD, dirname(copy), W_OK | X_OK, AT_EACCESS) < 0)
+                return -errno;
+        return 0;
+}
+
+struct store *store_close(struct store *s)
+{
+        if (!s)
+                return NULL;
+
+        for (size_t i = 0; i < _STMT_MAX; i++)
+                sqlite3_finalize(s->stmts[i]);
+        sqlite3_close(s->db);
+        free(s);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct store *, store_close);
+
+int store_open(const char *path, struct store **ret)
+{
+        /* An in-memory db reports "memory" and cannot be in WAL mode. */
+        static const char *const journal_modes[] = { "wal", "memory", NULL };
+        _cleanup_(store_closep) struct store *s = NULL;
+        int rc, r;
+
+        assert_return(path, -EINVAL);
+        assert_return(ret, -EINVAL);
+
+        r = store_check_dir(path);
+        if (r < 0)
+                return r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+
+        rc = sqlite3_open_v2(path, &s->db,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+        if (rc != SQLITE_OK) {
+                /* Without a handle, sqlite could not even allocate one. */
+                if (!s->db)
+                        return -ENOMEM;
+                return store_errno(s->db, rc);
+        }
+        (void)sqlite3_extended_result_codes(s->db, 1);
+
+        /* sqlite silently falls back to read-only when the file is write-protected. */
+        if (sqlite3_db_readonly(s->db, "main") == 1)
+                return -EROFS;
+
+        rc = sqlite3_busy_timeout(s->db, 5000);
+        if (rc != SQLITE_OK)
+                return store_errno(s->db, rc);
+
+        /* The first statement that touches the file: a non-db file fails here. */
+        r = store_pragma_expect(s, "PRAGMA journal_mode = WAL", journal_modes);
+        if (r < 0)
+                return r;
+
+        r = store_exec(s, "PRAGMA synchronous = FULL");
+        if (r < 0)
+                return r;
+
+        r = store_exec(s, "PRAGMA foreign_keys = ON");
+        if (r < 0)
+                return r;
+
+        r = store_migrate(s);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < _STMT_MAX; i++) {
+                rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                                        &s->stmts[i], NULL);
+                if (rc != SQLITE_OK)
+                        return store_errno(s->db, rc);
+        }
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int store_max_revision(struct store *s, uint64_t *ret)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
+        int64_t v;
+        int rc;
+
+        assert_return(s, -EINVAL);
+        assert_return(ret, -EINVAL);
+
+        stmt = store_stmt(s, STMT_MAX_REVISION);
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_ROW)
+                return store_errno(s->db, rc) ?: -EIO;
+
+        v = sqlite3_column_int64(stmt, 0);
+        if (v < 0)
+                return -EIO;
+
+        *ret = (uint64_t)v;
+        return 0;
+}
+
+int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud), void *ud)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
+        int rc, r;
+
+        assert_return(s, -EINVAL);
+        assert_return(cb, -EINVAL);
+
+        stmt = store_stmt(s, STMT_ROWS);
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                struct store_row row = {
+                        .name = (const char *)sqlite3_column_text(stmt, 0),
+                        .content = (const char *)sqlite3_column_text(stmt, 1),
+                        .revision = (uint64_t)sqlite3_column_int64(stmt, 2),
+                        .origin = (const char *)sqlite3_column_text(stmt, 3),
+                        .created_usec = sqlite3_column_int64(stmt, 4),
+                        .updated_usec = sqlite3_column_int64(stmt, 5),
+                };
+
+                if (!row.name || !row.content || !row.origin)
+                        return sqlite3_errcode(s->db) == SQLITE_NOMEM ? -ENOMEM : -EIO;
+
+                r = cb(&row, ud);
+                if (r < 0)
+                        return r;
+        }
+        if (rc != SQLITE_DONE)
+                return store_errno(s->db, rc);
+
+        return 0;
+}
+
+int store_count(struct store *s, size_t *ret)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
+        int64_t n;
+        int rc;
+
+        assert_return(s, -EINVAL);
+        assert_return(ret, -EINVAL);
+
+        stmt = store_stmt(s, STMT_COUNT);
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_ROW)
+                return store_errno(s->db, rc) ?: -EIO;
+
+        n = sqlite3_column_int64(stmt, 0);
+        if (n < 0)
+                return -EIO;
+
+        *ret = (size_t)n;
+        return 0;
+}
+
+int store_intent_put(struct store *s, const struct store_intent *in)
+{
+        int r;
+
+        assert_return(s, -EINVAL);
+        assert_return(in && in->name && in->origin, -EINVAL);
+        assert_return(in->revision <= INT64_MAX, -EINVAL);
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+
+        {
+                _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_INTENT_PUT);
+
+                if (bind_text(stmt, 1, in->name) != SQLITE_OK ||
+                    bind_text(stmt, 2, in->content) != SQLITE_OK ||
+                    sqlite3_bind_int64(stmt, 3, (int64_t)in->revision) != SQLITE_OK ||
+                    bind_text(stmt, 4, in->origin) != SQLITE_OK ||
+                    bind_text(stmt, 5, in->actor) != SQLITE_OK ||
+                    bind_text(stmt, 6, in->request_id) != SQLITE_OK ||
+                    sqlite3_bind_int64(stmt, 7, now_usec()) != SQLITE_OK)
+                        r = store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+                else
+                        r = stmt_run(s, stmt);
+        }
+        if (r >= 0)
+                r = store_commit(s);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+
+        return 0;
+}
+
+int store_intents_foreach(struct store *s, int (*cb)(const struct store_intent *in, void *ud),
+                          void *ud)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
+        int rc, r;
+
+        assert_return(s, -EINVAL);
+        assert_return(cb, -EINVAL);
+
+        stmt = store_stmt(s, STMT_INTENTS);
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                struct store_intent in = {
+                        .name = (const char *)sqlite3_column_text(stmt, 0),
+                        .content = (const char *)sqlite3_column_text(stmt, 1),
+                        .revision = (uint64_t)sqlite3_column_int64(stmt, 2),
+                        .origin = (const char *)sqlite3_column_text(stmt, 3),
+                        .actor = (const char *)sqlite3_column_text(stmt, 4),
+                        .request_id = (const char *)sqlite3_column_text(stmt, 5),
+                };
+
+                if (!in.name || !in.origin)
+                        return sqlite3_errcode(s->db) == SQLITE_NOMEM ? -ENOMEM : -EIO;
+
+                r = cb(&in, ud);
+                if (r < 0)
+                        return r;
+        }
+        if (rc != SQLITE_DONE)
+                return store_errno(s->db, rc);
+
+        return 0;
+}
+
+/* Run the DELETE of the intent of name inside the caller's transaction. */
+static int store_intent_drop_locked(struct store *s, const char *name)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_INTENT_DROP);
+
+        if (bind_text(stmt, 1, name) != SQLITE_OK)
+                return store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+        return stmt_run(s, stmt);
+}
+
+int store_intent_drop(struct store *s, const char *name)
+{
+        int r;
+
+        assert_return(s, -EINVAL);
+        assert_return(name, -EINVAL);
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+
+        r = store_intent_drop_locked(s, name);
+        if (r >= 0)
+                r = store_commit(s);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+
+        return 0;
+}
+
+static int store_row_write(struct store *s, const struct store_change *c)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
+
+        if (!c->content) {
+                /* Deleting a row that is not there is not an error: the audit still records it. */
+                stmt = store_stmt(s, STMT_ROW_DELETE);
+                if (bind_text(stmt, 1, c->name) != SQLITE_OK)
+                        return store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+                return stmt_run(s, stmt);
+        }
+
+        stmt = store_stmt(s, STMT_ROW_UPSERT);
+        if (bind_text(stmt, 1, c->name) != SQLITE_OK ||
+            bind_text(stmt, 2, c->content) != SQLITE_OK ||
+            sqlite3_bind_int64(stmt, 3, (int64_t)c->revision) != SQLITE_OK ||
+            bind_text(stmt, 4, c->origin) != SQLITE_OK ||
+            sqlite3_bind_int64(stmt, 5, c->now_usec) != SQLITE_OK)
+                return store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+        return stmt_run(s, stmt);
+}
+
+static int store_audit_append(struct store *s, const struct store_change *c)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_AUDIT_INSERT);
+
+        if (sqlite3_bind_int64(stmt, 1, c->now_usec) != SQLITE_OK ||
+            bind_text(stmt, 2, c->name) != SQLITE_OK ||
+            bind_text(stmt, 3, c->action) != SQLITE_OK ||
+            bind_text(stmt, 4, c->origin) != SQLITE_OK ||
+            sqlite3_bind_int64(stmt, 5, (int64_t)c->revision) != SQLITE_OK ||
+            bind_text(stmt, 6, c->actor) != SQLITE_OK ||
+            bind_text(stmt, 7, c->request_id) != SQLITE_OK ||
+            bind_text(stmt, 8, c->before) != SQLITE_OK ||
+            bind_text(stmt, 9, c->content) != SQLITE_OK)
+                return store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+        return stmt_run(s, stmt);
+}
+
+int store_apply(struct store *s, const struct store_change *c)
+{
+        int r;
+
+        assert_return(s, -EINVAL);
+        assert_return(c && c->name && c->origin && c->action, -EINVAL);
+        assert_return(c->revision <= INT64_MAX, -EINVAL);
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+
+        r = store_row_write(s, c);
+        if (r >= 0)
+                r = store_audit_append(s, c);
+        if (r >= 0)
+                r = store_intent_drop_locked(s, c->name);
+        if (r >= 0)
+                r = store_commit(s);
+        if (r < 0) {
+                store_rollback(s);
+                return r;
+        }
+
+        return 0;
+}
+
+int store_audit_foreach(struct store *s, const char *name, size_t limit,
+                        int (*cb)(const struct store_audit *a, void *ud), void *ud)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
+        /* LIMIT -1 is no limit in sqlite; a limit of 0 yields nothing. */
+        int64_t lim = limit > (size_t)INT64_MAX ? -1 : (int64_t)limit;
+        int rc, r;
+
+        assert_return(s, -EINVAL);
+        assert_return(cb, -EINVAL);
+
+        if (name) {
+                stmt = store_stmt(s, STMT_AUDIT_NAME);
+                rc = bind_text(stmt, 1, name);
+                if (rc == SQLITE_OK)
+                        rc = sqlite3_bind_int64(stmt, 2, lim);
+        } else {
+                stmt = store_stmt(s, STMT_AUDIT_ALL);
+                rc = sqlite3_bind_int64(stmt, 1, lim);
+        }
+        if (rc != SQLITE_OK)
+                return store_errno(s->db, rc);
+
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                struct store_audit a = {
+                        .id = sqlite3_column_int64(stmt, 0),
+                        .at_usec = sqlite3_column_int64(stmt, 1),
+                        .name = (const char *)sqlite3_column_text(stmt, 2),
+                        .action = (const char *)sqlite3_column_text(stmt, 3),
+                        .origin = (const char *)sqlite3_column_text(stmt, 4),
+                        .revision = (uint64_t)sqlite3_column_int64(stmt, 5),
+                        .actor = (const char *)sqlite3_column_text(stmt, 6),
+                        .request_id = (const char *)sqlite3_column_text(stmt, 7),
+                        .before = (const char *)sqlite3_column_text(stmt, 8),
+                        .after = (const char *)sqlite3_column_text(stmt, 9),
+                };
+
+                if (!a.name || !a.action || !a.origin)
+                        return sqlite3_errcode(s->db) == SQLITE_NOMEM ? -ENOMEM : -EIO;
+
+                r = cb(&a, ud);
+                if (r < 0)
+                        return r;
+        }
+        if (rc != SQLITE_DONE)
+                return store_errno(s->db, rc);
+
+        return 0;
+}
+
+int store_check(struct store *s)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
+        const char *v;
+        int rc;
+
+        assert_return(s, -EINVAL);
+
+        /* quick_check prints a single "ok", or one row per problem found. */
+        stmt = store_stmt(s, STMT_QUICK_CHECK);
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_ROW)
+                return -EIO;
+
+        v = (const char *)sqlite3_column_text(stmt, 0);
+        if (!v || !streq(v, "ok"))
+                return -EIO;
+
+        return 0;
+}
