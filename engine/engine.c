@@ -292,6 +292,24 @@ static void event_record(struct engine *e, const char *name, const char *action,
 /* --- the write protocol -------------------------------------------------------------------- */
 
 /*
+ * Undo a write whose commit failed: put the old file back so both mirrors stay at the old
+ * version, then drop the intent. If the file cannot be restored, the intent stays and the next
+ * start settles the name (by comparing the file with the intent).
+ */
+static void restore_old_file(struct engine *e, const char *name, const struct iface_snap *old)
+{
+        int r = old ? mirror_write(e->mirror, name, old->content, old->content_len)
+                    : mirror_remove(e->mirror, name);
+
+        if (r < 0) {
+                log_error_errno(r, "Failed to restore 'ifaces/%s'; the next start settles it",
+                                name);
+                return;
+        }
+        (void)store_intent_drop(e->store, name);
+}
+
+/*
  * Store one change made through the API, holding write_lock: intent row (durable) -> file
  * (atomic, durable) -> row + audit with the intent dropped (durable) -> index. A crash at any
  * point is finished or undone by recover_intents() at the next start. On failure nothing is
@@ -334,8 +352,10 @@ static int commit_api_change(struct engine *e, const struct engine_ctx *ctx, con
         }
         r = content ? mirror_write(e->mirror, name, content, len) : mirror_remove(e->mirror, name);
         if (r < 0) {
+                /* The new file may be in place already (a failed directory fsync after the
+                 * rename), so restore the old one before dropping the intent. */
+                restore_old_file(e, name, old);
                 mirror_unlock(e->mirror);
-                (void)store_intent_drop(e->store, name);
                 return log_error_errno(r, "Failed to write 'ifaces/%s'", name);
         }
         fault(e, "engine-file-written");
@@ -352,12 +372,7 @@ static int commit_api_change(struct engine *e, const struct engine_ctx *ctx, con
                                           .before = old ? old->content : NULL,
                                   });
         if (r < 0) {
-                /* Put the old file back so both mirrors stay at the old version. If that fails
-                 * too, the intent stays and the next start settles it. */
-                int k = old ? mirror_write(e->mirror, name, old->content, old->content_len)
-                            : mirror_remove(e->mirror, name);
-                if (k >= 0)
-                        (void)store_intent_drop(e->store, name);
+                restore_old_file(e, name, old);
                 mirror_unlock(e->mirror);
                 return log_error_errno(r, "Failed to commit '%s' to the db", name);
         }
