@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Developer entry point: install the Debian packages we need, build, run, test, benchmark.
+# Works from any directory; everything happens in the directory of this script.
+set -euo pipefail
+
+cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
+ROOT=$PWD
+
+# Debian 12 packages: build, libraries, test tools (sqlite3 CLI, curl, iscsiadm from
+# open-iscsi, unshare from util-linux, ip from iproute2) and clang with its sanitizer runtime.
+PACKAGES=(
+        build-essential pkg-config meson ninja-build python3
+        libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev
+        libcmocka-dev libcurl4-openssl-dev
+        curl open-iscsi util-linux iproute2 sqlite3
+        clang libclang-rt-14-dev
+)
+
+# Only for `bench`: bench/run.sh computes its ratios with bc.
+BENCH_PACKAGES=(bc)
+
+# Suites run by `test`: all of them with gcc, the C ones again under ASan+UBSan with clang.
+GCC_SUITES=(unit integration lint compat crash)
+ASAN_SUITES=(unit integration)
+NUM_PROCESSES=2
+
+log() { printf 'dev.sh: %s\n' "$*" >&2; }
+die() {
+        log "error: $*"
+        exit 1
+}
+
+usage() {
+        cat <<'EOF'
+usage: ./dev.sh COMMAND [ARGS...]
+
+  deps          install missing Debian 12 packages (apt-get; as root or through sudo)
+  build         deps, then configure and compile into build/
+  run [ARGS]    build, then start the daemon on 127.0.0.1:${PORT:-8080} with its state in
+                ./.state; ARGS are passed on to iscsi-ifaced
+  test          deps, gcc build with -Dwerror=true and the suites unit integration lint compat
+                crash, then a clang ASan+UBSan build (build-asan/) with unit integration
+  bench [ARGS]  build, then run bench/run.sh ARGS (settings through its environment, e.g.
+                N=500 REPS=3 ./dev.sh bench)
+  clean         remove the build directories and ./.state
+EOF
+}
+
+# Run a command as root: directly, through sudo, or not at all.
+as_root() {
+        if [ "$(id -u)" -eq 0 ]; then
+                "$@"
+        elif command -v sudo >/dev/null 2>&1; then
+                sudo "$@"
+        else
+                die "installing packages needs root: run as root, or install and configure sudo"
+        fi
+}
+
+# cmd_deps [EXTRA PACKAGES...]: install what is missing of PACKAGES and the extras.
+cmd_deps() {
+        local want=("${PACKAGES[@]}" "$@") installed missing=() p
+
+        if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+                log "warning: not a Debian system; make sure these are installed: ${want[*]}"
+                return 0
+        fi
+
+        # One dpkg-query for all; unknown packages print nothing on stdout.
+        installed=$(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "${want[@]}" 2>/dev/null |
+                awk '$2 == "installed" { print $1 }' || true)
+        for p in "${want[@]}"; do
+                if ! grep -qx -- "$p" <<<"$installed"; then
+                        missing+=("$p")
+                fi
+        done
+        if [ ${#missing[@]} -eq 0 ]; then
+                return 0
+        fi
+
+        log "installing: ${missing[*]}"
+        as_root apt-get update
+        as_root env DEBIAN_FRONTEND=noninteractive \
+                apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# The C compiler family a configured build directory uses ("gcc", "clang"), or "" if unknown.
+build_compiler() {
+        local logf="$1/meson-logs/meson-log.txt"
+
+        [ -f "$logf" ] || return 0
+        sed -n 's/^C compiler for the host machine: [^ ]* (\([a-z]*\).*/\1/p' "$logf" | head -n 1
+}
+
+# setup_dir DIR CC [MESON OPTIONS...]: configure DIR with compiler CC, or reconfigure it with
+# the given options if it is already configured with that compiler family.
+setup_dir() {
+        local dir=$1 cc=$2 have
+        shift 2
+
+        if [ -f "$dir/meson-private/coredata.dat" ]; then
+                have=$(build_compiler "$dir")
+                if [ -n "$have" ] && [ "$have" != "$cc" ]; then
+                        log "$dir was configured with $have, not $cc: wiping it"
+                        CC=$cc meson setup --wipe "$dir" "$@"
+                        return
+                fi
+                if ! meson setup --reconfigure "$dir" "$@"; then
+                        log "reconfiguring $dir failed: wiping it"
+                        CC=$cc meson setup --wipe "$dir" "$@"
+                fi
+                return
+        fi
+
+        rm -rf "$dir"
+        CC=$cc meson setup "$dir" "$@"
+}
+
+cmd_build() {
+        cmd_deps
+        setup_dir build gcc
+        ninja -C build
+}
+
+cmd_run() {
+        local port=${PORT:-8080}
+
+        cmd_build
+        mkdir -p .state/iscsi .state/lock
+        chmod 0700 .state .state/iscsi .state/lock
+        printf 'iscsi-ifaced on http://127.0.0.1:%s/\n' "$port"
+        printf '  health:  http://127.0.0.1:%s/api/v1/health\n' "$port"
+        printf '  ifaces:  http://127.0.0.1:%s/api/v1/ifaces\n' "$port"
+        printf '  state:   %s/.state (Ctrl-C stops the daemon)\n' "$ROOT"
+        exec build/server/iscsi-ifaced \
+                --listen "127.0.0.1:$port" \
+                --iscsi-root "$ROOT/.state/iscsi" \
+                --db "$ROOT/.state/ifaced.db" \
+                --lock-dir "$ROOT/.state/lock" \
+                "$@"
+}
+
+# Suites that have at least one test in a configured build directory, one per line.
+suites_present() {
+        meson introspect --tests "$1" | python3 -c '
+import json, sys
+seen = set()
+for t in json.load(sys.stdin):
+        for s in t.get("suite", []):
+                seen.add(s.split(":", 1)[-1])      # "project:suite" -> "suite"
+print("\n".join(sorted(seen)))
+'
+}
+
+# "P F S": passed, failed and skipped tests of the last `meson test` in a build directory.
+test_counts() {
+        python3 - "$1/meson-logs/testlog.json" <<'EOF'
+import json, sys
+p = f = s = 0
+try:
+        lines = open(sys.argv[1]).read().splitlines()
+except OSError:
+        lines = []
+for line in lines:
+        try:
+                r = json.loads(line).get("result", "")
+        except ValueError:
+                continue
+        if r in ("OK", "EXPECTEDFAIL"):
+                p += 1
+        elif r == "SKIP":
+                s += 1
+        else:
+                f += 1
+print(p, f, s)
+EOF
+}
+
+SUMMARY=()
+FAILED=0
+TOTAL_P=0
+TOTAL_F=0
+TOTAL_S=0
+
+stage_result() {
+        SUMMARY+=("$(printf '%-4s  %s' "$1" "$2")")
+        if [ "$1" = FAIL ]; then
+                FAILED=1
+        fi
+        log "stage: $1 $2"
+}
+
+# run_suites LABEL DIR SUITE...: run the suites of DIR that have tests.
+run_suites() {
+        local label=$1 dir=$2 present s args=() ran=() absent=() rc=0 p f sk note=""
+        shift 2
+
+        if ! present=$(suites_present "$dir"); then
+                stage_result FAIL "$label tests: cannot list the tests of $dir"
+                return
+        fi
+        for s in "$@"; do
+                if grep -qx -- "$s" <<<"$present"; then
+                        args+=(--suite "$s")
+                        ran+=("$s")
+                else
+                        absent+=("$s")
+                fi
+        done
+        if [ ${#absent[@]} -gt 0 ]; then
+                note=" (no tests defined: ${absent[*]})"
+        fi
+        if [ ${#ran[@]} -eq 0 ]; then
+                stage_result FAIL "$label tests: none of the suites $* has a test$note"
+                return
+        fi
+
+        rm -f "$dir/meson-logs/testlog.json"
+        meson test -C "$dir" --no-rebuild --num-processes "$NUM_PROCESSES" --print-errorlogs \
+                "${args[@]}" || rc=$?
+        read -r p f sk < <(test_counts "$dir")
+        TOTAL_P=$((TOTAL_P + p))
+        TOTAL_F=$((TOTAL_F + f))
+        TOTAL_S=$((TOTAL_S + sk))
+        if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
+                stage_result FAIL "$label tests [${ran[*]}]: $p passed, $f failed, $sk skipped, rc $rc$note"
+        else
+                stage_result PASS "$label tests [${ran[*]}]: $p passed, $f failed, $sk skipped$note"
+        fi
+}
+
+# build_stage LABEL DIR CC [MESON OPTIONS...]: configure and compile; 0 if it built.
+build_stage() {
+        local label=$1 dir=$2 cc=$3
+        shift 3
+
+        if ! setup_dir "$dir" "$cc" "$@"; then
+                stage_result FAIL "$label configure ($dir)"
+                return 1
+        fi
+        if ! ninja -C "$dir"; then
+                stage_result FAIL "$label build ($dir)"
+                return 1
+        fi
+        stage_result PASS "$label build ($dir)"
+}
+
+cmd_test() {
+        local line
+
+        export ASAN_OPTIONS=detect_leaks=1
+        export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+        if cmd_deps; then
+                stage_result PASS "deps"
+        else
+                stage_result FAIL "deps (apt-get)"
+        fi
+
+        if build_stage "gcc -Werror" build gcc -Dwerror=true; then
+                run_suites "gcc" build "${GCC_SUITES[@]}"
+        else
+                stage_result SKIP "gcc tests (build failed)"
+        fi
+
+        if build_stage "clang ASan+UBSan -Werror" build-asan clang \
+                -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug -Dwerror=true; then
+                run_suites "clang ASan+UBSan" build-asan "${ASAN_SUITES[@]}"
+        else
+                stage_result SKIP "clang ASan+UBSan tests (build failed)"
+        fi
+
+        echo
+        echo "dev.sh test summary"
+        for line in "${SUMMARY[@]}"; do
+                echo "  $line"
+        done
+        echo "total: $TOTAL_P passed, $TOTAL_F failed, $TOTAL_S skipped"
+        return "$FAILED"
+}
+
+cmd_bench() {
+        cmd_deps "${BENCH_PACKAGES[@]}"
+        cmd_build
+        [ -f bench/run.sh ] || die "bench/run.sh does not exist yet"
+        exec bash bench/run.sh "$@"
+}
+
+cmd_clean() {
+        local d
+
+        for d in build build-* .state; do
+                if [ -e "$d" ]; then
+                        log "removing $d"
+                        rm -rf -- "$d"
+                fi
+        done
+}
+
+main() {
+        local cmd=${1:-}
+
+        if [ $# -gt 0 ]; then
+                shift
+        fi
+        case $cmd in
+        deps) cmd_deps ;;
+        build) cmd_build ;;
+        run) cmd_run "$@" ;;
+        test) cmd_test ;;
+        bench) cmd_bench "$@" ;;
+        clean) cmd_clean ;;
+        -h | --help | help)
+                usage
+                ;;
+        "")
+                usage
+                exit 2
+                ;;
+        *)
+                usage >&2
+                die "unknown command '$cmd'"
+                ;;
+        esac
+}
+
+main "$@"
