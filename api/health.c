@@ -37,9 +37,13 @@ int health_get(struct call *c)
 
         status = !h.db_ok || !h.root_ok ? "failing" : h.n_problems ? "degraded" : "ok";
         sbuf_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\"", status, ENGINE_VERSION);
-        sbuf_printf(&b, ",\"db\":{\"ok\":%s,\"detail\":", h.db_ok ? "true" : "false");
+        sbuf_printf(&b, ",\"db\":{\"ok\":%s,\"path\":", h.db_ok ? "true" : "false");
+        sbuf_json_string(&b, h.db_path);
+        sbuf_puts(&b, ",\"detail\":");
         sbuf_json_string(&b, h.db_detail);
-        sbuf_printf(&b, "},\"iscsi_root\":{\"ok\":%s,\"detail\":", h.root_ok ? "true" : "false");
+        sbuf_printf(&b, "},\"iscsi_root\":{\"ok\":%s,\"path\":", h.root_ok ? "true" : "false");
+        sbuf_json_string(&b, h.root_path);
+        sbuf_puts(&b, ",\"detail\":");
         sbuf_json_string(&b, h.root_detail);
         sbuf_printf(&b, "},\"records\":%zu", h.count);
         sbuf_printf(&b, ",\"drift\":{\"policy\":\"%s\",\"imported\":%" PRIu64 ",\"recent\":[",

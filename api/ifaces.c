@@ -83,6 +83,11 @@ static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
                 return -ESTALE;         /* a condition on a missing resource is false */
         if (r < 0)
                 return r;
+        if (cur->builtin) {
+                snprintf(c->detail, sizeof(c->detail),
+                         "'%.64s' is a built-in iface of iscsiadm and cannot be changed", name);
+                return -EROFS;          /* read-only whatever the condition says */
+        }
 
         for (;;) {
                 uint64_t v = 0;
@@ -94,7 +99,7 @@ static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
                         break;
                 if (*p == '*') {
                         *ret = cur->revision;
-                        return cur->builtin ? -EROFS : 0;
+                        return 0;
                 }
                 if (strncmp(p, "W/", 2) == 0) {
                         p = strchr(p + 2 + (p[2] == '"'), '"');

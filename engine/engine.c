@@ -1270,6 +1270,8 @@ int engine_health(struct engine *e, struct engine_health *ret)
 
         assert_return(e && ret, -EINVAL);
 
+        ret->db_path = e->db_path;
+        ret->root_path = e->iscsi_root;
         pthread_mutex_lock(&e->write_lock);
         r = store_count(e->store, &count);
         pthread_mutex_unlock(&e->write_lock);

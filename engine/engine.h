@@ -136,6 +136,8 @@ struct engine_drift_event {
 };
 
 struct engine_health {
+        const char *db_path;            /* borrowed from the engine */
+        const char *root_path;          /* borrowed from the engine */
         bool db_ok;
         char *db_detail;
         bool root_ok;

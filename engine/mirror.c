@@ -466,11 +466,10 @@ int mirror_write(struct mirror *m, const char *name, const char *data, size_t le
 
         fault(m, "mirror-renamed");
 
-        /* The rename is only durable once the new entry in ifaces/ is; the old one in ours. */
-        r = fsync_fd(m->ifaces_fd);
-        if (r < 0)
-                return r;
-        return fsync_fd(m->tmp_fd);
+        /* The rename is durable once the new entry in ifaces/ is. The temp directory is not
+         * fsynced: if a power loss brought the old temp entry back, mirror_clean_temps()
+         * removes it at the next start, so that flush would buy nothing. */
+        return fsync_fd(m->ifaces_fd);
 
 fail:
         (void)unlinkat(m->tmp_fd, tmp, 0);
