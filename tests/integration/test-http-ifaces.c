@@ -19,6 +19,7 @@
 #define POLL_TIMEOUT_MS 3000            /* give up on the watcher after this */
 #define DRIFT_DEADLINE_MS 1000          /* DESIGN.md §2: drift is picked up within a second */
 #define POLL_STEP_MS 20
+#define NAME64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 /* SPEC.md §2.2 (golden A02): the file iscsiadm 2.1.8 writes for `-I iface0 -o new`. */
 static const char iface0_file[] =
@@ -444,6 +445,15 @@ static void test_ifaces_create_with_values(void **state)
         assert_string_equal(file, want);
         free(file);
         free(want);
+
+        /* 64 bytes is the longest name (golden A13); media type parameters and case are fine. */
+        assert_int_equal(http(h, "POST", "/api/v1/ifaces", "Application/JSON; charset=utf-8",
+                              "{\"name\":\"" NAME64 "\"}", NULL),
+                         201);
+        assert_int_equal(http(h, "GET", "/api/v1/ifaces/" NAME64, NULL, NULL, NULL), 200);
+        assert_true(harness_file(h, NAME64, &file) > 0);
+        assert_non_null(strstr(file, "iface.iscsi_ifacename = " NAME64 "\n"));
+        free(file);
 }
 
 /* --- get ----------------------------------------------------------------------------------- */
@@ -636,6 +646,23 @@ static void test_ifaces_list_filters(void **state)
         assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
         assert_true(json_is_null(json_object_get(j, "next_cursor")));
         json_decref(j);
+
+        /* A filter value with an encoded NUL is not its prefix: refused, or matching nothing. */
+        {
+                struct hresp r = {};
+
+                http(h, "GET", "/api/v1/ifaces?net_ifacename=eth1%00x", NULL, NULL, &r);
+                if (r.status == 200) {
+                        j = hresp_json(&r);
+                        got = item_names(j);
+                        if (*got)
+                                fail_msg("?net_ifacename=eth1%%00x matched '%s'", got);
+                        free(got);
+                        json_decref(j);
+                } else
+                        assert_problem(&r, 400, "net_ifacename");
+                hresp_done(&r);
+        }
 }
 
 static void test_ifaces_list_bad_parameters(void **state)
@@ -656,22 +683,30 @@ static void test_ifaces_list_bad_parameters(void **state)
                 { "cursor=", "cursor" },
                 { "cursor=YS9i", "cursor" },    /* base64url of "a/b": not a name */
                 { "bogus=1", "bogus" },
+                { "limit=%205", "limit" },      /* strtoul() would skip the blank ... */
+                { "limit=%20%2B5", "limit" },   /* ... and then take the '+' refused above */
+                { "limit=%095", "limit" },
         };
         struct hresp r = {};
         char path[128];
+        size_t failed = 0;
 
         free(create_ok(h, "{\"name\":\"iface0\"}"));
+        assert_int_equal(http(h, "GET", "/api/v1/ifaces?limit=1000", NULL, NULL, NULL), 200);
+        assert_int_equal(http(h, "GET", "/api/v1/ifaces?limit=1", NULL, NULL, NULL), 200);
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 char why[512];
 
                 snprintf(path, sizeof(path), "/api/v1/ifaces?%s", cases[i].query);
                 http(h, "GET", path, NULL, NULL, &r);
-                if (!harness_problem_ok(&r, 400, cases[i].field, why, sizeof(why)))
-                        fail_msg("GET %s: %s", path, why);
+                if (!harness_problem_ok(&r, 400, cases[i].field, why, sizeof(why))) {
+                        fprintf(stderr, "FAIL GET %s: %s\n", path, why);
+                        failed++;
+                }
         }
-        assert_int_equal(http(h, "GET", "/api/v1/ifaces?limit=1000", NULL, NULL, NULL), 200);
-        assert_int_equal(http(h, "GET", "/api/v1/ifaces?limit=1", NULL, NULL, NULL), 200);
         hresp_done(&r);
+        if (failed)
+                fail_msg("%zu bad query parameter(s) were not refused", failed);
 }
 
 /* --- put ----------------------------------------------------------------------------------- */
@@ -1069,6 +1104,52 @@ static void test_ifaces_head_405_and_unknown_routes(void **state)
         hresp_done(&r);
 }
 
+/*
+ * libmicrohttpd decodes "%00" in place, which ends the C string: "seed0%00evil" must not reach
+ * seed0 (nor "/api/v1/health%00x" the health route). Any client error is acceptable.
+ */
+static void test_ifaces_path_with_encoded_nul_is_refused(void **state)
+{
+        struct harness *h = *state;
+        static const struct {
+                const char *method;
+                const char *path;
+                const char *content_type;
+                const char *body;
+        } reqs[] = {
+                { "GET", "/api/v1/ifaces/seed0%00junk", NULL, NULL },
+                { "PATCH", "/api/v1/ifaces/seed0%00x", "application/merge-patch+json",
+                  "{\"mtu\":1234}" },
+                { "PUT", "/api/v1/ifaces/seed0%00x", "application/json",
+                  "{\"net_ifacename\":\"eth0\",\"mtu\":1}" },
+                { "DELETE", "/api/v1/ifaces/seed0%00evil", NULL, NULL },
+                { "POST", "/api/v1/ifaces%00x", "application/json", "{\"name\":\"v0\"}" },
+                { "GET", "/api/v1/health%00x", NULL, NULL },
+        };
+        struct hsnap *before, *after;
+        struct hresp r = {};
+        size_t failed = 0;
+
+        free(create_ok(h, "{\"name\":\"seed0\",\"net_ifacename\":\"eth0\"}"));
+        before = harness_snapshot(h);
+        for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+                http(h, reqs[i].method, reqs[i].path, reqs[i].content_type, reqs[i].body, &r);
+                if (r.status < 400 || r.status >= 500) {
+                        fprintf(stderr, "FAIL %s %s: status %ld, expected a 4xx; body %.200s\n",
+                                reqs[i].method, reqs[i].path, r.status, r.body);
+                        failed++;
+                }
+        }
+        after = harness_snapshot(h);
+        hresp_done(&r);
+        if (failed)
+                fail_msg("%zu request(s) with an encoded NUL in the path were served", failed);
+        assert_snapshot_equal(before, after);
+        assert_int_equal(http(h, "GET", "/api/v1/ifaces/seed0", NULL, NULL, NULL), 200);
+        hsnap_free(after);
+        hsnap_free(before);
+}
+
 /* --- health, openapi, request ids ---------------------------------------------------------- */
 
 static void test_ifaces_health_reports_state(void **state)
@@ -1381,6 +1462,7 @@ int main(void)
                 T(test_ifaces_ipv6_template_and_naming_rule),
                 T(test_ifaces_delete),
                 T(test_ifaces_head_405_and_unknown_routes),
+                T(test_ifaces_path_with_encoded_nul_is_refused),
                 T(test_ifaces_health_reports_state),
                 T(test_ifaces_drift_import_change_remove),
                 T(test_ifaces_drift_unreadable_is_reported_not_imported),
