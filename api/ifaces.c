@@ -222,8 +222,8 @@ int ifaces_list(struct call *c)
 
                         errno = 0;
                         l = strtoul(v, &end, 10);
-                        if (!*v || *end || errno || *v == '-' || *v == '+' || l < 1 ||
-                            l > LIST_LIMIT_MAX)
+                        /* strtoul would skip blanks and take a sign: plain digits only. */
+                        if (*v < '0' || *v > '9' || *end || errno || l < 1 || l > LIST_LIMIT_MAX)
                                 return bad(c, "limit", "must be an integer from 1 to %d",
                                            LIST_LIMIT_MAX);
                         q.limit = l;
