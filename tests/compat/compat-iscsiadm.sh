@@ -448,7 +448,64 @@ else
         show_diff "GET /api/v1/ifaces" "iscsiadm -m iface" "$STATE/list.want" "$STATE/list.got"
 fi
 
-# --- 4. iscsiadm's lock -------------------------------------------------------------------------
+# --- 4. files iscsiadm cannot read are reported, never imported ---------------------------------
+
+has_problem() {
+        health_field ".problems | any(.name == \"$1\" and .kind == \"unreadable\")" | grep -qx true
+}
+
+no_problems() {
+        [ "$(health_field '.problems | length')" = 0 ]
+}
+
+# A hand edit with a key iscsiadm does not know (it then refuses the file and the whole listing).
+printf '# BEGIN RECORD 2.1.8\niface.iscsi_ifacename = bad0\niface.transport_name = tcp\niface.bogus = 1\n# END RECORD\n' \
+        >"$ROOT/ifaces/bad0"
+rc=0
+adm_show bad0 "$STATE/adm.txt" || rc=$?
+[ "$rc" != 0 ] || harness_fail "iscsiadm accepts an unknown key (rc 0)"
+if wait_for 3000 has_problem bad0; then
+        pass "a file iscsiadm refuses (unknown key, its rc $rc) is reported in health as unreadable ($WAITED ms)"
+else
+        fail "health does not report the unreadable file bad0: $(health_field .)"
+fi
+api GET /api/v1/ifaces/bad0
+if [ "$STATUS" = 404 ]; then
+        pass "the unreadable bad0 is not imported (GET 404)"
+else
+        fail "the unreadable bad0 was imported: GET $STATUS $(head -c 300 "$STATE/body")"
+fi
+
+# An IPv6 address on a name without 'ipv6': iscsiadm writes IPv6 keys it then cannot read back.
+adm_then_wait "iscsiadm -o new x01" text_agrees x01 -- iscsiadm -m iface -I x01 -o new
+iscsiadm -m iface -I x01 -o update -n iface.net_ifacename -v eth9 >/dev/null 2>&1 || true
+wait_for 3000 text_agrees x01 || fail "x01 with net_ifacename eth9 not picked up"
+iscsiadm -m iface -I x01 -o update -n iface.ipaddress -v fe80::9 >/dev/null 2>&1 || true
+rc=0
+adm_show x01 "$STATE/adm.txt" || rc=$?
+[ "$rc" != 0 ] || harness_fail "iscsiadm reads back an IPv6 record under a name without 'ipv6'"
+if wait_for 3000 has_problem x01; then
+        pass "iscsiadm's unreadable x01 (IPv6 keys, its rc $rc) is reported in health ($WAITED ms)"
+else
+        fail "health does not report the unreadable x01: $(health_field .)"
+fi
+api GET /api/v1/ifaces/x01
+if [ "$STATUS" = 200 ] && [ "$(jq -r '.ipaddress // ""' "$STATE/body")" = "" ] &&
+        [ "$(jq -r .net_ifacename "$STATE/body")" = eth9 ]; then
+        pass "the unreadable version of x01 is not imported (GET keeps the last readable one)"
+else
+        fail "GET x01 after the unreadable rewrite: $STATUS $(head -c 300 "$STATE/body")"
+fi
+
+# The admin removes both files: the problems go, x01's removal is imported.
+rm -f "$ROOT/ifaces/bad0" "$ROOT/ifaces/x01"
+if wait_for 3000 no_problems && wait_for 3000 is_absent x01 && is_absent bad0; then
+        pass "after the admin removes them: no problems, x01 and bad0 404 ($WAITED ms)"
+else
+        fail "after removing bad0 and x01: $(health_field .)"
+fi
+
+# --- 5. iscsiadm's lock -------------------------------------------------------------------------
 
 if [ -e "$LOCK_DIR/lock.write" ]; then
         fail "$LOCK_DIR/lock.write exists while nobody writes"
@@ -489,7 +546,7 @@ else
         pass "no lock.write left after our write"
 fi
 
-# --- 5. orderly stop ----------------------------------------------------------------------------
+# --- 6. orderly stop ----------------------------------------------------------------------------
 
 kill -TERM "$DAEMON"
 rc=0

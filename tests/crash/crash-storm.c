@@ -3,7 +3,8 @@
  * crash.storm: kills the real daemon with SIGKILL at random instants of a write storm, restarts
  * it on the same state and checks the crash-safety property of DESIGN.md §2: both mirrors agree,
  * every record is wholly its old or its new version, no acknowledged (2xx) write is lost, and no
- * temp file, intent or iscsiadm lock is left behind.
+ * temp file, intent or iscsiadm lock is left behind. ETags are checked too: a version keeps its
+ * revision across restarts and no revision ever names two versions.
  *
  * Environment: IFACED_BIN (the daemon, set by meson), CRASH_ROUNDS (default 150), CRASH_SEED
  * (default: from the clock; printed either way), CRASH_KEEP=1 keeps the state directory.
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,6 +60,7 @@ static const char *const op_names[_OP_MAX] = { "create", "put", "patch", "delete
 struct slot {
         char name[16];
         long acked;                     /* seq of the acknowledged state, -1 = absent */
+        uint64_t acked_rev;             /* its ETag (revision), 0 when absent */
         bool in_flight;                 /* the daemon died while this op was running */
         enum op_kind op;
         long op_seq;
@@ -80,6 +83,12 @@ struct storm {
         atomic_bool stop;
         atomic_bool failed;
         atomic_ulong acked_by_op[_OP_MAX];
+
+        /* Every revision an ETag has shown for an acknowledged or observed version: a revision
+         * must never name two versions, or If-Match could match the wrong one after a crash. */
+        pthread_mutex_t revs_lock;
+        unsigned char *revs_seen;
+        size_t n_revs_seen;
 
         /* Summary. */
         unsigned kills_in_flight;       /* kills with at least one op in flight */
@@ -240,6 +249,7 @@ struct http_result {
         long status;
         char *body;
         size_t len;
+        uint64_t etag;                  /* the revision in an ETag: "<n>", 0 if none */
         char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -265,6 +275,21 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
+static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+        struct http_result *r = userdata;
+        size_t n = size * nmemb;
+        char buf[128];
+
+        if (n >= 5 && n < sizeof(buf) && strncasecmp(ptr, "ETag:", 5) == 0) {
+                memcpy(buf, ptr, n);
+                buf[n] = 0;
+                if (sscanf(buf + 5, " \"%" SCNu64 "\"", &r->etag) != 1)
+                        r->etag = UINT64_MAX;   /* present but not a strong revision tag */
+        }
+        return n;
+}
+
 /*
  * One request on a fresh connection. A fresh connection per request makes "could not connect"
  * mean that the daemon never saw the request: on a reused keep-alive connection that died,
@@ -287,6 +312,8 @@ static void http(CURL *c, unsigned port, const char *method, const char *path,
         curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)HTTP_TIMEOUT_S);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, res);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, res);
         curl_easy_setopt(c, CURLOPT_ERRORBUFFER, res->errbuf);
         if (content_type) {
                 snprintf(hdr, sizeof(hdr), "Content-Type: %s", content_type);
@@ -395,6 +422,46 @@ static bool record_matches(const json_t *j, const char *name, long s, char *why,
         return ok;
 }
 
+/* --- revisions ---------------------------------------------------------------------------- */
+
+/* Record that rev names a version now; false if it already named another one. */
+static bool rev_claim(struct storm *st, uint64_t rev)
+{
+        bool fresh;
+
+        pthread_mutex_lock(&st->revs_lock);
+        if (rev >= st->n_revs_seen) {
+                size_t n = (size_t)rev * 2 + 1024;
+                unsigned char *p = realloc(st->revs_seen, n);
+
+                if (!p)
+                        harness_fail("out of memory");
+                memset(p + st->n_revs_seen, 0, n - st->n_revs_seen);
+                st->revs_seen = p;
+                st->n_revs_seen = n;
+        }
+        fresh = !st->revs_seen[rev];
+        st->revs_seen[rev] = 1;
+        pthread_mutex_unlock(&st->revs_lock);
+        return fresh;
+}
+
+/* Check the ETag of a new version of sl (acknowledged or found applied) and adopt it. */
+static void rev_check_new(struct storm *st, struct slot *sl, uint64_t rev, const char *what)
+{
+        if (rev == 0 || rev == UINT64_MAX || rev > (uint64_t)1 << 40) {
+                violation(st, "%s of '%s': no usable ETag (want \"<revision>\")", what, sl->name);
+                return;
+        }
+        if (rev <= sl->acked_rev)
+                violation(st, "%s of '%s': revision %" PRIu64 " is not above the previous %" PRIu64,
+                          what, sl->name, rev, sl->acked_rev);
+        else if (!rev_claim(st, rev))
+                violation(st, "%s of '%s': revision %" PRIu64 " already named another version "
+                          "(a revision was handed out twice)", what, sl->name, rev);
+        sl->acked_rev = rev;
+}
+
 /* --- the storm ----------------------------------------------------------------------------- */
 
 static enum op_kind pick_op(const struct slot *sl, unsigned *seed)
@@ -480,6 +547,10 @@ static void *storm_thread(void *userdata)
                                           got ? why : jerr.text, res.body ? res.body : "");
                         json_decref(got);
                 }
+                if (op == OP_DELETE)
+                        sl->acked_rev = 0;
+                else
+                        rev_check_new(st, sl, res.etag, op_names[op]);
                 sl->acked = op == OP_DELETE ? -1 : s;
                 atomic_fetch_add(&st->acked_by_op[op], 1);
                 http_result_done(&res);
@@ -639,9 +710,15 @@ static void check_slot(struct storm *st, CURL *c, struct slot *sl)
         if (observed == sl->acked) {
                 if (sl->in_flight)
                         st->not_applied_by_op[sl->op]++;
-        } else if (sl->in_flight && observed == new_state)
+                if (observed >= 0 && res.etag != sl->acked_rev)
+                        violation(st, "GET %s: ETag revision %" PRIu64 " after the restart, but "
+                                  "the unchanged version was acknowledged with %" PRIu64,
+                                  path, res.etag, sl->acked_rev);
+        } else if (sl->in_flight && observed == new_state) {
                 st->applied_by_op[sl->op]++;
-        else {
+                if (observed >= 0)
+                        rev_check_new(st, sl, res.etag, "the recovered in-flight write");
+        } else {
                 if (sl->in_flight)
                         violation(st, "'%s' is %s after the restart, but it must be %s (last "
                                   "acknowledged) or %s (the %s op-%ld in flight at the kill)",
@@ -659,6 +736,8 @@ static void check_slot(struct storm *st, CURL *c, struct slot *sl)
                 goto finish;
         }
         /* Continue from what was observed. */
+        if (observed < 0)
+                sl->acked_rev = 0;
         sl->acked = observed;
         sl->in_flight = false;
 finish:
@@ -1116,6 +1195,7 @@ int main(void)
                 st->slots[i].acked = -1;
         }
         atomic_store(&st->seq, 1);
+        pthread_mutex_init(&st->revs_lock, NULL);
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
                 harness_fail("curl_global_init failed");
 
