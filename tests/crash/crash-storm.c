@@ -4,7 +4,8 @@
  * it on the same state and checks the crash-safety property of DESIGN.md §2: both mirrors agree,
  * every record is wholly its old or its new version, no acknowledged (2xx) write is lost, and no
  * temp file, intent or iscsiadm lock is left behind. ETags are checked too: a version keeps its
- * revision across restarts and no revision ever names two versions.
+ * revision across restarts and no revision ever names two versions. In about one round in four
+ * the restarted daemon is killed again during its own start-up, so recovery is interrupted too.
  *
  * Environment: IFACED_BIN (the daemon, set by meson), CRASH_ROUNDS (default 150), CRASH_SEED
  * (default: from the clock; printed either way), CRASH_KEEP=1 keeps the state directory.
@@ -98,6 +99,8 @@ struct storm {
         unsigned kills_left_intent;     /* kills after which the db held an intent */
         unsigned kills_left_temp;       /* kills after which a temp file existed */
         unsigned kills_left_lock;       /* kills after which iscsiadm's lock.write existed */
+        unsigned kills_at_start;        /* extra kills during a start-up (recovery) */
+        unsigned start_ms;              /* how long the last start-up took */
 };
 
 struct worker {
@@ -595,12 +598,9 @@ static const char *exit_str(int status, char *buf, size_t size)
         return buf;
 }
 
-/* Start a fresh daemon on the same state and wait until it listens. */
-static void start_daemon(struct storm *st)
+/* Fork and exec a fresh daemon on the same state; its output goes to the log. */
+static pid_t spawn_daemon(struct storm *st)
 {
-        int64_t deadline = now_ms() + START_TIMEOUT_MS;
-        char buf[64];
-        int status;
         pid_t pid;
 
         if (unlink(st->port_file) < 0 && errno != ENOENT)
@@ -620,10 +620,22 @@ static void start_daemon(struct storm *st)
                 _exit(127);
         }
         st->pid = pid;
+        return pid;
+}
+
+/* Start a fresh daemon on the same state and wait until it listens. */
+static void start_daemon(struct storm *st)
+{
+        int64_t t0 = now_ms(), deadline = t0 + START_TIMEOUT_MS;
+        pid_t pid = spawn_daemon(st);
+        char buf[64];
+        int status;
 
         for (;;) {
-                if (read_port(st->port_file, &st->port))
+                if (read_port(st->port_file, &st->port)) {
+                        st->start_ms = (unsigned)(now_ms() - t0);
                         return;
+                }
                 if (waitpid(pid, &status, WNOHANG) == pid) {
                         st->pid = 0;
                         violation(st, "the daemon did not start after the kill (%s)",
@@ -637,6 +649,22 @@ static void start_daemon(struct storm *st)
                 }
                 sleep_ms(5);
         }
+}
+
+/*
+ * Kill a fresh daemon somewhere in its start-up (recovery of the intents, temp clean-up,
+ * reconciliation): recovery must survive being interrupted itself.
+ */
+static void kill_during_start(struct storm *st, unsigned *rng)
+{
+        unsigned delay = (unsigned)rand_r(rng) % (st->start_ms + 1);
+        pid_t pid = spawn_daemon(st);
+
+        sleep_ms(delay);
+        if (kill(pid, SIGKILL) < 0 || waitpid(pid, NULL, 0) != pid)
+                harness_fail("kill/waitpid: %m");
+        st->pid = 0;
+        st->kills_at_start++;
 }
 
 /* Stop the daemon with SIGTERM: it must exit 0 after an orderly shutdown. */
@@ -1138,6 +1166,8 @@ static void print_summary(struct storm *st, unsigned rounds, unsigned seed, int6
                st->not_applied_by_op[OP_DELETE]);
         printf("  kills that left for recovery: an intent %u, a temp file %u, lock.write %u\n",
                st->kills_left_intent, st->kills_left_temp, st->kills_left_lock);
+        printf("  extra kills during a start-up (recovery interrupted): %u (last start-up %u ms)\n",
+               st->kills_at_start, st->start_ms);
 }
 
 static void set_path(char *buf, size_t size, const char *dir, const char *leaf)
@@ -1205,6 +1235,8 @@ int main(void)
         verify(st);
         for (st->round = 1; st->round <= rounds; st->round++) {
                 storm_round(st, &rng);
+                if (rand_r(&rng) % 4 == 0)
+                        kill_during_start(st, &rng);
                 start_daemon(st);
                 verify(st);
                 if (st->round % 10 == 0) {
