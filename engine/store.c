@@ -432,16 +432,14 @@ int store_open(const char *path, struct store **ret)
         return 0;
 }
 
-int store_max_revision(struct store *s, uint64_t *ret)
+/* Run a statement that yields one non-negative integer. */
+static int store_scalar(struct store *s, enum store_stmt which, int64_t *ret)
 {
         _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
         int64_t v;
         int rc;
 
-        assert_return(s, -EINVAL);
-        assert_return(ret, -EINVAL);
-
-        stmt = store_stmt(s, STMT_MAX_REVISION);
+        stmt = store_stmt(s, which);
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_ROW)
                 return store_errno(s->db, rc) ?: -EIO;
@@ -450,6 +448,21 @@ int store_max_revision(struct store *s, uint64_t *ret)
         if (v < 0)
                 return -EIO;
 
+        *ret = v;
+        return 0;
+}
+
+int store_max_revision(struct store *s, uint64_t *ret)
+{
+        int64_t v;
+        int r;
+
+        assert_return(s, -EINVAL);
+        assert_return(ret, -EINVAL);
+
+        r = store_scalar(s, STMT_MAX_REVISION, &v);
+        if (r < 0)
+                return r;
         *ret = (uint64_t)v;
         return 0;
 }
@@ -488,23 +501,16 @@ int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, v
 
 int store_count(struct store *s, size_t *ret)
 {
-        _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
-        int64_t n;
-        int rc;
+        int64_t v;
+        int r;
 
         assert_return(s, -EINVAL);
         assert_return(ret, -EINVAL);
 
-        stmt = store_stmt(s, STMT_COUNT);
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_ROW)
-                return store_errno(s->db, rc) ?: -EIO;
-
-        n = sqlite3_column_int64(stmt, 0);
-        if (n < 0)
-                return -EIO;
-
-        *ret = (size_t)n;
+        r = store_scalar(s, STMT_COUNT, &v);
+        if (r < 0)
+                return r;
+        *ret = (size_t)v;
         return 0;
 }
 
