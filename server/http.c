@@ -1,1 +1,878 @@
-/* placeholder */ typedef int placeholder_http;
+/* SPDX-License-Identifier: MIT */
+/* The libmicrohttpd front: listeners, per-request state, body limits, graceful drain. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "api.h"
+#include "http.h"
+#include "log.h"
+#include "macro.h"
+
+#define HTTP_LISTEN_BACKLOG 1024
+#define HTTP_MAX_CONNECTIONS 4096       /* across the pool; also bounded by RLIMIT_NOFILE */
+#define HTTP_CONNECTION_TIMEOUT_S 60    /* idle keep-alive and stalled uploads */
+#define HTTP_MAX_ARGS 32                /* query arguments handed to the api */
+#define HTTP_REQUEST_ID_MAX 64
+
+struct http_server {
+        struct MHD_Daemon *daemon;
+        struct api *api;                /* borrowed */
+        int listen_fd;                  /* ours */
+        int mhd_fd;                     /* a dup of it that MHD owns, until quiesce returns it */
+        bool mhd_fd_returned;
+        unsigned port;
+        bool is_unix;
+        char *unix_path;                /* owned */
+        bool unix_bound;                /* unix_path is our socket, to remove on stop */
+        dev_t unix_dev;
+        ino_t unix_ino;
+        atomic_uint in_flight;          /* requests between first handler call and completion */
+        atomic_bool stopping;
+};
+
+/*
+ * One request. Allocated by the URI log callback, which sees the raw request target before MHD
+ * decodes it, and freed in NOTIFY_COMPLETED (MHD calls it for every request the URI callback saw).
+ */
+struct http_request {
+        struct http_server *server;
+        bool started;                   /* the access handler has been called once */
+        bool counted;                   /* included in server->in_flight */
+        bool path_has_nul;              /* "%00" in the raw path: the decoded one is cut short */
+        const char *bad_arg;            /* set: refuse the query (reason below) */
+        const char *bad_arg_field;      /* the argument to name in the problem, or NULL */
+        char *body;                     /* NUL-terminated for convenience, body_len bytes */
+        size_t body_len;
+        size_t body_cap;
+        bool body_too_large;
+        struct api_arg args[HTTP_MAX_ARGS];
+        size_t n_args;
+        int64_t start_usec;
+};
+
+static void set_msg(char **msg, const char *fmt, ...) _printf_(2, 3);
+
+/* Replace *msg (initialised by the caller, NULL or owned) with a formatted reason. */
+static void set_msg(char **msg, const char *fmt, ...)
+{
+        va_list ap;
+        char *m;
+
+        va_start(ap, fmt);
+        if (vasprintf(&m, fmt, ap) < 0)
+                m = NULL;
+        va_end(ap);
+
+        free(*msg);
+        *msg = m;
+}
+
+static int64_t now_usec(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* MHD's own diagnostics (accept failures, bad requests) go through our log with its filtering. */
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        char buf[512];
+        size_t n;
+
+        (void)cls;
+
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        n = strlen(buf);
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+                buf[--n] = 0;
+
+        log_warning("libmicrohttpd: %s", buf);
+}
+
+static bool request_id_is_valid(const char *s)
+{
+        size_t n = 0;
+
+        if (!s)
+                return false;
+
+        for (; s[n]; n++) {
+                char c = s[n];
+
+                if (n >= HTTP_REQUEST_ID_MAX)
+                        return false;
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-'))
+                        return false;
+        }
+
+        return n > 0;
+}
+
+static void request_id_generate(char ret[static 17])
+{
+        static atomic_uint_fast64_t fallback_counter;
+        static const char hex[] = "0123456789abcdef";
+        uint8_t b[8];
+
+        if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
+                /* Early boot without entropy: unique is all an id needs, not unpredictable. */
+                uint64_t v = (uint64_t)now_usec() ^
+                             (atomic_fetch_add(&fallback_counter, 1) * 0x9e3779b97f4a7c15ULL);
+
+                memcpy(b, &v, sizeof(b));
+        }
+
+        for (size_t i = 0; i < sizeof(b); i++) {
+                ret[2 * i] = hex[b[i] >> 4];
+                ret[2 * i + 1] = hex[b[i] & 0xf];
+        }
+        ret[16] = 0;
+}
+
+/* A query key simple enough to be echoed as the problem's "field" without escaping. */
+static bool arg_key_is_simple(const char *key, size_t len)
+{
+        if (len == 0 || len > 64 || strlen(key) != len)
+                return false;
+        for (size_t i = 0; i < len; i++) {
+                char c = key[i];
+
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '.' || c == '_' || c == '-'))
+                        return false;
+        }
+        return true;
+}
+
+/*
+ * Refused rather than passed on: a NUL decoded from "%00" would silently shorten a key or value
+ * (a filter "eth1%00x" is not "eth1"), and dropping arguments past the cap would silently widen
+ * a listing.
+ */
+static enum MHD_Result http_collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        size_t key_size, const char *value, size_t value_size)
+{
+        struct http_request *req = cls;
+
+        (void)kind;
+
+        if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+                req->bad_arg = "a query argument contains an encoded NUL (%00)";
+                req->bad_arg_field = arg_key_is_simple(key, strlen(key)) ? key : NULL;
+                return MHD_NO;
+        }
+
+        if (req->n_args >= HTTP_MAX_ARGS) {
+                req->bad_arg = "too many query arguments (at most 32)";
+                return MHD_NO;
+        }
+
+        req->args[req->n_args++] = (struct api_arg){ .key = key, .value = value };
+        return MHD_YES;
+}
+
+/* Append upload data, up to API_MAX_BODY. Beyond it the body is dropped and only flagged. */
+static int request_append(struct http_request *req, const char *data, size_t size)
+{
+        if (req->body_too_large)
+                return 0;
+
+        if (size > API_MAX_BODY - req->body_len) {
+                req->body_too_large = true;
+                free(req->body);
+                req->body = NULL;
+                req->body_len = req->body_cap = 0;
+                return 0;
+        }
+
+        if (req->body_len + size > req->body_cap) {
+                size_t cap = req->body_cap > 0 ? req->body_cap : 4096;
+                char *p;
+
+                while (cap < req->body_len + size)
+                        cap *= 2;
+                if (cap > API_MAX_BODY)
+                        cap = API_MAX_BODY;
+
+                p = realloc(req->body, cap + 1);
+                if (!p)
+                        return -ENOMEM;
+                req->body = p;
+                req->body_cap = cap;
+        }
+
+        memcpy(req->body + req->body_len, data, size);
+        req->body_len += size;
+        req->body[req->body_len] = 0;
+        return 0;
+}
+
+static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+        struct http_request *req;
+        const char *nul;
+
+        (void)conn;
+
+        req = calloc(1, sizeof(*req));
+        if (!req)
+                return NULL;    /* the access handler then closes the connection */
+
+        req->server = cls;
+        req->start_usec = now_usec();
+
+        /* MHD decodes "%00" in place, which ends the C string it hands us as the path. */
+        nul = strstr(uri, "%00");
+        req->path_has_nul = nul && !memchr(uri, '?', (size_t)(nul - uri));
+
+        return req;
+}
+
+/* First handler call: the headers are in. A declared length over the limit is known now. */
+static void request_start(struct http_request *req, struct MHD_Connection *conn)
+{
+        const char *cl;
+
+        req->started = true;
+        req->counted = true;
+        atomic_fetch_add(&req->server->in_flight, 1);
+
+        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl) {
+                char *end;
+                unsigned long long v;
+
+                errno = 0;
+                v = strtoull(cl, &end, 10);
+                if (errno == 0 && end != cl && *end == 0 && v > API_MAX_BODY)
+                        req->body_too_large = true;
+        }
+}
+
+static void peer_to_string(struct http_server *s, struct MHD_Connection *conn, char *buf,
+                           size_t size)
+{
+        const union MHD_ConnectionInfo *ci;
+        const struct sockaddr *sa;
+
+        snprintf(buf, size, "unknown");
+        if (s->is_unix) {
+                snprintf(buf, size, "unix");
+                return;
+        }
+
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (!ci || !ci->client_addr)
+                return;
+        sa = ci->client_addr;
+
+        if (sa->sa_family == AF_INET)
+                (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                                buf, size);
+        else if (sa->sa_family == AF_INET6)
+                (void)inet_ntop(AF_INET6,
+                                &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, buf,
+                                size);
+        else if (sa->sa_family == AF_UNIX)
+                snprintf(buf, size, "unix");
+}
+
+static void response_add_header(struct MHD_Response *r, const char *name, const char *value)
+{
+        if (!value)
+                return;
+
+        /* MHD refuses values with CR/LF: drop the header rather than the whole response. */
+        if (MHD_add_response_header(r, name, value) != MHD_YES)
+                log_warning("dropping invalid response header '%s', ignoring", name);
+}
+
+/*
+ * A 400 problem+json decided here, before the api: for what the api cannot see in a plain
+ * struct api_request (decoded NULs, arguments past the cap). Same shape as api/errors.c. detail
+ * is a constant; field and request_id are plain tokens, checked by the callers.
+ */
+static struct MHD_Response *problem_response(const char *detail, const char *field,
+                                             const char *request_id)
+{
+        struct MHD_Response *r;
+        char *body;
+        int n;
+
+        n = asprintf(&body,
+                     "{\"type\":\"urn:iscsi-ifaced:problem:validation\","
+                     "\"title\":\"Invalid request\",\"status\":400,\"detail\":\"%s\"%s%s%s"
+                     ",\"request_id\":\"%s\"}",
+                     detail, field ? ",\"field\":\"" : "", field ?: "", field ? "\"" : "",
+                     request_id);
+        if (n < 0)
+                return NULL;
+
+        r = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_FREE);
+        if (!r) {
+                free(body);
+                return NULL;
+        }
+        response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+        return r;
+}
+
+/* Hand the request to the api and turn its answer into an MHD response. */
+static struct MHD_Response *api_response(struct http_server *s, struct http_request *req,
+                                         struct MHD_Connection *conn, const char *method,
+                                         const char *url, const char *request_id, int *ret_status)
+{
+        struct api_response aresp = {};
+        struct MHD_Response *r;
+        char actor[INET6_ADDRSTRLEN];
+
+        peer_to_string(s, conn, actor, sizeof(actor));
+
+        api_handle(s->api,
+                   &(const struct api_request){
+                           .method = method,
+                           .path = url,
+                           .args = req->args,
+                           .n_args = req->n_args,
+                           .content_type = MHD_lookup_connection_value(
+                                   conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+                           .accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                 MHD_HTTP_HEADER_ACCEPT),
+                           .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                   MHD_HTTP_HEADER_IF_MATCH),
+                           .request_id = request_id,
+                           .actor = actor,
+                           .body = req->body_too_large ? NULL : req->body,
+                           .body_len = req->body_too_large ? 0 : req->body_len,
+                           .body_too_large = req->body_too_large,
+                   },
+                   &aresp);
+
+        *ret_status = aresp.status;
+        if (*ret_status < 100 || *ret_status > 599)
+                *ret_status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+
+        if (aresp.body && aresp.body_len > 0) {
+                /* The body is malloc()ed by the api: MHD takes it over and free()s it. */
+                r = MHD_create_response_from_buffer(aresp.body_len, aresp.body,
+                                                    MHD_RESPMEM_MUST_FREE);
+                if (r)
+                        aresp.body = NULL;
+        } else
+                r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+
+        if (r) {
+                response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, aresp.content_type);
+                for (size_t i = 0; i < aresp.n_headers && i < API_MAX_HEADERS; i++)
+                        response_add_header(r, aresp.headers[i].name, aresp.headers[i].value);
+        }
+
+        api_response_done(&aresp);
+        return r;
+}
+
+static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                                   const char *method, const char *version,
+                                   const char *upload_data, size_t *upload_data_size,
+                                   void **req_cls)
+{
+        struct http_server *s = cls;
+        struct http_request *req = *req_cls;
+        char request_id[HTTP_REQUEST_ID_MAX + 1];
+        struct MHD_Response *r;
+        const char *hdr;
+        int status;
+        enum MHD_Result ret;
+
+        (void)version;
+
+        if (!req)
+                return MHD_NO;  /* out of memory in http_uri_log(): close the connection */
+
+        /*
+         * First call: headers only. Queuing a response here would make MHD 0.9.75 drop
+         * keep-alive, so only set up state and come back for the body and the final call.
+         */
+        if (!req->started) {
+                request_start(req, conn);
+                return MHD_YES;
+        }
+
+        if (*upload_data_size > 0) {
+                if (request_append(req, upload_data, *upload_data_size) < 0)
+                        return MHD_NO;
+                *upload_data_size = 0;
+                return MHD_YES;
+        }
+
+        /* Final call: the whole body is here (or was dropped as too large). */
+        hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+        if (request_id_is_valid(hdr))
+                snprintf(request_id, sizeof(request_id), "%s", hdr);
+        else
+                request_id_generate(request_id);
+
+        (void)MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, http_collect_arg, req);
+
+        if (req->path_has_nul) {
+                status = MHD_HTTP_BAD_REQUEST;
+                r = problem_response("the path contains an encoded NUL (%00)", NULL, request_id);
+        } else if (req->bad_arg) {
+                status = MHD_HTTP_BAD_REQUEST;
+                r = problem_response(req->bad_arg, req->bad_arg_field, request_id);
+        } else
+                r = api_response(s, req, conn, method, url, request_id, &status);
+        if (!r)
+                return MHD_NO;
+
+        response_add_header(r, "X-Request-Id", request_id);
+
+        /* While draining, tell keep-alive clients not to send another request on this one. */
+        if (atomic_load(&s->stopping))
+                response_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+
+        ret = MHD_queue_response(conn, (unsigned)status, r);
+        MHD_destroy_response(r);
+
+        if (log_get_level() >= LOG_DEBUG)
+                log_debug("%s %s -> %d (%lld us, id %s)", method, url, status,
+                          (long long)(now_usec() - req->start_usec), request_id);
+
+        return ret;
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                           enum MHD_RequestTerminationCode toe)
+{
+        struct http_server *s = cls;
+        struct http_request *req = *req_cls;
+
+        (void)conn;
+        (void)toe;
+
+        if (!req)
+                return;
+
+        *req_cls = NULL;
+        if (req->counted)
+                atomic_fetch_sub(&s->in_flight, 1);
+        free(req->body);
+        free(req);
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+        if (ss->ss_family == AF_INET) {
+                const struct sockaddr_in *sin = (const struct sockaddr_in *)(const void *)ss;
+
+                return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+        }
+        if (ss->ss_family == AF_INET6) {
+                const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(const void *)ss;
+
+                return IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+        }
+        return false;
+}
+
+static int parse_port(const char *s, uint16_t *ret)
+{
+        unsigned long v = 0;
+
+        if (isempty(s) || strlen(s) > 5)
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                v = v * 10 + (unsigned long)(*p - '0');
+        }
+        if (v > 65535)
+                return -EINVAL;
+
+        *ret = (uint16_t)v;
+        return 0;
+}
+
+/* Parse "A.B.C.D:PORT", "[v6]:PORT" or "localhost:PORT" (the IPv4 loopback). */
+static int parse_inet(const char *addr, struct sockaddr_storage *ret, socklen_t *ret_len,
+                      char **msg)
+{
+        _cleanup_(freep) char *host = NULL;
+        const char *port_s;
+        bool v6 = addr[0] == '[';
+        uint16_t port;
+
+        if (v6) {
+                const char *close_br = strchr(addr, ']');
+
+                if (!close_br || close_br[1] != ':')
+                        goto bad;
+                host = strndup(addr + 1, (size_t)(close_br - addr - 1));
+                port_s = close_br + 2;
+        } else {
+                const char *colon = strrchr(addr, ':');
+
+                if (!colon || colon == addr)
+                        goto bad;
+                host = strndup(addr, (size_t)(colon - addr));
+                port_s = colon + 1;
+        }
+        if (!host)
+                return -ENOMEM;
+
+        if (parse_port(port_s, &port) < 0)
+                goto bad;
+
+        memset(ret, 0, sizeof(*ret));
+        if (v6) {
+                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)ret;
+
+                if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+                        goto bad;
+                sin6->sin6_family = AF_INET6;
+                sin6->sin6_port = htons(port);
+                *ret_len = sizeof(*sin6);
+        } else {
+                struct sockaddr_in *sin = (struct sockaddr_in *)(void *)ret;
+
+                if (streq(host, "localhost"))
+                        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+                        goto bad;
+                sin->sin_family = AF_INET;
+                sin->sin_port = htons(port);
+                *ret_len = sizeof(*sin);
+        }
+
+        return 0;
+
+bad:
+        set_msg(msg,
+                "invalid listen address '%s': expected IPV4:PORT, [IPV6]:PORT, localhost:PORT "
+                "or unix:/PATH",
+                addr);
+        return -EINVAL;
+}
+
+static int listen_inet(struct http_server *s, const char *addr, char **msg)
+{
+        _cleanup_(closep) int fd = -1;
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int one = 1, r;
+
+        r = parse_inet(addr, &ss, &len, msg);
+        if (r < 0)
+                return r;
+
+        if (!is_loopback(&ss)) {
+                set_msg(msg,
+                        "refusing to listen on '%s': not a loopback address, and TLS and "
+                        "authentication are not configured (use 127.0.0.1, [::1] or unix:/PATH)",
+                        addr);
+                return -EPERM;
+        }
+
+        fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+                r = -errno;
+                set_msg(msg, "cannot create a socket for '%s': %s", addr, strerror(-r));
+                return r;
+        }
+
+        if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+                log_warning_errno(errno, "SO_REUSEADDR on '%s' failed, ignoring", addr);
+        if (ss.ss_family == AF_INET6 &&
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+                log_warning_errno(errno, "IPV6_V6ONLY on '%s' failed, ignoring", addr);
+
+        if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, HTTP_LISTEN_BACKLOG) < 0) {
+                r = -errno;
+                set_msg(msg, "cannot listen on '%s': %s", addr, strerror(-r));
+                return r;
+        }
+
+        len = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+                r = -errno;
+                set_msg(msg, "cannot read the bound port of '%s': %s", addr, strerror(-r));
+                return r;
+        }
+        s->port = ntohs(ss.ss_family == AF_INET6
+                                ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
+                                : ((struct sockaddr_in *)(void *)&ss)->sin_port);
+
+        s->listen_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/*
+ * An existing file at the socket path is removed only if it is a socket nobody answers on (left
+ * behind by a crash). A regular file or a live socket is never touched.
+ */
+static int unix_remove_stale(const struct sockaddr_un *sun, char **msg)
+{
+        _cleanup_(closep) int probe = -1;
+        struct stat st;
+
+        if (lstat(sun->sun_path, &st) < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                set_msg(msg, "cannot check '%s': %s", sun->sun_path, strerror(errno));
+                return -errno;
+        }
+
+        if (!S_ISSOCK(st.st_mode)) {
+                set_msg(msg, "cannot listen on '%s': the path exists and is not a socket",
+                        sun->sun_path);
+                return -EEXIST;
+        }
+
+        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0) {
+                set_msg(msg, "cannot create a socket: %s", strerror(errno));
+                return -errno;
+        }
+        if (connect(probe, (const struct sockaddr *)sun, sizeof(*sun)) == 0) {
+                set_msg(msg, "cannot listen on '%s': another process is listening there",
+                        sun->sun_path);
+                return -EADDRINUSE;
+        }
+        if (errno != ECONNREFUSED)
+                return 0;       /* vanished meanwhile, or not ours to judge: let bind() decide */
+
+        if (unlink(sun->sun_path) < 0 && errno != ENOENT) {
+                set_msg(msg, "cannot remove the stale socket '%s': %s", sun->sun_path,
+                        strerror(errno));
+                return -errno;
+        }
+
+        log_info("removed stale socket '%s'", sun->sun_path);
+        return 0;
+}
+
+static int listen_unix(struct http_server *s, const char *path, char **msg)
+{
+        _cleanup_(closep) int fd = -1;
+        struct sockaddr_un sun = { .sun_family = AF_UNIX };
+        struct stat st;
+        int r;
+
+        if (isempty(path) || strlen(path) >= sizeof(sun.sun_path)) {
+                set_msg(msg, "invalid unix socket path '%s': empty or longer than %zu bytes",
+                        path, sizeof(sun.sun_path) - 1);
+                return -EINVAL;
+        }
+        memcpy(sun.sun_path, path, strlen(path) + 1);
+
+        s->unix_path = strdup(path);
+        if (!s->unix_path)
+                return -ENOMEM;
+
+        r = unix_remove_stale(&sun, msg);
+        if (r < 0)
+                return r;
+
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+                r = -errno;
+                set_msg(msg, "cannot create a socket: %s", strerror(-r));
+                return r;
+        }
+
+        if (bind(fd, (const struct sockaddr *)&sun, sizeof(sun)) < 0) {
+                r = -errno;
+                set_msg(msg, "cannot bind '%s': %s", path, strerror(-r));
+                return r;
+        }
+
+        /* From here on the file is ours: remember it so that stop removes exactly this one. */
+        s->is_unix = true;
+        if (lstat(path, &st) == 0) {
+                s->unix_dev = st.st_dev;
+                s->unix_ino = st.st_ino;
+                s->unix_bound = true;
+        }
+
+        if (chmod(path, 0660) < 0 || listen(fd, HTTP_LISTEN_BACKLOG) < 0) {
+                r = -errno;
+                set_msg(msg, "cannot listen on '%s': %s", path, strerror(-r));
+                return r;
+        }
+
+        s->listen_fd = TAKE_FD(fd);
+        return 0;
+}
+
+static void unix_remove(struct http_server *s)
+{
+        struct stat st;
+
+        if (!s->unix_bound)
+                return;
+        s->unix_bound = false;
+
+        /* Someone may have replaced the path since: only remove our own socket. */
+        if (lstat(s->unix_path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_dev != s->unix_dev ||
+            st.st_ino != s->unix_ino)
+                return;
+
+        if (unlink(s->unix_path) < 0 && errno != ENOENT)
+                log_warning_errno(errno, "cannot remove '%s', ignoring", s->unix_path);
+}
+
+static struct http_server *http_server_free(struct http_server *s)
+{
+        if (!s)
+                return NULL;
+
+        if (s->daemon)
+                MHD_stop_daemon(s->daemon);
+        if (s->mhd_fd_returned && s->mhd_fd >= 0)
+                (void)close(s->mhd_fd);
+        if (s->listen_fd >= 0)
+                (void)close(s->listen_fd);
+        unix_remove(s);
+        free(s->unix_path);
+        free(s);
+        return NULL;
+}
+
+static inline void http_server_freep(struct http_server **s)
+{
+        *s = http_server_free(*s);
+}
+
+int http_start(const struct http_config *cfg, struct api *api, struct http_server **ret,
+               char **reterr_msg)
+{
+        _cleanup_(http_server_freep) struct http_server *s = NULL;
+        _cleanup_(freep) char *msg = NULL;
+        int r;
+
+        assert_return(cfg, -EINVAL);
+        assert_return(cfg->listen, -EINVAL);
+        assert_return(cfg->threads >= 1, -EINVAL);
+        assert_return(api, -EINVAL);
+        assert_return(ret, -EINVAL);
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->api = api;
+        s->listen_fd = s->mhd_fd = -1;
+        atomic_init(&s->in_flight, 0);
+        atomic_init(&s->stopping, false);
+
+        if (strncmp(cfg->listen, "unix:", 5) == 0)
+                r = listen_unix(s, cfg->listen + 5, &msg);
+        else
+                r = listen_inet(s, cfg->listen, &msg);
+        if (r < 0)
+                goto fail;
+
+        /*
+         * MHD closes a socket it was given on stop, but not on every failure path of
+         * MHD_start_daemon(). Handing it a dup keeps our own descriptor's ownership clear: a failed
+         * start can at worst leak the dup, never close a descriptor twice.
+         */
+        s->mhd_fd = fcntl(s->listen_fd, F_DUPFD_CLOEXEC, 3);
+        if (s->mhd_fd < 0) {
+                r = -errno;
+                set_msg(&msg, "cannot duplicate the listening socket: %s", strerror(-r));
+                goto fail;
+        }
+
+        /*
+         * poll, not epoll: 0.9.75's MHD_epoll() stalls when exactly 128 sockets are ready.
+         * ITC is what lets MHD_quiesce_daemon() wake the pool threads.
+         */
+        s->daemon = MHD_start_daemon(
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
+                0, NULL, NULL, http_handle, s,
+                /* first, or MHD prints the messages about the other options itself */
+                MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+                MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->mhd_fd,
+                MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+                MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
+                MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
+                MHD_OPTION_END);
+        if (!s->daemon) {
+                s->mhd_fd = -1;
+                set_msg(&msg, "cannot start the HTTP server on '%s' (see the log above)",
+                        cfg->listen);
+                r = -EIO;
+                goto fail;
+        }
+
+        *ret = TAKE_PTR(s);
+        return 0;
+
+fail:
+        if (r == -ENOMEM || !msg)
+                set_msg(&msg, "cannot listen on '%s': %s", cfg->listen, strerror(-r));
+        if (reterr_msg)
+                *reterr_msg = TAKE_PTR(msg);
+        return r;
+}
+
+unsigned http_port(const struct http_server *s)
+{
+        return s ? s->port : 0;
+}
+
+void http_stop(struct http_server *s, unsigned drain_ms)
+{
+        int64_t deadline;
+        MHD_socket fd;
+
+        if (!s)
+                return;
+
+        atomic_store(&s->stopping, true);
+
+        if (s->daemon) {
+                fd = MHD_quiesce_daemon(s->daemon);
+                if (fd == MHD_INVALID_SOCKET) {
+                        /* MHD still owns its socket and closes it in MHD_stop_daemon(). */
+                        log_warning("cannot stop accepting connections, stopping right away");
+                        drain_ms = 0;
+                } else
+                        s->mhd_fd_returned = true;
+
+                /* New clients of a unix socket fail at once instead of waiting in the backlog. */
+                unix_remove(s);
+
+                deadline = now_usec() + (int64_t)drain_ms * 1000;
+                while (atomic_load(&s->in_flight) > 0 && now_usec() < deadline)
+                        (void)poll(NULL, 0, 5);
+
+                if (atomic_load(&s->in_flight) > 0)
+                        log_warning("%u request(s) still running after %u ms, closing them",
+                                    atomic_load(&s->in_flight), drain_ms);
+
+                MHD_stop_daemon(s->daemon);
+                s->daemon = NULL;
+        }
+
+        /* A quiesced socket is ours again, but may only be closed after MHD_stop_daemon(). */
+        (void)http_server_free(s);
+}
