@@ -14,7 +14,7 @@ PACKAGES=(
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3
-        clang libclang-rt-14-dev
+        clang libclang-rt-14-dev clang-format jq
 )
 
 # Only for `bench`: bench/run.sh computes its ratios with bc.

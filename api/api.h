@@ -10,38 +10,38 @@
 struct engine;
 struct api;
 
-#define API_MAX_BODY (64 * 1024)        /* larger bodies are refused with 413 */
+#define API_MAX_BODY    (64 * 1024) /* larger bodies are refused with 413 */
 #define API_MAX_HEADERS 8
 
 struct api_arg {
         const char *key;
-        const char *value;              /* may be NULL for "?flag" */
+        const char *value; /* may be NULL for "?flag" */
 };
 
 struct api_request {
         const char *method;
-        const char *path;               /* decoded path, no query */
-        const struct api_arg *args;     /* decoded query arguments */
+        const char *path;           /* decoded path, no query */
+        const struct api_arg *args; /* decoded query arguments */
         size_t n_args;
-        const char *content_type;       /* NULL if absent */
+        const char *content_type; /* NULL if absent */
         const char *accept;
         const char *if_match;
-        const char *request_id;         /* X-Request-Id, NULL if absent */
-        const char *actor;              /* peer description, e.g. "127.0.0.1" or "unix" */
-        const char *body;               /* NULL if none */
+        const char *request_id; /* X-Request-Id, NULL if absent */
+        const char *actor;      /* peer description, e.g. "127.0.0.1" or "unix" */
+        const char *body;       /* NULL if none */
         size_t body_len;
-        int body_too_large;             /* server stopped reading at API_MAX_BODY */
+        int body_too_large; /* server stopped reading at API_MAX_BODY */
 };
 
 struct api_header {
-        const char *name;               /* static */
-        char *value;                    /* owned */
+        const char *name; /* static */
+        char *value;      /* owned */
 };
 
 struct api_response {
         int status;
-        const char *content_type;       /* static */
-        char *body;                     /* owned, may be NULL */
+        const char *content_type; /* static */
+        char *body;               /* owned, may be NULL */
         size_t body_len;
         struct api_header headers[API_MAX_HEADERS];
         size_t n_headers;

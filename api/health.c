@@ -47,8 +47,8 @@ int health_get(struct call *c)
         sbuf_json_string(&b, h.root_detail);
         sbuf_printf(&b, "},\"records\":%zu", h.count);
         sbuf_printf(&b, ",\"drift\":{\"policy\":\"%s\",\"imported\":%" PRIu64 ",\"recent\":[",
-                    engine_drift_policy(c->api->engine) == ENGINE_DRIFT_REPORT ? "report"
-                                                                                : "import",
+                    engine_drift_policy(c->api->engine) == ENGINE_DRIFT_REPORT ? "report" :
+                                                                                 "import",
                     h.drift_imported);
         for (size_t i = 0; i < h.n_events; i++) {
                 sbuf_puts(&b, i ? ",{\"name\":" : "{\"name\":");
@@ -72,8 +72,7 @@ int health_get(struct call *c)
         r = sbuf_take(&b, &body, &len);
         if (r < 0)
                 return r;
-        resp_set_body(c->resp, streq(status, "failing") ? 503 : 200, "application/json", body,
-                      len);
+        resp_set_body(c->resp, streq(status, "failing") ? 503 : 200, "application/json", body, len);
         return 0;
 }
 

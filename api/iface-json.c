@@ -85,7 +85,8 @@ static int set_field(struct iface_rec *rec, const char *key, const json_t *v,
         f = &iface_fields[idx];
 
         if (idx == IFACE_F_ISCSI_IFACENAME) {
-                if (json_is_null(v) || (json_is_string(v) && streq(json_string_value(v), rec->name)))
+                if (json_is_null(v) ||
+                    (json_is_string(v) && streq(json_string_value(v), rec->name)))
                         return 0;
                 return fail(err, f->key, "must equal the name '%s' (it is read-only)", rec->name);
         }
@@ -163,7 +164,7 @@ int iface_json_to_rec(const json_t *obj, const char *path_name, struct iface_rec
         if (r < 0)
                 return r;
 
-        json_object_foreach((json_t *)obj, key, v) {
+        json_object_foreach ((json_t *)obj, key, v) {
                 if (streq(key, "name"))
                         continue;
                 r = set_field(&rec, key, v, err);
@@ -186,12 +187,13 @@ int iface_json_merge_patch(const json_t *patch, struct iface_rec *rec, struct if
                 return fail(err, "body", "a merge patch must be a JSON object, not %s",
                             json_type_name(patch));
 
-        json_object_foreach((json_t *)patch, key, v) {
+        json_object_foreach ((json_t *)patch, key, v) {
                 if (streq(key, "name")) {
                         if (json_is_string(v) && streq(json_string_value(v), rec->name))
                                 continue;
-                        return fail(err, "name", "the name cannot be changed (delete and create "
-                                                 "instead)");
+                        return fail(err, "name",
+                                    "the name cannot be changed (delete and create "
+                                    "instead)");
                 }
                 r = set_field(rec, key, v, err);
                 if (r < 0)

@@ -10,7 +10,7 @@
 #include "macro.h"
 
 #define LIST_LIMIT_DEFAULT 100
-#define LIST_LIMIT_MAX 1000
+#define LIST_LIMIT_MAX     1000
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iface_snap *, iface_snap_unref);
 
@@ -47,8 +47,8 @@ static int read_body(struct call *c, const char *want, json_t **ret)
         json_t *j;
 
         if (!media_type_is(c->req->content_type, want)) {
-                snprintf(c->detail, sizeof(c->detail), "Content-Type must be %s, not '%.80s'",
-                         want, c->req->content_type ? c->req->content_type : "(none)");
+                snprintf(c->detail, sizeof(c->detail), "Content-Type must be %s, not '%.80s'", want,
+                         c->req->content_type ? c->req->content_type : "(none)");
                 return -EMEDIUMTYPE;
         }
         if (!c->req->body || c->req->body_len == 0)
@@ -80,13 +80,13 @@ static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
 
         r = engine_iface_get(c->api->engine, name, &cur);
         if (r == -ENOENT)
-                return -ESTALE;         /* a condition on a missing resource is false */
+                return -ESTALE; /* a condition on a missing resource is false */
         if (r < 0)
                 return r;
         if (cur->builtin) {
                 snprintf(c->detail, sizeof(c->detail),
                          "'%.64s' is a built-in iface of iscsiadm and cannot be changed", name);
-                return -EROFS;          /* read-only whatever the condition says */
+                return -EROFS; /* read-only whatever the condition says */
         }
 
         for (;;) {

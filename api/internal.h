@@ -20,16 +20,16 @@ struct call {
         struct api *api;
         const struct api_request *req;
         struct api_response *resp;
-        const char *param;              /* the {name} path segment, if the route has one */
-        struct iface_error err;         /* filled with -EINVAL and friends */
-        char detail[256];               /* extra detail for other errors, may be empty */
+        const char *param;      /* the {name} path segment, if the route has one */
+        struct iface_error err; /* filled with -EINVAL and friends */
+        char detail[256];       /* extra detail for other errors, may be empty */
 };
 
 typedef int (*route_fn)(struct call *c);
 
 struct route {
         const char *method;
-        const char *path;               /* segments; "{name}" matches one non-empty segment */
+        const char *path; /* segments; "{name}" matches one non-empty segment */
         route_fn fn;
 };
 
@@ -48,8 +48,8 @@ int openapi_get(struct call *c);
 
 enum router_result {
         ROUTER_FOUND,
-        ROUTER_NOT_FOUND,               /* no route has this path: 404 */
-        ROUTER_BAD_METHOD,              /* path known, method not: 405 + Allow */
+        ROUTER_NOT_FOUND,  /* no route has this path: 404 */
+        ROUTER_BAD_METHOD, /* path known, method not: 405 + Allow */
 };
 
 /*
@@ -58,9 +58,9 @@ enum router_result {
  * comma-separated methods of that path ("GET, HEAD, PUT").
  */
 enum router_result router_match(const struct route *routes, size_t n, const char *method,
-                                const char *path, const struct route **ret_route,
-                                char *param_buf, size_t param_size, const char **ret_param,
-                                char *allow, size_t allow_size);
+                                const char *path, const struct route **ret_route, char *param_buf,
+                                size_t param_size, const char **ret_param, char *allow,
+                                size_t allow_size);
 
 /* The one map from -errno to HTTP status. */
 int errors_status(int r);

@@ -36,9 +36,9 @@ static bool path_match(const char *pattern, const char *path, char *param, size_
 }
 
 enum router_result router_match(const struct route *routes, size_t n, const char *method,
-                                const char *path, const struct route **ret_route,
-                                char *param_buf, size_t param_size, const char **ret_param,
-                                char *allow, size_t allow_size)
+                                const char *path, const struct route **ret_route, char *param_buf,
+                                size_t param_size, const char **ret_param, char *allow,
+                                size_t allow_size)
 {
         const char *want = streq(method, "HEAD") ? "GET" : method;
         bool path_known = false, has_param;
@@ -66,9 +66,8 @@ enum router_result router_match(const struct route *routes, size_t n, const char
                 used += (size_t)snprintf(allow + used, used < allow_size ? allow_size - used : 0,
                                          "%s%s", used ? ", " : "", routes[i].method);
                 if (streq(routes[i].method, "GET"))
-                        used += (size_t)snprintf(allow + used,
-                                                 used < allow_size ? allow_size - used : 0,
-                                                 ", HEAD");
+                        used += (size_t)snprintf(
+                                allow + used, used < allow_size ? allow_size - used : 0, ", HEAD");
         }
         return ROUTER_BAD_METHOD;
 }

@@ -3,6 +3,7 @@
 #include "internal.h"
 #include "macro.h"
 
+/* clang-format off */
 const struct route api_routes[] = {
         { "GET",    "/api/v1/ifaces",        ifaces_list    },
         { "POST",   "/api/v1/ifaces",        ifaces_create  },
@@ -13,5 +14,6 @@ const struct route api_routes[] = {
         { "GET",    "/api/v1/health",        health_get     },
         { "GET",    "/openapi.yaml",         openapi_get    },
 };
+/* clang-format on */
 
 const size_t api_n_routes = ELEMENTSOF(api_routes);

@@ -88,8 +88,8 @@ static int bench_create(const char *base, long n, const char *prefix)
         for (long i = 0; i < n; i++) {
                 double t = now_s();
 
-                snprintf(json, sizeof(json),
-                         "{\"name\":\"%s%ld\",\"net_ifacename\":\"eth1\"}", prefix, i);
+                snprintf(json, sizeof(json), "{\"name\":\"%s%ld\",\"net_ifacename\":\"eth1\"}",
+                         prefix, i);
                 if (request(c, "POST", url, json, &b) != 201) {
                         fprintf(stderr, "create %s%ld failed: %s\n", prefix, i, b.data);
                         return 1;

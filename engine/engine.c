@@ -21,10 +21,10 @@
 #include "mirror.h"
 #include "store.h"
 
-#define ENGINE_EVENTS_MAX 32
-#define WATCH_SETTLE_MS 50              /* gather a burst of events before reconciling */
-#define WATCH_FULL_SCAN_MS 60000        /* safety net: a full pass this often */
-#define WATCH_LOCK_TIMEOUT_MS 2000      /* the watcher never waits long for iscsiadm */
+#define ENGINE_EVENTS_MAX     32
+#define WATCH_SETTLE_MS       50    /* gather a burst of events before reconciling */
+#define WATCH_FULL_SCAN_MS    60000 /* safety net: a full pass this often */
+#define WATCH_LOCK_TIMEOUT_MS 2000  /* the watcher never waits long for iscsiadm */
 
 struct engine {
         char *iscsi_root;
@@ -40,21 +40,21 @@ struct engine {
         /* Serialises every write, the store, the mirror and reconciliation. Taken before
          * index_lock, never after it. */
         pthread_mutex_t write_lock;
-        uint64_t revision;              /* the last revision handed out */
+        uint64_t revision; /* the last revision handed out */
 
         /* The index: stored records sorted by strcmp of name. Readers take it shared. */
         pthread_rwlock_t index_lock;
         struct iface_snap **idx;
         size_t n_idx;
         size_t cap_idx;
-        struct iface_snap *builtin[2];  /* "default", "iser" */
+        struct iface_snap *builtin[2]; /* "default", "iser" */
 
         /* Health state, guarded by health_lock. */
         pthread_mutex_t health_lock;
         struct engine_problem *problems;
         size_t n_problems;
         struct engine_drift_event events[ENGINE_EVENTS_MAX];
-        size_t n_events;                /* total recorded; ring position = n % MAX */
+        size_t n_events; /* total recorded; ring position = n % MAX */
         uint64_t drift_imported;
 
         /* Watcher. */
@@ -259,8 +259,7 @@ _printf_(4, 5) static void problem_set(struct engine *e, const char *name, const
         r = strdup(reason);
         pthread_mutex_lock(&e->health_lock);
         if (n && r && e->n_problems < 4096) {
-                struct engine_problem *p =
-                        realloc(e->problems, (e->n_problems + 1) * sizeof(*p));
+                struct engine_problem *p = realloc(e->problems, (e->n_problems + 1) * sizeof(*p));
 
                 if (p) {
                         e->problems = p;
@@ -298,8 +297,8 @@ static void event_record(struct engine *e, const char *name, const char *action,
  */
 static void restore_old_file(struct engine *e, const char *name, const struct iface_snap *old)
 {
-        int r = old ? mirror_write(e->mirror, name, old->content, old->content_len)
-                    : mirror_remove(e->mirror, name);
+        int r = old ? mirror_write(e->mirror, name, old->content, old->content_len) :
+                      mirror_remove(e->mirror, name);
 
         if (r < 0) {
                 log_error_errno(r, "Failed to restore 'ifaces/%s'; the next start settles it",
@@ -424,8 +423,8 @@ static int commit_external(struct engine *e, const char *name, struct iface_rec 
         e->revision = rev;
 
         if (content) {
-                r = snap_new(rec, content, len, rev, "external", old ? old->created_usec : now,
-                             now, &snap);
+                r = snap_new(rec, content, len, rev, "external", old ? old->created_usec : now, now,
+                             &snap);
                 if (r < 0)
                         return r;
                 r = idx_set(e, name, TAKE_PTR(snap));
@@ -435,8 +434,10 @@ static int commit_external(struct engine *e, const char *name, struct iface_rec 
                 return r;
 
         event_record(e, name, !content ? "removed" : old ? "changed" : "added", rev);
-        log_info("Imported external change of 'ifaces/%s' as revision %" PRIu64 " (%s)", name,
-                 rev, !content ? "removed" : old ? "changed" : "added");
+        log_info("Imported external change of 'ifaces/%s' as revision %" PRIu64 " (%s)", name, rev,
+                 !content ? "removed" :
+                 old      ? "changed" :
+                            "added");
         return 0;
 }
 
@@ -597,7 +598,7 @@ struct intent_list {
                 char *origin;
                 char *actor;
                 char *request_id;
-        } *items;
+        } * items;
         size_t n;
 };
 
@@ -677,8 +678,9 @@ static int recover_intents(struct engine *e)
                 r = mirror_read(e->mirror, it->name, &data, &len);
                 if (r < 0 && r != -ENOENT)
                         return r;
-                done = it->content ? r >= 0 && streq(data, it->content) && strlen(it->content) == len
-                                   : r == -ENOENT;
+                done = it->content ?
+                               r >= 0 && streq(data, it->content) && strlen(it->content) == len :
+                               r == -ENOENT;
                 if (!done) {
                         log_notice("Interrupted write of '%s' (revision %" PRIu64
                                    ") did not reach the db root, dropped",
@@ -700,9 +702,9 @@ static int recover_intents(struct engine *e)
                                                   .revision = it->revision,
                                                   .origin = it->origin,
                                                   .now_usec = now_usec(),
-                                                  .action = !it->content ? "delete"
-                                                            : old.found  ? "update"
-                                                                         : "create",
+                                                  .action = !it->content ? "delete" :
+                                                            old.found    ? "update" :
+                                                                           "create",
                                                   .actor = it->actor,
                                                   .request_id = it->request_id,
                                                   .before = old.content,
@@ -941,7 +943,7 @@ static void *watch_thread(void *userdata)
                 if (n > 0 && (p[0].revents & POLLIN)) {
                         if (!watch_drain(e, &set))
                                 alive = false;
-                        continue;       /* settle: wait for a quiet period first */
+                        continue; /* settle: wait for a quiet period first */
                 }
 
                 /* Quiet period (or periodic tick): reconcile what was touched. */
@@ -966,7 +968,7 @@ static void *watch_thread(void *userdata)
                 }
                 pthread_mutex_unlock(&e->write_lock);
                 if (r == -ETIMEDOUT)
-                        continue;       /* iscsiadm is busy: keep the set, try again */
+                        continue; /* iscsiadm is busy: keep the set, try again */
                 if (r < 0)
                         log_warning_errno(r, "Drift reconciliation failed, retrying later");
                 name_set_clear(&set);
@@ -1088,8 +1090,8 @@ static bool list_match(const struct engine_list_query *q, const struct iface_sna
         return true;
 }
 
-int engine_iface_list(struct engine *e, const struct engine_list_query *q,
-                      struct iface_snap ***ret, size_t *ret_n, bool *ret_more)
+int engine_iface_list(struct engine *e, const struct engine_list_query *q, struct iface_snap ***ret,
+                      size_t *ret_n, bool *ret_more)
 {
         struct iface_snap **out;
         size_t n = 0, start = 0, first_builtin = 0;

@@ -14,23 +14,23 @@
 
 #include "iface.h"
 
-#define ENGINE_VERSION "0.1.0"
+#define ENGINE_VERSION     "0.1.0"
 #define ENGINE_MAX_RECORDS 100000
 
 struct engine;
 
 enum engine_drift_policy {
-        ENGINE_DRIFT_IMPORT,            /* external changes become "external" revisions */
-        ENGINE_DRIFT_REPORT,            /* external changes are only reported in health */
+        ENGINE_DRIFT_IMPORT, /* external changes become "external" revisions */
+        ENGINE_DRIFT_REPORT, /* external changes are only reported in health */
         _ENGINE_DRIFT_MAX,
 };
 
 struct engine_config {
-        const char *iscsi_root;         /* default /var/lib/iscsi */
+        const char *iscsi_root; /* default /var/lib/iscsi */
         const char *db_path;
-        const char *lock_dir;           /* default /run/lock/iscsi */
+        const char *lock_dir; /* default /run/lock/iscsi */
         enum engine_drift_policy drift;
-        unsigned lock_timeout_ms;       /* iscsiadm lock wait, default 30000 as iscsiadm */
+        unsigned lock_timeout_ms;         /* iscsiadm lock wait, default 30000 as iscsiadm */
         void (*fault)(const char *point); /* tests only: called at each protocol step */
 };
 
@@ -43,14 +43,14 @@ struct engine_ctx {
 /* An immutable, reference-counted version of one record, as served to readers. */
 struct iface_snap {
         struct iface_rec rec;
-        char *content;                  /* the exact file bytes (NULL for built-ins) */
+        char *content; /* the exact file bytes (NULL for built-ins) */
         size_t content_len;
-        uint64_t revision;              /* the ETag; 0 for built-ins */
-        const char *origin;             /* "api", "external", "auto", "builtin" (static) */
+        uint64_t revision;  /* the ETag; 0 for built-ins */
+        const char *origin; /* "api", "external", "auto", "builtin" (static) */
         int64_t created_usec;
         int64_t updated_usec;
         bool builtin;
-        unsigned refs;                  /* atomic */
+        unsigned refs; /* atomic */
 };
 
 struct iface_snap *iface_snap_ref(struct iface_snap *s);
@@ -74,10 +74,10 @@ struct engine *engine_free(struct engine *e);
 int engine_iface_get(struct engine *e, const char *name, struct iface_snap **ret);
 
 struct engine_list_query {
-        const char *after;              /* resume after this name (cursor), NULL = start */
-        size_t limit;                   /* >= 1 */
-        const char *transport_name;     /* filter, NULL = any */
-        const char *net_ifacename;      /* filter, NULL = any */
+        const char *after;          /* resume after this name (cursor), NULL = start */
+        size_t limit;               /* >= 1 */
+        const char *transport_name; /* filter, NULL = any */
+        const char *net_ifacename;  /* filter, NULL = any */
 };
 
 /*
@@ -85,8 +85,8 @@ struct engine_list_query {
  * *ret is an array of references (release each with iface_snap_unref and free the array).
  * *ret_more tells whether items remain after the last one returned.
  */
-int engine_iface_list(struct engine *e, const struct engine_list_query *q,
-                      struct iface_snap ***ret, size_t *ret_n, bool *ret_more);
+int engine_iface_list(struct engine *e, const struct engine_list_query *q, struct iface_snap ***ret,
+                      size_t *ret_n, bool *ret_more);
 
 /* Position of a name in the list order, for cursors: true if name can be resumed after. */
 bool engine_list_cursor_is_valid(const char *name);
@@ -123,27 +123,27 @@ int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const ch
 /* A file of the db root that is not (or not yet) mirrored, and why. */
 struct engine_problem {
         char *name;
-        const char *kind;               /* "unreadable", "unsupported-name", "drift" */
+        const char *kind; /* "unreadable", "unsupported-name", "drift" */
         char *reason;
 };
 
 /* One recent external change that was imported. */
 struct engine_drift_event {
         char *name;
-        const char *action;             /* "added", "changed", "removed" */
+        const char *action; /* "added", "changed", "removed" */
         uint64_t revision;
         int64_t at_usec;
 };
 
 struct engine_health {
-        const char *db_path;            /* borrowed from the engine */
-        const char *root_path;          /* borrowed from the engine */
+        const char *db_path;   /* borrowed from the engine */
+        const char *root_path; /* borrowed from the engine */
         bool db_ok;
         char *db_detail;
         bool root_ok;
         char *root_detail;
-        size_t count;                   /* stored records (built-ins excluded) */
-        uint64_t drift_imported;        /* since start */
+        size_t count;            /* stored records (built-ins excluded) */
+        uint64_t drift_imported; /* since start */
         struct engine_problem *problems;
         size_t n_problems;
         struct engine_drift_event *events; /* newest first, at most 32 */

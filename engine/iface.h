@@ -9,15 +9,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define IFACE_NAME_MAX 64               /* bytes, iscsiadm's ISCSI_MAX_IFACE_LEN - 1 */
-#define IFACE_RECORD_VERSION "2.1.8"    /* "# BEGIN RECORD 2.1.8" */
+#define IFACE_NAME_MAX       64      /* bytes, iscsiadm's ISCSI_MAX_IFACE_LEN - 1 */
+#define IFACE_RECORD_VERSION "2.1.8" /* "# BEGIN RECORD 2.1.8" */
 
 enum iface_ftype {
         IFACE_FT_STR,
         IFACE_FT_U8,
         IFACE_FT_U16,
         IFACE_FT_U32,
-        IFACE_FT_INT,                   /* C int, accepted range 0..INT32_MAX */
+        IFACE_FT_INT, /* C int, accepted range 0..INT32_MAX */
         _IFACE_FT_MAX,
 };
 
@@ -31,29 +31,29 @@ enum iface_fblock {
 
 /* The value check applied by iface_validate() on top of type and length. */
 enum iface_fcheck {
-        IFACE_CK_TEXT,                  /* printable ASCII, no leading/trailing blank */
-        IFACE_CK_NAME,                  /* iscsi_ifacename: must equal the record name */
-        IFACE_CK_NETDEV,                /* Linux netdev name, or "default" */
-        IFACE_CK_MAC,                   /* xx:xx:xx:xx:xx:xx, or "default" */
-        IFACE_CK_IPADDR,                /* IPv4 or IPv6 per the template (inet_pton) */
-        IFACE_CK_IPV4,                  /* dotted quad */
-        IFACE_CK_IPV6,                  /* IPv6 address */
-        IFACE_CK_TRANSPORT,             /* a known open-iscsi transport name */
-        IFACE_CK_ENABLE,                /* enable | disable */
-        IFACE_CK_BOOTPROTO,             /* dhcp | static */
-        IFACE_CK_IPV6_AUTOCFG,          /* nd | dhcpv6 | disable */
-        IFACE_CK_AUTO,                  /* auto | disable */
-        IFACE_CK_INAME,                 /* iqn./eui./naa. initiator name */
-        IFACE_CK_NUMBER,                /* integers: range of the C type */
+        IFACE_CK_TEXT,         /* printable ASCII, no leading/trailing blank */
+        IFACE_CK_NAME,         /* iscsi_ifacename: must equal the record name */
+        IFACE_CK_NETDEV,       /* Linux netdev name, or "default" */
+        IFACE_CK_MAC,          /* xx:xx:xx:xx:xx:xx, or "default" */
+        IFACE_CK_IPADDR,       /* IPv4 or IPv6 per the template (inet_pton) */
+        IFACE_CK_IPV4,         /* dotted quad */
+        IFACE_CK_IPV6,         /* IPv6 address */
+        IFACE_CK_TRANSPORT,    /* a known open-iscsi transport name */
+        IFACE_CK_ENABLE,       /* enable | disable */
+        IFACE_CK_BOOTPROTO,    /* dhcp | static */
+        IFACE_CK_IPV6_AUTOCFG, /* nd | dhcpv6 | disable */
+        IFACE_CK_AUTO,         /* auto | disable */
+        IFACE_CK_INAME,        /* iqn./eui./naa. initiator name */
+        IFACE_CK_NUMBER,       /* integers: range of the C type */
         _IFACE_CK_MAX,
 };
 
 struct iface_field {
-        const char *key;                /* without the "iface." prefix, e.g. "net_ifacename" */
+        const char *key; /* without the "iface." prefix, e.g. "net_ifacename" */
         enum iface_ftype type;
         enum iface_fblock block;
         enum iface_fcheck check;
-        unsigned maxlen;                /* strings: max bytes (iscsiadm buffer - 1); 0 for numbers */
+        unsigned maxlen; /* strings: max bytes (iscsiadm buffer - 1); 0 for numbers */
 };
 
 /* All 70 keys, in the order iscsiadm writes them (IPv4 block before IPv6 block). */
@@ -85,9 +85,9 @@ struct iface_rec {
 
 /* Where a validation or parse failure is: the JSON field name (key without prefix) and why. */
 struct iface_error {
-        const char *field;              /* static string (a key, "name", or NULL), or field_buf */
+        const char *field; /* static string (a key, "name", or NULL), or field_buf */
         char reason[256];
-        char field_buf[72];             /* for fields that are not keys, e.g. an unknown one */
+        char field_buf[72]; /* for fields that are not keys, e.g. an unknown one */
 };
 
 /* Look a key up, with or without the "iface." prefix. Returns the index or -ENOENT. */
@@ -143,7 +143,8 @@ int iface_name_validate(const char *name, struct iface_error *err);
  * against old. Numbers are range-checked when they are set (they always fit their storage).
  * Returns 0, or -EINVAL with err filled (err->field names the JSON field).
  */
-int iface_validate(const struct iface_rec *rec, const struct iface_rec *old, struct iface_error *err);
+int iface_validate(const struct iface_rec *rec, const struct iface_rec *old,
+                   struct iface_error *err);
 
 /*
  * Check one integer for field idx against the field's C type. Returns 0 or -ERANGE with err

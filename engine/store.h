@@ -14,16 +14,16 @@ struct store;
 
 struct store_row {
         const char *name;
-        const char *content;            /* exact bytes of ifaces/<name>, NUL-terminated */
+        const char *content; /* exact bytes of ifaces/<name>, NUL-terminated */
         uint64_t revision;
-        const char *origin;             /* "api", "external", "auto" */
+        const char *origin; /* "api", "external", "auto" */
         int64_t created_usec;
         int64_t updated_usec;
 };
 
 struct store_intent {
         const char *name;
-        const char *content;            /* NULL = delete */
+        const char *content; /* NULL = delete */
         uint64_t revision;
         const char *origin;
         const char *actor;
@@ -33,14 +33,14 @@ struct store_intent {
 /* One committed change: the row after it (content NULL = deleted) and its audit entry. */
 struct store_change {
         const char *name;
-        const char *content;            /* NULL = delete the row */
+        const char *content; /* NULL = delete the row */
         uint64_t revision;
         const char *origin;
         int64_t now_usec;
-        const char *action;             /* "create", "update", "delete", "import", "recover" */
-        const char *actor;              /* may be NULL */
-        const char *request_id;         /* may be NULL */
-        const char *before;             /* previous content, may be NULL */
+        const char *action;     /* "create", "update", "delete", "import", "recover" */
+        const char *actor;      /* may be NULL */
+        const char *request_id; /* may be NULL */
+        const char *before;     /* previous content, may be NULL */
 };
 
 struct store_audit {

@@ -21,25 +21,25 @@
 #include "log.h"
 #include "macro.h"
 
-#define HTTP_LISTEN_BACKLOG 1024
-#define HTTP_MAX_CONNECTIONS 4096       /* across the pool; also bounded by RLIMIT_NOFILE */
-#define HTTP_CONNECTION_TIMEOUT_S 60    /* idle keep-alive and stalled uploads */
-#define HTTP_MAX_ARGS 32                /* query arguments handed to the api */
-#define HTTP_REQUEST_ID_MAX 64
+#define HTTP_LISTEN_BACKLOG       1024
+#define HTTP_MAX_CONNECTIONS      4096 /* across the pool; also bounded by RLIMIT_NOFILE */
+#define HTTP_CONNECTION_TIMEOUT_S 60   /* idle keep-alive and stalled uploads */
+#define HTTP_MAX_ARGS             32   /* query arguments handed to the api */
+#define HTTP_REQUEST_ID_MAX       64
 
 struct http_server {
         struct MHD_Daemon *daemon;
-        struct api *api;                /* borrowed */
-        int listen_fd;                  /* ours */
-        int mhd_fd;                     /* a dup of it that MHD owns, until quiesce returns it */
+        struct api *api; /* borrowed */
+        int listen_fd;   /* ours */
+        int mhd_fd;      /* a dup of it that MHD owns, until quiesce returns it */
         bool mhd_fd_returned;
         unsigned port;
         bool is_unix;
-        char *unix_path;                /* owned */
-        bool unix_bound;                /* unix_path is our socket, to remove on stop */
+        char *unix_path; /* owned */
+        bool unix_bound; /* unix_path is our socket, to remove on stop */
         dev_t unix_dev;
         ino_t unix_ino;
-        atomic_uint in_flight;          /* requests between first handler call and completion */
+        atomic_uint in_flight; /* requests between first handler call and completion */
         atomic_bool stopping;
 };
 
@@ -49,12 +49,12 @@ struct http_server {
  */
 struct http_request {
         struct http_server *server;
-        bool started;                   /* the access handler has been called once */
-        bool counted;                   /* included in server->in_flight */
-        bool path_has_nul;              /* "%00" in the raw path: the decoded one is cut short */
-        const char *bad_arg;            /* set: refuse the query (reason below) */
-        const char *bad_arg_field;      /* the argument to name in the problem, or NULL */
-        char *body;                     /* NUL-terminated for convenience, body_len bytes */
+        bool started;              /* the access handler has been called once */
+        bool counted;              /* included in server->in_flight */
+        bool path_has_nul;         /* "%00" in the raw path: the decoded one is cut short */
+        const char *bad_arg;       /* set: refuse the query (reason below) */
+        const char *bad_arg_field; /* the argument to name in the problem, or NULL */
+        char *body;                /* NUL-terminated for convenience, body_len bytes */
         size_t body_len;
         size_t body_cap;
         bool body_too_large;
@@ -232,7 +232,7 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 
         req = calloc(1, sizeof(*req));
         if (!req)
-                return NULL;    /* the access handler then closes the connection */
+                return NULL; /* the access handler then closes the connection */
 
         req->server = cls;
         req->start_usec = now_usec();
@@ -388,9 +388,8 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
 }
 
 static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
-                                   const char *method, const char *version,
-                                   const char *upload_data, size_t *upload_data_size,
-                                   void **req_cls)
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **req_cls)
 {
         struct http_server *s = cls;
         struct http_request *req = *req_cls;
@@ -403,7 +402,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
         (void)version;
 
         if (!req)
-                return MHD_NO;  /* out of memory in http_uri_log(): close the connection */
+                return MHD_NO; /* out of memory in http_uri_log(): close the connection */
 
         /*
          * First call: headers only. Queuing a response here would make MHD 0.9.75 drop
@@ -614,9 +613,8 @@ static int listen_inet(struct http_server *s, const char *addr, char **msg)
                 set_msg(msg, "cannot read the bound port of '%s': %s", addr, strerror(-r));
                 return r;
         }
-        s->port = ntohs(ss.ss_family == AF_INET6
-                                ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port
-                                : ((struct sockaddr_in *)(void *)&ss)->sin_port);
+        s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&ss)->sin6_port :
+                                                   ((struct sockaddr_in *)(void *)&ss)->sin_port);
 
         s->listen_fd = TAKE_FD(fd);
         return 0;
@@ -655,7 +653,7 @@ static int unix_remove_stale(const struct sockaddr_un *sun, char **msg)
                 return -EADDRINUSE;
         }
         if (errno != ECONNREFUSED)
-                return 0;       /* vanished meanwhile, or not ours to judge: let bind() decide */
+                return 0; /* vanished meanwhile, or not ours to judge: let bind() decide */
 
         if (unlink(sun->sun_path) < 0 && errno != ENOENT) {
                 set_msg(msg, "cannot remove the stale socket '%s': %s", sun->sun_path,
@@ -675,8 +673,8 @@ static int listen_unix(struct http_server *s, const char *path, char **msg)
         int r;
 
         if (isempty(path) || strlen(path) >= sizeof(sun.sun_path)) {
-                set_msg(msg, "invalid unix socket path '%s': empty or longer than %zu bytes",
-                        path, sizeof(sun.sun_path) - 1);
+                set_msg(msg, "invalid unix socket path '%s': empty or longer than %zu bytes", path,
+                        sizeof(sun.sun_path) - 1);
                 return -EINVAL;
         }
         memcpy(sun.sun_path, path, strlen(path) + 1);
@@ -804,17 +802,15 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
          * ITC is what lets MHD_quiesce_daemon() wake the pool threads.
          */
         s->daemon = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
-                0, NULL, NULL, http_handle, s,
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+                NULL, NULL, http_handle, s,
                 /* first, or MHD prints the messages about the other options itself */
-                MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-                MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->mhd_fd,
-                MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+                MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+                (MHD_socket)s->mhd_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
-                MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s,
-                MHD_OPTION_NOTIFY_COMPLETED, http_completed, s,
-                MHD_OPTION_END);
+                MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
+                http_completed, s, MHD_OPTION_END);
         if (!s->daemon) {
                 s->mhd_fd = -1;
                 set_msg(&msg, "cannot start the HTTP server on '%s' (see the log above)",

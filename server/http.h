@@ -6,8 +6,8 @@ struct api;
 struct http_server;
 
 struct http_config {
-        const char *listen;             /* "127.0.0.1:8080", "[::1]:8080", "unix:/path"; port 0 = ephemeral */
-        unsigned threads;               /* worker threads of the pool, >= 1 */
+        const char *listen; /* "127.0.0.1:8080", "[::1]:8080", "unix:/path"; port 0 = ephemeral */
+        unsigned threads;   /* worker threads of the pool, >= 1 */
 };
 
 /*

@@ -20,8 +20,8 @@
 #include "log.h"
 #include "macro.h"
 
-#define PROGRAM "iscsi-ifaced"
-#define DRAIN_MS 10000                  /* how long SIGTERM waits for running requests */
+#define PROGRAM     "iscsi-ifaced"
+#define DRAIN_MS    10000 /* how long SIGTERM waits for running requests */
 #define THREADS_MAX 256
 
 struct options {
@@ -376,7 +376,7 @@ static int run(const struct options *o, const sigset_t *mask)
         if (r < 0) {
                 log_error("%s: %s", PROGRAM, http_msg ?: strerror(-r));
                 if (r == -EINVAL)
-                        ret = 2;        /* a malformed --listen is a usage error */
+                        ret = 2; /* a malformed --listen is a usage error */
                 goto finish;
         }
 

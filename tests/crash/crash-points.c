@@ -27,13 +27,13 @@
 #include "log.h"
 #include "macro.h"
 
-#define EXIT_CRASHED 9                  /* the child died at the fault point */
-#define EXIT_OP_FAILED 3                /* the child's op returned an error */
-#define EXIT_OPEN_FAILED 4              /* the child could not open the engine */
-#define EXIT_HARNESS 99
-#define LOCK_TIMEOUT_MS 3000
-#define NAME "c0"                       /* the record the op writes */
-#define BYSTANDER "keep"                /* a record no op touches */
+#define EXIT_CRASHED     9 /* the child died at the fault point */
+#define EXIT_OP_FAILED   3 /* the child's op returned an error */
+#define EXIT_OPEN_FAILED 4 /* the child could not open the engine */
+#define EXIT_HARNESS     99
+#define LOCK_TIMEOUT_MS  3000
+#define NAME             "c0"   /* the record the op writes */
+#define BYSTANDER        "keep" /* a record no op touches */
 
 enum op_kind {
         OP_CREATE,
@@ -52,7 +52,7 @@ enum outcome {
 static const struct point {
         const char *name;
         enum outcome after_crash;
-        bool on_delete;                 /* reached by a delete (it writes no file) */
+        bool on_delete; /* reached by a delete (it writes no file) */
 } points[] = {
         { "engine-before-intent", OUTCOME_OLD, true },
         { "engine-intent-committed", OUTCOME_OLD, true },
@@ -69,8 +69,8 @@ struct tcase {
         char root[600];
         char db[600];
         char lock_dir[600];
-        char *old_content;              /* NULL = absent */
-        char *new_content;              /* NULL = absent */
+        char *old_content; /* NULL = absent */
+        char *new_content; /* NULL = absent */
         char *bystander_content;
         unsigned failures;
 };
@@ -330,14 +330,15 @@ static void check_dirs(struct tcase *t, bool want_name)
         d = opendir(path);
         if (check(t, d, "cannot list .iscsi-ifaced/: %m")) {
                 while ((de = readdir(d)))
-                        check(t, !has_suffix(de->d_name, ".tmp"), "temp file left: .iscsi-ifaced/%s",
-                              de->d_name);
+                        check(t, !has_suffix(de->d_name, ".tmp"),
+                              "temp file left: .iscsi-ifaced/%s", de->d_name);
                 closedir(d);
         }
 
         snprintf(path, sizeof(path), "%s/lock.write", t->lock_dir);
-        check(t, lstat(path, &sb) < 0, "<lock-dir>/lock.write is left while nothing writes: "
-                                       "iscsiadm would wait on it");
+        check(t, lstat(path, &sb) < 0,
+              "<lock-dir>/lock.write is left while nothing writes: "
+              "iscsiadm would wait on it");
 }
 
 /* Each row is its file's bytes, each file has a row, no intent is pending. */
@@ -362,12 +363,15 @@ static void check_db(struct tcase *t, const char *want_content)
 
                 snprintf(path, sizeof(path), "%s/ifaces/%s", t->root, name);
                 file = read_file(path);
-                check(t, file && streq(file, content), "row '%s' differs from ifaces/%s:\n--- row\n"
-                      "%s--- file\n%s---", name, name, content, file ? file : "(missing)\n");
+                check(t, file && streq(file, content),
+                      "row '%s' differs from ifaces/%s:\n--- row\n"
+                      "%s--- file\n%s---",
+                      name, name, content, file ? file : "(missing)\n");
                 if (streq(name, NAME)) {
                         seen_name = true;
                         check(t, want_content && streq(content, want_content),
-                              "row '%s' is neither wholly the expected version:\n%s", name, content);
+                              "row '%s' is neither wholly the expected version:\n%s", name,
+                              content);
                 } else if (streq(name, BYSTANDER)) {
                         seen_keep = true;
                         check(t, streq(content, t->bystander_content),
@@ -423,9 +427,10 @@ static void run_case(struct tcase *t)
                 if (!check(t, crashed || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
                            "the child ended with wait status %#x", status))
                         return;
-        } else if (!check(t, crashed, "the child did not die at the point (wait status %#x: exit "
-                                      "%d; 0 = the op completed without calling the hook)",
-                           status, WIFEXITED(status) ? WEXITSTATUS(status) : -1))
+        } else if (!check(t, crashed,
+                          "the child did not die at the point (wait status %#x: exit "
+                          "%d; 0 = the op completed without calling the hook)",
+                          status, WIFEXITED(status) ? WEXITSTATUS(status) : -1))
                 return;
 
         want = !crashed || t->point->after_crash == OUTCOME_NEW ? t->new_content : t->old_content;
@@ -440,9 +445,10 @@ static void run_case(struct tcase *t)
                 check(t, !got, "'%s' exists, but must be %s (absent):\n%s", NAME,
                       want == t->old_content ? "old" : "new", got);
         else
-                check(t, got && streq(got, want), "'%s' must be wholly the %s version:\n--- want\n%s"
-                      "--- got\n%s", NAME, want == t->old_content ? "old" : "new", want,
-                      got ? got : "(absent)\n");
+                check(t, got && streq(got, want),
+                      "'%s' must be wholly the %s version:\n--- want\n%s"
+                      "--- got\n%s",
+                      NAME, want == t->old_content ? "old" : "new", want, got ? got : "(absent)\n");
         s = iface_snap_unref(s);
 
         check_dirs(t, want);
@@ -453,7 +459,8 @@ static void run_case(struct tcase *t)
                 check(t, h.n_problems == 0, "health reports %zu problem(s), first: %s: %s",
                       h.n_problems, h.n_problems ? h.problems[0].name : "",
                       h.n_problems ? h.problems[0].reason : "");
-                check(t, h.drift_imported == 0, "recovery imported %llu change(s) as external drift",
+                check(t, h.drift_imported == 0,
+                      "recovery imported %llu change(s) as external drift",
                       (unsigned long long)h.drift_imported);
                 engine_health_done(&h);
         }
@@ -502,9 +509,10 @@ int main(void)
                         case_done(&t);
                         printf("crash.points: %-4s %-6s at %-24s -> %s\n",
                                t.failures ? "FAIL" : "PASS", op_names[op], points[i].name,
-                               op == OP_DELETE && !points[i].on_delete ? "completes (no file write)"
-                               : points[i].after_crash == OUTCOME_NEW ? "new version"
-                                                                      : "old version");
+                               op == OP_DELETE && !points[i].on_delete ?
+                                       "completes (no file write)" :
+                               points[i].after_crash == OUTCOME_NEW ? "new version" :
+                                                                      "old version");
                         failures += t.failures > 0;
                         cases++;
                 }

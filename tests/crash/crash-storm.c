@@ -34,18 +34,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_THREADS 3
+#define N_THREADS        3
 #define NAMES_PER_THREAD 10
-#define N_SLOTS (N_THREADS * NAMES_PER_THREAD)
-#define ROUNDS_DEFAULT 150
-#define KILL_MIN_MS 5
-#define KILL_MAX_MS 300
+#define N_SLOTS          (N_THREADS * NAMES_PER_THREAD)
+#define ROUNDS_DEFAULT   150
+#define KILL_MIN_MS      5
+#define KILL_MAX_MS      300
 #define START_TIMEOUT_MS 15000
-#define STOP_TIMEOUT_MS 15000
-#define HTTP_TIMEOUT_S 30
-#define MARKER_PREFIX "iqn.2020-01.com.example:op-"
-#define EXIT_VIOLATION 1
-#define EXIT_HARNESS 99
+#define STOP_TIMEOUT_MS  15000
+#define HTTP_TIMEOUT_S   30
+#define MARKER_PREFIX    "iqn.2020-01.com.example:op-"
+#define EXIT_VIOLATION   1
+#define EXIT_HARNESS     99
 
 enum op_kind {
         OP_CREATE,
@@ -60,9 +60,9 @@ static const char *const op_names[_OP_MAX] = { "create", "put", "patch", "delete
 /* One name, owned by exactly one client thread: at most one op on it is ever in flight. */
 struct slot {
         char name[16];
-        long acked;                     /* seq of the acknowledged state, -1 = absent */
-        uint64_t acked_rev;             /* its ETag (revision), 0 when absent */
-        bool in_flight;                 /* the daemon died while this op was running */
+        long acked;         /* seq of the acknowledged state, -1 = absent */
+        uint64_t acked_rev; /* its ETag (revision), 0 when absent */
+        bool in_flight;     /* the daemon died while this op was running */
         enum op_kind op;
         long op_seq;
 };
@@ -92,15 +92,15 @@ struct storm {
         size_t n_revs_seen;
 
         /* Summary. */
-        unsigned kills_in_flight;       /* kills with at least one op in flight */
+        unsigned kills_in_flight; /* kills with at least one op in flight */
         unsigned long in_flight;
         unsigned long applied_by_op[_OP_MAX];
         unsigned long not_applied_by_op[_OP_MAX];
-        unsigned kills_left_intent;     /* kills after which the db held an intent */
-        unsigned kills_left_temp;       /* kills after which a temp file existed */
-        unsigned kills_left_lock;       /* kills after which iscsiadm's lock.write existed */
-        unsigned kills_at_start;        /* extra kills during a start-up (recovery) */
-        unsigned start_ms;              /* how long the last start-up took */
+        unsigned kills_left_intent; /* kills after which the db held an intent */
+        unsigned kills_left_temp;   /* kills after which a temp file existed */
+        unsigned kills_left_lock;   /* kills after which iscsiadm's lock.write existed */
+        unsigned kills_at_start;    /* extra kills during a start-up (recovery) */
+        unsigned start_ms;          /* how long the last start-up took */
 };
 
 struct worker {
@@ -252,7 +252,7 @@ struct http_result {
         long status;
         char *body;
         size_t len;
-        uint64_t etag;                  /* the revision in an ETag: "<n>", 0 if none */
+        uint64_t etag; /* the revision in an ETag: "<n>", 0 if none */
         char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -288,7 +288,7 @@ static size_t header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
                 memcpy(buf, ptr, n);
                 buf[n] = 0;
                 if (sscanf(buf + 5, " \"%" SCNu64 "\"", &r->etag) != 1)
-                        r->etag = UINT64_MAX;   /* present but not a strong revision tag */
+                        r->etag = UINT64_MAX; /* present but not a strong revision tag */
         }
         return n;
 }
@@ -350,13 +350,10 @@ static json_t *op_fields(long s, bool patch)
         json_t *o;
 
         snprintf(iname, sizeof(iname), MARKER_PREFIX "%ld", s);
-        o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}",
-                      "initiatorname", iname,
-                      "port", (json_int_t)(s % 65536),
-                      "mtu", (json_int_t)(576 + s % 8000),
-                      "vlan_id", (json_int_t)(s % 4096),
-                      "vlan_priority", (json_int_t)(s % 8),
-                      "state", s % 3 == 0 ? "disable" : "enable");
+        o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "initiatorname", iname, "port",
+                      (json_int_t)(s % 65536), "mtu", (json_int_t)(576 + s % 8000), "vlan_id",
+                      (json_int_t)(s % 4096), "vlan_priority", (json_int_t)(s % 8), "state",
+                      s % 3 == 0 ? "disable" : "enable");
         if (!o)
                 harness_fail("json_pack failed");
         if (s % 2)
@@ -398,7 +395,7 @@ static bool record_matches(const json_t *j, const char *name, long s, char *why,
         json_object_set_new(want, "iscsi_ifacename", json_string(name));
         json_object_set_new(want, "transport_name", json_string("tcp"));
 
-        json_object_foreach((json_t *)j, key, v) {
+        json_object_foreach ((json_t *)j, key, v) {
                 json_t *w = json_object_get(want, key);
 
                 if (w && !json_equal(v, w)) {
@@ -415,7 +412,7 @@ static bool record_matches(const json_t *j, const char *name, long s, char *why,
                 }
         }
         if (ok)
-                json_object_foreach(want, key, v)
+                json_object_foreach (want, key, v)
                         if (!json_object_get(j, key)) {
                                 snprintf(why, size, "key '%s' of op-%ld is missing", key, s);
                                 ok = false;
@@ -460,8 +457,10 @@ static void rev_check_new(struct storm *st, struct slot *sl, uint64_t rev, const
                 violation(st, "%s of '%s': revision %" PRIu64 " is not above the previous %" PRIu64,
                           what, sl->name, rev, sl->acked_rev);
         else if (!rev_claim(st, rev))
-                violation(st, "%s of '%s': revision %" PRIu64 " already named another version "
-                          "(a revision was handed out twice)", what, sl->name, rev);
+                violation(st,
+                          "%s of '%s': revision %" PRIu64 " already named another version "
+                          "(a revision was handed out twice)",
+                          what, sl->name, rev);
         sl->acked_rev = rev;
 }
 
@@ -511,12 +510,14 @@ static void *storm_thread(void *userdata)
                 sl->op_seq = s;
                 sl->in_flight = true;
                 http(c, st->port,
-                     op == OP_CREATE ? "POST" : op == OP_PUT ? "PUT" : op == OP_PATCH ? "PATCH"
-                                                                                         : "DELETE",
+                     op == OP_CREATE ? "POST" :
+                     op == OP_PUT    ? "PUT" :
+                     op == OP_PATCH  ? "PATCH" :
+                                       "DELETE",
                      path,
-                     op == OP_DELETE ? NULL
-                     : op == OP_PATCH ? "application/merge-patch+json"
-                                      : "application/json",
+                     op == OP_DELETE ? NULL :
+                     op == OP_PATCH  ? "application/merge-patch+json" :
+                                       "application/json",
                      body, &res);
                 free(body);
 
@@ -533,9 +534,11 @@ static void *storm_thread(void *userdata)
                 }
                 sl->in_flight = false;
                 if (res.status != want_status[op]) {
-                        violation(st, "%s of '%s' (op-%ld) on state %s answered %ld, expected %ld: %.400s",
-                                  op_names[op], sl->name, s, state_str(sl->acked, buf, sizeof(buf)),
-                                  res.status, want_status[op], res.body ? res.body : "");
+                        violation(
+                                st,
+                                "%s of '%s' (op-%ld) on state %s answered %ld, expected %ld: %.400s",
+                                op_names[op], sl->name, s, state_str(sl->acked, buf, sizeof(buf)),
+                                res.status, want_status[op], res.body ? res.body : "");
                         http_result_done(&res);
                         break;
                 }
@@ -544,7 +547,8 @@ static void *storm_thread(void *userdata)
                         json_t *got = json_loadb(res.body ? res.body : "", res.len, 0, &jerr);
 
                         if (!got || !record_matches(got, sl->name, s, why, sizeof(why)))
-                                violation(st, "%s of '%s' (op-%ld) answered %ld with a body that is "
+                                violation(st,
+                                          "%s of '%s' (op-%ld) answered %ld with a body that is "
                                           "not the written record (%s): %.600s",
                                           op_names[op], sl->name, s, res.status,
                                           got ? why : jerr.text, res.body ? res.body : "");
@@ -739,7 +743,8 @@ static void check_slot(struct storm *st, CURL *c, struct slot *sl)
                 if (sl->in_flight)
                         st->not_applied_by_op[sl->op]++;
                 if (observed >= 0 && res.etag != sl->acked_rev)
-                        violation(st, "GET %s: ETag revision %" PRIu64 " after the restart, but "
+                        violation(st,
+                                  "GET %s: ETag revision %" PRIu64 " after the restart, but "
                                   "the unchanged version was acknowledged with %" PRIu64,
                                   path, res.etag, sl->acked_rev);
         } else if (sl->in_flight && observed == new_state) {
@@ -748,19 +753,21 @@ static void check_slot(struct storm *st, CURL *c, struct slot *sl)
                         rev_check_new(st, sl, res.etag, "the recovered in-flight write");
         } else {
                 if (sl->in_flight)
-                        violation(st, "'%s' is %s after the restart, but it must be %s (last "
+                        violation(st,
+                                  "'%s' is %s after the restart, but it must be %s (last "
                                   "acknowledged) or %s (the %s op-%ld in flight at the kill)",
                                   sl->name, state_str(observed, o, sizeof(o)),
                                   state_str(sl->acked, a, sizeof(a)),
-                                  state_str(new_state, b, sizeof(b)), op_names[sl->op],
-                                  sl->op_seq);
+                                  state_str(new_state, b, sizeof(b)), op_names[sl->op], sl->op_seq);
                 else
-                        violation(st, "'%s' is %s after the restart, but it must be %s (last "
+                        violation(st,
+                                  "'%s' is %s after the restart, but it must be %s (last "
                                   "acknowledged; no op was in flight)%s",
                                   sl->name, state_str(observed, o, sizeof(o)),
                                   state_str(sl->acked, a, sizeof(a)),
-                                  sl->acked >= 0 && observed < 0 ? ": an acknowledged write is lost"
-                                                                 : "");
+                                  sl->acked >= 0 && observed < 0 ?
+                                          ": an acknowledged write is lost" :
+                                          "");
                 goto finish;
         }
         /* Continue from what was observed. */
@@ -809,12 +816,13 @@ static void check_list(struct storm *st, CURL *c)
         items = json_object_get(j, "items");
         if (!json_is_array(items) || json_array_size(items) != n + 2 ||
             !json_is_null(json_object_get(j, "next_cursor"))) {
-                violation(st, "the list has %zu items (expected %zu records + default + iser, no "
+                violation(st,
+                          "the list has %zu items (expected %zu records + default + iser, no "
                           "next_cursor): %.800s",
                           json_array_size(items), n, res.body);
                 goto finish;
         }
-        json_array_foreach(items, i, it) {
+        json_array_foreach (items, i, it) {
                 const char *got = json_string_value(json_object_get(it, "name"));
                 const char *want = i < n ? names[i] : i == n ? "default" : "iser";
 
@@ -823,8 +831,8 @@ static void check_list(struct storm *st, CURL *c)
                                   want);
                         goto finish;
                 }
-                if (i < n && !record_matches(it, want, slot_find(st, want)->acked, why,
-                                             sizeof(why))) {
+                if (i < n &&
+                    !record_matches(it, want, slot_find(st, want)->acked, why, sizeof(why))) {
                         violation(st, "list item '%s' differs from the record (%s)", want, why);
                         goto finish;
                 }
@@ -854,7 +862,8 @@ static void check_health(struct storm *st, CURL *c)
             json_array_size(problems) != 0)
                 violation(st, "health is not ok after the restart: %.800s", res.body);
         else if (json_integer_value(json_object_get(json_object_get(j, "drift"), "imported")) != 0)
-                violation(st, "health shows imported drift, but only the API wrote (recovery "
+                violation(st,
+                          "health shows imported drift, but only the API wrote (recovery "
                           "must not turn its own interrupted writes into external changes): %.800s",
                           res.body);
 finish:
@@ -958,7 +967,8 @@ static void check_dirs(struct storm *st)
                 }
                 snprintf(p, sizeof(p), "%s/%s", path, ents[i]);
                 if (lstat(p, &sb) < 0 || !S_ISREG(sb.st_mode) || (sb.st_mode & 07777) != 0600)
-                        violation(st, "<root>/ifaces/%s is not a regular file of mode 0600", ents[i]);
+                        violation(st, "<root>/ifaces/%s is not a regular file of mode 0600",
+                                  ents[i]);
         }
         for (size_t i = 0; i < n; i++)
                 if (k < 0 || !bsearch(&names[i], ents, (size_t)k, sizeof(*ents), name_cmp))
@@ -969,7 +979,7 @@ static void check_dirs(struct storm *st)
         snprintf(path, sizeof(path), "%s/lock.write", st->lock_dir);
         if (lstat(path, &sb) == 0)
                 violation(st, "<lock-dir>/lock.write exists while the daemon is idle: iscsiadm "
-                          "would wait on it forever");
+                              "would wait on it forever");
 }
 
 /*
@@ -1018,7 +1028,8 @@ static void check_db(struct storm *st)
                         continue;
                 }
                 if (len != clen || memcmp(data, content, len) != 0)
-                        violation(st, "<root>/ifaces/%s (%zu bytes) differs from its db row "
+                        violation(st,
+                                  "<root>/ifaces/%s (%zu bytes) differs from its db row "
                                   "(%zu bytes):\n--- file\n%s--- row\n%s---",
                                   name, len, clen, data, content);
                 snprintf(marker, sizeof(marker), "\niface.initiatorname = " MARKER_PREFIX "%ld\n",
@@ -1152,7 +1163,8 @@ static void print_summary(struct storm *st, unsigned rounds, unsigned seed, int6
                 acked[i] = atomic_load(&st->acked_by_op[i]);
                 total += acked[i];
         }
-        printf("crash.storm: PASS  seed %u, %u rounds in %.1f s\n", seed, rounds, (double)ms / 1000);
+        printf("crash.storm: PASS  seed %u, %u rounds in %.1f s\n", seed, rounds,
+               (double)ms / 1000);
         printf("  acknowledged ops:        %lu (create %lu, put %lu, patch %lu, delete %lu)\n",
                total, acked[OP_CREATE], acked[OP_PUT], acked[OP_PATCH], acked[OP_DELETE]);
         printf("  kills with an op in flight: %u of %u (%lu ops in flight)\n", st->kills_in_flight,
@@ -1188,7 +1200,8 @@ int main(void)
 
         st->bin = getenv("IFACED_BIN");
         if (!st->bin || access(st->bin, X_OK) < 0)
-                harness_fail("IFACED_BIN is not set to the daemon executable (run through meson test)");
+                harness_fail(
+                        "IFACED_BIN is not set to the daemon executable (run through meson test)");
         env = getenv("CRASH_ROUNDS");
         if (env && (rounds = (unsigned)strtoul(env, NULL, 10)) == 0)
                 harness_fail("CRASH_ROUNDS must be a positive number");

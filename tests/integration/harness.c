@@ -26,9 +26,9 @@
 #include "harness.h"
 #include "http.h"
 
-#define HARNESS_LOCK_TIMEOUT_MS 2000
-#define HARNESS_THREADS 2
-#define HARNESS_DRAIN_MS 2000
+#define HARNESS_LOCK_TIMEOUT_MS   2000
+#define HARNESS_THREADS           2
+#define HARNESS_DRAIN_MS          2000
 #define HARNESS_REQUEST_TIMEOUT_S 30
 
 _Noreturn void harness_broken(const char *fmt, ...)
@@ -95,14 +95,15 @@ int harness_setup(void **state)
         if (mkdir(h->root, 0755) < 0 || mkdir(h->lock, 0755) < 0)
                 harness_broken("mkdir in %s: %s", h->dir, strerror(errno));
 
-        r = engine_new(&(struct engine_config){
-                               .iscsi_root = h->root,
-                               .db_path = h->db,
-                               .lock_dir = h->lock,
-                               .drift = ENGINE_DRIFT_IMPORT,
-                               .lock_timeout_ms = HARNESS_LOCK_TIMEOUT_MS,
-                       },
-                       &h->engine, &msg);
+        r = engine_new(
+                &(struct engine_config){
+                        .iscsi_root = h->root,
+                        .db_path = h->db,
+                        .lock_dir = h->lock,
+                        .drift = ENGINE_DRIFT_IMPORT,
+                        .lock_timeout_ms = HARNESS_LOCK_TIMEOUT_MS,
+                },
+                &h->engine, &msg);
         if (r < 0)
                 harness_broken("engine_new: %s (%s)", msg ? msg : "?", strerror(-r));
         r = engine_start_watch(h->engine);
@@ -289,7 +290,7 @@ long http_len(struct harness *h, const char *method, const char *path, const cha
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)HARNESS_REQUEST_TIMEOUT_S);
-        curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);      /* send "/.." as written */
+        curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* send "/.." as written */
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_cb);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);

@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#define HARNESS_EXIT_BROKEN 99
+#define HARNESS_EXIT_BROKEN       99
 #define HARNESS_MAX_EXTRA_HEADERS 8
 
 struct engine;
@@ -23,30 +23,30 @@ struct api;
 struct http_server;
 
 struct harness {
-        char dir[512];                  /* the mkdtemp() dir, removed by teardown */
-        char root[600];                 /* <dir>/root: the iscsi db root */
-        char ifaces[640];               /* <dir>/root/ifaces */
-        char lock[600];                 /* <dir>/lock: iscsiadm's lock dir */
-        char db[600];                   /* <dir>/db.sqlite */
+        char dir[512];    /* the mkdtemp() dir, removed by teardown */
+        char root[600];   /* <dir>/root: the iscsi db root */
+        char ifaces[640]; /* <dir>/root/ifaces */
+        char lock[600];   /* <dir>/lock: iscsiadm's lock dir */
+        char db[600];     /* <dir>/db.sqlite */
         struct engine *engine;
         struct api *api;
         struct http_server *server;
         unsigned port;
-        void *curl;                     /* one CURL handle, reused: keep-alive like a real client */
+        void *curl; /* one CURL handle, reused: keep-alive like a real client */
         char *extra[HARNESS_MAX_EXTRA_HEADERS]; /* headers for the next request only */
         size_t n_extra;
 };
 
 /* One response. Every string is owned (NULL when the header was absent); free with hresp_done. */
 struct hresp {
-        long status;                    /* 0 when the transfer itself failed */
-        char *body;                     /* NUL-terminated, body_len bytes */
+        long status; /* 0 when the transfer itself failed */
+        char *body;  /* NUL-terminated, body_len bytes */
         size_t body_len;
         char *etag;
         char *location;
         char *allow;
         char *content_type;
-        char *request_id;               /* X-Request-Id */
+        char *request_id; /* X-Request-Id */
 };
 
 /*
@@ -123,7 +123,7 @@ struct hsnap_file {
         char *name;
         char *data;
         size_t len;
-        unsigned mode;                  /* permission bits */
+        unsigned mode; /* permission bits */
 };
 
 struct hsnap_row {
@@ -133,9 +133,9 @@ struct hsnap_row {
 };
 
 struct hsnap {
-        struct hsnap_file *files;       /* sorted by strcmp of name */
+        struct hsnap_file *files; /* sorted by strcmp of name */
         size_t n_files;
-        struct hsnap_row *rows;         /* ORDER BY name */
+        struct hsnap_row *rows; /* ORDER BY name */
         size_t n_rows;
         long long audit_count;
 };

@@ -21,9 +21,9 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#define HARNESS_BROKEN 99               /* exit code: the test could not run, not a failure */
+#define HARNESS_BROKEN   99 /* exit code: the test could not run, not a failure */
 #define READY_TIMEOUT_MS 10000
-#define EXIT_TIMEOUT_MS 20000           /* longer than the daemon's 10 s drain */
+#define EXIT_TIMEOUT_MS  20000 /* longer than the daemon's 10 s drain */
 
 struct fixture {
         char dir[256];
@@ -35,7 +35,7 @@ struct fixture {
         char sock[PATH_MAX];
         pid_t pid;
         bool reaped;
-        int status;                     /* waitpid() status once reaped */
+        int status; /* waitpid() status once reaped */
         unsigned port;
 };
 
@@ -168,12 +168,18 @@ static void spawn(struct fixture *f, const char *listen, const char *iscsi_root)
         const char *bin = getenv("IFACED_BIN");
         char *argv[] = {
                 (char *)"iscsi-ifaced",
-                (char *)"--listen", (char *)listen,
-                (char *)"--port-file", f->port_file,
-                (char *)"--iscsi-root", (char *)iscsi_root,
-                (char *)"--db", f->db,
-                (char *)"--lock-dir", f->lock,
-                (char *)"--log-level", (char *)"debug",
+                (char *)"--listen",
+                (char *)listen,
+                (char *)"--port-file",
+                f->port_file,
+                (char *)"--iscsi-root",
+                (char *)iscsi_root,
+                (char *)"--db",
+                f->db,
+                (char *)"--lock-dir",
+                f->lock,
+                (char *)"--log-level",
+                (char *)"debug",
                 NULL,
         };
         pid_t pid;
@@ -467,9 +473,9 @@ struct slow_upload {
         bool gone_while_uploading;
 };
 
-#define SLOW_CHUNK 64
-#define SLOW_DELAY_MS 40
-#define SLOW_SIGNAL_AT 5                /* chunks sent before SIGTERM */
+#define SLOW_CHUNK     64
+#define SLOW_DELAY_MS  40
+#define SLOW_SIGNAL_AT 5 /* chunks sent before SIGTERM */
 
 static size_t slow_read(char *buf, size_t size, size_t n, void *userdata)
 {
@@ -536,9 +542,9 @@ static void test_daemon_smoke_drain_in_flight(void **state)
                 dump_log(f);
         assert_true(u.signalled);
         assert_false(u.gone_while_uploading);
-        assert_int_equal(r.code, CURLE_OK);                     /* whole response, no reset */
+        assert_int_equal(r.code, CURLE_OK); /* whole response, no reset */
         assert_true(r.status >= 200 && r.status < 500);
-        assert_non_null(r.body);                                /* a real answer, with a body */
+        assert_non_null(r.body); /* a real answer, with a body */
         reply_reset(&r);
 
         code = child_wait(f, EXIT_TIMEOUT_MS);
@@ -610,11 +616,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_daemon_smoke_health_404_and_stop, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_daemon_smoke_body_limit, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_daemon_smoke_drain_in_flight, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(test_daemon_smoke_drain_in_flight, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_daemon_smoke_unix_socket, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_daemon_smoke_root_is_a_file, setup,
-                                                teardown),
+                cmocka_unit_test_setup_teardown(test_daemon_smoke_root_is_a_file, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_daemon_smoke_refuses_wildcard, setup,
                                                 teardown),
         };

@@ -11,15 +11,15 @@
 
 #include "harness.h"
 
-#define J "application/json"
-#define MP "application/merge-patch+json"
-#define COLL "/api/v1/ifaces"
+#define J     "application/json"
+#define MP    "application/merge-patch+json"
+#define COLL  "/api/v1/ifaces"
 #define SEED0 "/api/v1/ifaces/seed0"
 #define SEED1 "/api/v1/ifaces/seed1-ipv6"
 
-#define A16 "aaaaaaaaaaaaaaaa"
-#define A80 A16 A16 A16 A16 A16
-#define HUGE_BODY "@huge"               /* replaced by a 70 KiB JSON body at run time */
+#define A16       "aaaaaaaaaaaaaaaa"
+#define A80       A16 A16 A16 A16 A16
+#define HUGE_BODY "@huge" /* replaced by a 70 KiB JSON body at run time */
 #define HUGE_SIZE (70 * 1024)
 
 /*
@@ -33,17 +33,17 @@ static const char any_field[] = "(any)";
 
 /* 33 query arguments: one more than the server hands to the api. */
 #define ARGS8(p) p "1=1&" p "2=1&" p "3=1&" p "4=1&" p "5=1&" p "6=1&" p "7=1&" p "8=1&"
-#define ARGS33 ARGS8("a") ARGS8("b") ARGS8("c") ARGS8("d") "e=1"
+#define ARGS33   ARGS8("a") ARGS8("b") ARGS8("c") ARGS8("d") "e=1"
 
 struct bad_case {
         const char *name;
         const char *method;
         const char *path;
-        const char *content_type;       /* NULL: no Content-Type header at all */
-        const char *body;               /* NULL: no body */
+        const char *content_type; /* NULL: no Content-Type header at all */
+        const char *body;         /* NULL: no body */
         long status;
-        const char *field;              /* the problem's "field", NULL: none */
-        const char *if_match;           /* If-Match header, NULL: none */
+        const char *field;    /* the problem's "field", NULL: none */
+        const char *if_match; /* If-Match header, NULL: none */
 };
 
 static const struct bad_case cases[] = {
@@ -75,8 +75,8 @@ static const struct bad_case cases[] = {
           400, "hwaddress" },
         { "mac short", "POST", COLL, J, "{\"name\":\"v0\",\"hwaddress\":\"00:11:22:33:44\"}", 400,
           "hwaddress" },
-        { "mac long", "POST", COLL, J,
-          "{\"name\":\"v0\",\"hwaddress\":\"00:11:22:33:44:55:66\"}", 400, "hwaddress" },
+        { "mac long", "POST", COLL, J, "{\"name\":\"v0\",\"hwaddress\":\"00:11:22:33:44:55:66\"}",
+          400, "hwaddress" },
         { "mac dashes", "POST", COLL, J, "{\"name\":\"v0\",\"hwaddress\":\"00-11-22-33-44-55\"}",
           400, "hwaddress" },
         { "ipv4 999.1.1.1", "POST", COLL, J,
@@ -85,8 +85,8 @@ static const struct bad_case cases[] = {
         { "ipv6 on a non-ipv6 name", "POST", COLL, J,
           "{\"name\":\"v0\",\"net_ifacename\":\"eth0\",\"ipaddress\":\"fe80::1\"}", 400,
           "ipaddress" },
-        { "subnet mask bad", "POST", COLL, J,
-          "{\"name\":\"v0\",\"subnet_mask\":\"255.255.255\"}", 400, "subnet_mask" },
+        { "subnet mask bad", "POST", COLL, J, "{\"name\":\"v0\",\"subnet_mask\":\"255.255.255\"}",
+          400, "subnet_mask" },
         { "netdev 16 bytes", "POST", COLL, J,
           "{\"name\":\"v0\",\"net_ifacename\":\"eth0123456789012\"}", 400, "net_ifacename" },
         { "netdev with slash", "POST", COLL, J, "{\"name\":\"v0\",\"net_ifacename\":\"eth/0\"}",
@@ -129,8 +129,8 @@ static const struct bad_case cases[] = {
         { "string mtu", "POST", COLL, J, "{\"name\":\"v0\",\"mtu\":\"1500\"}", 400, "mtu" },
         { "true mtu", "POST", COLL, J, "{\"name\":\"v0\",\"mtu\":true}", 400, "mtu" },
         { "object mtu", "POST", COLL, J, "{\"name\":\"v0\",\"mtu\":{}}", 400, "mtu" },
-        { "integer beyond int64", "POST", COLL, J,
-          "{\"name\":\"v0\",\"mtu\":99999999999999999999}", 400, "body" },
+        { "integer beyond int64", "POST", COLL, J, "{\"name\":\"v0\",\"mtu\":99999999999999999999}",
+          400, "body" },
         { "string 80 bytes", "POST", COLL, J, "{\"name\":\"v0\",\"dhcp_vendor_id\":\"" A80 "\"}",
           400, "dhcp_vendor_id" },
 
@@ -156,10 +156,17 @@ static const struct bad_case cases[] = {
         { "json empty body", "POST", COLL, J, "", 400, "body" },
         { "json blank body", "POST", COLL, J, " \n", 400, "body" },
         { "json invalid UTF-8 in value", "POST", COLL, J,
-          "{\"name\":\"v0\",\"dhcp_vendor_id\":\"a\xff" "b\"}", 400, "body" },
-        { "json invalid UTF-8 in name", "POST", COLL, J, "{\"name\":\"v\xff" "0\"}", 400,
-          "body" },
-        { "json overlong UTF-8", "POST", COLL, J, "{\"name\":\"v\xc0\xaf" "0\"}", 400, "body" },
+          "{\"name\":\"v0\",\"dhcp_vendor_id\":\"a\xff"
+          "b\"}",
+          400, "body" },
+        { "json invalid UTF-8 in name", "POST", COLL, J,
+          "{\"name\":\"v\xff"
+          "0\"}",
+          400, "body" },
+        { "json overlong UTF-8", "POST", COLL, J,
+          "{\"name\":\"v\xc0\xaf"
+          "0\"}",
+          400, "body" },
         { "json lone surrogate", "POST", COLL, J,
           "{\"name\":\"v0\",\"dhcp_vendor_id\":\"\\ud800\"}", 400, "body" },
         { "json NUL escape in value", "POST", COLL, J,
@@ -192,8 +199,8 @@ static const struct bad_case cases[] = {
           "iface.mtu" },
         { "key unknown", "POST", COLL, J, "{\"name\":\"v0\",\"bogus\":1}", 400, "bogus" },
         { "key dead isid", "POST", COLL, J, "{\"name\":\"v0\",\"isid\":\"1\"}", 400, "isid" },
-        { "key dead primary_dns", "POST", COLL, J,
-          "{\"name\":\"v0\",\"primary_dns\":\"10.0.0.1\"}", 400, "primary_dns" },
+        { "key dead primary_dns", "POST", COLL, J, "{\"name\":\"v0\",\"primary_dns\":\"10.0.0.1\"}",
+          400, "primary_dns" },
         { "iscsi_ifacename differs", "POST", COLL, J,
           "{\"name\":\"v0\",\"iscsi_ifacename\":\"v1\"}", 400, "iscsi_ifacename" },
         { "key node.startup", "POST", COLL, J, "{\"name\":\"v0\",\"node.startup\":\"automatic\"}",
@@ -220,10 +227,10 @@ static const struct bad_case cases[] = {
           "{\"net_ifacename\":null,\"hwaddress\":\"00:11:22:33:44:55\"}", 400, "hwaddress" },
         { "binding add hw to netdev", "PATCH", SEED0, MP, "{\"hwaddress\":\"00:11:22:33:44:55\"}",
           400, "hwaddress" },
-        { "binding PUT netdev to hw", "PUT", SEED0, J, "{\"hwaddress\":\"00:11:22:33:44:55\"}",
-          400, "hwaddress" },
-        { "tcp with ipaddress only", "POST", COLL, J, "{\"name\":\"v0\",\"ipaddress\":\"10.0.0.1\"}",
-          400, "ipaddress" },
+        { "binding PUT netdev to hw", "PUT", SEED0, J, "{\"hwaddress\":\"00:11:22:33:44:55\"}", 400,
+          "hwaddress" },
+        { "tcp with ipaddress only", "POST", COLL, J,
+          "{\"name\":\"v0\",\"ipaddress\":\"10.0.0.1\"}", 400, "ipaddress" },
         { "iser with ipaddress only", "POST", COLL, J,
           "{\"name\":\"v0\",\"transport_name\":\"iser\",\"ipaddress\":\"10.0.0.1\"}", 400,
           "ipaddress" },
@@ -281,8 +288,8 @@ static const struct bad_case cases[] = {
          * Last in the table, so that a regression cannot spill into the cases above.
          */
         { "path NUL PATCH", "PATCH", SEED0 "%00x", MP, "{\"mtu\":1234}", ANY_4XX, ANY_FIELD },
-        { "path NUL PUT", "PUT", SEED0 "%00x", J, "{\"net_ifacename\":\"eth0\",\"mtu\":1}",
-          ANY_4XX, ANY_FIELD },
+        { "path NUL PUT", "PUT", SEED0 "%00x", J, "{\"net_ifacename\":\"eth0\",\"mtu\":1}", ANY_4XX,
+          ANY_FIELD },
         { "path NUL DELETE", "DELETE", SEED0 "%00evil", NULL, NULL, ANY_4XX, ANY_FIELD },
         { "path NUL POST", "POST", COLL "%00x", J, "{\"name\":\"v0\"}", ANY_4XX, ANY_FIELD },
 };
@@ -303,9 +310,9 @@ static char *huge_body(void)
 
 static void seed(struct harness *h)
 {
-        assert_int_equal(http(h, "POST", COLL, J, "{\"name\":\"seed0\",\"net_ifacename\":\"eth0\"}",
-                              NULL),
-                         201);
+        assert_int_equal(
+                http(h, "POST", COLL, J, "{\"name\":\"seed0\",\"net_ifacename\":\"eth0\"}", NULL),
+                201);
         assert_int_equal(http(h, "POST", COLL, J, "{\"name\":\"seed1-ipv6\"}", NULL), 201);
 }
 
@@ -349,8 +356,8 @@ static void test_errors_bad_input_table(void **state)
                         json_decref(j);
                 }
                 if (!harness_problem_ok(&r, status, field, why, sizeof(why))) {
-                        fprintf(stderr, "FAIL case '%s' (%s %s): %s\n", c->name, c->method,
-                                c->path, why);
+                        fprintf(stderr, "FAIL case '%s' (%s %s): %s\n", c->name, c->method, c->path,
+                                why);
                         ok = false;
                 }
                 if (!hsnap_equal(before, after, why, sizeof(why))) {

@@ -16,132 +16,142 @@
 #include "engine.h"
 #include "harness.h"
 
-#define POLL_TIMEOUT_MS 3000            /* give up on the watcher after this */
-#define DRIFT_DEADLINE_MS 1000          /* DESIGN.md §2: drift is picked up within a second */
-#define POLL_STEP_MS 20
-#define NAME64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define POLL_TIMEOUT_MS   3000 /* give up on the watcher after this */
+#define DRIFT_DEADLINE_MS 1000 /* DESIGN.md §2: drift is picked up within a second */
+#define POLL_STEP_MS      20
+#define NAME64            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 /* SPEC.md §2.2 (golden A02): the file iscsiadm 2.1.8 writes for `-I iface0 -o new`. */
-static const char iface0_file[] =
-        "# BEGIN RECORD 2.1.8\n"
-        "iface.iscsi_ifacename = iface0\n"
-        "iface.prefix_len = 0\n"
-        "iface.transport_name = tcp\n"
-        "iface.vlan_id = 0\n"
-        "iface.vlan_priority = 0\n"
-        "iface.iface_num = 0\n"
-        "iface.mtu = 0\n"
-        "iface.port = 0\n"
-        "iface.tos = 0\n"
-        "iface.ttl = 0\n"
-        "iface.tcp_wsf = 0\n"
-        "iface.tcp_timer_scale = 0\n"
-        "iface.def_task_mgmt_timeout = 0\n"
-        "iface.erl = 0\n"
-        "iface.max_receive_data_len = 0\n"
-        "iface.first_burst_len = 0\n"
-        "iface.max_outstanding_r2t = 0\n"
-        "iface.max_burst_len = 0\n"
-        "# END RECORD\n";
+static const char iface0_file[] = "# BEGIN RECORD 2.1.8\n"
+                                  "iface.iscsi_ifacename = iface0\n"
+                                  "iface.prefix_len = 0\n"
+                                  "iface.transport_name = tcp\n"
+                                  "iface.vlan_id = 0\n"
+                                  "iface.vlan_priority = 0\n"
+                                  "iface.iface_num = 0\n"
+                                  "iface.mtu = 0\n"
+                                  "iface.port = 0\n"
+                                  "iface.tos = 0\n"
+                                  "iface.ttl = 0\n"
+                                  "iface.tcp_wsf = 0\n"
+                                  "iface.tcp_timer_scale = 0\n"
+                                  "iface.def_task_mgmt_timeout = 0\n"
+                                  "iface.erl = 0\n"
+                                  "iface.max_receive_data_len = 0\n"
+                                  "iface.first_burst_len = 0\n"
+                                  "iface.max_outstanding_r2t = 0\n"
+                                  "iface.max_burst_len = 0\n"
+                                  "# END RECORD\n";
 
 /* Golden A20: `-I eth0-ipv6 -o new` uses the IPv6 template (8 IPv6 numbers, no tos/ttl). */
-static const char eth0_ipv6_file[] =
-        "# BEGIN RECORD 2.1.8\n"
-        "iface.iscsi_ifacename = eth0-ipv6\n"
-        "iface.prefix_len = 0\n"
-        "iface.transport_name = tcp\n"
-        "iface.vlan_id = 0\n"
-        "iface.vlan_priority = 0\n"
-        "iface.iface_num = 0\n"
-        "iface.mtu = 0\n"
-        "iface.port = 0\n"
-        "iface.dup_addr_detect_cnt = 0\n"
-        "iface.flow_label = 0\n"
-        "iface.hop_limit = 0\n"
-        "iface.nd_reachable_tmo = 0\n"
-        "iface.nd_rexmit_time = 0\n"
-        "iface.nd_stale_tmo = 0\n"
-        "iface.router_adv_link_mtu = 0\n"
-        "iface.traffic_class = 0\n"
-        "iface.tcp_wsf = 0\n"
-        "iface.tcp_timer_scale = 0\n"
-        "iface.def_task_mgmt_timeout = 0\n"
-        "iface.erl = 0\n"
-        "iface.max_receive_data_len = 0\n"
-        "iface.first_burst_len = 0\n"
-        "iface.max_outstanding_r2t = 0\n"
-        "iface.max_burst_len = 0\n"
-        "# END RECORD\n";
+static const char eth0_ipv6_file[] = "# BEGIN RECORD 2.1.8\n"
+                                     "iface.iscsi_ifacename = eth0-ipv6\n"
+                                     "iface.prefix_len = 0\n"
+                                     "iface.transport_name = tcp\n"
+                                     "iface.vlan_id = 0\n"
+                                     "iface.vlan_priority = 0\n"
+                                     "iface.iface_num = 0\n"
+                                     "iface.mtu = 0\n"
+                                     "iface.port = 0\n"
+                                     "iface.dup_addr_detect_cnt = 0\n"
+                                     "iface.flow_label = 0\n"
+                                     "iface.hop_limit = 0\n"
+                                     "iface.nd_reachable_tmo = 0\n"
+                                     "iface.nd_rexmit_time = 0\n"
+                                     "iface.nd_stale_tmo = 0\n"
+                                     "iface.router_adv_link_mtu = 0\n"
+                                     "iface.traffic_class = 0\n"
+                                     "iface.tcp_wsf = 0\n"
+                                     "iface.tcp_timer_scale = 0\n"
+                                     "iface.def_task_mgmt_timeout = 0\n"
+                                     "iface.erl = 0\n"
+                                     "iface.max_receive_data_len = 0\n"
+                                     "iface.first_burst_len = 0\n"
+                                     "iface.max_outstanding_r2t = 0\n"
+                                     "iface.max_burst_len = 0\n"
+                                     "# END RECORD\n";
 
 /* Golden A03: `iscsiadm -m iface -I iface0` after `-o new`. */
-static const char iface0_show[] =
-        "# BEGIN RECORD 2.1.8\n"
-        "iface.iscsi_ifacename = iface0\n"
-        "iface.net_ifacename = <empty>\n"
-        "iface.ipaddress = <empty>\n"
-        "iface.prefix_len = 0\n"
-        "iface.hwaddress = <empty>\n"
-        "iface.transport_name = tcp\n"
-        "iface.initiatorname = <empty>\n"
-        "iface.state = <empty>\n"
-        "iface.vlan_id = 0\n"
-        "iface.vlan_priority = 0\n"
-        "iface.vlan_state = <empty>\n"
-        "iface.iface_num = 0\n"
-        "iface.mtu = 0\n"
-        "iface.port = 0\n"
-        "iface.bootproto = <empty>\n"
-        "iface.subnet_mask = <empty>\n"
-        "iface.gateway = <empty>\n"
-        "iface.dhcp_alt_client_id_state = <empty>\n"
-        "iface.dhcp_alt_client_id = <empty>\n"
-        "iface.dhcp_dns = <empty>\n"
-        "iface.dhcp_learn_iqn = <empty>\n"
-        "iface.dhcp_req_vendor_id_state = <empty>\n"
-        "iface.dhcp_vendor_id_state = <empty>\n"
-        "iface.dhcp_vendor_id = <empty>\n"
-        "iface.dhcp_slp_da = <empty>\n"
-        "iface.fragmentation = <empty>\n"
-        "iface.gratuitous_arp = <empty>\n"
-        "iface.incoming_forwarding = <empty>\n"
-        "iface.tos_state = <empty>\n"
-        "iface.tos = 0\n"
-        "iface.ttl = 0\n"
-        "iface.delayed_ack = <empty>\n"
-        "iface.tcp_nagle = <empty>\n"
-        "iface.tcp_wsf_state = <empty>\n"
-        "iface.tcp_wsf = 0\n"
-        "iface.tcp_timer_scale = 0\n"
-        "iface.tcp_timestamp = <empty>\n"
-        "iface.redirect = <empty>\n"
-        "iface.def_task_mgmt_timeout = 0\n"
-        "iface.header_digest = <empty>\n"
-        "iface.data_digest = <empty>\n"
-        "iface.immediate_data = <empty>\n"
-        "iface.initial_r2t = <empty>\n"
-        "iface.data_seq_inorder = <empty>\n"
-        "iface.data_pdu_inorder = <empty>\n"
-        "iface.erl = 0\n"
-        "iface.max_receive_data_len = 0\n"
-        "iface.first_burst_len = 0\n"
-        "iface.max_outstanding_r2t = 0\n"
-        "iface.max_burst_len = 0\n"
-        "iface.chap_auth = <empty>\n"
-        "iface.bidi_chap = <empty>\n"
-        "iface.strict_login_compliance = <empty>\n"
-        "iface.discovery_auth = <empty>\n"
-        "iface.discovery_logout = <empty>\n"
-        "# END RECORD\n";
+static const char iface0_show[] = "# BEGIN RECORD 2.1.8\n"
+                                  "iface.iscsi_ifacename = iface0\n"
+                                  "iface.net_ifacename = <empty>\n"
+                                  "iface.ipaddress = <empty>\n"
+                                  "iface.prefix_len = 0\n"
+                                  "iface.hwaddress = <empty>\n"
+                                  "iface.transport_name = tcp\n"
+                                  "iface.initiatorname = <empty>\n"
+                                  "iface.state = <empty>\n"
+                                  "iface.vlan_id = 0\n"
+                                  "iface.vlan_priority = 0\n"
+                                  "iface.vlan_state = <empty>\n"
+                                  "iface.iface_num = 0\n"
+                                  "iface.mtu = 0\n"
+                                  "iface.port = 0\n"
+                                  "iface.bootproto = <empty>\n"
+                                  "iface.subnet_mask = <empty>\n"
+                                  "iface.gateway = <empty>\n"
+                                  "iface.dhcp_alt_client_id_state = <empty>\n"
+                                  "iface.dhcp_alt_client_id = <empty>\n"
+                                  "iface.dhcp_dns = <empty>\n"
+                                  "iface.dhcp_learn_iqn = <empty>\n"
+                                  "iface.dhcp_req_vendor_id_state = <empty>\n"
+                                  "iface.dhcp_vendor_id_state = <empty>\n"
+                                  "iface.dhcp_vendor_id = <empty>\n"
+                                  "iface.dhcp_slp_da = <empty>\n"
+                                  "iface.fragmentation = <empty>\n"
+                                  "iface.gratuitous_arp = <empty>\n"
+                                  "iface.incoming_forwarding = <empty>\n"
+                                  "iface.tos_state = <empty>\n"
+                                  "iface.tos = 0\n"
+                                  "iface.ttl = 0\n"
+                                  "iface.delayed_ack = <empty>\n"
+                                  "iface.tcp_nagle = <empty>\n"
+                                  "iface.tcp_wsf_state = <empty>\n"
+                                  "iface.tcp_wsf = 0\n"
+                                  "iface.tcp_timer_scale = 0\n"
+                                  "iface.tcp_timestamp = <empty>\n"
+                                  "iface.redirect = <empty>\n"
+                                  "iface.def_task_mgmt_timeout = 0\n"
+                                  "iface.header_digest = <empty>\n"
+                                  "iface.data_digest = <empty>\n"
+                                  "iface.immediate_data = <empty>\n"
+                                  "iface.initial_r2t = <empty>\n"
+                                  "iface.data_seq_inorder = <empty>\n"
+                                  "iface.data_pdu_inorder = <empty>\n"
+                                  "iface.erl = 0\n"
+                                  "iface.max_receive_data_len = 0\n"
+                                  "iface.first_burst_len = 0\n"
+                                  "iface.max_outstanding_r2t = 0\n"
+                                  "iface.max_burst_len = 0\n"
+                                  "iface.chap_auth = <empty>\n"
+                                  "iface.bidi_chap = <empty>\n"
+                                  "iface.strict_login_compliance = <empty>\n"
+                                  "iface.discovery_auth = <empty>\n"
+                                  "iface.discovery_logout = <empty>\n"
+                                  "# END RECORD\n";
 
 /* The numbers of the IPv4 and IPv6 templates (SPEC.md §2.1). */
 static const char *const ipv4_numbers[] = {
-        "prefix_len", "vlan_id", "vlan_priority", "iface_num", "mtu", "port", "tos", "ttl",
-        "tcp_wsf", "tcp_timer_scale", "def_task_mgmt_timeout", "erl", "max_receive_data_len",
-        "first_burst_len", "max_outstanding_r2t", "max_burst_len",
+        "prefix_len",
+        "vlan_id",
+        "vlan_priority",
+        "iface_num",
+        "mtu",
+        "port",
+        "tos",
+        "ttl",
+        "tcp_wsf",
+        "tcp_timer_scale",
+        "def_task_mgmt_timeout",
+        "erl",
+        "max_receive_data_len",
+        "first_burst_len",
+        "max_outstanding_r2t",
+        "max_burst_len",
 };
 static const char *const ipv6_only_numbers[] = {
-        "dup_addr_detect_cnt", "flow_label", "hop_limit", "nd_reachable_tmo", "nd_rexmit_time",
-        "nd_stale_tmo", "router_adv_link_mtu", "traffic_class",
+        "dup_addr_detect_cnt", "flow_label",   "hop_limit",           "nd_reachable_tmo",
+        "nd_rexmit_time",      "nd_stale_tmo", "router_adv_link_mtu", "traffic_class",
 };
 
 /*
@@ -223,11 +233,11 @@ static char *item_names(const json_t *list)
         char *out;
 
         assert_true(json_is_array(items));
-        json_array_foreach(items, i, it)
+        json_array_foreach (items, i, it)
                 cap += strlen(hjson_str(it, "name") ? hjson_str(it, "name") : "?") + 1;
         out = calloc(1, cap);
         assert_non_null(out);
-        json_array_foreach(items, i, it) {
+        json_array_foreach (items, i, it) {
                 const char *n = hjson_str(it, "name");
 
                 len += (size_t)sprintf(out + len, "%s%s", i ? "," : "", n ? n : "?");
@@ -296,7 +306,7 @@ static json_t *health_problem(struct harness *h, const char *name)
         size_t i;
 
         assert_true(json_is_array(json_object_get(j, "problems")));
-        json_array_foreach(json_object_get(j, "problems"), i, p)
+        json_array_foreach (json_object_get(j, "problems"), i, p)
                 if (hjson_str(p, "name") && strcmp(hjson_str(p, "name"), name) == 0)
                         found = json_incref(p);
         json_decref(j);
@@ -357,9 +367,9 @@ static void test_ifaces_create_bare_writes_iscsiadm_template(void **state)
         json_t *j;
         long n;
 
-        assert_int_equal(http(h, "POST", "/api/v1/ifaces", "application/json",
-                              "{\"name\":\"iface0\"}", &r),
-                         201);
+        assert_int_equal(
+                http(h, "POST", "/api/v1/ifaces", "application/json", "{\"name\":\"iface0\"}", &r),
+                201);
         assert_string_equal(r.location, "/api/v1/ifaces/iface0");
         assert_non_null(r.etag);
         assert_true(hetag_revision(r.etag) > 0);
@@ -486,8 +496,7 @@ static void test_ifaces_get_json_text_builtins_missing(void **state)
                             "# BEGIN RECORD 2.1.8\niface.iscsi_ifacename = iface0\n"
                             "iface.net_ifacename = <empty>\n",
                             80) == 0);
-        assert_true(r.body_len > 13 &&
-                    strcmp(r.body + r.body_len - 13, "# END RECORD\n") == 0);
+        assert_true(r.body_len > 13 && strcmp(r.body + r.body_len - 13, "# END RECORD\n") == 0);
         assert_string_equal(r.body, iface0_show);
         assert_string_equal(r.etag, c.etag);
 
@@ -616,7 +625,7 @@ static void test_ifaces_list_filters(void **state)
         j = get_json(h, "/api/v1/ifaces?transport_name=iser", 200);
         got = item_names(j);
         assert_string_equal(got, "ib0,iser");
-        json_array_foreach(json_object_get(j, "items"), i, it)
+        json_array_foreach (json_object_get(j, "items"), i, it)
                 assert_string_equal(hjson_str(it, "transport_name"), "iser");
         free(got);
         json_decref(j);
@@ -624,7 +633,7 @@ static void test_ifaces_list_filters(void **state)
         j = get_json(h, "/api/v1/ifaces?net_ifacename=eth1", 200);
         got = item_names(j);
         assert_string_equal(got, "n1,n3");
-        json_array_foreach(json_object_get(j, "items"), i, it)
+        json_array_foreach (json_object_get(j, "items"), i, it)
                 assert_string_equal(hjson_str(it, "net_ifacename"), "eth1");
         free(got);
         json_decref(j);
@@ -681,10 +690,10 @@ static void test_ifaces_list_bad_parameters(void **state)
                 { "limit=99999999999999999999", "limit" },
                 { "cursor=!!!", "cursor" },
                 { "cursor=", "cursor" },
-                { "cursor=YS9i", "cursor" },    /* base64url of "a/b": not a name */
+                { "cursor=YS9i", "cursor" }, /* base64url of "a/b": not a name */
                 { "bogus=1", "bogus" },
-                { "limit=%205", "limit" },      /* strtoul() would skip the blank ... */
-                { "limit=%20%2B5", "limit" },   /* ... and then take the '+' refused above */
+                { "limit=%205", "limit" },    /* strtoul() would skip the blank ... */
+                { "limit=%20%2B5", "limit" }, /* ... and then take the '+' refused above */
                 { "limit=%095", "limit" },
         };
         struct hresp r = {};
@@ -822,8 +831,7 @@ static void test_ifaces_patch_merges(void **state)
         want = get_json(h, "/api/v1/ifaces/m0", 200);
 
         /* Only the given key changes. */
-        http(h, "PATCH", "/api/v1/ifaces/m0", "application/merge-patch+json", "{\"mtu\":1500}",
-             &r);
+        http(h, "PATCH", "/api/v1/ifaces/m0", "application/merge-patch+json", "{\"mtu\":1500}", &r);
         assert_int_equal(r.status, 200);
         got = hresp_json(&r);
         json_object_set_new(want, "mtu", json_integer(1500));
@@ -968,11 +976,11 @@ static void test_ifaces_ipv6_template_and_naming_rule(void **state)
         json_decref(d);
 
         /* IPv4-only keys on an ipv6 name (B19). */
-        http(h, "PATCH", "/api/v1/ifaces/eth0-ipv6", "application/merge-patch+json",
-             "{\"tos\":5}", &r);
+        http(h, "PATCH", "/api/v1/ifaces/eth0-ipv6", "application/merge-patch+json", "{\"tos\":5}",
+             &r);
         assert_problem(&r, 400, "tos");
-        http(h, "POST", "/api/v1/ifaces", "application/json",
-             "{\"name\":\"x-ipv6\",\"tos\":1}", &r);
+        http(h, "POST", "/api/v1/ifaces", "application/json", "{\"name\":\"x-ipv6\",\"tos\":1}",
+             &r);
         assert_problem(&r, 400, "tos");
         http(h, "POST", "/api/v1/ifaces", "application/json",
              "{\"name\":\"x-ipv6\",\"net_ifacename\":\"eth0\",\"ipaddress\":\"10.0.0.1\"}", &r);
@@ -1037,7 +1045,7 @@ static void test_ifaces_delete(void **state)
         after = harness_snapshot(h);
         assert_int_equal(after->n_rows, 0);
         assert_int_equal(after->n_files, 0);
-        assert_int_equal(after->audit_count, 4);       /* two creates, two deletes */
+        assert_int_equal(after->audit_count, 4); /* two creates, two deletes */
         hsnap_free(after);
 
         /* The name can be used again. */
@@ -1180,28 +1188,27 @@ static void test_ifaces_health_reports_state(void **state)
         hresp_done(&r);
 }
 
-static const char ext0_v1[] =
-        "# BEGIN RECORD 2.1.8\n"
-        "iface.iscsi_ifacename = ext0\n"
-        "iface.net_ifacename = eth3\n"
-        "iface.prefix_len = 0\n"
-        "iface.transport_name = tcp\n"
-        "iface.vlan_id = 0\n"
-        "iface.vlan_priority = 0\n"
-        "iface.iface_num = 0\n"
-        "iface.mtu = 1500\n"
-        "iface.port = 0\n"
-        "iface.tos = 0\n"
-        "iface.ttl = 0\n"
-        "iface.tcp_wsf = 0\n"
-        "iface.tcp_timer_scale = 0\n"
-        "iface.def_task_mgmt_timeout = 0\n"
-        "iface.erl = 0\n"
-        "iface.max_receive_data_len = 0\n"
-        "iface.first_burst_len = 0\n"
-        "iface.max_outstanding_r2t = 0\n"
-        "iface.max_burst_len = 0\n"
-        "# END RECORD\n";
+static const char ext0_v1[] = "# BEGIN RECORD 2.1.8\n"
+                              "iface.iscsi_ifacename = ext0\n"
+                              "iface.net_ifacename = eth3\n"
+                              "iface.prefix_len = 0\n"
+                              "iface.transport_name = tcp\n"
+                              "iface.vlan_id = 0\n"
+                              "iface.vlan_priority = 0\n"
+                              "iface.iface_num = 0\n"
+                              "iface.mtu = 1500\n"
+                              "iface.port = 0\n"
+                              "iface.tos = 0\n"
+                              "iface.ttl = 0\n"
+                              "iface.tcp_wsf = 0\n"
+                              "iface.tcp_timer_scale = 0\n"
+                              "iface.def_task_mgmt_timeout = 0\n"
+                              "iface.erl = 0\n"
+                              "iface.max_receive_data_len = 0\n"
+                              "iface.first_burst_len = 0\n"
+                              "iface.max_outstanding_r2t = 0\n"
+                              "iface.max_burst_len = 0\n"
+                              "# END RECORD\n";
 
 static void test_ifaces_drift_import_change_remove(void **state)
 {
@@ -1255,8 +1262,8 @@ static void test_ifaces_drift_import_change_remove(void **state)
         free(v2);
 
         /* An imported record is edited through the API like any other. */
-        http(h, "PATCH", "/api/v1/ifaces/ext0", "application/merge-patch+json",
-             "{\"vlan_id\":4}", &r);
+        http(h, "PATCH", "/api/v1/ifaces/ext0", "application/merge-patch+json", "{\"vlan_id\":4}",
+             &r);
         assert_int_equal(r.status, 200);
 
         /* Removed behind our back. */

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Advisory format check: lists the C files that clang-format (with .clang-format) would change.
-# Not part of the lint suite, because hand alignment (trailing comments at a fixed column) is
-# allowed; run it with `meson test -C build --suite format` or directly, and apply a file's
-# changes with `clang-format -i FILE` where they help. Exit 77 (skip) without clang-format.
+# Format check (lint suite): lists the C files that clang-format (with .clang-format) would
+# change, and fails if there is any; apply with `clang-format -i FILE`. Exit 77 (skip) without
+# clang-format (./dev.sh installs Debian's, version 14, whose output this tree follows).
 # usage: check-format.sh [SOURCE_ROOT]   (default: two levels above this script)
 set -euo pipefail
 

@@ -30,7 +30,8 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *f)
         return remove(p);
 }
 
-static void fixture_open(struct fixture *f, enum engine_drift_policy drift, void (*hook)(const char *))
+static void fixture_open(struct fixture *f, enum engine_drift_policy drift,
+                         void (*hook)(const char *))
 {
         struct engine_config cfg = {
                 .iscsi_root = f->root,
@@ -128,9 +129,9 @@ static char *row_read(struct fixture *f, const char *name)
         char *out = NULL;
 
         assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, "SELECT content FROM ifaces WHERE name = ?", -1,
-                                            &st, NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+                sqlite3_prepare_v2(db, "SELECT content FROM ifaces WHERE name = ?", -1, &st, NULL),
+                SQLITE_OK);
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
         if (sqlite3_step(st) == SQLITE_ROW)
                 out = strdup((const char *)sqlite3_column_text(st, 0));
@@ -241,8 +242,8 @@ static void test_engine_update_revisions_and_if_match(void **state)
                                              "eth2", &b, &err),
                          -ESTALE);
         assert_null(b);
-        assert_int_equal(engine_iface_update(f->e, &ctx, "iface0", a->revision, edit_netdev,
-                                             "eth2", &b, &err),
+        assert_int_equal(engine_iface_update(f->e, &ctx, "iface0", a->revision, edit_netdev, "eth2",
+                                             &b, &err),
                          0);
         assert_true(b->revision > a->revision);
         assert_string_equal(b->rec.str[IFACE_F_NET_IFACENAME], "eth2");
@@ -256,26 +257,25 @@ static void test_engine_update_revisions_and_if_match(void **state)
         /* An edit that changes nothing writes nothing. */
         a = b;
         b = NULL;
-        assert_int_equal(engine_iface_update(f->e, &ctx, "iface0", 0, edit_netdev, "eth2", &b,
-                                             &err),
-                         0);
+        assert_int_equal(
+                engine_iface_update(f->e, &ctx, "iface0", 0, edit_netdev, "eth2", &b, &err), 0);
         assert_int_equal(b->revision, a->revision);
         iface_snap_unref(a);
         iface_snap_unref(b);
 
         /* An invalid edit is refused with the field, and changes nothing. */
         char *before = file_read(f, "iface0");
-        assert_int_equal(engine_iface_update(f->e, &ctx, "iface0", 0, edit_netdev, "bad/dev", NULL,
-                                             &err),
-                         -EINVAL);
+        assert_int_equal(
+                engine_iface_update(f->e, &ctx, "iface0", 0, edit_netdev, "bad/dev", NULL, &err),
+                -EINVAL);
         assert_string_equal(err.field, "net_ifacename");
         char *after = file_read(f, "iface0");
         assert_string_equal(before, after);
         free(before);
         free(after);
-        assert_int_equal(engine_iface_update(f->e, &ctx, "nosuch", 0, edit_netdev, "eth2", NULL,
-                                             &err),
-                         -ENOENT);
+        assert_int_equal(
+                engine_iface_update(f->e, &ctx, "nosuch", 0, edit_netdev, "eth2", NULL, &err),
+                -ENOENT);
 }
 
 static void test_engine_revisions_never_repeat(void **state)
@@ -486,9 +486,9 @@ static void test_engine_crash_points_leave_old_or_new(void **state)
                 const char *point;
                 bool new_wins;
         } points[] = {
-                { "engine-before-intent", false },  { "engine-intent-committed", false },
-                { "mirror-tmp-written", false },    { "mirror-renamed", true },
-                { "engine-file-written", true },    { "engine-row-committed", true },
+                { "engine-before-intent", false }, { "engine-intent-committed", false },
+                { "mirror-tmp-written", false },   { "mirror-renamed", true },
+                { "engine-file-written", true },   { "engine-row-committed", true },
         };
         struct fixture *f = *state;
 
@@ -534,10 +534,12 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_engine_create_get_delete, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_engine_builtins_are_read_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_builtins_are_read_only, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_engine_update_revisions_and_if_match, setup,
                                                 teardown),
-                cmocka_unit_test_setup_teardown(test_engine_revisions_never_repeat, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_revisions_never_repeat, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_engine_list_order_filters_and_pages, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_drift_import, setup, teardown),

@@ -26,10 +26,8 @@ static int h_put(struct call *c)
 }
 
 static const struct route table[] = {
-        { "GET", "/api/v1/ifaces", h_list },
-        { "POST", "/api/v1/ifaces", h_list },
-        { "GET", "/api/v1/ifaces/{name}", h_get },
-        { "PUT", "/api/v1/ifaces/{name}", h_put },
+        { "GET", "/api/v1/ifaces", h_list },       { "POST", "/api/v1/ifaces", h_list },
+        { "GET", "/api/v1/ifaces/{name}", h_get }, { "PUT", "/api/v1/ifaces/{name}", h_put },
         { "GET", "/api/v1/health", h_list },
 };
 
@@ -91,8 +89,8 @@ static void test_router_param_too_long_is_not_found(void **state)
         char buf[8], allow[64];
         enum router_result r;
 
-        r = router_match(table, ELEMENTSOF(table), "GET", "/api/v1/ifaces/0123456789", &route,
-                         buf, sizeof(buf), &param, allow, sizeof(allow));
+        r = router_match(table, ELEMENTSOF(table), "GET", "/api/v1/ifaces/0123456789", &route, buf,
+                         sizeof(buf), &param, allow, sizeof(allow));
         assert_int_equal(r, ROUTER_NOT_FOUND);
 }
 
