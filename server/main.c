@@ -463,6 +463,9 @@ int main(int argc, char *argv[])
         }
         (void)signal(SIGPIPE, SIG_IGN);
 
+        /* The db (with its audit trail), the port file and the iscsi files are ours alone. */
+        (void)umask(0077);
+
         raise_nofile();
 
         return run(&o, &mask);
