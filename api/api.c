@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The entry point server/ calls: routing a plain request to its handler and filling the reply. */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "internal.h"
@@ -46,6 +47,17 @@ int resp_add_header(struct api_response *resp, const char *name, const char *val
                 return -ENOMEM;
         resp->headers[resp->n_headers++] = (struct api_header){ name, v };
         return 0;
+}
+
+int call_invalid(struct call *c, const char *field, const char *fmt, ...)
+{
+        va_list ap;
+
+        c->err.field = field;
+        va_start(ap, fmt);
+        vsnprintf(c->err.reason, sizeof(c->err.reason), fmt, ap);
+        va_end(ap);
+        return -EINVAL;
 }
 
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)

@@ -4,10 +4,37 @@
 #include <jansson.h>
 #include <stdio.h>
 
+#include "engine.h"
 #include "internal.h"
 #include "macro.h"
 
-void iface_json_write(struct sbuf *b, const struct iface_rec *rec)
+static const char *const port_status_names[_ENGINE_PORT_MAX] = {
+        [ENGINE_PORT_UNBOUND] = "unbound",
+        [ENGINE_PORT_PRESENT] = "present",
+        [ENGINE_PORT_MISSING] = "missing",
+};
+
+/* The read-only view of the port: does the NIC or HBA it binds to exist on this host now? */
+static void write_port(struct sbuf *b, const struct iface_rec *rec,
+                       const struct iface_json_extra *x)
+{
+        char warnings[ENGINE_PORT_WARNINGS_MAX][160];
+        size_t n = 0;
+        enum engine_port_state st = engine_iface_port(rec, x->nics, x->hbas, warnings, &n);
+
+        sbuf_printf(b, ",\"port_status\":\"%s\"", port_status_names[st]);
+        if (n == 0)
+                return;
+        sbuf_puts(b, ",\"warnings\":[");
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        sbuf_puts(b, ",");
+                sbuf_json_string(b, warnings[i]);
+        }
+        sbuf_puts(b, "]");
+}
+
+void iface_json_write(struct sbuf *b, const struct iface_rec *rec, const struct iface_json_extra *x)
 {
         bool ipv6 = iface_rec_is_ipv6(rec);
 
@@ -26,6 +53,8 @@ void iface_json_write(struct sbuf *b, const struct iface_rec *rec)
                 } else
                         sbuf_printf(b, ",\"%s\":%" PRIu32, f->key, rec->num[i]);
         }
+        if (x)
+                write_port(b, rec, x);
         sbuf_puts(b, "}");
 }
 
@@ -69,6 +98,10 @@ static int set_field(struct iface_rec *rec, const char *key, const json_t *v,
         int idx = iface_field_find(key);
         const struct iface_field *f;
         int r;
+
+        /* Read-only fields of a response: a GET body can be PUT back as it is. */
+        if (streq(key, "port_status") || streq(key, "warnings"))
+                return 0;
 
         if (strncmp(key, "iface.", 6) == 0 || idx < 0) {
                 /* The offending field is the unknown key itself (copied: the JSON tree is

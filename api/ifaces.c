@@ -14,17 +14,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iface_snap *, iface_snap_unref);
 
-_printf_(3, 4) static int bad(struct call *c, const char *field, const char *fmt, ...)
-{
-        va_list ap;
-
-        c->err.field = field;
-        va_start(ap, fmt);
-        vsnprintf(c->err.reason, sizeof(c->err.reason), fmt, ap);
-        va_end(ap);
-        return -EINVAL;
-}
-
 /* --- request helpers ----------------------------------------------------------------------- */
 
 /* true if the Content-Type's media type (parameters ignored, case-insensitive) is want. */
@@ -52,13 +41,13 @@ static int read_body(struct call *c, const char *want, json_t **ret)
                 return -EMEDIUMTYPE;
         }
         if (!c->req->body || c->req->body_len == 0)
-                return bad(c, "body", "the request body is empty");
+                return call_invalid(c, "body", "the request body is empty");
 
         /* Strict: duplicate keys and invalid UTF-8 are errors (jansson checks UTF-8 always). */
         j = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
         if (!j)
-                return bad(c, "body", "invalid JSON at line %d, column %d: %s", jerr.line,
-                           jerr.column, jerr.text);
+                return call_invalid(c, "body", "invalid JSON at line %d, column %d: %s", jerr.line,
+                                    jerr.column, jerr.text);
         *ret = j;
         return 0;
 }
@@ -104,16 +93,18 @@ static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
                 if (strncmp(p, "W/", 2) == 0) {
                         p = strchr(p + 2 + (p[2] == '"'), '"');
                         if (!p)
-                                return bad(c, "If-Match", "malformed entity tag");
+                                return call_invalid(c, "If-Match", "malformed entity tag");
                         p++;
                         continue;
                 }
                 if (*p != '"' || p[1] < '0' || p[1] > '9')
-                        return bad(c, "If-Match", "malformed entity tag (expected \"<revision>\")");
+                        return call_invalid(c, "If-Match",
+                                            "malformed entity tag (expected \"<revision>\")");
                 errno = 0;
                 v = strtoull(p + 1, &end, 10);
                 if (errno || *end != '"')
-                        return bad(c, "If-Match", "malformed entity tag (expected \"<revision>\")");
+                        return call_invalid(c, "If-Match",
+                                            "malformed entity tag (expected \"<revision>\")");
                 if (v != 0 && v == cur->revision) {
                         *ret = v;
                         return 0;
@@ -133,14 +124,37 @@ static int set_etag(struct api_response *resp, const struct iface_snap *s)
         return resp_add_header(resp, "ETag", etag);
 }
 
+/* The NICs and HBAs a response checks ports against, taken once per request. */
+struct port_view {
+        struct nic_snapshot *nics;
+        struct engine_hbas *hbas;
+        struct iface_json_extra x;
+};
+
+static void port_view_open(struct call *c, struct port_view *v)
+{
+        *v = (struct port_view){ .nics = engine_nics(c->api->engine) };
+        if (engine_hbas(c->api->engine, &v->hbas) < 0)
+                v->hbas = NULL;
+        v->x = (struct iface_json_extra){ v->nics, v->hbas ? &v->hbas->inv : NULL };
+}
+
+static void port_view_close(struct port_view *v)
+{
+        nic_snapshot_unref(v->nics);
+        engine_hbas_unref(v->hbas);
+}
+
 static int reply_record(struct call *c, int status, const struct iface_snap *s)
 {
+        _cleanup_(port_view_close) struct port_view v = {};
         struct sbuf b = {};
         char *body;
         size_t len;
         int r;
 
-        iface_json_write(&b, &s->rec);
+        port_view_open(c, &v);
+        iface_json_write(&b, &s->rec, &v.x);
         r = sbuf_take(&b, &body, &len);
         if (r < 0)
                 return r;
@@ -201,6 +215,7 @@ static int cursor_decode(const char *in, char *out, size_t size)
 
 int ifaces_list(struct call *c)
 {
+        _cleanup_(port_view_close) struct port_view pv = {};
         struct engine_list_query q = { .limit = LIST_LIMIT_DEFAULT };
         struct iface_snap **items = NULL;
         char after[IFACE_NAME_MAX + 8], cursor[128];
@@ -224,14 +239,15 @@ int ifaces_list(struct call *c)
                         l = strtoul(v, &end, 10);
                         /* strtoul would skip blanks and take a sign: plain digits only. */
                         if (*v < '0' || *v > '9' || *end || errno || l < 1 || l > LIST_LIMIT_MAX)
-                                return bad(c, "limit", "must be an integer from 1 to %d",
-                                           LIST_LIMIT_MAX);
+                                return call_invalid(c, "limit", "must be an integer from 1 to %d",
+                                                    LIST_LIMIT_MAX);
                         q.limit = l;
                 } else if (streq(k, "cursor")) {
                         if (cursor_decode(v, after, sizeof(after)) < 0 ||
                             !engine_list_cursor_is_valid(after))
-                                return bad(c, "cursor",
-                                           "is not a cursor returned by this API (next_cursor)");
+                                return call_invalid(
+                                        c, "cursor",
+                                        "is not a cursor returned by this API (next_cursor)");
                         q.after = after;
                 } else if (streq(k, "transport_name"))
                         q.transport_name = v;
@@ -239,21 +255,22 @@ int ifaces_list(struct call *c)
                         q.net_ifacename = v;
                 else {
                         snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s", k);
-                        return bad(c, c->err.field_buf,
-                                   "unknown query parameter (known: limit, cursor, "
-                                   "transport_name, net_ifacename)");
+                        return call_invalid(c, c->err.field_buf,
+                                            "unknown query parameter (known: limit, cursor, "
+                                            "transport_name, net_ifacename)");
                 }
         }
 
         r = engine_iface_list(c->api->engine, &q, &items, &n, &more);
         if (r < 0)
                 return r;
+        port_view_open(c, &pv);
 
         sbuf_puts(&b, "{\"items\":[");
         for (size_t i = 0; i < n; i++) {
                 if (i)
                         sbuf_puts(&b, ",");
-                iface_json_write(&b, &items[i]->rec);
+                iface_json_write(&b, &items[i]->rec, &pv.x);
         }
         sbuf_puts(&b, "],\"next_cursor\":");
         if (more && n > 0) {

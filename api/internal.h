@@ -44,6 +44,11 @@ int ifaces_replace(struct call *c);
 int ifaces_patch(struct call *c);
 int ifaces_delete(struct call *c);
 int health_get(struct call *c);
+int nics_list(struct call *c);
+int nics_get(struct call *c);
+int transports_list(struct call *c);
+int hbas_list(struct call *c);
+int hbas_get(struct call *c);
 int openapi_get(struct call *c);
 
 enum router_result {
@@ -69,6 +74,10 @@ int errors_status(int r);
 void errors_problem(struct api_response *resp, int status, const char *detail, const char *field,
                     const char *request_id);
 
+/* Set a 400 on c naming field (a static string or c->err.field_buf); returns -EINVAL. */
+int call_invalid(struct call *c, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
 /* Fill resp for the failure r of call c (uses c->err and c->detail). Logs 5xx once. */
 void errors_from_call(struct call *c, int r);
 
@@ -88,8 +97,21 @@ int sbuf_take(struct sbuf *b, char **ret, size_t *ret_len);
 
 /* iface-json.c: the only place that knows the JSON field names of an iface. */
 
-/* Append rec as a JSON object: name, every set string and every number of its key set. */
-void iface_json_write(struct sbuf *b, const struct iface_rec *rec);
+struct nic_snapshot;
+struct hba_inventory;
+
+/* What a response adds to a record besides its keys: the port it binds to, seen now. */
+struct iface_json_extra {
+        const struct nic_snapshot *nics;  /* may be NULL */
+        const struct hba_inventory *hbas; /* may be NULL */
+};
+
+/*
+ * Append rec as a JSON object: name, every set string and every number of its key set, and with
+ * x (may be NULL) the read-only "port_status" and "warnings".
+ */
+void iface_json_write(struct sbuf *b, const struct iface_rec *rec,
+                      const struct iface_json_extra *x);
 
 struct json_t;
 /*

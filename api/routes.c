@@ -11,6 +11,11 @@ const struct route api_routes[] = {
         { "PUT",    "/api/v1/ifaces/{name}", ifaces_replace },
         { "PATCH",  "/api/v1/ifaces/{name}", ifaces_patch   },
         { "DELETE", "/api/v1/ifaces/{name}", ifaces_delete  },
+        { "GET",    "/api/v1/nics",          nics_list      },
+        { "GET",    "/api/v1/nics/{name}",   nics_get       },
+        { "GET",    "/api/v1/transports",    transports_list },
+        { "GET",    "/api/v1/hbas",          hbas_list      },
+        { "GET",    "/api/v1/hbas/{host}",   hbas_get       },
         { "GET",    "/api/v1/health",        health_get     },
         { "GET",    "/openapi.yaml",         openapi_get    },
 };

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,6 +34,8 @@ struct engine {
         enum engine_drift_policy drift;
         unsigned lock_timeout_ms;
         void (*fault)(const char *point);
+        char *sysfs_root;
+        char *proc_root;
 
         struct store *store;
         struct mirror *mirror;
@@ -56,6 +59,11 @@ struct engine {
         struct engine_drift_event events[ENGINE_EVENTS_MAX];
         size_t n_events; /* total recorded; ring position = n % MAX */
         uint64_t drift_imported;
+
+        /* Inventory. */
+        struct nic_monitor *nics;
+        pthread_mutex_t hbas_lock;
+        struct engine_hbas *hbas;
 
         /* Watcher. */
         int inotify_fd;
@@ -309,14 +317,15 @@ static void restore_old_file(struct engine *e, const char *name, const struct if
 }
 
 /*
- * Store one change made through the API, holding write_lock: intent row (durable) -> file
- * (atomic, durable) -> row + audit with the intent dropped (durable) -> index. A crash at any
- * point is finished or undone by recover_intents() at the next start. On failure nothing is
- * changed and nothing was acknowledged.
+ * Store one change made through the API (origin "api") or by the engine itself ("auto"),
+ * holding write_lock: intent row (durable) -> file (atomic, durable) -> row + audit with the
+ * intent dropped (durable) -> index. A crash at any point is finished or undone by
+ * recover_intents() at the next start. On failure nothing is changed and nothing was
+ * acknowledged.
  */
-static int commit_api_change(struct engine *e, const struct engine_ctx *ctx, const char *name,
-                             struct iface_rec *rec, const char *action,
-                             const struct iface_snap *old, struct iface_snap **ret)
+static int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *origin,
+                         const char *name, struct iface_rec *rec, const char *action,
+                         const struct iface_snap *old, struct iface_snap **ret)
 {
         _cleanup_free_ char *content = NULL;
         _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
@@ -336,7 +345,7 @@ static int commit_api_change(struct engine *e, const struct engine_ctx *ctx, con
                                                .name = name,
                                                .content = content,
                                                .revision = rev,
-                                               .origin = "api",
+                                               .origin = origin,
                                                .actor = ctx ? ctx->actor : NULL,
                                                .request_id = ctx ? ctx->request_id : NULL,
                                        });
@@ -363,7 +372,7 @@ static int commit_api_change(struct engine *e, const struct engine_ctx *ctx, con
                                           .name = name,
                                           .content = content,
                                           .revision = rev,
-                                          .origin = "api",
+                                          .origin = origin,
                                           .now_usec = now,
                                           .action = action,
                                           .actor = ctx ? ctx->actor : NULL,
@@ -380,7 +389,7 @@ static int commit_api_change(struct engine *e, const struct engine_ctx *ctx, con
         e->revision = rev;
 
         if (rec) {
-                r = snap_new(rec, content, len, rev, "api", old ? old->created_usec : now, now,
+                r = snap_new(rec, content, len, rev, origin, old ? old->created_usec : now, now,
                              &snap);
                 if (r < 0)
                         return r;
@@ -789,10 +798,13 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         pthread_mutex_init(&e->write_lock, NULL);
         pthread_mutex_init(&e->health_lock, NULL);
         pthread_rwlock_init(&e->index_lock, NULL);
+        pthread_mutex_init(&e->hbas_lock, NULL);
         e->iscsi_root = strdup(cfg->iscsi_root);
+        e->sysfs_root = strdup(cfg->sysfs_root ? cfg->sysfs_root : "/sys");
+        e->proc_root = strdup(cfg->proc_root ? cfg->proc_root : "/proc");
         e->db_path = strdup(cfg->db_path);
         e->lock_dir = strdup(cfg->lock_dir ? cfg->lock_dir : "/run/lock/iscsi");
-        if (!e->iscsi_root || !e->db_path || !e->lock_dir)
+        if (!e->iscsi_root || !e->db_path || !e->lock_dir || !e->sysfs_root || !e->proc_root)
                 return -ENOMEM;
         e->drift = cfg->drift;
         e->lock_timeout_ms = cfg->lock_timeout_ms ? cfg->lock_timeout_ms : 30000;
@@ -841,6 +853,18 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
 
         log_info("Loaded %zu iface record(s) from '%s' (revision %" PRIu64 ")", e->n_idx,
                  e->iscsi_root, e->revision);
+
+        r = engine_offload_sync(e);
+        if (r < 0)
+                return fail_msg(reterr_msg, r, "cannot create the iface records of offload ports");
+        if (r > 0)
+                log_info("Created %d iface record(s) for offload ports", r);
+
+        if (!cfg->nics_off) {
+                r = nic_monitor_new(e->sysfs_root, e->proc_root, &e->nics);
+                if (r < 0)
+                        log_warning_errno(r, "NIC inventory unavailable, continuing without it");
+        }
         *ret = TAKE_PTR(e);
         return 0;
 }
@@ -1028,8 +1052,13 @@ struct engine *engine_free(struct engine *e)
         for (size_t i = 0; i < ENGINE_EVENTS_MAX; i++)
                 free(e->events[i].name);
 
+        nic_monitor_free(e->nics);
+        engine_hbas_unref(e->hbas);
+        pthread_mutex_destroy(&e->hbas_lock);
         mirror_close(e->mirror);
         store_close(e->store);
+        free(e->sysfs_root);
+        free(e->proc_root);
         pthread_rwlock_destroy(&e->index_lock);
         pthread_mutex_destroy(&e->write_lock);
         pthread_mutex_destroy(&e->health_lock);
@@ -1169,7 +1198,7 @@ int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const st
         else if (e->n_idx >= ENGINE_MAX_RECORDS)
                 r = -ENOSPC;
         else
-                r = commit_api_change(e, ctx, rec->name, &copy, "create", NULL, ret);
+                r = commit_change(e, ctx, "api", rec->name, &copy, "create", NULL, ret);
         pthread_mutex_unlock(&e->write_lock);
         return r;
 }
@@ -1228,7 +1257,7 @@ int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const ch
                 r = 0;
                 goto finish;
         }
-        r = commit_api_change(e, ctx, name, &next, "update", cur, ret);
+        r = commit_change(e, ctx, "api", name, &next, "update", cur, ret);
 finish:
         pthread_mutex_unlock(&e->write_lock);
         return r;
@@ -1252,7 +1281,7 @@ int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const ch
         else if (!etag_ok(if_match, cur))
                 r = -ESTALE;
         else
-                r = commit_api_change(e, ctx, name, NULL, "delete", cur, NULL);
+                r = commit_change(e, ctx, "api", name, NULL, "delete", cur, NULL);
         pthread_mutex_unlock(&e->write_lock);
         return r;
 }
@@ -1341,4 +1370,139 @@ void engine_health_done(struct engine_health *h)
                 free(h->events[i].name);
         free(h->events);
         *h = (struct engine_health){};
+}
+
+/* --- inventory ----------------------------------------------------------------------------- */
+
+struct nic_snapshot *engine_nics(struct engine *e)
+{
+        return e && e->nics ? nic_monitor_snapshot(e->nics) : NULL;
+}
+
+struct engine_hbas *engine_hbas_unref(struct engine_hbas *h)
+{
+        if (!h || __atomic_sub_fetch(&h->refs, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        hba_inventory_done(&h->inv);
+        free(h);
+        return NULL;
+}
+
+int engine_hbas(struct engine *e, struct engine_hbas **ret)
+{
+        struct engine_hbas *h;
+        int64_t now = now_usec();
+        int r;
+
+        assert_return(e && ret, -EINVAL);
+
+        /* sysfs is cheap to read, but not on every GET of a record: share a scan for 1 s. */
+        pthread_mutex_lock(&e->hbas_lock);
+        if (!e->hbas || now - e->hbas->scanned_usec >= 1000000) {
+                h = calloc(1, sizeof(*h));
+                if (!h) {
+                        pthread_mutex_unlock(&e->hbas_lock);
+                        return -ENOMEM;
+                }
+                r = hba_scan(e->sysfs_root, &h->inv);
+                if (r < 0) {
+                        free(h);
+                        pthread_mutex_unlock(&e->hbas_lock);
+                        return r;
+                }
+                h->scanned_usec = now;
+                h->refs = 1;
+                engine_hbas_unref(e->hbas);
+                e->hbas = h;
+        }
+        h = e->hbas;
+        __atomic_add_fetch(&h->refs, 1, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&e->hbas_lock);
+        *ret = h;
+        return 0;
+}
+
+int engine_offload_sync(struct engine *e)
+{
+        struct engine_hbas *h = NULL;
+        struct iface_rec *recs = NULL;
+        size_t n = 0;
+        int r, created = 0;
+
+        assert_return(e, -EINVAL);
+
+        r = engine_hbas(e, &h);
+        if (r < 0)
+                return r;
+        r = hba_offload_ifaces(&h->inv, &recs, &n);
+        engine_hbas_unref(h);
+        if (r < 0)
+                return r;
+
+        pthread_mutex_lock(&e->write_lock);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *data = NULL;
+                struct iface_error err = {};
+
+                /* Never overwrite: a record, a file (iscsiadm's own, maybe edited) or a name
+                 * we cannot serve keeps it as it is, exactly as iscsiadm does. */
+                if (idx_find(e, recs[i].name) || iface_name_validate(recs[i].name, &err) < 0 ||
+                    mirror_read(e->mirror, recs[i].name, &data, NULL) != -ENOENT)
+                        continue;
+                r = commit_change(e, &(struct engine_ctx){ "iscsi-ifaced", NULL }, "auto",
+                                  recs[i].name, &recs[i], "create", NULL, NULL);
+                if (r >= 0)
+                        created++;
+        }
+        pthread_mutex_unlock(&e->write_lock);
+
+        for (size_t i = 0; i < n; i++)
+                iface_rec_done(&recs[i]);
+        free(recs);
+        return r < 0 ? r : created;
+}
+
+static bool mac_eq(const char *a, const char *b)
+{
+        return a && b && strcasecmp(a, b) == 0;
+}
+
+enum engine_port_state engine_iface_port(const struct iface_rec *rec,
+                                         const struct nic_snapshot *nics,
+                                         const struct hba_inventory *hbas,
+                                         char warnings[ENGINE_PORT_WARNINGS_MAX][160],
+                                         size_t *ret_n_warnings)
+{
+        const char *netdev = rec->str[IFACE_F_NET_IFACENAME];
+        const char *hw = rec->str[IFACE_F_HWADDRESS];
+        bool bound = false, missing = false;
+        size_t n = 0;
+
+        if (!isempty(netdev) && !streq(netdev, "default")) {
+                bool found = nics && nic_snapshot_find(nics, netdev);
+
+                for (size_t i = 0; !found && hbas && i < hbas->n_hosts; i++)
+                        found = streq_ptr(hbas->hosts[i].netdev, netdev);
+                bound = true;
+                if (!found) {
+                        missing = true;
+                        snprintf(warnings[n++], 160,
+                                 "net_ifacename '%s' names no NIC or HBA port on this host",
+                                 netdev);
+                }
+        }
+        if (!isempty(hw) && !streq(hw, "default")) {
+                bool found = nics && nic_snapshot_find_mac(nics, hw);
+
+                for (size_t i = 0; !found && hbas && i < hbas->n_hosts; i++)
+                        found = mac_eq(hbas->hosts[i].hwaddress, hw);
+                bound = true;
+                if (!found) {
+                        missing = true;
+                        snprintf(warnings[n++], 160,
+                                 "hwaddress '%s' matches no NIC or HBA port on this host", hw);
+                }
+        }
+        *ret_n_warnings = n;
+        return !bound ? ENGINE_PORT_UNBOUND : missing ? ENGINE_PORT_MISSING : ENGINE_PORT_PRESENT;
 }

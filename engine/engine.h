@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hba.h"
 #include "iface.h"
+#include "nic.h"
 
 #define ENGINE_VERSION     "0.1.0"
 #define ENGINE_MAX_RECORDS 100000
@@ -31,6 +33,9 @@ struct engine_config {
         const char *lock_dir; /* default /run/lock/iscsi */
         enum engine_drift_policy drift;
         unsigned lock_timeout_ms;         /* iscsiadm lock wait, default 30000 as iscsiadm */
+        const char *sysfs_root;           /* default /sys: HBAs, transports, NIC speed/driver */
+        const char *proc_root;            /* default /proc: rp_filter */
+        bool nics_off;                    /* do not start the NIC monitor (unit tests) */
         void (*fault)(const char *point); /* tests only: called at each protocol step */
 };
 
@@ -156,6 +161,50 @@ void engine_health_done(struct engine_health *h);
 
 /* The drift policy the engine runs with. */
 enum engine_drift_policy engine_drift_policy(const struct engine *e);
+
+/* --- inventory ---------------------------------------------------------------------------- */
+
+/* The current NIC snapshot (a reference to release), or NULL if the monitor is not running. */
+struct nic_snapshot *engine_nics(struct engine *e);
+
+/* An HBA inventory shared by readers; rescanned when older than a second. */
+struct engine_hbas {
+        struct hba_inventory inv;
+        int64_t scanned_usec;
+        unsigned refs; /* atomic */
+};
+
+/* The HBA inventory (a reference to release with engine_hbas_unref). 0 or -ENOMEM. */
+int engine_hbas(struct engine *e, struct engine_hbas **ret);
+struct engine_hbas *engine_hbas_unref(struct engine_hbas *h);
+
+/*
+ * Create the iface records iscsiadm would create for the offload ports in sysfs (origin
+ * "auto"), for each name that has neither a record nor a file. Idempotent. Returns the number
+ * created, or -errno.
+ */
+int engine_offload_sync(struct engine *e);
+
+enum engine_port_state {
+        ENGINE_PORT_UNBOUND, /* neither hwaddress nor net_ifacename names a port */
+        ENGINE_PORT_PRESENT,
+        ENGINE_PORT_MISSING, /* a named NIC or HBA is not on this host (now) */
+        _ENGINE_PORT_MAX,
+};
+
+#define ENGINE_PORT_WARNINGS_MAX 2
+
+/*
+ * Whether the port rec binds to exists: net_ifacename must name a NIC (or an HBA's netdev),
+ * hwaddress a NIC's MAC or an HBA's hwaddress (case-insensitive, as iscsiadm matches). nics and
+ * hbas may be NULL (then nothing is known to be present). Fills up to ENGINE_PORT_WARNINGS_MAX
+ * human-readable warnings.
+ */
+enum engine_port_state engine_iface_port(const struct iface_rec *rec,
+                                         const struct nic_snapshot *nics,
+                                         const struct hba_inventory *hbas,
+                                         char warnings[ENGINE_PORT_WARNINGS_MAX][160],
+                                         size_t *ret_n_warnings);
 
 /* Run one reconciliation pass now (what the watcher does). For tests and SIGHUP. */
 int engine_rescan(struct engine *e);

@@ -30,6 +30,7 @@ struct options {
         const char *iscsi_root;
         const char *db_path;
         const char *lock_dir;
+        const char *sysfs_root;
         enum engine_drift_policy drift;
         unsigned threads;
         int log_level;
@@ -47,6 +48,8 @@ static void help(void)
                "  --iscsi-root DIR      open-iscsi db root (default /var/lib/iscsi)\n"
                "  --db FILE             sqlite database (default /var/lib/iscsi-ifaced/ifaced.db)\n"
                "  --lock-dir DIR        iscsiadm lock directory (default /run/lock/iscsi)\n"
+               "  --sysfs-root DIR      sysfs to read HBAs, transports and NIC details from\n"
+               "                        (default /sys; a fixture tree works for tests)\n"
                "  --drift import|report import changes made behind our back, or only report\n"
                "                        them (default import)\n"
                "  --threads N           HTTP worker threads, 1..%d (default 2)\n"
@@ -74,6 +77,7 @@ static int parse_argv(int argc, char *argv[], struct options *o)
                 ARG_ISCSI_ROOT,
                 ARG_DB,
                 ARG_LOCK_DIR,
+                ARG_SYSFS_ROOT,
                 ARG_DRIFT,
                 ARG_THREADS,
                 ARG_LOG_LEVEL,
@@ -86,6 +90,7 @@ static int parse_argv(int argc, char *argv[], struct options *o)
                 { "iscsi-root", required_argument, NULL, ARG_ISCSI_ROOT },
                 { "db", required_argument, NULL, ARG_DB },
                 { "lock-dir", required_argument, NULL, ARG_LOCK_DIR },
+                { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
                 { "drift", required_argument, NULL, ARG_DRIFT },
                 { "threads", required_argument, NULL, ARG_THREADS },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
@@ -121,6 +126,11 @@ static int parse_argv(int argc, char *argv[], struct options *o)
                         if (isempty(optarg))
                                 return usage_error("--lock-dir", optarg, "a directory");
                         o->lock_dir = optarg;
+                        break;
+                case ARG_SYSFS_ROOT:
+                        if (isempty(optarg))
+                                return usage_error("--sysfs-root", optarg, "a directory");
+                        o->sysfs_root = optarg;
                         break;
                 case ARG_DRIFT:
                         if (streq(optarg, "import"))
@@ -336,6 +346,7 @@ static int run(const struct options *o, const sigset_t *mask)
                 .iscsi_root = o->iscsi_root,
                 .db_path = o->db_path,
                 .lock_dir = o->lock_dir,
+                .sysfs_root = o->sysfs_root,
                 .drift = o->drift,
                 .lock_timeout_ms = 30000,
         };
@@ -436,6 +447,7 @@ int main(int argc, char *argv[])
                 .iscsi_root = "/var/lib/iscsi",
                 .db_path = "/var/lib/iscsi-ifaced/ifaced.db",
                 .lock_dir = "/run/lock/iscsi",
+                .sysfs_root = "/sys",
                 .drift = ENGINE_DRIFT_IMPORT,
                 .threads = 2,
                 .log_level = LOG_INFO,

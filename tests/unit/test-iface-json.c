@@ -26,7 +26,7 @@ static char *write_rec(const struct iface_rec *rec)
         struct sbuf b = {};
         char *out = NULL;
 
-        iface_json_write(&b, rec);
+        iface_json_write(&b, rec, NULL);
         assert_int_equal(sbuf_take(&b, &out, NULL), 0);
         return out;
 }
