@@ -11,40 +11,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NIC_NAME_MAX 16                 /* IFNAMSIZ, with the NUL */
+#define NIC_NAME_MAX 16 /* IFNAMSIZ, with the NUL */
 
 struct nic_addr {
-        int family;                     /* AF_INET or AF_INET6 */
-        char address[48];               /* text form, without the prefix */
+        int family;       /* AF_INET or AF_INET6 */
+        char address[48]; /* text form, without the prefix */
         unsigned prefixlen;
-        char scope[16];                 /* "global", "link", "host", "site", or a number */
+        char scope[16]; /* "global", "link", "host", "site", or a number */
 };
 
 struct nic {
         char name[NIC_NAME_MAX];
         int ifindex;
-        char mac[18];                   /* "aa:bb:cc:dd:ee:ff" lower case, "" if none */
+        char mac[18]; /* "aa:bb:cc:dd:ee:ff" lower case, "" if none */
         unsigned mtu;
-        char operstate[16];             /* "up", "down", "lowerlayerdown", "unknown", ... */
-        int carrier;                    /* 1, 0, or -1 unknown */
-        unsigned flags;                 /* IFF_* */
-        char kind[16];                  /* rtnl link type: "veth", "vlan", "bond", "bridge"...; "" for physical */
-        int parent_ifindex;             /* lower device (vlan, macvlan...) or veth peer; 0 if none */
-        char parent[NIC_NAME_MAX];      /* its name when it lives in this namespace, else "" */
-        int vlan_id;                    /* -1 if not a VLAN */
+        char operstate[16]; /* "up", "down", "lowerlayerdown", "unknown", ... */
+        int carrier;        /* 1, 0, or -1 unknown */
+        unsigned flags;     /* IFF_* */
+        char kind[16]; /* rtnl link type: "veth", "vlan", "bond", "bridge"...; "" for physical */
+        int parent_ifindex;        /* lower device (vlan, macvlan...) or veth peer; 0 if none */
+        char parent[NIC_NAME_MAX]; /* its name when it lives in this namespace, else "" */
+        int vlan_id;               /* -1 if not a VLAN */
         struct nic_addr *addrs;
         size_t n_addrs;
-        int speed_mbps;                 /* from sysfs; -1 unknown (EINVAL, missing, garbled) */
-        char duplex[16];                /* "full", "half", or "unknown" */
-        char driver[32];                /* sysfs device/driver link name, "" if unknown */
-        int rp_filter;                  /* effective: max(conf/all, conf/<name>); -1 unknown */
+        int speed_mbps;  /* from sysfs; -1 unknown (EINVAL, missing, garbled) */
+        char duplex[16]; /* "full", "half", or "unknown" */
+        char driver[32]; /* sysfs device/driver link name, "" if unknown */
+        int rp_filter;   /* effective: max(conf/all, conf/<name>); -1 unknown */
 };
 
 struct nic_snapshot {
-        unsigned refs;                  /* atomic */
-        uint64_t generation;            /* increases with every published snapshot */
-        int64_t built_usec;             /* CLOCK_REALTIME when it was built */
-        struct nic *nics;               /* sorted by name (strcmp) */
+        unsigned refs;       /* atomic */
+        uint64_t generation; /* increases with every published snapshot */
+        int64_t built_usec;  /* CLOCK_REALTIME when it was built */
+        struct nic *nics;    /* sorted by name (strcmp) */
         size_t n_nics;
 };
 
@@ -78,3 +78,10 @@ struct nic_snapshot *nic_monitor_snapshot(struct nic_monitor *m);
  * or -ETIMEDOUT. For tests and benchmarks that measure how fast a change shows.
  */
 int nic_monitor_wait(struct nic_monitor *m, uint64_t after, unsigned timeout_ms);
+
+/*
+ * Re-read the values that have no netlink event (rp_filter) every msec milliseconds instead of
+ * every 5 s; a snapshot is published only if one of them changed. Takes effect at once. Returns
+ * 0, or -EINVAL for a NULL monitor or 0 ms. For tests and tuning.
+ */
+int nic_monitor_set_refresh_interval(struct nic_monitor *m, unsigned msec);
