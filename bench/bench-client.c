@@ -6,6 +6,8 @@
  *   bench-client URL create N PREFIX      sequential durable creates
  *   bench-client URL list REPS            full listing (pages of 1000), REPS times
  *   bench-client URL get SECONDS THREADS NAME   GET one record in a loop from THREADS threads
+ *   bench-client URL lat PATH REPS        latency of GET PATH (median and min over REPS)
+ *   bench-client URL until PATH TEXT MS   poll GET PATH until the body contains TEXT
  */
 #include <curl/curl.h>
 #include <pthread.h>
@@ -192,6 +194,58 @@ static int bench_get(const char *base, double seconds, int threads, const char *
         return errors ? 1 : 0;
 }
 
+static int bench_lat(const char *base, const char *path, long reps)
+{
+        struct body b = {};
+        CURL *c = curl_easy_init();
+        double *lat = calloc((size_t)reps, sizeof(double));
+        char url[1024];
+
+        snprintf(url, sizeof(url), "%s%s", base, path);
+        for (long r = 0; r < reps; r++) {
+                double t = now_s();
+
+                if (request(c, "GET", url, NULL, &b) != 200)
+                        return 1;
+                lat[r] = now_s() - t;
+        }
+        qsort(lat, (size_t)reps, sizeof(double), cmp_double);
+        printf("op=lat path=%s reps=%ld bytes=%zu p50_ms=%.3f min_ms=%.3f\n", path, reps, b.len,
+               lat[reps / 2] * 1e3, lat[0] * 1e3);
+        curl_easy_cleanup(c);
+        free(lat);
+        free(b.data);
+        return 0;
+}
+
+/* Poll until the body of GET path contains text; prints the time it took from the start. */
+static int bench_until(const char *base, const char *path, const char *text, double ms)
+{
+        struct body b = {};
+        CURL *c = curl_easy_init();
+        double t0 = now_s();
+        char url[1024];
+        int r = 1;
+
+        snprintf(url, sizeof(url), "%s%s", base, path);
+        while (now_s() - t0 < ms / 1e3) {
+                long status = request(c, "GET", url, NULL, &b);
+
+                if (status == 200 && b.data && strstr(b.data, text)) {
+                        r = 0;
+                        break;
+                }
+        }
+        struct timespec rt;
+
+        clock_gettime(CLOCK_REALTIME, &rt);
+        printf("op=until path=%s found=%s ms=%.3f at_ms=%.3f\n", path, r ? "no" : "yes",
+               (now_s() - t0) * 1e3, (double)rt.tv_sec * 1e3 + (double)rt.tv_nsec / 1e6);
+        curl_easy_cleanup(c);
+        free(b.data);
+        return r;
+}
+
 int main(int argc, char **argv)
 {
         int r = 2;
@@ -205,6 +259,10 @@ int main(int argc, char **argv)
                 r = bench_create(argv[1], atol(argv[3]), argv[4]);
         else if (!strcmp(argv[2], "list") && argc == 4)
                 r = bench_list(argv[1], atol(argv[3]));
+        else if (!strcmp(argv[2], "lat") && argc == 5)
+                r = bench_lat(argv[1], argv[3], atol(argv[4]));
+        else if (!strcmp(argv[2], "until") && argc == 6)
+                r = bench_until(argv[1], argv[3], argv[4], atof(argv[5]));
         else if (!strcmp(argv[2], "get") && argc == 6)
                 r = bench_get(argv[1], atof(argv[3]), atoi(argv[4]), argv[5]);
         curl_global_cleanup();

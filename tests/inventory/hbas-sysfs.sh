@@ -1,0 +1,118 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The HBA inventory over HTTP on fixture sysfs trees (--sysfs-root): the daemon creates the
+# offload ports' iface records exactly as iscsiadm 2.1.8 does (byte for byte against the files
+# the real iscsiadm wrote, tests/fixtures/sysfs/expected/), with origin auto, idempotently, never
+# overwriting a file that exists; /api/v1/hbas and /api/v1/transports describe the tree; a
+# garbled tree gives unknown values, not a crash.
+set -euo pipefail
+
+BIN=${IFACED_BIN:?IFACED_BIN not set}
+FIX=${SOURCE_ROOT:?SOURCE_ROOT not set}/tests/fixtures/sysfs
+for t in curl jq sqlite3 cmp; do
+        command -v $t >/dev/null || { echo "SKIP: $t missing"; exit 77; }
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hbas-sysfs.XXXXXX")
+PID=
+fails=0
+cleanup() {
+        [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+        rm -rf "$WORK"
+}
+trap cleanup EXIT
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+start() { # $1 = state dir, $2 = sysfs tree
+        rm -f "$1/port"
+        "$BIN" --listen 127.0.0.1:0 --port-file "$1/port" --iscsi-root "$1/root" --db "$1/db" \
+                --lock-dir "$1/lock" --sysfs-root "$2" --log-level warning 2>>"$1/log" &
+        PID=$!
+        for _ in $(seq 200); do [ -s "$1/port" ] && break; sleep 0.05; done
+        [ -s "$1/port" ] || { cat "$1/log"; echo "harness: daemon did not start"; exit 99; }
+        URL=http://127.0.0.1:$(cat "$1/port")
+}
+stop() {
+        kill "$PID" && wait "$PID" || fail "daemon exit status"
+        PID=
+}
+get() { curl -s "$URL$1"; }
+status() { curl -s -o /dev/null -w '%{http_code}' "$URL$1"; }
+
+for tree in bnx2i cxgb4i qla4xxx be2iscsi qedi; do
+        d=$WORK/$tree
+        mkdir -p "$d"
+        start "$d" "$FIX/$tree"
+        want=$(cd "$FIX/expected/$tree" && ls | sort)
+        have=$(cd "$d/root/ifaces" && ls | sort)
+        if [ "$want" = "$have" ]; then
+                pass "$tree: the records iscsiadm creates: $(echo $want)"
+        else
+                fail "$tree: names differ: want [$(echo $want)] have [$(echo $have)]"
+        fi
+        for f in $want; do
+                cmp -s "$FIX/expected/$tree/$f" "$d/root/ifaces/$f" \
+                        || fail "$tree: ifaces/$f differs from iscsiadm's bytes"
+        done
+        [ "$(sqlite3 "$d/db" "SELECT DISTINCT origin FROM ifaces")" = auto ] \
+                && pass "$tree: origin auto in sqlite" || fail "$tree: origins"
+        n=$(echo "$want" | wc -w)
+        [ "$(get /api/v1/hbas | jq '[.items[] | select(.offload)] | length')" -ge 1 ] \
+                && pass "$tree: /api/v1/hbas lists offload ports" || fail "$tree: hbas $(get /api/v1/hbas | head -c 300)"
+        [ "$(get /api/v1/hbas | jq '[.items[].ifaces[]] | length')" = "$n" ] \
+                && pass "$tree: every auto record is listed under its HBA" \
+                || fail "$tree: hba ifaces $(get /api/v1/hbas | jq -c '[.items[] | {host, ifaces}]')"
+        revs=$(get '/api/v1/ifaces?limit=1000' | jq -c '[.items[] | .name]')
+        etags=$(for f in $want; do curl -s -o /dev/null -D - "$URL/api/v1/ifaces/$f" | grep -i '^etag'; done)
+        stop
+
+        # Idempotent: a restart creates nothing new and keeps the revisions.
+        start "$d" "$FIX/$tree"
+        [ "$(get '/api/v1/ifaces?limit=1000' | jq -c '[.items[] | .name]')" = "$revs" ] \
+                && pass "$tree: restart creates nothing new" || fail "$tree: records changed on restart"
+        etags2=$(for f in $want; do curl -s -o /dev/null -D - "$URL/api/v1/ifaces/$f" | grep -i '^etag'; done)
+        [ "$etags" = "$etags2" ] && pass "$tree: revisions kept" || fail "$tree: revisions changed"
+        stop
+done
+
+# A file that is already there (iscsiadm's, here edited) is never overwritten.
+d=$WORK/keep
+mkdir -p "$d/root/ifaces"
+f=qla4xxx.00:0e:1e:04:8b:14.ipv4.0
+sed 's/^iface.mtu = .*/iface.mtu = 9000/' "$FIX/expected/qla4xxx/$f" >"$d/root/ifaces/$f"
+start "$d" "$FIX/qla4xxx"
+grep -q '^iface.mtu = 9000$' "$d/root/ifaces/$f" && pass "an existing offload file is not overwritten" \
+        || fail "existing file overwritten"
+[ "$(sqlite3 "$d/db" "SELECT origin FROM ifaces WHERE name = '$f'")" = external ] \
+        && pass "it is imported as external" || fail "origin of the existing file"
+get /api/v1/hbas/host14 | jq -e '.transport == "qla4xxx" and .offload and (.kernel_ifaces | length) == 3 and .hwaddress == "00:0e:1e:04:8b:14"' >/dev/null \
+        && pass "GET /api/v1/hbas/host14" || fail "host14: $(get /api/v1/hbas/host14 | head -c 400)"
+[ "$(get /api/v1/hbas/14 | jq -r .name)" = host14 ] && pass "GET /api/v1/hbas/14" || fail "hbas/14"
+for bad in 99 host99 bogus host 14x; do
+        [ "$(status "/api/v1/hbas/$bad")" = 404 ] || fail "hbas/$bad is not 404"
+done
+pass "unknown hosts -> 404"
+get /api/v1/transports | jq -e '[.items[] | select(.name == "qla4xxx")][0] | .caps == "0x48b8" and .loaded and (.capabilities | index("DATA_PATH_OFFLOAD")) and (.capabilities | index("LOGIN_OFFLOAD"))' >/dev/null \
+        && pass "transports: qla4xxx caps decoded" || fail "transports: $(get /api/v1/transports)"
+# An iface bound by hwaddress to the HBA's MAC is present; the port's record lists it.
+curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
+        -d '{"name":"q0","transport_name":"qla4xxx","hwaddress":"00:0E:1E:04:8B:14"}' "$URL/api/v1/ifaces"
+get /api/v1/ifaces/q0 | jq -e '.port_status == "present"' >/dev/null && pass "an iface on the HBA's MAC: port present" \
+        || fail "q0: $(get /api/v1/ifaces/q0)"
+get /api/v1/hbas/host14 | jq -e '.ifaces | index("q0")' >/dev/null && pass "host14 lists q0" || fail "host14 ifaces"
+stop
+
+# Garbled sysfs: unknown values, no crash, no half-made records.
+d=$WORK/garbled
+mkdir -p "$d"
+start "$d" "$FIX/garbled"
+[ "$(status /api/v1/hbas)" = 200 ] && [ "$(status /api/v1/transports)" = 200 ] \
+        && pass "garbled: hbas and transports answer 200" || fail "garbled: status"
+get /api/v1/transports | jq -e 'all(.items[]; (.caps == null) or (.caps | test("^0x")))' >/dev/null \
+        && pass "garbled: unreadable caps are null" || fail "garbled transports: $(get /api/v1/transports)"
+[ "$(get /api/v1/health | jq -r .status)" = ok ] && pass "garbled: health ok" || fail "garbled health: $(get /api/v1/health)"
+stop
+
+[ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
+echo "all checks passed"
