@@ -398,6 +398,9 @@ static bool record_matches(const json_t *j, const char *name, long s, char *why,
         json_object_foreach ((json_t *)j, key, v) {
                 json_t *w = json_object_get(want, key);
 
+                /* Read-only views of the port, not part of the record. */
+                if (streq(key, "port_status") || streq(key, "warnings"))
+                        continue;
                 if (w && !json_equal(v, w)) {
                         snprintf(why, size, "key '%s' differs from what op-%ld wrote", key, s);
                         ok = false;
