@@ -41,8 +41,8 @@ usage: ./dev.sh COMMAND [ARGS...]
                 ./.state; ARGS are passed on to iscsi-ifaced
   test          deps, gcc build with -Dwerror=true and the suites unit integration lint compat
                 crash, then a clang ASan+UBSan build (build-asan/) with unit integration
-  bench [ARGS]  build, then run bench/run.sh ARGS (settings through its environment, e.g.
-                N=500 REPS=3 ./dev.sh bench)
+  bench [ARGS]  build, then run bench/run.sh ARGS and bench/nics-http.sh (settings through
+                their environment, e.g. N=500 REPS=3 ./dev.sh bench)
   clean         remove the build directories and ./.state
 EOF
 }
@@ -284,7 +284,9 @@ cmd_bench() {
         cmd_deps "${BENCH_PACKAGES[@]}"
         cmd_build
         [ -f bench/run.sh ] || die "bench/run.sh does not exist yet"
-        exec bash bench/run.sh "$@"
+        bash bench/run.sh "$@"
+        echo
+        exec bash bench/nics-http.sh
 }
 
 cmd_clean() {

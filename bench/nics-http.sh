@@ -20,7 +20,7 @@ NS=ifdbench$$
 WORK=$(mktemp -d /var/tmp/nics-bench.XXXXXX)
 PID=
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; fi
 	ip netns del "$NS" 2>/dev/null || true
 	rm -rf "$WORK"
 }
@@ -41,7 +41,7 @@ t0=$(date +%s%N)
 in_ns ip -batch "$WORK/batch"
 echo "made $N links in $((($(date +%s%N) - t0) / 1000000)) ms"
 
-in_ns "$BIN" --listen 127.0.0.1:0 --port-file "$WORK/port" --iscsi-root "$WORK/root" \
+ip netns exec "$NS" "$BIN" --listen 127.0.0.1:0 --port-file "$WORK/port" --iscsi-root "$WORK/root" \
 	--db "$WORK/db" --lock-dir "$WORK/lock" --log-level warning 2>"$WORK/log" &
 PID=$!
 for _ in $(seq 400); do [ -s "$WORK/port" ] && break; sleep 0.05; done
@@ -68,6 +68,8 @@ for i in $(seq 0 $((CHANGES - 1))); do
 done >"$WORK/change"
 change=$(median <"$WORK/change")
 worst=$(sort -g "$WORK/change" | tail -1)
+
+kill "$PID"; wait "$PID" || true; PID=
 
 echo
 printf 'GET /api/v1/nics (%d NICs), median of %d      %8.2f ms\n' "$count" "$REPS" "$ours"

@@ -65,15 +65,4 @@ printf "'ip link set X down' -> visible (ms)        %12.2f    (the ip process al
 printf 'ioctl SIOCSIFFLAGS down -> visible (ms)     %12.3f\n' "$(echo "$ioc" | field p50_ms)"
 printf 'nic_monitor_new (dump + sysfs, ms)          %12.2f\n' "$(echo "$start" | field nic_monitor_new_ms)"
 
-# --- HTTP: GET /api/v1/nics ---------------------------------------------------------------------
-# Place for the lead's HTTP figure, measured on the same namespace and links as above: set
-# HTTP_BENCH to a command; it runs inside the namespace with NS and N exported and should print
-# "op=http p50_ms=..." (the JSON list of all N links), which is reported against ip -j addr.
-if [ -n "${HTTP_BENCH:-}" ]; then
-	NS=$NS N=$N ip netns exec "$NS" bash -c "$HTTP_BENCH" | tee "$WORK/http"
-	http_ms=$(grep '^op=http' "$WORK/http" | field p50_ms || true)
-	[ -n "$http_ms" ] && printf 'GET /api/v1/nics, %5d links (ms)          %12.2f    %12.2f               %8.2fx\n' \
-		"$nics" "$http_ms" "$base_ms" "$(echo "$base_ms / $http_ms" | bc -l)"
-else
-	echo "GET /api/v1/nics: not measured here yet (set HTTP_BENCH; see the comment above)"
-fi
+# The HTTP figure (GET /api/v1/nics against ip -j addr) is bench/nics-http.sh.

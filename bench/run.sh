@@ -22,7 +22,7 @@ command -v iscsiadm >/dev/null || { echo "iscsiadm missing (apt-get install open
 WORK=$(mktemp -d /var/tmp/ifaced-bench.XXXXXX)
 PID=
 cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+	if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; fi
 	rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -17,7 +17,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/hbas-sysfs.XXXXXX")
 PID=
 fails=0
 cleanup() {
-        [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+        if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; fi
         rm -rf "$WORK"
 }
 trap cleanup EXIT

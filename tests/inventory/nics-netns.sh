@@ -18,7 +18,7 @@ PID=
 fails=0
 
 cleanup() {
-        [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+        if [ -n "$PID" ]; then kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; fi
         ip netns del "$NS" 2>/dev/null || true
         rm -rf "$WORK"
 }
