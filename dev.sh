@@ -8,20 +8,22 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 ROOT=$PWD
 
 # Debian 12 packages: build, libraries, test tools (sqlite3 CLI, curl, iscsiadm from
-# open-iscsi, unshare from util-linux, ip from iproute2) and clang with its sanitizer runtime.
+# open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime, and
+# qemu, kmod and cpio for the vm suite (tests/vm/README.md).
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3
         clang libclang-rt-14-dev clang-format jq
+        qemu-system-x86 kmod cpio
 )
 
 # Only for `bench`: bench/run.sh computes its ratios with bc.
 BENCH_PACKAGES=(bc)
 
 # Suites run by `test`: all of them with gcc, the C ones again under ASan+UBSan with clang.
-GCC_SUITES=(unit integration lint compat crash)
+GCC_SUITES=(unit integration lint compat crash vm)
 ASAN_SUITES=(unit integration)
 NUM_PROCESSES=2
 
@@ -40,7 +42,7 @@ usage: ./dev.sh COMMAND [ARGS...]
   run [ARGS]    build, then start the daemon on 127.0.0.1:${PORT:-8080} with its state in
                 ./.state; ARGS are passed on to iscsi-ifaced
   test          deps, gcc build with -Dwerror=true and the suites unit integration lint compat
-                crash, then a clang ASan+UBSan build (build-asan/) with unit integration
+                crash vm, then a clang ASan+UBSan build (build-asan/) with unit integration
   bench [ARGS]  build, then run bench/run.sh ARGS and bench/nics-http.sh (settings through
                 their environment, e.g. N=500 REPS=3 ./dev.sh bench)
   clean         remove the build directories and ./.state
