@@ -594,7 +594,14 @@ int engine_rescan(struct engine *e)
                 mirror_unlock(e->mirror);
         }
         pthread_mutex_unlock(&e->write_lock);
-        return r;
+        if (r < 0)
+                return r;
+
+        /* Offload ports that appeared since the start get their records now. */
+        r = engine_offload_sync(e);
+        if (r > 0)
+                log_info("Created %d iface record(s) for offload ports", r);
+        return r < 0 ? r : 0;
 }
 
 /* --- start: recovery and loading ----------------------------------------------------------- */
@@ -1388,17 +1395,16 @@ struct engine_hbas *engine_hbas_unref(struct engine_hbas *h)
         return NULL;
 }
 
-int engine_hbas(struct engine *e, struct engine_hbas **ret)
+/* The shared HBA scan; a fresh one when older than a second or when fresh is asked. */
+static int hbas_get(struct engine *e, bool fresh, struct engine_hbas **ret)
 {
         struct engine_hbas *h;
         int64_t now = now_usec();
         int r;
 
-        assert_return(e && ret, -EINVAL);
-
         /* sysfs is cheap to read, but not on every GET of a record: share a scan for 1 s. */
         pthread_mutex_lock(&e->hbas_lock);
-        if (!e->hbas || now - e->hbas->scanned_usec >= 1000000) {
+        if (fresh || !e->hbas || now - e->hbas->scanned_usec >= 1000000) {
                 h = calloc(1, sizeof(*h));
                 if (!h) {
                         pthread_mutex_unlock(&e->hbas_lock);
@@ -1422,6 +1428,13 @@ int engine_hbas(struct engine *e, struct engine_hbas **ret)
         return 0;
 }
 
+int engine_hbas(struct engine *e, struct engine_hbas **ret)
+{
+        assert_return(e && ret, -EINVAL);
+
+        return hbas_get(e, false, ret);
+}
+
 int engine_offload_sync(struct engine *e)
 {
         struct engine_hbas *h = NULL;
@@ -1431,7 +1444,7 @@ int engine_offload_sync(struct engine *e)
 
         assert_return(e, -EINVAL);
 
-        r = engine_hbas(e, &h);
+        r = hbas_get(e, true, &h);
         if (r < 0)
                 return r;
         r = hba_offload_ifaces(&h->inv, &recs, &n);

@@ -206,5 +206,8 @@ enum engine_port_state engine_iface_port(const struct iface_rec *rec,
                                          char warnings[ENGINE_PORT_WARNINGS_MAX][160],
                                          size_t *ret_n_warnings);
 
-/* Run one reconciliation pass now (what the watcher does). For tests and SIGHUP. */
+/*
+ * Run one reconciliation pass now (what the watcher does), then create the records of offload
+ * ports that appeared since the start (engine_offload_sync). For SIGHUP and tests.
+ */
 int engine_rescan(struct engine *e);

@@ -57,7 +57,8 @@ static void help(void)
                "  --help                show this help\n"
                "  --version             show the version\n"
                "\n"
-               "Signals: SIGHUP rescans the db root, SIGTERM/SIGINT stop after running requests.\n",
+               "Signals: SIGHUP rescans the db root and the offload ports, SIGTERM/SIGINT stop after\n"
+               "running requests.\n",
                PROGRAM, THREADS_MAX);
 }
 

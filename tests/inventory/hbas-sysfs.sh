@@ -103,6 +103,21 @@ get /api/v1/ifaces/q0 | jq -e '.port_status == "present"' >/dev/null && pass "an
 get /api/v1/hbas/host14 | jq -e '.ifaces | index("q0")' >/dev/null && pass "host14 lists q0" || fail "host14 ifaces"
 stop
 
+# Hot-plug: a port that appears after the start gets its records on SIGHUP.
+d=$WORK/hotplug
+mkdir -p "$d/sys"
+cp -a "$FIX/tcp/." "$d/sys/"
+start "$d" "$d/sys"
+[ -z "$(ls "$d/root/ifaces")" ] && pass "hotplug: no offload port, no record" || fail "hotplug: records before the port"
+rm -rf "$d/sys" && mkdir "$d/sys" && cp -a "$FIX/bnx2i/." "$d/sys/"
+kill -HUP "$PID"
+for _ in $(seq 100); do [ "$(ls "$d/root/ifaces" | wc -l)" -ge 2 ] && break; sleep 0.05; done
+[ "$(cd "$d/root/ifaces" && ls | sort)" = "$(cd "$FIX/expected/bnx2i" && ls | sort)" ] \
+        && pass "hotplug: SIGHUP creates the new port's records" || fail "hotplug: $(ls "$d/root/ifaces")"
+get /api/v1/hbas | jq -e '[.items[] | select(.transport == "bnx2i")] | length == 2' >/dev/null \
+        && pass "hotplug: /api/v1/hbas shows the new ports" || fail "hotplug hbas: $(get /api/v1/hbas | head -c 300)"
+stop
+
 # Garbled sysfs: unknown values, no crash, no half-made records.
 d=$WORK/garbled
 mkdir -p "$d"
