@@ -16,6 +16,13 @@
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
+#define MIN(a, b)                                                                                  \
+        ({                                                                                         \
+                __typeof__(a) _a_ = (a);                                                           \
+                __typeof__(b) _b_ = (b);                                                           \
+                _a_ < _b_ ? _a_ : _b_;                                                             \
+        })
+
 /* Take ownership of a pointer, leaving NULL behind, so cleanup attributes do not free it. */
 #define TAKE_PTR(p)                                                                                \
         ({                                                                                         \

@@ -1135,11 +1135,13 @@ int engine_iface_list(struct engine *e, const struct engine_list_query *q, struc
 
         assert_return(e && q && q->limit > 0 && ret && ret_n && ret_more, -EINVAL);
 
-        out = calloc(q->limit, sizeof(*out));
-        if (!out)
-                return -ENOMEM;
-
         pthread_rwlock_rdlock(&e->index_lock);
+        /* No more than there are: a caller asking for "everything" must not pay for the cap. */
+        out = calloc(MIN(q->limit, e->n_idx + ELEMENTSOF(e->builtin)), sizeof(*out));
+        if (!out) {
+                pthread_rwlock_unlock(&e->index_lock);
+                return -ENOMEM;
+        }
         if (q->after && streq(q->after, "iser")) {
                 start = e->n_idx;
                 first_builtin = ELEMENTSOF(e->builtin);
