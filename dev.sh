@@ -9,7 +9,8 @@ ROOT=$PWD
 
 # Debian 12 packages: build, libraries, test tools (sqlite3 CLI, curl, iscsiadm from
 # open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime, and
-# qemu, kmod and cpio for the vm suite (tests/vm/README.md).
+# qemu, kmod and cpio for the vm suite (tests/vm/README.md), tgt and libiscsi-bin for the target
+# suite (tests/target/README.md).
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev
@@ -17,13 +18,14 @@ PACKAGES=(
         curl open-iscsi util-linux iproute2 sqlite3
         clang libclang-rt-14-dev clang-format jq
         qemu-system-x86 kmod cpio
+        tgt libiscsi-bin
 )
 
 # Only for `bench`: bench/run.sh computes its ratios with bc.
 BENCH_PACKAGES=(bc)
 
 # Suites run by `test`: all of them with gcc, the C ones again under ASan+UBSan with clang.
-GCC_SUITES=(unit integration lint compat crash vm)
+GCC_SUITES=(unit integration lint compat crash vm target)
 ASAN_SUITES=(unit integration)
 NUM_PROCESSES=2
 
