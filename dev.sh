@@ -13,7 +13,7 @@ ROOT=$PWD
 # suite (tests/target/README.md).
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
-        libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev
+        libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libiscsi-dev
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3
         clang libclang-rt-14-dev clang-format jq

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The entry point server/ calls: routing a plain request to its handler and filling the reply. */
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <strings.h>
 
 #include "internal.h"
 #include "macro.h"
@@ -46,6 +48,42 @@ int resp_add_header(struct api_response *resp, const char *name, const char *val
         if (!v)
                 return -ENOMEM;
         resp->headers[resp->n_headers++] = (struct api_header){ name, v };
+        return 0;
+}
+
+/* true if the Content-Type's media type (parameters ignored, case-insensitive) is want. */
+static bool media_type_is(const char *content_type, const char *want)
+{
+        size_t n;
+
+        if (!content_type)
+                return false;
+        while (*content_type == ' ')
+                content_type++;
+        n = strcspn(content_type, "; \t");
+        return n == strlen(want) && strncasecmp(content_type, want, n) == 0;
+}
+
+/* Parse the JSON body of a write; the type must be want. */
+int call_read_json(struct call *c, const char *want, json_t **ret)
+{
+        json_error_t jerr;
+        json_t *j;
+
+        if (!media_type_is(c->req->content_type, want)) {
+                snprintf(c->detail, sizeof(c->detail), "Content-Type must be %s, not '%.80s'", want,
+                         c->req->content_type ? c->req->content_type : "(none)");
+                return -EMEDIUMTYPE;
+        }
+        if (!c->req->body || c->req->body_len == 0)
+                return call_invalid(c, "body", "the request body is empty");
+
+        /* Strict: duplicate keys and invalid UTF-8 are errors (jansson checks UTF-8 always). */
+        j = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+        if (!j)
+                return call_invalid(c, "body", "invalid JSON at line %d, column %d: %s", jerr.line,
+                                    jerr.column, jerr.text);
+        *ret = j;
         return 0;
 }
 

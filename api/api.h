@@ -26,9 +26,10 @@ struct api_request {
         const char *content_type; /* NULL if absent */
         const char *accept;
         const char *if_match;
-        const char *request_id; /* X-Request-Id, NULL if absent */
-        const char *actor;      /* peer description, e.g. "127.0.0.1" or "unix" */
-        const char *body;       /* NULL if none */
+        const char *request_id;      /* X-Request-Id, NULL if absent */
+        const char *idempotency_key; /* Idempotency-Key, NULL if absent */
+        const char *actor;           /* peer description, e.g. "127.0.0.1" or "unix" */
+        const char *body;            /* NULL if none */
         size_t body_len;
         int body_too_large; /* server stopped reading at API_MAX_BODY */
 };
@@ -38,7 +39,11 @@ struct api_header {
         char *value;      /* owned */
 };
 
+/* An answer that comes later: see api_pending_wait(). */
+struct api_pending;
+
 struct api_response {
+        struct api_pending *pending; /* set: nothing else is; the answer comes later */
         int status;
         const char *content_type; /* static */
         char *body;               /* owned, may be NULL */
@@ -56,3 +61,12 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
 
 /* Release what resp owns. */
 void api_response_done(struct api_response *resp);
+
+/*
+ * A response with pending set has no answer yet: the work runs elsewhere and no thread waits on
+ * it. The server suspends the connection, then calls this once: notify(userdata) runs exactly
+ * once, on any thread, as soon as the answer is ready (possibly before this returns). Then, on
+ * a thread of its own, the server calls api_pending_finish() to get the answer; that frees p.
+ */
+void api_pending_wait(struct api_pending *p, void (*notify)(void *userdata), void *userdata);
+void api_pending_finish(struct api_pending *p, struct api_response *resp);

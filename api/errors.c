@@ -18,6 +18,7 @@ static const struct {
         { 412, "precondition-failed", "Precondition failed" },
         { 413, "payload-too-large", "Request body too large" },
         { 415, "unsupported-media-type", "Unsupported media type" },
+        { 422, "idempotency-key-reused", "Idempotency-Key reused with another request" },
         { 500, "internal", "Internal error" },
         { 503, "unavailable", "Service unavailable" },
         { 507, "insufficient-storage", "Record limit reached" },
@@ -42,7 +43,11 @@ int errors_status(int r)
                 return 413;
         case -EMEDIUMTYPE:
                 return 415;
+        case -EILSEQ:
+                return 422;
         case -ETIMEDOUT:
+        case -EAGAIN:
+        case -ESHUTDOWN:
                 return 503;
         case -ENOSPC:
                 return 507;

@@ -11,17 +11,6 @@
 extern const char api_openapi_yaml[];
 extern const size_t api_openapi_yaml_len;
 
-static void put_rfc3339(struct sbuf *b, int64_t usec)
-{
-        time_t t = (time_t)(usec / 1000000);
-        struct tm tm;
-        char buf[64];
-
-        gmtime_r(&t, &tm);
-        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-        sbuf_printf(b, "\"%s.%06" PRId64 "Z\"", buf, usec % 1000000);
-}
-
 int health_get(struct call *c)
 {
         struct engine_health h = {};
@@ -55,7 +44,7 @@ int health_get(struct call *c)
                 sbuf_json_string(&b, h.events[i].name);
                 sbuf_printf(&b, ",\"action\":\"%s\",\"revision\":%" PRIu64 ",\"at\":",
                             h.events[i].action, h.events[i].revision);
-                put_rfc3339(&b, h.events[i].at_usec);
+                sbuf_rfc3339(&b, h.events[i].at_usec);
                 sbuf_puts(&b, "}");
         }
         sbuf_puts(&b, "]},\"problems\":[");

@@ -16,42 +16,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iface_snap *, iface_snap_unref);
 
 /* --- request helpers ----------------------------------------------------------------------- */
 
-/* true if the Content-Type's media type (parameters ignored, case-insensitive) is want. */
-static bool media_type_is(const char *content_type, const char *want)
-{
-        size_t n;
-
-        if (!content_type)
-                return false;
-        while (*content_type == ' ')
-                content_type++;
-        n = strcspn(content_type, "; \t");
-        return n == strlen(want) && strncasecmp(content_type, want, n) == 0;
-}
-
-/* Parse the JSON body of a write; the type must be want. */
-static int read_body(struct call *c, const char *want, json_t **ret)
-{
-        json_error_t jerr;
-        json_t *j;
-
-        if (!media_type_is(c->req->content_type, want)) {
-                snprintf(c->detail, sizeof(c->detail), "Content-Type must be %s, not '%.80s'", want,
-                         c->req->content_type ? c->req->content_type : "(none)");
-                return -EMEDIUMTYPE;
-        }
-        if (!c->req->body || c->req->body_len == 0)
-                return call_invalid(c, "body", "the request body is empty");
-
-        /* Strict: duplicate keys and invalid UTF-8 are errors (jansson checks UTF-8 always). */
-        j = json_loadb(c->req->body, c->req->body_len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!j)
-                return call_invalid(c, "body", "invalid JSON at line %d, column %d: %s", jerr.line,
-                                    jerr.column, jerr.text);
-        *ret = j;
-        return 0;
-}
-
 /*
  * If-Match: absent -> *ret = 0 (no condition); "*" -> the current revision; a list of strong
  * ETags -> the one equal to the current revision, or -ESTALE. Weak tags never match (RFC 9110
@@ -299,7 +263,7 @@ int ifaces_create(struct call *c)
         char location[128];
         int r;
 
-        r = read_body(c, "application/json", &j);
+        r = call_read_json(c, "application/json", &j);
         if (r < 0)
                 return r;
         r = iface_json_to_rec(j, NULL, &rec, &c->err);
@@ -387,7 +351,7 @@ static int update(struct call *c, bool replace)
         json_t *j = NULL;
         int r;
 
-        r = read_body(c, replace ? "application/json" : "application/merge-patch+json", &j);
+        r = call_read_json(c, replace ? "application/json" : "application/merge-patch+json", &j);
         if (r < 0)
                 return r;
         r = if_match_resolve(c, c->param, &if_match);

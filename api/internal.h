@@ -50,6 +50,11 @@ int transports_list(struct call *c);
 int hbas_list(struct call *c);
 int hbas_get(struct call *c);
 int openapi_get(struct call *c);
+int checks_run(struct call *c);
+int checks_job_create(struct call *c);
+int jobs_list_get(struct call *c);
+int jobs_get_one(struct call *c);
+int jobs_delete(struct call *c);
 
 enum router_result {
         ROUTER_FOUND,
@@ -78,6 +83,13 @@ void errors_problem(struct api_response *resp, int status, const char *detail, c
 int call_invalid(struct call *c, const char *field, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+struct json_t;
+/*
+ * Parse the request's JSON body (strict: duplicate keys refused) after checking its
+ * Content-Type is want. Returns 0 with *ret, -EMEDIUMTYPE or -EINVAL (field "body").
+ */
+int call_read_json(struct call *c, const char *want, struct json_t **ret);
+
 /* Fill resp for the failure r of call c (uses c->err and c->detail). Logs 5xx once. */
 void errors_from_call(struct call *c, int r);
 
@@ -92,6 +104,8 @@ void sbuf_put(struct sbuf *b, const char *s, size_t n);
 void sbuf_puts(struct sbuf *b, const char *s);
 void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_json_string(struct sbuf *b, const char *s);
+/* A JSON string "2026-11-23T07:00:00.000000Z" for a CLOCK_REALTIME time in microseconds. */
+void sbuf_rfc3339(struct sbuf *b, int64_t usec);
 /* Hand the bytes over (NUL-terminated); returns -ENOMEM if any append failed. */
 int sbuf_take(struct sbuf *b, char **ret, size_t *ret_len);
 

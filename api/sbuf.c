@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* A growable byte buffer and a JSON string escaper, for responses written without a tree. */
 #include <stdarg.h>
+#include <inttypes.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "internal.h"
 #include "macro.h"
@@ -108,4 +110,15 @@ int sbuf_take(struct sbuf *b, char **ret, size_t *ret_len)
                 *ret_len = b->len;
         *b = (struct sbuf){};
         return 0;
+}
+
+void sbuf_rfc3339(struct sbuf *b, int64_t usec)
+{
+        time_t t = (time_t)(usec / 1000000);
+        struct tm tm;
+        char buf[64];
+
+        gmtime_r(&t, &tm);
+        strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+        sbuf_printf(b, "\"%s.%06" PRId64 "Z\"", buf, usec % 1000000);
 }

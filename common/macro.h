@@ -23,6 +23,13 @@
                 _a_ < _b_ ? _a_ : _b_;                                                             \
         })
 
+#define MAX(a, b)                                                                                  \
+        ({                                                                                         \
+                __typeof__(a) _x_ = (a);                                                           \
+                __typeof__(b) _y_ = (b);                                                           \
+                _x_ > _y_ ? _x_ : _y_;                                                             \
+        })
+
 /* Take ownership of a pointer, leaving NULL behind, so cleanup attributes do not free it. */
 #define TAKE_PTR(p)                                                                                \
         ({                                                                                         \

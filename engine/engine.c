@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "mirror.h"
@@ -62,6 +63,8 @@ struct engine {
 
         /* Inventory. */
         struct nic_monitor *nics;
+        struct checker *checker;
+        struct jobs *jobs;
         pthread_mutex_t hbas_lock;
         struct engine_hbas *hbas;
 
@@ -73,6 +76,8 @@ struct engine {
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct engine *, engine_free);
+
+static void initiator_name_read(const char *path, char *buf, size_t size);
 
 static int64_t now_usec(void)
 {
@@ -872,6 +877,19 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                 if (r < 0)
                         log_warning_errno(r, "NIC inventory unavailable, continuing without it");
         }
+
+        {
+                char iname[224];
+
+                initiator_name_read(cfg->initiator_name_file ?: ENGINE_INITIATOR_NAME_FILE, iname,
+                                    sizeof(iname));
+                r = checker_new(e->nics, iname, &e->checker);
+                if (r < 0)
+                        return fail_msg(reterr_msg, r, "cannot start the check loop");
+                r = jobs_new(e->checker, &e->jobs);
+                if (r < 0)
+                        return fail_msg(reterr_msg, r, "cannot create the job table");
+        }
         *ret = TAKE_PTR(e);
         return 0;
 }
@@ -1059,6 +1077,9 @@ struct engine *engine_free(struct engine *e)
         for (size_t i = 0; i < ENGINE_EVENTS_MAX; i++)
                 free(e->events[i].name);
 
+        /* The check loop calls back into the jobs and reads the NIC monitor: stop it first. */
+        checker_free(e->checker);
+        jobs_free(e->jobs);
         nic_monitor_free(e->nics);
         engine_hbas_unref(e->hbas);
         pthread_mutex_destroy(&e->hbas_lock);
@@ -1520,4 +1541,103 @@ enum engine_port_state engine_iface_port(const struct iface_rec *rec,
         }
         *ret_n_warnings = n;
         return !bound ? ENGINE_PORT_UNBOUND : missing ? ENGINE_PORT_MISSING : ENGINE_PORT_PRESENT;
+}
+
+/* --- checks -------------------------------------------------------------------------------- */
+
+/*
+ * The InitiatorName= of open-iscsi's initiatorname.iscsi, or a fixed name under the reserved
+ * ".invalid" domain when there is none (discovery needs some name; the iface's own
+ * initiatorname wins when set).
+ */
+static void initiator_name_read(const char *path, char *buf, size_t size)
+{
+        FILE *f = fopen(path, "re");
+        char line[512];
+
+        snprintf(buf, size, "%s", ENGINE_INITIATOR_NAME_FALLBACK);
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                size_t n;
+                bool ok = true;
+
+                if (strncmp(line, "InitiatorName=", strlen("InitiatorName=")) != 0)
+                        continue;
+                n = strcspn(line, "\r\n");
+                line[n] = 0;
+                for (const char *p = line + strlen("InitiatorName="); *p; p++)
+                        if (*p <= ' ' || *p > '~')
+                                ok = false;
+                if (ok && line[strlen("InitiatorName=")] && n - strlen("InitiatorName=") < size)
+                        memcpy(buf, line + strlen("InitiatorName="),
+                               n - strlen("InitiatorName=") + 1);
+                break;
+        }
+        fclose(f);
+}
+
+struct checker *engine_checker(struct engine *e)
+{
+        return e->checker;
+}
+
+struct jobs *engine_jobs(struct engine *e)
+{
+        return e->jobs;
+}
+
+void engine_stop_checks(struct engine *e)
+{
+        checker_close(e->checker);
+        jobs_cancel_all(e->jobs);
+}
+
+int engine_check_spec_init(struct engine *e, const char *name, struct check_spec *spec)
+{
+        struct iface_snap *snap = NULL;
+        static const struct {
+                const char *key;
+                size_t off, size;
+        } fields[] = {
+                { "transport_name", offsetof(struct check_spec, transport),
+                  sizeof(((struct check_spec *)0)->transport) },
+                { "net_ifacename", offsetof(struct check_spec, netdev),
+                  sizeof(((struct check_spec *)0)->netdev) },
+                { "hwaddress", offsetof(struct check_spec, hwaddress),
+                  sizeof(((struct check_spec *)0)->hwaddress) },
+                { "ipaddress", offsetof(struct check_spec, ipaddress),
+                  sizeof(((struct check_spec *)0)->ipaddress) },
+                { "initiatorname", offsetof(struct check_spec, initiatorname),
+                  sizeof(((struct check_spec *)0)->initiatorname) },
+        };
+        int r;
+
+        r = engine_iface_get(e, name, &snap);
+        if (r < 0)
+                return r;
+
+        snprintf(spec->iface, sizeof(spec->iface), "%s", name);
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                int idx = iface_field_find(fields[i].key);
+                const char *v = idx >= 0 ? snap->rec.str[idx] : NULL;
+                char *dst = (char *)spec + fields[i].off;
+
+                /* Values were validated on write; one that does not fit is not used at all. */
+                if (v && strlen(v) < fields[i].size)
+                        memcpy(dst, v, strlen(v) + 1);
+                else
+                        dst[0] = 0;
+        }
+        /* iscsiadm's "default" placeholders mean unset. */
+        if (streq(spec->netdev, "default"))
+                spec->netdev[0] = 0;
+        if (streq(spec->hwaddress, "default"))
+                spec->hwaddress[0] = 0;
+        if (streq(spec->ipaddress, "default"))
+                spec->ipaddress[0] = 0;
+        if (streq(spec->initiatorname, "default"))
+                spec->initiatorname[0] = 0;
+        iface_snap_unref(snap);
+        return 0;
 }

@@ -12,12 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "check.h"
 #include "hba.h"
 #include "iface.h"
 #include "nic.h"
 
 #define ENGINE_VERSION     "0.1.0"
 #define ENGINE_MAX_RECORDS 100000
+
+#define ENGINE_INITIATOR_NAME_FILE     "/etc/iscsi/initiatorname.iscsi"
+#define ENGINE_INITIATOR_NAME_FALLBACK "iqn.2026-11.invalid.iscsi-ifaced:check"
 
 struct engine;
 
@@ -36,6 +40,7 @@ struct engine_config {
         const char *sysfs_root;           /* default /sys: HBAs, transports, NIC speed/driver */
         const char *proc_root;            /* default /proc: rp_filter */
         bool nics_off;                    /* do not start the NIC monitor (unit tests) */
+        const char *initiator_name_file;  /* default /etc/iscsi/initiatorname.iscsi */
         void (*fault)(const char *point); /* tests only: called at each protocol step */
 };
 
@@ -211,3 +216,23 @@ enum engine_port_state engine_iface_port(const struct iface_rec *rec,
  * ports that appeared since the start (engine_offload_sync). For SIGHUP and tests.
  */
 int engine_rescan(struct engine *e);
+
+/* --- checks (docs/checks.md) --- */
+
+struct jobs;
+
+/* The check loop and the job table; they live as long as the engine. */
+struct checker *engine_checker(struct engine *e);
+struct jobs *engine_jobs(struct engine *e);
+
+/*
+ * The daemon is stopping: cancel every check and job and refuse new ones (-ESHUTDOWN). Their
+ * callbacks follow promptly, on the check loop.
+ */
+void engine_stop_checks(struct engine *e);
+
+/*
+ * Fill the iface part of spec (name, transport, binding, address, initiator name) from the
+ * stored or built-in record name. Returns 0, or -ENOENT.
+ */
+int engine_check_spec_init(struct engine *e, const char *name, struct check_spec *spec);

@@ -40,6 +40,7 @@ struct http_server {
         dev_t unix_dev;
         ino_t unix_ino;
         atomic_uint in_flight; /* requests between first handler call and completion */
+        atomic_uint suspended; /* requests waiting for an api_pending answer */
         atomic_bool stopping;
 };
 
@@ -58,6 +59,9 @@ struct http_request {
         size_t body_len;
         size_t body_cap;
         bool body_too_large;
+        struct api_pending *pending; /* the api answers later; the connection is suspended */
+        struct MHD_Connection *conn;
+        char request_id[HTTP_REQUEST_ID_MAX + 1];
         struct api_arg args[HTTP_MAX_ARGS];
         size_t n_args;
         int64_t start_usec;
@@ -333,13 +337,40 @@ static struct MHD_Response *problem_response(const char *detail, const char *fie
         return r;
 }
 
-/* Hand the request to the api and turn its answer into an MHD response. */
+/* Turn the api's answer into an MHD response; resp is released. */
+static struct MHD_Response *mhd_response(struct api_response *aresp, int *ret_status)
+{
+        struct MHD_Response *r;
+
+        *ret_status = aresp->status;
+        if (*ret_status < 100 || *ret_status > 599)
+                *ret_status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+
+        if (aresp->body && aresp->body_len > 0) {
+                /* The body is malloc()ed by the api: MHD takes it over and free()s it. */
+                r = MHD_create_response_from_buffer(aresp->body_len, aresp->body,
+                                                    MHD_RESPMEM_MUST_FREE);
+                if (r)
+                        aresp->body = NULL;
+        } else
+                r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+
+        if (r) {
+                response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, aresp->content_type);
+                for (size_t i = 0; i < aresp->n_headers && i < API_MAX_HEADERS; i++)
+                        response_add_header(r, aresp->headers[i].name, aresp->headers[i].value);
+        }
+
+        api_response_done(aresp);
+        return r;
+}
+
+/* Hand the request to the api. NULL with req->pending set: the answer comes later. */
 static struct MHD_Response *api_response(struct http_server *s, struct http_request *req,
                                          struct MHD_Connection *conn, const char *method,
                                          const char *url, const char *request_id, int *ret_status)
 {
         struct api_response aresp = {};
-        struct MHD_Response *r;
         char actor[INET6_ADDRSTRLEN];
 
         peer_to_string(s, conn, actor, sizeof(actor));
@@ -357,6 +388,8 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                            .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                                    MHD_HTTP_HEADER_IF_MATCH),
                            .request_id = request_id,
+                           .idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                          "Idempotency-Key"),
                            .actor = actor,
                            .body = req->body_too_large ? NULL : req->body,
                            .body_len = req->body_too_large ? 0 : req->body_len,
@@ -364,27 +397,41 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                    },
                    &aresp);
 
-        *ret_status = aresp.status;
-        if (*ret_status < 100 || *ret_status > 599)
-                *ret_status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-
-        if (aresp.body && aresp.body_len > 0) {
-                /* The body is malloc()ed by the api: MHD takes it over and free()s it. */
-                r = MHD_create_response_from_buffer(aresp.body_len, aresp.body,
-                                                    MHD_RESPMEM_MUST_FREE);
-                if (r)
-                        aresp.body = NULL;
-        } else
-                r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-
-        if (r) {
-                response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, aresp.content_type);
-                for (size_t i = 0; i < aresp.n_headers && i < API_MAX_HEADERS; i++)
-                        response_add_header(r, aresp.headers[i].name, aresp.headers[i].value);
+        if (aresp.pending) {
+                req->pending = aresp.pending;
+                return NULL;
         }
+        return mhd_response(&aresp, ret_status);
+}
 
-        api_response_done(&aresp);
-        return r;
+/* The api's answer is ready (any thread): let MHD call the handler again. */
+static void http_resume(void *userdata)
+{
+        struct http_request *req = userdata;
+
+        MHD_resume_connection(req->conn);
+}
+
+/* Add the common headers, queue, log. */
+static enum MHD_Result queue(struct http_server *s, struct http_request *req,
+                             struct MHD_Connection *conn, struct MHD_Response *r, int status,
+                             const char *method, const char *url)
+{
+        enum MHD_Result ret;
+
+        response_add_header(r, "X-Request-Id", req->request_id);
+
+        /* While draining, tell keep-alive clients not to send another request on this one. */
+        if (atomic_load(&s->stopping))
+                response_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+
+        ret = MHD_queue_response(conn, (unsigned)status, r);
+        MHD_destroy_response(r);
+
+        if (log_get_level() >= LOG_DEBUG)
+                log_debug("%s %s -> %d (%lld us, id %s)", method, url, status,
+                          (long long)(now_usec() - req->start_usec), req->request_id);
+        return ret;
 }
 
 static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -393,11 +440,9 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 {
         struct http_server *s = cls;
         struct http_request *req = *req_cls;
-        char request_id[HTTP_REQUEST_ID_MAX + 1];
         struct MHD_Response *r;
         const char *hdr;
         int status;
-        enum MHD_Result ret;
 
         (void)version;
 
@@ -420,40 +465,50 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
                 return MHD_YES;
         }
 
+        /* Called again after a resume: the api's answer is ready. */
+        if (req->pending) {
+                struct api_response aresp;
+                struct api_pending *p = TAKE_PTR(req->pending);
+
+                atomic_fetch_sub(&s->suspended, 1);
+                api_pending_finish(p, &aresp);
+                r = mhd_response(&aresp, &status);
+                if (!r)
+                        return MHD_NO;
+                return queue(s, req, conn, r, status, method, url);
+        }
+
         /* Final call: the whole body is here (or was dropped as too large). */
         hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
         if (request_id_is_valid(hdr))
-                snprintf(request_id, sizeof(request_id), "%s", hdr);
+                snprintf(req->request_id, sizeof(req->request_id), "%s", hdr);
         else
-                request_id_generate(request_id);
+                request_id_generate(req->request_id);
 
         (void)MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, http_collect_arg, req);
 
         if (req->path_has_nul) {
                 status = MHD_HTTP_BAD_REQUEST;
-                r = problem_response("the path contains an encoded NUL (%00)", NULL, request_id);
+                r = problem_response("the path contains an encoded NUL (%00)", NULL,
+                                     req->request_id);
         } else if (req->bad_arg) {
                 status = MHD_HTTP_BAD_REQUEST;
-                r = problem_response(req->bad_arg, req->bad_arg_field, request_id);
-        } else
-                r = api_response(s, req, conn, method, url, request_id, &status);
+                r = problem_response(req->bad_arg, req->bad_arg_field, req->request_id);
+        } else {
+                r = api_response(s, req, conn, method, url, req->request_id, &status);
+                if (!r && req->pending) {
+                        /* Suspend first: the answer may be ready before wait returns. */
+                        req->conn = conn;
+                        atomic_fetch_add(&s->suspended, 1);
+                        MHD_suspend_connection(conn);
+                        api_pending_wait(req->pending, http_resume, req);
+                        return MHD_YES;
+                }
+        }
         if (!r)
                 return MHD_NO;
 
-        response_add_header(r, "X-Request-Id", request_id);
-
-        /* While draining, tell keep-alive clients not to send another request on this one. */
-        if (atomic_load(&s->stopping))
-                response_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-
-        ret = MHD_queue_response(conn, (unsigned)status, r);
-        MHD_destroy_response(r);
-
-        if (log_get_level() >= LOG_DEBUG)
-                log_debug("%s %s -> %d (%lld us, id %s)", method, url, status,
-                          (long long)(now_usec() - req->start_usec), request_id);
-
-        return ret;
+        return queue(s, req, conn, r, status, method, url);
 }
 
 static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -776,6 +831,7 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
         s->api = api;
         s->listen_fd = s->mhd_fd = -1;
         atomic_init(&s->in_flight, 0);
+        atomic_init(&s->suspended, 0);
         atomic_init(&s->stopping, false);
 
         if (strncmp(cfg->listen, "unix:", 5) == 0)
@@ -799,11 +855,13 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
 
         /*
          * poll, not epoll: 0.9.75's MHD_epoll() stalls when exactly 128 sockets are ready.
-         * ITC is what lets MHD_quiesce_daemon() wake the pool threads.
+         * ITC is what lets MHD_quiesce_daemon() wake the pool threads, and MHD_resume_connection()
+         * wake the one a suspended request belongs to (an api_pending answer, e.g. a check).
          */
         s->daemon = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
-                NULL, NULL, http_handle, s,
+                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+                0, NULL, NULL, http_handle, s,
                 /* first, or MHD prints the messages about the other options itself */
                 MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
                 (MHD_socket)s->mhd_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
@@ -864,6 +922,14 @@ void http_stop(struct http_server *s, unsigned drain_ms)
                 if (atomic_load(&s->in_flight) > 0)
                         log_warning("%u request(s) still running after %u ms, closing them",
                                     atomic_load(&s->in_flight), drain_ms);
+
+                /*
+                 * MHD aborts when stopped with a suspended connection, and a late resume would
+                 * touch freed memory: wait for every pending answer (the caller has cancelled the
+                 * work behind them, so they come within milliseconds).
+                 */
+                while (atomic_load(&s->suspended) > 0)
+                        (void)poll(NULL, 0, 5);
 
                 MHD_stop_daemon(s->daemon);
                 s->daemon = NULL;

@@ -431,6 +431,8 @@ static int run(const struct options *o, const sigset_t *mask)
         }
 
 finish:
+        /* Checks in flight end now (as cancelled): their suspended requests answer and drain. */
+        engine_stop_checks(e);
         http_stop(s, DRAIN_MS);
         api_free(a);
         engine_free(e);
