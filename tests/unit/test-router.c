@@ -104,8 +104,8 @@ static void test_router_real_table_is_sane(void **state)
                 const char *brace = strchr(api_routes[i].path, '{');
 
                 if (brace)
-                        snprintf(path, sizeof(path), "%.*sx", (int)(brace - api_routes[i].path),
-                                 api_routes[i].path);
+                        snprintf(path, sizeof(path), "%.*sx%s", (int)(brace - api_routes[i].path),
+                                 api_routes[i].path, strchr(brace, '}') + 1);
                 else
                         snprintf(path, sizeof(path), "%s", api_routes[i].path);
                 assert_int_equal(router_match(api_routes, api_n_routes, api_routes[i].method, path,
