@@ -72,6 +72,7 @@ fi
 W=$(mktemp -d "${TMPDIR:-/tmp}/target-checks.XXXXXX")
 DPID=       # the daemon (in the initiator namespace)
 LPID=       # the non-iSCSI listener (in the target namespace)
+BG_PIDS=()  # requests running in the background
 INI_NS=     # set from the env file once the target is up
 TGT_NS=
 XI=         # the extra veth end in the initiator namespace, once made
@@ -92,6 +93,8 @@ stop_pid() {
         return "$rc"
 }
 teardown() {
+        local p
+        for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
         if [ -n "$DPID" ]; then stop_pid "$DPID" 3 || true; fi
         if [ -n "$LPID" ]; then stop_pid "$LPID" 1 || true; fi
         DPID=
@@ -382,6 +385,23 @@ check no-iface nosuchiface "$(jq -nc --arg p "$VIP" '{portal: $p}')"
 expect "check of an unknown iface -> 404" "$W/c-no-iface" 404 '$pa == "200"' --arg pa "$CODE_PA"
 
 # ---------------------------------------------------------------- 4. failure reasons
+# Three black-holed checks in the background, more than the daemon's 2 HTTP threads: a single
+# check suspends its connection, so the daemon still answers at once.
+for i in 2 3 4; do
+        (
+                check "bh$i" pa "$(jq -nc --arg p "${BH_NET}.$i" '{portal: $p, timeout_ms: 2000}')"
+                echo "$CODE" >"$W/bh$i.code"
+        ) &
+        BG_PIDS+=("$!")
+done
+sleep 0.3
+api "$W/ifaces-bh" GET /api/v1/ifaces
+if [ "$CODE" = 200 ] && [ "$MS" -lt 1000 ]; then
+        pass "GET /api/v1/ifaces while 3 single checks wait on a black hole: 200 in $MS ms"
+else
+        fail "GET /api/v1/ifaces while 3 single checks wait on a black hole: HTTP $CODE after $MS ms (want 200 within 1000 ms)"
+        show "$W/ifaces-bh"
+fi
 check timeout pa "$(jq -nc --arg p "${BH_NET}.1" '{portal: $p, timeout_ms: 2000}')"
 expect "black-holed portal ${BH_NET}.1, timeout_ms 2000: failed, reason timeout" "$W/c-timeout" 200 \
         '.status == "failed" and .reason == "timeout" and step("link").status == "ok"'
@@ -389,6 +409,21 @@ if [ "$CODE" = 200 ] && [ "$MS" -ge 1800 ] && [ "$MS" -le 2350 ]; then
         pass "black-holed portal: answered after $MS ms (timeout_ms 2000; want 1800-2350)"
 else
         fail "black-holed portal: answered after $MS ms (HTTP $CODE; want 1800-2350 for timeout_ms 2000)"
+fi
+for p in "${BG_PIDS[@]}"; do wait "$p" || true; done
+BG_PIDS=()
+bh_bad=
+for i in 2 3 4; do
+        if [ "$(cat "$W/bh$i.code" 2>/dev/null)" != 200 ] ||
+                ! jq -e '.status == "failed" and .reason == "timeout"' "$W/c-bh$i" >/dev/null 2>&1; then
+                bh_bad+=" ${BH_NET}.$i"
+        fi
+done
+if [ -z "$bh_bad" ]; then
+        pass "the 3 concurrent black-holed checks: 200, reason timeout"
+else
+        fail "concurrent black-holed checks without a 200 timeout result:$bh_bad"
+        show "$W/c-bh${bh_bad##*.}"
 fi
 check link-down pd "$(jq -nc --arg p "${X_NET}.1" '{portal: $p}')"
 expect "iface pd on $XI (down): failed, reason link-down, later steps skipped" "$W/c-link-down" 200 \
