@@ -21,8 +21,9 @@ PACKAGES=(
         tgt libiscsi-bin
 )
 
-# Only for `bench`: bench/run.sh computes its ratios with bc.
-BENCH_PACKAGES=(bc)
+# Only for `bench`: bench/run.sh computes its ratios with bc; bench/checks.sh builds its
+# baseline (bench/iscsi-disc-bench) against libiscsi.
+BENCH_PACKAGES=(bc libiscsi-dev)
 
 # Suites run by `test`: all of them with gcc, the C ones again under ASan+UBSan with clang.
 GCC_SUITES=(unit integration lint compat crash vm target)
@@ -45,8 +46,8 @@ usage: ./dev.sh COMMAND [ARGS...]
                 ./.state; ARGS are passed on to iscsi-ifaced
   test          deps, gcc build with -Dwerror=true and the suites unit integration lint compat
                 crash vm, then a clang ASan+UBSan build (build-asan/) with unit integration
-  bench [ARGS]  build, then run bench/run.sh ARGS and bench/nics-http.sh (settings through
-                their environment, e.g. N=500 REPS=3 ./dev.sh bench)
+  bench [ARGS]  build, then run bench/run.sh ARGS, bench/nics-http.sh and bench/checks.sh
+                (settings through their environment, e.g. N=500 REPS=3 ./dev.sh bench)
   clean         remove the build directories and ./.state
 EOF
 }
@@ -287,10 +288,17 @@ cmd_test() {
 cmd_bench() {
         cmd_deps "${BENCH_PACKAGES[@]}"
         cmd_build
+        # A build dir configured before libiscsi-dev was installed lacks the checks baseline.
+        if [ ! -x build/bench/iscsi-disc-bench ]; then
+                meson setup --reconfigure build >/dev/null
+                ninja -C build
+        fi
         [ -f bench/run.sh ] || die "bench/run.sh does not exist yet"
         bash bench/run.sh "$@"
         echo
-        exec bash bench/nics-http.sh
+        bash bench/nics-http.sh
+        echo
+        exec bash bench/checks.sh
 }
 
 cmd_clean() {
