@@ -14,6 +14,7 @@ ROOT=$PWD
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libiscsi-dev
+        libgnutls28-dev openssl
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3
         clang libclang-rt-14-dev clang-format jq
@@ -129,12 +130,20 @@ cmd_build() {
 }
 
 cmd_run() {
-        local port=${PORT:-8080}
+        local port=${PORT:-8080} token_file=.state/admin.token
 
         cmd_build
         mkdir -p .state/iscsi .state/lock
         chmod 0700 .state .state/iscsi .state/lock
+        # Auth is on: make one admin token for this checkout, kept 0600 in .state (the daemon
+        # stores only its hash).
+        if [ ! -s "$token_file" ]; then
+                (umask 077 && build/server/iscsi-ifaced token create --role admin --name dev.sh \
+                        --db "$ROOT/.state/ifaced.db" >"$token_file")
+        fi
         printf 'iscsi-ifaced on http://127.0.0.1:%s/\n' "$port"
+        printf '  token:   export TOKEN=$(cat %s/%s)   # then: curl -H "Authorization: Bearer $TOKEN" ...\n' \
+                "$ROOT" "$token_file"
         printf '  health:  http://127.0.0.1:%s/api/v1/health\n' "$port"
         printf '  ifaces:  http://127.0.0.1:%s/api/v1/ifaces\n' "$port"
         printf '  state:   %s/.state (Ctrl-C stops the daemon)\n' "$ROOT"

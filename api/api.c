@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "engine.h"
 #include "internal.h"
 #include "macro.h"
 
 int api_new(struct engine *e, struct api **ret)
 {
         struct api *a;
+        int r;
 
         assert_return(e && ret, -EINVAL);
 
@@ -18,14 +20,60 @@ int api_new(struct engine *e, struct api **ret)
         if (!a)
                 return -ENOMEM;
         a->engine = e;
+        a->auth_cfg.rate_limit = 100;
+        a->auth_cfg.rate_burst = 200;
+        r = auth_state_new(&a->auth);
+        if (r >= 0)
+                r = api_timers_start(a);
+        if (r < 0) {
+                api_free(a);
+                return r;
+        }
         *ret = a;
         return 0;
 }
 
 struct api *api_free(struct api *a)
 {
+        if (!a)
+                return NULL;
+        api_timers_stop(a);
+        if (a->timer_inited) {
+                pthread_cond_destroy(&a->timer_cond);
+                pthread_mutex_destroy(&a->timer_lock);
+        }
+        auth_state_free(a->auth);
         free(a);
         return NULL;
+}
+
+int api_set_auth(struct api *a, const struct api_auth_config *cfg)
+{
+        struct api_auth_cfg n = {
+                .enabled = cfg->enabled,
+                .insecure = cfg->insecure,
+                .rate_limit = cfg->rate_limit,
+                .rate_burst = cfg->rate_burst,
+        };
+
+        if (cfg->n_unix_roles > API_UNIX_ROLES_MAX || !(cfg->rate_limit > 0) ||
+            !(cfg->rate_burst >= 1))
+                return -EINVAL;
+        for (size_t i = 0; i < cfg->n_unix_roles; i++) {
+                n.unix_roles[i].uid = cfg->unix_roles[i].uid;
+                n.unix_roles[i].role = role_from_string(cfg->unix_roles[i].role);
+                if (n.unix_roles[i].role == ROLE_NONE)
+                        return -EINVAL;
+        }
+        n.n_unix_roles = cfg->n_unix_roles;
+        a->auth_cfg = n;
+        return 0;
+}
+
+void api_shutdown(struct api *a)
+{
+        engine_stop_checks(a->engine);
+        api_timers_stop(a);
 }
 
 void resp_set_body(struct api_response *resp, int status, const char *content_type, char *body,
@@ -127,7 +175,11 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
                 return;
         }
 
-        r = route->fn(&c);
+        r = auth_check(&c, route->role);
+        if (r == 1)
+                return; /* answered: 401, 403 or 429 */
+        if (r == 0)
+                r = route->fn(&c);
         if (r < 0) {
                 /* Drop whatever a handler prepared before it failed. */
                 for (size_t i = 0; i < resp->n_headers; i++)

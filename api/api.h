@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct engine;
@@ -29,7 +30,11 @@ struct api_request {
         const char *request_id;      /* X-Request-Id, NULL if absent */
         const char *idempotency_key; /* Idempotency-Key, NULL if absent */
         const char *actor;           /* peer description, e.g. "127.0.0.1" or "unix" */
-        const char *body;            /* NULL if none */
+        const char *authorization;   /* the Authorization header, NULL if absent */
+        bool has_peer_uid;           /* a unix socket peer: its uid is known (SO_PEERCRED) */
+        unsigned peer_uid;
+        const char *client; /* who failures count against: an IP or "uid:N" */
+        const char *body;   /* NULL if none */
         size_t body_len;
         int body_too_large; /* server stopped reading at API_MAX_BODY */
 };
@@ -55,6 +60,30 @@ struct api_response {
 /* Create the API over an engine (borrowed). Returns 0 or -ENOMEM. */
 int api_new(struct engine *e, struct api **ret);
 struct api *api_free(struct api *a);
+
+/* Who may do what (docs/security.md). Without a call, auth is off (the in-process tests). */
+struct api_unix_role {
+        unsigned uid;
+        const char *role; /* "viewer", "operator" or "admin" */
+};
+
+struct api_auth_config {
+        bool enabled;  /* off: everyone may do everything (loopback only; main.c checks) */
+        bool insecure; /* --insecure: shown in health */
+        const struct api_unix_role *unix_roles;
+        size_t n_unix_roles;
+        double rate_limit; /* requests/s per token */
+        double rate_burst;
+};
+
+/* Returns 0, or -EINVAL (an unknown role name, too many unix roles, a rate <= 0). */
+int api_set_auth(struct api *a, const struct api_auth_config *cfg);
+
+/*
+ * The daemon is stopping: answer every delayed response now and cancel the checks and jobs, so
+ * that suspended requests complete and the server can drain.
+ */
+void api_shutdown(struct api *a);
 
 /* Handle one request. Always fills resp (errors become problem+json). Thread-safe. */
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp);

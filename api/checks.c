@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine.h"
 #include "internal.h"
@@ -21,7 +22,10 @@ struct api_pending {
         bool done;
         void (*notify)(void *userdata);
         void *userdata;
-        struct check *check;
+        struct check *check;       /* a check to answer with, or */
+        struct api_response ready; /* an answer made already (a delayed 401) */
+        int64_t due_usec;          /* CLOCK_MONOTONIC, for the timer list */
+        struct api_pending *next_timer;
         char request_id[72];
 };
 
@@ -388,6 +392,12 @@ void api_pending_finish(struct api_pending *p, struct api_response *resp)
         char *body;
         size_t len;
 
+        if (!p->check) {
+                *resp = p->ready;
+                pthread_mutex_destroy(&p->lock);
+                free(p);
+                return;
+        }
         *resp = (struct api_response){};
         write_result(&b, p->check, -1);
         if (sbuf_take(&b, &body, &len) < 0)
@@ -398,6 +408,107 @@ void api_pending_finish(struct api_pending *p, struct api_response *resp)
         check_unref(p->check);
         pthread_mutex_destroy(&p->lock);
         free(p);
+}
+
+/* --- delayed answers ------------------------------------------------------------------------ */
+
+static int64_t mono_usec(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void *timer_thread(void *arg)
+{
+        struct api *a = arg;
+
+        pthread_mutex_lock(&a->timer_lock);
+        for (;;) {
+                int64_t now = mono_usec();
+
+                while (a->timers && (a->timers->due_usec <= now || a->timer_stopping)) {
+                        struct api_pending *p = a->timers;
+
+                        a->timers = p->next_timer;
+                        pthread_mutex_unlock(&a->timer_lock);
+                        pending_done(NULL, p);
+                        pthread_mutex_lock(&a->timer_lock);
+                }
+                if (a->timer_stopping)
+                        break;
+                if (a->timers) {
+                        int64_t due = a->timers->due_usec;
+                        struct timespec ts;
+
+                        ts.tv_sec = (time_t)(due / 1000000);
+                        ts.tv_nsec = (long)(due % 1000000) * 1000;
+                        (void)pthread_cond_timedwait(&a->timer_cond, &a->timer_lock, &ts);
+                } else
+                        pthread_cond_wait(&a->timer_cond, &a->timer_lock);
+        }
+        pthread_mutex_unlock(&a->timer_lock);
+        return NULL;
+}
+
+int api_timers_start(struct api *a)
+{
+        pthread_condattr_t ca;
+        int r;
+
+        pthread_mutex_init(&a->timer_lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&a->timer_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        a->timer_inited = true;
+        r = -pthread_create(&a->timer_thread, NULL, timer_thread, a);
+        if (r < 0)
+                return r;
+        a->timer_started = true;
+        return 0;
+}
+
+void api_timers_stop(struct api *a)
+{
+        if (!a->timer_started)
+                return;
+        pthread_mutex_lock(&a->timer_lock);
+        a->timer_stopping = true;
+        pthread_cond_signal(&a->timer_cond);
+        pthread_mutex_unlock(&a->timer_lock);
+        pthread_join(a->timer_thread, NULL);
+        a->timer_started = false;
+}
+
+int api_pending_delay(struct call *c, int64_t delay_usec)
+{
+        struct api *a = c->api;
+        struct api_pending *p, **pp;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM; /* answer at once instead */
+        pthread_mutex_init(&p->lock, NULL);
+        p->ready = *c->resp;
+        *c->resp = (struct api_response){ .pending = p };
+        p->due_usec = mono_usec() + delay_usec;
+
+        pthread_mutex_lock(&a->timer_lock);
+        if (!a->timer_started || a->timer_stopping) {
+                /* Stopping: no delays. */
+                pthread_mutex_unlock(&a->timer_lock);
+                pending_done(NULL, p);
+                return 0;
+        }
+        for (pp = &a->timers; *pp && (*pp)->due_usec <= p->due_usec; pp = &(*pp)->next_timer)
+                ;
+        p->next_timer = *pp;
+        *pp = p;
+        pthread_cond_signal(&a->timer_cond);
+        pthread_mutex_unlock(&a->timer_lock);
+        return 0;
 }
 
 int checks_run(struct call *c)

@@ -12,6 +12,8 @@ static const struct {
         const char *title;
 } problems[] = {
         { 400, "validation", "Invalid request" },
+        { 401, "unauthorized", "Authentication required" },
+        { 403, "forbidden", "Forbidden" },
         { 404, "not-found", "Not found" },
         { 405, "method-not-allowed", "Method not allowed" },
         { 409, "conflict", "Conflict" },
@@ -19,6 +21,7 @@ static const struct {
         { 413, "payload-too-large", "Request body too large" },
         { 415, "unsupported-media-type", "Unsupported media type" },
         { 422, "idempotency-key-reused", "Idempotency-Key reused with another request" },
+        { 429, "rate-limited", "Too many requests" },
         { 500, "internal", "Internal error" },
         { 503, "unavailable", "Service unavailable" },
         { 507, "insufficient-storage", "Record limit reached" },

@@ -272,8 +272,8 @@ int ifaces_create(struct call *c)
                 return r;
 
         r = engine_iface_create(c->api->engine,
-                                &(struct engine_ctx){ c->req->actor, c->req->request_id }, &rec,
-                                &snap, &c->err);
+                                &(struct engine_ctx){ c->actor, c->req->request_id }, &rec, &snap,
+                                &c->err);
         if (r == -EEXIST)
                 snprintf(c->detail, sizeof(c->detail), "iface '%s' already exists", rec.name);
         if (r < 0)
@@ -357,7 +357,7 @@ static int update(struct call *c, bool replace)
         r = if_match_resolve(c, c->param, &if_match);
         if (r >= 0)
                 r = engine_iface_update(c->api->engine,
-                                        &(struct engine_ctx){ c->req->actor, c->req->request_id },
+                                        &(struct engine_ctx){ c->actor, c->req->request_id },
                                         c->param, if_match, edit_apply,
                                         &(struct edit_body){ j, replace }, &snap, &c->err);
         json_decref(j);
@@ -389,7 +389,7 @@ int ifaces_delete(struct call *c)
         r = if_match_resolve(c, c->param, &if_match);
         if (r >= 0)
                 r = engine_iface_delete(c->api->engine,
-                                        &(struct engine_ctx){ c->req->actor, c->req->request_id },
+                                        &(struct engine_ctx){ c->actor, c->req->request_id },
                                         c->param, if_match);
         if (r == -ENOENT)
                 snprintf(c->detail, sizeof(c->detail), "no iface named '%.64s'", c->param);

@@ -6,13 +6,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include "api.h"
 #include "iface.h"
+#include "token.h"
 
 struct engine;
+struct api_pending;
+struct auth_state;
+
+#define API_UNIX_ROLES_MAX 32
+
+struct api_auth_cfg {
+        bool enabled;
+        bool insecure;
+        struct {
+                unsigned uid;
+                enum role role;
+        } unix_roles[API_UNIX_ROLES_MAX];
+        size_t n_unix_roles;
+        double rate_limit;
+        double rate_burst;
+};
 
 struct api {
         struct engine *engine;
+        struct api_auth_cfg auth_cfg;
+        struct auth_state *auth;
+
+        /* Delayed answers (the tarpit's 401s), sorted by due time, fired by timer_thread. */
+        pthread_mutex_t timer_lock;
+        pthread_cond_t timer_cond;
+        pthread_t timer_thread;
+        bool timer_inited;
+        bool timer_started;
+        bool timer_stopping;
+        struct api_pending *timers;
 };
 
 /* One request as a handler sees it. */
@@ -23,6 +53,7 @@ struct call {
         const char *param;      /* the {name} path segment, if the route has one */
         struct iface_error err; /* filled with -EINVAL and friends */
         char detail[256];       /* extra detail for other errors, may be empty */
+        char actor[48];         /* who, for the audit: "token:<id>", "uid:<n>", "anonymous" */
 };
 
 typedef int (*route_fn)(struct call *c);
@@ -31,6 +62,7 @@ struct route {
         const char *method;
         const char *path; /* segments; "{name}" matches one non-empty segment */
         route_fn fn;
+        enum role role; /* the least role that may call it */
 };
 
 extern const struct route api_routes[];
@@ -55,6 +87,29 @@ int checks_job_create(struct call *c);
 int jobs_list_get(struct call *c);
 int jobs_get_one(struct call *c);
 int jobs_delete(struct call *c);
+int audit_list(struct call *c);
+int tokens_list_get(struct call *c);
+int tokens_create_post(struct call *c);
+int tokens_delete(struct call *c);
+
+/* auth.c */
+int auth_state_new(struct auth_state **ret);
+struct auth_state *auth_state_free(struct auth_state *s);
+/*
+ * Parse "Bearer ifd_<12 hex>_<43 base64url>" (scheme case-insensitive, spaces after it, nothing
+ * trailing) into id and secret (NUL-terminated). 0 or -EINVAL.
+ */
+int auth_parse_bearer(const char *header, char id[static 13], char secret[static 64]);
+/*
+ * May this request call a route that needs role need? 0: yes (c->actor set). 1: no, and
+ * c->resp holds the answer (401, 403, 429; maybe delayed). Or -errno.
+ */
+int auth_check(struct call *c, enum role need);
+
+/* checks.c: make c->resp (filled) an answer that leaves after delay_usec. 0 or -ENOMEM. */
+int api_pending_delay(struct call *c, int64_t delay_usec);
+int api_timers_start(struct api *a);
+void api_timers_stop(struct api *a);
 
 enum router_result {
         ROUTER_FOUND,

@@ -104,7 +104,7 @@ portals=$(for i in $(seq 0 $((PORTALS - 1))); do echo "10.$NET.$((100 + i / 250)
 # ---- daemon in the initiator namespace
 D=$WORK/d
 mkdir -m 0700 "$D" "$D/iscsi" "$D/lock"
-in_ns "$BIN" --listen 127.0.0.1:0 --port-file "$D/port" --iscsi-root "$D/iscsi" --db "$D/db.sqlite" \
+in_ns "$BIN" --auth off --listen 127.0.0.1:0 --port-file "$D/port" --iscsi-root "$D/iscsi" --db "$D/db.sqlite" \
 	--lock-dir "$D/lock" --log-level warning >"$D/log" 2>&1 9>&- </dev/null &
 PID=$!
 for _ in $(seq 200); do [ -s "$D/port" ] && break; kill -0 "$PID" 2>/dev/null || break; sleep 0.05; done

@@ -41,7 +41,7 @@ t0=$(date +%s%N)
 in_ns ip -batch "$WORK/batch"
 echo "made $N links in $((($(date +%s%N) - t0) / 1000000)) ms"
 
-ip netns exec "$NS" "$BIN" --listen 127.0.0.1:0 --port-file "$WORK/port" --iscsi-root "$WORK/root" \
+ip netns exec "$NS" "$BIN" --auth off --listen 127.0.0.1:0 --port-file "$WORK/port" --iscsi-root "$WORK/root" \
 	--db "$WORK/db" --lock-dir "$WORK/lock" --log-level warning 2>"$WORK/log" &
 PID=$!
 for _ in $(seq 400); do [ -s "$WORK/port" ] && break; sleep 0.05; done

@@ -34,7 +34,7 @@ field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 ours_round() { # $1 = round; prints "create_per_s list_ms get_per_s"
 	local d=$WORK/ours$1
 	mkdir -p "$d"
-	"$BIN" --listen 127.0.0.1:0 --port-file "$d/port" --iscsi-root "$d/root" --db "$d/db" \
+	"$BIN" --auth off --listen 127.0.0.1:0 --port-file "$d/port" --iscsi-root "$d/root" --db "$d/db" \
 		--lock-dir "$d/lock" --log-level warning 2>"$d/log" &
 	PID=$!
 	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.05; done

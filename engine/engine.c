@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "job.h"
+#include "token.h"
 #include "log.h"
 #include "macro.h"
 #include "mirror.h"
@@ -65,6 +66,7 @@ struct engine {
         struct nic_monitor *nics;
         struct checker *checker;
         struct jobs *jobs;
+        struct tokens *tokens;
         pthread_mutex_t hbas_lock;
         struct engine_hbas *hbas;
 
@@ -883,6 +885,10 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
 
                 initiator_name_read(cfg->initiator_name_file ?: ENGINE_INITIATOR_NAME_FILE, iname,
                                     sizeof(iname));
+                r = tokens_open(e->db_path, &e->tokens);
+                if (r < 0)
+                        return fail_msg(reterr_msg, r, "cannot open the token table of '%s'",
+                                        e->db_path);
                 r = checker_new(e->nics, iname, &e->checker);
                 if (r < 0)
                         return fail_msg(reterr_msg, r, "cannot start the check loop");
@@ -1080,6 +1086,7 @@ struct engine *engine_free(struct engine *e)
         /* The check loop calls back into the jobs and reads the NIC monitor: stop it first. */
         checker_free(e->checker);
         jobs_free(e->jobs);
+        tokens_close(e->tokens);
         nic_monitor_free(e->nics);
         engine_hbas_unref(e->hbas);
         pthread_mutex_destroy(&e->hbas_lock);
@@ -1587,6 +1594,11 @@ struct jobs *engine_jobs(struct engine *e)
         return e->jobs;
 }
 
+struct tokens *engine_tokens(struct engine *e)
+{
+        return e->tokens;
+}
+
 void engine_stop_checks(struct engine *e)
 {
         checker_close(e->checker);
@@ -1640,4 +1652,16 @@ int engine_check_spec_init(struct engine *e, const char *name, struct check_spec
                 spec->initiatorname[0] = 0;
         iface_snap_unref(snap);
         return 0;
+}
+
+int engine_audit(struct engine *e, const struct store_audit_query *q,
+                 int (*cb)(const struct store_audit *a, void *ud), void *ud)
+{
+        int r;
+
+        /* The store's connection is the writers': share it under their lock. */
+        pthread_mutex_lock(&e->write_lock);
+        r = store_audit_query(e->store, q, cb, ud);
+        pthread_mutex_unlock(&e->write_lock);
+        return r;
 }

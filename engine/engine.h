@@ -221,9 +221,11 @@ int engine_rescan(struct engine *e);
 
 struct jobs;
 
-/* The check loop and the job table; they live as long as the engine. */
+/* The check loop, the job table and the tokens; they live as long as the engine. */
 struct checker *engine_checker(struct engine *e);
 struct jobs *engine_jobs(struct engine *e);
+struct tokens;
+struct tokens *engine_tokens(struct engine *e);
 
 /*
  * The daemon is stopping: cancel every check and job and refuse new ones (-ESHUTDOWN). Their
@@ -236,3 +238,9 @@ void engine_stop_checks(struct engine *e);
  * stored or built-in record name. Returns 0, or -ENOENT.
  */
 int engine_check_spec_init(struct engine *e, const char *name, struct check_spec *spec);
+
+/* A page of the audit trail (store.h has the query). cb runs under the engine's write lock. */
+struct store_audit_query;
+struct store_audit;
+int engine_audit(struct engine *e, const struct store_audit_query *q,
+                 int (*cb)(const struct store_audit *a, void *ud), void *ud);

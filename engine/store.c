@@ -55,6 +55,16 @@ static const char *const migrations[] = {
         "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
         " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
         "PRAGMA user_version = 1;",
+        /* v2: bearer tokens (only a hash of the secret) and audit queries by time. */
+        "CREATE TABLE tokens ("
+        "        id TEXT PRIMARY KEY,"
+        "        role TEXT NOT NULL,"
+        "        name TEXT NOT NULL,"
+        "        hash TEXT NOT NULL,"
+        "        created_usec INTEGER NOT NULL,"
+        "        revoked_usec INTEGER);"
+        "CREATE INDEX audit_at ON audit(at_usec);"
+        "PRAGMA user_version = 2;",
 };
 
 enum store_stmt {
@@ -125,7 +135,7 @@ struct store {
  * The one map from sqlite result codes to -errno. db may be NULL; when given, a failed open
  * is refined with the OS error sqlite saw.
  */
-static int store_errno(sqlite3 *db, int rc)
+int store_sqlite_errno(sqlite3 *db, int rc)
 {
         switch (rc & 0xff) {
         case SQLITE_OK:
@@ -194,7 +204,7 @@ static int stmt_run(struct store *s, sqlite3_stmt *stmt)
         while (rc == SQLITE_ROW);
 
         if (rc != SQLITE_DONE)
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
         return 0;
 }
 
@@ -236,11 +246,11 @@ static int store_user_version(struct store *s, int *ret)
 
         rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &stmt, NULL);
         if (rc != SQLITE_OK)
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
 
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_ROW)
-                return store_errno(s->db, rc) ?: -EIO;
+                return store_sqlite_errno(s->db, rc) ?: -EIO;
 
         *ret = sqlite3_column_int(stmt, 0);
         return 0;
@@ -252,7 +262,7 @@ static int store_exec(struct store *s, const char *sql)
 
         rc = sqlite3_exec(s->db, sql, NULL, NULL, NULL);
         if (rc != SQLITE_OK)
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
         return 0;
 }
 
@@ -315,11 +325,11 @@ static int store_pragma_expect(struct store *s, const char *sql, const char *con
 
         rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
         if (rc != SQLITE_OK)
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
 
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_ROW)
-                return store_errno(s->db, rc) ?: -EIO;
+                return store_sqlite_errno(s->db, rc) ?: -EIO;
 
         v = (const char *)sqlite3_column_text(stmt, 0);
         for (; *accept; accept++)
@@ -392,7 +402,7 @@ int store_open(const char *path, struct store **ret)
                 /* Without a handle, sqlite could not even allocate one. */
                 if (!s->db)
                         return -ENOMEM;
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
         }
         (void)sqlite3_extended_result_codes(s->db, 1);
 
@@ -402,7 +412,7 @@ int store_open(const char *path, struct store **ret)
 
         rc = sqlite3_busy_timeout(s->db, 5000);
         if (rc != SQLITE_OK)
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
 
         /* The first statement that touches the file: a non-db file fails here. */
         r = store_pragma_expect(s, "PRAGMA journal_mode = WAL", journal_modes);
@@ -425,7 +435,7 @@ int store_open(const char *path, struct store **ret)
                 rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                         &s->stmts[i], NULL);
                 if (rc != SQLITE_OK)
-                        return store_errno(s->db, rc);
+                        return store_sqlite_errno(s->db, rc);
         }
 
         *ret = TAKE_PTR(s);
@@ -442,7 +452,7 @@ static int store_scalar(struct store *s, enum store_stmt which, int64_t *ret)
         stmt = store_stmt(s, which);
         rc = sqlite3_step(stmt);
         if (rc != SQLITE_ROW)
-                return store_errno(s->db, rc) ?: -EIO;
+                return store_sqlite_errno(s->db, rc) ?: -EIO;
 
         v = sqlite3_column_int64(stmt, 0);
         if (v < 0)
@@ -494,7 +504,7 @@ int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, v
                         return r;
         }
         if (rc != SQLITE_DONE)
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
 
         return 0;
 }
@@ -536,7 +546,7 @@ int store_intent_put(struct store *s, const struct store_intent *in)
                     bind_text(stmt, 5, in->actor) != SQLITE_OK ||
                     bind_text(stmt, 6, in->request_id) != SQLITE_OK ||
                     sqlite3_bind_int64(stmt, 7, now_usec()) != SQLITE_OK)
-                        r = store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+                        r = store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
                 else
                         r = stmt_run(s, stmt);
         }
@@ -578,7 +588,7 @@ int store_intents_foreach(struct store *s, int (*cb)(const struct store_intent *
                         return r;
         }
         if (rc != SQLITE_DONE)
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
 
         return 0;
 }
@@ -589,7 +599,7 @@ static int store_intent_drop_locked(struct store *s, const char *name)
         _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_INTENT_DROP);
 
         if (bind_text(stmt, 1, name) != SQLITE_OK)
-                return store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+                return store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
         return stmt_run(s, stmt);
 }
 
@@ -623,7 +633,7 @@ static int store_row_write(struct store *s, const struct store_change *c)
                 /* Deleting a row that is not there is not an error: the audit still records it. */
                 stmt = store_stmt(s, STMT_ROW_DELETE);
                 if (bind_text(stmt, 1, c->name) != SQLITE_OK)
-                        return store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+                        return store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
                 return stmt_run(s, stmt);
         }
 
@@ -633,7 +643,7 @@ static int store_row_write(struct store *s, const struct store_change *c)
             sqlite3_bind_int64(stmt, 3, (int64_t)c->revision) != SQLITE_OK ||
             bind_text(stmt, 4, c->origin) != SQLITE_OK ||
             sqlite3_bind_int64(stmt, 5, c->now_usec) != SQLITE_OK)
-                return store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+                return store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
         return stmt_run(s, stmt);
 }
 
@@ -650,7 +660,7 @@ static int store_audit_append(struct store *s, const struct store_change *c)
             bind_text(stmt, 7, c->request_id) != SQLITE_OK ||
             bind_text(stmt, 8, c->before) != SQLITE_OK ||
             bind_text(stmt, 9, c->content) != SQLITE_OK)
-                return store_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+                return store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
         return stmt_run(s, stmt);
 }
 
@@ -702,7 +712,7 @@ int store_audit_foreach(struct store *s, const char *name, size_t limit,
                 rc = sqlite3_bind_int64(stmt, 1, lim);
         }
         if (rc != SQLITE_OK)
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
 
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
                 struct store_audit a = {
@@ -726,7 +736,7 @@ int store_audit_foreach(struct store *s, const char *name, size_t limit,
                         return r;
         }
         if (rc != SQLITE_DONE)
-                return store_errno(s->db, rc);
+                return store_sqlite_errno(s->db, rc);
 
         return 0;
 }
@@ -750,4 +760,82 @@ int store_check(struct store *s)
                 return -EIO;
 
         return 0;
+}
+
+int store_audit_query(struct store *s, const struct store_audit_query *q,
+                      int (*cb)(const struct store_audit *a, void *ud), void *ud)
+{
+        char sql[512] = "SELECT id, at_usec, name, action, origin, revision, actor, request_id,"
+                        " before, after FROM audit WHERE 1";
+        sqlite3_stmt *stmt = NULL;
+        int rc, r = 0, i = 1;
+
+        assert_return(s && q && cb, -EINVAL);
+
+        /* Only fixed SQL text is appended; every value is bound. */
+        if (q->name)
+                strcat(sql, " AND name = ?");
+        if (q->actor)
+                strcat(sql, " AND actor = ?");
+        if (q->origin)
+                strcat(sql, " AND origin = ?");
+        if (q->action)
+                strcat(sql, " AND action = ?");
+        if (q->since_usec)
+                strcat(sql, " AND at_usec >= ?");
+        if (q->until_usec)
+                strcat(sql, " AND at_usec < ?");
+        if (q->before_id)
+                strcat(sql, " AND id < ?");
+        strcat(sql, " ORDER BY id DESC LIMIT ?");
+
+        rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+        if (rc == SQLITE_OK && q->name)
+                rc = sqlite3_bind_text(stmt, i++, q->name, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK && q->actor)
+                rc = sqlite3_bind_text(stmt, i++, q->actor, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK && q->origin)
+                rc = sqlite3_bind_text(stmt, i++, q->origin, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK && q->action)
+                rc = sqlite3_bind_text(stmt, i++, q->action, -1, SQLITE_STATIC);
+        if (rc == SQLITE_OK && q->since_usec)
+                rc = sqlite3_bind_int64(stmt, i++, q->since_usec);
+        if (rc == SQLITE_OK && q->until_usec)
+                rc = sqlite3_bind_int64(stmt, i++, q->until_usec);
+        if (rc == SQLITE_OK && q->before_id)
+                rc = sqlite3_bind_int64(stmt, i++, q->before_id);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_int64(stmt, i++, (int64_t)q->limit);
+        if (rc != SQLITE_OK) {
+                r = store_sqlite_errno(s->db, rc) ?: -EIO;
+                sqlite3_finalize(stmt);
+                return r;
+        }
+
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                struct store_audit a = {
+                        .id = sqlite3_column_int64(stmt, 0),
+                        .at_usec = sqlite3_column_int64(stmt, 1),
+                        .name = (const char *)sqlite3_column_text(stmt, 2),
+                        .action = (const char *)sqlite3_column_text(stmt, 3),
+                        .origin = (const char *)sqlite3_column_text(stmt, 4),
+                        .revision = (uint64_t)sqlite3_column_int64(stmt, 5),
+                        .actor = (const char *)sqlite3_column_text(stmt, 6),
+                        .request_id = (const char *)sqlite3_column_text(stmt, 7),
+                        .before = (const char *)sqlite3_column_text(stmt, 8),
+                        .after = (const char *)sqlite3_column_text(stmt, 9),
+                };
+
+                if (!a.name || !a.action || !a.origin) {
+                        r = -EIO;
+                        break;
+                }
+                r = cb(&a, ud);
+                if (r < 0)
+                        break;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = store_sqlite_errno(s->db, rc) ?: -EIO;
+        sqlite3_finalize(stmt);
+        return r;
 }

@@ -93,5 +93,19 @@ int store_apply(struct store *s, const struct store_change *c);
 int store_audit_foreach(struct store *s, const char *name, size_t limit,
                         int (*cb)(const struct store_audit *a, void *ud), void *ud);
 
+/* A filtered page of the audit, newest first. NULL / 0 members do not filter. */
+struct store_audit_query {
+        const char *name, *actor, *origin, *action;
+        int64_t since_usec, until_usec; /* [since, until) */
+        int64_t before_id;              /* the cursor: entries older than this id */
+        size_t limit;                   /* >= 1 */
+};
+int store_audit_query(struct store *s, const struct store_audit_query *q,
+                      int (*cb)(const struct store_audit *a, void *ud), void *ud);
+
+/* The one map from a sqlite result code to -errno (db may be NULL). Shared with token.c. */
+struct sqlite3;
+int store_sqlite_errno(struct sqlite3 *db, int rc);
+
 /* PRAGMA quick_check; 0 if ok, -EIO otherwise. */
 int store_check(struct store *s);

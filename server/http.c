@@ -18,13 +18,16 @@
 
 #include "api.h"
 #include "http.h"
+#include "tls.h"
 #include "log.h"
 #include "macro.h"
 
 #define HTTP_LISTEN_BACKLOG       1024
-#define HTTP_MAX_CONNECTIONS      4096 /* across the pool; also bounded by RLIMIT_NOFILE */
-#define HTTP_CONNECTION_TIMEOUT_S 60   /* idle keep-alive and stalled uploads */
-#define HTTP_MAX_ARGS             32   /* query arguments handed to the api */
+#define HTTP_MAX_CONNECTIONS      4096        /* across the pool; also bounded by RLIMIT_NOFILE */
+#define HTTP_CONNECTION_TIMEOUT_S 30          /* idle keep-alive and stalled uploads (slowloris) */
+#define HTTP_PER_CLIENT_DEFAULT   64          /* TCP connections per client address */
+#define HTTP_MEMORY_LIMIT         (32 * 1024) /* per connection: request line + headers */
+#define HTTP_MAX_ARGS             32          /* query arguments handed to the api */
 #define HTTP_REQUEST_ID_MAX       64
 
 struct http_server {
@@ -35,6 +38,7 @@ struct http_server {
         bool mhd_fd_returned;
         unsigned port;
         bool is_unix;
+        bool allow_remote;
         char *unix_path; /* owned */
         bool unix_bound; /* unix_path is our socket, to remove on stop */
         dev_t unix_dev;
@@ -371,9 +375,24 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                                          const char *url, const char *request_id, int *ret_status)
 {
         struct api_response aresp = {};
-        char actor[INET6_ADDRSTRLEN];
+        char actor[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN + 8];
+        bool has_uid = false;
+        unsigned uid = 0;
 
         peer_to_string(s, conn, actor, sizeof(actor));
+        snprintf(client, sizeof(client), "%s", actor);
+        if (s->is_unix) {
+                const union MHD_ConnectionInfo *ci =
+                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+                struct ucred cred;
+                socklen_t len = sizeof(cred);
+
+                if (ci && getsockopt(ci->connect_fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+                        has_uid = true;
+                        uid = cred.uid;
+                        snprintf(client, sizeof(client), "uid:%u", uid);
+                }
+        }
 
         api_handle(s->api,
                    &(const struct api_request){
@@ -391,6 +410,11 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                            .idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                                           "Idempotency-Key"),
                            .actor = actor,
+                           .authorization = MHD_lookup_connection_value(
+                                   conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                           .has_peer_uid = has_uid,
+                           .peer_uid = uid,
+                           .client = client,
                            .body = req->body_too_large ? NULL : req->body,
                            .body_len = req->body_too_large ? 0 : req->body_len,
                            .body_too_large = req->body_too_large,
@@ -635,10 +659,11 @@ static int listen_inet(struct http_server *s, const char *addr, char **msg)
         if (r < 0)
                 return r;
 
-        if (!is_loopback(&ss)) {
+        if (!is_loopback(&ss) && !s->allow_remote) {
                 set_msg(msg,
                         "refusing to listen on '%s': not a loopback address, and TLS and "
-                        "authentication are not configured (use 127.0.0.1, [::1] or unix:/PATH)",
+                        "authentication are not configured (use 127.0.0.1, [::1] or unix:/PATH, "
+                        "or configure --tls-cert, --tls-key and auth; --insecure overrides)",
                         addr);
                 return -EPERM;
         }
@@ -829,6 +854,7 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
         if (!s)
                 return -ENOMEM;
         s->api = api;
+        s->allow_remote = cfg->allow_remote;
         s->listen_fd = s->mhd_fd = -1;
         atomic_init(&s->in_flight, 0);
         atomic_init(&s->suspended, 0);
@@ -858,17 +884,40 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
          * ITC is what lets MHD_quiesce_daemon() wake the pool threads, and MHD_resume_connection()
          * wake the one a suspended request belongs to (an api_pending answer, e.g. a check).
          */
-        s->daemon = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
-                        MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-                0, NULL, NULL, http_handle, s,
-                /* first, or MHD prints the messages about the other options itself */
-                MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
-                (MHD_socket)s->mhd_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
-                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
-                MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
-                http_completed, s, MHD_OPTION_END);
+        if (cfg->tls && !s->is_unix) {
+                tls_creds_set_current(cfg->tls);
+                s->daemon = MHD_start_daemon(
+                        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                                MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TLS,
+                        0, NULL, NULL, http_handle, s, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
+                        NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->mhd_fd,
+                        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+                        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                        (unsigned)(cfg->max_conn_per_client ?: HTTP_PER_CLIENT_DEFAULT),
+                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+                        MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
+                        http_completed, s, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_creds_callback(),
+                        MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+                        MHD_OPTION_END);
+        } else
+                s->daemon = MHD_start_daemon(
+                        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
+                                MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+                        0, NULL, NULL, http_handle, s,
+                        /* first, or MHD prints the messages about the other options itself */
+                        MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
+                        (MHD_socket)s->mhd_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+                        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                        (unsigned)(s->is_unix ?
+                                           0 :
+                                           (cfg->max_conn_per_client ?: HTTP_PER_CLIENT_DEFAULT)),
+                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
+                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+                        MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
+                        http_completed, s, MHD_OPTION_END);
         if (!s->daemon) {
                 s->mhd_fd = -1;
                 set_msg(&msg, "cannot start the HTTP server on '%s' (see the log above)",

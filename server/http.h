@@ -2,17 +2,24 @@
 /* The libmicrohttpd front: listeners, per-request state, body limits, graceful drain. */
 #pragma once
 
+#include <stdbool.h>
+
 struct api;
 struct http_server;
+
+struct tls_creds;
 
 struct http_config {
         const char *listen; /* "127.0.0.1:8080", "[::1]:8080", "unix:/path"; port 0 = ephemeral */
         unsigned threads;   /* worker threads of the pool, >= 1 */
+        struct tls_creds *tls;        /* TCP only: serve TLS with these (borrowed), or NULL */
+        bool allow_remote;            /* a non-loopback TCP address is allowed */
+        unsigned max_conn_per_client; /* TCP: connections per client address, 0 = default */
 };
 
 /*
  * Listen and serve api (borrowed) until http_stop(). TCP listeners must be loopback unless
- * allow_remote is set (TLS and auth come later). On failure *reterr_msg (if not NULL) gets an
+ * allow_remote is set (main.c allows it only with TLS and auth, or --insecure). On failure *reterr_msg (if not NULL) gets an
  * owned reason. Returns 0, -EINVAL (bad listen string), -EADDRINUSE, -EPERM, or -errno.
  */
 int http_start(const struct http_config *cfg, struct api *api, struct http_server **ret,

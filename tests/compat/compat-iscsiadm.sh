@@ -192,7 +192,7 @@ if ! iscsiadm -m iface >/dev/null 2>"$STATE/adm.err"; then
 fi
 [ -e "$LOCK_DIR/lock" ] || harness_fail "iscsiadm did not create $LOCK_DIR/lock"
 
-"$IFACED_BIN" --listen 127.0.0.1:0 --port-file "$STATE/port" --iscsi-root "$ROOT" \
+"$IFACED_BIN" --auth off --listen 127.0.0.1:0 --port-file "$STATE/port" --iscsi-root "$ROOT" \
         --db "$STATE/ifaced.db" --lock-dir "$LOCK_DIR" --drift import --log-level debug \
         >"$STATE/daemon.log" 2>&1 &
 DAEMON=$!

@@ -621,9 +621,9 @@ static pid_t spawn_daemon(struct storm *st)
 
                 if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
                         _exit(127);
-                execl(st->bin, st->bin, "--listen", "127.0.0.1:0", "--port-file", st->port_file,
-                      "--iscsi-root", st->root, "--db", st->db, "--lock-dir", st->lock_dir,
-                      "--drift", "import", "--log-level", "info", (char *)NULL);
+                execl(st->bin, st->bin, "--auth", "off", "--listen", "127.0.0.1:0", "--port-file",
+                      st->port_file, "--iscsi-root", st->root, "--db", st->db, "--lock-dir",
+                      st->lock_dir, "--drift", "import", "--log-level", "info", (char *)NULL);
                 _exit(127);
         }
         st->pid = pid;

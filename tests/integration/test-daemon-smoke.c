@@ -168,6 +168,8 @@ static void spawn(struct fixture *f, const char *listen, const char *iscsi_root)
         const char *bin = getenv("IFACED_BIN");
         char *argv[] = {
                 (char *)"iscsi-ifaced",
+                (char *)"--auth",
+                (char *)"off",
                 (char *)"--listen",
                 (char *)listen,
                 (char *)"--port-file",

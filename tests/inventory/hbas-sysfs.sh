@@ -26,7 +26,7 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
 start() { # $1 = state dir, $2 = sysfs tree
         rm -f "$1/port"
-        "$BIN" --listen 127.0.0.1:0 --port-file "$1/port" --iscsi-root "$1/root" --db "$1/db" \
+        "$BIN" --auth off --listen 127.0.0.1:0 --port-file "$1/port" --iscsi-root "$1/root" --db "$1/db" \
                 --lock-dir "$1/lock" --sysfs-root "$2" --log-level warning 2>>"$1/log" &
         PID=$!
         for _ in $(seq 200); do [ -s "$1/port" ] && break; sleep 0.05; done

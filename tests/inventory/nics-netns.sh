@@ -44,7 +44,7 @@ in_ns ip link set v1 up
 in_ns ip link set m0 up
 
 # ip netns exec mounts a sysfs of the namespace, so speed and driver are the namespace's own.
-ip netns exec "$NS" "$BIN" --listen 127.0.0.1:0 --port-file "$WORK/port" --iscsi-root "$WORK/root" \
+ip netns exec "$NS" "$BIN" --auth off --listen 127.0.0.1:0 --port-file "$WORK/port" --iscsi-root "$WORK/root" \
         --db "$WORK/db" --lock-dir "$WORK/lock" --log-level warning 2>"$WORK/log" &
 PID=$!
 for _ in $(seq 200); do [ -s "$WORK/port" ] && break; sleep 0.05; done

@@ -217,7 +217,7 @@ LPID=$!
 # ---------------------------------------------------------------- the daemon
 D=$W/d
 mkdir -m 0700 "$D" "$D/iscsi" "$D/lock"
-ip netns exec "$INI_NS" "$BIN" --listen 127.0.0.1:0 --port-file "$D/port" --iscsi-root "$D/iscsi" \
+ip netns exec "$INI_NS" "$BIN" --auth off --listen 127.0.0.1:0 --port-file "$D/port" --iscsi-root "$D/iscsi" \
         --db "$D/db.sqlite" --lock-dir "$D/lock" --log-level debug \
         </dev/null >"$W/daemon.log" 2>&1 7>&- 9>&- &
 DPID=$!

@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Who is asking, and may they (docs/security.md): bearer tokens or the unix peer's uid to a
+ * role, the route's role to the answer (401, 403, 429), the tarpit for failed attempts and the
+ * per-token rate limit. The delayed 401s of the tarpit ride on api_pending, so no HTTP thread
+ * sleeps.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "engine.h"
+#include "internal.h"
+#include "macro.h"
+#include "token.h"
+
+#define TARPIT_SLOTS     1024
+#define TARPIT_WINDOW_US (60LL * 1000 * 1000)
+#define TARPIT_FREE      2 /* failures without delay */
+#define TARPIT_BASE_US   (100LL * 1000)
+#define TARPIT_MAX_US    (5LL * 1000 * 1000)
+#define RATE_SLOTS       1024
+
+struct tarpit_slot {
+        char key[48];
+        int64_t window_start;
+        unsigned failures;
+};
+
+struct rate_slot {
+        char id[TOKEN_ID_LEN + 1];
+        double tokens;
+        int64_t last_usec;
+};
+
+struct auth_state {
+        pthread_mutex_t lock;
+        struct tarpit_slot tarpit[TARPIT_SLOTS];
+        struct rate_slot rate[RATE_SLOTS];
+};
+
+static int64_t mono_usec(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static uint32_t hash_str(const char *s)
+{
+        uint32_t h = 2166136261u;
+
+        for (; *s; s++)
+                h = (h ^ (uint8_t)*s) * 16777619u;
+        return h;
+}
+
+int auth_parse_bearer(const char *header, char id[static 13], char secret[static 64])
+{
+        const char *p;
+        char tid[TOKEN_ID_LEN + 1], tsec[TOKEN_SECRET_LEN + 1];
+
+        if (!header || strncasecmp(header, "Bearer", 6) != 0 || header[6] != ' ')
+                return -EINVAL;
+        p = header + 6;
+        while (*p == ' ')
+                p++;
+        if (token_split(p, tid, tsec) < 0)
+                return -EINVAL;
+        memcpy(id, tid, sizeof(tid));
+        memcpy(secret, tsec, sizeof(tsec));
+        explicit_bzero(tsec, sizeof(tsec));
+        return 0;
+}
+
+int auth_state_new(struct auth_state **ret)
+{
+        struct auth_state *s = calloc(1, sizeof(*s));
+
+        if (!s)
+                return -ENOMEM;
+        pthread_mutex_init(&s->lock, NULL);
+        *ret = s;
+        return 0;
+}
+
+struct auth_state *auth_state_free(struct auth_state *s)
+{
+        if (s) {
+                pthread_mutex_destroy(&s->lock);
+                free(s);
+        }
+        return NULL;
+}
+
+/* A failure by client: the delay its 401 gets, in microseconds. */
+static int64_t tarpit_fail(struct auth_state *s, const char *client)
+{
+        struct tarpit_slot *t = &s->tarpit[hash_str(client) % TARPIT_SLOTS];
+        int64_t now = mono_usec(), delay = 0;
+
+        pthread_mutex_lock(&s->lock);
+        /* A slot shared by two clients counts both: harsher, never laxer. */
+        if (now - t->window_start > TARPIT_WINDOW_US) {
+                t->failures = 0;
+                t->window_start = now;
+        }
+        snprintf(t->key, sizeof(t->key), "%s", client);
+        t->failures++;
+        if (t->failures > TARPIT_FREE) {
+                unsigned shift = MIN(t->failures - TARPIT_FREE - 1, 16u);
+
+                delay = MIN(TARPIT_BASE_US << shift, TARPIT_MAX_US);
+        }
+        pthread_mutex_unlock(&s->lock);
+        return delay;
+}
+
+static void tarpit_success(struct auth_state *s, const char *client)
+{
+        struct tarpit_slot *t = &s->tarpit[hash_str(client) % TARPIT_SLOTS];
+
+        pthread_mutex_lock(&s->lock);
+        if (streq(t->key, client))
+                t->failures = 0;
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* One request of token id: 0, or the seconds to wait (429). */
+static unsigned rate_take(struct auth_state *s, const char *id, double rate, double burst)
+{
+        uint32_t h = hash_str(id);
+        struct rate_slot *r = NULL;
+        int64_t now = mono_usec();
+        unsigned wait = 0;
+
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < RATE_SLOTS; i++) {
+                struct rate_slot *x = &s->rate[(h + i) % RATE_SLOTS];
+
+                if (streq(x->id, id) || !x->id[0]) {
+                        r = x;
+                        break;
+                }
+        }
+        if (!r) /* more tokens than slots: take over one (they are cheap to refill) */
+                r = &s->rate[h % RATE_SLOTS];
+        if (!streq(r->id, id)) {
+                snprintf(r->id, sizeof(r->id), "%s", id);
+                r->tokens = burst;
+                r->last_usec = now;
+        }
+        r->tokens = MIN(burst, r->tokens + (double)(now - r->last_usec) * rate / 1e6);
+        r->last_usec = now;
+        if (r->tokens >= 1.0)
+                r->tokens -= 1.0;
+        else
+                wait = (unsigned)((1.0 - r->tokens) / rate) + 1;
+        pthread_mutex_unlock(&s->lock);
+        return wait;
+}
+
+static void set_www_authenticate(struct call *c, bool invalid)
+{
+        (void)resp_add_header(c->resp, "WWW-Authenticate",
+                              invalid ? "Bearer realm=\"iscsi-ifaced\", error=\"invalid_token\"" :
+                                        "Bearer realm=\"iscsi-ifaced\"");
+}
+
+/* A 401, delayed by the tarpit when this client keeps failing. Returns 1: answered. */
+static int unauthorized(struct call *c, bool invalid, const char *detail)
+{
+        const char *client = c->req->client ?: "unknown";
+        int64_t delay = tarpit_fail(c->api->auth, client);
+
+        errors_problem(c->resp, 401, detail, NULL, c->req->request_id);
+        set_www_authenticate(c, invalid);
+        if (delay > 0)
+                (void)api_pending_delay(c, delay);
+        return 1;
+}
+
+int auth_check(struct call *c, enum role need)
+{
+        const struct api_auth_cfg *cfg = &c->api->auth_cfg;
+        const char *hdr = c->req->authorization;
+        enum role have = ROLE_NONE;
+
+        if (!cfg->enabled) {
+                snprintf(c->actor, sizeof(c->actor), "anonymous");
+                return 0;
+        }
+
+        if (hdr) {
+                char id[13], secret[64];
+                struct token_info ti;
+                unsigned wait;
+                int r;
+
+                if (auth_parse_bearer(hdr, id, secret) < 0)
+                        return unauthorized(
+                                c, true,
+                                "the Authorization header is not 'Bearer ifd_<id>_<secret>'");
+                r = tokens_verify(engine_tokens(c->api->engine), id, secret, &ti);
+                explicit_bzero(secret, sizeof(secret));
+                if (r == -ENOENT || r == -EACCES)
+                        return unauthorized(c, true, "unknown or revoked token");
+                if (r < 0)
+                        return r;
+                tarpit_success(c->api->auth, c->req->client ?: "unknown");
+                snprintf(c->actor, sizeof(c->actor), "token:%s", ti.id);
+                have = ti.role;
+
+                wait = rate_take(c->api->auth, ti.id, cfg->rate_limit, cfg->rate_burst);
+                if (wait > 0) {
+                        char v[16];
+
+                        snprintf(c->detail, sizeof(c->detail),
+                                 "token %s is over its rate limit of %.0f requests/s", ti.id,
+                                 cfg->rate_limit);
+                        errors_problem(c->resp, 429, c->detail, NULL, c->req->request_id);
+                        snprintf(v, sizeof(v), "%u", wait);
+                        (void)resp_add_header(c->resp, "Retry-After", v);
+                        return 1;
+                }
+        } else if (c->req->has_peer_uid) {
+                snprintf(c->actor, sizeof(c->actor), "uid:%u", c->req->peer_uid);
+                if (c->req->peer_uid == 0)
+                        have = ROLE_ADMIN;
+                for (size_t i = 0; i < cfg->n_unix_roles; i++)
+                        if (cfg->unix_roles[i].uid == c->req->peer_uid)
+                                have = cfg->unix_roles[i].role;
+                if (have == ROLE_NONE)
+                        return unauthorized(c, false,
+                                            "this uid has no role: present a token, or map the uid "
+                                            "with --unix-role");
+        } else
+                return unauthorized(c, false, "a bearer token is required");
+
+        if (have < need) {
+                snprintf(c->detail, sizeof(c->detail), "this needs the %s role; %s has the %s role",
+                         role_to_string(need), c->actor, role_to_string(have));
+                errors_problem(c->resp, 403, c->detail, NULL, c->req->request_id);
+                return 1;
+        }
+        return 0;
+}

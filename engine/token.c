@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: MIT */
+/* The token table: create, list, revoke, verify. Only SHA-256 of a secret ever reaches disk. */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <gnutls/crypto.h>
+
+#include "macro.h"
+#include "store.h"
+#include "token.h"
+
+struct tokens {
+        sqlite3 *db;
+        pthread_mutex_t lock;
+};
+
+static const char *const role_names[_ROLE_MAX] = {
+        [ROLE_NONE] = "none",
+        [ROLE_VIEWER] = "viewer",
+        [ROLE_OPERATOR] = "operator",
+        [ROLE_ADMIN] = "admin",
+};
+
+const char *role_to_string(enum role r)
+{
+        return r < _ROLE_MAX ? role_names[r] : "none";
+}
+
+enum role role_from_string(const char *s)
+{
+        for (int i = ROLE_VIEWER; i < _ROLE_MAX; i++)
+                if (s && streq(s, role_names[i]))
+                        return (enum role)i;
+        return ROLE_NONE;
+}
+
+static int64_t realtime_usec(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static bool is_hex_lower(char c)
+{
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static bool is_b64url(char c)
+{
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_';
+}
+
+int token_split(const char *token, char id[static TOKEN_ID_LEN + 1],
+                char secret[static TOKEN_SECRET_LEN + 1])
+{
+        if (!token || strlen(token) != TOKEN_LEN || strncmp(token, "ifd_", 4) != 0 ||
+            token[4 + TOKEN_ID_LEN] != '_')
+                return -EINVAL;
+        for (size_t i = 0; i < TOKEN_ID_LEN; i++)
+                if (!is_hex_lower(token[4 + i]))
+                        return -EINVAL;
+        for (size_t i = 0; i < TOKEN_SECRET_LEN; i++)
+                if (!is_b64url(token[4 + TOKEN_ID_LEN + 1 + i]))
+                        return -EINVAL;
+        memcpy(id, token + 4, TOKEN_ID_LEN);
+        id[TOKEN_ID_LEN] = 0;
+        memcpy(secret, token + 4 + TOKEN_ID_LEN + 1, TOKEN_SECRET_LEN);
+        secret[TOKEN_SECRET_LEN] = 0;
+        return 0;
+}
+
+/* SHA-256 of the secret, as 64 lower-case hex characters. */
+static int hash_secret(const char *secret, char ret[static 65])
+{
+        static const char hex[] = "0123456789abcdef";
+        uint8_t d[32];
+
+        if (gnutls_hash_fast(GNUTLS_DIG_SHA256, secret, strlen(secret), d) < 0)
+                return -EIO;
+        for (size_t i = 0; i < sizeof(d); i++) {
+                ret[2 * i] = hex[d[i] >> 4];
+                ret[2 * i + 1] = hex[d[i] & 0xf];
+        }
+        ret[64] = 0;
+        explicit_bzero(d, sizeof(d));
+        return 0;
+}
+
+int tokens_open(const char *db_path, struct tokens **ret)
+{
+        struct tokens *t;
+        int rc;
+
+        t = calloc(1, sizeof(*t));
+        if (!t)
+                return -ENOMEM;
+        pthread_mutex_init(&t->lock, NULL);
+        rc = sqlite3_open_v2(db_path, &t->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc != SQLITE_OK) {
+                int r = t->db ? store_sqlite_errno(t->db, rc) : -ENOMEM;
+
+                tokens_close(t);
+                return r;
+        }
+        (void)sqlite3_extended_result_codes(t->db, 1);
+        (void)sqlite3_busy_timeout(t->db, 5000);
+        (void)sqlite3_exec(t->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+        *ret = t;
+        return 0;
+}
+
+struct tokens *tokens_close(struct tokens *t)
+{
+        if (!t)
+                return NULL;
+        sqlite3_close(t->db);
+        pthread_mutex_destroy(&t->lock);
+        free(t);
+        return NULL;
+}
+
+static int audit_locked(struct tokens *t, const char *id, const char *action, const char *actor,
+                        const char *after)
+{
+        sqlite3_stmt *st = NULL;
+        char name[32];
+        int rc;
+
+        snprintf(name, sizeof(name), "token:%s", id);
+        rc = sqlite3_prepare_v2(t->db,
+                                "INSERT INTO audit (at_usec, name, action, origin, revision, actor,"
+                                " request_id, before, after) VALUES (?, ?, ?, 'api', 0, ?, NULL,"
+                                " NULL, ?)",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_int64(st, 1, realtime_usec());
+                sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, actor, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 5, after, -1, SQLITE_TRANSIENT);
+                rc = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        return rc == SQLITE_DONE ? 0 : store_sqlite_errno(t->db, rc);
+}
+
+static bool name_ok(const char *name)
+{
+        size_t n = strlen(name);
+
+        if (n > TOKEN_NAME_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (name[i] < ' ' || name[i] > '~')
+                        return false;
+        return true;
+}
+
+int tokens_create(struct tokens *t, enum role role, const char *name, const char *actor,
+                  char ret_token[static TOKEN_LEN + 1], struct token_info *ret_info)
+{
+        static const char b64[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        static const char hex[] = "0123456789abcdef";
+        uint8_t rnd[6 + 32];
+        char id[TOKEN_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1], hash[65], after[128];
+        struct token_info info = {};
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        if (role <= ROLE_NONE || role >= _ROLE_MAX || !name || !name_ok(name))
+                return -EINVAL;
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+                return -EIO;
+
+        for (size_t i = 0; i < 6; i++) {
+                id[2 * i] = hex[rnd[i] >> 4];
+                id[2 * i + 1] = hex[rnd[i] & 0xf];
+        }
+        id[TOKEN_ID_LEN] = 0;
+        /* 32 bytes -> 43 base64url characters (the last one carries 4 bits). */
+        for (size_t i = 0, o = 0; o < TOKEN_SECRET_LEN; i += 3) {
+                uint32_t v = (uint32_t)rnd[6 + i] << 16;
+
+                if (i + 1 < 32)
+                        v |= (uint32_t)rnd[6 + i + 1] << 8;
+                if (i + 2 < 32)
+                        v |= rnd[6 + i + 2];
+                for (int k = 0; k < 4 && o < TOKEN_SECRET_LEN; k++)
+                        secret[o++] = b64[(v >> (18 - 6 * k)) & 0x3f];
+        }
+        secret[TOKEN_SECRET_LEN] = 0;
+        explicit_bzero(rnd, sizeof(rnd));
+
+        r = hash_secret(secret, hash);
+        if (r < 0)
+                goto out;
+
+        snprintf(info.id, sizeof(info.id), "%s", id);
+        info.role = role;
+        snprintf(info.name, sizeof(info.name), "%s", name);
+        info.created_usec = realtime_usec();
+
+        pthread_mutex_lock(&t->lock);
+        rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_prepare_v2(t->db,
+                                        "INSERT INTO tokens (id, role, name, hash, created_usec)"
+                                        " VALUES (?, ?, ?, ?, ?)",
+                                        -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, role_to_string(role), -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 5, info.created_usec);
+                rc = sqlite3_step(st);
+                rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+        }
+        sqlite3_finalize(st);
+        r = store_sqlite_errno(t->db, rc);
+        if (r >= 0) {
+                snprintf(after, sizeof(after), "role=%s name=%s", role_to_string(role), name);
+                r = audit_locked(t, id, "create", actor, after);
+        }
+        if (r >= 0) {
+                rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
+                r = store_sqlite_errno(t->db, rc);
+        }
+        if (r < 0)
+                (void)sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+        pthread_mutex_unlock(&t->lock);
+
+        if (r >= 0) {
+                snprintf(ret_token, TOKEN_LEN + 1, "ifd_%s_%s", id, secret);
+                if (ret_info)
+                        *ret_info = info;
+        }
+out:
+        explicit_bzero(secret, sizeof(secret));
+        return r < 0 ? r : 0;
+}
+
+static void row_to_info(sqlite3_stmt *st, struct token_info *ti)
+{
+        memset(ti, 0, sizeof(*ti));
+        snprintf(ti->id, sizeof(ti->id), "%s", (const char *)sqlite3_column_text(st, 0) ?: "");
+        ti->role = role_from_string((const char *)sqlite3_column_text(st, 1));
+        snprintf(ti->name, sizeof(ti->name), "%s", (const char *)sqlite3_column_text(st, 2) ?: "");
+        ti->created_usec = sqlite3_column_int64(st, 3);
+        ti->revoked_usec = sqlite3_column_int64(st, 4);
+}
+
+int tokens_list(struct tokens *t, struct token_info **ret, size_t *ret_n)
+{
+        struct token_info *a = NULL;
+        sqlite3_stmt *st = NULL;
+        size_t n = 0, cap = 0;
+        int rc, r = 0;
+
+        pthread_mutex_lock(&t->lock);
+        rc = sqlite3_prepare_v2(t->db,
+                                "SELECT id, role, name, created_usec, revoked_usec FROM tokens"
+                                " ORDER BY created_usec, id",
+                                -1, &st, NULL);
+        while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == cap) {
+                        struct token_info *b = realloc(a, (cap = cap ? cap * 2 : 16) * sizeof(*a));
+
+                        if (!b) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        a = b;
+                }
+                row_to_info(st, &a[n++]);
+                rc = SQLITE_OK;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = store_sqlite_errno(t->db, rc) ?: -EIO;
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&t->lock);
+        if (r < 0) {
+                free(a);
+                return r;
+        }
+        *ret = a;
+        *ret_n = n;
+        return 0;
+}
+
+int tokens_revoke(struct tokens *t, const char *id, const char *actor)
+{
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        pthread_mutex_lock(&t->lock);
+        rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_prepare_v2(t->db, "SELECT revoked_usec FROM tokens WHERE id = ?", -1,
+                                        &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                rc = sqlite3_step(st);
+        }
+        if (rc == SQLITE_DONE)
+                r = -ENOENT;
+        else if (rc == SQLITE_ROW)
+                r = sqlite3_column_int64(st, 0) != 0 ? -EALREADY : 0;
+        else
+                r = store_sqlite_errno(t->db, rc) ?: -EIO;
+        sqlite3_finalize(st);
+        st = NULL;
+
+        if (r == 0) {
+                rc = sqlite3_prepare_v2(t->db, "UPDATE tokens SET revoked_usec = ? WHERE id = ?",
+                                        -1, &st, NULL);
+                if (rc == SQLITE_OK) {
+                        sqlite3_bind_int64(st, 1, realtime_usec());
+                        sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+                        rc = sqlite3_step(st);
+                }
+                sqlite3_finalize(st);
+                r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(t->db, rc) ?: -EIO;
+        }
+        if (r == 0)
+                r = audit_locked(t, id, "revoke", actor, NULL);
+        if (r == 0)
+                r = store_sqlite_errno(t->db, sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL));
+        if (r < 0)
+                (void)sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+        pthread_mutex_unlock(&t->lock);
+        return r;
+}
+
+/* Constant-time comparison of two equal-length strings. */
+static bool equal_ct(const char *a, const char *b, size_t n)
+{
+        unsigned char d = 0;
+
+        for (size_t i = 0; i < n; i++)
+                d |= (unsigned char)(a[i] ^ b[i]);
+        return d == 0;
+}
+
+int tokens_verify(struct tokens *t, const char *id, const char *secret, struct token_info *ret)
+{
+        char want[65], have[65] = "";
+        struct token_info ti;
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        r = hash_secret(secret, want);
+        if (r < 0)
+                return r;
+
+        pthread_mutex_lock(&t->lock);
+        rc = sqlite3_prepare_v2(
+                t->db,
+                "SELECT id, role, name, created_usec, revoked_usec, hash FROM tokens"
+                " WHERE id = ?",
+                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                rc = sqlite3_step(st);
+        }
+        if (rc == SQLITE_ROW) {
+                row_to_info(st, &ti);
+                snprintf(have, sizeof(have), "%s", (const char *)sqlite3_column_text(st, 5) ?: "");
+                r = 0;
+        } else if (rc == SQLITE_DONE)
+                r = -ENOENT;
+        else
+                r = store_sqlite_errno(t->db, rc) ?: -EIO;
+        sqlite3_finalize(st);
+        pthread_mutex_unlock(&t->lock);
+
+        if (r < 0)
+                return r;
+        if (strlen(have) != 64 || !equal_ct(want, have, 64) || ti.revoked_usec != 0 ||
+            ti.role == ROLE_NONE)
+                return -EACCES;
+        *ret = ti;
+        return 0;
+}
