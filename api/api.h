@@ -74,6 +74,8 @@ struct api_auth_config {
         size_t n_unix_roles;
         double rate_limit; /* requests/s per token */
         double rate_burst;
+        unsigned tarpit_base_ms; /* first delay of the tarpit, 0 = 100 */
+        unsigned tarpit_max_ms;  /* its cap, 0 = 5000 */
 };
 
 /* Returns 0, or -EINVAL (an unknown role name, too many unix roles, a rate <= 0). */

@@ -19,8 +19,6 @@
 #define TARPIT_SLOTS     1024
 #define TARPIT_WINDOW_US (60LL * 1000 * 1000)
 #define TARPIT_FREE      2 /* failures without delay */
-#define TARPIT_BASE_US   (100LL * 1000)
-#define TARPIT_MAX_US    (5LL * 1000 * 1000)
 #define RATE_SLOTS       1024
 
 struct tarpit_slot {
@@ -97,7 +95,7 @@ struct auth_state *auth_state_free(struct auth_state *s)
 }
 
 /* A failure by client: the delay its 401 gets, in microseconds. */
-static int64_t tarpit_fail(struct auth_state *s, const char *client)
+static int64_t tarpit_fail(struct auth_state *s, const struct api_auth_cfg *cfg, const char *client)
 {
         struct tarpit_slot *t = &s->tarpit[hash_str(client) % TARPIT_SLOTS];
         int64_t now = mono_usec(), delay = 0;
@@ -113,7 +111,7 @@ static int64_t tarpit_fail(struct auth_state *s, const char *client)
         if (t->failures > TARPIT_FREE) {
                 unsigned shift = MIN(t->failures - TARPIT_FREE - 1, 16u);
 
-                delay = MIN(TARPIT_BASE_US << shift, TARPIT_MAX_US);
+                delay = MIN(cfg->tarpit_base_usec << shift, cfg->tarpit_max_usec);
         }
         pthread_mutex_unlock(&s->lock);
         return delay;
@@ -174,7 +172,7 @@ static void set_www_authenticate(struct call *c, bool invalid)
 static int unauthorized(struct call *c, bool invalid, const char *detail)
 {
         const char *client = c->req->client ?: "unknown";
-        int64_t delay = tarpit_fail(c->api->auth, client);
+        int64_t delay = tarpit_fail(c->api->auth, &c->api->auth_cfg, client);
 
         errors_problem(c->resp, 401, detail, NULL, c->req->request_id);
         set_www_authenticate(c, invalid);

@@ -112,4 +112,7 @@ void errors_from_call(struct call *c, int r)
         }
         errors_problem(c->resp, status, detail, status == 400 ? c->err.field : NULL,
                        c->req->request_id);
+        /* A busy lock or a job table full of running jobs clears up soon: say when to retry. */
+        if (r == -ETIMEDOUT || r == -EAGAIN)
+                (void)resp_add_header(c->resp, "Retry-After", "1");
 }

@@ -35,6 +35,9 @@ int health_get(struct call *c)
         sbuf_puts(&b, ",\"detail\":");
         sbuf_json_string(&b, h.root_detail);
         sbuf_printf(&b, "},\"records\":%zu", h.count);
+        sbuf_printf(&b, ",\"security\":{\"auth\":%s,\"insecure\":%s}",
+                    c->api->auth_cfg.enabled ? "true" : "false",
+                    c->api->auth_cfg.insecure ? "true" : "false");
         sbuf_printf(&b, ",\"drift\":{\"policy\":\"%s\",\"imported\":%" PRIu64 ",\"recent\":[",
                     engine_drift_policy(c->api->engine) == ENGINE_DRIFT_REPORT ? "report" :
                                                                                  "import",

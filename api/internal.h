@@ -28,6 +28,8 @@ struct api_auth_cfg {
         size_t n_unix_roles;
         double rate_limit;
         double rate_burst;
+        int64_t tarpit_base_usec;
+        int64_t tarpit_max_usec;
 };
 
 struct api {
