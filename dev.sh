@@ -27,7 +27,7 @@ PACKAGES=(
 BENCH_PACKAGES=(bc libiscsi-dev)
 
 # Suites run by `test`: all of them with gcc, the C ones again under ASan+UBSan with clang.
-GCC_SUITES=(unit integration lint compat crash vm target)
+GCC_SUITES=(unit integration lint compat crash vm target fault)
 ASAN_SUITES=(unit integration)
 NUM_PROCESSES=2
 
