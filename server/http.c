@@ -896,7 +896,8 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
                         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                         (unsigned)(cfg->max_conn_per_client ?: HTTP_PER_CLIENT_DEFAULT),
                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+                        MHD_OPTION_CONNECTION_TIMEOUT,
+                        (unsigned)(cfg->idle_timeout_s ?: HTTP_CONNECTION_TIMEOUT_S),
                         MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
                         http_completed, s, MHD_OPTION_HTTPS_CERT_CALLBACK, tls_creds_callback(),
                         MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
@@ -915,7 +916,8 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
                                            0 :
                                            (cfg->max_conn_per_client ?: HTTP_PER_CLIENT_DEFAULT)),
                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
-                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_CONNECTION_TIMEOUT_S,
+                        MHD_OPTION_CONNECTION_TIMEOUT,
+                        (unsigned)(cfg->idle_timeout_s ?: HTTP_CONNECTION_TIMEOUT_S),
                         MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s, MHD_OPTION_NOTIFY_COMPLETED,
                         http_completed, s, MHD_OPTION_END);
         if (!s->daemon) {

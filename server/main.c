@@ -54,6 +54,7 @@ struct options {
         double rate_limit;
         double rate_burst;
         unsigned max_conn_per_client;
+        unsigned idle_timeout_s;
         unsigned lock_timeout_ms;
 };
 
@@ -93,6 +94,7 @@ static void help(void)
                "  --rate-limit N        requests per second per token (default 100)\n"
                "  --rate-burst N        burst per token (default 200)\n"
                "  --max-conn-per-client N  TCP connections per client address (default 64)\n"
+               "  --idle-timeout SEC    close a connection idle or stalled this long (default 30)\n"
                "  --insecure            allow a non-loopback listener without TLS and auth\n"
                "  --log-level LEVEL     error, warning, notice, info or debug (default info)\n"
                "  --help                show this help\n"
@@ -144,6 +146,7 @@ enum {
         ARG_RATE_LIMIT,
         ARG_RATE_BURST,
         ARG_MAX_CONN,
+        ARG_IDLE_TIMEOUT,
         ARG_INSECURE,
         ARG_LOG_LEVEL,
         ARG_HELP,
@@ -169,6 +172,7 @@ static const struct option long_options[] = {
         { "rate-limit", required_argument, NULL, ARG_RATE_LIMIT },
         { "rate-burst", required_argument, NULL, ARG_RATE_BURST },
         { "max-conn-per-client", required_argument, NULL, ARG_MAX_CONN },
+        { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
         { "insecure", no_argument, NULL, ARG_INSECURE },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
         { "help", no_argument, NULL, ARG_HELP },
@@ -299,6 +303,11 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                 if (parse_unsigned(v, 1, 4096, &l) < 0)
                         return usage_error(name, v, "a number from 1 to 4096");
                 o->max_conn_per_client = (unsigned)l;
+                break;
+        case ARG_IDLE_TIMEOUT:
+                if (parse_unsigned(v, 1, 3600, &l) < 0)
+                        return usage_error(name, v, "seconds from 1 to 3600");
+                o->idle_timeout_s = (unsigned)l;
                 break;
         case ARG_INSECURE:
                 if (from_config && v && !streq(v, "true") && !streq(v, "yes"))
@@ -707,6 +716,7 @@ static int run(const struct options *o, const sigset_t *mask)
                                 .tls = tls,
                                 .allow_remote = remote,
                                 .max_conn_per_client = o->max_conn_per_client,
+                                .idle_timeout_s = o->idle_timeout_s,
                         },
                         a, &servers[i], &http_msg);
                 if (r < 0) {

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Limits of the real daemon (docs/security.md), with raw sockets:
+
+- a request line or headers over the cap are refused (414 / 431) and the server goes on;
+- a body over 64 KiB is a 413 without reading it all;
+- connections per client address are capped: the one over the cap is closed at once while
+  the others still work;
+- an idle connection, and one that stalls in the middle of its headers, are closed after the
+  idle timeout, so a slow client cannot keep a slot;
+- a flood of bad tokens from one client slows that client only.
+
+usage: tests/integration/limits.py IFACED_BIN        (meson: integration.limits)
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ["IFACED_BIN"])
+PER_CLIENT = 4
+IDLE_S = 1
+
+fails = 0
+
+
+def check(ok, what):
+    global fails
+    print(("PASS: " if ok else "FAIL: ") + what, flush=True)
+    if not ok:
+        fails += 1
+
+
+def status_of(data):
+    """The status code of a raw HTTP answer, or 0."""
+    try:
+        return int(data.split(b" ", 2)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def request(port, raw, read_all=True):
+    s = connect(port)
+    try:
+        s.sendall(raw)
+        out = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            out += chunk
+            if not read_all and b"\r\n\r\n" in out:
+                break
+        return out
+    finally:
+        s.close()
+
+
+def closed_within(s, seconds):
+    """True if the peer closes s within seconds (recv returns b"" or resets)."""
+    s.settimeout(seconds)
+    try:
+        return s.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    except socket.timeout:
+        return False
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="ifd-limits.")
+    proc = None
+    try:
+        for d in ("iscsi", "lock"):
+            os.makedirs(os.path.join(work, d), mode=0o700)
+        port_file = os.path.join(work, "port")
+        proc = subprocess.Popen(
+            [BIN, "--auth", "off", "--listen", "127.0.0.1:0", "--port-file", port_file,
+             "--iscsi-root", os.path.join(work, "iscsi"), "--db", os.path.join(work, "db"),
+             "--lock-dir", os.path.join(work, "lock"), "--max-conn-per-client", str(PER_CLIENT),
+             "--idle-timeout", str(IDLE_S)],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "log"), "w"))
+        for _ in range(250):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.02)
+        port = int(open(port_file).read())
+
+        ok = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+        # --- sizes
+        long_url = b"GET /api/v1/ifaces?x=" + b"a" * 40000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        st = status_of(request(port, long_url, read_all=False))
+        check(st in (414, 431), "a 40 KB request line is refused (%d)" % st)
+        big_hdr = (b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"b" * 40000 +
+                   b"\r\n\r\n")
+        st = status_of(request(port, big_hdr, read_all=False))
+        check(st == 431 or st == 414, "a 40 KB header is refused (%d)" % st)
+        many = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + b"".join(
+            b"X-H%d: v\r\n" % i for i in range(4000)) + b"\r\n"
+        st = status_of(request(port, many, read_all=False))
+        check(st in (414, 431), "4000 headers are refused (%d)" % st)
+        body = b"{" + b" " * (70 * 1024) + b"}"
+        st = status_of(request(port, b"POST /api/v1/ifaces HTTP/1.1\r\nHost: x\r\n"
+                               b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+                               b"Connection: close\r\n\r\n" % len(body) + body, read_all=False))
+        check(st == 413, "a 70 KB body is a 413 (%d)" % st)
+        check(status_of(request(port, ok)) == 200, "the server still answers after them")
+
+        # --- connections per client
+        held = [connect(port) for _ in range(PER_CLIENT)]
+        extra = connect(port)
+        check(closed_within(extra, 2), "connection %d from one address is closed at once"
+              % (PER_CLIENT + 1))
+        extra.close()
+        held[0].sendall(ok)
+        check(status_of(held[0].recv(65536)) == 200, "the %d held connections still work"
+              % PER_CLIENT)
+        for s in held:
+            s.close()
+        time.sleep(0.2)
+
+        # --- idle and stalled connections
+        idle = connect(port)
+        t0 = time.monotonic()
+        closed = closed_within(idle, IDLE_S + 3)
+        dt = time.monotonic() - t0
+        check(closed and dt < IDLE_S + 2.5, "an idle connection is closed after %.1f s" % dt)
+        idle.close()
+
+        slow = connect(port)
+        slow.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")  # and never the end
+        t0 = time.monotonic()
+        closed = closed_within(slow, IDLE_S + 3)
+        dt = time.monotonic() - t0
+        check(closed and dt < IDLE_S + 2.5,
+              "a connection stalled in its headers is closed after %.1f s" % dt)
+        slow.close()
+
+        # A slowloris that holds every slot of its address does not hold anyone else's: other
+        # clients (here 127.0.0.2) still get in.
+        hogs = [connect(port) for _ in range(PER_CLIENT)]
+        for h in hogs:
+            h.sendall(b"GET / HTTP/1.1\r\n")
+        other = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                         source_address=("127.0.0.2", 0))
+        other.sendall(ok)
+        check(status_of(other.recv(65536)) == 200,
+              "another address is served while one address holds all its slots")
+        other.close()
+        for h in hogs:
+            h.close()
+
+        proc.send_signal(signal.SIGTERM)
+        check(proc.wait(timeout=15) == 0, "the daemon stops cleanly")
+        proc = None
+    finally:
+        if proc:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    print("limits: %d failure(s)" % fails)
+    return 1 if fails else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
