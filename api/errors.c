@@ -24,7 +24,7 @@ static const struct {
         { 429, "rate-limited", "Too many requests" },
         { 500, "internal", "Internal error" },
         { 503, "unavailable", "Service unavailable" },
-        { 507, "insufficient-storage", "Record limit reached" },
+        { 507, "insufficient-storage", "Insufficient storage" },
 };
 
 int errors_status(int r)
@@ -37,7 +37,7 @@ int errors_status(int r)
         case -ENOENT:
                 return 404;
         case -EEXIST:
-        case -EROFS:
+        case -EPERM:
         case -EBUSY:
                 return 409;
         case -ESTALE:
@@ -51,6 +51,7 @@ int errors_status(int r)
         case -ETIMEDOUT:
         case -EAGAIN:
         case -ESHUTDOWN:
+        case -EROFS:
                 return 503;
         case -ENOSPC:
                 return 507;
@@ -113,6 +114,6 @@ void errors_from_call(struct call *c, int r)
         errors_problem(c->resp, status, detail, status == 400 ? c->err.field : NULL,
                        c->req->request_id);
         /* A busy lock or a job table full of running jobs clears up soon: say when to retry. */
-        if (r == -ETIMEDOUT || r == -EAGAIN)
+        if (r == -ETIMEDOUT || r == -EAGAIN || r == -EROFS)
                 (void)resp_add_header(c->resp, "Retry-After", "1");
 }

@@ -39,7 +39,7 @@ static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
         if (cur->builtin) {
                 snprintf(c->detail, sizeof(c->detail),
                          "'%.64s' is a built-in iface of iscsiadm and cannot be changed", name);
-                return -EROFS; /* read-only whatever the condition says */
+                return -EPERM; /* read-only whatever the condition says */
         }
 
         for (;;) {
@@ -255,6 +255,41 @@ int ifaces_list(struct call *c)
         return 0;
 }
 
+/* What a write that failed below the API tells the client: what happened, and that nothing
+ * changed (the engine's write protocol guarantees it). */
+static void write_failure_detail(struct call *c, int r)
+{
+        switch (r) {
+        case -EROFS:
+                snprintf(c->detail, sizeof(c->detail),
+                         "the iscsi db root or the database is on a read-only file system: nothing "
+                         "was changed");
+                break;
+        case -ENOSPC:
+                snprintf(c->detail, sizeof(c->detail),
+                         "no space left on the device of the iscsi db root or the database: "
+                         "nothing was changed");
+                break;
+        case -ETIMEDOUT:
+                snprintf(c->detail, sizeof(c->detail),
+                         "iscsiadm holds its lock (lock.write in the lock directory) longer than "
+                         "the lock timeout: nothing was changed; retry later");
+                break;
+        case -EBADFD:
+                snprintf(c->detail, sizeof(c->detail),
+                         "the database was deleted or replaced while the daemon runs: writes are "
+                         "refused until a restart (see GET /api/v1/health); nothing was changed");
+                break;
+        case -EIO:
+                snprintf(c->detail, sizeof(c->detail),
+                         "the iscsi db root or the database failed with an I/O error: nothing "
+                         "was changed; see GET /api/v1/health and the daemon's log");
+                break;
+        default:
+                break;
+        }
+}
+
 int ifaces_create(struct call *c)
 {
         _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
@@ -276,6 +311,7 @@ int ifaces_create(struct call *c)
                                 &c->err);
         if (r == -EEXIST)
                 snprintf(c->detail, sizeof(c->detail), "iface '%s' already exists", rec.name);
+        write_failure_detail(c, r);
         if (r < 0)
                 return r;
 
@@ -366,6 +402,7 @@ static int update(struct call *c, bool replace)
         if (r == -ESTALE)
                 snprintf(c->detail, sizeof(c->detail),
                          "If-Match does not match the current revision of '%.64s'", c->param);
+        write_failure_detail(c, r);
         if (r < 0)
                 return r;
         return reply_record(c, 200, snap);
@@ -393,9 +430,10 @@ int ifaces_delete(struct call *c)
                                         c->param, if_match);
         if (r == -ENOENT)
                 snprintf(c->detail, sizeof(c->detail), "no iface named '%.64s'", c->param);
-        if (r == -EROFS)
+        if (r == -EPERM)
                 snprintf(c->detail, sizeof(c->detail),
                          "'%.64s' is a built-in iface of iscsiadm and cannot be deleted", c->param);
+        write_failure_detail(c, r);
         if (r == -ESTALE)
                 snprintf(c->detail, sizeof(c->detail),
                          "If-Match does not match the current revision of '%.64s'", c->param);

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
@@ -24,10 +25,9 @@
 #include "mirror.h"
 #include "store.h"
 
-#define ENGINE_EVENTS_MAX     32
-#define WATCH_SETTLE_MS       50    /* gather a burst of events before reconciling */
-#define WATCH_FULL_SCAN_MS    60000 /* safety net: a full pass this often */
-#define WATCH_LOCK_TIMEOUT_MS 2000  /* the watcher never waits long for iscsiadm */
+#define ENGINE_EVENTS_MAX  32
+#define WATCH_SETTLE_MS    50    /* gather a burst of events before reconciling */
+#define WATCH_FULL_SCAN_MS 60000 /* safety net: a full pass this often */
 
 struct engine {
         char *iscsi_root;
@@ -67,6 +67,7 @@ struct engine {
         struct checker *checker;
         struct jobs *jobs;
         struct tokens *tokens;
+        atomic_int db_probe; /* the last store_count() result of health, 0 or -errno */
         pthread_mutex_t hbas_lock;
         struct engine_hbas *hbas;
 
@@ -345,6 +346,15 @@ static int commit_change(struct engine *e, const struct engine_ctx *ctx, const c
                 r = iface_render_file(rec, &content, &len);
                 if (r < 0)
                         return r;
+        }
+
+        /* A db deleted or replaced under us would take acknowledged writes with it. */
+        r = store_file_check(e->store);
+        if (r < 0) {
+                log_error("the database '%s' was deleted or replaced; refusing writes until a "
+                          "restart",
+                          e->db_path);
+                return -EBADFD;
         }
 
         fault(e, "engine-before-intent");
@@ -831,6 +841,15 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                 return r;
 
         r = store_open(e->db_path, &e->store);
+        if (r >= 0 && store_check(e->store) < 0)
+                r = -EUCLEAN;
+        if (r == -EUCLEAN)
+                return fail_msg(reterr_msg, r,
+                                "the database '%s' is damaged; restore it from a backup, or move "
+                                "it (and its -wal and -shm files) away and start again: the "
+                                "records are then imported from '%s/ifaces' (the audit trail and "
+                                "the tokens are lost with the old file)",
+                                e->db_path, e->iscsi_root);
         if (r < 0)
                 return fail_msg(reterr_msg, r, "cannot open the database '%s'", e->db_path);
         r = mirror_open(e->iscsi_root, e->lock_dir, e->fault, &e->mirror);
@@ -843,6 +862,11 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                                 e->iscsi_root, e->lock_dir);
 
         r = store_max_revision(e->store, &e->revision);
+        if (r == -EUCLEAN)
+                return fail_msg(reterr_msg, r,
+                                "the database '%s' is damaged; restore it from a backup, or move "
+                                "it away and start again (records are imported from '%s/ifaces')",
+                                e->db_path, e->iscsi_root);
         if (r < 0)
                 return fail_msg(reterr_msg, r, "cannot read the database '%s'", e->db_path);
 
@@ -1010,8 +1034,13 @@ static void *watch_thread(void *userdata)
                 if (!set.n && !full)
                         continue;
 
+                /*
+                 * One try at iscsiadm's lock: while iscsiadm holds it, the watcher must not sit
+                 * on write_lock, or every API write would wait for it on top of its own
+                 * lock timeout. It comes back after the settle time.
+                 */
                 pthread_mutex_lock(&e->write_lock);
-                int r = mirror_lock(e->mirror, WATCH_LOCK_TIMEOUT_MS);
+                int r = mirror_lock(e->mirror, 0);
                 if (r >= 0) {
                         if (full) {
                                 r = reconcile_all(e);
@@ -1220,7 +1249,7 @@ int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const st
                 err->field = "name";
                 snprintf(err->reason, sizeof(err->reason),
                          "'%s' is a built-in iface of iscsiadm and cannot be created", rec->name);
-                return -EROFS;
+                return -EPERM;
         }
         r = iface_validate(rec, NULL, err);
         if (r < 0)
@@ -1232,9 +1261,12 @@ int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const st
         pthread_mutex_lock(&e->write_lock);
         if (idx_find(e, rec->name))
                 r = -EEXIST;
-        else if (e->n_idx >= ENGINE_MAX_RECORDS)
+        else if (e->n_idx >= ENGINE_MAX_RECORDS) {
+                snprintf(err->reason, sizeof(err->reason),
+                         "the record limit (%d) is reached: delete records first",
+                         ENGINE_MAX_RECORDS);
                 r = -ENOSPC;
-        else
+        } else
                 r = commit_change(e, ctx, "api", rec->name, &copy, "create", NULL, ret);
         pthread_mutex_unlock(&e->write_lock);
         return r;
@@ -1259,7 +1291,7 @@ int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const ch
                 err->field = "name";
                 snprintf(err->reason, sizeof(err->reason),
                          "'%s' is a built-in iface of iscsiadm and cannot be modified", name);
-                return -EROFS;
+                return -EPERM;
         }
 
         pthread_mutex_lock(&e->write_lock);
@@ -1309,7 +1341,7 @@ int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const ch
         assert_return(e && name, -EINVAL);
 
         if (builtin_find(e, name))
-                return -EROFS;
+                return -EPERM;
 
         pthread_mutex_lock(&e->write_lock);
         cur = idx_find(e, name);
@@ -1340,12 +1372,33 @@ int engine_health(struct engine *e, struct engine_health *ret)
 
         ret->db_path = e->db_path;
         ret->root_path = e->iscsi_root;
-        pthread_mutex_lock(&e->write_lock);
-        r = store_count(e->store, &count);
-        pthread_mutex_unlock(&e->write_lock);
+        /*
+         * Probe the db only when no write holds it (a write may wait for iscsiadm's lock for
+         * seconds); otherwise the index's count stands and the last probe's verdict.
+         */
+        if (pthread_mutex_trylock(&e->write_lock) == 0) {
+                r = store_count(e->store, &count);
+                pthread_mutex_unlock(&e->write_lock);
+                atomic_store(&e->db_probe, r);
+        } else {
+                pthread_rwlock_rdlock(&e->index_lock);
+                count = e->n_idx;
+                pthread_rwlock_unlock(&e->index_lock);
+                r = atomic_load(&e->db_probe);
+        }
         ret->db_ok = r >= 0;
         if (asprintf(&ret->db_detail, "%s", r >= 0 ? "ok" : strerror(-r)) < 0)
                 ret->db_detail = NULL;
+        r = store_file_check(e->store);
+        if (r < 0) {
+                ret->db_ok = false;
+                free(ret->db_detail);
+                if (asprintf(&ret->db_detail,
+                             "'%s' was %s while the daemon runs: writes are refused; restart the "
+                             "daemon (the records are imported again from the iscsi root)",
+                             e->db_path, r == -ENOENT ? "deleted" : "replaced") < 0)
+                        ret->db_detail = NULL;
+        }
 
         if (stat(mirror_ifaces_dir(e->mirror), &st) < 0)
                 r = -errno;

@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,6 +130,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(sqlite3_stmt *, sqlite3_finalize);
 struct store {
         sqlite3 *db;
         sqlite3_stmt *stmts[_STMT_MAX];
+        char *path; /* NULL for ":memory:" */
+        dev_t dev;  /* the file opened, to notice it deleted or replaced */
+        ino_t ino;
 };
 
 /*
@@ -153,6 +157,9 @@ int store_sqlite_errno(sqlite3 *db, int rc)
                 return -EROFS;
         case SQLITE_FULL:
                 return -ENOSPC;
+        case SQLITE_CORRUPT:
+        case SQLITE_NOTADB:
+                return -EUCLEAN; /* "structure needs cleaning": a damaged db file */
         case SQLITE_CANTOPEN:
                 switch (db ? sqlite3_system_errno(db) : 0) {
                 case ENOENT:
@@ -371,6 +378,7 @@ struct store *store_close(struct store *s)
         for (size_t i = 0; i < _STMT_MAX; i++)
                 sqlite3_finalize(s->stmts[i]);
         sqlite3_close(s->db);
+        free(s->path);
         free(s);
         return NULL;
 }
@@ -438,6 +446,17 @@ int store_open(const char *path, struct store **ret)
                         return store_sqlite_errno(s->db, rc);
         }
 
+        if (!streq(path, ":memory:")) {
+                struct stat st;
+
+                s->path = strdup(path);
+                if (!s->path)
+                        return -ENOMEM;
+                if (stat(path, &st) == 0) {
+                        s->dev = st.st_dev;
+                        s->ino = st.st_ino;
+                }
+        }
         *ret = TAKE_PTR(s);
         return 0;
 }
@@ -838,4 +857,18 @@ int store_audit_query(struct store *s, const struct store_audit_query *q,
                 r = store_sqlite_errno(s->db, rc) ?: -EIO;
         sqlite3_finalize(stmt);
         return r;
+}
+
+int store_file_check(struct store *s)
+{
+        struct stat st;
+
+        assert_return(s, -EINVAL);
+        if (!s->path)
+                return 0;
+        if (stat(s->path, &st) < 0)
+                return errno == ENOENT ? -ENOENT : -errno;
+        if (st.st_dev != s->dev || st.st_ino != s->ino)
+                return -ESTALE;
+        return 0;
 }

@@ -107,5 +107,11 @@ int store_audit_query(struct store *s, const struct store_audit_query *q,
 struct sqlite3;
 int store_sqlite_errno(struct sqlite3 *db, int rc);
 
+/*
+ * Is the file we opened still the one at the path? 0, -ENOENT (deleted) or -ESTALE (replaced):
+ * then every commit goes to a file nobody will open again.
+ */
+int store_file_check(struct store *s);
+
 /* PRAGMA quick_check; 0 if ok, -EIO otherwise. */
 int store_check(struct store *s);

@@ -18,9 +18,9 @@ static void test_errors_status_map(void **state)
                 int status;
         } cases[] = {
                 { -EINVAL, 400 }, { -EBADMSG, 400 },     { -ERANGE, 400 },    { -ENOENT, 404 },
-                { -EEXIST, 409 }, { -EROFS, 409 },       { -EBUSY, 409 },     { -ESTALE, 412 },
+                { -EEXIST, 409 }, { -EROFS, 503 },       { -EBUSY, 409 },     { -ESTALE, 412 },
                 { -E2BIG, 413 },  { -EMEDIUMTYPE, 415 }, { -ETIMEDOUT, 503 }, { -ENOSPC, 507 },
-                { -EIO, 500 },    { -ENOMEM, 500 },      { -EPERM, 500 },     { 0, 500 },
+                { -EIO, 500 },    { -ENOMEM, 500 },      { -EPERM, 409 },     { 0, 500 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)

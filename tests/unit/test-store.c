@@ -789,7 +789,7 @@ static void test_store_open_errors(void **state)
                 { "not-a-db",
                   "this is not a sqlite database, not even close......"
                   "................................................",
-                  -EIO },
+                  -EUCLEAN }, /* SQLITE_NOTADB: a damaged or foreign file */
                 { "not-a-db/ifaced.db", NULL, -ENOTDIR }, /* under the file just made */
                 { ".", NULL, -EIO },                      /* a directory */
         };
