@@ -8,18 +8,50 @@
  * parse back to an equal record (a round trip). The one allowed exception is iscsiadm's own:
  * its writer picks the key set by the address, its reader by the name (iface_rec_is_ipv6()); a
  * record where they disagree cannot be written back, so iface_validate() must refuse it.
+ * Whatever parses must also print (iface_render_show(), iface_render_flat()) and be answered
+ * as valid JSON (iface_json_write(), as a GET of a file found on disk is).
  */
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/internal.h"
 #include "fuzz.h"
 #include "iface.h"
 #include "macro.h"
 
 #define FIXED_NAME "iface0"
 #define MAX_INPUT  (64 * 1024) /* iface files are about 1 KiB; the engine reads up to 64 KiB */
+
+/* The other ways a stored record is shown: iscsiadm's two outputs and the API's JSON. */
+static void check_views(const struct iface_rec *rec)
+{
+        _cleanup_free_ char *show = NULL, *flat = NULL, *json = NULL;
+        struct sbuf b = {};
+        size_t len = 0;
+        json_error_t jerr;
+        json_t *j, *name;
+        int r;
+
+        r = iface_render_show(rec, &show, &len);
+        FUZZ_CHECK(r == 0 && strlen(show) == len, "iface_render_show() of '%s': %d", rec->name, r);
+        r = iface_render_flat(rec, &flat, &len);
+        FUZZ_CHECK(r == 0 && strlen(flat) == len && len > 0 && flat[len - 1] == '\n' &&
+                           !memchr(flat, '\n', len - 1),
+                   "iface_render_flat() of '%s' is not one line (%d)", rec->name, r);
+
+        iface_json_write(&b, rec, NULL);
+        r = sbuf_take(&b, &json, &len);
+        FUZZ_CHECK(r == 0, "iface_json_write() of '%s' failed: %d", rec->name, r);
+        j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+        FUZZ_CHECK(j, "the JSON of '%s' is invalid (%s): %s", rec->name, jerr.text, json);
+        name = json_object_get(j, "name");
+        FUZZ_CHECK(json_is_string(name) && streq(json_string_value(name), rec->name),
+                   "the JSON of '%s' has another name: %s", rec->name, json);
+        json_decref(j);
+}
 
 static void check_file(const char *name, const uint8_t *data, size_t size)
 {
@@ -50,6 +82,8 @@ static void check_file(const char *name, const uint8_t *data, size_t size)
                            "file '%s' parsed with iface.%s, which is not in its key set", name,
                            iface_fields[i].key);
         }
+
+        check_views(&rec);
 
         if (iface_rec_is_ipv6(&rec) != ipv6_name) {
                 r = iface_validate(&rec, NULL, &err);
