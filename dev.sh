@@ -30,6 +30,8 @@ BENCH_PACKAGES=(bc libiscsi-dev)
 GCC_SUITES=(unit integration lint compat crash vm target fault)
 ASAN_SUITES=(unit integration)
 NUM_PROCESSES=2
+# `test` runs each libFuzzer target of tests/fuzz this long, in seconds; `fuzz` takes its own.
+FUZZ_SECONDS=60
 
 log() { printf 'dev.sh: %s\n' "$*" >&2; }
 die() {
@@ -49,6 +51,9 @@ usage: ./dev.sh COMMAND [ARGS...]
                 crash vm, then a clang ASan+UBSan build (build-asan/) with unit integration
   bench [ARGS]  build, then run bench/run.sh ARGS, bench/nics-http.sh and bench/checks.sh
                 (settings through their environment, e.g. N=500 REPS=3 ./dev.sh bench)
+  fuzz [SECONDS] [TARGET...]
+                clang libFuzzer build (build-fuzz/), then tests/fuzz/run.sh: each fuzz target
+                (default all) for SECONDS (default 600); `test` runs them all for 60 s
   clean         remove the build directories and ./.state
 EOF
 }
@@ -260,6 +265,32 @@ build_stage() {
         stage_result PASS "$label build ($dir)"
 }
 
+# fuzz_build: configure and compile build-fuzz/, the libFuzzer build of tests/fuzz (clang,
+# ASan+UBSan, engine and api instrumented for coverage); 0 if it built.
+fuzz_build() {
+        build_stage "clang libFuzzer" build-fuzz clang -Dfuzz=enabled \
+                -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
+}
+
+# fuzz_stage SECONDS: build-fuzz/, then every fuzz target for SECONDS (tests/fuzz/run.sh).
+fuzz_stage() {
+        local secs=$1 out rc=0 total
+
+        if ! fuzz_build; then
+                stage_result SKIP "fuzz (build failed)"
+                return
+        fi
+        out=$(mktemp)
+        bash tests/fuzz/run.sh "$secs" | tee "$out" || rc=$?
+        total=$(sed -n 's/^total: //p' "$out" | tail -n 1)
+        rm -f "$out"
+        if [ "$rc" -eq 0 ]; then
+                stage_result PASS "fuzz [${secs}s per target]: $total"
+        else
+                stage_result FAIL "fuzz [${secs}s per target]: ${total:-run.sh exit $rc} (crash files above)"
+        fi
+}
+
 cmd_test() {
         local line
 
@@ -284,6 +315,8 @@ cmd_test() {
         else
                 stage_result SKIP "clang ASan+UBSan tests (build failed)"
         fi
+
+        fuzz_stage "$FUZZ_SECONDS"
 
         echo
         echo "dev.sh test summary"
@@ -310,6 +343,13 @@ cmd_bench() {
         exec bash bench/checks.sh
 }
 
+# cmd_fuzz [SECONDS] [TARGET...]: long manual fuzz runs, SECONDS per target (default 600).
+cmd_fuzz() {
+        cmd_deps
+        fuzz_build || die "the libFuzzer build (build-fuzz/) failed"
+        exec bash tests/fuzz/run.sh "${1:-600}" "${@:2}"
+}
+
 cmd_clean() {
         local d
 
@@ -333,6 +373,7 @@ main() {
         run) cmd_run "$@" ;;
         test) cmd_test ;;
         bench) cmd_bench "$@" ;;
+        fuzz) cmd_fuzz "$@" ;;
         clean) cmd_clean ;;
         -h | --help | help)
                 usage
