@@ -642,6 +642,13 @@ static bool link_run(struct check *c)
                                   c->spec.ipaddress, dev->name);
         }
 
+        /* The route judgement is the link step's; ping only needs the source address. */
+        if (!want && !step_wanted(c, CHECK_STEP_PING)) {
+                step_set(c, CHECK_STEP_LINK, CHECK_OK, CHECK_REASON_NONE, NULL);
+                ok = true;
+                goto out;
+        }
+
         r_unbound = route_get(&c->spec.portal, 0, false, &unbound);
         if (r_unbound >= 0 && unbound.oif > 0 && !if_indextoname((unsigned)unbound.oif, sr->egress))
                 sr->egress[0] = 0;
@@ -1159,9 +1166,9 @@ static void iscsi_failed_stage(struct check *c, const char *what)
                 iscsi_fail(c, CHECK_REASON_LOGIN_FAILED, "%s: %s", what, msg);
         else if (!c->iscsi_normal && c->iscsi_stage == ISCSI_LOGIN)
                 iscsi_fail(c, CHECK_REASON_NOT_ISCSI,
-                           "the port accepts TCP but its answer to an iSCSI login is not iSCSI "
-                           "(%s)",
-                           msg[0] ? msg : "connection closed");
+                           "the port accepts TCP connections but does not answer an iSCSI login "
+                           "(it closed the connection or sent something else): is this the "
+                           "portal's iSCSI port?");
         else
                 iscsi_fail(c, CHECK_REASON_ERROR, "%s: %s", what, msg);
 }
@@ -1383,11 +1390,14 @@ static void on_timeout(struct check *c)
         unsigned ms = (unsigned)((now_usec() - c->phase_start_usec) / 1000);
 
         check_format_portal(&c->spec.portal, portal, sizeof(portal));
-        if (c->phase == PHASE_PING)
+        if (c->phase == PHASE_PING) {
+                char addr[INET6_ADDRSTRLEN];
+
+                ss_ntop(&c->spec.portal, addr, sizeof(addr));
                 step_set(c, s, CHECK_FAILED, CHECK_REASON_TIMEOUT,
-                         "no echo reply from %s in %u ms (%u requests; ICMP may be filtered)",
-                         portal, ms, c->ping_seq);
-        else if (c->phase == PHASE_TCP)
+                         "no echo reply from %s in %u ms (%u requests; ICMP may be filtered)", addr,
+                         ms, c->ping_seq);
+        } else if (c->phase == PHASE_TCP)
                 step_set(c, s, CHECK_FAILED, CHECK_REASON_TIMEOUT,
                          "no answer to a TCP connect to %s in %u ms: a firewall drops it, or "
                          "nothing is at that address",
@@ -1404,13 +1414,25 @@ static void on_timeout(struct check *c)
         iscsi_close(c);
 }
 
+/*
+ * The step running (or, for a check that never started, the first one asked for) becomes
+ * cancelled, and decides the check; the steps after it were simply not run.
+ */
 static void on_cancel(struct check *c)
 {
+        int s = -1;
+
         if (c->phase != PHASE_QUEUED && c->phase < PHASE_DONE &&
             c->res.steps[c->phase].status == CHECK_PENDING)
-                step_set(c, (enum check_step)c->phase, CHECK_CANCELLED, CHECK_REASON_CANCELLED,
-                         "cancelled");
-        skip_rest(c, CHECK_CANCELLED, "cancelled before it ran");
+                s = (int)c->phase;
+        for (int i = 0; s < 0 && i < _CHECK_STEP_MAX; i++)
+                if (step_wanted(c, i) && c->res.steps[i].status == CHECK_PENDING)
+                        s = i;
+        if (s >= 0)
+                step_set(c, (enum check_step)s, CHECK_CANCELLED, CHECK_REASON_CANCELLED,
+                         "cancelled %s (the job was cancelled, or the daemon is stopping)",
+                         c->phase == PHASE_QUEUED ? "before it started" : "while it ran");
+        skip_rest(c, CHECK_SKIPPED, "not run: the check was cancelled");
         finish(c);
 }
 
