@@ -69,7 +69,8 @@ if [ ${#built[@]} -eq 0 ]; then
         log "no fuzz target in $build (configure it with -Dfuzz=enabled)"
         exit 77
 fi
-ninja -C "$build" "${built[@]/#/tests/fuzz/}" >/dev/null
+# one ninja at a time in a build directory: two runs may start together
+flock "$build/.fuzz-build.lock" ninja -C "$build" "${built[@]/#/tests/fuzz/}" >/dev/null
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/iscsi-ifaced-fuzz.XXXXXX")
 cleanup() {
