@@ -27,6 +27,7 @@
 #include <iscsi/iscsi.h>
 
 #include "check.h"
+#include "iscsi-nl.h"
 #include "log.h"
 #include "macro.h"
 
@@ -84,6 +85,8 @@ struct check {
         bool iscsi_closing;
         int iscsi_cb_status; /* set by the callback; -1 while none came */
         int64_t iscsi_disc_usec;
+        atomic_int nl_result; /* the HBA ping: 1 while in flight, then 0 or -errno */
+        uint32_t nl_status;
 };
 
 struct checker {
@@ -557,6 +560,71 @@ static bool iface_ipaddress_set(const struct check *c)
                !streq(c->spec.ipaddress, "::");
 }
 
+static bool addr_set(const char *a)
+{
+        return !isempty(a) && !streq(a, "0.0.0.0") && !streq(a, "::") && !streq(a, "(null)");
+}
+
+/*
+ * An offload iface: its port is an HBA's, with its own network stack. The link step judges the
+ * HBA from sysfs (present, port up, an address); ping goes through the HBA (see ping_offload);
+ * a TCP connect or a login from this host's stack would not test the HBA's path at all.
+ */
+static bool link_offload(struct check *c)
+{
+        struct check_step_result *sr = &c->res.steps[CHECK_STEP_LINK];
+        enum check_reason reason = CHECK_REASON_NONE;
+        char hint[CHECK_HINT_MAX] = "";
+
+        c->phase_start_usec = now_usec();
+        for (int i = CHECK_STEP_TCP; i <= CHECK_STEP_ISCSI; i++)
+                if (step_wanted(c, i))
+                        step_set(c, i, CHECK_UNSUPPORTED, CHECK_REASON_NONE,
+                                 "transport %s is an offload HBA: its sessions start in the HBA, "
+                                 "not in this host's network stack, so a connect or login from "
+                                 "the host would not test its path",
+                                 c->spec.transport);
+
+        if (!c->spec.hba_found) {
+                reason = CHECK_REASON_NO_SUCH_DEVICE;
+                snprintf(hint, sizeof(hint),
+                         "no iSCSI host of transport %s with hwaddress %s on this host (see GET "
+                         "/api/v1/hbas)",
+                         c->spec.transport,
+                         isempty(c->spec.hwaddress) ? "(none)" : c->spec.hwaddress);
+        } else if (strstr(c->spec.hba_port_state, "DOWN")) {
+                reason = CHECK_REASON_LINK_DOWN;
+                snprintf(hint, sizeof(hint), "host%u reports port state '%s'", c->spec.host_no,
+                         c->spec.hba_port_state);
+        } else if (!addr_set(c->spec.ipaddress) && !addr_set(c->spec.hba_ipaddress)) {
+                reason = CHECK_REASON_NO_ADDRESS;
+                snprintf(hint, sizeof(hint),
+                         "neither the iface nor host%u has an IP address: set the iface's "
+                         "ipaddress (and bootproto static) or enable DHCP on the HBA",
+                         c->spec.host_no);
+        }
+
+        if (c->spec.hba_found) {
+                snprintf(sr->device, sizeof(sr->device), "host%u", c->spec.host_no);
+                snprintf(sr->source, sizeof(sr->source), "%s",
+                         addr_set(c->spec.ipaddress) ? c->spec.ipaddress : c->spec.hba_ipaddress);
+                snprintf(c->route_source, sizeof(c->route_source), "%s", sr->source);
+        }
+
+        if (reason == CHECK_REASON_NONE) {
+                if (step_wanted(c, CHECK_STEP_LINK))
+                        step_set(c, CHECK_STEP_LINK, CHECK_OK, CHECK_REASON_NONE, NULL);
+                return true;
+        }
+        for (int i = 0; i < _CHECK_STEP_MAX; i++)
+                if (step_wanted(c, i) && c->res.steps[i].status == CHECK_PENDING) {
+                        step_set(c, i, CHECK_FAILED, reason, "%s", hint);
+                        break;
+                }
+        skip_rest(c, CHECK_SKIPPED, "not run: the HBA port cannot reach the portal");
+        return false;
+}
+
 /*
  * Resolve the bound NIC and judge the path. Runs even when the link step was not asked for,
  * since the other steps need the device; only a requested step reports. Returns false when the
@@ -583,16 +651,8 @@ static bool link_run(struct check *c)
                 goto out;                                                                          \
         } while (0)
 
-        if (!transport_uses_host_stack(c->spec.transport)) {
-                for (int i = 0; i < _CHECK_STEP_MAX; i++)
-                        if (step_wanted(c, i))
-                                step_set(c, i, CHECK_UNSUPPORTED, CHECK_REASON_NONE,
-                                         "transport %s is an offload HBA: its connections start "
-                                         "in the HBA, not in this host's network stack, so a "
-                                         "host-side probe would not test its path",
-                                         c->spec.transport);
-                return false;
-        }
+        if (!transport_uses_host_stack(c->spec.transport))
+                return link_offload(c);
 
         snap = c->k->nics ? nic_monitor_snapshot(c->k->nics) : NULL;
         if (!snap)
@@ -1018,6 +1078,134 @@ static void ping_event(struct check *c)
         }
 }
 
+/* ---------------------------------------------------------------- ping through an HBA */
+
+struct offload_ping {
+        struct check *c; /* a reference */
+        int efd;         /* our own dup of the check's eventfd */
+        struct iscsi_nl_ping req;
+        unsigned timeout_ms;
+};
+
+/* A thread per HBA ping: the netlink exchange blocks, and these are rare. */
+static void *offload_ping_thread(void *arg)
+{
+        struct offload_ping *o = arg;
+        uint32_t status = 0;
+        uint64_t one = 1;
+        int r;
+
+        r = iscsi_nl_ping(&o->req, o->timeout_ms, &status);
+        o->c->nl_status = status;
+        atomic_store(&o->c->nl_result, r);
+        (void)!write(o->efd, &one, sizeof(one));
+        close(o->efd);
+        check_unref(o->c);
+        free(o);
+        return NULL;
+}
+
+static int ping_offload_start(struct check *c)
+{
+        struct offload_ping *o;
+        pthread_attr_t attr;
+        pthread_t t;
+        int r;
+
+        if (!c->spec.transport_handle) {
+                step_set(c, CHECK_STEP_PING, CHECK_UNSUPPORTED, CHECK_REASON_NONE,
+                         "transport %s is not loaded in the kernel (or its handle is not "
+                         "readable), so its HBA cannot be asked to ping",
+                         c->spec.transport);
+                return 0;
+        }
+        o = calloc(1, sizeof(*o));
+        if (!o)
+                return -ENOMEM;
+        c->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        o->efd = c->fd >= 0 ? fcntl(c->fd, F_DUPFD_CLOEXEC, 3) : -1;
+        if (o->efd < 0) {
+                step_set(c, CHECK_STEP_PING, CHECK_FAILED, CHECK_REASON_ERROR, "eventfd: %s",
+                         strerror(errno));
+                free(o);
+                return -errno;
+        }
+        o->req = (struct iscsi_nl_ping){
+                .transport_handle = c->spec.transport_handle,
+                .host_no = c->spec.host_no,
+                .iface_num = c->spec.iface_num,
+                .ipv6 = c->spec.portal.ss_family == AF_INET6,
+                .dst = c->spec.portal,
+        };
+        ((struct sockaddr_in *)&o->req.dst)->sin_port = 0;
+        o->timeout_ms = (unsigned)MAX((c->phase_deadline_usec - now_usec()) / 1000, (int64_t)1);
+        o->c = check_ref(c);
+        atomic_store(&c->nl_result, 1); /* pending */
+
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        r = -pthread_create(&t, &attr, offload_ping_thread, o);
+        pthread_attr_destroy(&attr);
+        if (r < 0) {
+                close(o->efd);
+                check_unref(o->c);
+                free(o);
+                step_set(c, CHECK_STEP_PING, CHECK_FAILED, CHECK_REASON_ERROR,
+                         "cannot start a thread: %s", strerror(-r));
+                return r;
+        }
+        c->events = POLLIN;
+        return 0;
+}
+
+static void ping_offload_event(struct check *c)
+{
+        int r = atomic_load(&c->nl_result);
+        char addr[INET6_ADDRSTRLEN];
+
+        if (r == 1)
+                return; /* not yet */
+        ss_ntop(&c->spec.portal, addr, sizeof(addr));
+        switch (r) {
+        case 0:
+                if (c->nl_status == ISCSI_NL_PING_SUCCESS)
+                        step_set(c, CHECK_STEP_PING, CHECK_OK, CHECK_REASON_NONE, NULL);
+                else
+                        step_set(c, CHECK_STEP_PING, CHECK_FAILED,
+                                 c->nl_status == ISCSI_NL_PING_TIMEOUT ? CHECK_REASON_TIMEOUT :
+                                 c->nl_status == ISCSI_NL_PING_IPADDR_INVALID ||
+                                                 c->nl_status ==
+                                                         ISCSI_NL_PING_LINKLOCAL_IPV6_ADDR_INVALID ?
+                                                                         CHECK_REASON_NO_ADDRESS :
+                                                                         CHECK_REASON_UNREACHABLE,
+                                 "host%u could not ping %s: %s", c->spec.host_no, addr,
+                                 iscsi_nl_ping_status_to_string(c->nl_status));
+                break;
+        case -EPROTONOSUPPORT:
+                step_set(c, CHECK_STEP_PING, CHECK_UNSUPPORTED, CHECK_REASON_NONE,
+                         "this kernel has no iSCSI transport netlink (scsi_transport_iscsi is "
+                         "not loaded), so the HBA cannot be asked to ping");
+                break;
+        case -ENOSYS:
+                step_set(c, CHECK_STEP_PING, CHECK_UNSUPPORTED, CHECK_REASON_NONE,
+                         "the kernel driver of transport %s does not implement ping",
+                         c->spec.transport);
+                break;
+        case -ENODEV:
+                step_set(c, CHECK_STEP_PING, CHECK_FAILED, CHECK_REASON_NO_SUCH_DEVICE,
+                         "the kernel knows no host%u", c->spec.host_no);
+                break;
+        case -ETIMEDOUT:
+                step_set(c, CHECK_STEP_PING, CHECK_FAILED, CHECK_REASON_TIMEOUT,
+                         "host%u did not report the ping of %s in time", c->spec.host_no, addr);
+                break;
+        default:
+                step_set(c, CHECK_STEP_PING, CHECK_FAILED, CHECK_REASON_ERROR,
+                         "the ping request to host%u failed: %s", c->spec.host_no, strerror(-r));
+                break;
+        }
+}
+
 /* ---------------------------------------------------------------- tcp */
 
 static int tcp_start(struct check *c)
@@ -1303,7 +1491,8 @@ static int64_t phase_budget(struct check *c, enum phase p)
 {
         int64_t now = now_usec(), left = c->deadline_usec - now;
 
-        if (p == PHASE_PING && (step_wanted(c, CHECK_STEP_TCP) || step_wanted(c, CHECK_STEP_ISCSI)))
+        if (p == PHASE_PING && transport_uses_host_stack(c->spec.transport) &&
+            (step_wanted(c, CHECK_STEP_TCP) || step_wanted(c, CHECK_STEP_ISCSI)))
                 left = MIN(left, (int64_t)c->spec.timeout_ms * 1000 / 4);
         return now + MAX(left, 0);
 }
@@ -1359,7 +1548,9 @@ static void advance(struct check *c)
 
                 c->phase_start_usec = now_usec();
                 c->phase_deadline_usec = phase_budget(c, p);
-                if (p == PHASE_PING)
+                if (p == PHASE_PING && !transport_uses_host_stack(c->spec.transport))
+                        r = ping_offload_start(c);
+                else if (p == PHASE_PING)
                         r = ping_start(c);
                 else if (p == PHASE_TCP)
                         r = tcp_start(c);
@@ -1563,6 +1754,7 @@ static void *checker_thread(void *arg)
                                 on_timeout(c);
                                 advance(c);
                         } else if (c->phase == PHASE_PING &&
+                                   transport_uses_host_stack(c->spec.transport) &&
                                    c->res.steps[CHECK_STEP_PING].status == CHECK_PENDING &&
                                    now >= c->ping_next_usec)
                                 ping_send(c);
@@ -1574,7 +1766,7 @@ static void *checker_thread(void *arg)
                                 continue;
                         }
                         next = MIN(next, c->phase_deadline_usec);
-                        if (c->phase == PHASE_PING)
+                        if (c->phase == PHASE_PING && transport_uses_host_stack(c->spec.transport))
                                 next = MIN(next, c->ping_next_usec);
                         i++;
                 }
@@ -1620,7 +1812,9 @@ static void *checker_thread(void *arg)
 
                         if (!rev || c->phase == PHASE_DONE || atomic_load(&c->cancel))
                                 continue;
-                        if (c->phase == PHASE_PING)
+                        if (c->phase == PHASE_PING && !transport_uses_host_stack(c->spec.transport))
+                                ping_offload_event(c);
+                        else if (c->phase == PHASE_PING)
                                 ping_event(c);
                         else if (c->phase == PHASE_TCP)
                                 tcp_event(c);

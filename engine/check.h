@@ -81,6 +81,14 @@ struct check_spec {
         char hwaddress[18];
         char ipaddress[INET6_ADDRSTRLEN];
         char initiatorname[224];
+        /* Offload ifaces (a transport other than tcp and iser): their HBA port, from sysfs. */
+        bool hba_found;
+        unsigned host_no;
+        uint64_t transport_handle; /* 0: the transport is not loaded or its handle unreadable */
+        unsigned iface_num;
+        bool ipv6;
+        char hba_port_state[32];
+        char hba_ipaddress[INET6_ADDRSTRLEN];
         struct sockaddr_storage portal; /* address and port */
         unsigned steps;                 /* bit (1 << enum check_step) */
         unsigned timeout_ms;            /* 1..CHECK_TIMEOUT_MAX_MS */

@@ -1703,7 +1703,42 @@ int engine_check_spec_init(struct engine *e, const char *name, struct check_spec
                 spec->ipaddress[0] = 0;
         if (streq(spec->initiatorname, "default"))
                 spec->initiatorname[0] = 0;
+        spec->ipv6 = iface_rec_is_ipv6(&snap->rec);
+        {
+                int idx = iface_field_find("iface_num");
+                const char *v = idx >= 0 ? snap->rec.str[idx] : NULL;
+
+                spec->iface_num = v ? (unsigned)strtoul(v, NULL, 10) : 0;
+        }
         iface_snap_unref(snap);
+
+        /* An offload iface: find its HBA port (transport and hwaddress, as iscsiadm does). */
+        if (!isempty(spec->transport) && !streq(spec->transport, "tcp") &&
+            !streq(spec->transport, "iser")) {
+                struct engine_hbas *h = NULL;
+
+                if (engine_hbas(e, &h) >= 0) {
+                        for (size_t i = 0; i < h->inv.n_hosts; i++) {
+                                const struct hba_host *host = &h->inv.hosts[i];
+
+                                if (!host->transport || !streq(host->transport, spec->transport) ||
+                                    !host->hwaddress ||
+                                    strcasecmp(host->hwaddress, spec->hwaddress) != 0)
+                                        continue;
+                                spec->hba_found = true;
+                                spec->host_no = host->host_no;
+                                snprintf(spec->hba_port_state, sizeof(spec->hba_port_state), "%s",
+                                         host->port_state ?: "");
+                                snprintf(spec->hba_ipaddress, sizeof(spec->hba_ipaddress), "%s",
+                                         host->ipaddress ?: "");
+                                break;
+                        }
+                        for (size_t i = 0; i < h->inv.n_transports; i++)
+                                if (streq(h->inv.transports[i].name, spec->transport))
+                                        spec->transport_handle = h->inv.transports[i].handle;
+                        engine_hbas_unref(h);
+                }
+        }
         return 0;
 }
 

@@ -129,5 +129,37 @@ get /api/v1/transports | jq -e 'all(.items[]; (.caps == null) or (.caps | test("
 [ "$(get /api/v1/health | jq -r .status)" = ok ] && pass "garbled: health ok" || fail "garbled health: $(get /api/v1/health)"
 stop
 
+# Connectivity checks of offload ifaces (docs/checks.md): the link step judges the HBA port from
+# sysfs (be2iscsi: host15 LINK UP with an address, host16 LINK DOWN); tcp and iscsi are
+# unsupported; ping goes to the HBA through the kernel's iSCSI netlink, which this host kernel
+# may lack (then unsupported, said so) -- tests/vm proves the request against a real kernel.
+d=$WORK/checks
+mkdir -p "$d"
+start "$d" "$FIX/be2iscsi"
+post_check() { curl -s -X POST -H 'Content-Type: application/json' "$URL/api/v1/ifaces/$1/checks" -d "$2"; }
+r=$(post_check be2iscsi.00:00:c9:bb:cc:15.ipv4.0 '{"portal":"192.0.2.99","timeout_ms":1500}')
+[ "$(jq -r '.steps[0].step + "=" + .steps[0].status' <<<"$r")" = link=ok ] \
+        && pass "offload check: link ok on host15 (LINK UP, 192.0.2.15)" || fail "offload link: $r"
+[ "$(jq -r '.steps[0].device + " " + .steps[0].source_address' <<<"$r")" = "host15 192.0.2.15" ] \
+        && pass "offload check: device host15, source 192.0.2.15" || fail "offload device: $r"
+[ "$(jq -r '[.steps[2].status, .steps[3].status] | join(",")' <<<"$r")" = unsupported,unsupported ] \
+        && pass "offload check: tcp and iscsi are unsupported, with a hint" || fail "offload tcp/iscsi: $r"
+ping=$(jq -r '.steps[1].status' <<<"$r")
+if python3 -c 'import socket; socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 8)' 2>/dev/null; then
+        [ "$ping" != ok ] && [ -n "$(jq -r '.steps[1].hint // empty' <<<"$r")" ] \
+                && pass "offload check: ping through a fixture HBA is not ok, and says why ($ping)" \
+                || fail "offload ping on a kernel with iSCSI netlink: $r"
+else
+        [ "$ping" = unsupported ] && jq -r '.steps[1].hint' <<<"$r" | grep -F "no iSCSI transport netlink" >/dev/null \
+                && pass "offload check: ping is unsupported here, and the hint says this kernel has no iSCSI netlink" \
+                || fail "offload ping without iSCSI netlink: $r"
+fi
+[ "$(jq -r .status <<<"$r")" = ok ] || [ "$ping" != unsupported ] \
+        && pass "offload check: unsupported steps do not fail the check" || fail "offload status: $r"
+r=$(post_check be2iscsi.00:00:c9:bb:cc:16.ipv4.0 '{"portal":"192.0.2.99"}')
+[ "$(jq -r '.status + " " + .reason + " " + .steps[1].status' <<<"$r")" = "failed link-down skipped" ] \
+        && pass "offload check: host16 (LINK DOWN) fails with link-down, ping skipped" || fail "offload link-down: $r"
+stop
+
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all checks passed"

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "engine/check.h"
+#include "engine/iscsi-nl.h"
 
 static void test_portal_parse_and_format(void **state)
 {
@@ -101,12 +102,68 @@ static void test_deciding_step(void **state)
         assert_int_equal(check_result_first_failure(&r, &spec), CHECK_STEP_LINK);
 }
 
+/* The HBA ping request has the kernel's layout (include/scsi/iscsi_if.h, struct iscsi_uevent). */
+static void test_iscsi_nl_ping_encoding(void **state)
+{
+        struct iscsi_nl_ping req = {
+                .transport_handle = 0x1122334455667788ULL,
+                .host_no = 7,
+                .iface_num = 2,
+                .ipv6 = false,
+                .payload_size = 64,
+        };
+        struct sockaddr_in *sin = (struct sockaddr_in *)&req.dst;
+        uint8_t buf[256];
+        uint32_t u32;
+        uint64_t u64;
+        uint16_t u16;
+        int len;
+
+        sin->sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, "192.0.2.1", &sin->sin_addr), 1);
+        assert_int_equal(iscsi_nl_ping_encode(&req, 0xabcdef01, buf, 40), -ENOSPC);
+        len = iscsi_nl_ping_encode(&req, 0xabcdef01, buf, sizeof(buf));
+        /* nlmsghdr (16) + iscsi_uevent (56) + sockaddr_in (16) */
+        assert_int_equal(len, 16 + 56 + 16);
+        memcpy(&u32, buf, 4);
+        assert_int_equal(u32, 88); /* nlmsg_len */
+        memcpy(&u16, buf + 4, 2);
+        assert_int_equal(u16, 32); /* nlmsg_type ISCSI_UEVENT_PING = 10 + 22 */
+        memcpy(&u32, buf + 16, 4);
+        assert_int_equal(u32, 32); /* ev.type */
+        memcpy(&u64, buf + 16 + 8, 8);
+        assert_true(u64 == 0x1122334455667788ULL); /* transport_handle */
+        memcpy(&u32, buf + 16 + 16, 4);
+        assert_int_equal(u32, 7); /* u.iscsi_ping.host_no */
+        memcpy(&u32, buf + 16 + 20, 4);
+        assert_int_equal(u32, 2); /* iface_num */
+        memcpy(&u32, buf + 16 + 24, 4);
+        assert_int_equal(u32, 1); /* iface_type ISCSI_IFACE_TYPE_IPV4 */
+        memcpy(&u32, buf + 16 + 28, 4);
+        assert_int_equal(u32, 64); /* payload_size */
+        memcpy(&u32, buf + 16 + 32, 4);
+        assert_true(u32 == 0xabcdef01); /* pid */
+        memcpy(&u16, buf + 16 + 56, 2);
+        assert_int_equal(u16, AF_INET); /* the destination follows the event */
+        assert_memory_equal(buf + 16 + 56 + 4, &sin->sin_addr, 4);
+
+        req.ipv6 = true;
+        req.dst.ss_family = AF_INET6;
+        len = iscsi_nl_ping_encode(&req, 1, buf, sizeof(buf));
+        assert_int_equal(len, 16 + 56 + 28);
+        memcpy(&u32, buf + 16 + 24, 4);
+        assert_int_equal(u32, 2); /* ISCSI_IFACE_TYPE_IPV6 */
+        assert_string_equal(iscsi_nl_ping_status_to_string(ISCSI_NL_PING_NO_ARP_RECEIVED),
+                            "no ARP reply (no neighbour answers for the address)");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_portal_parse_and_format),
                 cmocka_unit_test(test_step_names),
                 cmocka_unit_test(test_deciding_step),
+                cmocka_unit_test(test_iscsi_nl_ping_encoding),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,8 +25,9 @@ TIMEOUT=${IFACED_VM_TIMEOUT:-480}
 T0=$(date +%s%N)
 
 # The modules the guest loads, with their dependencies (modprobe --show-depends): the 9p root
-# filesystem with its overlay, and the link kinds tests may create.
-MODS="virtio_pci 9pnet_virtio 9p overlay veth macvlan bridge 8021q dummy bonding"
+# filesystem with its overlay, the link kinds tests may create, and the iSCSI transport (the
+# HBA ping request of the checks is proved against scsi_transport_iscsi).
+MODS="virtio_pci 9pnet_virtio 9p overlay veth macvlan bridge 8021q dummy bonding iscsi_tcp"
 # Module parameters: no dummy0 or bond0 in the guest's own namespace.
 declare -A MOD_PARAMS=([dummy]=numdummies=0 [bonding]=max_bonds=0)
 
