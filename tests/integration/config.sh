@@ -1,0 +1,116 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# --config (docs/security.md, "Config file") with the real daemon: options from the file take
+# effect, the command line given after it wins, repeated keys repeat, errors name the file, the
+# line and the option, and packaging/iscsi-ifaced.conf itself parses.
+#
+# usage: tests/integration/config.sh IFACED_BIN     (meson: integration.config)
+set -euo pipefail
+
+BIN=$(readlink -f "${1:-${IFACED_BIN:-}}")
+SRC=${SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
+W=$(mktemp -d "${TMPDIR:-/tmp}/ifd-config.XXXXXX")
+PID=
+cleanup() {
+        [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
+        rm -rf "$W"
+}
+trap cleanup EXIT
+fails=0
+pass() { echo "PASS: $*"; }
+fail() {
+        echo "FAIL: $*"
+        fails=$((fails + 1))
+}
+
+mkdir -p "$W/iscsi" "$W/lock"
+chmod 700 "$W" "$W/iscsi" "$W/lock"
+
+start() { # ARGS...: start the daemon, wait for the port file; 1 if it exited
+        rm -f "$W/port"
+        "$BIN" "$@" >"$W/log" 2>&1 &
+        PID=$!
+        for _ in $(seq 200); do
+                [ -s "$W/port" ] && return 0
+                kill -0 "$PID" 2>/dev/null || {
+                        wait "$PID" 2>/dev/null || true
+                        PID=
+                        return 1
+                }
+                sleep 0.02
+        done
+        return 1
+}
+stop() {
+        kill "$PID"
+        wait "$PID" 2>/dev/null || true
+        PID=
+}
+
+cat >"$W/a.conf" <<CONF
+# a comment, then blank lines and spaces around '='
+
+listen = 127.0.0.1:0
+listen=unix:$W/sock
+port-file   =   $W/port
+iscsi-root = $W/iscsi
+db = $W/db
+lock-dir = $W/lock
+auth = off
+idle-timeout = 7
+log-level = debug
+CONF
+
+start --config "$W/a.conf" || fail "did not start with a.conf: $(cat "$W/log")"
+P=$(cat "$W/port")
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/api/v1/health")" = 200 ] &&
+        pass "options from the file: TCP listener, auth off" || fail "health over TCP"
+[ "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$W/sock" http://x/api/v1/health)" = 200 ] &&
+        pass "a repeated key repeats: the unix listener too" || fail "health over the unix socket"
+grep -F "listening on unix:$W/sock" "$W/log" >/dev/null && pass "both listeners logged" ||
+        fail "log: $(cat "$W/log")"
+stop
+
+# The command line after --config wins: auth back on.
+start --config "$W/a.conf" --auth on || fail "did not start: $(cat "$W/log")"
+P=$(cat "$W/port")
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/api/v1/health")" = 401 ] &&
+        pass "--auth on after --config overrides the file's auth = off" || fail "override"
+stop
+
+expect_refusal() { # DESC PATTERN CONF-LINES...
+        local desc=$1 pat=$2 rc
+        shift 2
+        printf '%s\n' "$@" >"$W/bad.conf"
+        set +e
+        "$BIN" --config "$W/bad.conf" --iscsi-root "$W/iscsi" --db "$W/db" --lock-dir "$W/lock" \
+                >"$W/bad.log" 2>&1
+        rc=$?
+        set -e
+        if [ $rc -eq 2 ] && grep -E -- "$pat" "$W/bad.log" >/dev/null; then
+                pass "$desc (exit 2: $(head -n 1 "$W/bad.log"))"
+        else
+                fail "$desc: exit $rc: $(cat "$W/bad.log")"
+        fi
+}
+expect_refusal "an unknown key names the file and the line" "bad.conf:2: unknown option" \
+        "listen = 127.0.0.1:0" "colour = blue"
+expect_refusal "a bad value names the option" "--auth: invalid value 'maybe'" "auth = maybe"
+expect_refusal "a key without a value" "bad.conf:1: unknown option or missing value 'threads'" \
+        "threads"
+expect_refusal "no --config inside a config file" "no --config inside a config file" \
+        "config = /etc/other.conf"
+expect_refusal "a non-loopback listener from the file needs TLS" "refusing to listen on '10.1.2.3:8443'" \
+        "listen = 10.1.2.3:8443"
+
+# The example shipped in packaging/ parses (paths overridden to this test's).
+if start --config "$SRC/packaging/iscsi-ifaced.conf" --listen 127.0.0.1:0 --port-file "$W/port" \
+        --iscsi-root "$W/iscsi" --db "$W/db" --lock-dir "$W/lock"; then
+        pass "packaging/iscsi-ifaced.conf parses and the daemon starts with it"
+        stop
+else
+        fail "packaging/iscsi-ifaced.conf: $(cat "$W/log")"
+fi
+
+echo "config: $fails failure(s)"
+[ $fails -eq 0 ]
