@@ -16,7 +16,7 @@ PACKAGES=(
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libiscsi-dev
         libgnutls28-dev openssl
         libcmocka-dev libcurl4-openssl-dev
-        curl open-iscsi util-linux iproute2 sqlite3
+        curl open-iscsi util-linux iproute2 sqlite3 valgrind
         clang libclang-rt-14-dev clang-format jq
         qemu-system-x86 kmod cpio
         tgt libiscsi-bin
@@ -27,8 +27,8 @@ PACKAGES=(
 BENCH_PACKAGES=(bc libiscsi-dev)
 
 # Suites run by `test`: all of them with gcc, the C ones again under ASan+UBSan with clang.
-GCC_SUITES=(unit integration lint compat crash vm target fault)
-ASAN_SUITES=(unit integration)
+GCC_SUITES=(unit integration lint compat crash vm target fault load)
+ASAN_SUITES=(unit integration load)
 NUM_PROCESSES=2
 # `test` runs each libFuzzer target of tests/fuzz this long, in seconds; `fuzz` takes its own.
 FUZZ_SECONDS=60
@@ -291,6 +291,27 @@ fuzz_stage() {
         fi
 }
 
+# run_valgrind DIR: the unit suite of DIR under memcheck (setup `valgrind`, tests/meson.build).
+run_valgrind() {
+        local dir=$1 rc=0 p f sk log=$1/meson-logs/testlog-valgrind.json
+
+        rm -f "$log"
+        meson test -C "$dir" --no-rebuild --num-processes "$NUM_PROCESSES" --print-errorlogs \
+                --setup valgrind --suite unit || rc=$?
+        p=$(jq -s '[.[] | select(.result == "OK")] | length' "$log" 2>/dev/null || echo 0)
+        sk=$(jq -s '[.[] | select(.result == "SKIP")] | length' "$log" 2>/dev/null || echo 0)
+        f=$(jq -s '[.[] | select(.result != "OK" and .result != "SKIP")] | length' "$log" \
+                2>/dev/null || echo 0)
+        TOTAL_P=$((TOTAL_P + p))
+        TOTAL_F=$((TOTAL_F + f))
+        TOTAL_S=$((TOTAL_S + sk))
+        if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ] || [ "$p" -eq 0 ]; then
+                stage_result FAIL "valgrind tests [unit]: $p passed, $f failed, $sk skipped, rc $rc"
+        else
+                stage_result PASS "valgrind tests [unit]: $p passed, $f failed, $sk skipped"
+        fi
+}
+
 cmd_test() {
         local line
 
@@ -305,6 +326,7 @@ cmd_test() {
 
         if build_stage "gcc -Werror" build gcc -Dwerror=true; then
                 run_suites "gcc" build "${GCC_SUITES[@]}"
+                run_valgrind build
         else
                 stage_result SKIP "gcc tests (build failed)"
         fi

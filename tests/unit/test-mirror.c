@@ -610,11 +610,12 @@ static int read_only_child(const char *dir, const char *fresh, const char *exist
         if (as_root) {
                 if (unshare(CLONE_NEWNS) < 0)
                         return 77;
-                if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                /* The kernel ignores the type with these flags; valgrind wants a string. */
+                if (mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
                         return 77;
-                if (mount(dir, dir, NULL, MS_BIND, NULL) < 0)
+                if (mount(dir, dir, "none", MS_BIND, NULL) < 0)
                         return 77;
-                if (mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+                if (mount(NULL, dir, "none", MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
                         return 77;
         } else {
                 char p[PATH_MAX];
