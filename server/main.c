@@ -182,6 +182,17 @@ static const struct option long_options[] = {
 
 static int parse_config(const char *path, struct options *o);
 
+/* Values read from a config file: the options point into them for the life of the process. */
+static char *config_values[1024];
+static size_t n_config_values;
+
+static void config_values_free(void)
+{
+        for (size_t i = 0; i < n_config_values; i++)
+                free(config_values[i]);
+        n_config_values = 0;
+}
+
 /*
  * Apply one option (from argv or the config file). v is kept (argv strings live for the
  * process; config values are strdup()ed by the caller). Returns 0, 1 (--help/--version
@@ -386,11 +397,17 @@ static int parse_config(const char *path, struct options *o)
                         break;
                 }
                 if (v) {
+                        if (n_config_values >= ELEMENTSOF(config_values)) {
+                                fprintf(stderr, "%s: %s: too many lines\n", PROGRAM, path);
+                                r = -EINVAL;
+                                break;
+                        }
                         v = strdup(v); /* kept for the life of the process */
                         if (!v) {
                                 r = -ENOMEM;
                                 break;
                         }
+                        config_values[n_config_values++] = v;
                 }
                 r = apply_option(o, opt->val, opt->name, v, true);
                 if (r != 0) {
@@ -960,6 +977,7 @@ int main(int argc, char *argv[])
         int r;
 
         (void)umask(0077);
+        (void)atexit(config_values_free);
         if (argc >= 2 && streq(argv[1], "token"))
                 return token_main(argc - 1, argv + 1, &o);
 

@@ -257,7 +257,7 @@ static void test_auth_matrix(void **state)
                 for (int w = 0; w < _WHO_MAX; w++) {
                         struct hresp r = {};
                         enum role have = ROLE_NONE;
-                        long st;
+                        long st = 0;
 
                         switch ((enum who)w) {
                         case WHO_NONE:
