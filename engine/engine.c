@@ -25,9 +25,11 @@
 #include "mirror.h"
 #include "store.h"
 
-#define ENGINE_EVENTS_MAX  32
-#define WATCH_SETTLE_MS    50    /* gather a burst of events before reconciling */
-#define WATCH_FULL_SCAN_MS 60000 /* safety net: a full pass this often */
+#define ENGINE_EVENTS_MAX      32
+#define REVISION_RESERVE_FILE  "revision-reserve" /* in <root>/.iscsi-ifaced/ */
+#define REVISION_RESERVE_BLOCK 1024               /* revisions put on record per fsync */
+#define WATCH_SETTLE_MS        50                 /* gather a burst of events before reconciling */
+#define WATCH_FULL_SCAN_MS     60000              /* safety net: a full pass this often */
 
 struct engine {
         char *iscsi_root;
@@ -45,7 +47,8 @@ struct engine {
         /* Serialises every write, the store, the mirror and reconciliation. Taken before
          * index_lock, never after it. */
         pthread_mutex_t write_lock;
-        uint64_t revision; /* the last revision handed out */
+        uint64_t revision;          /* the last revision handed out */
+        uint64_t revision_reserved; /* revisions up to this are on record in the iscsi root */
 
         /* The index: stored records sorted by strcmp of name. Readers take it shared. */
         pthread_rwlock_t index_lock;
@@ -346,6 +349,22 @@ static int commit_change(struct engine *e, const struct engine_ctx *ctx, const c
                 r = iface_render_file(rec, &content, &len);
                 if (r < 0)
                         return r;
+        }
+
+        /*
+         * The revision is about to be handed out: make sure a block of revisions including it is
+         * on record beside the records (one fsync per REVISION_RESERVE_BLOCK writes), so that a
+         * lost db cannot make a later revision repeat an ETag a client saw.
+         */
+        if (rev > e->revision_reserved) {
+                char buf[32];
+                uint64_t upto = rev + REVISION_RESERVE_BLOCK;
+                int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", upto);
+
+                r = mirror_state_write(e->mirror, REVISION_RESERVE_FILE, buf, (size_t)n);
+                if (r < 0)
+                        return r;
+                e->revision_reserved = upto;
         }
 
         /* A db deleted or replaced under us would take acknowledged writes with it. */
@@ -869,6 +888,22 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                                 e->db_path, e->iscsi_root);
         if (r < 0)
                 return fail_msg(reterr_msg, r, "cannot read the database '%s'", e->db_path);
+
+        /* A new db next to an old root (the db was lost): never hand out an old ETag again. */
+        {
+                char buf[32];
+                unsigned long long v;
+
+                if (mirror_state_read(e->mirror, REVISION_RESERVE_FILE, buf, sizeof(buf)) > 0 &&
+                    sscanf(buf, "%llu", &v) == 1 && v > e->revision) {
+                        if (e->revision == 0)
+                                log_info("continuing revisions after %llu, the reserve recorded "
+                                         "in '%s' (the database is new)",
+                                         v, e->iscsi_root);
+                        e->revision = v;
+                }
+                e->revision_reserved = e->revision;
+        }
 
         r = mirror_lock(e->mirror, e->lock_timeout_ms);
         if (r < 0)

@@ -713,3 +713,43 @@ int mirror_clean_temps(struct mirror *m)
 
         return count;
 }
+
+int mirror_state_write(struct mirror *m, const char *name, const char *data, size_t len)
+{
+        _cleanup_(freep) char *tmp = NULL;
+        int r;
+
+        assert_return(m && name && !strchr(name, '/'), -EINVAL);
+
+        r = tmp_name(name, &tmp);
+        if (r < 0)
+                return r;
+        r = mirror_write_tmp(m, tmp, data, len);
+        if (r < 0)
+                goto fail;
+        if (renameat(m->tmp_fd, tmp, m->tmp_fd, name) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        return fsync_fd(m->tmp_fd);
+fail:
+        (void)unlinkat(m->tmp_fd, tmp, 0);
+        return r;
+}
+
+int mirror_state_read(struct mirror *m, const char *name, char *buf, size_t size)
+{
+        _cleanup_(closep) int fd = -1;
+        ssize_t n;
+
+        assert_return(m && name && buf && size > 0, -EINVAL);
+
+        fd = openat(m->tmp_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = 0;
+        return (int)n;
+}

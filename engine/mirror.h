@@ -69,3 +69,11 @@ int mirror_list(struct mirror *m, char ***ret_names, size_t *ret_n);
 
 /* Remove every temp file left in .iscsi-ifaced/ by an earlier crash; returns how many. */
 int mirror_clean_temps(struct mirror *m);
+
+/*
+ * Small state files of our own in the private directory (<root>/.iscsi-ifaced/NAME), written
+ * atomically and durably; read into buf (NUL-terminated). For state that must survive the loss
+ * of the database, such as the revision high-water mark. read returns the length or -errno.
+ */
+int mirror_state_write(struct mirror *m, const char *name, const char *data, size_t len);
+int mirror_state_read(struct mirror *m, const char *name, char *buf, size_t size);

@@ -548,6 +548,17 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
                 return;
 
         *req_cls = NULL;
+        if (req->pending) {
+                /*
+                 * Resumed, but the client had gone: MHD closes the connection without calling the
+                 * handler again. The answer is ready (it is what resumed us); drop it.
+                 */
+                struct api_response aresp;
+
+                atomic_fetch_sub(&s->suspended, 1);
+                api_pending_finish(TAKE_PTR(req->pending), &aresp);
+                api_response_done(&aresp);
+        }
         if (req->counted)
                 atomic_fetch_sub(&s->in_flight, 1);
         free(req->body);

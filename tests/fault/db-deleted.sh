@@ -15,6 +15,8 @@ ROOT=$W/root
 DB=$W/state/ifaced.db
 daemon_start db-deleted "$ROOT" "$DB" "$W/lock" || harness_fail "the daemon did not start"
 seed 3
+api GET /api/v1/ifaces/f3
+SEEN_ETAG=$(header ETag | tr -d '"')
 rm -f "$DB" "$DB-wal" "$DB-shm"
 [ ! -e "$DB" ] || harness_fail "$DB is still there"
 
@@ -79,6 +81,12 @@ if daemon_start restarted "$ROOT" "$DB" "$W/lock"; then
         check "restart: f1 is its last acknowledged version (net_ifacename $F1)" \
                 test "$(jq -r .net_ifacename <<<"$BODY" 2>/dev/null)" = "$F1"
         check "restart: both mirrors agree" mirrors_agree "$ROOT" "$DB"
+        # The new db must not hand out an ETag a client saw before (the revision reserve).
+        api GET /api/v1/ifaces/f1
+        new_etag=$(header ETag | tr -d '"')
+        info "restart: f1's ETag $new_etag, the highest seen before the db was lost $SEEN_ETAG"
+        check "restart: revisions continue after those handed out before (no ETag reused)" \
+                test "${new_etag:-0}" -gt "${SEEN_ETAG:-0}"
         api GET /api/v1/health
         check "restart: health is ok again" test "$(jq -r .db.ok <<<"$BODY" 2>/dev/null)" = true
         daemon_stop

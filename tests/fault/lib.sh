@@ -456,7 +456,7 @@ mirrors_agree() {
 no_temp_files() {
         local left
 
-        left=$(find "$1/.iscsi-ifaced" -mindepth 1 ! -name instance.lock 2>/dev/null)
+        left=$(find "$1/.iscsi-ifaced" -mindepth 1 ! -name instance.lock ! -name revision-reserve 2>/dev/null)
         if [ -n "$left" ]; then
                 echo "    left behind: $left"
                 return 1

@@ -167,6 +167,44 @@ def main():
         proc.send_signal(signal.SIGTERM)
         check(proc.wait(timeout=15) == 0, "the daemon stops cleanly")
         proc = None
+
+        # --- tarpitted clients that hang up, or still wait, do not stall the stop
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        proc = subprocess.Popen(
+            [BIN, "--listen", "127.0.0.1:0", "--port-file", port_file,
+             "--iscsi-root", os.path.join(work, "iscsi"), "--db", os.path.join(work, "db"),
+             "--lock-dir", os.path.join(work, "lock")],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "log2"), "w"))
+        for _ in range(250):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.02)
+        port = int(open(port_file).read())
+        bad = (b"GET /api/v1/ifaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ifd_000000000000_"
+               + b"x" * 43 + b"\r\n\r\n")
+        for _ in range(8):  # they hang up before their (delayed) 401
+            s = connect(port)
+            s.sendall(bad)
+            s.close()
+        waiting = []
+        for _ in range(3):  # these still wait for theirs
+            s = connect(port)
+            s.sendall(bad)
+            waiting.append(s)
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=20)
+        dt = time.monotonic() - t0
+        check(rc == 0 and dt < 3, "SIGTERM with tarpitted clients (gone or waiting): exit %d in %.2f s"
+              % (rc, dt))
+        answered = sum(1 for s in waiting if status_of(s.recv(4096)) == 401)
+        check(answered == 3, "the waiting clients got their 401 before the stop (%d of 3)"
+              % answered)
+        for s in waiting:
+            s.close()
+        proc = None
     finally:
         if proc:
             proc.kill()
