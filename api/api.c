@@ -9,6 +9,9 @@
 #include "internal.h"
 #include "macro.h"
 
+static int writers_start(struct api *a);
+static void writers_stop(struct api *a);
+
 int api_new(struct engine *e, struct api **ret)
 {
         struct api *a;
@@ -27,6 +30,8 @@ int api_new(struct engine *e, struct api **ret)
         r = auth_state_new(&a->auth);
         if (r >= 0)
                 r = api_timers_start(a);
+        if (r >= 0)
+                r = writers_start(a);
         if (r < 0) {
                 api_free(a);
                 return r;
@@ -39,6 +44,11 @@ struct api *api_free(struct api *a)
 {
         if (!a)
                 return NULL;
+        writers_stop(a);
+        if (a->writers_inited) {
+                pthread_cond_destroy(&a->write_cond);
+                pthread_mutex_destroy(&a->write_lock);
+        }
         api_timers_stop(a);
         if (a->timer_inited) {
                 pthread_cond_destroy(&a->timer_cond);
@@ -77,7 +87,13 @@ int api_set_auth(struct api *a, const struct api_auth_config *cfg)
 void api_shutdown(struct api *a)
 {
         engine_stop_checks(a->engine);
+        writers_stop(a);
         api_timers_stop(a);
+}
+
+void api_set_defer_writes(struct api *a, bool on)
+{
+        a->defer_writes = on;
 }
 
 void resp_set_body(struct api_response *resp, int status, const char *content_type, char *body,
@@ -150,6 +166,148 @@ int call_invalid(struct call *c, const char *field, const char *fmt, ...)
         return -EINVAL;
 }
 
+void api_pending_free(struct api_pending *p)
+{
+        for (size_t i = 0; i < ELEMENTSOF(p->owned); i++)
+                free(p->owned[i]);
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+}
+
+/* Run the handler of route for c; failures become a problem answer. */
+static void run_call(struct call *c, const struct route *route)
+{
+        int r = route->fn(c);
+
+        if (r < 0) {
+                /* Drop whatever a handler prepared before it failed. */
+                for (size_t i = 0; i < c->resp->n_headers; i++)
+                        free(c->resp->headers[i].value);
+                c->resp->n_headers = 0;
+                errors_from_call(c, r);
+        }
+}
+
+/* The routes whose work ends in an fsync (a record, a token): they run on a writer thread. */
+static bool route_is_durable_write(const struct route *route)
+{
+        return route->fn == ifaces_create || route->fn == ifaces_replace ||
+               route->fn == ifaces_patch || route->fn == ifaces_delete ||
+               route->fn == tokens_create_post || route->fn == tokens_delete;
+}
+
+static void *writer_thread(void *arg)
+{
+        struct api *a = arg;
+
+        for (;;) {
+                struct api_pending *p;
+                struct call c;
+
+                pthread_mutex_lock(&a->write_lock);
+                while (!a->write_head && !a->writers_stopping)
+                        pthread_cond_wait(&a->write_cond, &a->write_lock);
+                p = a->write_head;
+                if (p) {
+                        a->write_head = p->next;
+                        if (!a->write_head)
+                                a->write_tail = NULL;
+                }
+                pthread_mutex_unlock(&a->write_lock);
+                if (!p)
+                        break; /* stopping, and the queue is drained */
+
+                c = (struct call){
+                        .api = a,
+                        .req = &p->req,
+                        .resp = &p->ready,
+                        .param = p->has_param ? p->param : NULL,
+                };
+                snprintf(c.actor, sizeof(c.actor), "%s", p->actor);
+                run_call(&c, p->route);
+                api_pending_fire(p);
+        }
+        return NULL;
+}
+
+static int writers_start(struct api *a)
+{
+        pthread_mutex_init(&a->write_lock, NULL);
+        pthread_cond_init(&a->write_cond, NULL);
+        a->writers_inited = true;
+        for (; a->n_writers < API_WRITERS; a->n_writers++) {
+                int r = -pthread_create(&a->writers[a->n_writers], NULL, writer_thread, a);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Let the writers finish what is queued, then stop them. Later writes run inline. */
+static void writers_stop(struct api *a)
+{
+        if (!a->writers_inited)
+                return;
+        pthread_mutex_lock(&a->write_lock);
+        a->writers_stopping = true;
+        pthread_cond_broadcast(&a->write_cond);
+        pthread_mutex_unlock(&a->write_lock);
+        for (size_t i = 0; i < a->n_writers; i++)
+                pthread_join(a->writers[i], NULL);
+        a->n_writers = 0;
+}
+
+/*
+ * Queue c's write for a writer thread and make the answer pending. The request's strings stay
+ * valid while the connection is suspended (headers, arguments and body belong to it until it
+ * completes); the few that live on the server's stack are copied. Returns 0 (queued), or -1:
+ * run it here instead.
+ */
+static int defer_write(struct call *c, const struct route *route)
+{
+        struct api *a = c->api;
+        struct api_pending *p;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -1;
+        pthread_mutex_init(&p->lock, NULL);
+        p->req = *c->req;
+        p->req.actor = p->owned[0] = c->req->actor ? strdup(c->req->actor) : NULL;
+        p->req.client = p->owned[1] = c->req->client ? strdup(c->req->client) : NULL;
+        p->req.request_id = p->owned[2] = c->req->request_id ? strdup(c->req->request_id) : NULL;
+        p->req.authorization = NULL; /* checked already; never kept */
+        if ((c->req->actor && !p->owned[0]) || (c->req->client && !p->owned[1]) ||
+            (c->req->request_id && !p->owned[2])) {
+                api_pending_free(p);
+                return -1;
+        }
+        p->route = route;
+        p->has_param = c->param != NULL;
+        if (c->param)
+                snprintf(p->param, sizeof(p->param), "%s", c->param);
+        snprintf(p->actor, sizeof(p->actor), "%s", c->actor);
+        snprintf(p->request_id, sizeof(p->request_id), "%s", c->req->request_id ?: "");
+
+        pthread_mutex_lock(&a->write_lock);
+        if (a->writers_stopping || a->n_writers == 0) {
+                pthread_mutex_unlock(&a->write_lock);
+                api_pending_free(p);
+                return -1;
+        }
+        if (a->write_tail)
+                a->write_tail->next = p;
+        else
+                a->write_head = p;
+        a->write_tail = p;
+        pthread_cond_signal(&a->write_cond);
+        pthread_mutex_unlock(&a->write_lock);
+
+        c->resp->pending = p;
+        return 0;
+}
+
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
 {
         struct call c = { .api = a, .req = req, .resp = resp };
@@ -182,15 +340,15 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
         r = auth_check(&c, route->role);
         if (r == 1)
                 return; /* answered: 401, 403 or 429 */
-        if (r == 0)
-                r = route->fn(&c);
         if (r < 0) {
-                /* Drop whatever a handler prepared before it failed. */
-                for (size_t i = 0; i < resp->n_headers; i++)
-                        free(resp->headers[i].value);
-                resp->n_headers = 0;
                 errors_from_call(&c, r);
+                return;
         }
+
+        /* A write waits for fsync: never on the thread that serves reads (PERF-NOTES.md). */
+        if (a->defer_writes && route_is_durable_write(route) && defer_write(&c, route) == 0)
+                return;
+        run_call(&c, route);
 }
 
 void api_response_done(struct api_response *resp)

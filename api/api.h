@@ -87,6 +87,13 @@ int api_set_auth(struct api *a, const struct api_auth_config *cfg);
  */
 void api_shutdown(struct api *a);
 
+/*
+ * Run durable writes (records, tokens) on the API's writer threads and answer them through
+ * api_pending, so that an HTTP thread never waits for an fsync. Off by default, for servers that
+ * cannot suspend a connection; the daemon and the harness turn it on.
+ */
+void api_set_defer_writes(struct api *a, bool on);
+
 /* Handle one request. Always fills resp (errors become problem+json). Thread-safe. */
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp);
 

@@ -17,18 +17,6 @@
 
 #define JOB_IFACES_MAX 256
 
-struct api_pending {
-        pthread_mutex_t lock;
-        bool done;
-        void (*notify)(void *userdata);
-        void *userdata;
-        struct check *check;       /* a check to answer with, or */
-        struct api_response ready; /* an answer made already (a delayed 401) */
-        int64_t due_usec;          /* CLOCK_MONOTONIC, for the timer list */
-        struct api_pending *next_timer;
-        char request_id[72];
-};
-
 /* --- request parsing ----------------------------------------------------------------------- */
 
 /* A string of 1..max-1 printable ASCII characters without spaces. */
@@ -371,6 +359,11 @@ static void pending_done(struct check *chk, void *userdata)
                 notify(ud);
 }
 
+void api_pending_fire(struct api_pending *p)
+{
+        pending_done(NULL, p);
+}
+
 void api_pending_wait(struct api_pending *p, void (*notify)(void *userdata), void *userdata)
 {
         bool done;
@@ -394,8 +387,7 @@ void api_pending_finish(struct api_pending *p, struct api_response *resp)
 
         if (!p->check) {
                 *resp = p->ready;
-                pthread_mutex_destroy(&p->lock);
-                free(p);
+                api_pending_free(p);
                 return;
         }
         *resp = (struct api_response){};
@@ -406,8 +398,7 @@ void api_pending_finish(struct api_pending *p, struct api_response *resp)
                 resp_set_body(resp, 200, "application/json", body, len);
 
         check_unref(p->check);
-        pthread_mutex_destroy(&p->lock);
-        free(p);
+        api_pending_free(p);
 }
 
 /* --- delayed answers ------------------------------------------------------------------------ */
@@ -431,7 +422,7 @@ static void *timer_thread(void *arg)
                 while (a->timers && (a->timers->due_usec <= now || a->timer_stopping)) {
                         struct api_pending *p = a->timers;
 
-                        a->timers = p->next_timer;
+                        a->timers = p->next;
                         pthread_mutex_unlock(&a->timer_lock);
                         pending_done(NULL, p);
                         pthread_mutex_lock(&a->timer_lock);
@@ -502,9 +493,9 @@ int api_pending_delay(struct call *c, int64_t delay_usec)
                 pending_done(NULL, p);
                 return 0;
         }
-        for (pp = &a->timers; *pp && (*pp)->due_usec <= p->due_usec; pp = &(*pp)->next_timer)
+        for (pp = &a->timers; *pp && (*pp)->due_usec <= p->due_usec; pp = &(*pp)->next)
                 ;
-        p->next_timer = *pp;
+        p->next = *pp;
         *pp = p;
         pthread_cond_signal(&a->timer_cond);
         pthread_mutex_unlock(&a->timer_lock);

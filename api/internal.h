@@ -13,10 +13,37 @@
 #include "token.h"
 
 struct engine;
-struct api_pending;
 struct auth_state;
+struct check;
+struct route;
+
+/* An answer that comes later (api.h): a check, a delayed 401, or a write done by a writer. */
+struct api_pending {
+        pthread_mutex_t lock;
+        bool done;
+        void (*notify)(void *userdata);
+        void *userdata;
+        struct check *check;       /* a check to answer with, or */
+        struct api_response ready; /* an answer made already */
+        int64_t due_usec;          /* CLOCK_MONOTONIC, for the timer list */
+        struct api_pending *next;  /* in the timer list or the write queue */
+        char request_id[72];
+        /* A deferred write: the request (its strings outlive the suspension, see api.c). */
+        struct api_request req;
+        const struct route *route;
+        char param[256];
+        bool has_param;
+        char actor[48];
+        char *owned[3]; /* copies of the request's strings that lived on the server's stack */
+};
+
+/* Free p and what it owns (not the answer). */
+void api_pending_free(struct api_pending *p);
+/* The answer of p is ready: notify the server. Any thread. */
+void api_pending_fire(struct api_pending *p);
 
 #define API_UNIX_ROLES_MAX 32
+#define API_WRITERS        2 /* threads that run durable writes (they serialise on the engine) */
 
 struct api_auth_cfg {
         bool enabled;
@@ -36,6 +63,16 @@ struct api {
         struct engine *engine;
         struct api_auth_cfg auth_cfg;
         struct auth_state *auth;
+
+        /* Durable writes run here, off the HTTP threads (api.c). */
+        pthread_mutex_t write_lock;
+        pthread_cond_t write_cond;
+        pthread_t writers[API_WRITERS];
+        size_t n_writers;
+        bool writers_inited;
+        bool writers_stopping;
+        bool defer_writes;
+        struct api_pending *write_head, *write_tail;
 
         /* Delayed answers (the tarpit's 401s), sorted by due time, fired by timer_thread. */
         pthread_mutex_t timer_lock;

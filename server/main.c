@@ -710,6 +710,8 @@ static int run(const struct options *o, const sigset_t *mask)
 
         r = api_new(e, &a);
         if (r >= 0)
+                api_set_defer_writes(a, true);
+        if (r >= 0)
                 r = api_set_auth(a, &(const struct api_auth_config){
                                             .enabled = o->auth,
                                             .insecure = o->insecure,

@@ -112,6 +112,7 @@ int harness_setup(void **state)
         r = api_new(h->engine, &h->api);
         if (r < 0)
                 harness_broken("api_new: %s", strerror(-r));
+        api_set_defer_writes(h->api, true);
         r = http_start(&(struct http_config){ .listen = "127.0.0.1:0", .threads = HARNESS_THREADS },
                        h->api, &h->server, &msg);
         if (r < 0)
