@@ -15,9 +15,22 @@
 #include "store.h"
 #include "token.h"
 
+#define TOKEN_CACHE_SIZE 64
+
+/* A verified token row, kept until the table changes (PRAGMA data_version, or our own write). */
+struct token_cached {
+        char hash[65];
+        struct token_info info;
+};
+
 struct tokens {
         sqlite3 *db;
         pthread_mutex_t lock;
+        sqlite3_stmt *stmt_verify;
+        sqlite3_stmt *stmt_data_version;
+        int64_t data_version;
+        struct token_cached cache[TOKEN_CACHE_SIZE];
+        size_t n_cache, next_evict;
 };
 
 static const char *const role_names[_ROLE_MAX] = {
@@ -122,6 +135,8 @@ struct tokens *tokens_close(struct tokens *t)
 {
         if (!t)
                 return NULL;
+        sqlite3_finalize(t->stmt_verify);
+        sqlite3_finalize(t->stmt_data_version);
         sqlite3_close(t->db);
         pthread_mutex_destroy(&t->lock);
         free(t);
@@ -238,6 +253,7 @@ int tokens_create(struct tokens *t, enum role role, const char *name, const char
         }
         if (r < 0)
                 (void)sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+        t->n_cache = 0; /* our own commits do not change data_version */
         pthread_mutex_unlock(&t->lock);
 
         if (r >= 0) {
@@ -338,6 +354,7 @@ int tokens_revoke(struct tokens *t, const char *id, const char *actor)
                 r = store_sqlite_errno(t->db, sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL));
         if (r < 0)
                 (void)sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+        t->n_cache = 0;
         pthread_mutex_unlock(&t->lock);
         return r;
 }
@@ -352,43 +369,83 @@ static bool equal_ct(const char *a, const char *b, size_t n)
         return d == 0;
 }
 
+/*
+ * The row of id, from the cache or the db. Under t->lock. The cache is dropped whenever another
+ * connection (the CLI) has committed: PRAGMA data_version changes then, so a revocation counts
+ * at the next request.
+ */
+static int row_locked(struct tokens *t, const char *id, struct token_cached *ret)
+{
+        struct token_cached *slot;
+        int64_t dv;
+        int rc;
+
+        if (!t->stmt_data_version && sqlite3_prepare_v2(t->db, "PRAGMA data_version", -1,
+                                                        &t->stmt_data_version, NULL) != SQLITE_OK)
+                return -EIO;
+        rc = sqlite3_step(t->stmt_data_version);
+        dv = rc == SQLITE_ROW ? sqlite3_column_int64(t->stmt_data_version, 0) : -1;
+        sqlite3_reset(t->stmt_data_version);
+        if (dv < 0 || dv != t->data_version) {
+                t->n_cache = 0;
+                t->data_version = dv;
+        }
+
+        for (size_t i = 0; i < t->n_cache; i++)
+                if (streq(t->cache[i].info.id, id)) {
+                        *ret = t->cache[i];
+                        return 0;
+                }
+
+        if (!t->stmt_verify &&
+            sqlite3_prepare_v2(t->db,
+                               "SELECT id, role, name, created_usec, revoked_usec, hash FROM tokens"
+                               " WHERE id = ?",
+                               -1, &t->stmt_verify, NULL) != SQLITE_OK)
+                return -EIO;
+        sqlite3_bind_text(t->stmt_verify, 1, id, -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(t->stmt_verify);
+        if (rc == SQLITE_ROW) {
+                row_to_info(t->stmt_verify, &ret->info);
+                snprintf(ret->hash, sizeof(ret->hash), "%s",
+                         (const char *)sqlite3_column_text(t->stmt_verify, 5) ?: "");
+        }
+        sqlite3_reset(t->stmt_verify);
+        sqlite3_clear_bindings(t->stmt_verify);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_sqlite_errno(t->db, rc) ?: -EIO;
+
+        if (t->n_cache < TOKEN_CACHE_SIZE)
+                slot = &t->cache[t->n_cache++];
+        else {
+                slot = &t->cache[t->next_evict];
+                t->next_evict = (t->next_evict + 1) % TOKEN_CACHE_SIZE;
+        }
+        *slot = *ret;
+        return 0;
+}
+
 int tokens_verify(struct tokens *t, const char *id, const char *secret, struct token_info *ret)
 {
-        char want[65], have[65] = "";
-        struct token_info ti;
-        sqlite3_stmt *st = NULL;
-        int rc, r;
+        struct token_cached row;
+        char want[65];
+        int r;
 
         r = hash_secret(secret, want);
         if (r < 0)
                 return r;
 
         pthread_mutex_lock(&t->lock);
-        rc = sqlite3_prepare_v2(
-                t->db,
-                "SELECT id, role, name, created_usec, revoked_usec, hash FROM tokens"
-                " WHERE id = ?",
-                -1, &st, NULL);
-        if (rc == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-                rc = sqlite3_step(st);
-        }
-        if (rc == SQLITE_ROW) {
-                row_to_info(st, &ti);
-                snprintf(have, sizeof(have), "%s", (const char *)sqlite3_column_text(st, 5) ?: "");
-                r = 0;
-        } else if (rc == SQLITE_DONE)
-                r = -ENOENT;
-        else
-                r = store_sqlite_errno(t->db, rc) ?: -EIO;
-        sqlite3_finalize(st);
+        r = row_locked(t, id, &row);
         pthread_mutex_unlock(&t->lock);
-
         if (r < 0)
                 return r;
-        if (strlen(have) != 64 || !equal_ct(want, have, 64) || ti.revoked_usec != 0 ||
-            ti.role == ROLE_NONE)
+
+        if (strlen(row.hash) != 64 || !equal_ct(want, row.hash, 64) || row.info.revoked_usec != 0 ||
+            row.info.role == ROLE_NONE)
                 return -EACCES;
-        *ret = ti;
+        *ret = row.info;
         return 0;
 }

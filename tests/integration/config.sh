@@ -76,6 +76,19 @@ start --config "$W/a.conf" --auth on || fail "did not start: $(cat "$W/log")"
 P=$(cat "$W/port")
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/api/v1/health")" = 401 ] &&
         pass "--auth on after --config overrides the file's auth = off" || fail "override"
+# Tokens made and revoked by the CLI while the daemon runs count at the next request.
+TOKEN=$("$BIN" token create --role viewer --name cli --db "$W/db" 2>/dev/null)
+code() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P/api/v1/ifaces"; }
+[ "$(code)" = 200 ] && [ "$(code)" = 200 ] && pass "a token created by the CLI works at once" ||
+        fail "CLI token: $(code)"
+"$BIN" token revoke "${TOKEN:4:12}" --db "$W/db" 2>/dev/null
+[ "$(code)" = 401 ] && pass "a token revoked by the CLI is refused at the next request" ||
+        fail "CLI revoke: $(code)"
+"$BIN" token list --db "$W/db" | grep -E "^${TOKEN:4:12} +viewer .*Z +cli$" >/dev/null &&
+        pass "token list shows it revoked, without its secret" ||
+        fail "token list: $("$BIN" token list --db "$W/db")"
+"$BIN" token list --db "$W/db" | grep -F -- "${TOKEN:17}" >/dev/null &&
+        fail "token list shows a secret" || true
 stop
 
 expect_refusal() { # DESC PATTERN CONF-LINES...
