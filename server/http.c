@@ -903,7 +903,8 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
                         0, NULL, NULL, http_handle, s, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
                         NULL, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)s->mhd_fd,
                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+                        MHD_OPTION_CONNECTION_LIMIT,
+                        (unsigned)(cfg->max_connections ?: HTTP_MAX_CONNECTIONS),
                         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                         (unsigned)(cfg->max_conn_per_client ?: HTTP_PER_CLIENT_DEFAULT),
                         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_MEMORY_LIMIT,
@@ -921,7 +922,8 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
                         /* first, or MHD prints the messages about the other options itself */
                         MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET,
                         (MHD_socket)s->mhd_fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_MAX_CONNECTIONS,
+                        MHD_OPTION_CONNECTION_LIMIT,
+                        (unsigned)(cfg->max_connections ?: HTTP_MAX_CONNECTIONS),
                         MHD_OPTION_PER_IP_CONNECTION_LIMIT,
                         (unsigned)(s->is_unix ?
                                            0 :

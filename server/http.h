@@ -15,7 +15,9 @@ struct http_config {
         struct tls_creds *tls;        /* TCP only: serve TLS with these (borrowed), or NULL */
         bool allow_remote;            /* a non-loopback TCP address is allowed */
         unsigned max_conn_per_client; /* TCP: connections per client address, 0 = default */
-        unsigned idle_timeout_s;      /* close idle or stalled connections after this, 0 = 30 */
+        unsigned idle_timeout_s;
+        unsigned max_connections;
+                /* in all, 0 = default (4096) */ /* close idle or stalled connections after this, 0 = 30 */
 };
 
 /*

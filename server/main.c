@@ -55,6 +55,7 @@ struct options {
         double rate_burst;
         unsigned max_conn_per_client;
         unsigned idle_timeout_s;
+        unsigned max_connections;
         unsigned lock_timeout_ms;
 };
 
@@ -95,6 +96,7 @@ static void help(void)
                "  --rate-burst N        burst per token (default 200)\n"
                "  --max-conn-per-client N  TCP connections per client address (default 64)\n"
                "  --idle-timeout SEC    close a connection idle or stalled this long (default 30)\n"
+               "  --max-connections N   connections per listener in all (default 4096)\n"
                "  --insecure            allow a non-loopback listener without TLS and auth\n"
                "  --log-level LEVEL     error, warning, notice, info or debug (default info)\n"
                "  --help                show this help\n"
@@ -147,6 +149,7 @@ enum {
         ARG_RATE_BURST,
         ARG_MAX_CONN,
         ARG_IDLE_TIMEOUT,
+        ARG_MAX_CONNECTIONS,
         ARG_INSECURE,
         ARG_LOG_LEVEL,
         ARG_HELP,
@@ -173,6 +176,7 @@ static const struct option long_options[] = {
         { "rate-burst", required_argument, NULL, ARG_RATE_BURST },
         { "max-conn-per-client", required_argument, NULL, ARG_MAX_CONN },
         { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
+        { "max-connections", required_argument, NULL, ARG_MAX_CONNECTIONS },
         { "insecure", no_argument, NULL, ARG_INSECURE },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
         { "help", no_argument, NULL, ARG_HELP },
@@ -319,6 +323,11 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                 if (parse_unsigned(v, 1, 3600, &l) < 0)
                         return usage_error(name, v, "seconds from 1 to 3600");
                 o->idle_timeout_s = (unsigned)l;
+                break;
+        case ARG_MAX_CONNECTIONS:
+                if (parse_unsigned(v, 1, 65536, &l) < 0)
+                        return usage_error(name, v, "a number from 1 to 65536");
+                o->max_connections = (unsigned)l;
                 break;
         case ARG_INSECURE:
                 if (from_config && v && !streq(v, "true") && !streq(v, "yes"))
@@ -736,6 +745,7 @@ static int run(const struct options *o, const sigset_t *mask)
                                 .allow_remote = remote,
                                 .max_conn_per_client = o->max_conn_per_client,
                                 .idle_timeout_s = o->idle_timeout_s,
+                                .max_connections = o->max_connections,
                         },
                         a, &servers[i], &http_msg);
                 if (r < 0) {

@@ -4,8 +4,8 @@
 
 - a request line or headers over the cap are refused (414 / 431) and the server goes on;
 - a body over 64 KiB is a 413 without reading it all;
-- connections per client address are capped: the one over the cap is closed at once while
-  the others still work;
+- connections per client address are capped (the one over the cap is closed at once while the
+  others still work), and so are connections in all (the one over waits until a slot frees);
 - an idle connection, and one that stalls in the middle of its headers, are closed after the
   idle timeout, so a slow client cannot keep a slot;
 - a flood of bad tokens from one client slows that client only.
@@ -23,6 +23,7 @@ import time
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ["IFACED_BIN"])
 PER_CLIENT = 4
+TOTAL = 10
 IDLE_S = 1
 
 fails = 0
@@ -166,6 +167,50 @@ def main():
 
         proc.send_signal(signal.SIGTERM)
         check(proc.wait(timeout=15) == 0, "the daemon stops cleanly")
+        proc = None
+
+        # --- connections in all: at the cap, a new one waits (not served) until a slot frees
+        if os.path.exists(port_file):
+            os.unlink(port_file)
+        proc = subprocess.Popen(
+            [BIN, "--auth", "off", "--listen", "127.0.0.1:0", "--port-file", port_file,
+             "--iscsi-root", os.path.join(work, "iscsi"), "--db", os.path.join(work, "db"),
+             "--lock-dir", os.path.join(work, "lock"), "--max-conn-per-client", str(PER_CLIENT),
+             "--max-connections", str(TOTAL)],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "log3"), "w"))
+        for _ in range(250):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.02)
+        port = int(open(port_file).read())
+        keep = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n"
+        held = []
+        for a in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
+            while len(held) < TOTAL and sum(1 for h in held if h[0] == a) < PER_CLIENT:
+                held.append((a, socket.create_connection(("127.0.0.1", port), timeout=5,
+                                                         source_address=(a, 0))))
+        for _, h in held:
+            h.sendall(keep)
+        check(all(status_of(h.recv(65536)) == 200 for _, h in held),
+              "%d connections from three addresses are served" % len(held))
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                         source_address=("127.0.0.4", 0))
+        extra.sendall(keep)
+        extra.settimeout(0.5)
+        try:
+            early = extra.recv(65536)
+        except socket.timeout:
+            early = None
+        check(early is None, "connection %d in all is not served while %d are open"
+              % (TOTAL + 1, TOTAL))
+        held.pop()[1].close()
+        extra.settimeout(5)
+        check(status_of(extra.recv(65536)) == 200, "it is served once one of them closes")
+        extra.close()
+        for _, h in held:
+            h.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
         proc = None
 
         # --- tarpitted clients that hang up, or still wait, do not stall the stop
