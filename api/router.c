@@ -5,7 +5,10 @@
 #include "internal.h"
 #include "macro.h"
 
-/* Match path against pattern; a "{...}" segment captures one non-empty segment. */
+/*
+ * Match path against pattern; a "{...}" segment captures one non-empty segment into param (of
+ * param_size), or, with param NULL, is only checked to fit in param_size.
+ */
 static bool path_match(const char *pattern, const char *path, char *param, size_t param_size,
                        bool *has_param)
 {
@@ -17,8 +20,10 @@ static bool path_match(const char *pattern, const char *path, char *param, size_
 
                         if (n == 0 || n >= param_size)
                                 return false;
-                        memcpy(param, path, n);
-                        param[n] = 0;
+                        if (param) {
+                                memcpy(param, path, n);
+                                param[n] = 0;
+                        }
                         *has_param = true;
                         path += n;
                         pattern = strchr(pattern, '}');
@@ -42,7 +47,6 @@ enum router_result router_match(const struct route *routes, size_t n, const char
 {
         const char *want = streq(method, "HEAD") ? "GET" : method;
         bool path_known = false, has_param;
-        char scratch[256];
         size_t used = 0;
 
         for (size_t i = 0; i < n; i++) {
@@ -61,7 +65,7 @@ enum router_result router_match(const struct route *routes, size_t n, const char
         if (allow_size)
                 allow[0] = 0;
         for (size_t i = 0; i < n; i++) {
-                if (!path_match(routes[i].path, path, scratch, sizeof(scratch), &has_param))
+                if (!path_match(routes[i].path, path, NULL, param_size, &has_param))
                         continue;
                 used += (size_t)snprintf(allow + used, used < allow_size ? allow_size - used : 0,
                                          "%s%s", used ? ", " : "", routes[i].method);

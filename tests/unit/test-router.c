@@ -116,12 +116,28 @@ static void test_router_real_table_is_sane(void **state)
         }
 }
 
+/* The Allow list is found with the caller's buffer size, whatever it is (a 260-byte segment). */
+static void test_router_allow_with_a_large_buffer(void **state)
+{
+        const struct route *route = NULL;
+        const char *param = NULL;
+        char path[400], buf[300], allow[128];
+
+        snprintf(path, sizeof(path), "/api/v1/ifaces/%0260d", 7);
+        assert_int_equal(router_match(api_routes, api_n_routes, "OPTIONS", path, &route, buf,
+                                      sizeof(buf), &param, allow, sizeof(allow)),
+                         ROUTER_BAD_METHOD);
+        assert_non_null(strstr(allow, "GET"));
+        assert_non_null(strstr(allow, "DELETE"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_router_table),
                 cmocka_unit_test(test_router_param_too_long_is_not_found),
                 cmocka_unit_test(test_router_real_table_is_sane),
+                cmocka_unit_test(test_router_allow_with_a_large_buffer),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
