@@ -17,7 +17,7 @@ struct http_config {
         unsigned max_conn_per_client; /* TCP: connections per client address, 0 = default */
         unsigned idle_timeout_s;
         unsigned max_connections;
-                /* in all, 0 = default (4096) */ /* close idle or stalled connections after this, 0 = 30 */
+        /* in all, 0 = default (4096) */ /* close idle or stalled connections after this, 0 = 30 */
 };
 
 /*
