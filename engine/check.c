@@ -83,8 +83,7 @@ struct check {
         bool iscsi_normal; /* the login to spec.target, after discovery */
         bool iscsi_got_reply;
         bool iscsi_closing;
-        int iscsi_cb_status; /* set by the callback; -1 while none came */
-        int64_t iscsi_disc_usec;
+        int iscsi_cb_status;  /* set by the callback; -1 while none came */
         atomic_int nl_result; /* the HBA ping: 1 while in flight, then 0 or -errno */
         uint32_t nl_status;
 };
@@ -1449,8 +1448,6 @@ static void iscsi_advance(struct check *c)
         case ISCSI_LOGOUT:
         case ISCSI_FINISHED:
                 iscsi_close(c);
-                if (!c->iscsi_normal)
-                        c->iscsi_disc_usec = now_usec() - c->phase_start_usec;
                 if (!c->iscsi_normal && c->spec.target[0]) {
                         (void)iscsi_open(c, true);
                         return;
