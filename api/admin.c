@@ -63,14 +63,6 @@ struct audit_page {
         int64_t last_id;
 };
 
-static void put_str_or_null(struct sbuf *b, const char *v)
-{
-        if (v)
-                sbuf_json_string(b, v);
-        else
-                sbuf_puts(b, "null");
-}
-
 static int audit_write_one(const struct store_audit *a, void *ud)
 {
         struct audit_page *pg = ud;
@@ -85,14 +77,14 @@ static int audit_write_one(const struct store_audit *a, void *ud)
         sbuf_puts(b, ",\"origin\":");
         sbuf_json_string(b, a->origin);
         sbuf_printf(b, ",\"revision\":%" PRIu64 ",\"actor\":", a->revision);
-        put_str_or_null(b, a->actor);
+        sbuf_json_string_or_null(b, a->actor);
         sbuf_puts(b, ",\"request_id\":");
-        put_str_or_null(b, a->request_id);
+        sbuf_json_string_or_null(b, a->request_id);
         /* Iface files carry no secrets; token entries carry only role and name. */
         sbuf_puts(b, ",\"before\":");
-        put_str_or_null(b, a->before);
+        sbuf_json_string_or_null(b, a->before);
         sbuf_puts(b, ",\"after\":");
-        put_str_or_null(b, a->after);
+        sbuf_json_string_or_null(b, a->after);
         sbuf_puts(b, "}");
         pg->n++;
         pg->last_id = a->id;
@@ -104,8 +96,6 @@ int audit_list(struct call *c)
         struct store_audit_query q = { .limit = AUDIT_LIMIT_DEFAULT };
         struct sbuf b = {};
         struct audit_page pg = { .b = &b };
-        char *body;
-        size_t len;
         int r;
 
         for (size_t i = 0; i < c->req->n_args; i++) {
@@ -162,11 +152,7 @@ int audit_list(struct call *c)
         else
                 sbuf_puts(&b, "null");
         sbuf_puts(&b, "}");
-        r = sbuf_take(&b, &body, &len);
-        if (r < 0)
-                return r;
-        resp_set_body(c->resp, 200, "application/json", body, len);
-        return 0;
+        return call_reply_json(c, 200, &b);
 }
 
 static void token_write(struct sbuf *b, const struct token_info *t)
@@ -186,8 +172,7 @@ int tokens_list_get(struct call *c)
 {
         struct token_info *a = NULL;
         struct sbuf b = {};
-        size_t n = 0, len;
-        char *body;
+        size_t n = 0;
         int r;
 
         r = tokens_list(engine_tokens(c->api->engine), &a, &n);
@@ -202,11 +187,7 @@ int tokens_list_get(struct call *c)
         }
         sbuf_puts(&b, "]}");
         free(a);
-        r = sbuf_take(&b, &body, &len);
-        if (r < 0)
-                return r;
-        resp_set_body(c->resp, 200, "application/json", body, len);
-        return 0;
+        return call_reply_json(c, 200, &b);
 }
 
 int tokens_create_post(struct call *c)
@@ -217,8 +198,6 @@ int tokens_create_post(struct call *c)
         char token[TOKEN_LEN + 1], loc[64];
         struct token_info ti;
         struct sbuf b = {};
-        char *body;
-        size_t len;
         int r;
 
         r = call_read_json(c, "application/json", &j);
@@ -266,10 +245,9 @@ int tokens_create_post(struct call *c)
         token_write(&b, &ti);
         sbuf_printf(&b, ",\"token\":\"%s\"}", token);
         explicit_bzero(token, sizeof(token));
-        r = sbuf_take(&b, &body, &len);
+        r = call_reply_json(c, 201, &b);
         if (r < 0)
                 return r;
-        resp_set_body(c->resp, 201, "application/json", body, len);
         snprintf(loc, sizeof(loc), "/api/v1/tokens/%s", ti.id);
         (void)resp_add_header(c->resp, "Location", loc);
         (void)resp_add_header(c->resp, "Cache-Control", "no-store");

@@ -106,6 +106,19 @@ void resp_set_body(struct api_response *resp, int status, const char *content_ty
         resp->body_len = len;
 }
 
+int call_reply_json(struct call *c, int status, struct sbuf *b)
+{
+        char *body;
+        size_t len;
+        int r;
+
+        r = sbuf_take(b, &body, &len);
+        if (r < 0)
+                return r;
+        resp_set_body(c->resp, status, "application/json", body, len);
+        return 0;
+}
+
 int resp_add_header(struct api_response *resp, const char *name, const char *value)
 {
         char *v;

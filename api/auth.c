@@ -39,14 +39,6 @@ struct auth_state {
         struct rate_slot rate[RATE_SLOTS];
 };
 
-static int64_t mono_usec(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static uint32_t hash_str(const char *s)
 {
         uint32_t h = 2166136261u;
@@ -98,7 +90,7 @@ struct auth_state *auth_state_free(struct auth_state *s)
 static int64_t tarpit_fail(struct auth_state *s, const struct api_auth_cfg *cfg, const char *client)
 {
         struct tarpit_slot *t = &s->tarpit[hash_str(client) % TARPIT_SLOTS];
-        int64_t now = mono_usec(), delay = 0;
+        int64_t now = clock_usec(CLOCK_MONOTONIC), delay = 0;
 
         pthread_mutex_lock(&s->lock);
         /* A slot shared by two clients counts both: harsher, never laxer. */
@@ -132,7 +124,7 @@ static unsigned rate_take(struct auth_state *s, const char *id, double rate, dou
 {
         uint32_t h = hash_str(id);
         struct rate_slot *r = NULL;
-        int64_t now = mono_usec();
+        int64_t now = clock_usec(CLOCK_MONOTONIC);
         unsigned wait = 0;
 
         pthread_mutex_lock(&s->lock);

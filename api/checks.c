@@ -189,10 +189,7 @@ static void put_ms(struct sbuf *b, const char *key, int64_t usec)
 static void put_str_or_null(struct sbuf *b, const char *key, const char *v)
 {
         sbuf_printf(b, ",\"%s\":", key);
-        if (isempty(v))
-                sbuf_puts(b, "null");
-        else
-                sbuf_json_string(b, v);
+        sbuf_json_string_or_null(b, isempty(v) ? NULL : v);
 }
 
 static void write_step(struct sbuf *b, enum check_step s, const struct check_result *r)
@@ -328,19 +325,6 @@ static void write_job(struct sbuf *b, struct job *job, bool results)
         sbuf_puts(b, "}");
 }
 
-static int send_sbuf(struct call *c, int status, struct sbuf *b)
-{
-        char *body;
-        size_t len;
-        int r;
-
-        r = sbuf_take(b, &body, &len);
-        if (r < 0)
-                return r;
-        resp_set_body(c->resp, status, "application/json", body, len);
-        return 0;
-}
-
 /* --- single check: the pending answer ------------------------------------------------------ */
 
 static void pending_done(struct check *chk, void *userdata)
@@ -403,21 +387,13 @@ void api_pending_finish(struct api_pending *p, struct api_response *resp)
 
 /* --- delayed answers ------------------------------------------------------------------------ */
 
-static int64_t mono_usec(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void *timer_thread(void *arg)
 {
         struct api *a = arg;
 
         pthread_mutex_lock(&a->timer_lock);
         for (;;) {
-                int64_t now = mono_usec();
+                int64_t now = clock_usec(CLOCK_MONOTONIC);
 
                 while (a->timers && (a->timers->due_usec <= now || a->timer_stopping)) {
                         struct api_pending *p = a->timers;
@@ -484,7 +460,7 @@ int api_pending_delay(struct call *c, int64_t delay_usec)
         pthread_mutex_init(&p->lock, NULL);
         p->ready = *c->resp;
         *c->resp = (struct api_response){ .pending = p };
-        p->due_usec = mono_usec() + delay_usec;
+        p->due_usec = clock_usec(CLOCK_MONOTONIC) + delay_usec;
 
         pthread_mutex_lock(&a->timer_lock);
         if (!a->timer_started || a->timer_stopping) {
@@ -598,7 +574,7 @@ static int job_created(struct call *c, struct job *job, bool existing)
         job_get_info(job, &info);
         snprintf(loc, sizeof(loc), "/api/v1/jobs/%s", info.id);
         write_job(&b, job, false);
-        r = send_sbuf(c, 202, &b);
+        r = call_reply_json(c, 202, &b);
         if (r >= 0)
                 r = resp_add_header(c->resp, "Location", loc);
         if (r >= 0 && existing)
@@ -720,7 +696,7 @@ int jobs_list_get(struct call *c)
         }
         free(a);
         sbuf_puts(&b, "]}");
-        return send_sbuf(c, 200, &b);
+        return call_reply_json(c, 200, &b);
 }
 
 int jobs_get_one(struct call *c)
@@ -739,7 +715,7 @@ int jobs_get_one(struct call *c)
                 return r;
         write_job(&b, job, true);
         job_unref(job);
-        return send_sbuf(c, 200, &b);
+        return call_reply_json(c, 200, &b);
 }
 
 int jobs_delete(struct call *c)

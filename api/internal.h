@@ -198,6 +198,8 @@ void sbuf_put(struct sbuf *b, const char *s, size_t n);
 void sbuf_puts(struct sbuf *b, const char *s);
 void sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sbuf_json_string(struct sbuf *b, const char *s);
+/* A JSON string, or null for NULL. */
+void sbuf_json_string_or_null(struct sbuf *b, const char *s);
 /* A JSON string "2026-11-23T07:00:00.000000Z" for a CLOCK_REALTIME time in microseconds. */
 void sbuf_rfc3339(struct sbuf *b, int64_t usec);
 /* Hand the bytes over (NUL-terminated); returns -ENOMEM if any append failed. */
@@ -237,5 +239,8 @@ int iface_json_merge_patch(const struct json_t *patch, struct iface_rec *rec,
 /* Set a response body (takes ownership) with a static content type. */
 void resp_set_body(struct api_response *resp, int status, const char *content_type, char *body,
                    size_t len);
+/* Make the bytes of b (taken) the application/json body of c's answer. 0 or -ENOMEM. */
+int call_reply_json(struct call *c, int status, struct sbuf *b);
+
 /* Add a header (value copied). */
 int resp_add_header(struct api_response *resp, const char *name, const char *value);

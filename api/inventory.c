@@ -12,27 +12,6 @@
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nic_snapshot *, nic_snapshot_unref);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct engine_hbas *, engine_hbas_unref);
 
-static int reply(struct call *c, struct sbuf *b)
-{
-        char *body;
-        size_t len;
-        int r;
-
-        r = sbuf_take(b, &body, &len);
-        if (r < 0)
-                return r;
-        resp_set_body(c->resp, 200, "application/json", body, len);
-        return 0;
-}
-
-static void put_string_or_null(struct sbuf *b, const char *s)
-{
-        if (isempty(s))
-                sbuf_puts(b, "null");
-        else
-                sbuf_json_string(b, s);
-}
-
 /* The stored records, to show which ones use a port. */
 struct iface_set {
         struct iface_snap **items;
@@ -96,7 +75,7 @@ static void put_nic(struct sbuf *b, const struct nic *n, const struct iface_set 
         sbuf_puts(b, "{\"name\":");
         sbuf_json_string(b, n->name);
         sbuf_printf(b, ",\"ifindex\":%d,\"mac\":", n->ifindex);
-        put_string_or_null(b, n->mac);
+        sbuf_json_string_or_null(b, isempty(n->mac) ? NULL : n->mac);
         sbuf_printf(b, ",\"mtu\":%u,\"operstate\":", n->mtu);
         sbuf_json_string(b, n->operstate);
         sbuf_printf(b, ",\"carrier\":%s,\"up\":%s,\"flags\":[",
@@ -112,7 +91,7 @@ static void put_nic(struct sbuf *b, const struct nic *n, const struct iface_set 
         sbuf_puts(b, "],\"kind\":");
         sbuf_json_string(b, isempty(n->kind) ? "physical" : n->kind);
         sbuf_puts(b, ",\"parent\":");
-        put_string_or_null(b, n->parent);
+        sbuf_json_string_or_null(b, isempty(n->parent) ? NULL : n->parent);
         if (n->parent_ifindex > 0)
                 sbuf_printf(b, ",\"parent_ifindex\":%d", n->parent_ifindex);
         else
@@ -142,7 +121,7 @@ static void put_nic(struct sbuf *b, const struct nic *n, const struct iface_set 
         sbuf_puts(b, ",\"duplex\":");
         sbuf_json_string(b, isempty(n->duplex) ? "unknown" : n->duplex);
         sbuf_puts(b, ",\"driver\":");
-        put_string_or_null(b, n->driver);
+        sbuf_json_string_or_null(b, isempty(n->driver) ? NULL : n->driver);
 
         /* open-iscsi's README: binding needs rp_filter 0 (off) or 2 (loose); strict (1) drops
          * replies that arrive on a NIC that is not the route back to the sender. */
@@ -162,7 +141,7 @@ static void put_nic(struct sbuf *b, const struct nic *n, const struct iface_set 
                 if (!streq_ptr(h->netdev, n->name) && !mac_eq(h->hwaddress, n->mac))
                         continue;
                 sbuf_printf(b, "%s{\"host\":%u,\"transport\":", first ? "" : ",", h->host_no);
-                put_string_or_null(b, h->transport);
+                sbuf_json_string_or_null(b, isempty(h->transport) ? NULL : h->transport);
                 sbuf_puts(b, "}");
                 first = false;
         }
@@ -238,7 +217,7 @@ int nics_list(struct call *c)
                 first = false;
         }
         sbuf_puts(&b, "]}");
-        return reply(c, &b);
+        return call_reply_json(c, 200, &b);
 }
 
 int nics_get(struct call *c)
@@ -265,7 +244,7 @@ int nics_get(struct call *c)
         if (r < 0)
                 return r;
         put_nic(&b, n, &set, hbas ? &hbas->inv : NULL);
-        return reply(c, &b);
+        return call_reply_json(c, 200, &b);
 }
 
 int transports_list(struct call *c)
@@ -301,7 +280,7 @@ int transports_list(struct call *c)
                 sbuf_puts(&b, "]}");
         }
         sbuf_puts(&b, "]}");
-        return reply(c, &b);
+        return call_reply_json(c, 200, &b);
 }
 
 static void put_hba(struct sbuf *b, const struct hba_host *h, const struct iface_set *set)
@@ -309,7 +288,7 @@ static void put_hba(struct sbuf *b, const struct hba_host *h, const struct iface
         bool first = true;
 
         sbuf_printf(b, "{\"host\":%u,\"name\":\"host%u\",\"transport\":", h->host_no, h->host_no);
-        put_string_or_null(b, h->transport);
+        sbuf_json_string_or_null(b, isempty(h->transport) ? NULL : h->transport);
         sbuf_printf(b, ",\"offload\":%s", h->offload ? "true" : "false");
         static const char *const keys[] = { "hwaddress",     "ipaddress",  "netdev",
                                             "initiatorname", "port_state", "port_speed" };
@@ -317,7 +296,7 @@ static void put_hba(struct sbuf *b, const struct hba_host *h, const struct iface
                                h->initiatorname, h->port_state, h->port_speed };
         for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
                 sbuf_printf(b, ",\"%s\":", keys[i]);
-                put_string_or_null(b, vals[i]);
+                sbuf_json_string_or_null(b, isempty(vals[i]) ? NULL : vals[i]);
         }
 
         sbuf_puts(b, ",\"kernel_ifaces\":[");
@@ -376,7 +355,7 @@ int hbas_list(struct call *c)
                 put_hba(&b, &hbas->inv.hosts[i], &set);
         }
         sbuf_puts(&b, "]}");
-        return reply(c, &b);
+        return call_reply_json(c, 200, &b);
 }
 
 /* "7" or "host7". */
@@ -419,5 +398,5 @@ int hbas_get(struct call *c)
         if (r < 0)
                 return r;
         put_hba(&b, h, &set);
-        return reply(c, &b);
+        return call_reply_json(c, 200, &b);
 }

@@ -122,3 +122,11 @@ void sbuf_rfc3339(struct sbuf *b, int64_t usec)
         strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
         sbuf_printf(b, "\"%s.%06" PRId64 "Z\"", buf, usec % 1000000);
 }
+
+void sbuf_json_string_or_null(struct sbuf *b, const char *s)
+{
+        if (s)
+                sbuf_json_string(b, s);
+        else
+                sbuf_puts(b, "null");
+}

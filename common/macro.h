@@ -5,6 +5,8 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -88,4 +90,13 @@ static inline bool streq_ptr(const char *a, const char *b)
 static inline bool isempty(const char *s)
 {
         return !s || !*s;
+}
+
+/* The time of clock (CLOCK_MONOTONIC, CLOCK_REALTIME) in microseconds. */
+static inline int64_t clock_usec(clockid_t clock)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(clock, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

@@ -161,14 +161,6 @@ const char *check_reason_to_string(enum check_reason r)
         return r < _CHECK_REASON_MAX ? reason_names[r] : NULL;
 }
 
-static int64_t now_usec(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---------------------------------------------------------------- portals */
 
 int check_parse_portal(const char *s, struct sockaddr_storage *ret, const char **why)
@@ -423,7 +415,7 @@ static void step_set(struct check *c, enum check_step s, enum check_status st,
                 va_end(ap);
         }
         if (sr->latency_usec < 0 && (st == CHECK_OK || st == CHECK_FAILED))
-                sr->latency_usec = now_usec() - c->phase_start_usec;
+                sr->latency_usec = clock_usec(CLOCK_MONOTONIC) - c->phase_start_usec;
 }
 
 static bool step_wanted(const struct check *c, enum check_step s)
@@ -575,7 +567,7 @@ static bool link_offload(struct check *c)
         enum check_reason reason = CHECK_REASON_NONE;
         char hint[CHECK_HINT_MAX] = "";
 
-        c->phase_start_usec = now_usec();
+        c->phase_start_usec = clock_usec(CLOCK_MONOTONIC);
         for (int i = CHECK_STEP_TCP; i <= CHECK_STEP_ISCSI; i++)
                 if (step_wanted(c, i))
                         step_set(c, i, CHECK_UNSUPPORTED, CHECK_REASON_NONE,
@@ -641,7 +633,7 @@ static bool link_run(struct check *c)
         bool ok = false, has_addr = false;
         int r_unbound, r_bound = 0;
 
-        c->phase_start_usec = now_usec();
+        c->phase_start_usec = clock_usec(CLOCK_MONOTONIC);
         ss_ntop(&c->spec.portal, portal, sizeof(portal));
 
 #define LINK_FAIL(reason, ...)                                                                     \
@@ -916,7 +908,7 @@ static void ping_send(struct check *c)
 
         ((struct sockaddr_in *)&to)->sin_port = 0;
         pkt.p.magic = PING_MAGIC;
-        pkt.p.sent_usec = now_usec();
+        pkt.p.sent_usec = clock_usec(CLOCK_MONOTONIC);
         if (v6) {
                 pkt.h.v6.icmp6_type = ICMP6_ECHO_REQUEST;
                 pkt.h.v6.icmp6_id = htons(c->ping_id);
@@ -939,7 +931,7 @@ static void ping_send(struct check *c)
         (void)sendto(c->fd, &pkt,
                      (v6 ? sizeof(struct icmp6_hdr) : sizeof(struct icmphdr)) + sizeof(pkt.p), 0,
                      (struct sockaddr *)&to, ss_len(&to));
-        c->ping_next_usec = now_usec() + PING_INTERVAL_USEC;
+        c->ping_next_usec = clock_usec(CLOCK_MONOTONIC) + PING_INTERVAL_USEC;
 }
 
 static int ping_start(struct check *c)
@@ -1063,7 +1055,8 @@ static void ping_event(struct check *c)
                 }
                 m = ping_match(c, buf, (size_t)n, &sent);
                 if (m == 1) {
-                        c->res.steps[CHECK_STEP_PING].latency_usec = now_usec() - sent;
+                        c->res.steps[CHECK_STEP_PING].latency_usec =
+                                clock_usec(CLOCK_MONOTONIC) - sent;
                         step_set(c, CHECK_STEP_PING, CHECK_OK, CHECK_REASON_NONE, NULL);
                         return;
                 }
@@ -1137,7 +1130,8 @@ static int ping_offload_start(struct check *c)
                 .dst = c->spec.portal,
         };
         ((struct sockaddr_in *)&o->req.dst)->sin_port = 0;
-        o->timeout_ms = (unsigned)MAX((c->phase_deadline_usec - now_usec()) / 1000, (int64_t)1);
+        o->timeout_ms = (unsigned)MAX((c->phase_deadline_usec - clock_usec(CLOCK_MONOTONIC)) / 1000,
+                                      (int64_t)1);
         o->c = check_ref(c);
         atomic_store(&c->nl_result, 1); /* pending */
 
@@ -1486,7 +1480,7 @@ static void iscsi_event(struct check *c, short revents)
 
 static int64_t phase_budget(struct check *c, enum phase p)
 {
-        int64_t now = now_usec(), left = c->deadline_usec - now;
+        int64_t now = clock_usec(CLOCK_MONOTONIC), left = c->deadline_usec - now;
 
         if (p == PHASE_PING && transport_uses_host_stack(c->spec.transport) &&
             (step_wanted(c, CHECK_STEP_TCP) || step_wanted(c, CHECK_STEP_ISCSI)))
@@ -1501,7 +1495,7 @@ static void finish(struct check *c)
         close_fd(c);
         iscsi_close(c);
         c->phase = PHASE_DONE;
-        c->res.elapsed_usec = now_usec() - c->start_usec;
+        c->res.elapsed_usec = clock_usec(CLOCK_MONOTONIC) - c->start_usec;
         first = check_result_first_failure(&c->res, &c->spec);
         if (first < 0)
                 c->res.status = CHECK_OK;
@@ -1543,7 +1537,7 @@ static void advance(struct check *c)
                 if (!step_wanted(c, (enum check_step)p) || c->res.steps[p].status != CHECK_PENDING)
                         continue;
 
-                c->phase_start_usec = now_usec();
+                c->phase_start_usec = clock_usec(CLOCK_MONOTONIC);
                 c->phase_deadline_usec = phase_budget(c, p);
                 if (p == PHASE_PING && !transport_uses_host_stack(c->spec.transport))
                         r = ping_offload_start(c);
@@ -1561,7 +1555,7 @@ static void advance(struct check *c)
 
 static void start(struct check *c)
 {
-        c->start_usec = now_usec();
+        c->start_usec = clock_usec(CLOCK_MONOTONIC);
         c->deadline_usec = c->start_usec + (int64_t)c->spec.timeout_ms * 1000;
         c->phase = PHASE_QUEUED;
         if (!link_run(c)) {
@@ -1575,7 +1569,7 @@ static void on_timeout(struct check *c)
 {
         enum check_step s = (enum check_step)c->phase;
         char portal[INET6_ADDRSTRLEN + 8];
-        unsigned ms = (unsigned)((now_usec() - c->phase_start_usec) / 1000);
+        unsigned ms = (unsigned)((clock_usec(CLOCK_MONOTONIC) - c->phase_start_usec) / 1000);
 
         check_format_portal(&c->spec.portal, portal, sizeof(portal));
         if (c->phase == PHASE_PING) {
@@ -1737,7 +1731,7 @@ static void *checker_thread(void *arg)
                 }
 
                 /* Cancels, timeouts, finished ones; then what to wait for. */
-                now = now_usec();
+                now = clock_usec(CLOCK_MONOTONIC);
                 for (size_t i = 0; i < k->n_active;) {
                         struct check *c = k->active[i];
 

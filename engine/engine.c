@@ -85,14 +85,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct engine *, engine_free);
 
 static void initiator_name_read(const char *path, char *buf, size_t size);
 
-static int64_t now_usec(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void fault(struct engine *e, const char *point)
 {
         if (e->fault)
@@ -301,7 +293,7 @@ static void event_record(struct engine *e, const char *name, const char *action,
         pthread_mutex_lock(&e->health_lock);
         struct engine_drift_event *ev = &e->events[e->n_events % ENGINE_EVENTS_MAX];
         free(ev->name);
-        *ev = (struct engine_drift_event){ n, action, rev, now_usec() };
+        *ev = (struct engine_drift_event){ n, action, rev, clock_usec(CLOCK_REALTIME) };
         e->n_events++;
         e->drift_imported++;
         pthread_mutex_unlock(&e->health_lock);
@@ -342,7 +334,7 @@ static int commit_change(struct engine *e, const struct engine_ctx *ctx, const c
         _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
         size_t len = 0;
         uint64_t rev = e->revision + 1;
-        int64_t now = now_usec();
+        int64_t now = clock_usec(CLOCK_REALTIME);
         int r;
 
         if (rec) {
@@ -449,7 +441,7 @@ static int commit_external(struct engine *e, const char *name, struct iface_rec 
 {
         _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
         uint64_t rev = e->revision + 1;
-        int64_t now = now_usec();
+        int64_t now = clock_usec(CLOCK_REALTIME);
         const char *action = !content ? "delete" : old ? "update" : "create";
         int r;
 
@@ -753,7 +745,7 @@ static int recover_intents(struct engine *e)
                                                   .content = it->content,
                                                   .revision = it->revision,
                                                   .origin = it->origin,
-                                                  .now_usec = now_usec(),
+                                                  .now_usec = clock_usec(CLOCK_REALTIME),
                                                   .action = !it->content ? "delete" :
                                                             old.found    ? "update" :
                                                                            "create",
@@ -1043,7 +1035,7 @@ static void *watch_thread(void *userdata)
                 { .fd = e->inotify_fd, .events = POLLIN },
                 { .fd = e->stop_fds[0], .events = POLLIN },
         };
-        int64_t last_full = now_usec();
+        int64_t last_full = clock_usec(CLOCK_REALTIME);
         bool alive = true;
 
         for (;;) {
@@ -1065,7 +1057,8 @@ static void *watch_thread(void *userdata)
                         alive = true;
                         set.overflow = true;
                 }
-                bool full = set.overflow || now_usec() - last_full >= WATCH_FULL_SCAN_MS * 1000LL;
+                bool full = set.overflow ||
+                            clock_usec(CLOCK_REALTIME) - last_full >= WATCH_FULL_SCAN_MS * 1000LL;
                 if (!set.n && !full)
                         continue;
 
@@ -1079,7 +1072,7 @@ static void *watch_thread(void *userdata)
                 if (r >= 0) {
                         if (full) {
                                 r = reconcile_all(e);
-                                last_full = now_usec();
+                                last_full = clock_usec(CLOCK_REALTIME);
                         } else
                                 for (size_t i = 0; i < set.n && r >= 0; i++)
                                         r = reconcile_name(e, set.names[i]);
@@ -1517,7 +1510,7 @@ struct engine_hbas *engine_hbas_unref(struct engine_hbas *h)
 static int hbas_get(struct engine *e, bool fresh, struct engine_hbas **ret)
 {
         struct engine_hbas *h;
-        int64_t now = now_usec();
+        int64_t now = clock_usec(CLOCK_REALTIME);
         int r;
 
         /* sysfs is cheap to read, but not on every GET of a record: share a scan for 1 s. */

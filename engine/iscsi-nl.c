@@ -111,20 +111,12 @@ int iscsi_nl_ping_encode(const struct iscsi_nl_ping *req, uint32_t pid, void *bu
         return (int)len;
 }
 
-static int64_t mono_ms(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int iscsi_nl_ping(const struct iscsi_nl_ping *req, unsigned timeout_ms, uint32_t *ret_status)
 {
         struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = ISCSI_NL_GRP_ISCSID };
         struct sockaddr_nl to = { .nl_family = AF_NETLINK };
         char msg[256] __attribute__((aligned(8)));
-        int64_t deadline = mono_ms() + timeout_ms;
+        int64_t deadline = (clock_usec(CLOCK_MONOTONIC) / 1000) + timeout_ms;
         bool answered = false;
         uint32_t pid;
         int fd, len, r = 0;
@@ -139,7 +131,7 @@ int iscsi_nl_ping(const struct iscsi_nl_ping *req, unsigned timeout_ms, uint32_t
         }
 
         if (getrandom(&pid, sizeof(pid), GRND_NONBLOCK) != (ssize_t)sizeof(pid))
-                pid = (uint32_t)mono_ms();
+                pid = (uint32_t)(clock_usec(CLOCK_MONOTONIC) / 1000);
         len = iscsi_nl_ping_encode(req, pid, msg, sizeof(msg));
         if (len < 0) {
                 r = len;
@@ -153,7 +145,7 @@ int iscsi_nl_ping(const struct iscsi_nl_ping *req, unsigned timeout_ms, uint32_t
         /* First the kernel's answer to the request, then (multicast) the completion. */
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                int64_t left = deadline - mono_ms();
+                int64_t left = deadline - (clock_usec(CLOCK_MONOTONIC) / 1000);
                 char buf[4096] __attribute__((aligned(8)));
                 ssize_t n;
 

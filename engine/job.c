@@ -47,22 +47,6 @@ const char *job_state_to_string(enum job_state s)
         return s < _JOB_STATE_MAX ? state_names[s] : NULL;
 }
 
-static int64_t realtime_usec(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int64_t monotonic_usec(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int jobs_new(struct checker *k, struct jobs **ret)
 {
         struct jobs *j = calloc(1, sizeof(*j));
@@ -123,7 +107,7 @@ static void item_done(struct check *c, void *userdata)
                 job->info.failed++;
         if (job->info.done == job->info.total) {
                 job->info.state = job->cancel_requested ? JOB_CANCELLED : JOB_DONE;
-                job->info.finished_usec = realtime_usec();
+                job->info.finished_usec = clock_usec(CLOCK_REALTIME);
         }
         pthread_mutex_unlock(&job->lock);
         job_unref(job); /* the reference the item held */
@@ -132,7 +116,7 @@ static void item_done(struct check *c, void *userdata)
 /* Drop finished jobs past their time, and, when full, the oldest finished one. Under j->lock. */
 static void gc_locked(struct jobs *j, bool need_slot)
 {
-        int64_t now = realtime_usec();
+        int64_t now = clock_usec(CLOCK_REALTIME);
         size_t oldest = SIZE_MAX;
 
         for (size_t i = 0; i < j->n;) {
@@ -183,7 +167,7 @@ static void make_id(char ret[static JOB_ID_LEN + 1])
         uint8_t b[JOB_ID_LEN / 2];
 
         if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-                int64_t t = monotonic_usec();
+                int64_t t = clock_usec(CLOCK_MONOTONIC);
 
                 memset(b, 0, sizeof(b));
                 memcpy(b, &t, sizeof(t));
@@ -241,7 +225,7 @@ int jobs_start(struct jobs *j, const struct check_spec *specs, size_t n, const c
                 snprintf(job->key, sizeof(job->key), "%s", key);
         make_id(job->info.id);
         job->info.state = JOB_RUNNING;
-        job->info.created_usec = realtime_usec();
+        job->info.created_usec = clock_usec(CLOCK_REALTIME);
         job->info.total = n;
         j->table[j->n++] = job;
 
@@ -270,7 +254,7 @@ int jobs_start(struct jobs *j, const struct check_spec *specs, size_t n, const c
                 }
                 if (job->info.done == job->info.total) {
                         job->info.state = JOB_CANCELLED;
-                        job->info.finished_usec = realtime_usec();
+                        job->info.finished_usec = clock_usec(CLOCK_REALTIME);
                 }
         }
         pthread_mutex_unlock(&job->lock);

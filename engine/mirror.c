@@ -322,14 +322,6 @@ unsigned mirror_stale_locks_removed(const struct mirror *m)
         return m->stale_locks_removed;
 }
 
-static uint64_t now_monotonic_usec(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int mirror_lock(struct mirror *m, unsigned timeout_ms)
 {
         uint64_t deadline;
@@ -343,7 +335,7 @@ int mirror_lock(struct mirror *m, unsigned timeout_ms)
         if (r < 0)
                 return r;
 
-        deadline = now_monotonic_usec() + (uint64_t)timeout_ms * 1000;
+        deadline = (uint64_t)clock_usec(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000;
         for (;;) {
                 struct timespec ts = { .tv_nsec = LOCK_RETRY_USEC * 1000 };
                 int dfd = m->lock_dir_fd;
@@ -361,7 +353,7 @@ int mirror_lock(struct mirror *m, unsigned timeout_ms)
                 }
                 if (errno != EEXIST)
                         return -errno;
-                if (now_monotonic_usec() >= deadline)
+                if ((uint64_t)clock_usec(CLOCK_MONOTONIC) >= deadline)
                         return -ETIMEDOUT;
 
                 (void)nanosleep(&ts, NULL);

@@ -164,14 +164,6 @@ static int nl_error_to_errno(int nlerr)
         }
 }
 
-static int64_t now_usec(clockid_t clock)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(clock, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void copy_string(char *dst, size_t size, const char *src)
 {
         size_t n = strnlen(src, size - 1);
@@ -774,7 +766,7 @@ static int snapshot_build(struct nic_monitor *m, struct nic_snapshot **ret)
                 }
         m->reread_all = false;
 
-        s->built_usec = now_usec(CLOCK_REALTIME);
+        s->built_usec = clock_usec(CLOCK_REALTIME);
         *ret = s;
         return 0;
 }
@@ -796,7 +788,7 @@ static void monitor_publish(struct nic_monitor *m, struct nic_snapshot *s)
 static int monitor_rebuild(struct nic_monitor *m)
 {
         struct nic_snapshot *s = NULL;
-        int64_t t0 = now_usec(CLOCK_MONOTONIC);
+        int64_t t0 = clock_usec(CLOCK_MONOTONIC);
         int r;
 
         r = snapshot_build(m, &s);
@@ -806,7 +798,7 @@ static int monitor_rebuild(struct nic_monitor *m)
         monitor_publish(m, s);
         m->changed = false;
         log_debug("NIC monitor: snapshot %" PRIu64 " of %zu links built in %" PRId64 " us",
-                  s->generation, s->n_nics, now_usec(CLOCK_MONOTONIC) - t0);
+                  s->generation, s->n_nics, clock_usec(CLOCK_MONOTONIC) - t0);
         return 0;
 }
 
@@ -876,14 +868,14 @@ static void *monitor_thread(void *userdata)
         pthread_mutex_lock(&m->lock);
         refresh = m->refresh_msec;
         pthread_mutex_unlock(&m->lock);
-        next_refresh = now_usec(CLOCK_MONOTONIC) + (int64_t)refresh * 1000;
+        next_refresh = clock_usec(CLOCK_MONOTONIC) + (int64_t)refresh * 1000;
 
         for (;;) {
                 struct pollfd p[2] = {
                         { .fd = nl_cache_mngr_get_fd(m->mngr), .events = POLLIN },
                         { .fd = m->wake[0], .events = POLLIN },
                 };
-                int64_t now = now_usec(CLOCK_MONOTONIC);
+                int64_t now = clock_usec(CLOCK_MONOTONIC);
                 int timeout;
 
                 if (m->need_resync || m->changed)
@@ -906,7 +898,8 @@ static void *monitor_thread(void *userdata)
                         stop = m->stop;
                         if (refresh != m->refresh_msec) {
                                 refresh = m->refresh_msec;
-                                next_refresh = now_usec(CLOCK_MONOTONIC) + (int64_t)refresh * 1000;
+                                next_refresh =
+                                        clock_usec(CLOCK_MONOTONIC) + (int64_t)refresh * 1000;
                         }
                         pthread_mutex_unlock(&m->lock);
                         if (stop)
@@ -931,7 +924,7 @@ static void *monitor_thread(void *userdata)
                                 m->need_resync = false;
                 }
 
-                now = now_usec(CLOCK_MONOTONIC);
+                now = clock_usec(CLOCK_MONOTONIC);
                 if (now >= next_refresh) {
                         if (extras_refresh(m))
                                 m->changed = true;

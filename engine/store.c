@@ -178,14 +178,6 @@ int store_sqlite_errno(sqlite3 *db, int rc)
         }
 }
 
-static int64_t now_usec(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Reset a cached statement and drop its bindings, so that it holds no read lock nor pointers. */
 static void stmt_release(sqlite3_stmt **stmt)
 {
@@ -564,7 +556,7 @@ int store_intent_put(struct store *s, const struct store_intent *in)
                     bind_text(stmt, 4, in->origin) != SQLITE_OK ||
                     bind_text(stmt, 5, in->actor) != SQLITE_OK ||
                     bind_text(stmt, 6, in->request_id) != SQLITE_OK ||
-                    sqlite3_bind_int64(stmt, 7, now_usec()) != SQLITE_OK)
+                    sqlite3_bind_int64(stmt, 7, clock_usec(CLOCK_REALTIME)) != SQLITE_OK)
                         r = store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
                 else
                         r = stmt_run(s, stmt);

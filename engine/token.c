@@ -53,14 +53,6 @@ enum role role_from_string(const char *s)
         return ROLE_NONE;
 }
 
-static int64_t realtime_usec(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static bool is_hex_lower(char c)
 {
         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -157,7 +149,7 @@ static int audit_locked(struct tokens *t, const char *id, const char *action, co
                                 " NULL, ?)",
                                 -1, &st, NULL);
         if (rc == SQLITE_OK) {
-                sqlite3_bind_int64(st, 1, realtime_usec());
+                sqlite3_bind_int64(st, 1, clock_usec(CLOCK_REALTIME));
                 sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
                 sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
                 sqlite3_bind_text(st, 4, actor, -1, SQLITE_TRANSIENT);
@@ -223,7 +215,7 @@ int tokens_create(struct tokens *t, enum role role, const char *name, const char
         snprintf(info.id, sizeof(info.id), "%s", id);
         info.role = role;
         snprintf(info.name, sizeof(info.name), "%s", name);
-        info.created_usec = realtime_usec();
+        info.created_usec = clock_usec(CLOCK_REALTIME);
 
         pthread_mutex_lock(&t->lock);
         rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -341,7 +333,7 @@ int tokens_revoke(struct tokens *t, const char *id, const char *actor)
                 rc = sqlite3_prepare_v2(t->db, "UPDATE tokens SET revoked_usec = ? WHERE id = ?",
                                         -1, &st, NULL);
                 if (rc == SQLITE_OK) {
-                        sqlite3_bind_int64(st, 1, realtime_usec());
+                        sqlite3_bind_int64(st, 1, clock_usec(CLOCK_REALTIME));
                         sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
                         rc = sqlite3_step(st);
                 }

@@ -88,14 +88,6 @@ static void set_msg(char **msg, const char *fmt, ...)
         *msg = m;
 }
 
-static int64_t now_usec(void)
-{
-        struct timespec ts;
-
-        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* MHD's own diagnostics (accept failures, bad requests) go through our log with its filtering. */
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -140,7 +132,7 @@ static void request_id_generate(char ret[static 17])
 
         if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
                 /* Early boot without entropy: unique is all an id needs, not unpredictable. */
-                uint64_t v = (uint64_t)now_usec() ^
+                uint64_t v = (uint64_t)clock_usec(CLOCK_MONOTONIC) ^
                              (atomic_fetch_add(&fallback_counter, 1) * 0x9e3779b97f4a7c15ULL);
 
                 memcpy(b, &v, sizeof(b));
@@ -243,7 +235,7 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
                 return NULL; /* the access handler then closes the connection */
 
         req->server = cls;
-        req->start_usec = now_usec();
+        req->start_usec = clock_usec(CLOCK_MONOTONIC);
 
         /* MHD decodes "%00" in place, which ends the C string it hands us as the path. */
         nul = strstr(uri, "%00");
@@ -454,7 +446,8 @@ static enum MHD_Result queue(struct http_server *s, struct http_request *req,
 
         if (log_get_level() >= LOG_DEBUG)
                 log_debug("%s %s -> %d (%lld us, id %s)", method, url, status,
-                          (long long)(now_usec() - req->start_usec), req->request_id);
+                          (long long)(clock_usec(CLOCK_MONOTONIC) - req->start_usec),
+                          req->request_id);
         return ret;
 }
 
@@ -979,8 +972,8 @@ void http_stop(struct http_server *s, unsigned drain_ms)
                 /* New clients of a unix socket fail at once instead of waiting in the backlog. */
                 unix_remove(s);
 
-                deadline = now_usec() + (int64_t)drain_ms * 1000;
-                while (atomic_load(&s->in_flight) > 0 && now_usec() < deadline)
+                deadline = clock_usec(CLOCK_MONOTONIC) + (int64_t)drain_ms * 1000;
+                while (atomic_load(&s->in_flight) > 0 && clock_usec(CLOCK_MONOTONIC) < deadline)
                         (void)poll(NULL, 0, 5);
 
                 if (atomic_load(&s->in_flight) > 0)
