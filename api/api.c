@@ -87,6 +87,7 @@ int api_set_auth(struct api *a, const struct api_auth_config *cfg)
 void api_shutdown(struct api *a)
 {
         engine_stop_checks(a->engine);
+        engine_stop_writes(a->engine); /* no write waits for iscsiadm's lock any more */
         writers_stop(a);
         api_timers_stop(a);
 }
@@ -206,7 +207,8 @@ static bool route_is_durable_write(const struct route *route)
 {
         return route->fn == ifaces_create || route->fn == ifaces_replace ||
                route->fn == ifaces_patch || route->fn == ifaces_delete ||
-               route->fn == tokens_create_post || route->fn == tokens_delete;
+               route->fn == tokens_create_post || route->fn == tokens_delete ||
+               route->fn == ifaces_restore_files;
 }
 
 static void *writer_thread(void *arg)
@@ -237,6 +239,7 @@ static void *writer_thread(void *arg)
                         .param = p->has_param ? p->param : NULL,
                 };
                 snprintf(c.actor, sizeof(c.actor), "%s", p->actor);
+                c.start_usec = p->start_usec;
                 run_call(&c, p->route);
                 api_pending_fire(p);
         }
@@ -301,6 +304,7 @@ static int defer_write(struct call *c, const struct route *route)
         if (c->param)
                 snprintf(p->param, sizeof(p->param), "%s", c->param);
         snprintf(p->actor, sizeof(p->actor), "%s", c->actor);
+        p->start_usec = c->start_usec;
         snprintf(p->request_id, sizeof(p->request_id), "%s", c->req->request_id ?: "");
 
         pthread_mutex_lock(&a->write_lock);
@@ -323,7 +327,9 @@ static int defer_write(struct call *c, const struct route *route)
 
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
 {
-        struct call c = { .api = a, .req = req, .resp = resp };
+        struct call c = {
+                .api = a, .req = req, .resp = resp, .start_usec = clock_usec(CLOCK_MONOTONIC)
+        };
         const struct route *route = NULL;
         char param[256], allow[128];
         int r;

@@ -39,6 +39,7 @@ int errors_status(int r)
         case -EEXIST:
         case -EPERM:
         case -EBUSY:
+        case -EISDIR:
                 return 409;
         case -ESTALE:
                 return 412;
@@ -52,6 +53,9 @@ int errors_status(int r)
         case -EAGAIN:
         case -ESHUTDOWN:
         case -EROFS:
+        case -EBADFD:  /* the db or ifaces/ was deleted or replaced under the daemon */
+        case -EACCES:  /* a permission taken away under the daemon (it runs as root) */
+        case -EUCLEAN: /* the database is damaged */
                 return 503;
         case -ENOSPC:
                 return 507;
@@ -104,6 +108,11 @@ void errors_from_call(struct call *c, int r)
         const char *detail = c->err.reason[0] ? c->err.reason : c->detail;
         char buf[256];
 
+        if (isempty(detail) && r == -EBADFD)
+                detail = "the database or the iscsi db root was deleted or replaced while the "
+                         "daemon runs: nothing was changed; see GET /api/v1/health";
+        if (isempty(detail) && r == -EUCLEAN)
+                detail = "the database is damaged: nothing was changed; see GET /api/v1/health";
         if (status >= 500) {
                 log_error("%s %s failed: %s", c->req->method, c->req->path, strerror(-r));
                 if (isempty(detail)) {
@@ -114,6 +123,7 @@ void errors_from_call(struct call *c, int r)
         errors_problem(c->resp, status, detail, status == 400 ? c->err.field : NULL,
                        c->req->request_id);
         /* A busy lock or a job table full of running jobs clears up soon: say when to retry. */
-        if (r == -ETIMEDOUT || r == -EAGAIN || r == -EROFS)
+        if (r == -ETIMEDOUT || r == -EAGAIN || r == -EROFS || r == -EBADFD || r == -EACCES ||
+            r == -EUCLEAN)
                 (void)resp_add_header(c->resp, "Retry-After", "1");
 }

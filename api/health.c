@@ -24,7 +24,12 @@ int health_get(struct call *c)
         if (r < 0)
                 return r;
 
-        status = !h.db_ok || !h.root_ok ? "failing" : h.n_problems ? "degraded" : "ok";
+        /* iscsiadm holds its lock for milliseconds; a second means writes are stuck behind it. */
+        bool lock_stuck = h.lock_held && !h.lock_ours && h.lock_age_usec >= 1000000;
+
+        status = !h.db_ok || !h.root_ok     ? "failing" :
+                 h.n_problems || lock_stuck ? "degraded" :
+                                              "ok";
         sbuf_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\"", status, ENGINE_VERSION);
         sbuf_printf(&b, ",\"db\":{\"ok\":%s,\"path\":", h.db_ok ? "true" : "false");
         sbuf_json_string(&b, h.db_path);
@@ -35,6 +40,13 @@ int health_get(struct call *c)
         sbuf_puts(&b, ",\"detail\":");
         sbuf_json_string(&b, h.root_detail);
         sbuf_printf(&b, "},\"records\":%zu", h.count);
+        sbuf_printf(&b, ",\"iscsi_lock\":{\"held\":%s", h.lock_held ? "true" : "false");
+        if (h.lock_held) {
+                sbuf_puts(&b, ",\"holder\":");
+                sbuf_json_string(&b, h.lock_holder);
+                sbuf_printf(&b, ",\"age_ms\":%lld", (long long)(h.lock_age_usec / 1000));
+        }
+        sbuf_printf(&b, ",\"writes_waiting\":%u}", h.writes_waiting);
         sbuf_printf(&b, ",\"security\":{\"auth\":%s,\"insecure\":%s}",
                     c->api->auth_cfg.enabled ? "true" : "false",
                     c->api->auth_cfg.insecure ? "true" : "false");

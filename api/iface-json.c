@@ -55,6 +55,10 @@ void iface_json_write(struct sbuf *b, const struct iface_rec *rec, const struct 
         }
         if (x)
                 write_port(b, rec, x);
+        if (x && x->invalid) {
+                sbuf_puts(b, ",\"invalid\":");
+                sbuf_json_string(b, x->invalid);
+        }
         sbuf_puts(b, "}");
 }
 
@@ -100,7 +104,7 @@ static int set_field(struct iface_rec *rec, const char *key, const json_t *v,
         int r;
 
         /* Read-only fields of a response: a GET body can be PUT back as it is. */
-        if (streq(key, "port_status") || streq(key, "warnings"))
+        if (streq(key, "port_status") || streq(key, "warnings") || streq(key, "invalid"))
                 return 0;
 
         if (strncmp(key, "iface.", 6) == 0 || idx < 0) {

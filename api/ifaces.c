@@ -61,17 +61,28 @@ static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
                         p++;
                         continue;
                 }
-                if (*p != '"' || p[1] < '0' || p[1] > '9')
+                if (*p != '"')
                         return call_invalid(c, "If-Match",
                                             "malformed entity tag (expected \"<revision>\")");
-                errno = 0;
-                v = strtoull(p + 1, &end, 10);
-                if (errno || *end != '"')
+                /* RFC 9110 8.8.3: etagc is %x21 / %x23-7E / obs-text. */
+                end = (char *)p + 1;
+                while (*end && *end != '"' &&
+                       ((unsigned char)*end >= 0x80 ||
+                        ((unsigned char)*end >= 0x21 && *end != 0x7f)))
+                        end++;
+                if (*end != '"')
                         return call_invalid(c, "If-Match",
                                             "malformed entity tag (expected \"<revision>\")");
-                if (v != 0 && v == cur->revision) {
-                        *ret = v;
-                        return 0;
+                /* A well-formed tag that is not one of ours (say "abc") just does not match. */
+                if (p[1] >= '0' && p[1] <= '9') {
+                        char *num_end;
+
+                        errno = 0;
+                        v = strtoull(p + 1, &num_end, 10);
+                        if (!errno && num_end == end && v != 0 && v == cur->revision) {
+                                *ret = v;
+                                return 0;
+                        }
                 }
                 p = end + 1;
         }
@@ -118,6 +129,7 @@ static int reply_record(struct call *c, int status, const struct iface_snap *s)
         int r;
 
         port_view_open(c, &v);
+        v.x.invalid = s->invalid;
         iface_json_write(&b, &s->rec, &v.x);
         r = sbuf_take(&b, &body, &len);
         if (r < 0)
@@ -234,6 +246,7 @@ int ifaces_list(struct call *c)
         for (size_t i = 0; i < n; i++) {
                 if (i)
                         sbuf_puts(&b, ",");
+                pv.x.invalid = items[i]->invalid;
                 iface_json_write(&b, &items[i]->rec, &pv.x);
         }
         sbuf_puts(&b, "],\"next_cursor\":");
@@ -280,6 +293,19 @@ static void write_failure_detail(struct call *c, int r)
                          "the database was deleted or replaced while the daemon runs: writes are "
                          "refused until a restart (see GET /api/v1/health); nothing was changed");
                 break;
+        case -EACCES:
+                snprintf(c->detail, sizeof(c->detail),
+                         "permission denied on the iscsi db root or the database: nothing was "
+                         "changed; see the daemon's log");
+                break;
+        case -EISDIR:
+                snprintf(c->detail, sizeof(c->detail),
+                         "a directory stands where the record's file belongs: nothing was changed");
+                break;
+        case -EUCLEAN:
+                snprintf(c->detail, sizeof(c->detail),
+                         "the database is damaged: nothing was changed; see GET /api/v1/health");
+                break;
         case -EIO:
                 snprintf(c->detail, sizeof(c->detail),
                          "the iscsi db root or the database failed with an I/O error: nothing "
@@ -307,8 +333,8 @@ int ifaces_create(struct call *c)
                 return r;
 
         r = engine_iface_create(c->api->engine,
-                                &(struct engine_ctx){ c->actor, c->req->request_id }, &rec, &snap,
-                                &c->err);
+                                &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
+                                &rec, &snap, &c->err);
         if (r == -EEXIST)
                 snprintf(c->detail, sizeof(c->detail), "iface '%s' already exists", rec.name);
         write_failure_detail(c, r);
@@ -392,10 +418,11 @@ static int update(struct call *c, bool replace)
                 return r;
         r = if_match_resolve(c, c->param, &if_match);
         if (r >= 0)
-                r = engine_iface_update(c->api->engine,
-                                        &(struct engine_ctx){ c->actor, c->req->request_id },
-                                        c->param, if_match, edit_apply,
-                                        &(struct edit_body){ j, replace }, &snap, &c->err);
+                r = engine_iface_update(
+                        c->api->engine,
+                        &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
+                        c->param, if_match, edit_apply, &(struct edit_body){ j, replace }, &snap,
+                        &c->err);
         json_decref(j);
         if (r == -ENOENT)
                 snprintf(c->detail, sizeof(c->detail), "no iface named '%.64s'", c->param);
@@ -425,9 +452,10 @@ int ifaces_delete(struct call *c)
 
         r = if_match_resolve(c, c->param, &if_match);
         if (r >= 0)
-                r = engine_iface_delete(c->api->engine,
-                                        &(struct engine_ctx){ c->actor, c->req->request_id },
-                                        c->param, if_match);
+                r = engine_iface_delete(
+                        c->api->engine,
+                        &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
+                        c->param, if_match, &c->err);
         if (r == -ENOENT)
                 snprintf(c->detail, sizeof(c->detail), "no iface named '%.64s'", c->param);
         if (r == -EPERM)
@@ -441,4 +469,27 @@ int ifaces_delete(struct call *c)
                 return r;
         resp_set_body(c->resp, 204, NULL, NULL, 0);
         return 0;
+}
+
+/*
+ * POST /api/v1/admin/restore-files: write back, from the database, the file of every record
+ * that has none (after ifaces/ was replaced or emptied under the daemon). Nothing standing at a
+ * name is replaced.
+ */
+int ifaces_restore_files(struct call *c)
+{
+        struct sbuf b = {};
+        size_t n = 0;
+        int r;
+
+        if (c->req->body_len > 0)
+                return call_invalid(c, "body", "must be empty");
+        r = engine_restore_files(
+                c->api->engine, &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
+                &n, &c->err);
+        write_failure_detail(c, r);
+        if (r < 0)
+                return r;
+        sbuf_printf(&b, "{\"restored\":%zu}", n);
+        return call_reply_json(c, 200, &b);
 }

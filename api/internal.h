@@ -34,6 +34,7 @@ struct api_pending {
         char param[256];
         bool has_param;
         char actor[48];
+        int64_t start_usec;
         char *owned[3]; /* copies of the request's strings that lived on the server's stack */
 };
 
@@ -93,6 +94,7 @@ struct call {
         struct iface_error err; /* filled with -EINVAL and friends */
         char detail[256];       /* extra detail for other errors, may be empty */
         char actor[48];         /* who, for the audit: "token:<id>", "uid:<n>", "anonymous" */
+        int64_t start_usec;     /* when the request was complete (CLOCK_MONOTONIC) */
 };
 
 typedef int (*route_fn)(struct call *c);
@@ -114,6 +116,7 @@ int ifaces_get(struct call *c);
 int ifaces_replace(struct call *c);
 int ifaces_patch(struct call *c);
 int ifaces_delete(struct call *c);
+int ifaces_restore_files(struct call *c);
 int health_get(struct call *c);
 int nics_list(struct call *c);
 int nics_get(struct call *c);
@@ -214,6 +217,7 @@ struct hba_inventory;
 struct iface_json_extra {
         const struct nic_snapshot *nics;  /* may be NULL */
         const struct hba_inventory *hbas; /* may be NULL */
+        const char *invalid;              /* the record breaks our rules: why (else NULL) */
 };
 
 /*

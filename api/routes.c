@@ -21,6 +21,7 @@ const struct route api_routes[] = {
         { "GET",    "/api/v1/transports",    transports_list, ROLE_VIEWER },
         { "GET",    "/api/v1/hbas",          hbas_list, ROLE_VIEWER },
         { "GET",    "/api/v1/hbas/{host}",   hbas_get, ROLE_VIEWER },
+        { "POST",   "/api/v1/admin/restore-files", ifaces_restore_files, ROLE_ADMIN },
         { "GET",    "/api/v1/audit",         audit_list, ROLE_ADMIN },
         { "GET",    "/api/v1/tokens",        tokens_list_get, ROLE_ADMIN },
         { "POST",   "/api/v1/tokens",        tokens_create_post, ROLE_ADMIN },

@@ -43,6 +43,7 @@ struct engine {
 
         struct store *store;
         struct mirror *mirror;
+        int db_lock_fd; /* exclusive flock on <db>.lock: one daemon per database */
 
         /* Serialises every write, the store, the mirror and reconciliation. Taken before
          * index_lock, never after it. */
@@ -74,8 +75,13 @@ struct engine {
         pthread_mutex_t hbas_lock;
         struct engine_hbas *hbas;
 
+        /* Faults of the storage under us (atomic: health reads them without write_lock). */
+        atomic_int root_fault;      /* 0, or why ifaces/ is not ours now: -ENOENT, -ESTALE... */
+        atomic_uint writes_waiting; /* writes between their arrival and the locks */
+
         /* Watcher. */
         int inotify_fd;
+        int watch_wd; /* the watch on ifaces/, -1 if none */
         int stop_fds[2];
         pthread_t watcher;
         bool watching;
@@ -84,6 +90,9 @@ struct engine {
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct engine *, engine_free);
 
 static void initiator_name_read(const char *path, char *buf, size_t size);
+static int root_settle(struct engine *e);
+static size_t mark_missing(struct engine *e, const char *why);
+static int watch_add(struct engine *e);
 
 static void fault(struct engine *e, const char *point)
 {
@@ -118,6 +127,7 @@ struct iface_snap *iface_snap_unref(struct iface_snap *s)
                 return NULL;
         iface_rec_done(&s->rec);
         free(s->content);
+        free(s->invalid);
         free(s);
         return NULL;
 }
@@ -244,6 +254,25 @@ static void problem_clear(struct engine *e, const char *name)
         pthread_mutex_unlock(&e->health_lock);
 }
 
+/* Whether name has a problem of kind (NULL = any); its reason is copied to buf if given. */
+static bool problem_get(struct engine *e, const char *name, const char *kind, char *buf,
+                        size_t size)
+{
+        bool found = false;
+
+        pthread_mutex_lock(&e->health_lock);
+        for (size_t i = 0; i < e->n_problems && !found; i++) {
+                if (!streq(e->problems[i].name, name) ||
+                    (kind && !streq(e->problems[i].kind, kind)))
+                        continue;
+                found = true;
+                if (buf)
+                        snprintf(buf, size, "%s", e->problems[i].reason);
+        }
+        pthread_mutex_unlock(&e->health_lock);
+        return found;
+}
+
 _printf_(4, 5) static void problem_set(struct engine *e, const char *name, const char *kind,
                                        const char *fmt, ...)
 {
@@ -281,7 +310,41 @@ _printf_(4, 5) static void problem_set(struct engine *e, const char *name, const
         pthread_mutex_unlock(&e->health_lock);
         free(n);
         free(r);
-        log_warning("db root file 'ifaces/%s' is not mirrored (%s): %s", name, kind, reason);
+        log_warning("db root file 'ifaces/%s' %s (%s): %s", name,
+                    streq(kind, "invalid") ? "is imported but breaks our rules" :
+                    streq(kind, "missing") ? "is missing; its record is kept" :
+                                             "is not mirrored",
+                    kind, reason);
+}
+
+/* The problem a record itself carries (invalid), or none. */
+static void problem_sync(struct engine *e, const char *name, const struct iface_snap *cur)
+{
+        if (cur && cur->invalid)
+                problem_set(e, name, "invalid", "%s", cur->invalid);
+        else
+                problem_clear(e, name);
+}
+
+/*
+ * A record taken from the db root (or loaded from a row that was) may break the rules the API
+ * applies (an ipaddress like 999.1.1.1, both binding keys): iscsiadm wrote or accepted it, so it
+ * is kept as it is, marked invalid with the reason, and shown in health. A write that fixes it
+ * is accepted (engine_iface_update validates it without the old version's binding rule).
+ */
+static int snap_check_valid(struct engine *e, struct iface_snap *s)
+{
+        struct iface_error err = {};
+
+        if (iface_validate(&s->rec, NULL, &err) >= 0)
+                return 0;
+        if (asprintf(&s->invalid, "%s%s%s", err.field ? err.field : "", err.field ? ": " : "",
+                     err.reason) < 0) {
+                s->invalid = NULL;
+                return -ENOMEM;
+        }
+        problem_set(e, s->rec.name, "invalid", "%s", s->invalid);
+        return 0;
 }
 
 static void event_record(struct engine *e, const char *name, const char *action, uint64_t rev)
@@ -321,7 +384,8 @@ static void restore_old_file(struct engine *e, const char *name, const struct if
 
 /*
  * Store one change made through the API (origin "api") or by the engine itself ("auto"),
- * holding write_lock: intent row (durable) -> file (atomic, durable) -> row + audit with the
+ * holding write_lock and iscsiadm's lock (write_begin), with the file settled (settle_name):
+ * intent row (durable) -> file (atomic, durable) -> row + audit with the
  * intent dropped (durable) -> index. A crash at any point is finished or undone by
  * recover_intents() at the next start. On failure nothing is changed and nothing was
  * acknowledged.
@@ -359,15 +423,6 @@ static int commit_change(struct engine *e, const struct engine_ctx *ctx, const c
                 e->revision_reserved = upto;
         }
 
-        /* A db deleted or replaced under us would take acknowledged writes with it. */
-        r = store_file_check(e->store);
-        if (r < 0) {
-                log_error("the database '%s' was deleted or replaced; refusing writes until a "
-                          "restart",
-                          e->db_path);
-                return -EBADFD;
-        }
-
         fault(e, "engine-before-intent");
         r = store_intent_put(e->store, &(struct store_intent){
                                                .name = name,
@@ -381,17 +436,11 @@ static int commit_change(struct engine *e, const struct engine_ctx *ctx, const c
                 return log_error_errno(r, "Failed to record intent for '%s'", name);
         fault(e, "engine-intent-committed");
 
-        r = mirror_lock(e->mirror, e->lock_timeout_ms);
-        if (r < 0) {
-                (void)store_intent_drop(e->store, name);
-                return log_error_errno(r, "Failed to take the iscsi db lock in '%s'", e->lock_dir);
-        }
         r = content ? mirror_write(e->mirror, name, content, len) : mirror_remove(e->mirror, name);
         if (r < 0) {
                 /* The new file may be in place already (a failed directory fsync after the
                  * rename), so restore the old one before dropping the intent. */
                 restore_old_file(e, name, old);
-                mirror_unlock(e->mirror);
                 return log_error_errno(r, "Failed to write 'ifaces/%s'", name);
         }
         fault(e, "engine-file-written");
@@ -409,10 +458,8 @@ static int commit_change(struct engine *e, const struct engine_ctx *ctx, const c
                                   });
         if (r < 0) {
                 restore_old_file(e, name, old);
-                mirror_unlock(e->mirror);
                 return log_error_errno(r, "Failed to commit '%s' to the db", name);
         }
-        mirror_unlock(e->mirror);
         fault(e, "engine-row-committed");
         e->revision = rev;
 
@@ -464,6 +511,9 @@ static int commit_external(struct engine *e, const char *name, struct iface_rec 
                              &snap);
                 if (r < 0)
                         return r;
+                r = snap_check_valid(e, snap);
+                if (r < 0)
+                        return r;
                 r = idx_set(e, name, TAKE_PTR(snap));
         } else
                 r = idx_set(e, name, NULL);
@@ -499,6 +549,9 @@ static int reconcile_name(struct engine *e, const char *name)
         cur = idx_find(e, name);
         r = mirror_read(e->mirror, name, &data, &len);
         if (r == -ENOENT) {
+                /* A record whose file went with a replaced ifaces/ is kept (root_take_over). */
+                if (cur && problem_get(e, name, "missing", NULL, 0))
+                        return 0;
                 problem_clear(e, name);
                 if (!cur)
                         return 0;
@@ -512,11 +565,13 @@ static int reconcile_name(struct engine *e, const char *name)
                 return commit_external(e, name, NULL, NULL, 0, cur);
         }
         if (r < 0) {
-                problem_set(e, name, "unreadable", "cannot read the file: %s", strerror(-r));
+                if (r == -ENOMEM)
+                        return r;
+                problem_set(e, name, "unreadable", "it is %s", mirror_read_strerror(r));
                 return 0;
         }
         if (cur && cur->content_len == len && memcmp(cur->content, data, len) == 0) {
-                problem_clear(e, name);
+                problem_sync(e, name, cur);
                 return 0;
         }
 
@@ -618,7 +673,11 @@ int engine_rescan(struct engine *e)
         pthread_mutex_lock(&e->write_lock);
         r = mirror_lock(e->mirror, e->lock_timeout_ms);
         if (r >= 0) {
-                r = reconcile_all(e);
+                r = root_settle(e);
+                if (r > 0 && e->watching)
+                        (void)watch_add(e);
+                if (r >= 0)
+                        r = reconcile_all(e);
                 mirror_unlock(e->mirror);
         }
         pthread_mutex_unlock(&e->write_lock);
@@ -720,8 +779,26 @@ static int recover_intents(struct engine *e)
                 bool done;
 
                 r = mirror_read(e->mirror, it->name, &data, &len);
-                if (r < 0 && r != -ENOENT)
+                if (r == -ENOMEM)
                         return r;
+                if (r < 0 && r != -ENOENT) {
+                        /*
+                         * Something we cannot read stands at the name (a directory, a FIFO, a
+                         * symlink, a huge file): our write cannot have put it there, so the
+                         * write did not happen. Never refuse to start over it: drop the intent
+                         * and let reconciliation report the path.
+                         */
+                        log_warning("Interrupted write of '%s' (revision %" PRIu64
+                                    "): '%s/%s' is %s, which iscsi-ifaced did not write; the write "
+                                    "is dropped and the path is left alone (move it away and "
+                                    "rescan to use the name)",
+                                    it->name, it->revision, mirror_ifaces_dir(e->mirror), it->name,
+                                    mirror_read_strerror(r));
+                        r = store_intent_drop(e->store, it->name);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 done = it->content ?
                                r >= 0 && streq(data, it->content) && strlen(it->content) == len :
                                r == -ENOENT;
@@ -784,6 +861,11 @@ static int row_load_cb(const struct store_row *row, void *ud)
                      row->created_usec, row->updated_usec, &snap);
         if (r < 0)
                 return r;
+        r = snap_check_valid(e, snap);
+        if (r < 0) {
+                iface_snap_unref(snap);
+                return r;
+        }
         return idx_set(e, row->name, snap);
 }
 
@@ -829,7 +911,7 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         e = calloc(1, sizeof(*e));
         if (!e)
                 return -ENOMEM;
-        e->inotify_fd = e->stop_fds[0] = e->stop_fds[1] = -1;
+        e->inotify_fd = e->stop_fds[0] = e->stop_fds[1] = e->watch_wd = e->db_lock_fd = -1;
         pthread_mutex_init(&e->write_lock, NULL);
         pthread_mutex_init(&e->health_lock, NULL);
         pthread_rwlock_init(&e->index_lock, NULL);
@@ -851,6 +933,22 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         if (r < 0)
                 return r;
 
+        {
+                char holder[256];
+
+                r = store_lock_db(e->db_path, e->iscsi_root, &e->db_lock_fd, holder,
+                                  sizeof(holder));
+                if (r == -EBUSY)
+                        return fail_msg(reterr_msg, r,
+                                        "the database '%s' is in use by another iscsi-ifaced "
+                                        "(%s); two daemons on one database would take each "
+                                        "other's records for deletions: stop it, or give this "
+                                        "one its own --db",
+                                        e->db_path, holder);
+                if (r < 0)
+                        return fail_msg(reterr_msg, r, "cannot lock the database '%s' ('%s.lock')",
+                                        e->db_path, e->db_path);
+        }
         r = store_open(e->db_path, &e->store);
         if (r >= 0 && store_check(e->store) < 0)
                 r = -EUCLEAN;
@@ -909,6 +1007,13 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         r = recover_intents(e);
         if (r >= 0)
                 r = store_rows_foreach(e->store, row_load_cb, e);
+        /* No ifaces/ at all while the db has records: it was removed, not emptied record by
+         * record; keep the records (health says so) rather than delete them all. */
+        if (r >= 0 && mirror_ifaces_created(e->mirror) && e->n_idx > 0)
+                log_warning("'%s' did not exist and was created empty; %zu record(s) of the "
+                            "database are kept as missing",
+                            mirror_ifaces_dir(e->mirror),
+                            mark_missing(e, "was missing at start and created empty"));
         if (r >= 0)
                 r = reconcile_all(e);
         mirror_unlock(e->mirror);
@@ -1017,14 +1122,20 @@ static bool watch_drain(struct engine *e, struct name_set *set)
         return alive;
 }
 
+/* Watch the directory now at the ifaces/ path (and no longer one that was moved away). */
 static int watch_add(struct engine *e)
 {
         int wd = inotify_add_watch(e->inotify_fd, mirror_ifaces_dir(e->mirror),
                                    IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
                                            IN_CREATE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
-                                           IN_ONLYDIR);
+                                           IN_ONLYDIR | IN_DONT_FOLLOW);
 
-        return wd < 0 ? -errno : 0;
+        if (wd < 0)
+                return -errno;
+        if (e->watch_wd >= 0 && e->watch_wd != wd)
+                (void)inotify_rm_watch(e->inotify_fd, e->watch_wd);
+        e->watch_wd = wd;
+        return 0;
 }
 
 static void *watch_thread(void *userdata)
@@ -1053,11 +1164,7 @@ static void *watch_thread(void *userdata)
                 }
 
                 /* Quiet period (or periodic tick): reconcile what was touched. */
-                if (!alive && watch_add(e) >= 0) {
-                        alive = true;
-                        set.overflow = true;
-                }
-                bool full = set.overflow ||
+                bool full = set.overflow || !alive ||
                             clock_usec(CLOCK_REALTIME) - last_full >= WATCH_FULL_SCAN_MS * 1000LL;
                 if (!set.n && !full)
                         continue;
@@ -1070,7 +1177,19 @@ static void *watch_thread(void *userdata)
                 pthread_mutex_lock(&e->write_lock);
                 int r = mirror_lock(e->mirror, 0);
                 if (r >= 0) {
-                        if (full) {
+                        /*
+                         * ifaces/ itself first: when it was removed or moved away, the names
+                         * of a burst (rm -rf) are no deletions, and nothing is reconciled
+                         * until a directory is back and taken over.
+                         */
+                        r = root_settle(e);
+                        if (r > 0 || (r == 0 && !alive)) {
+                                if (watch_add(e) >= 0)
+                                        alive = true;
+                                full = true;
+                                r = 0;
+                        }
+                        if (r >= 0 && full) {
                                 r = reconcile_all(e);
                                 last_full = clock_usec(CLOCK_REALTIME);
                         } else
@@ -1081,7 +1200,7 @@ static void *watch_thread(void *userdata)
                 pthread_mutex_unlock(&e->write_lock);
                 if (r == -ETIMEDOUT)
                         continue; /* iscsiadm is busy: keep the set, try again */
-                if (r < 0)
+                if (r < 0 && atomic_load(&e->root_fault) == 0)
                         log_warning_errno(r, "Drift reconciliation failed, retrying later");
                 name_set_clear(&set);
         }
@@ -1149,6 +1268,8 @@ struct engine *engine_free(struct engine *e)
         pthread_mutex_destroy(&e->hbas_lock);
         mirror_close(e->mirror);
         store_close(e->store);
+        if (e->db_lock_fd >= 0)
+                close(e->db_lock_fd);
         free(e->sysfs_root);
         free(e->proc_root);
         pthread_rwlock_destroy(&e->index_lock);
@@ -1263,12 +1384,289 @@ int engine_iface_list(struct engine *e, const struct engine_list_query *q, struc
         return 0;
 }
 
+/* --- before a write: storage, locks, and the file as it really is ---------------------------- */
+
+/* Why ifaces/ is not usable now, for messages: r from mirror_ifaces_check(). */
+static const char *root_fault_str(int r)
+{
+        switch (r) {
+        case -ENOENT:
+                return "was removed";
+        case -ESTALE:
+                return "was moved or replaced by another directory";
+        case -ENOTDIR:
+                return "was replaced by something that is not a directory";
+        default:
+                return "cannot be checked";
+        }
+}
+
+/*
+ * The storage a write would go to is still the storage we opened: the db file at its path (a
+ * deleted or replaced db would take acknowledged writes with it) and the ifaces/ directory (a
+ * moved or removed one would take them where iscsiadm never looks). Holding write_lock.
+ * Returns 0 or -EBADFD with err->reason filled.
+ */
+static int storage_check(struct engine *e, struct iface_error *err)
+{
+        int r;
+
+        r = store_file_check(e->store);
+        if (r < 0) {
+                snprintf(err->reason, sizeof(err->reason),
+                         "the database '%.96s' was %s while the daemon runs: writes are refused "
+                         "until a restart; nothing was changed",
+                         e->db_path, r == -ENOENT ? "deleted" : "replaced");
+                log_error("%s", err->reason);
+                return -EBADFD;
+        }
+        r = mirror_ifaces_check(e->mirror);
+        if (r < 0) {
+                if (atomic_exchange(&e->root_fault, r) != r)
+                        log_error("'%s' %s while the daemon runs: writes are refused until it is "
+                                  "back",
+                                  mirror_ifaces_dir(e->mirror), root_fault_str(r));
+                snprintf(err->reason, sizeof(err->reason),
+                         "'%.96s' %s while the daemon runs: writes are refused until it is back "
+                         "(see GET /api/v1/health); nothing was changed",
+                         mirror_ifaces_dir(e->mirror), root_fault_str(r));
+                return -EBADFD;
+        }
+        return 0;
+}
+
+/*
+ * Take write_lock and iscsiadm's lock for one write, each wait bounded by the request's own
+ * deadline (its arrival plus the lock timeout), never by a queue of deadlines, and check the
+ * storage. Returns 0 holding both (release with write_end), or -ETIMEDOUT, -ESHUTDOWN, -EBADFD
+ * or another -errno with err->reason filled, holding nothing.
+ */
+static int write_begin(struct engine *e, const struct engine_ctx *ctx, struct iface_error *err)
+{
+        int64_t start = ctx && ctx->start_usec ? ctx->start_usec : clock_usec(CLOCK_MONOTONIC);
+        int64_t deadline = start + (int64_t)e->lock_timeout_ms * 1000, left;
+        struct timespec ts = { .tv_sec = deadline / 1000000,
+                               .tv_nsec = (deadline % 1000000) * 1000 };
+        int r;
+
+        atomic_fetch_add(&e->writes_waiting, 1);
+        r = -pthread_mutex_clocklock(&e->write_lock, CLOCK_MONOTONIC, &ts);
+        if (r < 0) {
+                atomic_fetch_sub(&e->writes_waiting, 1);
+                snprintf(err->reason, sizeof(err->reason),
+                         "other writes waiting for iscsiadm's lock held this one past its deadline "
+                         "(the lock timeout, %u ms): nothing was changed; retry later",
+                         e->lock_timeout_ms);
+                return r == -ETIMEDOUT ? r : -EIO;
+        }
+        r = storage_check(e, err);
+        if (r < 0)
+                goto fail;
+
+        left = deadline - clock_usec(CLOCK_MONOTONIC);
+        r = mirror_lock(e->mirror, left > 0 ? (unsigned)(left / 1000) : 0);
+        if (r < 0) {
+                struct mirror_lock_info li = {};
+
+                (void)mirror_lock_info(e->mirror, &li);
+                if (r == -ETIMEDOUT)
+                        snprintf(err->reason, sizeof(err->reason),
+                                 "iscsiadm's lock.write is held by %.60s for %lld ms, past the "
+                                 "lock timeout (%u ms): nothing was changed; retry later",
+                                 li.held ? li.holder : "somebody", (long long)li.age_usec / 1000,
+                                 e->lock_timeout_ms);
+                else if (r == -ESHUTDOWN)
+                        snprintf(err->reason, sizeof(err->reason),
+                                 "the daemon is stopping: nothing was changed");
+                else
+                        log_error_errno(r, "Failed to take the iscsi db lock in '%s'", e->lock_dir);
+                goto fail;
+        }
+        atomic_fetch_sub(&e->writes_waiting, 1);
+        return 0;
+fail:
+        atomic_fetch_sub(&e->writes_waiting, 1);
+        pthread_mutex_unlock(&e->write_lock);
+        return r;
+}
+
+static void write_end(struct engine *e)
+{
+        mirror_unlock(e->mirror);
+        pthread_mutex_unlock(&e->write_lock);
+}
+
+static bool file_in_sync(const struct iface_snap *cur, int r, const char *data, size_t len)
+{
+        if (r == -ENOENT)
+                return !cur;
+        return r >= 0 && cur && cur->content_len == len && memcmp(cur->content, data, len) == 0;
+}
+
+/*
+ * Before a write of name, holding write_begin's locks: the file must hold exactly the bytes we
+ * last wrote (or be absent when we have no record). A change made outside since (iscsiadm, an
+ * admin, a record --drift report left alone) is imported first, so that the write's If-Match
+ * is checked against it and its audit "before" is what was really on disk; what cannot be
+ * imported (a directory, a symlink, a FIFO, a huge or unparsable file, the report policy) is
+ * refused and nothing changes. Returns 0 with *ret_cur the record now (NULL if none), or
+ * -EBUSY with err->reason naming the file and why.
+ */
+static int settle_name(struct engine *e, const char *name, struct iface_snap **ret_cur,
+                       struct iface_error *err)
+{
+        _cleanup_free_ char *data = NULL;
+        char why[256] = "";
+        size_t len = 0;
+        int r;
+
+        for (int pass = 0;; pass++) {
+                struct iface_snap *cur = idx_find(e, name);
+
+                r = mirror_read(e->mirror, name, &data, &len);
+                if (r == -ENOMEM)
+                        return r;
+                if (file_in_sync(cur, r, data, len) ||
+                    (r == -ENOENT && cur && problem_get(e, name, "missing", NULL, 0))) {
+                        *ret_cur = cur;
+                        return 0;
+                }
+                if (pass > 0)
+                        break;
+                free(TAKE_PTR(data));
+                r = reconcile_name(e, name);
+                if (r < 0)
+                        return r;
+        }
+
+        if (r < 0 && r != -ENOENT)
+                snprintf(why, sizeof(why), "is %s, which iscsi-ifaced did not write",
+                         mirror_read_strerror(r));
+        else if (e->drift == ENGINE_DRIFT_REPORT)
+                snprintf(why, sizeof(why),
+                         "was changed outside iscsi-ifaced and the drift policy is 'report'");
+        else {
+                char reason[200] = "";
+
+                (void)problem_get(e, name, NULL, reason, sizeof(reason));
+                snprintf(why, sizeof(why),
+                         "was changed outside iscsi-ifaced and cannot be imported (%s)",
+                         reason[0] ? reason : "unknown reason");
+        }
+        snprintf(err->reason, sizeof(err->reason), "'ifaces/%.64s' %s: nothing was changed", name,
+                 why);
+        return -EBUSY;
+}
+
+/* --- the ifaces/ directory itself ---------------------------------------------------------- */
+
+/*
+ * Keep every record whose file is not in ifaces/ now, marked "missing", instead of taking the
+ * absence for a deletion: after ifaces/ was replaced (or created anew at start while the db
+ * has records), a missing file says nothing about what the admin wants. Holding write_lock and
+ * the mirror lock. Returns how many were marked.
+ */
+static size_t mark_missing(struct engine *e, const char *why)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < e->n_idx; i++) {
+                const char *name = e->idx[i]->rec.name;
+                _cleanup_free_ char *data = NULL;
+
+                if (mirror_read(e->mirror, name, &data, NULL) != -ENOENT)
+                        continue;
+                problem_set(e, name, "missing",
+                            "no file in '%s' since it %s; the record is kept: POST "
+                            "/api/v1/admin/restore-files writes it back, DELETE drops it",
+                            mirror_ifaces_dir(e->mirror), why);
+                n++;
+        }
+        return n;
+}
+
+/*
+ * Is ifaces/ still the directory we opened? Holding write_lock and the mirror lock. A vanished
+ * or replaced directory is a fault (health failing, writes refused), never the removal of every
+ * record. When a directory is at the path again it is taken over: the same one (moved back) is
+ * simply used again; another one is used with every record it lacks kept as "missing". Returns
+ * 1 (taken over now: the caller watches it and reconciles it whole), 0 (ours), or the fault.
+ */
+static int root_settle(struct engine *e)
+{
+        int r, fault = mirror_ifaces_check(e->mirror);
+
+        if (fault == 0) {
+                if (atomic_exchange(&e->root_fault, 0) != 0) {
+                        log_notice("'%s' is back: writes are accepted again",
+                                   mirror_ifaces_dir(e->mirror));
+                        return 1;
+                }
+                return 0;
+        }
+        if (fault == -ESTALE) {
+                r = mirror_ifaces_reopen(e->mirror);
+                if (r >= 0) {
+                        size_t n =
+                                r == 0 ? mark_missing(e, "was replaced while the daemon ran") : 0;
+
+                        atomic_store(&e->root_fault, 0);
+                        log_notice("Took over the directory now at '%s'%s; %zu record(s) without "
+                                   "a file there are kept as missing",
+                                   mirror_ifaces_dir(e->mirror),
+                                   r == 1 ? " (the one we had, moved back)" : " (a new one)", n);
+                        return 1;
+                }
+                fault = r;
+        }
+        if (atomic_exchange(&e->root_fault, fault) != fault)
+                log_error("'%s' %s while the daemon runs: writes are refused until it is back; "
+                          "the records are kept",
+                          mirror_ifaces_dir(e->mirror), root_fault_str(fault));
+        return fault;
+}
+
+int engine_restore_files(struct engine *e, const struct engine_ctx *ctx, size_t *ret_n,
+                         struct iface_error *err)
+{
+        size_t n = 0;
+        int r;
+
+        assert_return(e && ret_n && err, -EINVAL);
+
+        r = write_begin(e, ctx, err);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < e->n_idx && r >= 0; i++) {
+                struct iface_snap *s = e->idx[i];
+                _cleanup_free_ char *data = NULL;
+
+                /* Only where nothing stands: a file there, ours or not, is never replaced. */
+                if (mirror_read(e->mirror, s->rec.name, &data, NULL) != -ENOENT)
+                        continue;
+                r = mirror_write(e->mirror, s->rec.name, s->content, s->content_len);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to restore 'ifaces/%s'", s->rec.name);
+                        break;
+                }
+                problem_sync(e, s->rec.name, s);
+                log_notice("Restored '%s/%s' from the database (revision %" PRIu64 ", by %s)",
+                           mirror_ifaces_dir(e->mirror), s->rec.name, s->revision,
+                           ctx && ctx->actor ? ctx->actor : "iscsi-ifaced");
+                n++;
+        }
+        write_end(e);
+        *ret_n = n;
+        return r < 0 ? r : 0;
+}
+
 /* --- writes -------------------------------------------------------------------------------- */
 
 int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const struct iface_rec *rec,
                         struct iface_snap **ret, struct iface_error *err)
 {
         _cleanup_(iface_rec_done) struct iface_rec copy = {};
+        struct iface_snap *cur;
         int r;
 
         assert_return(e && rec && rec->name && err, -EINVAL);
@@ -1286,8 +1684,14 @@ int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const st
         if (r < 0)
                 return r;
 
-        pthread_mutex_lock(&e->write_lock);
-        if (idx_find(e, rec->name))
+        r = write_begin(e, ctx, err);
+        if (r < 0)
+                return r;
+        /* Before any intent: a name taken by a file we did not write is refused here. */
+        r = settle_name(e, rec->name, &cur, err);
+        if (r < 0)
+                ;
+        else if (cur)
                 r = -EEXIST;
         else if (e->n_idx >= ENGINE_MAX_RECORDS) {
                 snprintf(err->reason, sizeof(err->reason),
@@ -1296,7 +1700,7 @@ int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const st
                 r = -ENOSPC;
         } else
                 r = commit_change(e, ctx, "api", rec->name, &copy, "create", NULL, ret);
-        pthread_mutex_unlock(&e->write_lock);
+        write_end(e);
         return r;
 }
 
@@ -1322,10 +1726,15 @@ int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const ch
                 return -EPERM;
         }
 
-        pthread_mutex_lock(&e->write_lock);
-        cur = idx_find(e, name);
+        r = write_begin(e, ctx, err);
+        if (r < 0)
+                return r;
+        r = settle_name(e, name, &cur, err);
+        if (r < 0)
+                goto finish;
         if (!cur) {
-                r = -ENOENT;
+                /* A condition on a missing resource is false (RFC 9110 13.1.1). */
+                r = if_match ? -ESTALE : -ENOENT;
                 goto finish;
         }
         if (!etag_ok(if_match, cur)) {
@@ -1345,7 +1754,8 @@ int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const ch
                 r = -EINVAL;
                 goto finish;
         }
-        r = iface_validate(&next, &cur->rec, err);
+        /* A record imported invalid may be fixed in any way its fields allow. */
+        r = iface_validate(&next, cur->invalid ? NULL : &cur->rec, err);
         if (r < 0)
                 goto finish;
         if (iface_rec_equal(&next, &cur->rec)) {
@@ -1356,13 +1766,15 @@ int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const ch
         }
         r = commit_change(e, ctx, "api", name, &next, "update", cur, ret);
 finish:
-        pthread_mutex_unlock(&e->write_lock);
+        write_end(e);
         return r;
 }
 
 int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *name,
-                        uint64_t if_match)
+                        uint64_t if_match, struct iface_error *reterr)
 {
+        struct iface_error local = {};
+        struct iface_error *err = reterr ? reterr : &local;
         struct iface_snap *cur;
         int r;
 
@@ -1371,16 +1783,30 @@ int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const ch
         if (builtin_find(e, name))
                 return -EPERM;
 
-        pthread_mutex_lock(&e->write_lock);
-        cur = idx_find(e, name);
-        if (!cur)
-                r = -ENOENT;
+        r = write_begin(e, ctx, err);
+        if (r < 0)
+                return r;
+        r = settle_name(e, name, &cur, err);
+        if (r < 0)
+                ;
+        else if (!cur)
+                r = if_match ? -ESTALE : -ENOENT; /* a lost If-Match race is a 412 */
         else if (!etag_ok(if_match, cur))
                 r = -ESTALE;
-        else
+        else {
                 r = commit_change(e, ctx, "api", name, NULL, "delete", cur, NULL);
-        pthread_mutex_unlock(&e->write_lock);
+                if (r >= 0)
+                        problem_clear(e, name);
+        }
+        write_end(e);
         return r;
+}
+
+void engine_stop_writes(struct engine *e)
+{
+        if (!e)
+                return;
+        mirror_abort_waits(e->mirror);
 }
 
 enum engine_drift_policy engine_drift_policy(const struct engine *e)
@@ -1406,6 +1832,12 @@ int engine_health(struct engine *e, struct engine_health *ret)
          */
         if (pthread_mutex_trylock(&e->write_lock) == 0) {
                 r = store_count(e->store, &count);
+                /* ifaces/ moved or removed shows at once, not only at the watcher's next tick. */
+                int rr = mirror_ifaces_check(e->mirror);
+                if (rr < 0 && rr != -ESTALE)
+                        atomic_store(&e->root_fault, rr);
+                else if (rr == -ESTALE && atomic_load(&e->root_fault) == 0)
+                        atomic_store(&e->root_fault, rr);
                 pthread_mutex_unlock(&e->write_lock);
                 atomic_store(&e->db_probe, r);
         } else {
@@ -1428,17 +1860,40 @@ int engine_health(struct engine *e, struct engine_health *ret)
                         ret->db_detail = NULL;
         }
 
-        if (stat(mirror_ifaces_dir(e->mirror), &st) < 0)
-                r = -errno;
-        else if (!S_ISDIR(st.st_mode))
-                r = -ENOTDIR;
-        else if (access(mirror_ifaces_dir(e->mirror), W_OK | X_OK) < 0)
-                r = -errno;
-        else
-                r = 0;
-        ret->root_ok = r >= 0;
-        if (asprintf(&ret->root_detail, "%s", r >= 0 ? "ok" : strerror(-r)) < 0)
-                ret->root_detail = NULL;
+        r = atomic_load(&e->root_fault);
+        if (r < 0) {
+                ret->root_ok = false;
+                if (asprintf(&ret->root_detail,
+                             "'%s' %s while the daemon runs: writes are refused until it is back "
+                             "(the records are kept)",
+                             mirror_ifaces_dir(e->mirror), root_fault_str(r)) < 0)
+                        ret->root_detail = NULL;
+        } else {
+                if (stat(mirror_ifaces_dir(e->mirror), &st) < 0)
+                        r = -errno;
+                else if (!S_ISDIR(st.st_mode))
+                        r = -ENOTDIR;
+                else if (access(mirror_ifaces_dir(e->mirror), W_OK | X_OK) < 0)
+                        r = -errno;
+                else
+                        r = 0;
+                ret->root_ok = r >= 0;
+                if (asprintf(&ret->root_detail, "%s", r >= 0 ? "ok" : strerror(-r)) < 0)
+                        ret->root_detail = NULL;
+        }
+
+        {
+                struct mirror_lock_info li = {};
+
+                /* lock_dir_fd and the lock source never change after the start: no lock needed. */
+                if (mirror_lock_info(e->mirror, &li) >= 0 && li.held) {
+                        ret->lock_held = true;
+                        ret->lock_ours = li.ours;
+                        ret->lock_age_usec = li.age_usec;
+                        snprintf(ret->lock_holder, sizeof(ret->lock_holder), "%s", li.holder);
+                }
+                ret->writes_waiting = atomic_load(&e->writes_waiting);
+        }
 
         pthread_rwlock_rdlock(&e->index_lock);
         ret->count = e->n_idx;
@@ -1563,22 +2018,27 @@ int engine_offload_sync(struct engine *e)
         if (r < 0)
                 return r;
 
-        pthread_mutex_lock(&e->write_lock);
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_free_ char *data = NULL;
                 struct iface_error err = {};
 
                 /* Never overwrite: a record, a file (iscsiadm's own, maybe edited) or a name
-                 * we cannot serve keeps it as it is, exactly as iscsiadm does. */
-                if (idx_find(e, recs[i].name) || iface_name_validate(recs[i].name, &err) < 0 ||
-                    mirror_read(e->mirror, recs[i].name, &data, NULL) != -ENOENT)
+                 * we cannot serve keeps it as it is, exactly as iscsiadm does. Looked at under
+                 * iscsiadm's lock, so that it cannot appear between the look and the write. */
+                if (iface_name_validate(recs[i].name, &err) < 0)
                         continue;
-                r = commit_change(e, &(struct engine_ctx){ "iscsi-ifaced", NULL }, "auto",
-                                  recs[i].name, &recs[i], "create", NULL, NULL);
-                if (r >= 0)
-                        created++;
+                r = write_begin(e, NULL, &err);
+                if (r < 0)
+                        break;
+                if (!idx_find(e, recs[i].name) &&
+                    mirror_read(e->mirror, recs[i].name, &data, NULL) == -ENOENT) {
+                        r = commit_change(e, &(struct engine_ctx){ "iscsi-ifaced", NULL }, "auto",
+                                          recs[i].name, &recs[i], "create", NULL, NULL);
+                        if (r >= 0)
+                                created++;
+                }
+                write_end(e);
         }
-        pthread_mutex_unlock(&e->write_lock);
 
         for (size_t i = 0; i < n; i++)
                 iface_rec_done(&recs[i]);

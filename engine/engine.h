@@ -44,10 +44,13 @@ struct engine_config {
         void (*fault)(const char *point); /* tests only: called at each protocol step */
 };
 
-/* Who asked, for the audit trail. Both may be NULL. */
+/* Who asked, for the audit trail (both may be NULL), and when. */
 struct engine_ctx {
         const char *actor;
         const char *request_id;
+        /* The request's arrival (CLOCK_MONOTONIC usec; 0 = now): a write waits for the locks
+         * until this plus the lock timeout, however many writes wait before it. */
+        int64_t start_usec;
 };
 
 /* An immutable, reference-counted version of one record, as served to readers. */
@@ -60,6 +63,7 @@ struct iface_snap {
         int64_t created_usec;
         int64_t updated_usec;
         bool builtin;
+        char *invalid; /* imported from the db root but breaking our rules: why (else NULL) */
         unsigned refs; /* atomic */
 };
 
@@ -126,14 +130,33 @@ int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const ch
                         uint64_t if_match, engine_edit_fn edit, void *userdata,
                         struct iface_snap **ret, struct iface_error *err);
 
-/* Delete a record. Returns 0, -ENOENT, -EROFS (built-in), -ESTALE, -EIO. */
+/*
+ * Delete a record. Returns 0, -ENOENT, -EPERM (built-in), -ESTALE (if_match differs, or the
+ * record went away meanwhile), -EBUSY (the file is not what we wrote and cannot be imported),
+ * -ETIMEDOUT, -EBADFD (db or ifaces/ replaced), -EIO; err (may be NULL) gets the reason.
+ */
 int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *name,
-                        uint64_t if_match);
+                        uint64_t if_match, struct iface_error *err);
+
+/*
+ * Write back, from the database, the file of every record that has none in ifaces/ (after the
+ * directory was replaced, or the files were lost): never over anything standing at the name.
+ * *ret_n gets how many were written. 0, or the -errno of write_begin / the write (err filled).
+ */
+int engine_restore_files(struct engine *e, const struct engine_ctx *ctx, size_t *ret_n,
+                         struct iface_error *err);
+
+/*
+ * The daemon is stopping: writes waiting for iscsiadm's lock give up now (-ESHUTDOWN, nothing
+ * changed), and so does any later one that finds it held, so that the stop is not held up by
+ * it. Writes that get the lock at once still complete (the drain serves requests in flight).
+ */
+void engine_stop_writes(struct engine *e);
 
 /* A file of the db root that is not (or not yet) mirrored, and why. */
 struct engine_problem {
         char *name;
-        const char *kind; /* "unreadable", "unsupported-name", "drift" */
+        const char *kind; /* "unreadable", "unsupported-name", "drift", "invalid", "missing" */
         char *reason;
 };
 
@@ -158,6 +181,12 @@ struct engine_health {
         size_t n_problems;
         struct engine_drift_event *events; /* newest first, at most 32 */
         size_t n_events;
+        /* iscsiadm's lock.write, as far as can be told */
+        bool lock_held;
+        bool lock_ours;
+        int64_t lock_age_usec;
+        char lock_holder[160];
+        unsigned writes_waiting; /* API writes waiting for the engine or that lock */
 };
 
 /* Fill *ret (zeroed by the caller; release with engine_health_done). 0 or -ENOMEM. */

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdatomic.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -53,8 +54,12 @@ struct mirror {
         int lock_src_fd; /* lock.iscsi-ifaced, shared flock while open */
         dev_t lock_src_dev;
         ino_t lock_src_ino;
+        dev_t ifaces_dev; /* the ifaces/ directory we opened, to notice it being replaced */
+        ino_t ifaces_ino;
         bool locked;
+        bool ifaces_created; /* mirror_open() had to create ifaces/ */
         unsigned stale_locks_removed;
+        atomic_bool abort_waits; /* mirror_abort_waits(): lock waits give up */
         mirror_fault_fn fault;
 };
 
@@ -259,6 +264,9 @@ int mirror_open(const char *iscsi_root, const char *lock_dir, mirror_fault_fn fa
         if (r < 0)
                 return r;
 
+        m->ifaces_created =
+                fstatat(m->root_fd, MIRROR_IFACES_DIR, &st_ifaces, AT_SYMLINK_NOFOLLOW) < 0 &&
+                errno == ENOENT;
         r = open_or_make_dir(m->root_fd, MIRROR_IFACES_DIR, 0700, false, &m->ifaces_fd);
         if (r < 0)
                 return r;
@@ -278,6 +286,8 @@ int mirror_open(const char *iscsi_root, const char *lock_dir, mirror_fault_fn fa
                 return -errno;
         if (st_ifaces.st_dev != st_tmp.st_dev)
                 return -EXDEV;
+        m->ifaces_dev = st_ifaces.st_dev;
+        m->ifaces_ino = st_ifaces.st_ino;
 
         m->instance_fd = openat(m->tmp_fd, MIRROR_INSTANCE_LOCK,
                                 O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
@@ -353,6 +363,8 @@ int mirror_lock(struct mirror *m, unsigned timeout_ms)
                 }
                 if (errno != EEXIST)
                         return -errno;
+                if (atomic_load(&m->abort_waits))
+                        return -ESHUTDOWN;
                 if ((uint64_t)clock_usec(CLOCK_MONOTONIC) >= deadline)
                         return -ETIMEDOUT;
 
@@ -744,4 +756,144 @@ int mirror_state_read(struct mirror *m, const char *name, char *buf, size_t size
                 return -errno;
         buf[n] = 0;
         return (int)n;
+}
+
+void mirror_abort_waits(struct mirror *m)
+{
+        if (m)
+                atomic_store(&m->abort_waits, true);
+}
+
+int mirror_ifaces_check(struct mirror *m)
+{
+        struct stat st;
+
+        assert_return(m, -EINVAL);
+
+        /* By path: a moved or replaced root counts as well as a moved or replaced ifaces/. */
+        if (lstat(m->ifaces_path, &st) < 0)
+                return -errno;
+        if (!S_ISDIR(st.st_mode))
+                return -ENOTDIR;
+        if (st.st_dev != m->ifaces_dev || st.st_ino != m->ifaces_ino)
+                return -ESTALE;
+        return 0;
+}
+
+int mirror_ifaces_reopen(struct mirror *m)
+{
+        _cleanup_(closep) int fd = -1;
+        struct stat st, st_tmp;
+        bool same;
+
+        assert_return(m, -EINVAL);
+
+        fd = open(m->ifaces_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0)
+                return errno == ELOOP ? -ENOTDIR : -errno;
+        if (fstat(fd, &st) < 0 || fstat(m->tmp_fd, &st_tmp) < 0)
+                return -errno;
+        /* Temp files are renamed into it: it must be on the filesystem of .iscsi-ifaced/. */
+        if (st.st_dev != st_tmp.st_dev)
+                return -EXDEV;
+        if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0)
+                return -errno;
+
+        same = st.st_dev == m->ifaces_dev && st.st_ino == m->ifaces_ino;
+        safe_close(&m->ifaces_fd);
+        m->ifaces_fd = TAKE_FD(fd);
+        m->ifaces_dev = st.st_dev;
+        m->ifaces_ino = st.st_ino;
+        return same ? 1 : 0;
+}
+
+/* Processes whose command name is iscsiadm: who may hold its lock (it records no owner). */
+static void find_iscsiadm(char *buf, size_t size)
+{
+        _cleanup_(closedirp) DIR *d = NULL;
+        size_t used = 0;
+        unsigned n = 0;
+
+        buf[0] = 0;
+        d = opendir("/proc");
+        if (!d)
+                return;
+        for (struct dirent *de; (de = readdir(d));) {
+                char path[64], comm[32] = "";
+                _cleanup_(closep) int fd = -1;
+                ssize_t k;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9' || strlen(de->d_name) > 10)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0)
+                        continue;
+                k = read(fd, comm, sizeof(comm) - 1);
+                if (k <= 0)
+                        continue;
+                comm[k] = 0;
+                comm[strcspn(comm, "\n")] = 0;
+                if (!streq(comm, "iscsiadm"))
+                        continue;
+                if (n++ < 4 && used + 16 < size)
+                        used += (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "",
+                                                 de->d_name);
+        }
+}
+
+int mirror_lock_info(struct mirror *m, struct mirror_lock_info *ret)
+{
+        struct stat st, src;
+        int64_t now;
+
+        assert_return(m && ret, -EINVAL);
+
+        *ret = (struct mirror_lock_info){};
+        if (fstatat(m->lock_dir_fd, LOCK_WRITE_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        ret->held = true;
+        ret->ours = is_own_lock(m, &st);
+        /* link() changes the inode's ctime: the age of the newest link, i.e. of the lock. */
+        now = clock_usec(CLOCK_REALTIME);
+        ret->age_usec = now - ((int64_t)st.st_ctim.tv_sec * 1000000 + st.st_ctim.tv_nsec / 1000);
+        if (ret->age_usec < 0)
+                ret->age_usec = 0;
+        if (ret->ours)
+                snprintf(ret->holder, sizeof(ret->holder), "iscsi-ifaced");
+        else if (fstatat(m->lock_dir_fd, "lock", &src, AT_SYMLINK_NOFOLLOW) == 0 &&
+                 src.st_dev == st.st_dev && src.st_ino == st.st_ino) {
+                char pids[64];
+
+                find_iscsiadm(pids, sizeof(pids));
+                if (pids[0])
+                        snprintf(ret->holder, sizeof(ret->holder), "iscsiadm (pid %s)", pids);
+                else
+                        snprintf(ret->holder, sizeof(ret->holder),
+                                 "iscsiadm (none is running now: perhaps left behind by a "
+                                 "crash; remove lock.write if so)");
+        } else
+                snprintf(ret->holder, sizeof(ret->holder), "unknown (not a link of 'lock')");
+        return 0;
+}
+
+const char *mirror_read_strerror(int r)
+{
+        switch (r) {
+        case -ELOOP:
+                return "a symbolic link";
+        case -EISDIR:
+                return "a directory";
+        case -EINVAL:
+                return "not a regular file (a FIFO, socket or device)";
+        case -EFBIG:
+                return "larger than 1 MiB";
+        default:
+                return strerror(-r);
+        }
+}
+
+bool mirror_ifaces_created(const struct mirror *m)
+{
+        return m && m->ifaces_created;
 }

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct mirror;
 
@@ -51,6 +52,38 @@ unsigned mirror_stale_locks_removed(const struct mirror *m);
  * fault("mirror-renamed") after the rename. Returns 0 or -errno (no temp file is left).
  */
 int mirror_write(struct mirror *m, const char *name, const char *data, size_t len);
+
+/*
+ * Is the ifaces/ directory at its path still the one we opened? 0, -ENOENT (vanished),
+ * -ENOTDIR (something else is there) or -ESTALE (another directory is there: moved or
+ * replaced). Writes through the open directory would then land where iscsiadm never looks.
+ */
+int mirror_ifaces_check(struct mirror *m);
+
+/*
+ * Open the directory now at the ifaces/ path in place of the one we had. Returns 1 (it is the
+ * same directory, moved back), 0 (another directory), or -errno (none, not writable, on another
+ * filesystem than the temp directory).
+ */
+int mirror_ifaces_reopen(struct mirror *m);
+
+/* Whether mirror_open() found no ifaces/ and created it (empty). */
+bool mirror_ifaces_created(const struct mirror *m);
+
+/* From now on every wait for iscsiadm's lock gives up at once with -ESHUTDOWN. */
+void mirror_abort_waits(struct mirror *m);
+
+/* Who holds iscsiadm's lock.write, as far as can be told (iscsiadm records no owner). */
+struct mirror_lock_info {
+        bool held;
+        bool ours;        /* made by an iscsi-ifaced (our link source) */
+        int64_t age_usec; /* since the lock was taken (the ctime of its inode) */
+        char holder[160]; /* "iscsi-ifaced", "iscsiadm (pid N)", ... */
+};
+int mirror_lock_info(struct mirror *m, struct mirror_lock_info *ret);
+
+/* What a mirror_read() error says about the file, for messages: "a directory", ... */
+const char *mirror_read_strerror(int r);
 
 /* Remove ifaces/<name> and fsync the directory. 0 also when it did not exist. */
 int mirror_remove(struct mirror *m, const char *name);

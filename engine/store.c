@@ -9,7 +9,9 @@
 #include <libgen.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -862,5 +864,62 @@ int store_file_check(struct store *s)
                 return errno == ENOENT ? -ENOENT : -errno;
         if (st.st_dev != s->dev || st.st_ino != s->ino)
                 return -ESTALE;
+        return 0;
+}
+
+/* Keep what a lock file says printable, and short: it is shown in an error message. */
+static void holder_clean(char *s)
+{
+        for (char *p = s; *p; p++) {
+                if (*p == '\n' && p[1])
+                        *p = ',';
+                else if (*p == '\n')
+                        *p = 0;
+                else if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                        *p = '?';
+        }
+}
+
+int store_lock_db(const char *path, const char *iscsi_root, int *ret_fd, char *holder, size_t size)
+{
+        _cleanup_free_ char *lock_path = NULL;
+        _cleanup_close_ int fd = -1;
+        char buf[512];
+        struct stat st;
+        int n;
+
+        assert_return(path && ret_fd && holder && size > 0, -EINVAL);
+
+        *ret_fd = -1;
+        holder[0] = 0;
+        if (streq(path, ":memory:"))
+                return 0;
+        if (asprintf(&lock_path, "%s.lock", path) < 0)
+                return -ENOMEM;
+        fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                ssize_t k;
+
+                if (errno != EWOULDBLOCK)
+                        return -errno;
+                k = pread(fd, buf, sizeof(buf) - 1, 0);
+                buf[k > 0 ? k : 0] = 0;
+                holder_clean(buf);
+                snprintf(holder, size, "%s", buf[0] ? buf : "a process that recorded nothing");
+                return -EBUSY;
+        }
+        n = snprintf(buf, sizeof(buf), "pid %ld, iscsi root %s\n", (long)getpid(),
+                     iscsi_root ? iscsi_root : "?");
+        if (n < 0 || (size_t)n >= sizeof(buf))
+                n = (int)strlen(buf);
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n)
+                return -errno;
+        *ret_fd = TAKE_FD(fd);
         return 0;
 }

@@ -113,5 +113,14 @@ int store_sqlite_errno(struct sqlite3 *db, int rc);
  */
 int store_file_check(struct store *s);
 
+/*
+ * Hold the database for this process: an exclusive flock on "<path>.lock" (created 0600), which
+ * records our pid and iscsi root for whoever finds it taken. Two daemons on one database would
+ * each take the other's records for deletions made outside. Returns 0 with the lock's fd in
+ * *ret_fd (keep it open while the db is used; -1 for ":memory:", which needs none), -EBUSY with
+ * holder filled ("pid 123, iscsi root /etc/iscsi"), or -errno.
+ */
+int store_lock_db(const char *path, const char *iscsi_root, int *ret_fd, char *holder, size_t size);
+
 /* PRAGMA quick_check; 0 if ok, -EIO otherwise. */
 int store_check(struct store *s);

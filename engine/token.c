@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <gnutls/crypto.h>
@@ -25,6 +26,9 @@ struct token_cached {
 
 struct tokens {
         sqlite3 *db;
+        char *path; /* NULL for ":memory:" */
+        dev_t dev;  /* the file we opened, to notice it being deleted or replaced */
+        ino_t ino;
         pthread_mutex_t lock;
         sqlite3_stmt *stmt_verify;
         sqlite3_stmt *stmt_data_version;
@@ -119,7 +123,35 @@ int tokens_open(const char *db_path, struct tokens **ret)
         (void)sqlite3_extended_result_codes(t->db, 1);
         (void)sqlite3_busy_timeout(t->db, 5000);
         (void)sqlite3_exec(t->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+        if (!streq(db_path, ":memory:")) {
+                struct stat st;
+
+                t->path = strdup(db_path);
+                if (!t->path || stat(db_path, &st) < 0) {
+                        int r = t->path ? -errno : -ENOMEM;
+
+                        tokens_close(t);
+                        return r;
+                }
+                t->dev = st.st_dev;
+                t->ino = st.st_ino;
+        }
         *ret = t;
+        return 0;
+}
+
+/*
+ * A token write into a db file that was deleted or replaced would vanish with it (and a restore
+ * from backup would un-revoke a token): refuse it, as record writes are refused. Under t->lock.
+ */
+static int tokens_file_check(struct tokens *t)
+{
+        struct stat st;
+
+        if (!t->path)
+                return 0;
+        if (stat(t->path, &st) < 0 || st.st_dev != t->dev || st.st_ino != t->ino)
+                return -EBADFD;
         return 0;
 }
 
@@ -130,6 +162,7 @@ struct tokens *tokens_close(struct tokens *t)
         sqlite3_finalize(t->stmt_verify);
         sqlite3_finalize(t->stmt_data_version);
         sqlite3_close(t->db);
+        free(t->path);
         pthread_mutex_destroy(&t->lock);
         free(t);
         return NULL;
@@ -218,6 +251,11 @@ int tokens_create(struct tokens *t, enum role role, const char *name, const char
         info.created_usec = clock_usec(CLOCK_REALTIME);
 
         pthread_mutex_lock(&t->lock);
+        r = tokens_file_check(t);
+        if (r < 0) {
+                pthread_mutex_unlock(&t->lock);
+                goto out;
+        }
         rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
                 rc = sqlite3_prepare_v2(t->db,
@@ -312,6 +350,11 @@ int tokens_revoke(struct tokens *t, const char *id, const char *actor)
         int rc, r;
 
         pthread_mutex_lock(&t->lock);
+        r = tokens_file_check(t);
+        if (r < 0) {
+                pthread_mutex_unlock(&t->lock);
+                return r;
+        }
         rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
         if (rc == SQLITE_OK)
                 rc = sqlite3_prepare_v2(t->db, "SELECT revoked_usec FROM tokens WHERE id = ?", -1,

@@ -279,7 +279,7 @@ _Noreturn static void child(struct tcase *t)
                 r = engine_iface_update(e, NULL, NAME, 0, edit_to_new, NULL, NULL, &err);
                 break;
         case OP_DELETE:
-                r = engine_iface_delete(e, NULL, NAME, 0);
+                r = engine_iface_delete(e, NULL, NAME, 0, NULL);
                 break;
         case _OP_MAX:
         default:

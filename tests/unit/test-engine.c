@@ -197,9 +197,9 @@ static void test_engine_create_get_delete(void **state)
         assert_int_equal(engine_iface_create(f->e, &ctx, &rec, NULL, &err), -EEXIST);
         iface_rec_done(&rec);
 
-        assert_int_equal(engine_iface_delete(f->e, &ctx, "iface0", 0), 0);
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "iface0", 0, NULL), 0);
         assert_mirrors(f, "iface0", false);
-        assert_int_equal(engine_iface_delete(f->e, &ctx, "iface0", 0), -ENOENT);
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "iface0", 0, NULL), -ENOENT);
         assert_int_equal(count_sql(f, "SELECT count(*) FROM audit WHERE name = 'iface0'"), 2);
 }
 
@@ -219,7 +219,7 @@ static void test_engine_builtins_are_read_only(void **state)
         assert_int_equal(engine_iface_create(f->e, &ctx, &rec, NULL, &err), -EPERM);
         assert_string_equal(err.field, "name");
         iface_rec_done(&rec);
-        assert_int_equal(engine_iface_delete(f->e, &ctx, "default", 0), -EPERM);
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "default", 0, NULL), -EPERM);
         assert_null(file_read(f, "default"));
 }
 
@@ -288,7 +288,7 @@ static void test_engine_revisions_never_repeat(void **state)
         assert_int_equal(engine_iface_get(f->e, "x", &s), 0);
         first = s->revision;
         iface_snap_unref(s);
-        assert_int_equal(engine_iface_delete(f->e, &ctx, "x", 0), 0);
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "x", 0, NULL), 0);
 
         /* Across a restart too. */
         engine_free(f->e);
@@ -526,7 +526,7 @@ static void test_engine_crash_points_leave_old_or_new(void **state)
                 char tmp[600];
                 snprintf(tmp, sizeof(tmp), "%s/.iscsi-ifaced/victim.tmp", f->root);
                 assert_int_equal(access(tmp, F_OK), -1);
-                assert_int_equal(engine_iface_delete(f->e, &ctx, "victim", 0), 0);
+                assert_int_equal(engine_iface_delete(f->e, &ctx, "victim", 0, NULL), 0);
         }
 }
 
