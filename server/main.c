@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "dbroot.h"
 #include "engine.h"
 #include "http.h"
 #include "log.h"
@@ -73,7 +74,10 @@ static void help(void)
                "  --listen ADDR         127.0.0.1:PORT, [::1]:PORT, HOST:PORT or unix:/PATH; may\n"
                "                        repeat (default 127.0.0.1:8080; port 0 picks a free port)\n"
                "  --port-file FILE      write the bound port of the first TCP listener to FILE\n"
-               "  --iscsi-root DIR      open-iscsi db root (default /var/lib/iscsi)\n"
+               "  --iscsi-root DIR      open-iscsi db root (default: the compiled-in root of the\n"
+               "                        installed iscsiadm, else an existing /etc/iscsi or\n"
+               "                        /var/lib/iscsi with iscsiadm's layout, else /etc/iscsi;\n"
+               "                        the log says which and why)\n"
                "  --db FILE             sqlite database (default /var/lib/iscsi-ifaced/ifaced.db)\n"
                "  --lock-dir DIR        iscsiadm lock directory (default /run/lock/iscsi)\n"
                "  --lock-timeout-ms N   how long a write waits for iscsiadm's lock before 503\n"
@@ -973,7 +977,7 @@ int main(int argc, char *argv[])
         struct options o = {
                 .listen = { "127.0.0.1:8080" },
                 .n_listen = 1,
-                .iscsi_root = "/var/lib/iscsi",
+                .iscsi_root = NULL, /* detected below unless given (server/dbroot.h) */
                 .db_path = "/var/lib/iscsi-ifaced/ifaced.db",
                 .lock_dir = "/run/lock/iscsi",
                 .sysfs_root = "/sys",
@@ -985,6 +989,7 @@ int main(int argc, char *argv[])
                 .rate_burst = 200,
                 .lock_timeout_ms = 5000,
         };
+        _cleanup_free_ char *detected_root = NULL, *root_reason = NULL;
         sigset_t mask;
         int r;
 
@@ -1000,6 +1005,18 @@ int main(int argc, char *argv[])
                 return 0;
 
         log_set_level(o.log_level);
+
+        if (o.iscsi_root)
+                log_info("iscsi root %s: given by --iscsi-root", o.iscsi_root);
+        else {
+                r = dbroot_detect(NULL, &detected_root, &root_reason, NULL);
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot choose the iscsi root", PROGRAM);
+                        return 1;
+                }
+                o.iscsi_root = detected_root;
+                log_info("iscsi root %s: %s", o.iscsi_root, root_reason);
+        }
 
         /* Every thread started later inherits the mask, so only sigwait() below sees these. */
         sigemptyset(&mask);
