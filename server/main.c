@@ -88,7 +88,8 @@ static void help(void)
                "  --auth on|off         require a token or a mapped unix uid (default on); off is\n"
                "                        allowed on loopback and unix listeners only\n"
                "  --unix-role UID:ROLE  give a unix socket peer uid a role (viewer, operator,\n"
-               "                        admin); may repeat; uid 0 is always admin\n"
+               "                        admin); may repeat; uid 0 is always admin (a\n"
+               "                        mapping for uid 0 is refused)\n"
                "  --tls-cert FILE       PEM certificate chain for the TCP listeners (reloaded on\n"
                "                        SIGHUP)\n"
                "  --tls-key FILE        its PEM private key\n"
@@ -103,7 +104,8 @@ static void help(void)
                "  --version             show the version\n"
                "\n"
                "Signals: SIGHUP rescans the db root and the offload ports and reloads the TLS\n"
-               "certificate; SIGTERM/SIGINT stop after running requests.\n",
+               "certificate; SIGTERM/SIGINT stop after running requests; SIGUSR1, SIGUSR2,\n"
+               "SIGALRM and SIGPIPE are ignored (the first three are logged).\n",
                PROGRAM, PROGRAM, PROGRAM, PROGRAM, THREADS_MAX);
 }
 
@@ -291,6 +293,14 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                 if (parse_unsigned(uid_s, 0, 4294967294UL, &l) < 0 ||
                     role_from_string(colon + 1) == ROLE_NONE)
                         return usage_error(name, v, "UID:viewer, UID:operator or UID:admin");
+                if (l == 0) {
+                        /* A mapping for root would downgrade it, contrary to --help. */
+                        fprintf(stderr,
+                                "%s: --%s: uid 0 is always admin and cannot be given another "
+                                "role; remove this mapping\n",
+                                PROGRAM, name);
+                        return -EINVAL;
+                }
                 o->unix_roles[o->n_unix_roles++] =
                         (struct api_unix_role){ .uid = (unsigned)l, .role = colon + 1 };
                 break;
@@ -606,6 +616,12 @@ static void log_listening(const char *listen, unsigned port, bool tls)
 static const char *signal_name(int sig)
 {
         switch (sig) {
+        case SIGUSR1:
+                return "SIGUSR1";
+        case SIGUSR2:
+                return "SIGUSR2";
+        case SIGALRM:
+                return "SIGALRM";
         case SIGTERM:
                 return "SIGTERM";
         case SIGINT:
@@ -779,6 +795,12 @@ static int run(const struct options *o, const sigset_t *mask)
                                 continue;
                         log_error_errno(r, "sigwait failed, stopping");
                         break;
+                }
+
+                if (sig == SIGUSR1 || sig == SIGUSR2 || sig == SIGALRM) {
+                        /* Their default action ends the process without a word. */
+                        log_notice("%s received, ignoring", signal_name(sig));
+                        continue;
                 }
 
                 if (sig == SIGHUP) {
@@ -1006,6 +1028,9 @@ int main(int argc, char *argv[])
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR1);
+        sigaddset(&mask, SIGUSR2);
+        sigaddset(&mask, SIGALRM);
         r = pthread_sigmask(SIG_BLOCK, &mask, NULL);
         if (r != 0) {
                 log_error_errno(r, "%s: cannot block signals", PROGRAM);

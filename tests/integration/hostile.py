@@ -9,7 +9,9 @@ daemon:
   Content-Length with Transfer-Encoding, a coding other than chunked; a chunk size or a
   Content-Length that overflows 64 bits, and a declared Content-Length over the body cap, are a
   413 at once;
-- repeated query parameters are a 400 naming the parameter.
+- repeated query parameters are a 400 naming the parameter;
+- stray signals (SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM) do not kill the daemon, and are logged;
+- --unix-role 0:ROLE is refused at start (uid 0 is always admin).
 
 usage: tests/integration/hostile.py IFACED_BIN        (meson: integration.hostile)
 """
@@ -247,6 +249,35 @@ def test_repeated_args(port):
     check(st == 200, "a single limit is fine (%d)" % st)
 
 
+def test_signals(d):
+    for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGPIPE, signal.SIGALRM):
+        d.proc.send_signal(sig)
+        time.sleep(0.2)
+        alive = d.proc.poll() is None
+        st = get(d.port, "/api/v1/health")[0] if alive else 0
+        check(alive and st == 200, "%s: the daemon is still there (health %d)"
+              % (signal.Signals(sig).name, st))
+    log = open(d.log, errors="replace").read()
+    check("SIGUSR1" in log, "the stray signal is logged")
+
+
+def test_unix_role_root(work):
+    p = subprocess.Popen([BIN, "--listen", "127.0.0.1:0", "--unix-role", "0:viewer",
+                          "--iscsi-root", os.path.join(work, "iscsi"),
+                          "--db", os.path.join(work, "db"), "--lock-dir",
+                          os.path.join(work, "lock")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:  # it started: the mapping was taken
+        p.kill()
+        _, err = p.communicate()
+    check(p.returncode == 2 and "uid 0 is always admin" in err,
+          "--unix-role 0:viewer is refused (exit %d: %s)" % (p.returncode, err.strip()))
+    r = subprocess.run([BIN, "--help"], stdout=subprocess.PIPE, text=True, timeout=10)
+    check("uid 0 is always admin" in r.stdout, "--help still says uid 0 is always admin")
+
+
 def main():
     work = tempfile.mkdtemp(prefix="ifd-hostile.")
     d = None
@@ -262,9 +293,13 @@ def main():
             test_smuggling(d.port, iscsi_dir)
         if not only or "args" in only:
             test_repeated_args(d.port)
+        if not only or "signal" in only:
+            test_signals(d)
         rc = d.stop()
         check(rc == 0, "the daemon stops cleanly (exit %d)" % rc)
         d = None
+        if not only or "unix" in only:
+            test_unix_role_root(work)
     finally:
         if d:
             d.proc.kill()
