@@ -935,7 +935,7 @@ static int token_main(int argc, char *argv[], struct options *o)
                                 "required\n",
                                 PROGRAM);
                         r = 2;
-                } else if ((r = tokens_create(t, role, name, actor, token, &ti)) < 0) {
+                } else if ((r = tokens_create(t, role, name, actor, NULL, token, &ti)) < 0) {
                         fprintf(stderr, "%s: token create: %s\n", PROGRAM,
                                 r == -EINVAL ? "--name must be printable ASCII, at most 64" :
                                                strerror(-r));
@@ -972,7 +972,7 @@ static int token_main(int argc, char *argv[], struct options *o)
                 if (optind + 1 != argc) {
                         fprintf(stderr, "%s: token revoke: expected one token id\n", PROGRAM);
                         r = 2;
-                } else if ((r = tokens_revoke(t, argv[optind], actor)) < 0) {
+                } else if ((r = tokens_revoke(t, argv[optind], actor, NULL)) < 0) {
                         fprintf(stderr, "%s: token revoke %s: %s\n", PROGRAM, argv[optind],
                                 r == -ENOENT   ? "no such token" :
                                 r == -EALREADY ? "already revoked" :
