@@ -120,10 +120,13 @@ int audit_list(struct call *c)
                                 return call_invalid(c, streq(k, "since") ? "since" : "until",
                                                     "must be a UTC time like "
                                                     "2026-11-23T07:00:00Z");
-                        if (streq(k, "since"))
+                        if (streq(k, "since")) {
                                 q.since_usec = t;
-                        else
+                                q.has_since = true;
+                        } else {
                                 q.until_usec = t;
+                                q.has_until = true;
+                        }
                 } else if (streq(k, "name"))
                         q.name = v;
                 else if (streq(k, "actor"))
@@ -235,7 +238,8 @@ int tokens_create_post(struct call *c)
                 return call_invalid(c, "role", "is required");
         }
 
-        r = tokens_create(engine_tokens(c->api->engine), role, name, c->actor, token, &ti);
+        r = tokens_create(engine_tokens(c->api->engine), role, name, c->actor, c->req->request_id,
+                          token, &ti);
         json_decref(j);
         if (r == -EINVAL)
                 return call_invalid(c, "name", "must be printable ASCII");
@@ -258,7 +262,7 @@ int tokens_delete(struct call *c)
 {
         int r;
 
-        r = tokens_revoke(engine_tokens(c->api->engine), c->param, c->actor);
+        r = tokens_revoke(engine_tokens(c->api->engine), c->param, c->actor, c->req->request_id);
         if (r == -ENOENT) {
                 snprintf(c->detail, sizeof(c->detail), "no token '%.32s'", c->param);
                 return r;

@@ -76,8 +76,8 @@ int api_set_auth(struct api *a, const struct api_auth_config *cfg)
         for (size_t i = 0; i < cfg->n_unix_roles; i++) {
                 n.unix_roles[i].uid = cfg->unix_roles[i].uid;
                 n.unix_roles[i].role = role_from_string(cfg->unix_roles[i].role);
-                if (n.unix_roles[i].role == ROLE_NONE)
-                        return -EINVAL;
+                if (n.unix_roles[i].role == ROLE_NONE || n.unix_roles[i].uid == 0)
+                        return -EINVAL; /* uid 0 is always admin */
         }
         n.n_unix_roles = cfg->n_unix_roles;
         a->auth_cfg = n;

@@ -78,7 +78,10 @@ struct api_auth_config {
         unsigned tarpit_max_ms;  /* its cap, 0 = 5000 */
 };
 
-/* Returns 0, or -EINVAL (an unknown role name, too many unix roles, a rate <= 0). */
+/*
+ * Returns 0, or -EINVAL (an unknown role name, a role for uid 0, which is always admin, too many
+ * unix roles, a rate <= 0).
+ */
 int api_set_auth(struct api *a, const struct api_auth_config *cfg);
 
 /*

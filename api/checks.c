@@ -593,6 +593,7 @@ int checks_job_create(struct call *c)
         json_t *ifaces, *jportals, *v;
         size_t n_ifaces, n_portals, i, n = 0;
         struct job *job = NULL;
+        char scoped[JOB_SCOPE_MAX + 1 + JOB_KEY_MAX + 1];
         bool existing;
         int r;
 
@@ -657,7 +658,14 @@ int checks_job_create(struct call *c)
                 explicit_bzero(&base, sizeof(base));
         }
 
-        r = jobs_start(engine_jobs(c->api->engine), specs, n, key,
+        /*
+         * A key is the caller's own: the same key from another principal is another job, and
+         * never shows the first one. The actor ("token:<id>", "uid:<n>", "anonymous") has no
+         * space and a key cannot have one, so "<actor> <key>" is unambiguous.
+         */
+        if (key)
+                snprintf(scoped, sizeof(scoped), "%.*s %s", JOB_SCOPE_MAX, c->actor, key);
+        r = jobs_start(engine_jobs(c->api->engine), specs, n, key ? scoped : NULL,
                        fnv1a(c->req->body, c->req->body_len), &job, &existing);
         if (r == -EILSEQ)
                 snprintf(c->detail, sizeof(c->detail),

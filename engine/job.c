@@ -22,7 +22,7 @@ struct job {
         struct jobs *jobs; /* borrowed; cleared when the table drops the job */
         pthread_mutex_t lock;
         struct job_info info;
-        char key[JOB_KEY_MAX + 1];
+        char key[JOB_SCOPE_MAX + 1 + JOB_KEY_MAX + 1];
         uint64_t body_hash;
         bool cancel_requested;
         struct job_item *items;
@@ -188,6 +188,8 @@ int jobs_start(struct jobs *j, const struct check_spec *specs, size_t n, const c
         *ret_existing = false;
         if (n == 0 || n > JOB_ITEMS_MAX)
                 return -E2BIG;
+        if (key && strlen(key) >= sizeof(((struct job *)NULL)->key))
+                return -EINVAL; /* truncated, it could match another caller's key */
 
         pthread_mutex_lock(&j->lock);
         gc_locked(j, true);

@@ -16,6 +16,7 @@
 #define JOB_KEEP_USEC (15LL * 60 * 1000 * 1000) /* how long a finished job is kept */
 #define JOB_ID_LEN    32                        /* hex characters */
 #define JOB_KEY_MAX   64                        /* Idempotency-Key */
+#define JOB_SCOPE_MAX 64                        /* what the caller scopes a key with */
 
 enum job_state {
         JOB_RUNNING,
@@ -44,8 +45,9 @@ struct jobs *jobs_free(struct jobs *j);
 /*
  * Start a job of n specs (copied). With key (may be NULL) and body_hash: if a kept job has the
  * same key, return it instead (*ret_existing = true) when the hash matches, or -EILSEQ when it
- * does not. Returns 0 with a reference in *ret, -E2BIG (n over JOB_ITEMS_MAX), -EAGAIN (JOB_MAX
- * jobs running), -ENOMEM, -ESHUTDOWN.
+ * does not. key is compared whole: a caller that scopes keys (per principal) puts the scope in
+ * it, at most JOB_SCOPE_MAX + 1 + JOB_KEY_MAX bytes (-EINVAL beyond). Returns 0 with a reference
+ * in *ret, -E2BIG (n over JOB_ITEMS_MAX), -EAGAIN (JOB_MAX jobs running), -ENOMEM, -ESHUTDOWN.
  */
 int jobs_start(struct jobs *j, const struct check_spec *specs, size_t n, const char *key,
                uint64_t body_hash, struct job **ret, bool *ret_existing);

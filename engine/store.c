@@ -794,9 +794,9 @@ int store_audit_query(struct store *s, const struct store_audit_query *q,
                 strcat(sql, " AND origin = ?");
         if (q->action)
                 strcat(sql, " AND action = ?");
-        if (q->since_usec)
+        if (q->has_since)
                 strcat(sql, " AND at_usec >= ?");
-        if (q->until_usec)
+        if (q->has_until)
                 strcat(sql, " AND at_usec < ?");
         if (q->before_id)
                 strcat(sql, " AND id < ?");
@@ -811,9 +811,9 @@ int store_audit_query(struct store *s, const struct store_audit_query *q,
                 rc = sqlite3_bind_text(stmt, i++, q->origin, -1, SQLITE_STATIC);
         if (rc == SQLITE_OK && q->action)
                 rc = sqlite3_bind_text(stmt, i++, q->action, -1, SQLITE_STATIC);
-        if (rc == SQLITE_OK && q->since_usec)
+        if (rc == SQLITE_OK && q->has_since)
                 rc = sqlite3_bind_int64(stmt, i++, q->since_usec);
-        if (rc == SQLITE_OK && q->until_usec)
+        if (rc == SQLITE_OK && q->has_until)
                 rc = sqlite3_bind_int64(stmt, i++, q->until_usec);
         if (rc == SQLITE_OK && q->before_id)
                 rc = sqlite3_bind_int64(stmt, i++, q->before_id);

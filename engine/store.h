@@ -96,7 +96,8 @@ int store_audit_foreach(struct store *s, const char *name, size_t limit,
 /* A filtered page of the audit, newest first. NULL / 0 members do not filter. */
 struct store_audit_query {
         const char *name, *actor, *origin, *action;
-        int64_t since_usec, until_usec; /* [since, until) */
+        int64_t since_usec, until_usec; /* [since, until), where has_since, has_until */
+        bool has_since, has_until;      /* 0 is a time too (the epoch), not "unset" */
         int64_t before_id;              /* the cursor: entries older than this id */
         size_t limit;                   /* >= 1 */
 };

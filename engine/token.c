@@ -169,7 +169,7 @@ struct tokens *tokens_close(struct tokens *t)
 }
 
 static int audit_locked(struct tokens *t, const char *id, const char *action, const char *actor,
-                        const char *after)
+                        const char *request_id, const char *after)
 {
         sqlite3_stmt *st = NULL;
         char name[32];
@@ -178,7 +178,7 @@ static int audit_locked(struct tokens *t, const char *id, const char *action, co
         snprintf(name, sizeof(name), "token:%s", id);
         rc = sqlite3_prepare_v2(t->db,
                                 "INSERT INTO audit (at_usec, name, action, origin, revision, actor,"
-                                " request_id, before, after) VALUES (?, ?, ?, 'api', 0, ?, NULL,"
+                                " request_id, before, after) VALUES (?, ?, ?, 'api', 0, ?, ?,"
                                 " NULL, ?)",
                                 -1, &st, NULL);
         if (rc == SQLITE_OK) {
@@ -186,7 +186,8 @@ static int audit_locked(struct tokens *t, const char *id, const char *action, co
                 sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
                 sqlite3_bind_text(st, 3, action, -1, SQLITE_STATIC);
                 sqlite3_bind_text(st, 4, actor, -1, SQLITE_TRANSIENT);
-                sqlite3_bind_text(st, 5, after, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(st, 5, request_id, -1, SQLITE_TRANSIENT); /* NULL binds NULL */
+                sqlite3_bind_text(st, 6, after, -1, SQLITE_TRANSIENT);
                 rc = sqlite3_step(st);
         }
         sqlite3_finalize(st);
@@ -206,7 +207,8 @@ static bool name_ok(const char *name)
 }
 
 int tokens_create(struct tokens *t, enum role role, const char *name, const char *actor,
-                  char ret_token[static TOKEN_LEN + 1], struct token_info *ret_info)
+                  const char *request_id, char ret_token[static TOKEN_LEN + 1],
+                  struct token_info *ret_info)
 {
         static const char b64[] =
                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -275,7 +277,7 @@ int tokens_create(struct tokens *t, enum role role, const char *name, const char
         r = store_sqlite_errno(t->db, rc);
         if (r >= 0) {
                 snprintf(after, sizeof(after), "role=%s name=%s", role_to_string(role), name);
-                r = audit_locked(t, id, "create", actor, after);
+                r = audit_locked(t, id, "create", actor, request_id, after);
         }
         if (r >= 0) {
                 rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
@@ -344,7 +346,7 @@ int tokens_list(struct tokens *t, struct token_info **ret, size_t *ret_n)
         return 0;
 }
 
-int tokens_revoke(struct tokens *t, const char *id, const char *actor)
+int tokens_revoke(struct tokens *t, const char *id, const char *actor, const char *request_id)
 {
         sqlite3_stmt *st = NULL;
         int rc, r;
@@ -384,7 +386,7 @@ int tokens_revoke(struct tokens *t, const char *id, const char *actor)
                 r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(t->db, rc) ?: -EIO;
         }
         if (r == 0)
-                r = audit_locked(t, id, "revoke", actor, NULL);
+                r = audit_locked(t, id, "revoke", actor, request_id, NULL);
         if (r == 0)
                 r = store_sqlite_errno(t->db, sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL));
         if (r < 0)

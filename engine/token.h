@@ -43,17 +43,19 @@ struct tokens *tokens_close(struct tokens *t);
 
 /*
  * Create a token. name: 0..TOKEN_NAME_MAX printable characters. ret_token gets the whole token
- * (the only time it exists outside the caller's hands). actor names who asked, for the audit.
- * Returns 0, -EINVAL (role or name), -EIO, -ENOSPC.
+ * (the only time it exists outside the caller's hands). actor names who asked, and request_id
+ * (may be NULL: the CLI) the request, for the audit. Returns 0, -EINVAL (role or name), -EIO,
+ * -ENOSPC.
  */
 int tokens_create(struct tokens *t, enum role role, const char *name, const char *actor,
-                  char ret_token[static TOKEN_LEN + 1], struct token_info *ret_info);
+                  const char *request_id, char ret_token[static TOKEN_LEN + 1],
+                  struct token_info *ret_info);
 
 /* Every token, oldest first. *ret is owned by the caller (free()). */
 int tokens_list(struct tokens *t, struct token_info **ret, size_t *ret_n);
 
-/* Revoke by id: 0, -ENOENT (unknown), -EALREADY (already revoked). */
-int tokens_revoke(struct tokens *t, const char *id, const char *actor);
+/* Revoke by id, audited like create: 0, -ENOENT (unknown), -EALREADY (already revoked). */
+int tokens_revoke(struct tokens *t, const char *id, const char *actor, const char *request_id);
 
 /*
  * Check a presented id and secret: 0 with *ret filled, -ENOENT (no such id), -EACCES (wrong

@@ -8,12 +8,15 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "api.h"
@@ -183,6 +186,14 @@ static enum MHD_Result http_collect_arg(void *cls, enum MHD_ValueKind kind, cons
                 return MHD_NO;
         }
 
+        /* "?limit=1&limit=1000" has no meaning we could pick without surprising someone. */
+        for (size_t i = 0; i < req->n_args; i++)
+                if (streq(req->args[i].key, key)) {
+                        req->bad_arg = "a query parameter is given more than once";
+                        req->bad_arg_field = arg_key_is_simple(key, key_size) ? key : NULL;
+                        return MHD_NO;
+                }
+
         req->args[req->n_args++] = (struct api_arg){ .key = key, .value = value };
         return MHD_YES;
 }
@@ -244,25 +255,83 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
         return req;
 }
 
-/* First handler call: the headers are in. A declared length over the limit is known now. */
-static void request_start(struct http_request *req, struct MHD_Connection *conn)
+struct header_scan {
+        unsigned n_content_length, n_transfer_encoding, n_authorization;
+        const char *content_length; /* the first one */
+        bool content_length_differs;
+};
+
+static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                        size_t key_size, const char *value, size_t value_size)
 {
-        const char *cl;
+        struct header_scan *hs = cls;
+
+        (void)kind;
+        (void)key_size;
+        (void)value_size;
+
+        if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+                if (hs->n_content_length++ == 0)
+                        hs->content_length = value;
+                else if (!streq(value ?: "", hs->content_length ?: ""))
+                        hs->content_length_differs = true;
+        } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+                hs->n_transfer_encoding++;
+        else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+                hs->n_authorization++;
+        return MHD_YES;
+}
+
+/*
+ * First handler call: the headers are in. Framing that two parsers could read two ways (request
+ * smuggling, RFC 9112 section 6.3) is refused here, before any of the body is read: differing
+ * Content-Lengths, Content-Length with Transfer-Encoding, a coding other than one "chunked". So
+ * is a declared length over the limit, which would otherwise only be refused once the client
+ * had sent all of it (or never, if it does not). Returns the reason (a constant), or NULL.
+ */
+static const char *request_start(struct http_request *req, struct MHD_Connection *conn,
+                                 int *ret_status)
+{
+        struct header_scan hs = {};
+        const char *te, *hdr;
 
         req->started = true;
         req->counted = true;
         atomic_fetch_add(&req->server->in_flight, 1);
 
-        cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
+        hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+        if (request_id_is_valid(hdr))
+                snprintf(req->request_id, sizeof(req->request_id), "%s", hdr);
+        else
+                request_id_generate(req->request_id);
+
+        (void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_scan_header, &hs);
+        te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+        *ret_status = MHD_HTTP_BAD_REQUEST;
+        if (hs.content_length_differs)
+                return "the request has Content-Length headers that differ";
+        if (hs.n_transfer_encoding > 0 && hs.n_content_length > 0)
+                return "the request has both Content-Length and Transfer-Encoding";
+        if (hs.n_transfer_encoding > 1 || (te && strcasecmp(te, "chunked") != 0))
+                return "Transfer-Encoding must be 'chunked' alone";
+        if (hs.n_authorization > 1)
+                return "the request has more than one Authorization header";
+
+        if (hs.content_length) {
                 char *end;
                 unsigned long long v;
 
+                /* MHD has parsed it already (and refused garbage); this cannot fail. */
                 errno = 0;
-                v = strtoull(cl, &end, 10);
-                if (errno == 0 && end != cl && *end == 0 && v > API_MAX_BODY)
+                v = strtoull(hs.content_length, &end, 10);
+                if (errno == 0 && end != hs.content_length && *end == 0 && v > API_MAX_BODY) {
                         req->body_too_large = true;
+                        *ret_status = MHD_HTTP_CONTENT_TOO_LARGE;
+                        return "the body exceeds 65536 bytes";
+                }
         }
+        return NULL;
 }
 
 static void peer_to_string(struct http_server *s, struct MHD_Connection *conn, char *buf,
@@ -304,23 +373,26 @@ static void response_add_header(struct MHD_Response *r, const char *name, const 
 }
 
 /*
- * A 400 problem+json decided here, before the api: for what the api cannot see in a plain
- * struct api_request (decoded NULs, arguments past the cap). Same shape as api/errors.c. detail
- * is a constant; field and request_id are plain tokens, checked by the callers.
+ * A 400 or 413 problem+json decided here, before the api: for what the api cannot see in a plain
+ * struct api_request (decoded NULs, arguments past the cap, the framing of the request). Same
+ * shape as api/errors.c. detail is a constant; field and request_id are plain tokens, checked by
+ * the callers.
  */
-static struct MHD_Response *problem_response(const char *detail, const char *field,
+static struct MHD_Response *problem_response(int status, const char *detail, const char *field,
                                              const char *request_id)
 {
         struct MHD_Response *r;
+        bool too_large = status == MHD_HTTP_CONTENT_TOO_LARGE;
         char *body;
         int n;
 
         n = asprintf(&body,
-                     "{\"type\":\"urn:iscsi-ifaced:problem:validation\","
-                     "\"title\":\"Invalid request\",\"status\":400,\"detail\":\"%s\"%s%s%s"
+                     "{\"type\":\"urn:iscsi-ifaced:problem:%s\","
+                     "\"title\":\"%s\",\"status\":%d,\"detail\":\"%s\"%s%s%s"
                      ",\"request_id\":\"%s\"}",
-                     detail, field ? ",\"field\":\"" : "", field ?: "", field ? "\"" : "",
-                     request_id);
+                     too_large ? "payload-too-large" : "validation",
+                     too_large ? "Request body too large" : "Invalid request", status, detail,
+                     field ? ",\"field\":\"" : "", field ?: "", field ? "\"" : "", request_id);
         if (n < 0)
                 return NULL;
 
@@ -458,7 +530,6 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
         struct http_server *s = cls;
         struct http_request *req = *req_cls;
         struct MHD_Response *r;
-        const char *hdr;
         int status;
 
         (void)version;
@@ -471,8 +542,16 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
          * keep-alive, so only set up state and come back for the body and the final call.
          */
         if (!req->started) {
-                request_start(req, conn);
-                return MHD_YES;
+                const char *refused = request_start(req, conn, &status);
+
+                if (!refused)
+                        return MHD_YES;
+                /* Answered before the body: the connection cannot be reused, so it closes. */
+                r = problem_response(status, refused, NULL, req->request_id);
+                if (!r)
+                        return MHD_NO;
+                response_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+                return queue(s, req, conn, r, status, method, url);
         }
 
         if (*upload_data_size > 0) {
@@ -496,21 +575,15 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
         }
 
         /* Final call: the whole body is here (or was dropped as too large). */
-        hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-        if (request_id_is_valid(hdr))
-                snprintf(req->request_id, sizeof(req->request_id), "%s", hdr);
-        else
-                request_id_generate(req->request_id);
-
         (void)MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, http_collect_arg, req);
 
         if (req->path_has_nul) {
                 status = MHD_HTTP_BAD_REQUEST;
-                r = problem_response("the path contains an encoded NUL (%00)", NULL,
+                r = problem_response(status, "the path contains an encoded NUL (%00)", NULL,
                                      req->request_id);
         } else if (req->bad_arg) {
                 status = MHD_HTTP_BAD_REQUEST;
-                r = problem_response(req->bad_arg, req->bad_arg_field, req->request_id);
+                r = problem_response(status, req->bad_arg, req->bad_arg_field, req->request_id);
         } else {
                 r = api_response(s, req, conn, method, url, req->request_id, &status);
                 if (!r && req->pending) {
@@ -528,6 +601,98 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
         return queue(s, req, conn, r, status, method, url);
 }
 
+/* Send all of buf on a non-blocking socket or TLS session, waiting at most until deadline. */
+static int send_all(MHD_socket fd, gnutls_session_t tls, const char *buf, size_t len,
+                    int64_t deadline)
+{
+        while (len > 0) {
+                ssize_t n;
+                bool again;
+
+                if (tls) {
+                        n = gnutls_record_send(tls, buf, len);
+                        again = n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED;
+                } else {
+                        n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                        again = n < 0 && (errno == EAGAIN || errno == EINTR);
+                }
+                if (n > 0) {
+                        buf += n;
+                        len -= (size_t)n;
+                        continue;
+                }
+                if (!again)
+                        return -EPIPE;
+
+                int64_t left_ms = (deadline - clock_usec(CLOCK_MONOTONIC)) / 1000;
+
+                if (left_ms <= 0)
+                        return -ETIMEDOUT;
+                (void)poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, (int)left_ms);
+        }
+        return 0;
+}
+
+/* A header line we may write ourselves: MHD refuses CR/LF in values, and so do we. */
+static void raw_header(FILE *f, const char *name, const char *value)
+{
+        if (value && !strpbrk(value, "\r\n"))
+                fprintf(f, "%s: %s\r\n", name, value);
+}
+
+/*
+ * The client shut its sending side while its answer was being made (a write on a writer thread,
+ * a check, a tarpit delay). libmicrohttpd 0.9.75 reads that end of stream when the connection
+ * resumes and closes it without calling the handler again, so the answer would be lost although
+ * the work was done. Its socket is still open for sending at this point (MHD shuts it down after
+ * this callback): write the answer ourselves, with "Connection: close". Best effort for a peer
+ * that does not read: at most 500 ms, on the MHD thread.
+ */
+static void answer_directly(struct http_request *req, struct MHD_Connection *conn,
+                            struct api_response *aresp)
+{
+        const union MHD_ConnectionInfo *ci;
+        gnutls_session_t tls = NULL;
+        _cleanup_(freep) char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+        int status = aresp->status, r;
+
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci)
+                return;
+        if (!req->server->is_unix) {
+                const union MHD_ConnectionInfo *ti =
+                        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+
+                if (ti)
+                        tls = ti->tls_session;
+        }
+
+        if (status < 100 || status > 599)
+                status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return;
+        fprintf(f, "HTTP/1.1 %d %s\r\nConnection: close\r\n", status,
+                MHD_get_reason_phrase_for((unsigned)status));
+        raw_header(f, MHD_HTTP_HEADER_CONTENT_TYPE, aresp->content_type);
+        for (size_t i = 0; i < aresp->n_headers && i < API_MAX_HEADERS; i++)
+                raw_header(f, aresp->headers[i].name, aresp->headers[i].value);
+        raw_header(f, "X-Request-Id", req->request_id);
+        if (status != MHD_HTTP_NO_CONTENT && status != MHD_HTTP_NOT_MODIFIED)
+                fprintf(f, "Content-Length: %zu\r\n", aresp->body ? aresp->body_len : 0);
+        fputs("\r\n", f);
+        if (aresp->body && status != MHD_HTTP_NO_CONTENT && status != MHD_HTTP_NOT_MODIFIED)
+                fwrite(aresp->body, 1, aresp->body_len, f);
+        if (fclose(f) != 0)
+                return;
+
+        r = send_all(ci->connect_fd, tls, buf, len, clock_usec(CLOCK_MONOTONIC) + 500 * 1000);
+        log_debug("answered a half-closed client directly (%d, id %s): %s", status, req->request_id,
+                  r < 0 ? strerror(-r) : "sent");
+}
+
 static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                            enum MHD_RequestTerminationCode toe)
 {
@@ -543,13 +708,16 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
         *req_cls = NULL;
         if (req->pending) {
                 /*
-                 * Resumed, but the client had gone: MHD closes the connection without calling the
-                 * handler again. The answer is ready (it is what resumed us); drop it.
+                 * Resumed, but MHD read the end of the client's stream (a half-close, or the
+                 * client has gone) and closes the connection without calling the handler again.
+                 * The answer is ready (it is what resumed us): send it ourselves, so that a
+                 * client that only shut its sending side learns what was done.
                  */
                 struct api_response aresp;
 
                 atomic_fetch_sub(&s->suspended, 1);
                 api_pending_finish(TAKE_PTR(req->pending), &aresp);
+                answer_directly(req, conn, &aresp);
                 api_response_done(&aresp);
         }
         if (req->counted)

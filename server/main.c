@@ -92,7 +92,8 @@ static void help(void)
                "  --auth on|off         require a token or a mapped unix uid (default on); off is\n"
                "                        allowed on loopback and unix listeners only\n"
                "  --unix-role UID:ROLE  give a unix socket peer uid a role (viewer, operator,\n"
-               "                        admin); may repeat; uid 0 is always admin\n"
+               "                        admin); may repeat; uid 0 is always admin (a\n"
+               "                        mapping for uid 0 is refused)\n"
                "  --tls-cert FILE       PEM certificate chain for the TCP listeners (reloaded on\n"
                "                        SIGHUP)\n"
                "  --tls-key FILE        its PEM private key\n"
@@ -107,7 +108,8 @@ static void help(void)
                "  --version             show the version\n"
                "\n"
                "Signals: SIGHUP rescans the db root and the offload ports and reloads the TLS\n"
-               "certificate; SIGTERM/SIGINT stop after running requests.\n",
+               "certificate; SIGTERM/SIGINT stop after running requests; SIGUSR1, SIGUSR2,\n"
+               "SIGALRM and SIGPIPE are ignored (the first three are logged).\n",
                PROGRAM, PROGRAM, PROGRAM, PROGRAM, THREADS_MAX);
 }
 
@@ -295,6 +297,14 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                 if (parse_unsigned(uid_s, 0, 4294967294UL, &l) < 0 ||
                     role_from_string(colon + 1) == ROLE_NONE)
                         return usage_error(name, v, "UID:viewer, UID:operator or UID:admin");
+                if (l == 0) {
+                        /* A mapping for root would downgrade it, contrary to --help. */
+                        fprintf(stderr,
+                                "%s: --%s: uid 0 is always admin and cannot be given another "
+                                "role; remove this mapping\n",
+                                PROGRAM, name);
+                        return -EINVAL;
+                }
                 o->unix_roles[o->n_unix_roles++] =
                         (struct api_unix_role){ .uid = (unsigned)l, .role = colon + 1 };
                 break;
@@ -610,6 +620,12 @@ static void log_listening(const char *listen, unsigned port, bool tls)
 static const char *signal_name(int sig)
 {
         switch (sig) {
+        case SIGUSR1:
+                return "SIGUSR1";
+        case SIGUSR2:
+                return "SIGUSR2";
+        case SIGALRM:
+                return "SIGALRM";
         case SIGTERM:
                 return "SIGTERM";
         case SIGINT:
@@ -785,6 +801,12 @@ static int run(const struct options *o, const sigset_t *mask)
                         break;
                 }
 
+                if (sig == SIGUSR1 || sig == SIGUSR2 || sig == SIGALRM) {
+                        /* Their default action ends the process without a word. */
+                        log_notice("%s received, ignoring", signal_name(sig));
+                        continue;
+                }
+
                 if (sig == SIGHUP) {
                         r = engine_rescan(e);
                         if (r < 0)
@@ -917,7 +939,7 @@ static int token_main(int argc, char *argv[], struct options *o)
                                 "required\n",
                                 PROGRAM);
                         r = 2;
-                } else if ((r = tokens_create(t, role, name, actor, token, &ti)) < 0) {
+                } else if ((r = tokens_create(t, role, name, actor, NULL, token, &ti)) < 0) {
                         fprintf(stderr, "%s: token create: %s\n", PROGRAM,
                                 r == -EINVAL ? "--name must be printable ASCII, at most 64" :
                                                strerror(-r));
@@ -954,7 +976,7 @@ static int token_main(int argc, char *argv[], struct options *o)
                 if (optind + 1 != argc) {
                         fprintf(stderr, "%s: token revoke: expected one token id\n", PROGRAM);
                         r = 2;
-                } else if ((r = tokens_revoke(t, argv[optind], actor)) < 0) {
+                } else if ((r = tokens_revoke(t, argv[optind], actor, NULL)) < 0) {
                         fprintf(stderr, "%s: token revoke %s: %s\n", PROGRAM, argv[optind],
                                 r == -ENOENT   ? "no such token" :
                                 r == -EALREADY ? "already revoked" :
@@ -1023,6 +1045,9 @@ int main(int argc, char *argv[])
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR1);
+        sigaddset(&mask, SIGUSR2);
+        sigaddset(&mask, SIGALRM);
         r = pthread_sigmask(SIG_BLOCK, &mask, NULL);
         if (r != 0) {
                 log_error_errno(r, "%s: cannot block signals", PROGRAM);

@@ -6,7 +6,10 @@
  * the token API and the audit it leaves. Runs as root (the non-root peer is a forked child that
  * drops to nobody).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -148,16 +151,17 @@ static int fix_setup(void **state)
         f->h = hs;
         t = engine_tokens(f->h->engine);
 
-        assert_int_equal(tokens_create(t, ROLE_VIEWER, "viewer", "test", f->token[WHO_VIEWER], &ti),
+        assert_int_equal(
+                tokens_create(t, ROLE_VIEWER, "viewer", "test", NULL, f->token[WHO_VIEWER], &ti),
+                0);
+        assert_int_equal(tokens_create(t, ROLE_OPERATOR, "operator", "test", NULL,
+                                       f->token[WHO_OPERATOR], &ti),
                          0);
         assert_int_equal(
-                tokens_create(t, ROLE_OPERATOR, "operator", "test", f->token[WHO_OPERATOR], &ti),
-                0);
-        assert_int_equal(tokens_create(t, ROLE_ADMIN, "admin", "test", f->token[WHO_ADMIN], &ti),
-                         0);
-        assert_int_equal(tokens_create(t, ROLE_ADMIN, "gone", "test", f->token[WHO_REVOKED], &ti),
-                         0);
-        assert_int_equal(tokens_revoke(t, ti.id, "test"), 0);
+                tokens_create(t, ROLE_ADMIN, "admin", "test", NULL, f->token[WHO_ADMIN], &ti), 0);
+        assert_int_equal(
+                tokens_create(t, ROLE_ADMIN, "gone", "test", NULL, f->token[WHO_REVOKED], &ti), 0);
+        assert_int_equal(tokens_revoke(t, ti.id, "test", NULL), 0);
         snprintf(f->token[WHO_GARBAGE], sizeof(f->token[0]), "%s", "not-a-token");
         /* A real id with another secret. */
         snprintf(f->token[WHO_WRONG_SECRET], sizeof(f->token[0]), "%.17s%s", f->token[WHO_ADMIN],
@@ -363,6 +367,108 @@ static void test_auth_headers_and_tarpit(void **state)
         assert_true(harness_now_ms() - t0 < 90);
 }
 
+/*
+ * A success does not reset the tarpit of its client: otherwise one valid (viewer) token
+ * interleaved with guesses would keep every guess fast.
+ */
+static void test_tarpit_not_reset_by_success(void **state)
+{
+        struct fix *f = *state;
+        int64_t t0, dt;
+
+        assert_int_equal(
+                api_set_auth(f->h->api, &(const struct api_auth_config){ .enabled = true,
+                                                                         .rate_limit = 1000,
+                                                                         .rate_burst = 1000 }),
+                0);
+        for (int i = 1; i <= 4; i++) {
+                assert_int_equal(
+                        tcp_request(f, f->token[WHO_VIEWER], "GET", "/api/v1/ifaces", NULL, NULL),
+                        200);
+                t0 = harness_now_ms();
+                assert_int_equal(tcp_request(f, f->token[WHO_WRONG_SECRET], "GET", "/api/v1/ifaces",
+                                             NULL, NULL),
+                                 401);
+                dt = harness_now_ms() - t0;
+                print_message("failure %d after a success: %lld ms\n", i, (long long)dt);
+                if (i == 3)
+                        assert_true(dt >= 90);
+                if (i == 4)
+                        assert_true(dt >= 190);
+        }
+}
+
+/* An Idempotency-Key belongs to the principal that sent it. */
+static void test_idempotency_key_per_principal(void **state)
+{
+        struct fix *f = *state;
+        struct sockaddr_in sin = { .sin_family = AF_INET };
+        socklen_t len = sizeof(sin);
+        char body[160], body2[160], loc_op[96], loc_admin[96];
+        struct hresp r = {};
+        int fd;
+
+        auth_on(f->h, NULL, 0);
+
+        /* A port nobody listens on: the checks fail fast, which is all a job needs here. */
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+        close(fd);
+        snprintf(body, sizeof(body), "{\"ifaces\":[\"default\"],\"portals\":[\"127.0.0.1:%u\"]}",
+                 ntohs(sin.sin_port));
+        snprintf(body2, sizeof(body2),
+                 "{\"ifaces\":[\"default\"],\"portals\":[\"127.0.0.1:%u\",\"127.0.0.2:%u\"]}",
+                 ntohs(sin.sin_port), ntohs(sin.sin_port));
+
+        harness_header(f->h, "Idempotency-Key: shared-key");
+        assert_int_equal(tcp_request(f, f->token[WHO_OPERATOR], "POST", "/api/v1/checks", body, &r),
+                         202);
+        snprintf(loc_op, sizeof(loc_op), "%s", r.location);
+        hresp_done(&r);
+
+        /* The same key and body from the admin: a job of its own, not the operator's. */
+        harness_header(f->h, "Idempotency-Key: shared-key");
+        assert_int_equal(tcp_request(f, f->token[WHO_ADMIN], "POST", "/api/v1/checks", body, &r),
+                         202);
+        snprintf(loc_admin, sizeof(loc_admin), "%s", r.location);
+        hresp_done(&r);
+        assert_string_not_equal(loc_op, loc_admin);
+
+        /* Another body under the same key from a third principal: no 422 (no collision). */
+        harness_header(f->h, "Idempotency-Key: shared-key");
+        tcp_request(f, NULL, "POST", "/api/v1/checks", body2, &r); /* no token: 401 first */
+        assert_int_equal(r.status, 401);
+        hresp_done(&r);
+        {
+                char tok[TOKEN_LEN + 1];
+                struct token_info ti;
+
+                assert_int_equal(tokens_create(engine_tokens(f->h->engine), ROLE_OPERATOR, "op2",
+                                               "test", NULL, tok, &ti),
+                                 0);
+                harness_header(f->h, "Idempotency-Key: shared-key");
+                assert_int_equal(tcp_request(f, tok, "POST", "/api/v1/checks", body2, &r), 202);
+                assert_string_not_equal(r.location, loc_op);
+                assert_string_not_equal(r.location, loc_admin);
+                hresp_done(&r);
+                explicit_bzero(tok, sizeof(tok));
+        }
+
+        /* Each principal still gets its own job back for its own key. */
+        harness_header(f->h, "Idempotency-Key: shared-key");
+        assert_int_equal(tcp_request(f, f->token[WHO_OPERATOR], "POST", "/api/v1/checks", body, &r),
+                         202);
+        assert_string_equal(r.location, loc_op);
+        hresp_done(&r);
+        harness_header(f->h, "Idempotency-Key: shared-key");
+        assert_int_equal(tcp_request(f, f->token[WHO_ADMIN], "POST", "/api/v1/checks", body, &r),
+                         202);
+        assert_string_equal(r.location, loc_admin);
+        hresp_done(&r);
+}
+
 static void test_rate_limit(void **state)
 {
         struct fix *f = *state;
@@ -403,6 +509,7 @@ static void test_token_api_and_audit(void **state)
 
         auth_on(f->h, NULL, 0);
 
+        harness_header(f->h, "X-Request-Id: req-token-create");
         assert_int_equal(tcp_request(f, f->token[WHO_ADMIN], "POST", "/api/v1/tokens",
                                      "{\"role\":\"operator\",\"name\":\"ci\"}", &r),
                          201);
@@ -429,6 +536,7 @@ static void test_token_api_and_audit(void **state)
         hresp_done(&r);
 
         snprintf(path, sizeof(path), "/api/v1/tokens/%s", id);
+        harness_header(f->h, "X-Request-Id: req-token-revoke");
         assert_int_equal(tcp_request(f, f->token[WHO_ADMIN], "DELETE", path, NULL, NULL), 204);
         assert_int_equal(tcp_request(f, token, "GET", "/api/v1/ifaces", NULL, NULL), 401);
         tcp_request(f, f->token[WHO_ADMIN], "DELETE", path, NULL, &r);
@@ -445,10 +553,17 @@ static void test_token_api_and_audit(void **state)
         json_array_foreach (items, i, it) {
                 const char *name = hjson_str(it, "name"), *action = hjson_str(it, "action");
 
-                if (strstr(name, id) && streq(action, "create"))
+                /* Token rows carry the request id like record rows do. */
+                if (strstr(name, id) && streq(action, "create")) {
+                        assert_string_equal(hjson_str(it, "request_id") ?: "(null)",
+                                            "req-token-create");
                         saw_create = true;
-                if (strstr(name, id) && streq(action, "revoke"))
+                }
+                if (strstr(name, id) && streq(action, "revoke")) {
+                        assert_string_equal(hjson_str(it, "request_id") ?: "(null)",
+                                            "req-token-revoke");
                         saw_revoke = true;
+                }
                 if (streq(name, "aud1")) {
                         char want[32];
 
@@ -474,6 +589,36 @@ static void test_token_api_and_audit(void **state)
         assert_int_equal(json_array_size(json_object_get(j, "items")), 1);
         json_decref(j);
         hresp_done(&r);
+        /*
+         * until is exclusive and honoured for any time, the epoch included (it used to read as
+         * "no until"): before every row, nothing comes back.
+         */
+        static const char *const before_all[] = {
+                "until=1970-01-01T00:00:00Z",
+                "until=1970-01-01T00:00:00.000000Z",
+                "until=2000-01-01T00:00:00Z",
+                "until=1969-12-31T23:59:59Z",
+                "since=1970-01-01T00:00:00Z&until=1970-01-01T00:00:00Z",
+        };
+        for (i = 0; i < ELEMENTSOF(before_all); i++) {
+                char q[160];
+
+                snprintf(q, sizeof(q), "/api/v1/audit?%s", before_all[i]);
+                assert_int_equal(tcp_request(f, f->token[WHO_ADMIN], "GET", q, NULL, &r), 200);
+                j = hresp_json(&r);
+                print_message("%s: %zu rows\n", q, json_array_size(json_object_get(j, "items")));
+                assert_int_equal(json_array_size(json_object_get(j, "items")), 0);
+                json_decref(j);
+                hresp_done(&r);
+        }
+        assert_int_equal(tcp_request(f, f->token[WHO_ADMIN], "GET",
+                                     "/api/v1/audit?until=2999-01-01T00:00:00Z", NULL, &r),
+                         200);
+        j = hresp_json(&r);
+        assert_true(json_array_size(json_object_get(j, "items")) >= 3);
+        json_decref(j);
+        hresp_done(&r);
+
         tcp_request(f, f->token[WHO_ADMIN], "GET", "/api/v1/audit?since=yesterday", NULL, &r);
         assert_problem(&r, 400, "since");
         hresp_done(&r);
@@ -487,6 +632,10 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_auth_matrix, fix_setup, fix_teardown),
                 cmocka_unit_test_setup_teardown(test_auth_headers_and_tarpit, fix_setup,
+                                                fix_teardown),
+                cmocka_unit_test_setup_teardown(test_tarpit_not_reset_by_success, fix_setup,
+                                                fix_teardown),
+                cmocka_unit_test_setup_teardown(test_idempotency_key_per_principal, fix_setup,
                                                 fix_teardown),
                 cmocka_unit_test_setup_teardown(test_rate_limit, fix_setup, fix_teardown),
                 cmocka_unit_test_setup_teardown(test_token_api_and_audit, fix_setup, fix_teardown),
