@@ -1542,16 +1542,19 @@ static int settle_name(struct engine *e, const char *name, struct iface_snap **r
         if (r < 0 && r != -ENOENT)
                 snprintf(why, sizeof(why), "is %s, which iscsi-ifaced did not write",
                          mirror_read_strerror(r));
-        else if (e->drift == ENGINE_DRIFT_REPORT)
-                snprintf(why, sizeof(why),
-                         "was changed outside iscsi-ifaced and the drift policy is 'report'");
         else {
                 char reason[200] = "";
 
-                (void)problem_get(e, name, NULL, reason, sizeof(reason));
-                snprintf(why, sizeof(why),
-                         "was changed outside iscsi-ifaced and cannot be imported (%s)",
-                         reason[0] ? reason : "unknown reason");
+                if (!problem_get(e, name, "unreadable", reason, sizeof(reason)) &&
+                    !problem_get(e, name, "unsupported-name", reason, sizeof(reason)) &&
+                    e->drift == ENGINE_DRIFT_REPORT)
+                        snprintf(why, sizeof(why),
+                                 "was changed outside iscsi-ifaced and the "
+                                 "drift policy is 'report'");
+                else
+                        snprintf(why, sizeof(why),
+                                 "was changed outside iscsi-ifaced and cannot be imported (%s)",
+                                 reason[0] ? reason : "unknown reason");
         }
         snprintf(err->reason, sizeof(err->reason), "'ifaces/%.64s' %s: nothing was changed", name,
                  why);

@@ -825,6 +825,20 @@ int iface_validate(const struct iface_rec *rec, const struct iface_rec *old,
                                     "with iscsiadm, delete the iface and create a new one");
         }
 
+        /*
+         * A software iface is bound by hwaddress first and net_ifacename is then ignored (SPEC
+         * §5.2, open-iscsi usr/io.c:202-250):
+         * a record that names both says one thing and does another. (Offload records that
+         * iscsiadm makes carry both, describing the HBA port; they are not refused.)
+         */
+        if ((streq(transport, "tcp") || streq(transport, "iser")) && kind == BINDING_HWADDRESS &&
+            !isempty(rec->str[IFACE_F_NET_IFACENAME]) &&
+            !streq(rec->str[IFACE_F_NET_IFACENAME], "default"))
+                return fail(err, -EINVAL, iface_fields[IFACE_F_NET_IFACENAME].key,
+                            "set hwaddress or net_ifacename, not both: iscsiadm binds a %s iface "
+                            "by hwaddress and ignores net_ifacename",
+                            transport);
+
         return 0;
 }
 
