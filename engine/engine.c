@@ -30,6 +30,7 @@
 #define REVISION_RESERVE_BLOCK 1024               /* revisions put on record per fsync */
 #define WATCH_SETTLE_MS        50                 /* gather a burst of events before reconciling */
 #define WATCH_FULL_SCAN_MS     60000              /* safety net: a full pass this often */
+#define WATCH_ROOT_CHECK_MS    1000               /* is ifaces/ still there: this often */
 
 struct engine {
         char *iscsi_root;
@@ -1150,8 +1151,7 @@ static void *watch_thread(void *userdata)
         bool alive = true;
 
         for (;;) {
-                int timeout = alive ? WATCH_FULL_SCAN_MS : 1000;
-                int n = poll(p, 2, set.n || set.overflow ? WATCH_SETTLE_MS : timeout);
+                int n = poll(p, 2, set.n || set.overflow ? WATCH_SETTLE_MS : WATCH_ROOT_CHECK_MS);
 
                 if (n < 0 && errno != EINTR)
                         break;
@@ -1166,8 +1166,22 @@ static void *watch_thread(void *userdata)
                 /* Quiet period (or periodic tick): reconcile what was touched. */
                 bool full = set.overflow || !alive ||
                             clock_usec(CLOCK_REALTIME) - last_full >= WATCH_FULL_SCAN_MS * 1000LL;
-                if (!set.n && !full)
-                        continue;
+                if (!set.n && !full) {
+                        /*
+                         * inotify says nothing when ifaces/ is removed while we hold it open
+                         * (IN_DELETE_SELF waits for the last reference): look at the path
+                         * ourselves, one lstat() a tick.
+                         */
+                        bool gone = false;
+
+                        if (pthread_mutex_trylock(&e->write_lock) == 0) {
+                                gone = mirror_ifaces_check(e->mirror) < 0;
+                                pthread_mutex_unlock(&e->write_lock);
+                        }
+                        if (!gone)
+                                continue;
+                        full = true;
+                }
 
                 /*
                  * One try at iscsiadm's lock: while iscsiadm holds it, the watcher must not sit
