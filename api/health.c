@@ -24,8 +24,10 @@ int health_get(struct call *c)
         if (r < 0)
                 return r;
 
-        /* iscsiadm holds its lock for milliseconds; a second means writes are stuck behind it. */
-        bool lock_stuck = h.lock_held && !h.lock_ours && h.lock_age_usec >= 1000000;
+        /* iscsiadm holds its lock for milliseconds: writes waiting behind it, or a second of
+         * it, mean writes are stuck. */
+        bool lock_stuck =
+                h.lock_held && !h.lock_ours && (h.lock_age_usec >= 1000000 || h.writes_waiting > 0);
 
         status = !h.db_ok || !h.root_ok     ? "failing" :
                  h.n_problems || lock_stuck ? "degraded" :

@@ -92,7 +92,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct engine *, engine_free);
 
 static void initiator_name_read(const char *path, char *buf, size_t size);
 static int root_settle(struct engine *e);
-static size_t mark_missing(struct engine *e, const char *why);
+static size_t mark_missing(struct engine *e);
 static int watch_add(struct engine *e);
 
 static void fault(struct engine *e, const char *point)
@@ -316,6 +316,15 @@ _printf_(4, 5) static void problem_set(struct engine *e, const char *name, const
                     streq(kind, "missing") ? "is missing; its record is kept" :
                                              "is not mirrored",
                     kind, reason);
+}
+
+/* A record kept while its file is gone (struct iface_snap's missing). */
+static void missing_problem(struct engine *e, const char *name)
+{
+        problem_set(e, name, "missing",
+                    "no file in '%s' since the directory was replaced or removed; the record is "
+                    "kept: POST /api/v1/admin/restore-files writes it back, DELETE drops it",
+                    mirror_ifaces_dir(e->mirror));
 }
 
 /* The problem a record itself carries (invalid), or none. */
@@ -550,9 +559,11 @@ static int reconcile_name(struct engine *e, const char *name)
         cur = idx_find(e, name);
         r = mirror_read(e->mirror, name, &data, &len);
         if (r == -ENOENT) {
-                /* A record whose file went with a replaced ifaces/ is kept (root_take_over). */
-                if (cur && problem_get(e, name, "missing", NULL, 0))
+                /* A record whose file went with a replaced ifaces/ is kept (root_settle). */
+                if (cur && cur->missing) {
+                        missing_problem(e, name);
                         return 0;
+                }
                 problem_clear(e, name);
                 if (!cur)
                         return 0;
@@ -572,6 +583,7 @@ static int reconcile_name(struct engine *e, const char *name)
                 return 0;
         }
         if (cur && cur->content_len == len && memcmp(cur->content, data, len) == 0) {
+                cur->missing = false;
                 problem_sync(e, name, cur);
                 return 0;
         }
@@ -1013,8 +1025,7 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         if (r >= 0 && mirror_ifaces_created(e->mirror) && e->n_idx > 0)
                 log_warning("'%s' did not exist and was created empty; %zu record(s) of the "
                             "database are kept as missing",
-                            mirror_ifaces_dir(e->mirror),
-                            mark_missing(e, "was missing at start and created empty"));
+                            mirror_ifaces_dir(e->mirror), mark_missing(e));
         if (r >= 0)
                 r = reconcile_all(e);
         mirror_unlock(e->mirror);
@@ -1449,6 +1460,23 @@ static int storage_check(struct engine *e, struct iface_error *err)
         return 0;
 }
 
+/* Why a write's wait for the locks ran out, with the holder of iscsiadm's lock if any. */
+static void lock_timeout_reason(struct engine *e, struct iface_error *err)
+{
+        struct mirror_lock_info li = {};
+
+        if (mirror_lock_info(e->mirror, &li) >= 0 && li.held && !li.ours)
+                snprintf(err->reason, sizeof(err->reason),
+                         "iscsiadm's lock.write is held by %.60s for %lld ms, past the lock "
+                         "timeout (%u ms): nothing was changed; retry later",
+                         li.holder, (long long)li.age_usec / 1000, e->lock_timeout_ms);
+        else
+                snprintf(err->reason, sizeof(err->reason),
+                         "other writes held the iscsi db root past this one's lock timeout (%u "
+                         "ms): nothing was changed; retry later",
+                         e->lock_timeout_ms);
+}
+
 /*
  * Take write_lock and iscsiadm's lock for one write, each wait bounded by the request's own
  * deadline (its arrival plus the lock timeout), never by a queue of deadlines, and check the
@@ -1467,10 +1495,7 @@ static int write_begin(struct engine *e, const struct engine_ctx *ctx, struct if
         r = -pthread_mutex_clocklock(&e->write_lock, CLOCK_MONOTONIC, &ts);
         if (r < 0) {
                 atomic_fetch_sub(&e->writes_waiting, 1);
-                snprintf(err->reason, sizeof(err->reason),
-                         "other writes waiting for iscsiadm's lock held this one past its deadline "
-                         "(the lock timeout, %u ms): nothing was changed; retry later",
-                         e->lock_timeout_ms);
+                lock_timeout_reason(e, err);
                 return r == -ETIMEDOUT ? r : -EIO;
         }
         r = storage_check(e, err);
@@ -1480,15 +1505,8 @@ static int write_begin(struct engine *e, const struct engine_ctx *ctx, struct if
         left = deadline - clock_usec(CLOCK_MONOTONIC);
         r = mirror_lock(e->mirror, left > 0 ? (unsigned)(left / 1000) : 0);
         if (r < 0) {
-                struct mirror_lock_info li = {};
-
-                (void)mirror_lock_info(e->mirror, &li);
                 if (r == -ETIMEDOUT)
-                        snprintf(err->reason, sizeof(err->reason),
-                                 "iscsiadm's lock.write is held by %.60s for %lld ms, past the "
-                                 "lock timeout (%u ms): nothing was changed; retry later",
-                                 li.held ? li.holder : "somebody", (long long)li.age_usec / 1000,
-                                 e->lock_timeout_ms);
+                        lock_timeout_reason(e, err);
                 else if (r == -ESHUTDOWN)
                         snprintf(err->reason, sizeof(err->reason),
                                  "the daemon is stopping: nothing was changed");
@@ -1540,8 +1558,7 @@ static int settle_name(struct engine *e, const char *name, struct iface_snap **r
                 r = mirror_read(e->mirror, name, &data, &len);
                 if (r == -ENOMEM)
                         return r;
-                if (file_in_sync(cur, r, data, len) ||
-                    (r == -ENOENT && cur && problem_get(e, name, "missing", NULL, 0))) {
+                if (file_in_sync(cur, r, data, len) || (r == -ENOENT && cur && cur->missing)) {
                         *ret_cur = cur;
                         return 0;
                 }
@@ -1583,7 +1600,7 @@ static int settle_name(struct engine *e, const char *name, struct iface_snap **r
  * has records), a missing file says nothing about what the admin wants. Holding write_lock and
  * the mirror lock. Returns how many were marked.
  */
-static size_t mark_missing(struct engine *e, const char *why)
+static size_t mark_missing(struct engine *e)
 {
         size_t n = 0;
 
@@ -1593,10 +1610,8 @@ static size_t mark_missing(struct engine *e, const char *why)
 
                 if (mirror_read(e->mirror, name, &data, NULL) != -ENOENT)
                         continue;
-                problem_set(e, name, "missing",
-                            "no file in '%s' since it %s; the record is kept: POST "
-                            "/api/v1/admin/restore-files writes it back, DELETE drops it",
-                            mirror_ifaces_dir(e->mirror), why);
+                e->idx[i]->missing = true;
+                missing_problem(e, name);
                 n++;
         }
         return n;
@@ -1624,8 +1639,7 @@ static int root_settle(struct engine *e)
         if (fault == -ESTALE) {
                 r = mirror_ifaces_reopen(e->mirror);
                 if (r >= 0) {
-                        size_t n =
-                                r == 0 ? mark_missing(e, "was replaced while the daemon ran") : 0;
+                        size_t n = r == 0 ? mark_missing(e) : 0;
 
                         atomic_store(&e->root_fault, 0);
                         log_notice("Took over the directory now at '%s'%s; %zu record(s) without "
@@ -1666,6 +1680,7 @@ int engine_restore_files(struct engine *e, const struct engine_ctx *ctx, size_t 
                         log_error_errno(r, "Failed to restore 'ifaces/%s'", s->rec.name);
                         break;
                 }
+                s->missing = false;
                 problem_sync(e, s->rec.name, s);
                 log_notice("Restored '%s/%s' from the database (revision %" PRIu64 ", by %s)",
                            mirror_ifaces_dir(e->mirror), s->rec.name, s->revision,

@@ -64,6 +64,7 @@ struct iface_snap {
         int64_t updated_usec;
         bool builtin;
         char *invalid; /* imported from the db root but breaking our rules: why (else NULL) */
+        bool missing;  /* engine-private, under its write lock: kept while its file is gone */
         unsigned refs; /* atomic */
 };
 

@@ -96,6 +96,7 @@ check "f2 is written back byte for byte" same_as_row f2
 check "n1 is written back byte for byte" same_as_row n1
 check "mode 0600" [ "$(stat -c %a "$ROOT/ifaces/f2")" = 600 ]
 rm -f "$ROOT/ifaces/f3"
+sleep 0.3 # the watcher sees the removal: f3 stays a record without a file, not a deletion
 api POST /api/v1/admin/restore-files
 check "a second restore writes f3 once the stranger is gone" [ "$(jq -r .restored <<<"$BODY")" = 1 ]
 check "health ok" wait_health ok
