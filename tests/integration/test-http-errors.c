@@ -271,6 +271,10 @@ static const struct bad_case cases[] = {
         { "If-Match star on missing", "PUT", "/api/v1/ifaces/nosuch", J, "{\"mtu\":1}", 412, NULL,
           "*" },
         { "If-Match malformed", "PATCH", SEED0, MP, "{\"mtu\":1}", 400, "If-Match", "garbage" },
+        /* RFC 9110 13.1.1: a well-formed tag that is not ours does not match: 412, not 400 */
+        { "If-Match opaque PATCH", "PATCH", SEED0, MP, "{\"mtu\":1}", 412, NULL, "\"abc\"" },
+        { "If-Match opaque DELETE", "DELETE", SEED0, NULL, NULL, 412, NULL, "\"abc\", \"x-1\"" },
+        { "If-Match unterminated", "PATCH", SEED0, MP, "{\"mtu\":1}", 400, "If-Match", "\"abc" },
 
         /* --- routing and query --- */
         { "method not allowed", "DELETE", COLL, NULL, NULL, 405, NULL },

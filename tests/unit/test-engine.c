@@ -229,6 +229,34 @@ static int edit_netdev(const struct iface_rec *cur, struct iface_rec *next, stru
         return iface_rec_set_str(next, IFACE_F_NET_IFACENAME, userdata);
 }
 
+/* A conditional write that lost the race against a delete is a failed condition (412), not a
+ * missing record (404): the client's If-Match named a revision that no longer exists. */
+static void test_engine_if_match_race_with_delete_is_stale(void **state)
+{
+        struct fixture *f = *state;
+        struct iface_rec rec = {};
+        struct iface_error err = {};
+        struct iface_snap *s = NULL;
+        uint64_t rev;
+
+        rec_make(&rec, "gone0", "eth1");
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, &s, &err), 0);
+        iface_rec_done(&rec);
+        rev = s->revision;
+        iface_snap_unref(s);
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "gone0", rev, NULL), 0);
+
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "gone0", rev, NULL), -ESTALE);
+        assert_int_equal(
+                engine_iface_update(f->e, &ctx, "gone0", rev, edit_netdev, "eth2", NULL, &err),
+                -ESTALE);
+        /* Without a condition it is simply not there. */
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "gone0", 0, NULL), -ENOENT);
+        assert_int_equal(
+                engine_iface_update(f->e, &ctx, "gone0", 0, edit_netdev, "eth2", NULL, &err),
+                -ENOENT);
+}
+
 static void test_engine_update_revisions_and_if_match(void **state)
 {
         struct fixture *f = *state;
@@ -534,6 +562,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_engine_create_get_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_if_match_race_with_delete_is_stale,
+                                                setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_builtins_are_read_only, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_update_revisions_and_if_match, setup,

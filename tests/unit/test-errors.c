@@ -17,10 +17,28 @@ static void test_errors_status_map(void **state)
                 int r;
                 int status;
         } cases[] = {
-                { -EINVAL, 400 }, { -EBADMSG, 400 },     { -ERANGE, 400 },    { -ENOENT, 404 },
-                { -EEXIST, 409 }, { -EROFS, 503 },       { -EBUSY, 409 },     { -ESTALE, 412 },
-                { -E2BIG, 413 },  { -EMEDIUMTYPE, 415 }, { -ETIMEDOUT, 503 }, { -ENOSPC, 507 },
-                { -EIO, 500 },    { -ENOMEM, 500 },      { -EPERM, 409 },     { 0, 500 },
+                { -EINVAL, 400 },
+                { -EBADMSG, 400 },
+                { -ERANGE, 400 },
+                { -ENOENT, 404 },
+                { -EEXIST, 409 },
+                { -EROFS, 503 },
+                { -EBUSY, 409 },
+                { -ESTALE, 412 },
+                { -E2BIG, 413 },
+                { -EMEDIUMTYPE, 415 },
+                { -ETIMEDOUT, 503 },
+                { -ENOSPC, 507 },
+                { -EIO, 500 },
+                { -ENOMEM, 500 },
+                { -EPERM, 409 },
+                { 0, 500 },
+                /* storage faults under the daemon: a directory at a record's name, a db or
+                 * ifaces/ replaced, permission taken away, a damaged db */
+                { -EISDIR, 409 },
+                { -EBADFD, 503 },
+                { -EACCES, 503 },
+                { -EUCLEAN, 503 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
