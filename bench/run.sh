@@ -4,6 +4,9 @@
 # would otherwise run (the baseline). Prints medians over REPS rounds and the ratios.
 #
 #   N=500 REPS=3 bench/run.sh        (run as root: the baseline needs a private mount namespace)
+#   OLD_BIN=/path/to/iscsi-ifaced bench/run.sh
+#                                    also runs an older build of the daemon in every round, and
+#                                    prints this build's figures against it (a change's cost)
 #
 # Both sides write to the same disk (a directory under /var/tmp, not tmpfs). Our creates are
 # durable (fsync of file, directories and sqlite); iscsiadm's are not (it never fsyncs).
@@ -31,10 +34,10 @@ now() { date +%s.%N; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 
-ours_round() { # $1 = round; prints "create_per_s list_ms get_per_s"
-	local d=$WORK/ours$1
+ours_round() { # $1 = round [$2 = binary]; prints "create_per_s list_ms get_per_s"
+	local d=$WORK/ours$1${2:+-old} bin=${2:-$BIN}
 	mkdir -p "$d"
-	"$BIN" --auth off --listen 127.0.0.1:0 --port-file "$d/port" --iscsi-root "$d/root" --db "$d/db" \
+	"$bin" --auth off --listen 127.0.0.1:0 --port-file "$d/port" --iscsi-root "$d/root" --db "$d/db" \
 		--lock-dir "$d/lock" --log-level warning 2>"$d/log" &
 	PID=$!
 	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.05; done
@@ -85,6 +88,11 @@ for r in $(seq "$REPS"); do
 	read -r bc bl <<<"$(base_round "$r")"
 	printf 'round %d: ours create %.0f/s list %.1f ms get %.0f/s | iscsiadm create %.0f/s list %.1f ms\n' \
 		"$r" "$oc" "$ol" "$og" "$bc" "$bl"
+	if [ -n "${OLD_BIN:-}" ]; then
+		read -r xc xl xg <<<"$(ours_round "$r" "$OLD_BIN")"
+		printf 'round %d: old  create %.0f/s list %.1f ms get %.0f/s\n' "$r" "$xc" "$xl" "$xg"
+		echo "$xc" >>"$WORK/xc"; echo "$xl" >>"$WORK/xl"; echo "$xg" >>"$WORK/xg"
+	fi
 	echo "$oc" >>"$WORK/oc"; echo "$ol" >>"$WORK/ol"; echo "$og" >>"$WORK/og"
 	echo "$bc" >>"$WORK/bc"; echo "$bl" >>"$WORK/bl"
 done
@@ -96,3 +104,11 @@ printf 'create + set net_ifacename (per s)     %12.0f    %12.0f          %6.2fx\
 printf 'list all %5d records (ms)            %12.2f    %12.2f          %6.2fx faster\n' "$N" "$ol" "$bl" "$(echo "$bl / $ol" | bc -l)"
 printf 'GET one record, 2 clients (per s)      %12.0f    %12s\n' "$og" "n/a"
 echo "(ours: durable, fsync of file + dirs + sqlite WAL per write; iscsiadm: no fsync, in-place rewrite)"
+if [ -n "${OLD_BIN:-}" ]; then
+	xc=$(median <"$WORK/xc"); xl=$(median <"$WORK/xl"); xg=$(median <"$WORK/xg")
+	echo
+	echo "this build against OLD_BIN ($OLD_BIN), same rounds   this        old      this/old"
+	printf 'create + set net_ifacename (per s)            %12.0f %10.0f    %6.3f\n' "$oc" "$xc" "$(echo "$oc / $xc" | bc -l)"
+	printf 'list all %5d records (ms)                   %12.2f %10.2f    %6.3f\n' "$N" "$ol" "$xl" "$(echo "$ol / $xl" | bc -l)"
+	printf 'GET one record, 2 clients (per s)             %12.0f %10.0f    %6.3f\n' "$og" "$xg" "$(echo "$og / $xg" | bc -l)"
+fi

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "macro.h"
 #include "mirror.h"
 
@@ -201,15 +202,10 @@ static int mirror_open_lock_source(struct mirror *m)
         _cleanup_(closep) int fd = -1;
         struct stat st;
 
-        fd = openat(m->lock_dir_fd, LOCK_SOURCE_NAME,
-                    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        fd = open_regular(m->lock_dir_fd, LOCK_SOURCE_NAME, O_RDWR | O_CREAT | O_NOFOLLOW, 0600,
+                          &st);
         if (fd < 0)
-                return -errno;
-
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
+                return fd;
 
         if (flock(fd, LOCK_SH) < 0)
                 return -errno;

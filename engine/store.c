@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs.h"
 #include "macro.h"
 #include "store.h"
 
@@ -885,7 +886,6 @@ int store_lock_db(const char *path, const char *iscsi_root, int *ret_fd, char *h
         _cleanup_free_ char *lock_path = NULL;
         _cleanup_close_ int fd = -1;
         char buf[512];
-        struct stat st;
         int n;
 
         assert_return(path && ret_fd && holder && size > 0, -EINVAL);
@@ -896,13 +896,9 @@ int store_lock_db(const char *path, const char *iscsi_root, int *ret_fd, char *h
                 return 0;
         if (asprintf(&lock_path, "%s.lock", path) < 0)
                 return -ENOMEM;
-        fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        fd = open_regular(AT_FDCWD, lock_path, O_RDWR | O_CREAT | O_NOFOLLOW, 0600, NULL);
         if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
+                return fd;
         if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
                 ssize_t k;
 

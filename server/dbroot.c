@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dbroot.h"
+#include "fs.h"
 #include "macro.h"
 
 /* Distinct roots kept per suffix; a file naming more is not telling us anything useful. */
@@ -176,13 +177,9 @@ int dbroot_from_binary(const char *path, char **ret_root)
         assert_return(ret_root, -EINVAL);
 
         /* O_NONBLOCK: a FIFO put in a candidate's place must not hang the start. */
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        fd = open_regular(AT_FDCWD, path, O_RDONLY | O_NONBLOCK, 0, &st);
         if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode))
-                return -EINVAL;
+                return fd;
         if ((unsigned long long)st.st_size > DBROOT_FILE_MAX)
                 return -EFBIG;
 

@@ -14,10 +14,7 @@
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 fault_enter "$@"
 
-mkdir -p "$W/state" "$W/lock"
-ROOT=$W/root
-DB=$W/state/ifaced.db
-LOCK=$W/lock
+fault_dirs
 daemon_start foreign "$ROOT" "$DB" "$LOCK" --drift report || harness_fail "no start"
 seed 1
 # A valid record that nobody imported: report mode leaves it alone (health says drift).

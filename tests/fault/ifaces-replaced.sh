@@ -15,10 +15,7 @@
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 fault_enter "$@"
 
-mkdir -p "$W/state" "$W/lock"
-ROOT=$W/root
-DB=$W/state/ifaced.db
-LOCK=$W/lock
+fault_dirs
 
 rows() { sqlite3 -batch "file:$DB?mode=ro" "SELECT count(*) FROM ifaces"; }
 # wait_health STATUS: health says STATUS within 3 s.

@@ -205,6 +205,15 @@ remount() {
         mount -o "remount,$2" "$1" || harness_fail "cannot remount $1 $2"
 }
 
+# fault_dirs: the usual layout of a case: ROOT (the iscsi root, made by the daemon), DB (in
+# $W/state) and LOCK (iscsiadm's lock dir); makes the directories that must exist.
+fault_dirs() {
+        mkdir -p "$W/state" "$W/lock"
+        ROOT=$W/root
+        DB=$W/state/ifaced.db
+        LOCK=$W/lock
+}
+
 # --- the daemon ---------------------------------------------------------------------------------
 
 # daemon_start NAME ROOT DB LOCKDIR [ARGS...]: start the daemon on unix:$W/NAME.sock with its

@@ -13,10 +13,8 @@
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 fault_enter "$@"
 
-mkdir -p "$W/state" "$W/lock" "$W/bin"
-ROOT=$W/root
-DB=$W/state/ifaced.db
-LOCK=$W/lock
+fault_dirs
+mkdir -p "$W/bin"
 N=6
 
 # A process named iscsiadm that holds the lock, the way iscsiadm takes it.

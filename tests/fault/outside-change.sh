@@ -16,10 +16,7 @@
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 fault_enter "$@"
 
-mkdir -p "$W/state" "$W/lock"
-ROOT=$W/root
-DB=$W/state/ifaced.db
-LOCK=$W/lock
+fault_dirs
 
 etag() { header ETag; }
 

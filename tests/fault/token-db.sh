@@ -12,10 +12,7 @@
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 fault_enter "$@"
 
-mkdir -p "$W/state" "$W/lock"
-ROOT=$W/root
-DB=$W/state/ifaced.db
-LOCK=$W/lock
+fault_dirs
 
 tokens_in() { sqlite3 -batch "file:$1?mode=ro" "SELECT count(*) || ':' || count(revoked_usec) FROM tokens"; }
 

@@ -12,10 +12,8 @@
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 fault_enter "$@"
 
-mkdir -p "$W/state" "$W/lock" "$W/root2"
-ROOT=$W/root
-DB=$W/state/ifaced.db
-LOCK=$W/lock
+fault_dirs
+mkdir -p "$W/root2"
 daemon_start first "$ROOT" "$DB" "$LOCK" || harness_fail "the first daemon did not start"
 FIRST=$DAEMON
 FIRST_SOCK=$SOCK

@@ -10,42 +10,15 @@ set -euo pipefail
 BIN=$(readlink -f "${1:-${IFACED_BIN:-}}")
 SRC=${SOURCE_ROOT:-$(cd "$(dirname "$0")/../.." && pwd)}
 W=$(mktemp -d "${TMPDIR:-/tmp}/ifd-config.XXXXXX")
-PID=
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 cleanup() {
         [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null
         rm -rf "$W"
 }
 trap cleanup EXIT
-fails=0
-pass() { echo "PASS: $*"; }
-fail() {
-        echo "FAIL: $*"
-        fails=$((fails + 1))
-}
 
 mkdir -p "$W/iscsi" "$W/lock"
 chmod 700 "$W" "$W/iscsi" "$W/lock"
-
-start() { # ARGS...: start the daemon, wait for the port file; 1 if it exited
-        rm -f "$W/port"
-        "$BIN" "$@" >"$W/log" 2>&1 &
-        PID=$!
-        for _ in $(seq 200); do
-                [ -s "$W/port" ] && return 0
-                kill -0 "$PID" 2>/dev/null || {
-                        wait "$PID" 2>/dev/null || true
-                        PID=
-                        return 1
-                }
-                sleep 0.02
-        done
-        return 1
-}
-stop() {
-        kill "$PID"
-        wait "$PID" 2>/dev/null || true
-        PID=
-}
 
 cat >"$W/a.conf" <<CONF
 # a comment, then blank lines and spaces around '='

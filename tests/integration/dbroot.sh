@@ -38,7 +38,7 @@ fi
 
 # --- inside the private mount namespace ---------------------------------------------------------
 W=$(mktemp -d "${TMPDIR:-/tmp}/ifd-dbroot.XXXXXX")
-PID=
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 BLANKED=()
 cleanup() {
         if [ -n "$PID" ]; then kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null; fi
@@ -48,40 +48,26 @@ cleanup() {
         rm -rf "$W" || true
 }
 trap cleanup EXIT
-fails=0
-pass() { echo "PASS: $*"; }
-fail() {
-        echo "FAIL: $*"
-        fails=$((fails + 1))
-}
 
 mount -t tmpfs -o mode=0755 tmpfs /etc/iscsi
 mount -t tmpfs -o mode=0755 tmpfs /var/lib
 mount -t tmpfs -o mode=0755 tmpfs /run/lock
 mkdir -p /run/lock/iscsi "$W/db"
 
-start() { # [ARGS...]: start the daemon (no --iscsi-root unless given); 1 if it did not come up
-        rm -f "$W/port"
-        "$BIN" --listen 127.0.0.1:0 --port-file "$W/port" --auth off --db "$W/db/ifaced.db" \
-                --sysfs-root "$SRC/tests/fixtures/sysfs/tcp" "$@" >"$W/log" 2>&1 &
-        PID=$!
-        for _ in $(seq 200); do
-                [ -s "$W/port" ] && return 0
-                kill -0 "$PID" 2>/dev/null || {
-                        wait "$PID" 2>/dev/null || true
-                        PID=
-                        return 1
-                }
-                sleep 0.02
-        done
-        return 1
-}
-stop() {
-        kill "$PID"
-        wait "$PID" 2>/dev/null || true
-        PID=
+up() { # [ARGS...]: start the daemon (no --iscsi-root unless given); 1 if it did not come up
+        start --listen 127.0.0.1:0 --port-file "$W/port" --auth off --db "$W/db/ifaced.db" \
+                --sysfs-root "$SRC/tests/fixtures/sysfs/tcp" "$@"
 }
 logged() { grep -F "iscsi root $1" "$W/log" >/dev/null; }
+chosen() { # WHAT LINE: the daemon starts without --iscsi-root and logs "iscsi root LINE"
+        if up; then
+                logged "$2" && pass "logged: $(grep -o "iscsi root .*" "$W/log" | head -n 1)" ||
+                        fail "$1: $(cat "$W/log")"
+                stop
+        else
+                fail "did not start with $1: $(cat "$W/log")"
+        fi
+}
 
 # 1. The compiled-in root, as `strings` reads it from the installed binary.
 want=$(strings -a /usr/sbin/iscsiadm | sed -n 's|^\(/.*\)/ifaces$|\1|p' | sort -u)
@@ -90,7 +76,7 @@ if [ "$(echo "$want" | wc -l)" -ne 1 ] || [ -z "$want" ]; then
         exit 77
 fi
 mkdir -p "$want"
-if start; then
+if up; then
         if logged "$want: the compiled-in path of /usr/sbin/iscsiadm"; then
                 pass "logged: $(grep -o "iscsi root .*" "$W/log" | head -n 1)"
         else
@@ -124,25 +110,11 @@ for b in /usr/sbin/iscsiadm /sbin/iscsiadm /usr/lib64/libopeniscsiusr.so.0 \
 done
 rm -rf /etc/iscsi/* /etc/iscsi/.iscsi-ifaced "$W/db"/*
 mkdir -p /var/lib/iscsi/nodes
-if start; then
-        logged "/var/lib/iscsi: an existing directory with iscsiadm's layout (nodes/); no installed iscsiadm or libopeniscsiusr names its db root (/usr/sbin/iscsiadm names no db root" &&
-                pass "logged: $(grep -o "iscsi root .*" "$W/log" | head -n 1)" ||
-                fail "layout fallback: $(cat "$W/log")"
-        stop
-else
-        fail "did not start with the layout fallback: $(cat "$W/log")"
-fi
+chosen "the layout fallback" "/var/lib/iscsi: an existing directory with iscsiadm's layout (nodes/); no installed iscsiadm or libopeniscsiusr names its db root (/usr/sbin/iscsiadm names no db root"
 
 # 3. No layout anywhere: the fixed default (/etc/iscsi, open-iscsi's own default).
 rm -rf /var/lib/iscsi "$W/db"/*
-if start; then
-        logged "/etc/iscsi: the fixed default; no installed iscsiadm or libopeniscsiusr names its db root" &&
-                pass "logged: $(grep -o "iscsi root .*" "$W/log" | head -n 1)" ||
-                fail "fixed default: $(cat "$W/log")"
-        stop
-else
-        fail "did not start with the fixed default: $(cat "$W/log")"
-fi
+chosen "the fixed default" "/etc/iscsi: the fixed default; no installed iscsiadm or libopeniscsiusr names its db root"
 
 # --iscsi-root wins, and says so.
 mkdir -p "$W/given"
@@ -152,7 +124,7 @@ else
         fail "--help: $("$BIN" --help | grep -A3 iscsi-root)"
 fi
 rm -rf "$W/db"/*
-if start --iscsi-root "$W/given"; then
+if up --iscsi-root "$W/given"; then
         logged "$W/given: given by --iscsi-root" && pass "logged: iscsi root given by --iscsi-root" ||
                 fail "--iscsi-root: $(cat "$W/log")"
         stop

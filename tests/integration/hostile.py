@@ -25,34 +25,14 @@ import sys
 import tempfile
 import time
 
+from wire import check, connect, failures, status_of
+
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ["IFACED_BIN"])
 
-fails = 0
-
-
-def check(ok, what):
-    global fails
-    print(("PASS: " if ok else "FAIL: ") + what, flush=True)
-    if not ok:
-        fails += 1
-
-
-def status_of(data):
-    """The status code of a raw HTTP answer, or 0."""
-    try:
-        return int(data.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        return 0
 
 
 def body_of(data):
     return data.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in data else b""
-
-
-def connect(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
 
 
 def read_until_closed(s, timeout):
@@ -304,12 +284,12 @@ def main():
         if d:
             d.proc.kill()
             d.proc.wait()
-        if fails and os.environ.get("HOSTILE_KEEP"):
+        if failures() and os.environ.get("HOSTILE_KEEP"):
             print("kept", work)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    print("hostile: %d failure(s)" % fails)
-    return 1 if fails else 0
+    print("hostile: %d failure(s)" % failures())
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

@@ -21,33 +21,13 @@ import sys
 import tempfile
 import time
 
+from wire import check, connect, failures, status_of
+
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ["IFACED_BIN"])
 PER_CLIENT = 4
 TOTAL = 10
 IDLE_S = 1
 
-fails = 0
-
-
-def check(ok, what):
-    global fails
-    print(("PASS: " if ok else "FAIL: ") + what, flush=True)
-    if not ok:
-        fails += 1
-
-
-def status_of(data):
-    """The status code of a raw HTTP answer, or 0."""
-    try:
-        return int(data.split(b" ", 2)[1])
-    except (IndexError, ValueError):
-        return 0
-
-
-def connect(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=5)
-    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return s
 
 
 def request(port, raw, read_all=True):
@@ -255,8 +235,8 @@ def main():
             proc.kill()
             proc.wait()
         shutil.rmtree(work, ignore_errors=True)
-    print("limits: %d failure(s)" % fails)
-    return 1 if fails else 0
+    print("limits: %d failure(s)" % failures())
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

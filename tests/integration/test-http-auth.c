@@ -325,11 +325,38 @@ static void test_auth_matrix(void **state)
                       cells);
 }
 
+/*
+ * Four failures of the caller who: the 3rd waits 100 ms and the 4th 200 ms (the tarpit at its
+ * real pace). With viewer_first, a valid viewer request from the same client comes before each
+ * failure, and must not reset the count.
+ */
+static void assert_tarpit_pace(struct fix *f, int who, bool viewer_first)
+{
+        for (int i = 1; i <= 4; i++) {
+                int64_t t0, dt;
+
+                if (viewer_first)
+                        assert_int_equal(tcp_request(f, f->token[WHO_VIEWER], "GET",
+                                                     "/api/v1/ifaces", NULL, NULL),
+                                         200);
+                t0 = harness_now_ms();
+                assert_int_equal(tcp_request(f, f->token[who], "GET", "/api/v1/ifaces", NULL, NULL),
+                                 401);
+                dt = harness_now_ms() - t0;
+                print_message("failure %d%s answered in %lld ms\n", i,
+                              viewer_first ? " after a success" : "", (long long)dt);
+                if (i == 3)
+                        assert_true(dt >= 90);
+                if (i == 4)
+                        assert_true(dt >= 190);
+        }
+}
+
 static void test_auth_headers_and_tarpit(void **state)
 {
         struct fix *f = *state;
         struct hresp r = {};
-        int64_t t0, dt;
+        int64_t t0;
 
         auth_on(f->h, NULL, 0);
 
@@ -348,18 +375,7 @@ static void test_auth_headers_and_tarpit(void **state)
                                                                          .rate_limit = 1000,
                                                                          .rate_burst = 1000 }),
                 0);
-        for (int i = 1; i <= 4; i++) {
-                t0 = harness_now_ms();
-                assert_int_equal(
-                        tcp_request(f, f->token[WHO_GARBAGE], "GET", "/api/v1/ifaces", NULL, NULL),
-                        401);
-                dt = harness_now_ms() - t0;
-                print_message("failure %d answered in %lld ms\n", i, (long long)dt);
-                if (i == 3)
-                        assert_true(dt >= 90);
-                if (i == 4)
-                        assert_true(dt >= 190);
-        }
+        assert_tarpit_pace(f, WHO_GARBAGE, false);
         /* Meanwhile the server is not held: a good request from the same client is fast. */
         t0 = harness_now_ms();
         assert_int_equal(tcp_request(f, f->token[WHO_VIEWER], "GET", "/api/v1/ifaces", NULL, NULL),
@@ -374,28 +390,13 @@ static void test_auth_headers_and_tarpit(void **state)
 static void test_tarpit_not_reset_by_success(void **state)
 {
         struct fix *f = *state;
-        int64_t t0, dt;
 
         assert_int_equal(
                 api_set_auth(f->h->api, &(const struct api_auth_config){ .enabled = true,
                                                                          .rate_limit = 1000,
                                                                          .rate_burst = 1000 }),
                 0);
-        for (int i = 1; i <= 4; i++) {
-                assert_int_equal(
-                        tcp_request(f, f->token[WHO_VIEWER], "GET", "/api/v1/ifaces", NULL, NULL),
-                        200);
-                t0 = harness_now_ms();
-                assert_int_equal(tcp_request(f, f->token[WHO_WRONG_SECRET], "GET", "/api/v1/ifaces",
-                                             NULL, NULL),
-                                 401);
-                dt = harness_now_ms() - t0;
-                print_message("failure %d after a success: %lld ms\n", i, (long long)dt);
-                if (i == 3)
-                        assert_true(dt >= 90);
-                if (i == 4)
-                        assert_true(dt >= 190);
-        }
+        assert_tarpit_pace(f, WHO_WRONG_SECRET, true);
 }
 
 /* An Idempotency-Key belongs to the principal that sent it. */

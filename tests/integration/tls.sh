@@ -30,13 +30,7 @@ cleanup() {
         rm -rf "$W"
 }
 trap cleanup EXIT
-
-fails=0
-pass() { echo "PASS: $*"; }
-fail() {
-        echo "FAIL: $*"
-        fails=$((fails + 1))
-}
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 # ---------------------------------------------------------------- a test CA and two server certs
 cd "$W"
