@@ -2,7 +2,7 @@
 /*
  * Who is asking, and may they (docs/security.md): bearer tokens or the unix peer's uid to a
  * role, the route's role to the answer (401, 403, 429), the tarpit for failed attempts and the
- * per-token rate limit. The delayed 401s of the tarpit ride on api_pending, so no HTTP thread
+ * per-token rate limit. The delayed 401s of the tarpit ride on pending_delay(), so no HTTP thread
  * sleeps.
  */
 #include <pthread.h>
@@ -159,7 +159,7 @@ static int unauthorized(struct call *c, bool invalid, const char *detail)
         errors_problem(c->resp, 401, detail, NULL, c->req->request_id);
         set_www_authenticate(c, invalid);
         if (delay > 0)
-                (void)api_pending_delay(c, delay);
+                (void)pending_delay(&c->api->pq, c->resp, c->req->request_id, delay);
         return 1;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /api/v1/ifaces/{name}/checks, /api/v1/checks and /api/v1/jobs (docs/checks.md). A single check
- * answers later through api_pending (the connection is suspended meanwhile); a job answers 202 at
- * once. CHAP secrets are copied into the spec, wiped after submission and never written out.
+ * answers later through a pending answer (pending.h; the connection is suspended meanwhile); a
+ * job answers 202 at once. CHAP secrets are copied into the spec, wiped after submission and never written out.
  */
 #include <jansson.h>
 #include <pthread.h>
@@ -327,156 +327,35 @@ static void write_job(struct sbuf *b, struct job *job, bool results)
 
 /* --- single check: the pending answer ------------------------------------------------------ */
 
-static void pending_done(struct check *chk, void *userdata)
+/* The check loop finished the check: its answer is ready. */
+static void check_answer_ready(struct check *chk, void *userdata)
 {
-        struct api_pending *p = userdata;
-        void (*notify)(void *) = NULL;
-        void *ud = NULL;
-
         (void)chk;
-        pthread_mutex_lock(&p->lock);
-        p->done = true;
-        notify = p->notify;
-        ud = p->userdata;
-        pthread_mutex_unlock(&p->lock);
-        if (notify)
-                notify(ud);
+        pending_fire(userdata);
 }
 
-void api_pending_fire(struct api_pending *p)
-{
-        pending_done(NULL, p);
-}
-
-void api_pending_wait(struct api_pending *p, void (*notify)(void *userdata), void *userdata)
-{
-        bool done;
-
-        pthread_mutex_lock(&p->lock);
-        done = p->done;
-        if (!done) {
-                p->notify = notify;
-                p->userdata = userdata;
-        }
-        pthread_mutex_unlock(&p->lock);
-        if (done)
-                notify(userdata);
-}
-
-void api_pending_finish(struct api_pending *p, struct api_response *resp)
+static void check_answer_render(void *payload, const char *request_id, struct api_response *resp)
 {
         struct sbuf b = {};
         char *body;
         size_t len;
 
-        if (!p->check) {
-                *resp = p->ready;
-                api_pending_free(p);
-                return;
-        }
-        *resp = (struct api_response){};
-        write_result(&b, p->check, -1);
+        write_result(&b, payload, -1);
         if (sbuf_take(&b, &body, &len) < 0)
-                errors_problem(resp, 500, "out of memory", NULL, p->request_id);
+                errors_problem(resp, 500, "out of memory", NULL, request_id);
         else
                 resp_set_body(resp, 200, "application/json", body, len);
-
-        check_unref(p->check);
-        api_pending_free(p);
 }
 
-/* --- delayed answers ------------------------------------------------------------------------ */
-
-static void *timer_thread(void *arg)
+static void check_answer_drop(void *payload)
 {
-        struct api *a = arg;
-
-        pthread_mutex_lock(&a->timer_lock);
-        for (;;) {
-                int64_t now = clock_usec(CLOCK_MONOTONIC);
-
-                while (a->timers && (a->timers->due_usec <= now || a->timer_stopping)) {
-                        struct api_pending *p = a->timers;
-
-                        a->timers = p->next;
-                        pthread_mutex_unlock(&a->timer_lock);
-                        pending_done(NULL, p);
-                        pthread_mutex_lock(&a->timer_lock);
-                }
-                if (a->timer_stopping)
-                        break;
-                if (a->timers) {
-                        int64_t due = a->timers->due_usec;
-                        struct timespec ts;
-
-                        ts.tv_sec = (time_t)(due / 1000000);
-                        ts.tv_nsec = (long)(due % 1000000) * 1000;
-                        (void)pthread_cond_timedwait(&a->timer_cond, &a->timer_lock, &ts);
-                } else
-                        pthread_cond_wait(&a->timer_cond, &a->timer_lock);
-        }
-        pthread_mutex_unlock(&a->timer_lock);
-        return NULL;
+        check_unref(payload);
 }
 
-int api_timers_start(struct api *a)
-{
-        pthread_condattr_t ca;
-        int r;
-
-        pthread_mutex_init(&a->timer_lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&a->timer_cond, &ca);
-        pthread_condattr_destroy(&ca);
-        a->timer_inited = true;
-        r = -pthread_create(&a->timer_thread, NULL, timer_thread, a);
-        if (r < 0)
-                return r;
-        a->timer_started = true;
-        return 0;
-}
-
-void api_timers_stop(struct api *a)
-{
-        if (!a->timer_started)
-                return;
-        pthread_mutex_lock(&a->timer_lock);
-        a->timer_stopping = true;
-        pthread_cond_signal(&a->timer_cond);
-        pthread_mutex_unlock(&a->timer_lock);
-        pthread_join(a->timer_thread, NULL);
-        a->timer_started = false;
-}
-
-int api_pending_delay(struct call *c, int64_t delay_usec)
-{
-        struct api *a = c->api;
-        struct api_pending *p, **pp;
-
-        p = calloc(1, sizeof(*p));
-        if (!p)
-                return -ENOMEM; /* answer at once instead */
-        pthread_mutex_init(&p->lock, NULL);
-        p->ready = *c->resp;
-        *c->resp = (struct api_response){ .pending = p };
-        p->due_usec = clock_usec(CLOCK_MONOTONIC) + delay_usec;
-
-        pthread_mutex_lock(&a->timer_lock);
-        if (!a->timer_started || a->timer_stopping) {
-                /* Stopping: no delays. */
-                pthread_mutex_unlock(&a->timer_lock);
-                pending_done(NULL, p);
-                return 0;
-        }
-        for (pp = &a->timers; *pp && (*pp)->due_usec <= p->due_usec; pp = &(*pp)->next)
-                ;
-        p->next = *pp;
-        *pp = p;
-        pthread_cond_signal(&a->timer_cond);
-        pthread_mutex_unlock(&a->timer_lock);
-        return 0;
-}
+static const struct pending_ops check_answer_ops = {
+        .render = check_answer_render,
+        .drop = check_answer_drop,
+};
 
 int checks_run(struct call *c)
 {
@@ -484,6 +363,7 @@ int checks_run(struct call *c)
         _cleanup_(json_decrefp) json_t *j = NULL;
         struct check_spec spec = {};
         struct api_pending *p;
+        struct check *chk = NULL;
         json_t *portal;
         int r;
 
@@ -512,24 +392,21 @@ int checks_run(struct call *c)
                 return r;
         }
 
-        p = calloc(1, sizeof(*p));
+        p = pending_new(c->req->request_id);
         if (!p) {
                 explicit_bzero(&spec, sizeof(spec));
                 return -ENOMEM;
         }
-        pthread_mutex_init(&p->lock, NULL);
-        snprintf(p->request_id, sizeof(p->request_id), "%s", c->req->request_id ?: "");
-
-        r = checker_submit(engine_checker(c->api->engine), &spec, pending_done, p, &p->check);
+        /* The answer is fired by the check loop, and sent only after this handler returned. */
+        r = checker_submit(engine_checker(c->api->engine), &spec, check_answer_ready, p, &chk);
         explicit_bzero(&spec, sizeof(spec));
         if (r < 0) {
-                pthread_mutex_destroy(&p->lock);
-                free(p);
+                pending_free(p);
                 if (r == -ESHUTDOWN)
                         snprintf(c->detail, sizeof(c->detail), "the daemon is stopping");
                 return r;
         }
-
+        pending_set_payload(p, &check_answer_ops, chk);
         c->resp->pending = p;
         return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "api.h"
 #include "iface.h"
+#include "pending.h"
 #include "token.h"
 
 struct engine;
@@ -17,34 +18,7 @@ struct auth_state;
 struct check;
 struct route;
 
-/* An answer that comes later (api.h): a check, a delayed 401, or a write done by a writer. */
-struct api_pending {
-        pthread_mutex_t lock;
-        bool done;
-        void (*notify)(void *userdata);
-        void *userdata;
-        struct check *check;       /* a check to answer with, or */
-        struct api_response ready; /* an answer made already */
-        int64_t due_usec;          /* CLOCK_MONOTONIC, for the timer list */
-        struct api_pending *next;  /* in the timer list or the write queue */
-        char request_id[72];
-        /* A deferred write: the request (its strings outlive the suspension, see api.c). */
-        struct api_request req;
-        const struct route *route;
-        char param[256];
-        bool has_param;
-        char actor[48];
-        int64_t start_usec;
-        char *owned[3]; /* copies of the request's strings that lived on the server's stack */
-};
-
-/* Free p and what it owns (not the answer). */
-void api_pending_free(struct api_pending *p);
-/* The answer of p is ready: notify the server. Any thread. */
-void api_pending_fire(struct api_pending *p);
-
 #define API_UNIX_ROLES_MAX 32
-#define API_WRITERS        2 /* threads that run durable writes (they serialise on the engine) */
 
 struct api_auth_cfg {
         bool enabled;
@@ -65,24 +39,8 @@ struct api {
         struct api_auth_cfg auth_cfg;
         struct auth_state *auth;
 
-        /* Durable writes run here, off the HTTP threads (api.c). */
-        pthread_mutex_t write_lock;
-        pthread_cond_t write_cond;
-        pthread_t writers[API_WRITERS];
-        size_t n_writers;
-        bool writers_inited;
-        bool writers_stopping;
-        bool defer_writes;
-        struct api_pending *write_head, *write_tail;
-
-        /* Delayed answers (the tarpit's 401s), sorted by due time, fired by timer_thread. */
-        pthread_mutex_t timer_lock;
-        pthread_cond_t timer_cond;
-        pthread_t timer_thread;
-        bool timer_inited;
-        bool timer_started;
-        bool timer_stopping;
-        struct api_pending *timers;
+        bool defer_writes;        /* run ROUTE_DURABLE routes on the writer threads */
+        struct pending_queues pq; /* writer threads and delayed answers (pending.c) */
 };
 
 /* One request as a handler sees it. */
@@ -99,11 +57,18 @@ struct call {
 
 typedef int (*route_fn)(struct call *c);
 
+/* How a route runs. */
+enum route_mode {
+        ROUTE_INLINE,  /* on the HTTP thread: reads, and work that answers later by itself */
+        ROUTE_DURABLE, /* ends in an fsync (a record, a token): on a writer thread (pending.c) */
+};
+
 struct route {
         const char *method;
         const char *path; /* segments; "{name}" matches one non-empty segment */
         route_fn fn;
-        enum role role; /* the least role that may call it */
+        enum role role;       /* the least role that may call it */
+        enum route_mode mode; /* ROUTE_DURABLE for every route that reaches a durable verb */
 };
 
 extern const struct route api_routes[];
@@ -147,11 +112,6 @@ int auth_parse_bearer(const char *header, char id[static 13], char secret[static
  * c->resp holds the answer (401, 403, 429; maybe delayed). Or -errno.
  */
 int auth_check(struct call *c, enum role need);
-
-/* checks.c: make c->resp (filled) an answer that leaves after delay_usec. 0 or -ENOMEM. */
-int api_pending_delay(struct call *c, int64_t delay_usec);
-int api_timers_start(struct api *a);
-void api_timers_stop(struct api *a);
 
 enum router_result {
         ROUTER_FOUND,

@@ -274,3 +274,12 @@ struct store_audit_query;
 struct store_audit;
 int engine_audit(struct engine *e, const struct store_audit_query *q,
                  int (*cb)(const struct store_audit *a, void *ud), void *ud);
+
+/*
+ * From now on (until called with false) the calling thread must not wait for an fsync: every
+ * durable verb (record writes, restore-files, token create and revoke) called on it fails with
+ * -EDEADLK, and the log names it. The API sets this while it runs a route that is not marked
+ * ROUTE_DURABLE on an HTTP thread, so that a route left unmarked fails in every test that
+ * reaches it instead of silently holding an HTTP thread.
+ */
+void engine_thread_forbid_durable(bool on);

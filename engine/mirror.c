@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "fs.h"
 #include "macro.h"
 #include "mirror.h"
@@ -448,6 +449,9 @@ int mirror_write(struct mirror *m, const char *name, const char *data, size_t le
         assert_return(data || len == 0, -EINVAL);
         if (!name_is_ok(name))
                 return -EINVAL;
+        r = durable_check("a write of ifaces/");
+        if (r < 0)
+                return r;
 
         r = tmp_name(name, &tmp);
         if (r < 0)

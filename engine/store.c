@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "durable.h"
 #include "fs.h"
 #include "macro.h"
 #include "store.h"
@@ -545,6 +546,10 @@ int store_intent_put(struct store *s, const struct store_intent *in)
         assert_return(s, -EINVAL);
         assert_return(in && in->name && in->origin, -EINVAL);
         assert_return(in->revision <= INT64_MAX, -EINVAL);
+
+        r = durable_check("a record write");
+        if (r < 0)
+                return r;
 
         r = store_begin(s);
         if (r < 0)

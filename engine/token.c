@@ -12,6 +12,7 @@
 
 #include <gnutls/crypto.h>
 
+#include "durable.h"
 #include "macro.h"
 #include "store.h"
 #include "token.h"
@@ -221,6 +222,9 @@ int tokens_create(struct tokens *t, enum role role, const char *name, const char
 
         if (role <= ROLE_NONE || role >= _ROLE_MAX || !name || !name_ok(name))
                 return -EINVAL;
+        r = durable_check("a token create");
+        if (r < 0)
+                return r;
         if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
                 return -EIO;
 
@@ -351,6 +355,9 @@ int tokens_revoke(struct tokens *t, const char *id, const char *actor, const cha
         sqlite3_stmt *st = NULL;
         int rc, r;
 
+        r = durable_check("a token revoke");
+        if (r < 0)
+                return r;
         pthread_mutex_lock(&t->lock);
         r = tokens_file_check(t);
         if (r < 0) {

@@ -229,6 +229,37 @@ static int edit_netdev(const struct iface_rec *cur, struct iface_rec *next, stru
         return iface_rec_set_str(next, IFACE_F_NET_IFACENAME, userdata);
 }
 
+/* A thread that must not wait for an fsync (an HTTP thread running a route not marked
+ * ROUTE_DURABLE) gets -EDEADLK from every durable verb, and nothing is written. */
+static void test_engine_durable_guard(void **state)
+{
+        struct fixture *f = *state;
+        struct iface_rec rec = {};
+        struct iface_error err = {};
+        size_t n = 0;
+
+        rec_make(&rec, "guard0", "eth1");
+        engine_thread_forbid_durable(true);
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, NULL, &err), -EDEADLK);
+        assert_int_equal(engine_restore_files(f->e, &ctx, &n, &err), 0); /* nothing to write */
+        engine_thread_forbid_durable(false);
+        assert_null(file_read(f, "guard0"));
+        assert_int_equal(count_sql(f, "SELECT count(*) FROM intents"), 0);
+        assert_int_equal(count_sql(f, "SELECT count(*) FROM audit WHERE name = 'guard0'"), 0);
+
+        /* Another thread, or the same one once allowed again, writes as usual. */
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, NULL, &err), 0);
+        assert_mirrors(f, "guard0", true);
+        engine_thread_forbid_durable(true);
+        assert_int_equal(
+                engine_iface_update(f->e, &ctx, "guard0", 0, edit_netdev, "eth2", NULL, &err),
+                -EDEADLK);
+        assert_int_equal(engine_iface_delete(f->e, &ctx, "guard0", 0, NULL), -EDEADLK);
+        engine_thread_forbid_durable(false);
+        assert_mirrors(f, "guard0", true);
+        iface_rec_done(&rec);
+}
+
 /* A conditional write that lost the race against a delete is a failed condition (412), not a
  * missing record (404): the client's If-Match named a revision that no longer exists. */
 static void test_engine_if_match_race_with_delete_is_stale(void **state)
@@ -564,6 +595,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_engine_create_get_delete, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_if_match_race_with_delete_is_stale,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_durable_guard, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_builtins_are_read_only, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_update_revisions_and_if_match, setup,

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Answers that come later (api.h: api_pending_wait/finish): the connection is suspended, no
+ * thread waits, and the answer is fired from elsewhere. Three kinds use it:
+ *  - an answer made now but sent later (the tarpit's delayed 401s): pending_delay(), fired by the
+ *    timer thread;
+ *  - work that must not run on an HTTP thread (durable writes): pending_queue_job(), run and
+ *    fired by a writer thread;
+ *  - an answer rendered from a payload that completes elsewhere (a check): pending_new() +
+ *    pending_set_payload(), fired by whoever completes it (pending_fire()).
+ * This file knows nothing of checks (a render/drop pair) nor of routes (a run callback).
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "api.h"
+
+#define API_WRITERS 2 /* threads that run durable writes (they serialise on the engine) */
+
+/* A payload rendered into the answer when it is sent (a check's result, say). */
+struct pending_ops {
+        /* Fill resp (zeroed) with the answer; called at most once, from api_pending_finish(). */
+        void (*render)(void *payload, const char *request_id, struct api_response *resp);
+        /* Release the payload; called exactly once, rendered or not. */
+        void (*drop)(void *payload);
+};
+
+/* Work for a writer thread. */
+struct pending_job_ops {
+        /* Do the work and fill ready (zeroed) with its answer. */
+        void (*run)(void *job, struct api_response *ready);
+        /* Release the job; called exactly once, after run or instead of it. */
+        void (*free)(void *job);
+};
+
+struct api_pending {
+        pthread_mutex_t lock;
+        bool done; /* fired */
+        void (*notify)(void *userdata);
+        void *userdata;
+        const struct pending_ops *ops; /* a payload to render, or */
+        void *payload;
+        struct api_response ready;             /* an answer made already */
+        const struct pending_job_ops *job_ops; /* work still to do on a writer thread */
+        void *job;
+        int64_t due_usec;         /* CLOCK_MONOTONIC, for the timer list */
+        struct api_pending *next; /* in the timer list or the write queue */
+        char request_id[72];
+};
+
+/* The writer threads and the timer thread, with their queues. Part of struct api. */
+struct pending_queues {
+        pthread_mutex_t write_lock;
+        pthread_cond_t write_cond;
+        pthread_t writers[API_WRITERS];
+        size_t n_writers;
+        bool writers_stopping;
+        struct api_pending *write_head, *write_tail;
+
+        pthread_mutex_t timer_lock;
+        pthread_cond_t timer_cond;
+        pthread_t timer_thread;
+        bool timer_started;
+        bool timer_stopping;
+        struct api_pending *timers; /* sorted by due time */
+
+        bool inited;
+};
+
+/* Start the timer thread and the writer threads. 0 or -errno (call pending_queues_done). */
+int pending_queues_start(struct pending_queues *q);
+/*
+ * Let the writers finish what is queued, then stop them (later jobs are refused: the caller
+ * runs them inline), and fire every delayed answer now. Idempotent.
+ */
+void pending_queues_stop(struct pending_queues *q);
+/* Stop (if needed) and release. */
+void pending_queues_done(struct pending_queues *q);
+
+/* A new pending answer for request_id (may be NULL), not yet fired. NULL when out of memory. */
+struct api_pending *pending_new(const char *request_id);
+/* Free p and what it still holds (payload, job, answer). */
+void pending_free(struct api_pending *p);
+/* The answer of p is ready: notify the server. Any thread; once. */
+void pending_fire(struct api_pending *p);
+/* The answer will be rendered from payload (taken over; dropped by ops->drop). */
+void pending_set_payload(struct api_pending *p, const struct pending_ops *ops, void *payload);
+
+/*
+ * Make *resp (filled) an answer that leaves after delay_usec: resp then only carries the
+ * pending. 0, or -ENOMEM (resp untouched: answer at once).
+ */
+int pending_delay(struct pending_queues *q, struct api_response *resp, const char *request_id,
+                  int64_t delay_usec);
+
+/*
+ * Run job on a writer thread and answer with what it makes: resp then only carries the
+ * pending. 0, or -EAGAIN (no writer: stopping, or out of memory; job is not taken, run it here).
+ */
+int pending_queue_job(struct pending_queues *q, struct api_response *resp, const char *request_id,
+                      const struct pending_job_ops *ops, void *job);
