@@ -184,11 +184,11 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
         switch (router_match(api_routes, api_n_routes, req->method, req->path, &route, param,
                              sizeof(param), &c.param, allow, sizeof(allow))) {
         case ROUTER_NOT_FOUND:
-                errors_problem(resp, 404, "no such resource", NULL, req->request_id);
+                errors_answer(resp, -ENOENT, "no such resource", NULL, req->request_id);
                 return;
         case ROUTER_BAD_METHOD:
-                errors_problem(resp, 405, "method not allowed on this resource", NULL,
-                               req->request_id);
+                errors_answer(resp, -EOPNOTSUPP, "method not allowed on this resource", NULL,
+                              req->request_id);
                 (void)resp_add_header(resp, "Allow", allow);
                 return;
         case ROUTER_FOUND:

@@ -100,6 +100,14 @@ void api_set_defer_writes(struct api *a, bool on);
 /* Handle one request. Always fills resp (errors become problem+json). Thread-safe. */
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp);
 
+/*
+ * A problem+json answer for the failure r (-EINVAL: 400, -E2BIG: 413, ...; the same map as every
+ * other answer), for what the server refuses before a request reaches the API (framing, encoded
+ * NULs). resp is overwritten; release it with api_response_done().
+ */
+void api_problem(struct api_response *resp, int r, const char *detail, const char *field,
+                 const char *request_id);
+
 /* Release what resp owns. */
 void api_response_done(struct api_response *resp);
 

@@ -156,7 +156,7 @@ static int unauthorized(struct call *c, bool invalid, const char *detail)
         const char *client = c->req->client ?: "unknown";
         int64_t delay = tarpit_fail(c->api->auth, &c->api->auth_cfg, client);
 
-        errors_problem(c->resp, 401, detail, NULL, c->req->request_id);
+        errors_answer(c->resp, -ENOKEY, detail, NULL, c->req->request_id);
         set_www_authenticate(c, invalid);
         if (delay > 0)
                 (void)pending_delay(&c->api->pq, c->resp, c->req->request_id, delay);
@@ -205,7 +205,7 @@ int auth_check(struct call *c, enum role need)
                         snprintf(c->detail, sizeof(c->detail),
                                  "token %s is over its rate limit of %.0f requests/s", ti.id,
                                  cfg->rate_limit);
-                        errors_problem(c->resp, 429, c->detail, NULL, c->req->request_id);
+                        errors_answer(c->resp, -EDQUOT, c->detail, NULL, c->req->request_id);
                         snprintf(v, sizeof(v), "%u", wait);
                         (void)resp_add_header(c->resp, "Retry-After", v);
                         return 1;
@@ -227,7 +227,7 @@ int auth_check(struct call *c, enum role need)
         if (have < need) {
                 snprintf(c->detail, sizeof(c->detail), "this needs the %s role; %s has the %s role",
                          role_to_string(need), c->actor, role_to_string(have));
-                errors_problem(c->resp, 403, c->detail, NULL, c->req->request_id);
+                errors_answer(c->resp, -EKEYREJECTED, c->detail, NULL, c->req->request_id);
                 return 1;
         }
         return 0;

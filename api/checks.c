@@ -342,7 +342,7 @@ static void check_answer_render(void *payload, const char *request_id, struct ap
 
         write_result(&b, payload, -1);
         if (sbuf_take(&b, &body, &len) < 0)
-                errors_problem(resp, 500, "out of memory", NULL, request_id);
+                errors_answer(resp, -ENOMEM, "out of memory", NULL, request_id);
         else
                 resp_set_body(resp, 200, "application/json", body, len);
 }

@@ -34,8 +34,14 @@ int errors_status(int r)
         case -EBADMSG:
         case -ERANGE:
                 return 400;
+        case -ENOKEY: /* no credential, or one that is not valid */
+                return 401;
+        case -EKEYREJECTED: /* a valid credential without the role */
+                return 403;
         case -ENOENT:
                 return 404;
+        case -EOPNOTSUPP: /* a known path without this method */
+                return 405;
         case -EEXIST:
         case -EPERM:
         case -EBUSY:
@@ -49,6 +55,8 @@ int errors_status(int r)
                 return 415;
         case -EILSEQ:
                 return 422;
+        case -EDQUOT: /* over the rate limit */
+                return 429;
         case -ETIMEDOUT:
         case -EAGAIN:
         case -ESHUTDOWN:
@@ -100,6 +108,19 @@ void errors_problem(struct api_response *resp, int status, const char *detail, c
                 return;
         }
         resp_set_body(resp, status, "application/problem+json", body, len);
+}
+
+void errors_answer(struct api_response *resp, int r, const char *detail, const char *field,
+                   const char *request_id)
+{
+        errors_problem(resp, errors_status(r), detail, field, request_id);
+}
+
+void api_problem(struct api_response *resp, int r, const char *detail, const char *field,
+                 const char *request_id)
+{
+        *resp = (struct api_response){};
+        errors_answer(resp, r, detail, field, request_id);
 }
 
 void errors_from_call(struct call *c, int r)

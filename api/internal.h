@@ -132,9 +132,17 @@ enum router_result router_match(const struct route *routes, size_t n, const char
 /* The one map from -errno to HTTP status. */
 int errors_status(int r);
 
-/* Fill resp with a problem+json body for status; field and detail may be NULL. */
+/*
+ * The one problem+json writer: fill resp with a body for status; field and detail may be NULL.
+ * Handlers do not pick statuses: they call errors_answer() (or return -errno, which becomes
+ * errors_from_call()).
+ */
 void errors_problem(struct api_response *resp, int status, const char *detail, const char *field,
                     const char *request_id);
+
+/* Fill resp with the problem answer of the failure r (status from errors_status()). */
+void errors_answer(struct api_response *resp, int r, const char *detail, const char *field,
+                   const char *request_id);
 
 /* Set a 400 on c naming field (a static string or c->err.field_buf); returns -EINVAL. */
 int call_invalid(struct call *c, const char *field, const char *fmt, ...)

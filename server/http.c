@@ -290,7 +290,7 @@ static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, cons
  * had sent all of it (or never, if it does not). Returns the reason (a constant), or NULL.
  */
 static const char *request_start(struct http_request *req, struct MHD_Connection *conn,
-                                 int *ret_status)
+                                 int *ret_err)
 {
         struct header_scan hs = {};
         const char *te, *hdr;
@@ -308,7 +308,7 @@ static const char *request_start(struct http_request *req, struct MHD_Connection
         (void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_scan_header, &hs);
         te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
 
-        *ret_status = MHD_HTTP_BAD_REQUEST;
+        *ret_err = -EINVAL;
         if (hs.content_length_differs)
                 return "the request has Content-Length headers that differ";
         if (hs.n_transfer_encoding > 0 && hs.n_content_length > 0)
@@ -327,7 +327,7 @@ static const char *request_start(struct http_request *req, struct MHD_Connection
                 v = strtoull(hs.content_length, &end, 10);
                 if (errno == 0 && end != hs.content_length && *end == 0 && v > API_MAX_BODY) {
                         req->body_too_large = true;
-                        *ret_status = MHD_HTTP_CONTENT_TOO_LARGE;
+                        *ret_err = -E2BIG;
                         return "the body exceeds 65536 bytes";
                 }
         }
@@ -372,39 +372,6 @@ static void response_add_header(struct MHD_Response *r, const char *name, const 
                 log_warning("dropping invalid response header '%s', ignoring", name);
 }
 
-/*
- * A 400 or 413 problem+json decided here, before the api: for what the api cannot see in a plain
- * struct api_request (decoded NULs, arguments past the cap, the framing of the request). Same
- * shape as api/errors.c. detail is a constant; field and request_id are plain tokens, checked by
- * the callers.
- */
-static struct MHD_Response *problem_response(int status, const char *detail, const char *field,
-                                             const char *request_id)
-{
-        struct MHD_Response *r;
-        bool too_large = status == MHD_HTTP_CONTENT_TOO_LARGE;
-        char *body;
-        int n;
-
-        n = asprintf(&body,
-                     "{\"type\":\"urn:iscsi-ifaced:problem:%s\","
-                     "\"title\":\"%s\",\"status\":%d,\"detail\":\"%s\"%s%s%s"
-                     ",\"request_id\":\"%s\"}",
-                     too_large ? "payload-too-large" : "validation",
-                     too_large ? "Request body too large" : "Invalid request", status, detail,
-                     field ? ",\"field\":\"" : "", field ?: "", field ? "\"" : "", request_id);
-        if (n < 0)
-                return NULL;
-
-        r = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_FREE);
-        if (!r) {
-                free(body);
-                return NULL;
-        }
-        response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
-        return r;
-}
-
 /* Turn the api's answer into an MHD response; resp is released. */
 static struct MHD_Response *mhd_response(struct api_response *aresp, int *ret_status)
 {
@@ -431,6 +398,23 @@ static struct MHD_Response *mhd_response(struct api_response *aresp, int *ret_st
 
         api_response_done(aresp);
         return r;
+}
+
+/*
+ * A 400 or 413 decided here, before the api: for what the api cannot see in a plain struct
+ * api_request (decoded NULs, arguments past the cap, the framing of the request). The api writes
+ * it, like every other problem answer.
+ */
+static struct MHD_Response *problem_response(int r, const char *detail, const char *field,
+                                             const char *request_id, int *ret_status)
+{
+        struct api_response aresp;
+        struct MHD_Response *mr;
+
+        api_problem(&aresp, r, detail, field, request_id);
+        mr = mhd_response(&aresp, ret_status);
+        api_response_done(&aresp);
+        return mr;
 }
 
 /* Hand the request to the api. NULL with req->pending set: the answer comes later. */
@@ -542,12 +526,13 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
          * keep-alive, so only set up state and come back for the body and the final call.
          */
         if (!req->started) {
-                const char *refused = request_start(req, conn, &status);
+                int err = 0;
+                const char *refused = request_start(req, conn, &err);
 
                 if (!refused)
                         return MHD_YES;
                 /* Answered before the body: the connection cannot be reused, so it closes. */
-                r = problem_response(status, refused, NULL, req->request_id);
+                r = problem_response(err, refused, NULL, req->request_id, &status);
                 if (!r)
                         return MHD_NO;
                 response_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -577,14 +562,13 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
         /* Final call: the whole body is here (or was dropped as too large). */
         (void)MHD_get_connection_values_n(conn, MHD_GET_ARGUMENT_KIND, http_collect_arg, req);
 
-        if (req->path_has_nul) {
-                status = MHD_HTTP_BAD_REQUEST;
-                r = problem_response(status, "the path contains an encoded NUL (%00)", NULL,
-                                     req->request_id);
-        } else if (req->bad_arg) {
-                status = MHD_HTTP_BAD_REQUEST;
-                r = problem_response(status, req->bad_arg, req->bad_arg_field, req->request_id);
-        } else {
+        if (req->path_has_nul)
+                r = problem_response(-EINVAL, "the path contains an encoded NUL (%00)", NULL,
+                                     req->request_id, &status);
+        else if (req->bad_arg)
+                r = problem_response(-EINVAL, req->bad_arg, req->bad_arg_field, req->request_id,
+                                     &status);
+        else {
                 r = api_response(s, req, conn, method, url, req->request_id, &status);
                 if (!r && req->pending) {
                         /* Suspend first: the answer may be ready before wait returns. */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
 
@@ -43,6 +44,33 @@ static void test_errors_status_map(void **state)
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
                 assert_int_equal(errors_status(cases[i].r), cases[i].status);
+
+        /* What the API itself refuses: credentials, roles, methods, rate. */
+        assert_int_equal(errors_status(-ENOKEY), 401);
+        assert_int_equal(errors_status(-EKEYREJECTED), 403);
+        assert_int_equal(errors_status(-EOPNOTSUPP), 405);
+        assert_int_equal(errors_status(-EDQUOT), 429);
+}
+
+/*
+ * Every errno that an engine verb documents (engine.h, token.h, check.h) has a status of its own:
+ * only an internal failure (-EIO, -ENOMEM, -EDEADLK: a route left unmarked) is a 500.
+ */
+static void test_errors_engine_errnos_have_statuses(void **state)
+{
+        static const int engine_errnos[] = {
+                -ENOENT,    -EEXIST, -EPERM, -ESTALE, -EINVAL,  -EBUSY,  -ETIMEDOUT, -EBADFD,
+                -ESHUTDOWN, -ENOSPC, -EROFS, -EACCES, -EUCLEAN, -EISDIR, -EAGAIN,    -ERANGE,
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(engine_errnos); i++) {
+                int st = errors_status(engine_errnos[i]);
+
+                if (st == 500)
+                        fail_msg("%s falls to 500", strerror(-engine_errnos[i]));
+        }
+        assert_int_equal(errors_status(-EIO), 500);
+        assert_int_equal(errors_status(-EDEADLK), 500);
 }
 
 static json_t *problem_json(const struct api_response *resp)
@@ -131,6 +159,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_errors_status_map),
+                cmocka_unit_test(test_errors_engine_errnos_have_statuses),
                 cmocka_unit_test(test_errors_problem_body),
                 cmocka_unit_test(test_errors_from_call_names_field_only_for_400),
                 cmocka_unit_test(test_errors_json_string_escapes),
