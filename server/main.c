@@ -407,25 +407,12 @@ finish:
 
 int main(int argc, char *argv[])
 {
-        struct options o = {
-                .listen = { "127.0.0.1:8080" },
-                .n_listen = 1,
-                .iscsi_root = NULL, /* detected below unless given (server/dbroot.h) */
-                .db_path = "/var/lib/iscsi-ifaced/ifaced.db",
-                .lock_dir = "/run/lock/iscsi",
-                .sysfs_root = "/sys",
-                .drift = ENGINE_DRIFT_IMPORT,
-                .threads = 2,
-                .log_level = LOG_INFO,
-                .auth = true,
-                .rate_limit = 100,
-                .rate_burst = 200,
-                .lock_timeout_ms = 5000,
-        };
+        struct options o;
         _cleanup_free_ char *detected_root = NULL, *root_reason = NULL;
         sigset_t mask;
         int r;
 
+        options_init(&o);
         (void)umask(0077);
         (void)atexit(options_free_config_values);
         if (argc >= 2 && streq(argv[1], "token"))

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The daemon's options: the long-option table, the config-file parser and --help. */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -8,12 +9,44 @@
 
 #include "api.h"
 #include "engine.h"
+#include "http.h"
 #include "log.h"
 #include "macro.h"
 #include "options.h"
 #include "token.h"
 
 #define CONFIG_LINE 4096
+
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+
+static const char *const drift_names[_ENGINE_DRIFT_MAX] = {
+        [ENGINE_DRIFT_IMPORT] = "import",
+        [ENGINE_DRIFT_REPORT] = "report",
+};
+
+void options_init(struct options *o)
+{
+        *o = (struct options){
+                .listen = { OPTIONS_LISTEN_DEFAULT },
+                .n_listen = 1,
+                .iscsi_root = NULL, /* detected by main() unless given (server/dbroot.h) */
+                .db_path = OPTIONS_DB_DEFAULT,
+                .lock_dir = OPTIONS_LOCK_DIR_DEFAULT,
+                .sysfs_root = OPTIONS_SYSFS_ROOT_DEFAULT,
+                .drift = OPTIONS_DRIFT_DEFAULT,
+                .threads = OPTIONS_THREADS_DEFAULT,
+                .log_level = log_level_from_string(OPTIONS_LOG_LEVEL_DEFAULT),
+                .auth = OPTIONS_AUTH_DEFAULT,
+                .rate_limit = API_RATE_LIMIT_DEFAULT,
+                .rate_burst = API_RATE_BURST_DEFAULT,
+                .max_conn_per_client = HTTP_PER_CLIENT_DEFAULT,
+                .idle_timeout_s = HTTP_CONNECTION_TIMEOUT_S,
+                .max_connections = HTTP_MAX_CONNECTIONS,
+                .lock_timeout_ms = OPTIONS_LOCK_TIMEOUT_MS_DEFAULT,
+        };
+        assert(o->log_level >= 0);
+}
 
 void options_help(void)
 {
@@ -27,24 +60,27 @@ void options_help(void)
                "  --config FILE         read options from FILE (\"key = value\" lines, keys are the\n"
                "                        long options; later command-line options override it)\n"
                "  --listen ADDR         127.0.0.1:PORT, [::1]:PORT, HOST:PORT or unix:/PATH; may\n"
-               "                        repeat (default 127.0.0.1:8080; port 0 picks a free port)\n"
+               "                        repeat (default " OPTIONS_LISTEN_DEFAULT
+               "; port 0 picks a free port)\n"
                "  --port-file FILE      write the bound port of the first TCP listener to FILE\n"
                "  --iscsi-root DIR      open-iscsi db root (default: the compiled-in root of the\n"
                "                        installed iscsiadm, else an existing /etc/iscsi or\n"
                "                        /var/lib/iscsi with iscsiadm's layout, else /etc/iscsi;\n"
                "                        the log says which and why)\n"
-               "  --db FILE             sqlite database (default /var/lib/iscsi-ifaced/ifaced.db)\n"
-               "  --lock-dir DIR        iscsiadm lock directory (default /run/lock/iscsi)\n"
+               "  --db FILE             sqlite database (default " OPTIONS_DB_DEFAULT ")\n"
+               "  --lock-dir DIR        iscsiadm lock directory (default " OPTIONS_LOCK_DIR_DEFAULT
+               ")\n"
                "  --lock-timeout-ms N   how long a write waits for iscsiadm's lock before 503\n"
-               "                        (default 5000)\n"
+               "                        (default %u)\n"
                "  --sysfs-root DIR      sysfs to read HBAs, transports and NIC details from\n"
-               "                        (default /sys; a fixture tree works for tests)\n"
+               "                        (default " OPTIONS_SYSFS_ROOT_DEFAULT
+               "; a fixture tree works for tests)\n"
                "  --initiator-name-file FILE  open-iscsi's initiatorname.iscsi, for checks\n"
-               "                        (default /etc/iscsi/initiatorname.iscsi)\n"
+               "                        (default " ENGINE_INITIATOR_NAME_FILE ")\n"
                "  --drift import|report import changes made behind our back, or only report\n"
-               "                        them (default import)\n"
-               "  --threads N           HTTP worker threads, 1..%d (default 2)\n"
-               "  --auth on|off         require a token or a mapped unix uid (default on); off is\n"
+               "                        them (default %s)\n"
+               "  --threads N           HTTP worker threads, 1..%d (default %u)\n"
+               "  --auth on|off         require a token or a mapped unix uid (default %s); off is\n"
                "                        allowed on loopback and unix listeners only\n"
                "  --unix-role UID:ROLE  give a unix socket peer uid a role (viewer, operator,\n"
                "                        admin); may repeat; uid 0 is always admin (a\n"
@@ -52,20 +88,25 @@ void options_help(void)
                "  --tls-cert FILE       PEM certificate chain for the TCP listeners (reloaded on\n"
                "                        SIGHUP)\n"
                "  --tls-key FILE        its PEM private key\n"
-               "  --rate-limit N        requests per second per token (default 100)\n"
-               "  --rate-burst N        burst per token (default 200)\n"
-               "  --max-conn-per-client N  TCP connections per client address (default 64)\n"
-               "  --idle-timeout SEC    close a connection idle or stalled this long (default 30)\n"
-               "  --max-connections N   connections per listener in all (default 4096)\n"
+               "  --rate-limit N        requests per second per token (default %u)\n"
+               "  --rate-burst N        burst per token (default %u)\n"
+               "  --max-conn-per-client N  TCP connections per client address (default %u)\n"
+               "  --idle-timeout SEC    close a connection idle or stalled this long (default %u)\n"
+               "  --max-connections N   connections per listener in all (default %u)\n"
                "  --insecure            allow a non-loopback listener without TLS and auth\n"
-               "  --log-level LEVEL     error, warning, notice, info or debug (default info)\n"
+               "  --log-level LEVEL     error, warning, notice, info or debug (default " OPTIONS_LOG_LEVEL_DEFAULT
+               ")\n"
                "  --help                show this help\n"
                "  --version             show the version\n"
                "\n"
                "Signals: SIGHUP rescans the db root and the offload ports and reloads the TLS\n"
                "certificate; SIGTERM/SIGINT stop after running requests; SIGUSR1, SIGUSR2,\n"
                "SIGALRM and SIGPIPE are ignored (the first three are logged).\n",
-               PROGRAM, PROGRAM, PROGRAM, PROGRAM, THREADS_MAX);
+               PROGRAM, PROGRAM, PROGRAM, PROGRAM, (unsigned)OPTIONS_LOCK_TIMEOUT_MS_DEFAULT,
+               drift_names[OPTIONS_DRIFT_DEFAULT], THREADS_MAX, (unsigned)OPTIONS_THREADS_DEFAULT,
+               OPTIONS_AUTH_DEFAULT ? "on" : "off", (unsigned)API_RATE_LIMIT_DEFAULT,
+               (unsigned)API_RATE_BURST_DEFAULT, (unsigned)HTTP_PER_CLIENT_DEFAULT,
+               (unsigned)HTTP_CONNECTION_TIMEOUT_S, (unsigned)HTTP_MAX_CONNECTIONS);
 }
 
 static int usage_error(const char *option, const char *value, const char *expected)
@@ -179,7 +220,7 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                         o->listen_from_cmdline = true;
                 }
                 if (o->n_listen >= LISTEN_MAX)
-                        return usage_error(name, v, "at most 8 listeners");
+                        return usage_error(name, v, "at most " STRINGIFY(LISTEN_MAX) " listeners");
                 o->listen[o->n_listen++] = v;
                 break;
         case ARG_PORT_FILE:
@@ -217,17 +258,19 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                         return usage_error(name, v, "a file name");
                 o->initiator_name_file = v;
                 break;
-        case ARG_DRIFT:
-                if (streq(v, "import"))
-                        o->drift = ENGINE_DRIFT_IMPORT;
-                else if (streq(v, "report"))
-                        o->drift = ENGINE_DRIFT_REPORT;
-                else
+        case ARG_DRIFT: {
+                size_t d = 0;
+
+                while (d < ELEMENTSOF(drift_names) && !streq(v, drift_names[d]))
+                        d++;
+                if (d >= ELEMENTSOF(drift_names))
                         return usage_error(name, v, "import or report");
+                o->drift = (enum engine_drift_policy)d;
                 break;
+        }
         case ARG_THREADS:
                 if (parse_unsigned(v, 1, THREADS_MAX, &l) < 0)
-                        return usage_error(name, v, "a number from 1 to 256");
+                        return usage_error(name, v, "a number from 1 to " STRINGIFY(THREADS_MAX));
                 o->threads = (unsigned)l;
                 break;
         case ARG_AUTH:
@@ -244,7 +287,8 @@ static int apply_option(struct options *o, int id, const char *name, const char 
 
                 if (!colon || (size_t)(colon - v) >= sizeof(uid_s) ||
                     o->n_unix_roles >= UNIX_ROLES_MAX)
-                        return usage_error(name, v, "UID:ROLE, at most 32 of them");
+                        return usage_error(
+                                name, v, "UID:ROLE, at most " STRINGIFY(UNIX_ROLES_MAX) " of them");
                 memcpy(uid_s, v, (size_t)(colon - v));
                 uid_s[colon - v] = 0;
                 if (parse_unsigned(uid_s, 0, 4294967294UL, &l) < 0 ||

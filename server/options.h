@@ -8,9 +8,27 @@
 #include "api.h"
 #include "engine.h"
 
-#define PROGRAM     "iscsi-ifaced"
-#define THREADS_MAX 256
+#define PROGRAM "iscsi-ifaced"
 
+/*
+ * The defaults of the options, each defined once: options_init() sets them and --help prints
+ * them. The others live beside the code that applies them: the connection limits in http.h
+ * (HTTP_MAX_CONNECTIONS, HTTP_PER_CLIENT_DEFAULT, HTTP_CONNECTION_TIMEOUT_S), the rate limit in
+ * api.h (API_RATE_LIMIT_DEFAULT, API_RATE_BURST_DEFAULT), the initiator name file in engine.h
+ * (ENGINE_INITIATOR_NAME_FILE). Keep README.md's "Daemon options" in step.
+ */
+#define OPTIONS_LISTEN_DEFAULT          "127.0.0.1:8080"
+#define OPTIONS_DB_DEFAULT              "/var/lib/iscsi-ifaced/ifaced.db"
+#define OPTIONS_LOCK_DIR_DEFAULT        "/run/lock/iscsi"
+#define OPTIONS_LOCK_TIMEOUT_MS_DEFAULT 5000
+#define OPTIONS_SYSFS_ROOT_DEFAULT      "/sys"
+#define OPTIONS_DRIFT_DEFAULT           ENGINE_DRIFT_IMPORT
+#define OPTIONS_THREADS_DEFAULT         2
+#define OPTIONS_AUTH_DEFAULT            true
+#define OPTIONS_LOG_LEVEL_DEFAULT       "info"
+
+/* Limits; plain numbers, as the messages print them with STRINGIFY(). */
+#define THREADS_MAX    256
 #define LISTEN_MAX     8
 #define UNIX_ROLES_MAX 32
 
@@ -40,6 +58,9 @@ struct options {
         unsigned max_connections;
         unsigned lock_timeout_ms;
 };
+
+/* Fill o with the defaults above (the iscsi root is left NULL: main() detects it). */
+void options_init(struct options *o);
 
 /* Print the usage of the daemon and of its token CLI to stdout. */
 void options_help(void);
