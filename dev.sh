@@ -26,8 +26,10 @@ PACKAGES=(
 # baseline (bench/iscsi-disc-bench) against libiscsi.
 BENCH_PACKAGES=(bc libiscsi-dev)
 
-# Suites run by `test`: all of them with gcc, the C ones again under ASan+UBSan with clang.
+# Suites run by `test`: all of them with gcc, unit again under valgrind, the C ones again under
+# ASan+UBSan with clang. `usage` prints these lists, so change them here only.
 GCC_SUITES=(unit integration lint compat crash vm target fault load)
+VALGRIND_SUITES=(unit)
 ASAN_SUITES=(unit integration load)
 NUM_PROCESSES=2
 # `test` runs each libFuzzer target of tests/fuzz this long, in seconds; `fuzz` takes its own.
@@ -39,6 +41,30 @@ die() {
         exit 1
 }
 
+# wrap PREFIX WORD...: PREFIX and the words, wrapped at 99 columns under the first word.
+wrap() {
+        local prefix=$1 line=$1 indent w next first=1
+        shift
+
+        indent=$(printf '%*s' "${#prefix}" '')
+        for w in "$@"; do
+                if [ "$first" = 1 ]; then
+                        next=$line$w
+                else
+                        next="$line $w"
+                fi
+                if [ "$first" = 0 ] && [ ${#next} -gt 99 ]; then
+                        printf '%s\n' "$line"
+                        next=$indent$w
+                fi
+                line=$next
+                first=0
+        done
+        printf '%s\n' "$line"
+}
+
+# The stages of `test` are printed from GCC_SUITES, VALGRIND_SUITES, ASAN_SUITES and
+# FUZZ_SECONDS, the values cmd_test runs, so the help cannot fall behind.
 usage() {
         cat <<'EOF'
 usage: ./dev.sh COMMAND [ARGS...]
@@ -47,13 +73,19 @@ usage: ./dev.sh COMMAND [ARGS...]
   build         deps, then configure and compile into build/
   run [ARGS]    build, then start the daemon on 127.0.0.1:${PORT:-8080} with its state in
                 ./.state; ARGS are passed on to iscsi-ifaced
-  test          deps, gcc build with -Dwerror=true and the suites unit integration lint compat
-                crash vm, then a clang ASan+UBSan build (build-asan/) with unit integration
+  test          deps, then these stages; a summary line each, non-zero if any failed:
+EOF
+        wrap "                  gcc -Werror (build/): " "${GCC_SUITES[@]}"
+        wrap "                  valgrind (build/): " "${VALGRIND_SUITES[@]}"
+        wrap "                  clang ASan+UBSan -Werror (build-asan/): " "${ASAN_SUITES[@]}"
+        wrap "                  clang libFuzzer (build-fuzz/): " \
+                every target of tests/fuzz for "$FUZZ_SECONDS" s
+        cat <<EOF
   bench [ARGS]  build, then run bench/run.sh ARGS, bench/nics-http.sh and bench/checks.sh
                 (settings through their environment, e.g. N=500 REPS=3 ./dev.sh bench)
   fuzz [SECONDS] [TARGET...]
                 clang libFuzzer build (build-fuzz/), then tests/fuzz/run.sh: each fuzz target
-                (default all) for SECONDS (default 600); `test` runs them all for 60 s
+                (default all) for SECONDS (default 600); \`test\` runs them all for $FUZZ_SECONDS s
   clean         remove the build directories and ./.state
 EOF
 }
@@ -291,13 +323,16 @@ fuzz_stage() {
         fi
 }
 
-# run_valgrind DIR: the unit suite of DIR under memcheck (setup `valgrind`, tests/meson.build).
+# run_valgrind DIR: VALGRIND_SUITES of DIR under memcheck (setup `valgrind`, tests/meson.build).
 run_valgrind() {
-        local dir=$1 rc=0 p f sk log=$1/meson-logs/testlog-valgrind.json
+        local dir=$1 rc=0 p f sk log=$1/meson-logs/testlog-valgrind.json s args=()
 
+        for s in "${VALGRIND_SUITES[@]}"; do
+                args+=(--suite "$s")
+        done
         rm -f "$log"
         meson test -C "$dir" --no-rebuild --num-processes "$NUM_PROCESSES" --print-errorlogs \
-                --setup valgrind --suite unit || rc=$?
+                --setup valgrind "${args[@]}" || rc=$?
         p=$(jq -s '[.[] | select(.result == "OK")] | length' "$log" 2>/dev/null || echo 0)
         sk=$(jq -s '[.[] | select(.result == "SKIP")] | length' "$log" 2>/dev/null || echo 0)
         f=$(jq -s '[.[] | select(.result != "OK" and .result != "SKIP")] | length' "$log" \
@@ -306,9 +341,9 @@ run_valgrind() {
         TOTAL_F=$((TOTAL_F + f))
         TOTAL_S=$((TOTAL_S + sk))
         if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ] || [ "$p" -eq 0 ]; then
-                stage_result FAIL "valgrind tests [unit]: $p passed, $f failed, $sk skipped, rc $rc"
+                stage_result FAIL "valgrind tests [${VALGRIND_SUITES[*]}]: $p passed, $f failed, $sk skipped, rc $rc"
         else
-                stage_result PASS "valgrind tests [unit]: $p passed, $f failed, $sk skipped"
+                stage_result PASS "valgrind tests [${VALGRIND_SUITES[*]}]: $p passed, $f failed, $sk skipped"
         fi
 }
 

@@ -20,10 +20,10 @@ int api_new(struct engine *e, struct api **ret)
         if (!a)
                 return -ENOMEM;
         a->engine = e;
-        a->auth_cfg.rate_limit = 100;
-        a->auth_cfg.rate_burst = 200;
-        a->auth_cfg.tarpit_base_usec = 100 * 1000;
-        a->auth_cfg.tarpit_max_usec = 5000 * 1000;
+        a->auth_cfg.rate_limit = API_RATE_LIMIT_DEFAULT;
+        a->auth_cfg.rate_burst = API_RATE_BURST_DEFAULT;
+        a->auth_cfg.tarpit_base_usec = (int64_t)API_TARPIT_BASE_MS_DEFAULT * 1000;
+        a->auth_cfg.tarpit_max_usec = (int64_t)API_TARPIT_MAX_MS_DEFAULT * 1000;
         r = auth_state_new(&a->auth);
         if (r >= 0)
                 r = pending_queues_start(&a->pq);
@@ -52,8 +52,10 @@ int api_set_auth(struct api *a, const struct api_auth_config *cfg)
                 .insecure = cfg->insecure,
                 .rate_limit = cfg->rate_limit,
                 .rate_burst = cfg->rate_burst,
-                .tarpit_base_usec = (int64_t)(cfg->tarpit_base_ms ?: 100) * 1000,
-                .tarpit_max_usec = (int64_t)(cfg->tarpit_max_ms ?: 5000) * 1000,
+                .tarpit_base_usec =
+                        (int64_t)(cfg->tarpit_base_ms ?: API_TARPIT_BASE_MS_DEFAULT) * 1000,
+                .tarpit_max_usec =
+                        (int64_t)(cfg->tarpit_max_ms ?: API_TARPIT_MAX_MS_DEFAULT) * 1000,
         };
 
         if (cfg->n_unix_roles > API_UNIX_ROLES_MAX || !(cfg->rate_limit > 0) ||

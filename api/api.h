@@ -67,6 +67,12 @@ struct api_unix_role {
         const char *role; /* "viewer", "operator" or "admin" */
 };
 
+/* The defaults of the auth settings (also the daemon's --rate-limit and --rate-burst). */
+#define API_RATE_LIMIT_DEFAULT     100  /* requests/s per token */
+#define API_RATE_BURST_DEFAULT     200  /* the token bucket's size */
+#define API_TARPIT_BASE_MS_DEFAULT 100  /* first delay for a client that keeps failing */
+#define API_TARPIT_MAX_MS_DEFAULT  5000 /* the cap of the doubling delays */
+
 struct api_auth_config {
         bool enabled;  /* off: everyone may do everything (loopback only; main.c checks) */
         bool insecure; /* --insecure: shown in health */
@@ -74,8 +80,8 @@ struct api_auth_config {
         size_t n_unix_roles;
         double rate_limit; /* requests/s per token */
         double rate_burst;
-        unsigned tarpit_base_ms; /* first delay of the tarpit, 0 = 100 */
-        unsigned tarpit_max_ms;  /* its cap, 0 = 5000 */
+        unsigned tarpit_base_ms; /* first delay of the tarpit, 0 = API_TARPIT_BASE_MS_DEFAULT */
+        unsigned tarpit_max_ms;  /* its cap, 0 = API_TARPIT_MAX_MS_DEFAULT */
 };
 
 /*

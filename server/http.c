@@ -25,13 +25,10 @@
 #include "log.h"
 #include "macro.h"
 
-#define HTTP_LISTEN_BACKLOG       1024
-#define HTTP_MAX_CONNECTIONS      4096        /* across the pool; also bounded by RLIMIT_NOFILE */
-#define HTTP_CONNECTION_TIMEOUT_S 30          /* idle keep-alive and stalled uploads (slowloris) */
-#define HTTP_PER_CLIENT_DEFAULT   64          /* TCP connections per client address */
-#define HTTP_MEMORY_LIMIT         (32 * 1024) /* per connection: request line + headers */
-#define HTTP_MAX_ARGS             32          /* query arguments handed to the api */
-#define HTTP_REQUEST_ID_MAX       64
+#define HTTP_LISTEN_BACKLOG 1024
+#define HTTP_MEMORY_LIMIT   (32 * 1024) /* per connection: request line + headers */
+#define HTTP_MAX_ARGS       32          /* query arguments handed to the api */
+#define HTTP_REQUEST_ID_MAX 64
 
 struct http_server {
         struct MHD_Daemon *daemon;

@@ -9,15 +9,19 @@ struct http_server;
 
 struct tls_creds;
 
+/* The defaults of a struct http_config left 0 (and of the daemon's options of the same name). */
+#define HTTP_MAX_CONNECTIONS      4096 /* across the pool; also bounded by RLIMIT_NOFILE */
+#define HTTP_CONNECTION_TIMEOUT_S 30   /* idle keep-alive and stalled uploads (slowloris) */
+#define HTTP_PER_CLIENT_DEFAULT   64   /* TCP connections per client address */
+
 struct http_config {
         const char *listen; /* "127.0.0.1:8080", "[::1]:8080", "unix:/path"; port 0 = ephemeral */
         unsigned threads;   /* worker threads of the pool, >= 1 */
         struct tls_creds *tls;        /* TCP only: serve TLS with these (borrowed), or NULL */
         bool allow_remote;            /* a non-loopback TCP address is allowed */
-        unsigned max_conn_per_client; /* TCP: connections per client address, 0 = default */
-        unsigned idle_timeout_s;
-        unsigned max_connections;
-        /* in all, 0 = default (4096) */ /* close idle or stalled connections after this, 0 = 30 */
+        unsigned max_conn_per_client; /* TCP: per client address, 0 = HTTP_PER_CLIENT_DEFAULT */
+        unsigned idle_timeout_s;  /* close idle or stalled ones, 0 = HTTP_CONNECTION_TIMEOUT_S */
+        unsigned max_connections; /* in all, 0 = HTTP_MAX_CONNECTIONS */
 };
 
 /*
