@@ -92,7 +92,6 @@ struct engine {
         unsigned lock_timeout_ms;
         void (*fault)(const char *point);
         char *sysfs_root;
-        char *proc_root;
 
         struct store *store;
         struct mirror *mirror;

@@ -283,10 +283,9 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         pthread_mutex_init(&e->hbas_lock, NULL);
         e->iscsi_root = strdup(cfg->iscsi_root);
         e->sysfs_root = strdup(cfg->sysfs_root ? cfg->sysfs_root : "/sys");
-        e->proc_root = strdup(cfg->proc_root ? cfg->proc_root : "/proc");
         e->db_path = strdup(cfg->db_path);
         e->lock_dir = strdup(cfg->lock_dir ? cfg->lock_dir : "/run/lock/iscsi");
-        if (!e->iscsi_root || !e->db_path || !e->lock_dir || !e->sysfs_root || !e->proc_root)
+        if (!e->iscsi_root || !e->db_path || !e->lock_dir || !e->sysfs_root)
                 return -ENOMEM;
         e->drift = cfg->drift;
         e->lock_timeout_ms = cfg->lock_timeout_ms ? cfg->lock_timeout_ms : 30000;
@@ -394,11 +393,9 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         if (r > 0)
                 log_info("Created %d iface record(s) for offload ports", r);
 
-        if (!cfg->nics_off) {
-                r = nic_monitor_new(e->sysfs_root, e->proc_root, &e->nics);
-                if (r < 0)
-                        log_warning_errno(r, "NIC inventory unavailable, continuing without it");
-        }
+        r = nic_monitor_new(e->sysfs_root, "/proc", &e->nics);
+        if (r < 0)
+                log_warning_errno(r, "NIC inventory unavailable, continuing without it");
 
         {
                 char iname[224];
@@ -460,7 +457,6 @@ struct engine *engine_free(struct engine *e)
         if (e->db_lock_fd >= 0)
                 close(e->db_lock_fd);
         free(e->sysfs_root);
-        free(e->proc_root);
         pthread_rwlock_destroy(&e->index_lock);
         pthread_mutex_destroy(&e->write_lock);
         pthread_mutex_destroy(&e->health_lock);

@@ -41,8 +41,6 @@ struct engine_config {
         enum engine_drift_policy drift;
         unsigned lock_timeout_ms;         /* iscsiadm lock wait, default 30000 as iscsiadm */
         const char *sysfs_root;           /* default /sys: HBAs, transports, NIC speed/driver */
-        const char *proc_root;            /* default /proc: rp_filter */
-        bool nics_off;                    /* do not start the NIC monitor (unit tests) */
         const char *initiator_name_file;  /* default /etc/iscsi/initiatorname.iscsi */
         void (*fault)(const char *point); /* tests only: called at each protocol step */
 };
