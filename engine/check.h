@@ -72,7 +72,7 @@ struct check_chap {
         char password_in[CHECK_SECRET_MAX];
 };
 
-/* What to check. Plain data, copied by check_submit(). */
+/* What to check. Plain data, copied by checker_submit(). */
 struct check_spec {
         char iface[IFACE_NAME_MAX + 1];
         /* What of the iface the check needs, as it was when the check was asked for. */

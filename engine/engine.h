@@ -5,6 +5,9 @@
  * intent row -> file (temp, fsync, rename, fsync dir) -> row + audit, intent dropped. Reads
  * come from the index under a read lock and never touch disk. Drift made by iscsiadm behind
  * our back is picked up at start and by an inotify watcher thread.
+ *
+ * Verbs that return int also return -EINVAL when an argument they need is NULL (assert_return,
+ * a caller bug); the contracts below leave it out. engine_audit does not check its arguments.
  */
 #pragma once
 
@@ -38,8 +41,6 @@ struct engine_config {
         enum engine_drift_policy drift;
         unsigned lock_timeout_ms;         /* iscsiadm lock wait, default 30000 as iscsiadm */
         const char *sysfs_root;           /* default /sys: HBAs, transports, NIC speed/driver */
-        const char *proc_root;            /* default /proc: rp_filter */
-        bool nics_off;                    /* do not start the NIC monitor (unit tests) */
         const char *initiator_name_file;  /* default /etc/iscsi/initiatorname.iscsi */
         void (*fault)(const char *point); /* tests only: called at each protocol step */
 };
@@ -73,13 +74,21 @@ struct iface_snap *iface_snap_unref(struct iface_snap *s);
 
 /*
  * Open the store and the mirror, recover pending intents, remove temp files, reconcile the
- * files with the db (importing or reporting drift) and build the index. Does not start the
- * watcher. On failure *reterr_msg (if not NULL) gets an owned, human-readable reason.
- * Returns 0, -ENOMEM, or the -errno of the failing part.
+ * files with the db (importing or reporting drift), build the index, create the records of
+ * offload ports, and start the NIC monitor, the check loop and the job table. Does not start the
+ * watcher. On failure *reterr_msg (if not NULL) gets an owned, human-readable reason and *ret is
+ * untouched. Returns 0, -ENOMEM, -EBUSY (the database or the iscsi root is in use by another
+ * iscsi-ifaced), -EUCLEAN (the database is damaged), -ETIMEDOUT (iscsiadm's lock.write stayed
+ * held past the lock timeout), or the -errno of the failing part.
  */
 int engine_new(const struct engine_config *cfg, struct engine **ret, char **reterr_msg);
 
-/* Start the inotify watcher thread (drift within a second). 0 or -errno. */
+/*
+ * Start the inotify watcher thread (drift within a second), then run engine_rescan() once to
+ * close the gap since engine_new. Returns 0, -EINVAL (already started), the -errno of inotify,
+ * the pipe or the thread (no watcher then), or engine_rescan's -errno (the watcher runs anyway;
+ * engine_free stops it).
+ */
 int engine_start_watch(struct engine *e);
 
 /* Stop the watcher and free everything. NULL-safe; returns NULL. */
@@ -98,7 +107,8 @@ struct engine_list_query {
 /*
  * List in iscsiadm's order: stored records by strcmp of name, then "default", then "iser".
  * *ret is an array of references (release each with iface_snap_unref and free the array).
- * *ret_more tells whether items remain after the last one returned.
+ * *ret_more tells whether items remain after the last one returned. Returns 0, or -ENOMEM
+ * (the ret_ arguments untouched).
  */
 int engine_iface_list(struct engine *e, const struct engine_list_query *q, struct iface_snap ***ret,
                       size_t *ret_n, bool *ret_more);
@@ -108,8 +118,12 @@ bool engine_list_cursor_is_valid(const char *name);
 
 /*
  * Create a record. rec is validated (iface_validate with old = NULL). Returns 0 with the new
- * snapshot in *ret (may be NULL), -EINVAL (err filled), -EROFS (built-in name), -EEXIST,
- * -ENOSPC (ENGINE_MAX_RECORDS), or -EIO/-ETIMEDOUT (nothing changed).
+ * snapshot in *ret (ret may be NULL), -EPERM (built-in name; err filled), -EINVAL (err filled),
+ * -EEXIST, -ENOSPC (ENGINE_MAX_RECORDS; err filled), -EBUSY (a file iscsi-ifaced did not write,
+ * or cannot import, stands at the name; err filled), -ETIMEDOUT, -ESHUTDOWN or -EBADFD (the
+ * locks, or the db or ifaces/ replaced; err filled), -ENOMEM, or -EIO or another -errno of the
+ * db or the file. On failure the record is not created (an outside change of its file may have
+ * been imported first).
  */
 int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const struct iface_rec *rec,
                         struct iface_snap **ret, struct iface_error *err);
@@ -124,17 +138,23 @@ typedef int (*engine_edit_fn)(const struct iface_rec *cur, struct iface_rec *nex
 /*
  * Update a record under the write lock: if_match (0 = none) must equal its revision, then the
  * callback edits it, then the result is validated against the current version and stored. An
- * unchanged result is not written and keeps its revision. Returns 0 with the new snapshot,
- * -ENOENT, -EROFS (built-in), -ESTALE (if_match differs), -EINVAL (err filled), -EIO.
+ * unchanged result is not written and keeps its revision. Returns 0 with the new snapshot in
+ * *ret (ret may be NULL), -ENOENT (no such record, if_match 0), -EPERM (built-in; err filled),
+ * -ESTALE (if_match differs, or is set and there is no such record), -EINVAL (err filled: the
+ * callback, validation, or a changed name), another -errno of the callback, -EBUSY, -ETIMEDOUT,
+ * -ESHUTDOWN or -EBADFD (as engine_iface_create; err filled), -ENOMEM, or -EIO or another -errno
+ * of the db or the file (the record unchanged).
  */
 int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const char *name,
                         uint64_t if_match, engine_edit_fn edit, void *userdata,
                         struct iface_snap **ret, struct iface_error *err);
 
 /*
- * Delete a record. Returns 0, -ENOENT, -EPERM (built-in), -ESTALE (if_match differs, or the
- * record went away meanwhile), -EBUSY (the file is not what we wrote and cannot be imported),
- * -ETIMEDOUT, -EBADFD (db or ifaces/ replaced), -EIO; err (may be NULL) gets the reason.
+ * Delete a record. Returns 0, -ENOENT, -EPERM (built-in; err not filled), -ESTALE (if_match
+ * differs, or the record went away meanwhile), -EBUSY (the file is not what we wrote and cannot
+ * be imported), -ETIMEDOUT, -ESHUTDOWN (the daemon is stopping), -EBADFD (db or ifaces/
+ * replaced), -ENOMEM, or -EIO or another -errno of the db or the file; err (may be NULL) gets
+ * the reason of -EBUSY, -ETIMEDOUT, -ESHUTDOWN and -EBADFD.
  */
 int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *name,
                         uint64_t if_match, struct iface_error *err);
@@ -142,7 +162,9 @@ int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const ch
 /*
  * Write back, from the database, the file of every record that has none in ifaces/ (after the
  * directory was replaced, or the files were lost): never over anything standing at the name.
- * *ret_n gets how many were written. 0, or the -errno of write_begin / the write (err filled).
+ * Returns 0 with *ret_n how many were written; -ETIMEDOUT, -ESHUTDOWN, -EBADFD or -EIO while
+ * taking the locks (err filled, *ret_n untouched); or the -errno of a file write (logged, err
+ * not filled; *ret_n counts the files written before it).
  */
 int engine_restore_files(struct engine *e, const struct engine_ctx *ctx, size_t *ret_n,
                          struct iface_error *err);
@@ -216,7 +238,8 @@ struct engine_hbas *engine_hbas_unref(struct engine_hbas *h);
 /*
  * Create the iface records iscsiadm would create for the offload ports in sysfs (origin
  * "auto"), for each name that has neither a record nor a file. Idempotent. Returns the number
- * created, or -errno.
+ * created, or -ENOMEM, -ETIMEDOUT, -ESHUTDOWN, -EBADFD, -EIO or another -errno of the locks or
+ * of a write (the records created before it stay).
  */
 int engine_offload_sync(struct engine *e);
 
@@ -243,7 +266,10 @@ enum engine_port_state engine_iface_port(const struct iface_rec *rec,
 
 /*
  * Run one reconciliation pass now (what the watcher does), then create the records of offload
- * ports that appeared since the start (engine_offload_sync). For SIGHUP and tests.
+ * ports that appeared since the start (engine_offload_sync). For SIGHUP and tests. Returns 0,
+ * -ETIMEDOUT (iscsiadm's lock held past the lock timeout) or -ESHUTDOWN (nothing done), the
+ * fault of ifaces/ (-ENOENT, -ESTALE, -ENOTDIR...: nothing reconciled), or another -errno of
+ * reconciliation or of engine_offload_sync.
  */
 int engine_rescan(struct engine *e);
 
@@ -269,7 +295,10 @@ void engine_stop_checks(struct engine *e);
  */
 int engine_check_spec_init(struct engine *e, const char *name, struct check_spec *spec);
 
-/* A page of the audit trail (store.h has the query). cb runs under the engine's write lock. */
+/*
+ * A page of the audit trail (store.h has the query). cb runs under the engine's write lock; a
+ * negative result of cb stops the page. Returns cb's last result, or the store's -errno.
+ */
 struct store_audit_query;
 struct store_audit;
 int engine_audit(struct engine *e, const struct store_audit_query *q,

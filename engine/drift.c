@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Drift: bringing the index in line with the files of ifaces/ that iscsiadm or an admin changed
+ * (at start, on SIGHUP, and from the inotify watcher thread), and keeping the records when
+ * ifaces/ itself is removed or replaced, until a directory is back and taken over.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine-internal.h"
+#include "log.h"
+#include "mirror.h"
+#include "store.h"
+
+#define WATCH_SETTLE_MS     50    /* gather a burst of events before reconciling */
+#define WATCH_FULL_SCAN_MS  60000 /* safety net: a full pass this often */
+#define WATCH_ROOT_CHECK_MS 1000  /* is ifaces/ still there: this often */
+
+/* --- the ifaces/ directory itself ---------------------------------------------------------- */
+
+/* Why ifaces/ is not usable now, for messages: r from mirror_ifaces_check(). */
+const char *root_fault_str(int r)
+{
+        switch (r) {
+        case -ENOENT:
+                return "was removed";
+        case -ESTALE:
+                return "was moved or replaced by another directory";
+        case -ENOTDIR:
+                return "was replaced by something that is not a directory";
+        default:
+                return "cannot be checked";
+        }
+}
+
+/* A record kept while its file is gone (struct iface_snap's missing). */
+static void missing_problem(struct engine *e, const char *name)
+{
+        problem_set(e, name, "missing",
+                    "no file in '%s' since the directory was replaced or removed; the record is "
+                    "kept: POST /api/v1/admin/restore-files writes it back, DELETE drops it",
+                    mirror_ifaces_dir(e->mirror));
+}
+
+/*
+ * Keep every record whose file is not in ifaces/ now, marked "missing", instead of taking the
+ * absence for a deletion: after ifaces/ was replaced (or created anew at start while the db
+ * has records), a missing file says nothing about what the admin wants. Holding write_lock and
+ * the mirror lock. Returns how many were marked.
+ */
+size_t mark_missing(struct engine *e)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < e->n_idx; i++) {
+                const char *name = e->idx[i]->rec.name;
+                _cleanup_free_ char *data = NULL;
+
+                if (mirror_read(e->mirror, name, &data, NULL) != -ENOENT)
+                        continue;
+                e->idx[i]->missing = true;
+                missing_problem(e, name);
+                n++;
+        }
+        return n;
+}
+
+/*
+ * Is ifaces/ still the directory we opened? Holding write_lock and the mirror lock. A vanished
+ * or replaced directory is a fault (health failing, writes refused), never the removal of every
+ * record. When a directory is at the path again it is taken over: the same one (moved back) is
+ * simply used again; another one is used with every record it lacks kept as "missing". Returns
+ * 1 (taken over now: the caller watches it and reconciles it whole), 0 (ours), or the fault.
+ */
+static int root_settle(struct engine *e)
+{
+        int r, fault = mirror_ifaces_check(e->mirror);
+
+        if (fault == 0) {
+                if (atomic_exchange(&e->root_fault, 0) != 0) {
+                        log_notice("'%s' is back: writes are accepted again",
+                                   mirror_ifaces_dir(e->mirror));
+                        return 1;
+                }
+                return 0;
+        }
+        if (fault == -ESTALE) {
+                r = mirror_ifaces_reopen(e->mirror);
+                if (r >= 0) {
+                        size_t n = r == 0 ? mark_missing(e) : 0;
+
+                        atomic_store(&e->root_fault, 0);
+                        log_notice("Took over the directory now at '%s'%s; %zu record(s) without "
+                                   "a file there are kept as missing",
+                                   mirror_ifaces_dir(e->mirror),
+                                   r == 1 ? " (the one we had, moved back)" : " (a new one)", n);
+                        return 1;
+                }
+                fault = r;
+        }
+        if (atomic_exchange(&e->root_fault, fault) != fault)
+                log_error("'%s' %s while the daemon runs: writes are refused until it is back; "
+                          "the records are kept",
+                          mirror_ifaces_dir(e->mirror), root_fault_str(fault));
+        return fault;
+}
+
+/* --- reconciliation ------------------------------------------------------------------------ */
+
+/* Import a change found in the db root (the file is already there), holding write_lock. */
+static int commit_external(struct engine *e, const char *name, struct iface_rec *rec,
+                           const char *content, size_t len, const struct iface_snap *old)
+{
+        _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
+        uint64_t rev = e->revision + 1;
+        int64_t now = clock_usec(CLOCK_REALTIME);
+        const char *action = !content ? "delete" : old ? "update" : "create";
+        int r;
+
+        r = store_apply(e->store, &(struct store_change){
+                                          .name = name,
+                                          .content = content,
+                                          .revision = rev,
+                                          .origin = "external",
+                                          .now_usec = now,
+                                          .action = action,
+                                          .actor = "iscsi db root",
+                                          .before = old ? old->content : NULL,
+                                  });
+        if (r < 0)
+                return log_error_errno(r, "Failed to import 'ifaces/%s'", name);
+        e->revision = rev;
+
+        if (content) {
+                r = snap_new(rec, content, len, rev, "external", old ? old->created_usec : now, now,
+                             &snap);
+                if (r < 0)
+                        return r;
+                r = snap_check_valid(e, snap);
+                if (r < 0)
+                        return r;
+                r = idx_set(e, name, TAKE_PTR(snap));
+        } else
+                r = idx_set(e, name, NULL);
+        if (r < 0)
+                return r;
+
+        event_record(e, name, !content ? "removed" : old ? "changed" : "added", rev);
+        log_info("Imported external change of 'ifaces/%s' as revision %" PRIu64 " (%s)", name, rev,
+                 !content ? "removed" :
+                 old      ? "changed" :
+                            "added");
+        return 0;
+}
+
+/*
+ * Bring one name in line with the db root, holding write_lock and the mirror lock: a file that
+ * differs from what we last wrote is imported (or reported), a vanished file is dropped (or
+ * reported), a file we cannot take over wholly is reported and changes nothing.
+ */
+int reconcile_name(struct engine *e, const char *name)
+{
+        _cleanup_free_ char *data = NULL;
+        _cleanup_(iface_rec_done) struct iface_rec rec = {};
+        struct iface_error err = {};
+        struct iface_snap *cur;
+        size_t len = 0;
+        int r;
+
+        /* iscsiadm ignores this sample file; so do we. */
+        if (streq(name, "iface.example"))
+                return 0;
+
+        cur = idx_find(e, name);
+        r = mirror_read(e->mirror, name, &data, &len);
+        if (r == -ENOENT) {
+                /* A record whose file went with a replaced ifaces/ is kept (root_settle). */
+                if (cur && cur->missing) {
+                        missing_problem(e, name);
+                        return 0;
+                }
+                problem_clear(e, name);
+                if (!cur)
+                        return 0;
+                if (e->drift == ENGINE_DRIFT_REPORT) {
+                        problem_set(e, name, "drift",
+                                    "file removed outside iscsi-ifaced (stored revision %" PRIu64
+                                    ")",
+                                    cur->revision);
+                        return 0;
+                }
+                return commit_external(e, name, NULL, NULL, 0, cur);
+        }
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        return r;
+                problem_set(e, name, "unreadable", "it is %s", mirror_read_strerror(r));
+                return 0;
+        }
+        if (cur && cur->content_len == len && memcmp(cur->content, data, len) == 0) {
+                cur->missing = false;
+                problem_sync(e, name, cur);
+                return 0;
+        }
+
+        r = iface_name_validate(name, &err);
+        if (r < 0) {
+                problem_set(e, name, "unsupported-name", "%s", err.reason);
+                return 0;
+        }
+        r = iface_parse_file(name, data, len, &rec, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                problem_set(e, name, "unreadable", "%s", err.reason);
+                return 0;
+        }
+        if (e->drift == ENGINE_DRIFT_REPORT) {
+                if (cur)
+                        problem_set(e, name, "drift",
+                                    "changed outside iscsi-ifaced (stored revision %" PRIu64 ")",
+                                    cur->revision);
+                else
+                        problem_set(e, name, "drift", "added outside iscsi-ifaced");
+                return 0;
+        }
+
+        problem_clear(e, name);
+        return commit_external(e, name, &rec, data, len, cur);
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Reconcile every file of ifaces/ and every indexed name, holding write_lock + mirror lock. */
+int reconcile_all(struct engine *e)
+{
+        char **names = NULL;
+        size_t n = 0, n_known = 0;
+        char **known = NULL;
+        int r;
+
+        r = mirror_list(e->mirror, &names, &n);
+        if (r < 0)
+                return log_error_errno(r, "Failed to list '%s'", mirror_ifaces_dir(e->mirror));
+
+        /* Indexed names that have no file any more. */
+        known = calloc(e->n_idx + 1, sizeof(char *));
+        if (!known) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < e->n_idx; i++) {
+                if (bsearch(&e->idx[i]->rec.name, names, n, sizeof(char *), name_cmp))
+                        continue;
+                known[n_known] = strdup(e->idx[i]->rec.name);
+                if (!known[n_known]) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+                n_known++;
+        }
+
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = reconcile_name(e, names[i]);
+        for (size_t i = 0; i < n_known && r >= 0; i++)
+                r = reconcile_name(e, known[i]);
+
+        /* Problems about names that are neither a file nor a record any more are stale. */
+        problem_prune(e, names, n);
+
+finish:
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+        for (size_t i = 0; i < n_known; i++)
+                free(known[i]);
+        free(known);
+        return r;
+}
+
+/* --- the watcher --------------------------------------------------------------------------- */
+
+struct name_set {
+        char **names;
+        size_t n;
+        bool overflow;
+};
+
+static void name_set_add(struct name_set *s, const char *name)
+{
+        char **n;
+
+        if (s->overflow)
+                return;
+        for (size_t i = 0; i < s->n; i++)
+                if (streq(s->names[i], name))
+                        return;
+        if (s->n >= 1024) {
+                s->overflow = true;
+                return;
+        }
+        n = realloc(s->names, (s->n + 1) * sizeof(char *));
+        if (!n || !(n[s->n] = strdup(name))) {
+                if (n)
+                        s->names = n;
+                s->overflow = true;
+                return;
+        }
+        s->names = n;
+        s->n++;
+}
+
+static void name_set_clear(struct name_set *s)
+{
+        for (size_t i = 0; i < s->n; i++)
+                free(s->names[i]);
+        free(s->names);
+        *s = (struct name_set){};
+}
+
+/* Read what inotify has; returns false when the watch itself went away. */
+static bool watch_drain(struct engine *e, struct name_set *set)
+{
+        char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+        bool alive = true;
+
+        for (;;) {
+                ssize_t n = read(e->inotify_fd, buf, sizeof(buf));
+
+                if (n <= 0)
+                        break;
+                for (char *p = buf; p < buf + n;) {
+                        struct inotify_event *ev = (struct inotify_event *)p;
+
+                        if (ev->mask & IN_Q_OVERFLOW)
+                                set->overflow = true;
+                        if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+                                alive = false;
+                        if (ev->len > 0 && ev->name[0])
+                                name_set_add(set, ev->name);
+                        p += sizeof(*ev) + ev->len;
+                }
+        }
+        return alive;
+}
+
+/* Watch the directory now at the ifaces/ path (and no longer one that was moved away). */
+static int watch_add(struct engine *e)
+{
+        int wd = inotify_add_watch(e->inotify_fd, mirror_ifaces_dir(e->mirror),
+                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                           IN_CREATE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF |
+                                           IN_ONLYDIR | IN_DONT_FOLLOW);
+
+        if (wd < 0)
+                return -errno;
+        if (e->watch_wd >= 0 && e->watch_wd != wd)
+                (void)inotify_rm_watch(e->inotify_fd, e->watch_wd);
+        e->watch_wd = wd;
+        return 0;
+}
+
+static void *watch_thread(void *userdata)
+{
+        struct engine *e = userdata;
+        struct name_set set = {};
+        struct pollfd p[2] = {
+                { .fd = e->inotify_fd, .events = POLLIN },
+                { .fd = e->stop_fds[0], .events = POLLIN },
+        };
+        int64_t last_full = clock_usec(CLOCK_REALTIME);
+        bool alive = true;
+
+        for (;;) {
+                int n = poll(p, 2, set.n || set.overflow ? WATCH_SETTLE_MS : WATCH_ROOT_CHECK_MS);
+
+                if (n < 0 && errno != EINTR)
+                        break;
+                if (p[1].revents)
+                        break;
+                if (n > 0 && (p[0].revents & POLLIN)) {
+                        if (!watch_drain(e, &set))
+                                alive = false;
+                        continue; /* settle: wait for a quiet period first */
+                }
+
+                /* Quiet period (or periodic tick): reconcile what was touched. */
+                bool full = set.overflow || !alive ||
+                            clock_usec(CLOCK_REALTIME) - last_full >= WATCH_FULL_SCAN_MS * 1000LL;
+                if (!set.n && !full) {
+                        /*
+                         * inotify says nothing when ifaces/ is removed while we hold it open
+                         * (IN_DELETE_SELF waits for the last reference): look at the path
+                         * ourselves, one lstat() a tick.
+                         */
+                        bool gone = false;
+
+                        if (pthread_mutex_trylock(&e->write_lock) == 0) {
+                                gone = mirror_ifaces_check(e->mirror) < 0;
+                                pthread_mutex_unlock(&e->write_lock);
+                        }
+                        if (!gone)
+                                continue;
+                        full = true;
+                }
+
+                /*
+                 * One try at iscsiadm's lock: while iscsiadm holds it, the watcher must not sit
+                 * on write_lock, or every API write would wait for it on top of its own
+                 * lock timeout. It comes back after the settle time.
+                 */
+                pthread_mutex_lock(&e->write_lock);
+                int r = mirror_lock(e->mirror, 0);
+                if (r >= 0) {
+                        /*
+                         * ifaces/ itself first: when it was removed or moved away, the names
+                         * of a burst (rm -rf) are no deletions, and nothing is reconciled
+                         * until a directory is back and taken over.
+                         */
+                        r = root_settle(e);
+                        if (r > 0 || (r == 0 && !alive)) {
+                                if (watch_add(e) >= 0)
+                                        alive = true;
+                                full = true;
+                                r = 0;
+                        }
+                        if (r >= 0 && full) {
+                                r = reconcile_all(e);
+                                last_full = clock_usec(CLOCK_REALTIME);
+                        } else
+                                for (size_t i = 0; i < set.n && r >= 0; i++)
+                                        r = reconcile_name(e, set.names[i]);
+                        mirror_unlock(e->mirror);
+                }
+                pthread_mutex_unlock(&e->write_lock);
+                if (r == -ETIMEDOUT)
+                        continue; /* iscsiadm is busy: keep the set, try again */
+                if (r < 0 && atomic_load(&e->root_fault) == 0)
+                        log_warning_errno(r, "Drift reconciliation failed, retrying later");
+                name_set_clear(&set);
+        }
+        name_set_clear(&set);
+        return NULL;
+}
+
+int engine_rescan(struct engine *e)
+{
+        int r;
+
+        assert_return(e, -EINVAL);
+
+        pthread_mutex_lock(&e->write_lock);
+        r = mirror_lock(e->mirror, e->lock_timeout_ms);
+        if (r >= 0) {
+                r = root_settle(e);
+                if (r > 0 && e->watching)
+                        (void)watch_add(e);
+                if (r >= 0)
+                        r = reconcile_all(e);
+                mirror_unlock(e->mirror);
+        }
+        pthread_mutex_unlock(&e->write_lock);
+        if (r < 0)
+                return r;
+
+        /* Offload ports that appeared since the start get their records now. */
+        r = engine_offload_sync(e);
+        if (r > 0)
+                log_info("Created %d iface record(s) for offload ports", r);
+        return r < 0 ? r : 0;
+}
+
+int engine_start_watch(struct engine *e)
+{
+        int r;
+
+        assert_return(e && !e->watching, -EINVAL);
+
+        e->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (e->inotify_fd < 0)
+                return log_error_errno(errno, "Failed to create an inotify instance");
+        r = watch_add(e);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch '%s'", mirror_ifaces_dir(e->mirror));
+        if (pipe2(e->stop_fds, O_CLOEXEC) < 0)
+                return log_error_errno(errno, "Failed to create a pipe");
+        r = pthread_create(&e->watcher, NULL, watch_thread, e);
+        if (r != 0)
+                return log_error_errno(r, "Failed to start the watcher thread");
+        e->watching = true;
+
+        /* Close the gap between the start-up scan and the watch. */
+        return engine_rescan(e);
+}

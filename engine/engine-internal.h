@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the files of the engine share and nothing outside engine/engine*.c, write.c, drift.c,
+ * health.c and ports.c may include: struct engine, its locks, and the internal functions one of
+ * those files offers the others. The files:
+ *
+ *   engine.c  lifecycle (engine_new, engine_free), snapshots, the index, reads and the list
+ *   write.c   the crash-safe write protocol, the write verbs, recovery of intents at start
+ *   drift.c   reconciliation with ifaces/, the watcher thread, the take-over of ifaces/ itself
+ *   health.c  engine_health, and the problems and drift events it reports
+ *   ports.c   the HBA cache, offload records, port views (engine_iface_port), check specs
+ *
+ * Locks and atomics of struct engine
+ * ----------------------------------
+ *
+ * Taken in this order, never the other way round (a thread may skip any of them):
+ *
+ *   1. write_lock      pthread mutex
+ *   2. lock.write      iscsiadm's lock file in lock_dir, through mirror_lock()/mirror_unlock()
+ *   3. index_lock      pthread rwlock
+ *
+ *   health_lock and hbas_lock are leaves: nothing is taken while one of them is held.
+ *   health_lock is taken holding 1 and 2 (by the write protocol and reconciliation), never
+ *   holding 3; hbas_lock is taken holding none of them.
+ *
+ * | lock / atomic  | guards                                          | taken by                  |
+ * |----------------|-------------------------------------------------|---------------------------|
+ * | write_lock     | the store's connection (store_*: writes, audit, | API writers (write_begin: |
+ * |                | health's store_count), the mirror (m->locked,   | create, update, delete,   |
+ * |                | ifaces_fd on a take-over), revision and         | restore_files; blocking   |
+ * |                | revision_reserved, every change of idx (made    | until the request's       |
+ * |                | under index_lock too, so writers read idx       | deadline), engine_audit   |
+ * |                | without it), iface_snap.missing, watch_wd       | (blocking), engine_health |
+ * |                |                                                 | (trylock only); watcher   |
+ * |                |                                                 | (trylock each tick for the|
+ * |                |                                                 | ifaces/ check, blocking   |
+ * |                |                                                 | for a pass); main thread  |
+ * |                |                                                 | (engine_rescan on SIGHUP  |
+ * |                |                                                 | and in engine_start_watch,|
+ * |                |                                                 | engine_offload_sync)      |
+ * | lock.write     | ifaces/ against iscsiadm: always taken holding  | same as write_lock, always|
+ * | (mirror_lock)  | write_lock, except in engine_new before any     | inside it; watcher tries  |
+ * |                | other thread exists                             | once (timeout 0)          |
+ * | index_lock     | idx, n_idx, cap_idx against readers: exclusive  | idx_set (writers, under   |
+ * |                | only in idx_set; builtin[] never changes after  | 1+2; engine_new alone);   |
+ * |                | engine_new                                      | shared: HTTP threads      |
+ * |                |                                                 | (get, list, health)       |
+ * | health_lock    | problems, n_problems, events, n_events,         | health.c only: writers    |
+ * | (leaf)         | drift_imported                                  | and watcher (under 1+2),  |
+ * |                |                                                 | engine_health (alone)     |
+ * | hbas_lock      | the hbas pointer (a scan itself is immutable    | hbas_get: HTTP threads    |
+ * | (leaf)         | and reference-counted)                          | (port views, /hbas, check |
+ * |                |                                                 | specs), main thread       |
+ * |                |                                                 | (engine_offload_sync,     |
+ * |                |                                                 | before its write_begin)   |
+ * | root_fault     | atomic: 0 or why ifaces/ is not ours (-ENOENT,  | stored by writers and     |
+ * |                | -ESTALE, -ENOTDIR...); read by anyone           | watcher (storage_check,   |
+ * |                |                                                 | root_settle) and health   |
+ * |                |                                                 | (under write_lock); read  |
+ * |                |                                                 | by health and watcher     |
+ * | writes_waiting | atomic: writes between arrival and their locks  | write_begin; read by      |
+ * |                |                                                 | engine_health             |
+ * | db_probe       | atomic: health's last store_count() result      | engine_health             |
+ * | iface_snap.refs| atomic (outside struct engine): a snapshot's    | anyone holding a ref      |
+ * | engine_hbas    | references; engine_hbas.refs likewise           |                           |
+ * |   .refs        |                                                 |                           |
+ *
+ * Threads: HTTP threads (reads, health, port views, check specs; writes too unless the API
+ * defers them), the API's writer threads (the write verbs), the watcher (drift.c), the main
+ * thread (engine_new, engine_start_watch, engine_rescan on SIGHUP, engine_stop_*, engine_free).
+ * The check loop and the NIC monitor take none of these locks. Fields not in the table are set
+ * in engine_new (or engine_start_watch, before the watcher starts) and read-only after;
+ * mirror_abort_waits() (engine_stop_writes) is an atomic of the mirror.
+ */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "engine.h"
+#include "macro.h"
+
+#define ENGINE_EVENTS_MAX      32
+#define REVISION_RESERVE_FILE  "revision-reserve" /* in <root>/.iscsi-ifaced/ */
+#define REVISION_RESERVE_BLOCK 1024               /* revisions put on record per fsync */
+
+struct engine {
+        char *iscsi_root;
+        char *db_path;
+        char *lock_dir;
+        enum engine_drift_policy drift;
+        unsigned lock_timeout_ms;
+        void (*fault)(const char *point);
+        char *sysfs_root;
+
+        struct store *store;
+        struct mirror *mirror;
+        int db_lock_fd; /* exclusive flock on <db>.lock: one daemon per database */
+
+        /* Serialises every write, the store, the mirror and reconciliation. Taken before
+         * index_lock, never after it. */
+        pthread_mutex_t write_lock;
+        uint64_t revision;          /* the last revision handed out */
+        uint64_t revision_reserved; /* revisions up to this are on record in the iscsi root */
+
+        /* The index: stored records sorted by strcmp of name. Readers take it shared. */
+        pthread_rwlock_t index_lock;
+        struct iface_snap **idx;
+        size_t n_idx;
+        size_t cap_idx;
+        struct iface_snap *builtin[2]; /* "default", "iser" */
+
+        /* Health state, guarded by health_lock. */
+        pthread_mutex_t health_lock;
+        struct engine_problem *problems;
+        size_t n_problems;
+        struct engine_drift_event events[ENGINE_EVENTS_MAX];
+        size_t n_events; /* total recorded; ring position = n % MAX */
+        uint64_t drift_imported;
+
+        /* Inventory. */
+        struct nic_monitor *nics;
+        struct checker *checker;
+        struct jobs *jobs;
+        struct tokens *tokens;
+        atomic_int db_probe; /* the last store_count() result of health, 0 or -errno */
+        pthread_mutex_t hbas_lock;
+        struct engine_hbas *hbas;
+
+        /* Faults of the storage under us (atomic: health reads them without write_lock). */
+        atomic_int root_fault;      /* 0, or why ifaces/ is not ours now: -ENOENT, -ESTALE... */
+        atomic_uint writes_waiting; /* writes between their arrival and the locks */
+
+        /* Watcher. */
+        int inotify_fd;
+        int watch_wd; /* the watch on ifaces/, -1 if none */
+        int stop_fds[2];
+        pthread_t watcher;
+        bool watching;
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iface_snap *, iface_snap_unref);
+
+/* --- engine.c: snapshots and the index ------------------------------------------------------ */
+
+/* A snapshot with one reference, taking over *rec (left zeroed); content is copied. 0, -ENOMEM. */
+int snap_new(struct iface_rec *rec, const char *content, size_t content_len, uint64_t revision,
+             const char *origin, int64_t created, int64_t updated, struct iface_snap **ret);
+
+/* Mark s invalid (with the reason, and a health problem) if it breaks our rules. 0, -ENOMEM. */
+int snap_check_valid(struct engine *e, struct iface_snap *s);
+
+/* The indexed record name (borrowed) or NULL; holding write_lock or index_lock. */
+struct iface_snap *idx_find(struct engine *e, const char *name);
+
+/* Put snap (its reference taken over) at name, or remove name (NULL); holding write_lock.
+ * Takes index_lock exclusive. 0, or -ENOMEM (snap released, index unchanged). */
+int idx_set(struct engine *e, const char *name, struct iface_snap *snap);
+
+/* The built-in record name ("default", "iser"; borrowed), or NULL. No lock needed. */
+struct iface_snap *builtin_find(struct engine *e, const char *name);
+
+/* --- write.c: the write protocol ------------------------------------------------------------ */
+
+/* Take write_lock, then iscsiadm's lock, within the request's deadline, and check the storage.
+ * 0 holding both, or -ETIMEDOUT, -ESHUTDOWN, -EBADFD, -EIO... (err->reason filled), holding
+ * nothing. */
+int write_begin(struct engine *e, const struct engine_ctx *ctx, struct iface_error *err);
+
+/* Release what write_begin took. */
+void write_end(struct engine *e);
+
+/* Store one change (rec NULL = delete) through intent -> file -> row -> index, holding
+ * write_begin's locks with the file settled; on failure nothing changed. 0 or -errno. */
+int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *origin,
+                  const char *name, struct iface_rec *rec, const char *action,
+                  const struct iface_snap *old, struct iface_snap **ret);
+
+/* At start, holding iscsiadm's lock: complete or drop each intent a crash left. 0 or -errno. */
+int recover_intents(struct engine *e);
+
+/* --- drift.c: reconciliation and ifaces/ ---------------------------------------------------- */
+
+/* Bring name in line with its file (import, report or drop), holding write_lock and iscsiadm's
+ * lock. 0, or -ENOMEM / the -errno of the store. */
+int reconcile_name(struct engine *e, const char *name);
+
+/* reconcile_name for every file of ifaces/ and every indexed name, and drop stale problems;
+ * holding write_lock and iscsiadm's lock. 0 or -errno. */
+int reconcile_all(struct engine *e);
+
+/* Mark every indexed record without a file "missing" (kept, with a problem); holding
+ * write_lock and iscsiadm's lock. Returns how many were marked. */
+size_t mark_missing(struct engine *e);
+
+/* Why ifaces/ is not usable, for messages, from a mirror_ifaces_check() result (static). */
+const char *root_fault_str(int r);
+
+/* --- health.c: problems and drift events (each takes health_lock itself) -------------------- */
+
+/* Forget name's problem, if any. */
+void problem_clear(struct engine *e, const char *name);
+
+/* Whether name has a problem of kind (NULL = any); its reason is copied to buf if given. */
+bool problem_get(struct engine *e, const char *name, const char *kind, char *buf, size_t size);
+
+/* Set name's one problem (kind is static) and log it, unless the same one is already known. */
+_printf_(4, 5) void problem_set(struct engine *e, const char *name, const char *kind,
+                                const char *fmt, ...);
+
+/* Make name's problem the one its record carries (invalid), or none. */
+void problem_sync(struct engine *e, const char *name, const struct iface_snap *cur);
+
+/* Drop the problems of names that are neither in names (sorted by strcmp, n of them) nor
+ * indexed; holding write_lock. */
+void problem_prune(struct engine *e, char **names, size_t n);
+
+/* Record an imported external change (action is static) for health's events. */
+void event_record(struct engine *e, const char *name, const char *action, uint64_t rev);
