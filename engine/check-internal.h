@@ -84,7 +84,8 @@ struct checker {
         atomic_uint cancel_gen;
         struct check **active; /* the loop's only */
         size_t n_active;
-        struct pollfd *pfds;
+        size_t n_slots;      /* room in active[]; pfds[] has one more */
+        struct pollfd *pfds; /* the loop's: wake_fd, then one per active check */
 };
 
 /* The address inside ss (struct in_addr or struct in6_addr). */

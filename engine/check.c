@@ -131,6 +131,7 @@ void check_skip_rest(struct check *c, enum check_status st, const char *why)
 
 /* ---------------------------------------------------------------- the state machine */
 
+/* Close c->fd and stop polling it. */
 static void close_fd(struct check *c)
 {
         if (c->fd >= 0)
@@ -139,6 +140,7 @@ static void close_fd(struct check *c)
         c->events = 0;
 }
 
+/* Phase p's deadline: the check's, but ping gets a quarter of it when tcp or iscsi follow. */
 static int64_t phase_budget(struct check *c, enum phase p)
 {
         int64_t now = clock_usec(CLOCK_MONOTONIC), left = c->deadline_usec - now;
@@ -149,6 +151,7 @@ static int64_t phase_budget(struct check *c, enum phase p)
         return now + MAX(left, 0);
 }
 
+/* End c: close what it holds and decide its status and reason from its steps. */
 static void finish(struct check *c)
 {
         int first;
@@ -214,6 +217,7 @@ static void advance(struct check *c)
         }
 }
 
+/* Start c: set its deadline, run the link step, then the first socket phase. */
 static void start(struct check *c)
 {
         c->start_usec = clock_usec(CLOCK_MONOTONIC);
@@ -226,6 +230,7 @@ static void start(struct check *c)
         advance(c);
 }
 
+/* The running step's deadline passed: fail it as timeout, saying what it waited for. */
 static void on_timeout(struct check *c)
 {
         enum check_step s = (enum check_step)c->phase;
@@ -279,6 +284,254 @@ static void on_cancel(struct check *c)
         finish(c);
 }
 
+/* c's fd is ready (revents): let its running step read what came. */
+static void on_ready(struct check *c, short revents)
+{
+        if (c->phase == PHASE_PING && !transport_uses_host_stack(c->spec.transport))
+                check_ping_offload_event(c);
+        else if (c->phase == PHASE_PING)
+                check_ping_event(c);
+        else if (c->phase == PHASE_TCP)
+                check_tcp_event(c);
+        else if (c->phase == PHASE_ISCSI && c->iscsi)
+                check_iscsi_event(c, revents);
+}
+
+/* What is due at now: c's cancel (with cancel, cancel it first), a timeout, the next echo. */
+static void expire(struct check *c, bool cancel, int64_t now)
+{
+        if (cancel)
+                atomic_store(&c->cancel, true);
+        if (c->phase != PHASE_DONE && atomic_load(&c->cancel))
+                on_cancel(c);
+        else if (c->phase != PHASE_DONE && c->phase != PHASE_QUEUED &&
+                 c->res.steps[c->phase].status == CHECK_PENDING && now >= c->phase_deadline_usec) {
+                on_timeout(c);
+                advance(c);
+        } else if (c->phase == PHASE_PING && transport_uses_host_stack(c->spec.transport) &&
+                   c->res.steps[CHECK_STEP_PING].status == CHECK_PENDING &&
+                   now >= c->ping_next_usec)
+                check_ping_send(c);
+}
+
+/* When c needs the loop next without an fd event: its phase deadline or its next echo request. */
+static int64_t next_wakeup(const struct check *c)
+{
+        int64_t next = c->phase_deadline_usec;
+
+        if (c->phase == PHASE_PING && transport_uses_host_stack(c->spec.transport))
+                next = MIN(next, c->ping_next_usec);
+        return next;
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+/* What one turn of the loop took from the queue, and when it must wake up next. */
+struct turn {
+        struct check *started[64]; /* dequeued this turn, not active yet */
+        size_t n_started;
+        bool stopping, cancel_all;
+        bool more;    /* more queued checks could start at once: poll() must not sleep */
+        int64_t now;  /* when expire_checks() looked at the clock */
+        int64_t next; /* the earliest deadline or echo request due, INT64_MAX for none */
+};
+
+/* Hand a finished check to its submitter and drop the loop's reference. */
+static void report(struct check *c)
+{
+        c->done(c, c->userdata);
+        check_unref(c);
+}
+
+/* Under the lock: read the stop and cancel-all flags, and dequeue what may start this turn. */
+static void take_queued(struct checker *k, struct turn *t)
+{
+        pthread_mutex_lock(&k->lock);
+        t->stopping = k->stopping;
+        t->cancel_all = atomic_exchange(&k->cancel_all, false);
+        while (k->queue_head && k->n_active + t->n_started < CHECK_ACTIVE_MAX &&
+               t->n_started < ELEMENTSOF(t->started)) {
+                struct check *c = k->queue_head;
+
+                k->queue_head = c->next;
+                if (!k->queue_head)
+                        k->queue_tail = NULL;
+                k->n_queued--;
+                c->next = NULL;
+                t->started[t->n_started++] = c;
+        }
+        t->more = k->queue_head && k->n_active + t->n_started < CHECK_ACTIVE_MAX;
+        pthread_mutex_unlock(&k->lock);
+}
+
+/* Grow active[] and pfds[] for the started checks; without memory, fail those instead. */
+static void reserve_slots(struct checker *k, struct turn *t)
+{
+        struct check **a;
+        struct pollfd *p;
+        size_t n;
+
+        if (k->pfds && k->n_active + t->n_started <= k->n_slots)
+                return;
+
+        n = MAX(k->n_slots * 2, k->n_active + t->n_started + 16);
+        a = realloc(k->active, n * sizeof(*a));
+        p = a ? realloc(k->pfds, (n + 1) * sizeof(*p)) : NULL;
+        if (a)
+                k->active = a;
+        if (p)
+                k->pfds = p;
+        if (a && p) {
+                k->n_slots = n;
+                return;
+        }
+
+        /* Cannot track them: fail them now rather than lose them. */
+        for (size_t i = 0; i < t->n_started; i++) {
+                struct check *c = t->started[i];
+
+                check_skip_rest(c, CHECK_CANCELLED, "out of memory");
+                finish(c);
+                report(c);
+        }
+        t->n_started = 0;
+}
+
+/* Make the started checks active and run their link step, unless they are cancelled already. */
+static void start_checks(struct checker *k, struct turn *t)
+{
+        for (size_t i = 0; i < t->n_started; i++) {
+                struct check *c = t->started[i];
+
+                if (t->cancel_all)
+                        atomic_store(&c->cancel, true);
+                k->active[k->n_active++] = c;
+                if (!atomic_load(&c->cancel))
+                        start(c);
+        }
+}
+
+/* Drop active[i], which has finished, and report it; the last active check takes its slot. */
+static void retire(struct checker *k, size_t i)
+{
+        struct check *c = k->active[i];
+
+        k->active[i] = k->active[--k->n_active];
+        report(c);
+}
+
+/* Cancels, deadlines and echo requests due for every active check; retire the finished ones. */
+static void expire_checks(struct checker *k, struct turn *t)
+{
+        t->now = clock_usec(CLOCK_MONOTONIC);
+        for (size_t i = 0; i < k->n_active;) {
+                struct check *c = k->active[i];
+
+                expire(c, t->cancel_all || t->stopping, t->now);
+                if (c->phase == PHASE_DONE) {
+                        retire(k, i);
+                        continue;
+                }
+                t->next = MIN(t->next, next_wakeup(c));
+                i++;
+        }
+}
+
+/* Whether nothing is queued (checker_free() waits for that before the loop ends). */
+static bool queue_is_empty(struct checker *k)
+{
+        bool empty;
+
+        pthread_mutex_lock(&k->lock);
+        empty = k->queue_head == NULL;
+        pthread_mutex_unlock(&k->lock);
+        return empty;
+}
+
+/* Fill pfds[]: the wake eventfd, then one entry per active check (fd -1: nothing to wait on). */
+static size_t collect_fds(struct checker *k)
+{
+        size_t n = 1;
+
+        k->pfds[0] = (struct pollfd){ .fd = k->wake_fd, .events = POLLIN };
+        for (size_t i = 0; i < k->n_active; i++) {
+                struct check *c = k->active[i];
+
+                k->pfds[n++] = (struct pollfd){
+                        .fd = c->events ? c->fd : -1,
+                        .events = c->events,
+                };
+        }
+        return n;
+}
+
+/* How long poll() may sleep: not at all with more to start, else until t->next, at most 60 s. */
+static int poll_timeout_ms(const struct turn *t)
+{
+        if (t->more)
+                return 0;
+        if (t->next == INT64_MAX)
+                return -1;
+        return (int)MIN(MAX((t->next - t->now + 999) / 1000, 0), (int64_t)60000);
+}
+
+/* poll() the n fds, then drain the wake eventfd. False after a poll() error (logged). */
+static bool wait_for_events(struct checker *k, size_t n, int timeout_ms)
+{
+        if (poll(k->pfds, n, timeout_ms) < 0 && errno != EINTR) {
+                log_error("check loop: poll: %m");
+                usleep(10000);
+                return false;
+        }
+        if (k->pfds[0].revents & POLLIN) {
+                uint64_t v;
+
+                (void)!read(k->wake_fd, &v, sizeof(v));
+        }
+        return true;
+}
+
+/* Hand each ready fd to its check's step, and move the checks whose step ended to the next. */
+static void dispatch_ready(struct checker *k)
+{
+        for (size_t i = 0; i < k->n_active; i++) {
+                struct check *c = k->active[i];
+                short rev = k->pfds[i + 1].revents;
+
+                if (!rev || c->phase == PHASE_DONE || atomic_load(&c->cancel))
+                        continue;
+                on_ready(c, rev);
+                if (c->phase != PHASE_DONE && c->res.steps[c->phase].status != CHECK_PENDING)
+                        advance(c);
+        }
+}
+
+/* The check loop thread, one turn per poll(); it ends once stopping with nothing left. */
+static void *checker_thread(void *arg)
+{
+        struct checker *k = arg;
+
+        for (;;) {
+                struct turn t = { .next = INT64_MAX };
+
+                take_queued(k, &t);
+                reserve_slots(k, &t);
+                start_checks(k, &t);
+                expire_checks(k, &t);
+                if (t.stopping && k->n_active == 0) {
+                        if (queue_is_empty(k))
+                                break;
+                        continue; /* start (and cancel) what is still queued */
+                }
+                if (!wait_for_events(k, collect_fds(k), poll_timeout_ms(&t)))
+                        continue;
+                dispatch_ready(k);
+        }
+        return NULL;
+}
+
+/* ---------------------------------------------------------------- public API */
+
 static void check_free(struct check *c)
 {
         for (size_t i = 0; i < c->res.n_targets; i++) {
@@ -326,158 +579,6 @@ const struct check_spec *check_get_spec(const struct check *c)
 const struct check_result *check_get_result(const struct check *c)
 {
         return &c->res;
-}
-
-/* The loop. */
-static void *checker_thread(void *arg)
-{
-        struct checker *k = arg;
-        size_t cap = 0;
-
-        for (;;) {
-                struct check *started[64];
-                size_t n_started = 0, n_pfd = 1;
-                int64_t now, next = INT64_MAX;
-                bool stopping, cancel_all, more;
-                int timeout_ms, r;
-
-                pthread_mutex_lock(&k->lock);
-                stopping = k->stopping;
-                cancel_all = atomic_exchange(&k->cancel_all, false);
-                while (k->queue_head && k->n_active + n_started < CHECK_ACTIVE_MAX &&
-                       n_started < ELEMENTSOF(started)) {
-                        struct check *c = k->queue_head;
-
-                        k->queue_head = c->next;
-                        if (!k->queue_head)
-                                k->queue_tail = NULL;
-                        k->n_queued--;
-                        c->next = NULL;
-                        started[n_started++] = c;
-                }
-                more = k->queue_head && k->n_active + n_started < CHECK_ACTIVE_MAX;
-                pthread_mutex_unlock(&k->lock);
-
-                if (!k->pfds || k->n_active + n_started > cap) {
-                        size_t ncap = MAX(cap * 2, k->n_active + n_started + 16);
-                        struct check **a = realloc(k->active, ncap * sizeof(*a));
-                        struct pollfd *p = a ? realloc(k->pfds, (ncap + 1) * sizeof(*p)) : NULL;
-
-                        if (a)
-                                k->active = a;
-                        if (p)
-                                k->pfds = p;
-                        if (!a || !p) {
-                                /* Cannot track them: fail them now rather than lose them. */
-                                for (size_t i = 0; i < n_started; i++) {
-                                        struct check *c = started[i];
-
-                                        check_skip_rest(c, CHECK_CANCELLED, "out of memory");
-                                        finish(c);
-                                        c->done(c, c->userdata);
-                                        check_unref(c);
-                                }
-                                n_started = 0;
-                        } else
-                                cap = ncap;
-                }
-                for (size_t i = 0; i < n_started; i++) {
-                        struct check *c = started[i];
-
-                        if (cancel_all)
-                                atomic_store(&c->cancel, true);
-                        k->active[k->n_active++] = c;
-                        if (!atomic_load(&c->cancel))
-                                start(c);
-                }
-
-                /* Cancels, timeouts, finished ones; then what to wait for. */
-                now = clock_usec(CLOCK_MONOTONIC);
-                for (size_t i = 0; i < k->n_active;) {
-                        struct check *c = k->active[i];
-
-                        if (cancel_all || stopping)
-                                atomic_store(&c->cancel, true);
-                        if (c->phase != PHASE_DONE && atomic_load(&c->cancel))
-                                on_cancel(c);
-                        else if (c->phase != PHASE_DONE && c->phase != PHASE_QUEUED &&
-                                 c->res.steps[c->phase].status == CHECK_PENDING &&
-                                 now >= c->phase_deadline_usec) {
-                                on_timeout(c);
-                                advance(c);
-                        } else if (c->phase == PHASE_PING &&
-                                   transport_uses_host_stack(c->spec.transport) &&
-                                   c->res.steps[CHECK_STEP_PING].status == CHECK_PENDING &&
-                                   now >= c->ping_next_usec)
-                                check_ping_send(c);
-
-                        if (c->phase == PHASE_DONE) {
-                                k->active[i] = k->active[--k->n_active];
-                                c->done(c, c->userdata);
-                                check_unref(c);
-                                continue;
-                        }
-                        next = MIN(next, c->phase_deadline_usec);
-                        if (c->phase == PHASE_PING && transport_uses_host_stack(c->spec.transport))
-                                next = MIN(next, c->ping_next_usec);
-                        i++;
-                }
-
-                if (stopping && k->n_active == 0) {
-                        pthread_mutex_lock(&k->lock);
-                        r = k->queue_head == NULL;
-                        pthread_mutex_unlock(&k->lock);
-                        if (r)
-                                break;
-                        continue;
-                }
-
-                k->pfds[0] = (struct pollfd){ .fd = k->wake_fd, .events = POLLIN };
-                for (size_t i = 0; i < k->n_active; i++) {
-                        struct check *c = k->active[i];
-
-                        k->pfds[n_pfd++] = (struct pollfd){
-                                .fd = c->events ? c->fd : -1,
-                                .events = c->events,
-                        };
-                }
-
-                timeout_ms = more ? 0 :
-                             next == INT64_MAX ?
-                                    -1 :
-                                    (int)MIN(MAX((next - now + 999) / 1000, 0), (int64_t)60000);
-                r = poll(k->pfds, n_pfd, timeout_ms);
-                if (r < 0 && errno != EINTR) {
-                        log_error("check loop: poll: %m");
-                        usleep(10000);
-                        continue;
-                }
-                if (k->pfds[0].revents & POLLIN) {
-                        uint64_t v;
-
-                        (void)!read(k->wake_fd, &v, sizeof(v));
-                }
-
-                for (size_t i = 0; i < k->n_active; i++) {
-                        struct check *c = k->active[i];
-                        short rev = k->pfds[i + 1].revents;
-
-                        if (!rev || c->phase == PHASE_DONE || atomic_load(&c->cancel))
-                                continue;
-                        if (c->phase == PHASE_PING && !transport_uses_host_stack(c->spec.transport))
-                                check_ping_offload_event(c);
-                        else if (c->phase == PHASE_PING)
-                                check_ping_event(c);
-                        else if (c->phase == PHASE_TCP)
-                                check_tcp_event(c);
-                        else if (c->phase == PHASE_ISCSI && c->iscsi)
-                                check_iscsi_event(c, rev);
-                        if (c->phase != PHASE_DONE &&
-                            c->res.steps[c->phase].status != CHECK_PENDING)
-                                advance(c);
-                }
-        }
-        return NULL;
 }
 
 int checker_new(struct nic_monitor *nics, const char *initiator_name, struct checker **ret)
