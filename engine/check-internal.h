@@ -88,6 +88,8 @@ struct checker {
         struct pollfd *pfds; /* the loop's: wake_fd, then one per active check */
 };
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct nic_snapshot *, nic_snapshot_unref);
+
 /* The address inside ss (struct in_addr or struct in6_addr). */
 static inline const void *ss_addr(const struct sockaddr_storage *ss)
 {

@@ -42,8 +42,8 @@ static int route_get(const struct sockaddr_storage *dst, int oif, bool fib_match
         size_t alen = dst->ss_family == AF_INET6 ? 16 : 4;
         struct rtattr *rta;
         struct nlmsghdr *h;
+        _cleanup_close_ int fd = -1;
         ssize_t n;
-        int fd, r;
 
         memset(ret, 0, sizeof(*ret));
 
@@ -73,18 +73,13 @@ static int route_get(const struct sockaddr_storage *dst, int oif, bool fib_match
         fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
         if (fd < 0)
                 return -errno;
-        if (sendto(fd, &req, req.n.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                r = -errno;
-                close(fd);
-                return r;
-        }
+        if (sendto(fd, &req, req.n.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return -errno;
         do
                 n = recv(fd, answer, sizeof(answer), 0);
         while (n < 0 && errno == EINTR);
-        r = n < 0 ? -errno : 0;
-        close(fd);
-        if (r < 0)
-                return r;
+        if (n < 0)
+                return -errno;
 
         h = (struct nlmsghdr *)answer;
         if (!NLMSG_OK(h, (size_t)n))
@@ -149,14 +144,13 @@ static bool addr_in_prefix(int family, const void *a, const void *b, unsigned pr
 
 static int read_proc_int(const char *path)
 {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         char buf[32];
         ssize_t n;
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
 
         if (fd < 0)
                 return -1;
         n = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
         if (n <= 0)
                 return -1;
         buf[n] = 0;
@@ -290,33 +284,28 @@ static bool link_offload(struct check *c)
 }
 
 /*
- * Resolve the bound NIC and judge the path. Runs even when the link step was not asked for,
- * since the other steps need the device; only a requested step reports. Returns false when the
- * later steps cannot run.
+ * Resolve the bound NIC and judge the path of the host's stack into the link step, whether it was
+ * asked for or not. Returns false, with the link step failed, when the later steps cannot run.
  */
-bool check_link_run(struct check *c)
+static bool link_judge(struct check *c)
 {
         struct check_step_result *sr = &c->res.steps[CHECK_STEP_LINK];
         bool want = step_wanted(c, CHECK_STEP_LINK);
-        struct nic_snapshot *snap = NULL;
+        _cleanup_(nic_snapshot_unrefp) struct nic_snapshot *snap = NULL;
         const struct nic *dev = NULL;
         struct route_answer unbound = {}, bound = {};
         int family = c->spec.portal.ss_family;
         char portal[INET6_ADDRSTRLEN];
-        bool ok = false, has_addr = false;
+        bool has_addr = false;
         int r_unbound, r_bound = 0;
 
-        c->phase_start_usec = clock_usec(CLOCK_MONOTONIC);
         ss_ntop(&c->spec.portal, portal, sizeof(portal));
 
 #define LINK_FAIL(reason, ...)                                                                     \
         do {                                                                                       \
                 check_step_set(c, CHECK_STEP_LINK, CHECK_FAILED, reason, __VA_ARGS__);             \
-                goto out;                                                                          \
+                return false;                                                                      \
         } while (0)
-
-        if (!transport_uses_host_stack(c->spec.transport))
-                return link_offload(c);
 
         snap = c->k->nics ? nic_monitor_snapshot(c->k->nics) : NULL;
         if (!snap)
@@ -369,8 +358,7 @@ bool check_link_run(struct check *c)
         /* The route judgement is the link step's; ping only needs the source address. */
         if (!want && !step_wanted(c, CHECK_STEP_PING)) {
                 check_step_set(c, CHECK_STEP_LINK, CHECK_OK, CHECK_REASON_NONE, NULL);
-                ok = true;
-                goto out;
+                return true;
         }
 
         r_unbound = route_get(&c->spec.portal, 0, false, &unbound);
@@ -420,28 +408,43 @@ bool check_link_run(struct check *c)
                      portal, sr->egress, dev->name, dev->name);
 
         check_step_set(c, CHECK_STEP_LINK, CHECK_OK, CHECK_REASON_NONE, NULL);
-        ok = true;
-out:
+        return true;
 #undef LINK_FAIL
-        nic_snapshot_unref(snap);
-        if (!want) {
-                /* Not asked for: a failure still ends the check, reported on the next step. */
-                enum check_reason reason = sr->reason;
-                char hint[CHECK_HINT_MAX];
+}
 
-                if (ok)
-                        return true;
-                snprintf(hint, sizeof(hint), "%s", sr->hint);
-                for (int i = 0; i < _CHECK_STEP_MAX; i++)
-                        if (step_wanted(c, i)) {
-                                check_step_set(c, i, CHECK_FAILED, reason, "%s", hint);
-                                break;
-                        }
-                check_skip_rest(c, CHECK_SKIPPED,
-                                "not run: the bound port cannot reach the portal");
-                return false;
+/*
+ * Resolve the bound NIC and judge the path. Runs even when the link step was not asked for,
+ * since the other steps need the device; only a requested step reports. Returns false when the
+ * later steps cannot run.
+ */
+bool check_link_run(struct check *c)
+{
+        struct check_step_result *sr = &c->res.steps[CHECK_STEP_LINK];
+        enum check_reason reason;
+        char hint[CHECK_HINT_MAX];
+        bool ok;
+
+        c->phase_start_usec = clock_usec(CLOCK_MONOTONIC);
+        if (!transport_uses_host_stack(c->spec.transport))
+                return link_offload(c);
+
+        ok = link_judge(c);
+        if (step_wanted(c, CHECK_STEP_LINK)) {
+                if (!ok)
+                        check_skip_rest(c, CHECK_SKIPPED, "not run: the link step failed");
+                return ok;
         }
-        if (!ok)
-                check_skip_rest(c, CHECK_SKIPPED, "not run: the link step failed");
-        return ok;
+        if (ok)
+                return true;
+
+        /* Not asked for: a failure still ends the check, reported on the next step. */
+        reason = sr->reason;
+        snprintf(hint, sizeof(hint), "%s", sr->hint);
+        for (int i = 0; i < _CHECK_STEP_MAX; i++)
+                if (step_wanted(c, i)) {
+                        check_step_set(c, i, CHECK_FAILED, reason, "%s", hint);
+                        break;
+                }
+        check_skip_rest(c, CHECK_SKIPPED, "not run: the bound port cannot reach the portal");
+        return false;
 }

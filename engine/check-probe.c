@@ -55,7 +55,7 @@ static int socket_bound(struct check *c, int type, int proto, enum check_reason 
                         char *hint, size_t hint_size)
 {
         int family = c->spec.portal.ss_family;
-        int fd;
+        _cleanup_close_ int fd = -1;
 
         fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
         if (fd < 0) {
@@ -68,7 +68,6 @@ static int socket_bound(struct check *c, int type, int proto, enum check_reason 
                                     (socklen_t)strlen(c->dev) + 1) < 0) {
                 int err = errno;
 
-                close(fd);
                 *ret_reason =
                         err == ENODEV ? CHECK_REASON_NO_SUCH_DEVICE : CHECK_REASON_BIND_FAILED;
                 snprintf(hint, hint_size, "SO_BINDTODEVICE %s: %s", c->dev, strerror(err));
@@ -86,14 +85,13 @@ static int socket_bound(struct check *c, int type, int proto, enum check_reason 
                     bind(fd, (struct sockaddr *)&src, ss_len(&src)) < 0) {
                         int err = errno ?: EINVAL;
 
-                        close(fd);
                         *ret_reason = CHECK_REASON_BIND_FAILED;
                         snprintf(hint, hint_size, "cannot bind to the iface's ipaddress %s: %s",
                                  c->spec.ipaddress, strerror(err));
                         return -err;
                 }
         }
-        return fd;
+        return TAKE_FD(fd);
 }
 
 /*
@@ -105,7 +103,7 @@ bool check_verify_bind(struct check *c, enum check_step s, int fd)
         struct check_step_result *sr = &c->res.steps[s];
         struct sockaddr_storage local = {};
         socklen_t len = sizeof(sr->device);
-        struct nic_snapshot *snap;
+        _cleanup_(nic_snapshot_unrefp) struct nic_snapshot *snap = NULL;
         const struct nic *dev;
 
         if (getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, sr->device, &len) < 0)
@@ -129,10 +127,8 @@ bool check_verify_bind(struct check *c, enum check_step s, int fd)
                 check_step_set(c, s, CHECK_FAILED, CHECK_REASON_BIND_FAILED,
                                "the connection's source address %s is not an address of %s",
                                sr->source, c->dev);
-                nic_snapshot_unref(snap);
                 return false;
         }
-        nic_snapshot_unref(snap);
         return true;
 }
 
@@ -330,6 +326,20 @@ struct offload_ping {
         unsigned timeout_ms;
 };
 
+/* Close o's eventfd, drop its reference on the check, free it. NULL-safe; returns NULL. */
+static struct offload_ping *offload_ping_free(struct offload_ping *o)
+{
+        if (!o)
+                return NULL;
+        if (o->efd >= 0)
+                close(o->efd);
+        check_unref(o->c);
+        free(o);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct offload_ping *, offload_ping_free);
+
 /* A thread per HBA ping: the netlink exchange blocks, and these are rare. */
 static void *offload_ping_thread(void *arg)
 {
@@ -342,15 +352,13 @@ static void *offload_ping_thread(void *arg)
         o->c->nl_status = status;
         atomic_store(&o->c->nl_result, r);
         (void)!write(o->efd, &one, sizeof(one));
-        close(o->efd);
-        check_unref(o->c);
-        free(o);
+        offload_ping_free(o);
         return NULL;
 }
 
 int check_ping_offload_start(struct check *c)
 {
-        struct offload_ping *o;
+        _cleanup_(offload_ping_freep) struct offload_ping *o = NULL;
         pthread_attr_t attr;
         pthread_t t;
         int r;
@@ -365,12 +373,12 @@ int check_ping_offload_start(struct check *c)
         o = calloc(1, sizeof(*o));
         if (!o)
                 return -ENOMEM;
+        o->efd = -1;
         c->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         o->efd = c->fd >= 0 ? fcntl(c->fd, F_DUPFD_CLOEXEC, 3) : -1;
         if (o->efd < 0) {
                 check_step_set(c, CHECK_STEP_PING, CHECK_FAILED, CHECK_REASON_ERROR, "eventfd: %s",
                                strerror(errno));
-                free(o);
                 return -errno;
         }
         o->req = (struct iscsi_nl_ping){
@@ -391,13 +399,11 @@ int check_ping_offload_start(struct check *c)
         r = -pthread_create(&t, &attr, offload_ping_thread, o);
         pthread_attr_destroy(&attr);
         if (r < 0) {
-                close(o->efd);
-                check_unref(o->c);
-                free(o);
                 check_step_set(c, CHECK_STEP_PING, CHECK_FAILED, CHECK_REASON_ERROR,
                                "cannot start a thread: %s", strerror(-r));
                 return r;
         }
+        TAKE_PTR(o); /* offload_ping_thread() frees it */
         c->events = POLLIN;
         return 0;
 }

@@ -581,9 +581,11 @@ const struct check_result *check_get_result(const struct check *c)
         return &c->res;
 }
 
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct checker *, checker_free);
+
 int checker_new(struct nic_monitor *nics, const char *initiator_name, struct checker **ret)
 {
-        struct checker *k;
+        _cleanup_(checker_freep) struct checker *k = NULL;
         int r;
 
         k = calloc(1, sizeof(*k));
@@ -593,23 +595,16 @@ int checker_new(struct nic_monitor *nics, const char *initiator_name, struct che
         k->wake_fd = -1;
         pthread_mutex_init(&k->lock, NULL);
         k->initiator_name = strdup(initiator_name);
-        if (!k->initiator_name) {
-                checker_free(k);
+        if (!k->initiator_name)
                 return -ENOMEM;
-        }
         k->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (k->wake_fd < 0) {
-                r = -errno;
-                checker_free(k);
-                return r;
-        }
+        if (k->wake_fd < 0)
+                return -errno;
         r = -pthread_create(&k->thread, NULL, checker_thread, k);
-        if (r < 0) {
-                checker_free(k);
+        if (r < 0)
                 return r;
-        }
         k->thread_started = true;
-        *ret = k;
+        *ret = TAKE_PTR(k);
         return 0;
 }
 
