@@ -2,8 +2,9 @@
 /*
  * Connectivity checks from the port an iface is bound to, to a portal (docs/checks.md). One
  * thread, the check loop, runs every check at once as a state machine over non-blocking sockets
- * and libiscsi's async API, so a hundred checks waiting on unreachable portals cost one poll().
- * Nothing here blocks its caller: submit, then get called back.
+ * and libiscsi's async API, so a hundred checks waiting on unreachable portals cost one poll()
+ * (an HBA ping, a blocking netlink exchange, gets a short-lived thread of its own). Nothing here
+ * but checker_free() blocks its caller: submit, then get called back.
  */
 #pragma once
 
@@ -100,7 +101,8 @@ struct check_spec {
 
 /*
  * Parse "IPv4", "IPv4:port", "[IPv6]:port" or a bare IPv6 address (port 3260 by default) into
- * ret. Returns 0 or -EINVAL with why set to a static reason.
+ * ret; only unicast addresses pass. Returns 0 or -EINVAL. *why is always set to a static string,
+ * which says what was wrong when -EINVAL is returned; ret may be clobbered on failure.
  */
 int check_parse_portal(const char *s, struct sockaddr_storage *ret, const char **why);
 /* "10.0.0.1:3260" or "[fe80::1]:3260". */
@@ -117,17 +119,18 @@ struct check_step_result {
         enum check_reason reason;
         char hint[CHECK_HINT_MAX];
         int64_t latency_usec;      /* -1 when not run */
-        char device[NIC_NAME_MAX]; /* link: the bound NIC; tcp/iscsi: SO_BINDTODEVICE read back */
+        char device[NIC_NAME_MAX]; /* link: the bound NIC or "hostN"; tcp/iscsi: SO_BINDTODEVICE */
         char egress[NIC_NAME_MAX]; /* link: the NIC the unbound route takes, "" if none */
-        char source[INET6_ADDRSTRLEN]; /* link: the kernel's choice; others: getsockname() */
-        int rp_filter;                 /* link: effective value on the bound NIC, -1 unknown */
+        /* link: iface ipaddress or the kernel's pick; ping: link's; tcp/iscsi: getsockname() */
+        char source[INET6_ADDRSTRLEN];
+        int rp_filter; /* link: effective value on the bound NIC, -1 unknown */
         char warnings[2][CHECK_HINT_MAX];
         size_t n_warnings;
 };
 
 struct check_result {
         enum check_status status; /* CHECK_OK, CHECK_FAILED or CHECK_CANCELLED */
-        enum check_reason reason; /* of the first failed step */
+        enum check_reason reason; /* of the deciding step (check_result_first_failure()) */
         int64_t elapsed_usec;
         struct check_step_result steps[_CHECK_STEP_MAX]; /* only requested ones are meaningful */
         struct check_target *targets;                    /* iscsi: what SendTargets returned */
@@ -136,8 +139,9 @@ struct check_result {
 };
 
 /*
- * The step whose failure decides the check: the first failed of link, tcp, iscsi, then ping; a
- * failed ping does not count when tcp or iscsi got through (ICMP filtered). -1 if none.
+ * The step that decides the check: the first failed or cancelled of link, tcp, iscsi, then ping,
+ * among the requested ones; a failed ping does not count when tcp or iscsi got through (ICMP
+ * filtered). Returns the step, or -1 if none (the check is ok).
  */
 int check_result_first_failure(const struct check_result *r, const struct check_spec *spec);
 
@@ -148,28 +152,41 @@ struct check;
 typedef void (*check_done_fn)(struct check *c, void *userdata);
 
 /*
- * Start the check loop. nics (borrowed) provides the NIC snapshots, initiator_name the IQN used
- * for discovery when the iface has none. Returns 0, -ENOMEM or -errno.
+ * Start the check loop. nics (borrowed) provides the NIC snapshots, initiator_name (copied) the
+ * IQN used for discovery when the iface has none. Returns 0, -ENOMEM or the -errno of eventfd()
+ * or pthread_create(); *ret is written only on success.
  */
 int checker_new(struct nic_monitor *nics, const char *initiator_name, struct checker **ret);
-/* Cancel everything and refuse new checks (-ESHUTDOWN) from now on: the daemon is stopping. */
+/*
+ * Cancel everything and refuse new checks (-ESHUTDOWN) from now on: the daemon is stopping.
+ * NULL-safe.
+ */
 void checker_close(struct checker *k);
-/* Cancel everything, stop the thread, free. NULL-safe; returns NULL. */
+/*
+ * Cancel everything, wait for the loop thread to call every pending done callback and stop, free.
+ * NULL-safe; returns NULL.
+ */
 struct checker *checker_free(struct checker *k);
 
 /*
- * Queue a check. done(c, userdata) runs exactly once, on the check loop, with the result
- * readable through check_get_result(). *ret (optional) gets a reference the caller releases with
- * check_unref(). Returns 0, -ENOMEM, or -ESHUTDOWN once the checker is stopping.
+ * Queue a copy of spec. On success done(c, userdata) runs exactly once, on the check loop, with
+ * the result readable through check_get_result(), and *ret (optional) gets a reference the caller
+ * releases with check_unref(). Returns 0, -ENOMEM, or -ESHUTDOWN once checker_close() or
+ * checker_free() has begun; on failure done is never called and *ret is untouched.
  */
 int checker_submit(struct checker *k, const struct check_spec *spec, check_done_fn done,
                    void *userdata, struct check **ret);
-/* Cancel every check, queued or in flight. Their done callbacks follow promptly. */
+/* Cancel every check, queued or in flight. Their done callbacks follow promptly. NULL-safe. */
 void checker_cancel_all(struct checker *k);
 
-/* Ask c to stop; it finishes as cancelled within one loop turn. Thread-safe, idempotent. */
+/*
+ * Ask c to stop; unless it has finished already, it finishes as cancelled within one loop turn.
+ * Thread-safe, idempotent, NULL-safe.
+ */
 void check_cancel(struct check *c);
+/* Take a reference; NULL-safe, returns c. */
 struct check *check_ref(struct check *c);
+/* Drop a reference, freeing c with the last one; NULL-safe, returns NULL. */
 struct check *check_unref(struct check *c);
 /* The spec and result; the result is complete only once done has been called. */
 const struct check_spec *check_get_spec(const struct check *c);
