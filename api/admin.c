@@ -10,8 +10,6 @@
 #include "engine.h"
 #include "internal.h"
 #include "macro.h"
-#include "store.h"
-#include "token.h"
 
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX     1000
@@ -171,14 +169,14 @@ static void token_write(struct sbuf *b, const struct token_info *t)
                 sbuf_puts(b, "null");
 }
 
-int tokens_list_get(struct call *c)
+int tokens_list(struct call *c)
 {
         struct token_info *a = NULL;
         struct sbuf b = {};
         size_t n = 0;
         int r;
 
-        r = tokens_list(engine_tokens(c->api->engine), &a, &n);
+        r = engine_token_list(c->api->engine, &a, &n);
         if (r < 0)
                 return r;
         sbuf_puts(&b, "{\"items\":[");
@@ -193,7 +191,7 @@ int tokens_list_get(struct call *c)
         return call_reply_json(c, 200, &b);
 }
 
-int tokens_create_post(struct call *c)
+int tokens_create(struct call *c)
 {
         json_t *j = NULL, *v;
         const char *key, *name = "";
@@ -238,8 +236,8 @@ int tokens_create_post(struct call *c)
                 return call_invalid(c, "role", "is required");
         }
 
-        r = tokens_create(engine_tokens(c->api->engine), role, name, c->actor, c->req->request_id,
-                          token, &ti);
+        r = engine_token_create(c->api->engine, role, name, c->actor, c->req->request_id, token,
+                                &ti);
         json_decref(j);
         if (r == -EINVAL)
                 return call_invalid(c, "name", "must be printable ASCII");
@@ -262,7 +260,7 @@ int tokens_delete(struct call *c)
 {
         int r;
 
-        r = tokens_revoke(engine_tokens(c->api->engine), c->param, c->actor, c->req->request_id);
+        r = engine_token_revoke(c->api->engine, c->param, c->actor, c->req->request_id);
         if (r == -ENOENT) {
                 snprintf(c->detail, sizeof(c->detail), "no token '%.32s'", c->param);
                 return r;

@@ -14,7 +14,6 @@
 #include "engine.h"
 #include "internal.h"
 #include "macro.h"
-#include "token.h"
 
 #define TARPIT_SLOTS     1024
 #define TARPIT_WINDOW_US (60LL * 1000 * 1000)
@@ -184,7 +183,7 @@ int auth_check(struct call *c, enum role need)
                         return unauthorized(
                                 c, true,
                                 "the Authorization header is not 'Bearer ifd_<id>_<secret>'");
-                r = tokens_verify(engine_tokens(c->api->engine), id, secret, &ti);
+                r = engine_token_verify(c->api->engine, id, secret, &ti);
                 explicit_bzero(secret, sizeof(secret));
                 if (r == -ENOENT || r == -EACCES)
                         return unauthorized(c, true, "unknown or revoked token");

@@ -12,7 +12,6 @@
 
 #include "engine.h"
 #include "internal.h"
-#include "job.h"
 #include "macro.h"
 
 #define JOB_IFACES_MAX 256
@@ -398,7 +397,7 @@ int checks_run(struct call *c)
                 return -ENOMEM;
         }
         /* The answer is fired by the check loop, and sent only after this handler returned. */
-        r = checker_submit(engine_checker(c->api->engine), &spec, check_answer_ready, p, &chk);
+        r = engine_check_submit(c->api->engine, &spec, check_answer_ready, p, &chk);
         explicit_bzero(&spec, sizeof(spec));
         if (r < 0) {
                 pending_free(p);
@@ -542,8 +541,8 @@ int checks_job_create(struct call *c)
          */
         if (key)
                 snprintf(scoped, sizeof(scoped), "%.*s %s", JOB_SCOPE_MAX, c->actor, key);
-        r = jobs_start(engine_jobs(c->api->engine), specs, n, key ? scoped : NULL,
-                       fnv1a(c->req->body, c->req->body_len), &job, &existing);
+        r = engine_job_start(c->api->engine, specs, n, key ? scoped : NULL,
+                             fnv1a(c->req->body, c->req->body_len), &job, &existing);
         if (r == -EILSEQ)
                 snprintf(c->detail, sizeof(c->detail),
                          "Idempotency-Key '%s' was used for a different request body", key);
@@ -562,14 +561,14 @@ out:
         return r;
 }
 
-int jobs_list_get(struct call *c)
+int jobs_list(struct call *c)
 {
         struct job **a = NULL;
         struct sbuf b = {};
         size_t n = 0;
         int r;
 
-        r = jobs_list(engine_jobs(c->api->engine), &a, &n);
+        r = engine_job_list(c->api->engine, &a, &n);
         if (r < 0)
                 return r;
         sbuf_puts(&b, "{\"jobs\":[");
@@ -584,13 +583,13 @@ int jobs_list_get(struct call *c)
         return call_reply_json(c, 200, &b);
 }
 
-int jobs_get_one(struct call *c)
+int jobs_get(struct call *c)
 {
         struct job *job;
         struct sbuf b = {};
         int r;
 
-        r = jobs_get(engine_jobs(c->api->engine), c->param, &job);
+        r = engine_job_get(c->api->engine, c->param, &job);
         if (r == -ENOENT)
                 snprintf(c->detail, sizeof(c->detail),
                          "no job '%.64s' (finished jobs are kept 15 "
@@ -605,10 +604,9 @@ int jobs_get_one(struct call *c)
 
 int jobs_delete(struct call *c)
 {
-        struct jobs *jobs = engine_jobs(c->api->engine);
         int r;
 
-        r = jobs_cancel_or_remove(jobs, c->param);
+        r = engine_job_cancel_or_remove(c->api->engine, c->param);
         if (r == -ENOENT) {
                 snprintf(c->detail, sizeof(c->detail), "no job '%.64s'", c->param);
                 return r;
@@ -617,5 +615,5 @@ int jobs_delete(struct call *c)
                 resp_set_body(c->resp, 204, NULL, NULL, 0);
                 return 0;
         }
-        return jobs_get_one(c);
+        return jobs_get(c);
 }

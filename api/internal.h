@@ -9,9 +9,8 @@
 #include <pthread.h>
 
 #include "api.h"
-#include "iface.h"
+#include "engine.h"
 #include "pending.h"
-#include "token.h"
 
 struct engine;
 struct auth_state;
@@ -91,12 +90,12 @@ int hbas_get(struct call *c);
 int openapi_get(struct call *c);
 int checks_run(struct call *c);
 int checks_job_create(struct call *c);
-int jobs_list_get(struct call *c);
-int jobs_get_one(struct call *c);
+int jobs_list(struct call *c);
+int jobs_get(struct call *c);
 int jobs_delete(struct call *c);
 int audit_list(struct call *c);
-int tokens_list_get(struct call *c);
-int tokens_create_post(struct call *c);
+int tokens_list(struct call *c);
+int tokens_create(struct call *c);
 int tokens_delete(struct call *c);
 
 /* auth.c */

@@ -33,11 +33,6 @@ static int iface_set_load(struct call *c, struct iface_set *s)
         return engine_iface_list(c->api->engine, &q, &s->items, &s->n, &more);
 }
 
-static bool mac_eq(const char *a, const char *b)
-{
-        return !isempty(a) && !isempty(b) && strcasecmp(a, b) == 0;
-}
-
 /* Names of the records bound to this NIC: by net_ifacename, or by hwaddress = its MAC. */
 static void put_nic_ifaces(struct sbuf *b, const struct nic *nic, const struct iface_set *set)
 {
@@ -49,8 +44,7 @@ static void put_nic_ifaces(struct sbuf *b, const struct nic *nic, const struct i
 
                 if (set->items[i]->builtin)
                         continue;
-                if (!streq_ptr(r->str[IFACE_F_NET_IFACENAME], nic->name) &&
-                    !mac_eq(r->str[IFACE_F_HWADDRESS], nic->mac))
+                if (!engine_iface_on_nic(r, nic))
                         continue;
                 if (!first)
                         sbuf_puts(b, ",");
@@ -138,7 +132,7 @@ static void put_nic(struct sbuf *b, const struct nic *n, const struct iface_set 
         for (size_t i = 0; hbas && i < hbas->n_hosts; i++) {
                 const struct hba_host *h = &hbas->hosts[i];
 
-                if (!streq_ptr(h->netdev, n->name) && !mac_eq(h->hwaddress, n->mac))
+                if (!engine_hba_on_nic(h, n))
                         continue;
                 sbuf_printf(b, "%s{\"host\":%u,\"transport\":", first ? "" : ",", h->host_no);
                 sbuf_json_string_or_null(b, isempty(h->transport) ? NULL : h->transport);
@@ -323,8 +317,7 @@ static void put_hba(struct sbuf *b, const struct hba_host *h, const struct iface
         for (size_t i = 0; i < set->n; i++) {
                 const struct iface_rec *r = &set->items[i]->rec;
 
-                if (set->items[i]->builtin || !mac_eq(r->str[IFACE_F_HWADDRESS], h->hwaddress) ||
-                    !streq_ptr(r->str[IFACE_F_TRANSPORT_NAME], h->transport))
+                if (set->items[i]->builtin || !engine_iface_on_hba(r, h))
                         continue;
                 if (!first)
                         sbuf_puts(b, ",");

@@ -48,7 +48,7 @@
  * | health_lock    | problems, n_problems, events, n_events,         | health.c only: writers    |
  * | (leaf)         | drift_imported                                  | and watcher (under 1+2),  |
  * |                |                                                 | engine_health (alone)     |
- * | hbas_lock      | the hbas pointer (a scan itself is immutable    | hbas_get: HTTP threads    |
+ * | hbas_lock      | the hbas pointer (a scan itself is immutable    | hbas_cached: HTTP threads |
  * | (leaf)         | and reference-counted)                          | (port views, /hbas, check |
  * |                |                                                 | specs), main thread       |
  * |                |                                                 | (engine_offload_sync,     |

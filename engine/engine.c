@@ -9,11 +9,11 @@
 #include <stdio.h>
 
 #include "engine-internal.h"
-#include "job.h"
+#include "jobs.h"
 #include "log.h"
 #include "mirror.h"
 #include "store.h"
-#include "token.h"
+#include "tokens.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct engine *, engine_free);
 
@@ -402,14 +402,14 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
 
                 initiator_name_read(cfg->initiator_name_file ?: ENGINE_INITIATOR_NAME_FILE, iname,
                                     sizeof(iname));
-                r = tokens_open(e->db_path, &e->tokens);
+                r = token_table_open(e->db_path, &e->tokens);
                 if (r < 0)
                         return fail_msg(reterr_msg, r, "cannot open the token table of '%s'",
                                         e->db_path);
                 r = checker_new(e->nics, iname, &e->checker);
                 if (r < 0)
                         return fail_msg(reterr_msg, r, "cannot start the check loop");
-                r = jobs_new(e->checker, &e->jobs);
+                r = job_table_new(e->checker, &e->jobs);
                 if (r < 0)
                         return fail_msg(reterr_msg, r, "cannot create the job table");
         }
@@ -447,8 +447,8 @@ struct engine *engine_free(struct engine *e)
 
         /* The check loop calls back into the jobs and reads the NIC monitor: stop it first. */
         checker_free(e->checker);
-        jobs_free(e->jobs);
-        tokens_close(e->tokens);
+        job_table_free(e->jobs);
+        token_table_close(e->tokens);
         nic_monitor_free(e->nics);
         engine_hbas_unref(e->hbas);
         pthread_mutex_destroy(&e->hbas_lock);
@@ -574,27 +574,71 @@ enum engine_drift_policy engine_drift_policy(const struct engine *e)
         return e->drift;
 }
 
-/* --- the parts ----------------------------------------------------------------------------- */
+/* --- the parts: checks, jobs, tokens ------------------------------------------------------- */
 
-struct checker *engine_checker(struct engine *e)
+int engine_check_submit(struct engine *e, const struct check_spec *spec, check_done_fn done,
+                        void *userdata, struct check **ret)
 {
-        return e->checker;
+        assert_return(e, -EINVAL);
+        return checker_submit(e->checker, spec, done, userdata, ret);
 }
 
-struct jobs *engine_jobs(struct engine *e)
+int engine_job_start(struct engine *e, const struct check_spec *specs, size_t n, const char *key,
+                     uint64_t body_hash, struct job **ret, bool *ret_existing)
 {
-        return e->jobs;
+        assert_return(e, -EINVAL);
+        return job_table_start(e->jobs, specs, n, key, body_hash, ret, ret_existing);
 }
 
-struct tokens *engine_tokens(struct engine *e)
+int engine_job_get(struct engine *e, const char *id, struct job **ret)
 {
-        return e->tokens;
+        assert_return(e, -EINVAL);
+        return job_table_get(e->jobs, id, ret);
+}
+
+int engine_job_list(struct engine *e, struct job ***ret, size_t *ret_n)
+{
+        assert_return(e, -EINVAL);
+        return job_table_list(e->jobs, ret, ret_n);
+}
+
+int engine_job_cancel_or_remove(struct engine *e, const char *id)
+{
+        assert_return(e, -EINVAL);
+        return job_table_cancel_or_remove(e->jobs, id);
+}
+
+int engine_token_create(struct engine *e, enum role role, const char *name, const char *actor,
+                        const char *request_id, char ret_token[static TOKEN_LEN + 1],
+                        struct token_info *ret_info)
+{
+        assert_return(e, -EINVAL);
+        return token_table_create(e->tokens, role, name, actor, request_id, ret_token, ret_info);
+}
+
+int engine_token_list(struct engine *e, struct token_info **ret, size_t *ret_n)
+{
+        assert_return(e, -EINVAL);
+        return token_table_list(e->tokens, ret, ret_n);
+}
+
+int engine_token_revoke(struct engine *e, const char *id, const char *actor, const char *request_id)
+{
+        assert_return(e, -EINVAL);
+        return token_table_revoke(e->tokens, id, actor, request_id);
+}
+
+int engine_token_verify(struct engine *e, const char *id, const char *secret,
+                        struct token_info *ret)
+{
+        assert_return(e, -EINVAL);
+        return token_table_verify(e->tokens, id, secret, ret);
 }
 
 void engine_stop_checks(struct engine *e)
 {
         checker_close(e->checker);
-        jobs_cancel_all(e->jobs);
+        job_table_cancel_all(e->jobs);
 }
 
 int engine_audit(struct engine *e, const struct store_audit_query *q,

@@ -15,10 +15,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The value types the verbs below name: the API includes this header and no other of ours. */
+#include "audit.h"
 #include "check.h"
 #include "hba.h"
 #include "iface.h"
+#include "job.h"
 #include "nic.h"
+#include "token.h"
 
 #define ENGINE_VERSION     "0.1.0"
 #define ENGINE_MAX_RECORDS 100000
@@ -273,15 +277,34 @@ enum engine_port_state engine_iface_port(const struct iface_rec *rec,
  */
 int engine_rescan(struct engine *e);
 
-/* --- checks (docs/checks.md) --- */
+/* --- checks and jobs (docs/checks.md) --- */
 
-struct jobs;
+/*
+ * Run one check (spec copied) on the check loop; done(chk, userdata) is called once, on the
+ * check loop, when it has finished. *ret (may be NULL) gets a reference to release with
+ * check_unref(). 0, -ENOMEM, -ESHUTDOWN (stopping). See checker_submit() in check.h.
+ */
+int engine_check_submit(struct engine *e, const struct check_spec *spec, check_done_fn done,
+                        void *userdata, struct check **ret);
 
-/* The check loop, the job table and the tokens; they live as long as the engine. */
-struct checker *engine_checker(struct engine *e);
-struct jobs *engine_jobs(struct engine *e);
-struct tokens;
-struct tokens *engine_tokens(struct engine *e);
+/*
+ * Start a job of n checks (specs copied). With key (may be NULL: compared whole; a caller that
+ * scopes keys per principal puts the scope in it) and body_hash: a kept job with the same key is
+ * returned instead (*ret_existing true) when the hash matches, or -EILSEQ when it does not.
+ * Returns 0 with a reference in *ret (job_unref), -E2BIG (over JOB_ITEMS_MAX), -EAGAIN (JOB_MAX
+ * jobs running), -EINVAL (key too long), -ENOMEM, -ESHUTDOWN.
+ */
+int engine_job_start(struct engine *e, const struct check_spec *specs, size_t n, const char *key,
+                     uint64_t body_hash, struct job **ret, bool *ret_existing);
+
+/* A reference to the job with this id (job_unref), or -ENOENT. */
+int engine_job_get(struct engine *e, const char *id, struct job **ret);
+
+/* References to every kept job, newest first; release each, then free the array. */
+int engine_job_list(struct engine *e, struct job ***ret, size_t *ret_n);
+
+/* Cancel a running job (0), or forget a finished one (1). -ENOENT if unknown. */
+int engine_job_cancel_or_remove(struct engine *e, const char *id);
 
 /*
  * The daemon is stopping: cancel every check and job and refuse new ones (-ESHUTDOWN). Their
@@ -295,12 +318,50 @@ void engine_stop_checks(struct engine *e);
  */
 int engine_check_spec_init(struct engine *e, const char *name, struct check_spec *spec);
 
+/* --- tokens (docs/security.md) --- */
+
 /*
- * A page of the audit trail (store.h has the query). cb runs under the engine's write lock; a
+ * Create a token (role, name: 0..TOKEN_NAME_MAX printable characters). ret_token gets the whole
+ * token, the only time it exists outside the caller's hands. actor and request_id (may be NULL)
+ * go to the audit. 0, -EINVAL (role or name), -EBADFD (the db was deleted or replaced), -EIO,
+ * -ENOSPC, -EDEADLK (called where no fsync may wait: engine_thread_forbid_durable).
+ */
+int engine_token_create(struct engine *e, enum role role, const char *name, const char *actor,
+                        const char *request_id, char ret_token[static TOKEN_LEN + 1],
+                        struct token_info *ret_info);
+
+/* Every token, oldest first; *ret is the caller's to free(). */
+int engine_token_list(struct engine *e, struct token_info **ret, size_t *ret_n);
+
+/* Revoke by id, audited: 0, -ENOENT, -EALREADY (revoked before), -EBADFD, -EIO, -EDEADLK. */
+int engine_token_revoke(struct engine *e, const char *id, const char *actor,
+                        const char *request_id);
+
+/*
+ * Check a presented id and secret: 0 with *ret filled, -ENOENT (no such id), -EACCES (wrong
+ * secret or revoked), -EIO. Revocations by the CLI count at once.
+ */
+int engine_token_verify(struct engine *e, const char *id, const char *secret,
+                        struct token_info *ret);
+
+/* --- the NIC and HBA inventory joined with the records --- */
+
+/*
+ * Hardware addresses compare as iscsiadm compares them: case-insensitively, and an empty one
+ * matches nothing.
+ */
+bool engine_mac_eq(const char *a, const char *b);
+/* rec binds to this NIC: net_ifacename is its name, or hwaddress its MAC. */
+bool engine_iface_on_nic(const struct iface_rec *rec, const struct nic *nic);
+/* The HBA port is this NIC: the same netdev, or the same MAC. */
+bool engine_hba_on_nic(const struct hba_host *h, const struct nic *nic);
+/* rec uses this HBA port: the same transport and hwaddress (iscsiadm picks the host so). */
+bool engine_iface_on_hba(const struct iface_rec *rec, const struct hba_host *h);
+
+/*
+ * A page of the audit trail (audit.h has the query). cb runs under the engine's write lock; a
  * negative result of cb stops the page. Returns cb's last result, or the store's -errno.
  */
-struct store_audit_query;
-struct store_audit;
 int engine_audit(struct engine *e, const struct store_audit_query *q,
                  int (*cb)(const struct store_audit *a, void *ud), void *ud);
 

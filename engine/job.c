@@ -8,7 +8,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "job.h"
+#include "jobs.h"
 #include "macro.h"
 
 struct job_item {
@@ -47,7 +47,7 @@ const char *job_state_to_string(enum job_state s)
         return s < _JOB_STATE_MAX ? state_names[s] : NULL;
 }
 
-int jobs_new(struct checker *k, struct jobs **ret)
+int job_table_new(struct checker *k, struct jobs **ret)
 {
         struct jobs *j = calloc(1, sizeof(*j));
 
@@ -78,7 +78,7 @@ struct job *job_unref(struct job *job)
         return NULL;
 }
 
-struct jobs *jobs_free(struct jobs *j)
+struct jobs *job_table_free(struct jobs *j)
 {
         if (!j)
                 return NULL;
@@ -179,8 +179,8 @@ static void make_id(char ret[static JOB_ID_LEN + 1])
         ret[JOB_ID_LEN] = 0;
 }
 
-int jobs_start(struct jobs *j, const struct check_spec *specs, size_t n, const char *key,
-               uint64_t body_hash, struct job **ret, bool *ret_existing)
+int job_table_start(struct jobs *j, const struct check_spec *specs, size_t n, const char *key,
+                    uint64_t body_hash, struct job **ret, bool *ret_existing)
 {
         struct job *job;
         int r = 0;
@@ -271,7 +271,7 @@ int jobs_start(struct jobs *j, const struct check_spec *specs, size_t n, const c
         return 0;
 }
 
-int jobs_get(struct jobs *j, const char *id, struct job **ret)
+int job_table_get(struct jobs *j, const char *id, struct job **ret)
 {
         struct job *job;
 
@@ -284,7 +284,7 @@ int jobs_get(struct jobs *j, const char *id, struct job **ret)
         return job ? 0 : -ENOENT;
 }
 
-int jobs_list(struct jobs *j, struct job ***ret, size_t *ret_n)
+int job_table_list(struct jobs *j, struct job ***ret, size_t *ret_n)
 {
         struct job **a;
         size_t n;
@@ -317,7 +317,7 @@ static void job_cancel(struct job *job)
         pthread_mutex_unlock(&job->lock);
 }
 
-int jobs_cancel_or_remove(struct jobs *j, const char *id)
+int job_table_cancel_or_remove(struct jobs *j, const char *id)
 {
         struct job *job;
         bool running;
@@ -347,7 +347,7 @@ int jobs_cancel_or_remove(struct jobs *j, const char *id)
         return 1;
 }
 
-void jobs_cancel_all(struct jobs *j)
+void job_table_cancel_all(struct jobs *j)
 {
         if (!j)
                 return;

@@ -28,7 +28,7 @@ struct engine_hbas *engine_hbas_unref(struct engine_hbas *h)
 }
 
 /* The shared HBA scan; a fresh one when older than a second or when fresh is asked. */
-static int hbas_get(struct engine *e, bool fresh, struct engine_hbas **ret)
+static int hbas_cached(struct engine *e, bool fresh, struct engine_hbas **ret)
 {
         struct engine_hbas *h;
         int64_t now = clock_usec(CLOCK_REALTIME);
@@ -64,7 +64,7 @@ int engine_hbas(struct engine *e, struct engine_hbas **ret)
 {
         assert_return(e && ret, -EINVAL);
 
-        return hbas_get(e, false, ret);
+        return hbas_cached(e, false, ret);
 }
 
 int engine_offload_sync(struct engine *e)
@@ -76,7 +76,7 @@ int engine_offload_sync(struct engine *e)
 
         assert_return(e, -EINVAL);
 
-        r = hbas_get(e, true, &h);
+        r = hbas_cached(e, true, &h);
         if (r < 0)
                 return r;
         r = hba_offload_ifaces(&h->inv, &recs, &n);
@@ -112,9 +112,26 @@ int engine_offload_sync(struct engine *e)
         return r < 0 ? r : created;
 }
 
-static bool mac_eq(const char *a, const char *b)
+bool engine_mac_eq(const char *a, const char *b)
 {
-        return a && b && strcasecmp(a, b) == 0;
+        return !isempty(a) && !isempty(b) && strcasecmp(a, b) == 0;
+}
+
+bool engine_iface_on_nic(const struct iface_rec *rec, const struct nic *nic)
+{
+        return streq_ptr(rec->str[IFACE_F_NET_IFACENAME], nic->name) ||
+               engine_mac_eq(rec->str[IFACE_F_HWADDRESS], nic->mac);
+}
+
+bool engine_hba_on_nic(const struct hba_host *h, const struct nic *nic)
+{
+        return streq_ptr(h->netdev, nic->name) || engine_mac_eq(h->hwaddress, nic->mac);
+}
+
+bool engine_iface_on_hba(const struct iface_rec *rec, const struct hba_host *h)
+{
+        return engine_mac_eq(rec->str[IFACE_F_HWADDRESS], h->hwaddress) &&
+               streq_ptr(rec->str[IFACE_F_TRANSPORT_NAME], h->transport);
 }
 
 enum engine_port_state engine_iface_port(const struct iface_rec *rec,
@@ -145,7 +162,7 @@ enum engine_port_state engine_iface_port(const struct iface_rec *rec,
                 bool found = nics && nic_snapshot_find_mac(nics, hw);
 
                 for (size_t i = 0; !found && hbas && i < hbas->n_hosts; i++)
-                        found = mac_eq(hbas->hosts[i].hwaddress, hw);
+                        found = engine_mac_eq(hbas->hosts[i].hwaddress, hw);
                 bound = true;
                 if (!found) {
                         missing = true;

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "audit.h"
+
 struct store;
 
 struct store_row {
@@ -41,19 +43,6 @@ struct store_change {
         const char *actor;      /* may be NULL */
         const char *request_id; /* may be NULL */
         const char *before;     /* previous content, may be NULL */
-};
-
-struct store_audit {
-        int64_t id;
-        int64_t at_usec;
-        const char *name;
-        const char *action;
-        const char *origin;
-        uint64_t revision;
-        const char *actor;
-        const char *request_id;
-        const char *before;
-        const char *after;
 };
 
 /*
@@ -93,14 +82,6 @@ int store_apply(struct store *s, const struct store_change *c);
 int store_audit_foreach(struct store *s, const char *name, size_t limit,
                         int (*cb)(const struct store_audit *a, void *ud), void *ud);
 
-/* A filtered page of the audit, newest first. NULL / 0 members do not filter. */
-struct store_audit_query {
-        const char *name, *actor, *origin, *action;
-        int64_t since_usec, until_usec; /* [since, until), where has_since, has_until */
-        bool has_since, has_until;      /* 0 is a time too (the epoch), not "unset" */
-        int64_t before_id;              /* the cursor: entries older than this id */
-        size_t limit;                   /* >= 1 */
-};
 int store_audit_query(struct store *s, const struct store_audit_query *q,
                       int (*cb)(const struct store_audit *a, void *ud), void *ud);
 

@@ -15,7 +15,7 @@
 #include "durable.h"
 #include "macro.h"
 #include "store.h"
-#include "token.h"
+#include "tokens.h"
 
 #define TOKEN_CACHE_SIZE 64
 
@@ -105,7 +105,7 @@ static int hash_secret(const char *secret, char ret[static 65])
         return 0;
 }
 
-int tokens_open(const char *db_path, struct tokens **ret)
+int token_table_open(const char *db_path, struct tokens **ret)
 {
         struct tokens *t;
         int rc;
@@ -118,7 +118,7 @@ int tokens_open(const char *db_path, struct tokens **ret)
         if (rc != SQLITE_OK) {
                 int r = t->db ? store_sqlite_errno(t->db, rc) : -ENOMEM;
 
-                tokens_close(t);
+                token_table_close(t);
                 return r;
         }
         (void)sqlite3_extended_result_codes(t->db, 1);
@@ -131,7 +131,7 @@ int tokens_open(const char *db_path, struct tokens **ret)
                 if (!t->path || stat(db_path, &st) < 0) {
                         int r = t->path ? -errno : -ENOMEM;
 
-                        tokens_close(t);
+                        token_table_close(t);
                         return r;
                 }
                 t->dev = st.st_dev;
@@ -156,7 +156,7 @@ static int tokens_file_check(struct tokens *t)
         return 0;
 }
 
-struct tokens *tokens_close(struct tokens *t)
+struct tokens *token_table_close(struct tokens *t)
 {
         if (!t)
                 return NULL;
@@ -207,9 +207,9 @@ static bool name_ok(const char *name)
         return true;
 }
 
-int tokens_create(struct tokens *t, enum role role, const char *name, const char *actor,
-                  const char *request_id, char ret_token[static TOKEN_LEN + 1],
-                  struct token_info *ret_info)
+int token_table_create(struct tokens *t, enum role role, const char *name, const char *actor,
+                       const char *request_id, char ret_token[static TOKEN_LEN + 1],
+                       struct token_info *ret_info)
 {
         static const char b64[] =
                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -312,7 +312,7 @@ static void row_to_info(sqlite3_stmt *st, struct token_info *ti)
         ti->revoked_usec = sqlite3_column_int64(st, 4);
 }
 
-int tokens_list(struct tokens *t, struct token_info **ret, size_t *ret_n)
+int token_table_list(struct tokens *t, struct token_info **ret, size_t *ret_n)
 {
         struct token_info *a = NULL;
         sqlite3_stmt *st = NULL;
@@ -350,7 +350,7 @@ int tokens_list(struct tokens *t, struct token_info **ret, size_t *ret_n)
         return 0;
 }
 
-int tokens_revoke(struct tokens *t, const char *id, const char *actor, const char *request_id)
+int token_table_revoke(struct tokens *t, const char *id, const char *actor, const char *request_id)
 {
         sqlite3_stmt *st = NULL;
         int rc, r;
@@ -471,7 +471,7 @@ static int row_locked(struct tokens *t, const char *id, struct token_cached *ret
         return 0;
 }
 
-int tokens_verify(struct tokens *t, const char *id, const char *secret, struct token_info *ret)
+int token_table_verify(struct tokens *t, const char *id, const char *secret, struct token_info *ret)
 {
         struct token_cached row;
         char want[65];

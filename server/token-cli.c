@@ -12,7 +12,7 @@
 #include "options.h"
 #include "store.h"
 #include "token-cli.h"
-#include "token.h"
+#include "tokens.h"
 
 static void print_time(int64_t usec)
 {
@@ -80,7 +80,7 @@ int token_cli_main(int argc, char *argv[], struct options *o)
         snprintf(actor, sizeof(actor), "cli:uid:%u", (unsigned)getuid());
         r = store_open(o->db_path, &st); /* creates and migrates the db if need be */
         if (r >= 0)
-                r = tokens_open(o->db_path, &t);
+                r = token_table_open(o->db_path, &t);
         if (r < 0) {
                 fprintf(stderr, "%s: cannot open the database '%s': %s\n", PROGRAM, o->db_path,
                         strerror(-r));
@@ -100,7 +100,7 @@ int token_cli_main(int argc, char *argv[], struct options *o)
                                 "required\n",
                                 PROGRAM);
                         r = 2;
-                } else if ((r = tokens_create(t, role, name, actor, NULL, token, &ti)) < 0) {
+                } else if ((r = token_table_create(t, role, name, actor, NULL, token, &ti)) < 0) {
                         fprintf(stderr, "%s: token create: %s\n", PROGRAM,
                                 r == -EINVAL ? "--name must be printable ASCII, at most 64" :
                                                strerror(-r));
@@ -116,7 +116,7 @@ int token_cli_main(int argc, char *argv[], struct options *o)
                 struct token_info *a = NULL;
                 size_t n = 0;
 
-                if ((r = tokens_list(t, &a, &n)) < 0) {
+                if ((r = token_table_list(t, &a, &n)) < 0) {
                         fprintf(stderr, "%s: token list: %s\n", PROGRAM, strerror(-r));
                         r = 1;
                 } else {
@@ -137,7 +137,7 @@ int token_cli_main(int argc, char *argv[], struct options *o)
                 if (optind + 1 != argc) {
                         fprintf(stderr, "%s: token revoke: expected one token id\n", PROGRAM);
                         r = 2;
-                } else if ((r = tokens_revoke(t, argv[optind], actor, NULL)) < 0) {
+                } else if ((r = token_table_revoke(t, argv[optind], actor, NULL)) < 0) {
                         fprintf(stderr, "%s: token revoke %s: %s\n", PROGRAM, argv[optind],
                                 r == -ENOENT   ? "no such token" :
                                 r == -EALREADY ? "already revoked" :
@@ -150,7 +150,7 @@ int token_cli_main(int argc, char *argv[], struct options *o)
                         verb);
                 r = 2;
         }
-        tokens_close(t);
+        token_table_close(t);
         store_close(st);
         return r;
 }

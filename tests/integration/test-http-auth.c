@@ -142,26 +142,28 @@ static void auth_on(struct harness *h, const struct api_unix_role *roles, size_t
 static int fix_setup(void **state)
 {
         struct fix *f = calloc(1, sizeof(*f));
-        struct tokens *t;
+        struct engine *t;
         struct token_info ti;
         void *hs = NULL;
 
         if (!f || harness_setup(&hs) != 0)
                 harness_broken("setup");
         f->h = hs;
-        t = engine_tokens(f->h->engine);
+        t = f->h->engine;
 
-        assert_int_equal(
-                tokens_create(t, ROLE_VIEWER, "viewer", "test", NULL, f->token[WHO_VIEWER], &ti),
-                0);
-        assert_int_equal(tokens_create(t, ROLE_OPERATOR, "operator", "test", NULL,
-                                       f->token[WHO_OPERATOR], &ti),
+        assert_int_equal(engine_token_create(t, ROLE_VIEWER, "viewer", "test", NULL,
+                                             f->token[WHO_VIEWER], &ti),
+                         0);
+        assert_int_equal(engine_token_create(t, ROLE_OPERATOR, "operator", "test", NULL,
+                                             f->token[WHO_OPERATOR], &ti),
                          0);
         assert_int_equal(
-                tokens_create(t, ROLE_ADMIN, "admin", "test", NULL, f->token[WHO_ADMIN], &ti), 0);
-        assert_int_equal(
-                tokens_create(t, ROLE_ADMIN, "gone", "test", NULL, f->token[WHO_REVOKED], &ti), 0);
-        assert_int_equal(tokens_revoke(t, ti.id, "test", NULL), 0);
+                engine_token_create(t, ROLE_ADMIN, "admin", "test", NULL, f->token[WHO_ADMIN], &ti),
+                0);
+        assert_int_equal(engine_token_create(t, ROLE_ADMIN, "gone", "test", NULL,
+                                             f->token[WHO_REVOKED], &ti),
+                         0);
+        assert_int_equal(engine_token_revoke(t, ti.id, "test", NULL), 0);
         snprintf(f->token[WHO_GARBAGE], sizeof(f->token[0]), "%s", "not-a-token");
         /* A real id with another secret. */
         snprintf(f->token[WHO_WRONG_SECRET], sizeof(f->token[0]), "%.17s%s", f->token[WHO_ADMIN],
@@ -446,8 +448,8 @@ static void test_idempotency_key_per_principal(void **state)
                 char tok[TOKEN_LEN + 1];
                 struct token_info ti;
 
-                assert_int_equal(tokens_create(engine_tokens(f->h->engine), ROLE_OPERATOR, "op2",
-                                               "test", NULL, tok, &ti),
+                assert_int_equal(engine_token_create(f->h->engine, ROLE_OPERATOR, "op2", "test",
+                                                     NULL, tok, &ti),
                                  0);
                 harness_header(f->h, "Idempotency-Key: shared-key");
                 assert_int_equal(tcp_request(f, tok, "POST", "/api/v1/checks", body2, &r), 202);

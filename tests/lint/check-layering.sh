@@ -3,7 +3,7 @@
 # Lint: data flows one way (server/ -> api/ -> engine/), so each directory may include only what
 # its layer is allowed to know. Fails, naming file, line and rule, on any forbidden #include:
 #   engine/  no microhttpd.h, jansson.h, nothing from api/ or server/
-#   api/     no microhttpd.h, sqlite3.h, netlink/, nothing from server/
+#   api/     no microhttpd.h, sqlite3.h, netlink/, nothing from server/, of engine/ only engine.h
 #   server/  no jansson.h, sqlite3.h, netlink/; engine headers only in the files of the
 #            executable (main.c, options.[ch], token-cli.[ch]), never in the server library
 #   common/  no external library, nothing from engine/, api/ or server/
@@ -97,6 +97,10 @@ check_file() {
                         esac
                         if is_from server "$inc" "$server_headers"; then
                                 fail "$f:$n" "api/ must not include \"$inc\" from server/"
+                        fi
+                        # engine.h is the engine's only door; it includes the value types it names.
+                        if [ "$base" != engine.h ] && is_from engine "$inc" "$engine_headers"; then
+                                fail "$f:$n" "api/ may include only engine.h of engine/, not \"$inc\""
                         fi
                         ;;
                 server)
