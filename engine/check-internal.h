@@ -81,8 +81,7 @@ struct checker {
         bool stopping;
         bool closed;            /* checker_close(): no new checks */
         atomic_bool cancel_all; /* applies to everything in flight and queued at the time */
-        atomic_uint cancel_gen;
-        struct check **active; /* the loop's only */
+        struct check **active;  /* the loop's only */
         size_t n_active;
         size_t n_slots;      /* room in active[]; pfds[] has one more */
         struct pollfd *pfds; /* the loop's: wake_fd, then one per active check */

@@ -371,8 +371,11 @@ int check_ping_offload_start(struct check *c)
                 return 0;
         }
         o = calloc(1, sizeof(*o));
-        if (!o)
+        if (!o) {
+                check_step_set(c, CHECK_STEP_PING, CHECK_FAILED, CHECK_REASON_ERROR,
+                               "out of memory");
                 return -ENOMEM;
+        }
         o->efd = -1;
         c->fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         o->efd = c->fd >= 0 ? fcntl(c->fd, F_DUPFD_CLOEXEC, 3) : -1;

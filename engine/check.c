@@ -20,6 +20,8 @@
 #include "check-internal.h"
 #include "log.h"
 
+#define CHECKER_FIRST_SLOTS 16 /* active checks tracked before the arrays first grow */
+
 static const char *const step_names[_CHECK_STEP_MAX] = {
         [CHECK_STEP_LINK] = "link",
         [CHECK_STEP_PING] = "ping",
@@ -156,8 +158,10 @@ static void finish(struct check *c)
 {
         int first;
 
-        close_fd(c);
+        /* libiscsi's context owns the fd of the iscsi step: destroy it first (c->fd is then -1),
+         * or the same descriptor would be closed twice, the second time perhaps another's. */
         check_iscsi_close(c);
+        close_fd(c);
         c->phase = PHASE_DONE;
         c->res.elapsed_usec = clock_usec(CLOCK_MONOTONIC) - c->start_usec;
         first = check_result_first_failure(&c->res, &c->spec);
@@ -600,6 +604,13 @@ int checker_new(struct nic_monitor *nics, const char *initiator_name, struct che
         k->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (k->wake_fd < 0)
                 return -errno;
+        /* Slots for a first few checks and the wake fd: the loop can always poll, even when
+         * growing them fails later (reserve_slots then fails the new checks). */
+        k->active = calloc(CHECKER_FIRST_SLOTS, sizeof(*k->active));
+        k->pfds = calloc(CHECKER_FIRST_SLOTS + 1, sizeof(*k->pfds));
+        if (!k->active || !k->pfds)
+                return -ENOMEM;
+        k->n_slots = CHECKER_FIRST_SLOTS;
         r = -pthread_create(&k->thread, NULL, checker_thread, k);
         if (r < 0)
                 return r;

@@ -4,8 +4,8 @@
 # to wait for the engine behind the one before it and then for the lock: the n-th answered after
 # n x --lock-timeout-ms, SIGTERM waited for all of them (19.6 s against a 10 s drain), and health
 # said ok throughout.
-#  - 6 writes sent at once with --lock-timeout-ms 1000: every one answers 503 within
-#    1000 ms + 700 ms of its own arrival, naming iscsiadm as the holder;
+#  - 6 writes sent at once with --lock-timeout-ms 1000: every one answers 503 about 1000 ms after
+#    its own arrival (under 3000 ms; a queue would take 6000), naming iscsiadm as the holder;
 #  - while the lock is held, health is degraded and shows the lock: held, its holder (iscsiadm,
 #    with the pid of the process we run as "iscsiadm") and its age;
 #  - with --lock-timeout-ms 20000 and 6 writes waiting, SIGTERM stops the daemon within 3 s
@@ -69,7 +69,10 @@ for i in $(seq "$N"); do
         [ "$ms" -gt "$worst" ] && worst=$ms
         check "write $i: 503" [ "$st" = 503 ]
 done
-check "the slowest of $N answered within its own deadline (1000 + 700 ms): $worst ms" [ "$worst" -le 1700 ]
+# Each write's wait ends at its own deadline (1000 ms after it arrived); a queue of deadlines
+# would answer the last of the 6 after about 6000 ms. 3000 ms leaves room for a loaded machine.
+check "the slowest of $N answered near its own deadline, not behind the others: $worst ms < 3000" \
+        [ "$worst" -lt 3000 ]
 check "the 503 names iscsiadm as the holder" grep -q "held by iscsiadm (pid $HOLDER)" "$W/wbody.$N"
 snapshot "$ROOT" "$DB" "$W/s1"
 check "nothing was written" same_snapshot "$W/s0" "$W/s1"
