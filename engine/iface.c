@@ -3,6 +3,10 @@
  * The open-iscsi 2.1.8 iface record: the field table, the validation rules of SPEC.md §6, and
  * the codec for the files iscsiadm writes and the text it prints. Pure functions, no I/O, no
  * mutable static state, so every function is safe to call from several threads at once.
+ *
+ * Why one file of some 1,200 lines: the field table drives the validation, the parser and the
+ * renderer alike; split, the three would each need the table's private details, and the golden
+ * tests (tests/unit/test-golden.c) exercise them as one codec.
  */
 #include <arpa/inet.h>
 #include <errno.h>

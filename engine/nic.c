@@ -3,6 +3,10 @@
  * The NIC inventory: a libnl-route cache manager and its monitor thread, which turn the link and
  * address caches plus cached sysfs/proc values into immutable snapshots, and the one map from
  * libnl error codes to -errno.
+ *
+ * Why one file of some 1,150 lines: the cache manager, the monitor thread and the snapshot
+ * builder share libnl objects whose lifetimes (and the monitor's lock) must be read together;
+ * the snapshot they publish is the only thing that leaves it.
  */
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The libmicrohttpd front: listeners, per-request state, body limits, graceful drain. */
+/*
+ * The libmicrohttpd front: listeners, per-request state, framing and body limits, suspend and
+ * resume for answers that come later, the half-close answer, graceful drain.
+ *
+ * Why one file of some 1,150 lines: every part works on MHD's connection and request state and
+ * its callbacks, whose order (first call, body, final call, resume, completion) is one protocol
+ * that is easier to check read in one place than across files.
+ */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
