@@ -135,7 +135,10 @@ void errors_from_call(struct call *c, int r)
         if (isempty(detail) && r == -EUCLEAN)
                 detail = "the database is damaged: nothing was changed; see GET /api/v1/health";
         if (status >= 500) {
-                log_error("%s %s failed: %s", c->req->method, c->req->path, strerror(-r));
+                /* The one log line of a failed request (the engine returns, it does not log). */
+                log_error("%s %s failed (%d, id %s): %s", c->req->method, c->req->path, status,
+                          c->req->request_id ? c->req->request_id : "-",
+                          !isempty(detail) ? detail : strerror(-r));
                 if (isempty(detail)) {
                         snprintf(buf, sizeof(buf), "%s", strerror(-r));
                         detail = buf;

@@ -128,8 +128,9 @@ struct engine {
         struct engine_hbas *hbas;
 
         /* Faults of the storage under us (atomic: health reads them without write_lock). */
-        atomic_int root_fault;      /* 0, or why ifaces/ is not ours now: -ENOENT, -ESTALE... */
-        atomic_uint writes_waiting; /* writes between their arrival and the locks */
+        atomic_bool db_fault_logged; /* the db deleted or replaced: said once */
+        atomic_int root_fault;       /* 0, or why ifaces/ is not ours now: -ENOENT, -ESTALE... */
+        atomic_uint writes_waiting;  /* writes between their arrival and the locks */
 
         /* Watcher. */
         int inotify_fd;

@@ -46,6 +46,10 @@ static void restore_old_file(struct engine *e, const char *name, const struct if
  * intent dropped (durable) -> index. A crash at any point is finished or undone by
  * recover_intents() at the next start. On failure nothing is changed and nothing was
  * acknowledged.
+ *
+ * Failures of one write are returned, not logged (but at debug level): the API logs each failed
+ * request once, with its request id and detail (api/errors.c). Only what outlives the request is
+ * logged here: a file that could not be restored, a fault of the storage on its first sight.
  */
 int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *origin,
                   const char *name, struct iface_rec *rec, const char *action,
@@ -90,7 +94,7 @@ int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *or
                                                .request_id = ctx ? ctx->request_id : NULL,
                                        });
         if (r < 0)
-                return log_error_errno(r, "Failed to record intent for '%s'", name);
+                return log_debug_errno(r, "Failed to record intent for '%s'", name);
         fault(e, "engine-intent-committed");
 
         r = content ? mirror_write(e->mirror, name, content, len) : mirror_remove(e->mirror, name);
@@ -98,7 +102,7 @@ int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *or
                 /* The new file may be in place already (a failed directory fsync after the
                  * rename), so restore the old one before dropping the intent. */
                 restore_old_file(e, name, old);
-                return log_error_errno(r, "Failed to write 'ifaces/%s'", name);
+                return log_debug_errno(r, "Failed to write 'ifaces/%s'", name);
         }
         fault(e, "engine-file-written");
 
@@ -115,7 +119,7 @@ int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *or
                                   });
         if (r < 0) {
                 restore_old_file(e, name, old);
-                return log_error_errno(r, "Failed to commit '%s' to the db", name);
+                return log_debug_errno(r, "Failed to commit '%s' to the db", name);
         }
         fault(e, "engine-row-committed");
         e->revision = rev;
@@ -155,7 +159,8 @@ static int storage_check(struct engine *e, struct iface_error *err)
                          "the database '%.96s' was %s while the daemon runs: writes are refused "
                          "until a restart; nothing was changed",
                          e->db_path, r == -ENOENT ? "deleted" : "replaced");
-                log_error("%s", err->reason);
+                if (!atomic_exchange(&e->db_fault_logged, true))
+                        log_error("%s", err->reason);
                 return -EBADFD;
         }
         r = mirror_ifaces_check(e->mirror);
