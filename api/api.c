@@ -111,7 +111,7 @@ struct deferred_call {
         bool has_param;
         char actor[48];
         int64_t start_usec;
-        char *owned[3];
+        char *owned[2];
 };
 
 static void deferred_call_free(void *job)
@@ -152,9 +152,8 @@ static int defer_call(struct call *c, const struct route *route)
                 return -1;
         d->api = c->api;
         d->req = *c->req;
-        d->req.actor = d->owned[0] = c->req->actor ? strdup(c->req->actor) : NULL;
-        d->req.client = d->owned[1] = c->req->client ? strdup(c->req->client) : NULL;
-        d->req.request_id = d->owned[2] = c->req->request_id ? strdup(c->req->request_id) : NULL;
+        d->req.client = d->owned[0] = c->req->client ? strdup(c->req->client) : NULL;
+        d->req.request_id = d->owned[1] = c->req->request_id ? strdup(c->req->request_id) : NULL;
         d->req.authorization = NULL; /* checked already; never kept */
         d->route = route;
         d->has_param = c->param != NULL;
@@ -162,8 +161,7 @@ static int defer_call(struct call *c, const struct route *route)
                 snprintf(d->param, sizeof(d->param), "%s", c->param);
         snprintf(d->actor, sizeof(d->actor), "%s", c->actor);
         d->start_usec = c->start_usec;
-        if ((c->req->actor && !d->owned[0]) || (c->req->client && !d->owned[1]) ||
-            (c->req->request_id && !d->owned[2]) ||
+        if ((c->req->client && !d->owned[0]) || (c->req->request_id && !d->owned[1]) ||
             pending_queue_job(&c->api->pq, c->resp, c->req->request_id, &deferred_call_ops, d) <
                     0) {
                 deferred_call_free(d);

@@ -29,7 +29,6 @@ struct api_request {
         const char *if_match;
         const char *request_id;      /* X-Request-Id, NULL if absent */
         const char *idempotency_key; /* Idempotency-Key, NULL if absent */
-        const char *actor;           /* peer description, e.g. "127.0.0.1" or "unix" */
         const char *authorization;   /* the Authorization header, NULL if absent */
         bool has_peer_uid;           /* a unix socket peer: its uid is known (SO_PEERCRED) */
         unsigned peer_uid;

@@ -427,12 +427,12 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                                          const char *url, const char *request_id, int *ret_status)
 {
         struct api_response aresp = {};
-        char actor[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN + 8];
+        char peer[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN + 8];
         bool has_uid = false;
         unsigned uid = 0;
 
-        peer_to_string(s, conn, actor, sizeof(actor));
-        snprintf(client, sizeof(client), "%s", actor);
+        peer_to_string(s, conn, peer, sizeof(peer));
+        snprintf(client, sizeof(client), "%s", peer);
         if (s->is_unix) {
                 const union MHD_ConnectionInfo *ci =
                         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -461,7 +461,6 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                            .request_id = request_id,
                            .idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                                           "Idempotency-Key"),
-                           .actor = actor,
                            .authorization = MHD_lookup_connection_value(
                                    conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
                            .has_peer_uid = has_uid,
