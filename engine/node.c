@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: MIT */
+/* The node record codec (node.h): key table, parser, renderer. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "node.h"
+
+#define BEGIN_RECORD   "# BEGIN RECORD 2.1.8"
+#define END_RECORD     "# END RECORD"
+#define LINE_MAX_CHARS 2047 /* idbm's reader: lines of MAX_KEYS... at most 2048 bytes */
+#define IFACE_PREFIX   "iface."
+
+/* usr/idbm.c 2.1.8: the option names of __recinfo_int_oN and the chap_algs table. */
+static const char *const opts_startup[] = { "manual", "automatic", "onboot", NULL };
+static const char *const opts_no_yes[] = { "No", "Yes", NULL };
+static const char *const opts_disc_type[] = {
+        "send_targets", "isns", "offload_send_targets", "slp", "static", "fw", NULL,
+};
+static const char *const opts_authmethod[] = { "None", "CHAP", NULL };
+static const char *const opts_scan[] = { "manual", "auto", NULL };
+static const char *const opts_digest[] = { "None", "CRC32C", "CRC32C,None", "None,CRC32C", NULL };
+static const char *const chap_algs[] = { "MD5", "SHA1", "SHA256", "SHA3-256", NULL };
+
+#define STR(k, max)                                                                                \
+        {                                                                                          \
+                k, NODE_FT_STR, max, NULL                                                          \
+        }
+#define INT(k)                                                                                     \
+        {                                                                                          \
+                k, NODE_FT_INT, 0, NULL                                                            \
+        }
+#define ENUM(k, o)                                                                                 \
+        {                                                                                          \
+                k, NODE_FT_ENUM, 0, o                                                              \
+        }
+
+/* The order of usr/idbm.c idbm_recinfo_node() (2.1.8); buffer sizes from usr/config.h. */
+const struct node_field node_fields[NODE_N_FIELDS] = {
+        [NODE_F_NAME] = STR("node.name", 223),
+        [NODE_F_TPGT] = INT("node.tpgt"),
+        [NODE_F_STARTUP] = ENUM("node.startup", opts_startup),
+        [NODE_F_LEADING_LOGIN] = ENUM("node.leading_login", opts_no_yes),
+        [NODE_F_DISC_ADDRESS] = STR("node.discovery_address", 255),
+        [NODE_F_DISC_PORT] = INT("node.discovery_port"),
+        [NODE_F_DISC_TYPE] = ENUM("node.discovery_type", opts_disc_type),
+        [NODE_F_INITIAL_CMDSN] = INT("node.session.initial_cmdsn"),
+        [NODE_F_INITIAL_LOGIN_RETRY_MAX] = INT("node.session.initial_login_retry_max"),
+        [NODE_F_XMIT_THREAD_PRIORITY] = INT("node.session.xmit_thread_priority"),
+        [NODE_F_CMDS_MAX] = INT("node.session.cmds_max"),
+        [NODE_F_QUEUE_DEPTH] = INT("node.session.queue_depth"),
+        [NODE_F_NR_SESSIONS] = INT("node.session.nr_sessions"),
+        [NODE_F_AUTHMETHOD] = ENUM("node.session.auth.authmethod", opts_authmethod),
+        [NODE_F_USERNAME] = STR("node.session.auth.username", 255),
+        [NODE_F_PASSWORD] = STR("node.session.auth.password", 255),
+        [NODE_F_USERNAME_IN] = STR("node.session.auth.username_in", 255),
+        [NODE_F_PASSWORD_IN] = STR("node.session.auth.password_in", 255),
+        [NODE_F_CHAP_ALGS] = { "node.session.auth.chap_algs", NODE_FT_ALGS, 0, chap_algs },
+        [NODE_F_REPLACEMENT_TIMEOUT] = INT("node.session.timeo.replacement_timeout"),
+        [NODE_F_ABORT_TIMEOUT] = INT("node.session.err_timeo.abort_timeout"),
+        [NODE_F_LU_RESET_TIMEOUT] = INT("node.session.err_timeo.lu_reset_timeout"),
+        [NODE_F_TGT_RESET_TIMEOUT] = INT("node.session.err_timeo.tgt_reset_timeout"),
+        [NODE_F_HOST_RESET_TIMEOUT] = INT("node.session.err_timeo.host_reset_timeout"),
+        [NODE_F_FAST_ABORT] = ENUM("node.session.iscsi.FastAbort", opts_no_yes),
+        [NODE_F_INITIAL_R2T] = ENUM("node.session.iscsi.InitialR2T", opts_no_yes),
+        [NODE_F_IMMEDIATE_DATA] = ENUM("node.session.iscsi.ImmediateData", opts_no_yes),
+        [NODE_F_FIRST_BURST_LENGTH] = INT("node.session.iscsi.FirstBurstLength"),
+        [NODE_F_MAX_BURST_LENGTH] = INT("node.session.iscsi.MaxBurstLength"),
+        [NODE_F_DEFAULT_TIME2RETAIN] = INT("node.session.iscsi.DefaultTime2Retain"),
+        [NODE_F_DEFAULT_TIME2WAIT] = INT("node.session.iscsi.DefaultTime2Wait"),
+        [NODE_F_MAX_CONNECTIONS] = INT("node.session.iscsi.MaxConnections"),
+        [NODE_F_MAX_OUTSTANDING_R2T] = INT("node.session.iscsi.MaxOutstandingR2T"),
+        [NODE_F_ERL] = INT("node.session.iscsi.ERL"),
+        [NODE_F_SCAN] = ENUM("node.session.scan", opts_scan),
+        [NODE_F_REOPEN_MAX] = INT("node.session.reopen_max"),
+        [NODE_F_CONN_ADDRESS] = STR("node.conn[0].address", 255),
+        [NODE_F_CONN_PORT] = INT("node.conn[0].port"),
+        [NODE_F_CONN_STARTUP] = ENUM("node.conn[0].startup", opts_startup),
+        [NODE_F_CONN_WINDOW_SIZE] = INT("node.conn[0].tcp.window_size"),
+        [NODE_F_CONN_TYPE_OF_SERVICE] = INT("node.conn[0].tcp.type_of_service"),
+        [NODE_F_CONN_LOGOUT_TIMEOUT] = INT("node.conn[0].timeo.logout_timeout"),
+        [NODE_F_CONN_LOGIN_TIMEOUT] = INT("node.conn[0].timeo.login_timeout"),
+        [NODE_F_CONN_AUTH_TIMEOUT] = INT("node.conn[0].timeo.auth_timeout"),
+        [NODE_F_CONN_NOOP_OUT_INTERVAL] = INT("node.conn[0].timeo.noop_out_interval"),
+        [NODE_F_CONN_NOOP_OUT_TIMEOUT] = INT("node.conn[0].timeo.noop_out_timeout"),
+        [NODE_F_CONN_MAX_XMIT_DLEN] = INT("node.conn[0].iscsi.MaxXmitDataSegmentLength"),
+        [NODE_F_CONN_MAX_RECV_DLEN] = INT("node.conn[0].iscsi.MaxRecvDataSegmentLength"),
+        [NODE_F_CONN_HEADER_DIGEST] = ENUM("node.conn[0].iscsi.HeaderDigest", opts_digest),
+        [NODE_F_CONN_DATA_DIGEST] = ENUM("node.conn[0].iscsi.DataDigest", opts_digest),
+        [NODE_F_CONN_IFMARKER] = ENUM("node.conn[0].iscsi.IFMarker", opts_no_yes),
+        [NODE_F_CONN_OFMARKER] = ENUM("node.conn[0].iscsi.OFMarker", opts_no_yes),
+};
+
+/*
+ * The iface keys of a node record start in their own order (idbm_recinfo_node(), not
+ * idbm_recinfo_iface()): these, then the rest of iface_fields[] from bootproto on, by template.
+ */
+static const char *const iface_head[] = {
+        "hwaddress",   "ipaddress",     "iscsi_ifacename", "net_ifacename", "gateway",
+        "subnet_mask", "prefix_len",    "transport_name",  "initiatorname", "state",
+        "vlan_id",     "vlan_priority", "vlan_state",      "iface_num",     "mtu",
+        "port",
+};
+
+_printf_(4, 5) static int fail(struct iface_error *err, int r, const char *field, const char *fmt,
+                               ...)
+{
+        va_list ap;
+
+        if (!err)
+                return r;
+        err->field = field;
+        va_start(ap, fmt);
+        (void)vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
+        va_end(ap);
+        return r;
+}
+
+int node_field_find(const char *key)
+{
+        for (size_t i = 0; key && i < NODE_N_FIELDS; i++)
+                if (streq(node_fields[i].key, key))
+                        return (int)i;
+        return -ENOENT;
+}
+
+void node_rec_done(struct node_rec *rec)
+{
+        if (!rec)
+                return;
+        for (size_t i = 0; i < NODE_N_FIELDS; i++)
+                free(rec->val[i]);
+        iface_rec_done(&rec->iface);
+        *rec = (struct node_rec){};
+}
+
+static bool in_head(const char *key)
+{
+        for (size_t i = 0; i < ELEMENTSOF(iface_head); i++)
+                if (streq(iface_head[i], key))
+                        return true;
+        return false;
+}
+
+/* --- parsing ------------------------------------------------------------------------------- */
+
+static bool is_blank(char c)
+{
+        return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* A decimal C int, with an optional '-' (idbm stores ints with atoi; we refuse what it cuts). */
+static int parse_int(const char *v, long long *ret)
+{
+        long long n = 0;
+        bool neg = *v == '-';
+        const char *p = v + neg;
+
+        if (!*p)
+                return -EINVAL;
+        for (; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        return -EINVAL;
+                n = n * 10 + (*p - '0');
+                if (n > (long long)INT_MAX + neg)
+                        return -ERANGE;
+        }
+        *ret = neg ? -n : n;
+        return 0;
+}
+
+static bool algs_ok(const char *v)
+{
+        char seen[8] = {};
+        const char *p = v;
+
+        if (!*v)
+                return false;
+        while (*p) {
+                size_t n = strcspn(p, ",");
+                bool found = false;
+
+                for (size_t i = 0; chap_algs[i]; i++)
+                        if (strlen(chap_algs[i]) == n && strncmp(chap_algs[i], p, n) == 0) {
+                                if (seen[i]++)
+                                        return false;
+                                found = true;
+                        }
+                if (!found)
+                        return false;
+                p += n;
+                if (*p == ',' && *++p == '\0')
+                        return false;
+        }
+        return true;
+}
+
+static int set_value(struct node_rec *rec, int idx, const char *value, unsigned lineno,
+                     struct iface_error *err)
+{
+        const struct node_field *f = &node_fields[idx];
+        char buf[32];
+        long long n;
+        int r;
+
+        switch (f->type) {
+        case NODE_FT_STR:
+                if (strlen(value) > f->maxlen)
+                        return fail(err, -EBADMSG, f->key,
+                                    "line %u: %s is %zu bytes, over its %u-byte limit", lineno,
+                                    f->key, strlen(value), f->maxlen);
+                if (!*value)
+                        return 0;
+                break;
+        case NODE_FT_INT:
+                r = parse_int(value, &n);
+                if (r < 0)
+                        return fail(err, -EBADMSG, f->key,
+                                    "line %u: %s = %.32s is not a decimal int", lineno, f->key,
+                                    value);
+                (void)snprintf(buf, sizeof(buf), "%lld", n);
+                value = buf;
+                break;
+        case NODE_FT_ENUM: {
+                bool ok = false;
+
+                for (size_t i = 0; f->opts[i] && !ok; i++)
+                        ok = streq(f->opts[i], value);
+                if (!ok)
+                        return fail(err, -EBADMSG, f->key,
+                                    "line %u: %s = %.32s is none of the values iscsiadm knows",
+                                    lineno, f->key, value);
+                break;
+        }
+        case NODE_FT_ALGS:
+                if (!algs_ok(value))
+                        return fail(err, -EBADMSG, f->key,
+                                    "line %u: %s = %.64s is not a list of MD5, SHA1, SHA256, "
+                                    "SHA3-256",
+                                    lineno, f->key, value);
+                break;
+        case _NODE_FT_MAX:
+                return -EINVAL;
+        }
+        free(rec->val[idx]);
+        rec->val[idx] = strdup(value);
+        return rec->val[idx] ? 0 : -ENOMEM;
+}
+
+static int set_iface_value(struct node_rec *rec, int idx, const char *value, unsigned lineno,
+                           struct iface_error *err)
+{
+        const struct iface_field *f = &iface_fields[idx];
+
+        if (f->type == IFACE_FT_STR) {
+                if (strlen(value) > f->maxlen)
+                        return fail(err, -EBADMSG, f->key,
+                                    "line %u: iface.%s is %zu bytes, over its %u-byte limit",
+                                    lineno, f->key, strlen(value), f->maxlen);
+                if (idx == IFACE_F_ISCSI_IFACENAME) {
+                        char *n = strdup(value);
+
+                        if (!n)
+                                return -ENOMEM;
+                        free(rec->iface.name);
+                        rec->iface.name = n;
+                }
+                return iface_rec_set_str(&rec->iface, (size_t)idx, value);
+        } else {
+                long long n;
+
+                if (parse_int(value, &n) < 0 || n < 0 ||
+                    iface_check_number((size_t)idx, n, err) < 0)
+                        return fail(err, -EBADMSG, f->key,
+                                    "line %u: iface.%s = %.32s is not a number in its range",
+                                    lineno, f->key, value);
+                rec->iface.num[idx] = (uint32_t)n;
+                return 0;
+        }
+}
+
+static int parse_line(char *line, unsigned lineno, unsigned *seen, unsigned *iface_seen,
+                      struct node_rec *rec, struct iface_error *err)
+{
+        char *key = line, *value, *eq, *end;
+        int idx;
+
+        eq = strchr(line, '=');
+        if (!eq)
+                return fail(err, -EBADMSG, NULL, "line %u: no '=' (expected 'key = value')",
+                            lineno);
+        *eq = '\0';
+        end = eq;
+        while (end > key && is_blank(end[-1]))
+                *--end = '\0';
+        value = eq + 1;
+        while (is_blank(*value))
+                value++;
+        if (!*key)
+                return fail(err, -EBADMSG, NULL, "line %u: no key before '='", lineno);
+
+        if (strncmp(key, IFACE_PREFIX, strlen(IFACE_PREFIX)) == 0) {
+                idx = iface_field_find(key);
+                if (idx < 0)
+                        return fail(err, -EBADMSG, NULL, "line %u: unknown key '%.64s'", lineno,
+                                    key);
+                if (iface_seen[idx])
+                        return fail(err, -EBADMSG, iface_fields[idx].key,
+                                    "line %u: duplicate key %.64s (first on line %u)", lineno, key,
+                                    iface_seen[idx]);
+                iface_seen[idx] = lineno;
+                return set_iface_value(rec, idx, value, lineno, err);
+        }
+
+        idx = node_field_find(key);
+        if (idx < 0)
+                return fail(err, -EBADMSG, NULL, "line %u: unknown key '%.64s'", lineno, key);
+        if (seen[idx])
+                return fail(err, -EBADMSG, node_fields[idx].key,
+                            "line %u: duplicate key %s (first on line %u)", lineno,
+                            node_fields[idx].key, seen[idx]);
+        seen[idx] = lineno;
+        return set_value(rec, idx, value, lineno, err);
+}
+
+int node_parse_file(const char *data, size_t len, struct node_rec *ret, struct iface_error *err)
+{
+        _cleanup_(freep) char *line = NULL;
+        unsigned seen[NODE_N_FIELDS] = {}, iface_seen[IFACE_N_FIELDS] = {};
+        size_t pos = 0;
+        unsigned lineno = 0;
+        int r;
+
+        assert_return(data || len == 0, -EINVAL);
+        assert_return(ret, -EINVAL);
+
+        line = malloc(LINE_MAX_CHARS + 1);
+        if (!line)
+                return -ENOMEM;
+
+        while (pos < len) {
+                const char *nl = memchr(data + pos, '\n', len - pos);
+                size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
+                char *s, *e;
+
+                lineno++;
+                if (n > LINE_MAX_CHARS)
+                        return fail(err, -EBADMSG, NULL, "line %u: longer than %d characters",
+                                    lineno, LINE_MAX_CHARS);
+                if (memchr(data + pos, '\0', n))
+                        return fail(err, -EBADMSG, NULL, "line %u: contains a NUL byte", lineno);
+                memcpy(line, data + pos, n);
+                line[n] = '\0';
+                pos += n + (nl ? 1 : 0);
+
+                s = line;
+                while (is_blank(*s))
+                        s++;
+                e = s + strlen(s);
+                while (e > s && is_blank(e[-1]))
+                        *--e = '\0';
+                if (*s == '\0' || *s == '#')
+                        continue;
+                r = parse_line(s, lineno, seen, iface_seen, ret, err);
+                if (r < 0)
+                        return r;
+        }
+
+        if (!ret->val[NODE_F_NAME])
+                return fail(err, -EBADMSG, node_fields[NODE_F_NAME].key, "no node.name");
+        if (!ret->val[NODE_F_TPGT])
+                return fail(err, -EBADMSG, node_fields[NODE_F_TPGT].key, "no node.tpgt");
+        if (!ret->val[NODE_F_CONN_ADDRESS])
+                return fail(err, -EBADMSG, node_fields[NODE_F_CONN_ADDRESS].key,
+                            "no node.conn[0].address");
+        if (!ret->iface.name)
+                return fail(err, -EBADMSG, "iface.iscsi_ifacename", "no iface.iscsi_ifacename");
+        return 0;
+}
+
+/* --- rendering ----------------------------------------------------------------------------- */
+
+static void put_iface(FILE *f, const struct iface_rec *rec, int idx)
+{
+        const struct iface_field *fl = &iface_fields[idx];
+
+        if (fl->type == IFACE_FT_STR) {
+                const char *v = idx == IFACE_F_ISCSI_IFACENAME ? rec->name : rec->str[idx];
+
+                if (!isempty(v))
+                        fprintf(f, IFACE_PREFIX "%s = %s\n", fl->key, v);
+        } else if (fl->type == IFACE_FT_INT)
+                fprintf(f, IFACE_PREFIX "%s = %d\n", fl->key, (int)(int32_t)rec->num[idx]);
+        else
+                fprintf(f, IFACE_PREFIX "%s = %" PRIu32 "\n", fl->key, rec->num[idx]);
+}
+
+static void put_node(FILE *f, const struct node_rec *rec, size_t from, size_t to)
+{
+        for (size_t i = from; i < to; i++)
+                if (!isempty(rec->val[i]))
+                        fprintf(f, "%s = %s\n", node_fields[i].key, rec->val[i]);
+}
+
+int node_render_file(const struct node_rec *rec, char **ret, size_t *ret_len)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        bool ipv6, tail = false;
+        FILE *f;
+
+        assert_return(rec && ret, -EINVAL);
+
+        if (!rec->val[NODE_F_NAME] || !rec->val[NODE_F_TPGT] || !rec->iface.name)
+                return -EINVAL;
+
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        ipv6 = iface_rec_is_ipv6(&rec->iface);
+
+        fputs(BEGIN_RECORD "\n", f);
+        put_node(f, rec, NODE_F_NAME, NODE_F_DISC_ADDRESS);
+        for (size_t i = 0; i < ELEMENTSOF(iface_head); i++)
+                put_iface(f, &rec->iface, iface_field_find(iface_head[i]));
+        /* The rest of the iface table, from bootproto on, as the template says. */
+        for (size_t i = 0; i < IFACE_N_FIELDS; i++) {
+                if (streq(iface_fields[i].key, "bootproto"))
+                        tail = true;
+                if (!tail || in_head(iface_fields[i].key) || !iface_field_in_template(i, ipv6))
+                        continue;
+                put_iface(f, &rec->iface, (int)i);
+        }
+        put_node(f, rec, NODE_F_DISC_ADDRESS, NODE_N_FIELDS);
+        fputs(END_RECORD "\n", f);
+
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        *ret = buf;
+        if (ret_len)
+                *ret_len = len;
+        return 0;
+}
