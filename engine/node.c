@@ -448,3 +448,174 @@ int node_render_file(const struct node_rec *rec, char **ret, size_t *ret_len)
                 *ret_len = len;
         return 0;
 }
+
+/* --- defaults and new records -------------------------------------------------------------- */
+
+/*
+ * usr/idbm.c idbm_node_setup_defaults() with the constants of usr/config.h and
+ * usr/initiator.h (2.1.8), as iscsiadm writes them without iscsid (golden C12, S04).
+ */
+static const struct {
+        int idx;
+        const char *value;
+} compiled_defaults[] = {
+        { NODE_F_TPGT, "-1" },
+        { NODE_F_STARTUP, "manual" },
+        { NODE_F_LEADING_LOGIN, "No" },
+        { NODE_F_DISC_PORT, "0" },
+        { NODE_F_DISC_TYPE, "static" },
+        { NODE_F_INITIAL_CMDSN, "0" },
+        { NODE_F_INITIAL_LOGIN_RETRY_MAX, "4" },
+        { NODE_F_XMIT_THREAD_PRIORITY, "-20" },
+        { NODE_F_CMDS_MAX, "128" },
+        { NODE_F_QUEUE_DEPTH, "32" },
+        { NODE_F_NR_SESSIONS, "1" },
+        { NODE_F_AUTHMETHOD, "None" },
+        { NODE_F_CHAP_ALGS, "MD5" },
+        { NODE_F_REPLACEMENT_TIMEOUT, "120" },
+        { NODE_F_ABORT_TIMEOUT, "15" },
+        { NODE_F_LU_RESET_TIMEOUT, "30" },
+        { NODE_F_TGT_RESET_TIMEOUT, "30" },
+        { NODE_F_HOST_RESET_TIMEOUT, "60" },
+        { NODE_F_FAST_ABORT, "Yes" },
+        { NODE_F_INITIAL_R2T, "No" },
+        { NODE_F_IMMEDIATE_DATA, "Yes" },
+        { NODE_F_FIRST_BURST_LENGTH, "262144" },
+        { NODE_F_MAX_BURST_LENGTH, "16776192" },
+        { NODE_F_DEFAULT_TIME2RETAIN, "0" },
+        { NODE_F_DEFAULT_TIME2WAIT, "2" },
+        { NODE_F_MAX_CONNECTIONS, "1" },
+        { NODE_F_MAX_OUTSTANDING_R2T, "1" },
+        { NODE_F_ERL, "0" },
+        { NODE_F_SCAN, "auto" },
+        { NODE_F_REOPEN_MAX, "0" },
+        { NODE_F_CONN_PORT, "3260" },
+        { NODE_F_CONN_STARTUP, "manual" },
+        { NODE_F_CONN_WINDOW_SIZE, "524288" },
+        { NODE_F_CONN_TYPE_OF_SERVICE, "0" },
+        { NODE_F_CONN_LOGOUT_TIMEOUT, "15" },
+        { NODE_F_CONN_LOGIN_TIMEOUT, "30" },
+        { NODE_F_CONN_AUTH_TIMEOUT, "45" },
+        { NODE_F_CONN_NOOP_OUT_INTERVAL, "5" },
+        { NODE_F_CONN_NOOP_OUT_TIMEOUT, "5" },
+        { NODE_F_CONN_MAX_XMIT_DLEN, "0" },
+        { NODE_F_CONN_MAX_RECV_DLEN, "262144" },
+        { NODE_F_CONN_HEADER_DIGEST, "None" },
+        { NODE_F_CONN_DATA_DIGEST, "None" },
+        { NODE_F_CONN_IFMARKER, "No" },
+        { NODE_F_CONN_OFMARKER, "No" },
+};
+
+/* Keys that belong to one record, never to the defaults of all of them. */
+static bool is_identity(int idx)
+{
+        return idx == NODE_F_NAME || idx == NODE_F_TPGT || idx == NODE_F_DISC_ADDRESS ||
+               idx == NODE_F_DISC_PORT || idx == NODE_F_DISC_TYPE || idx == NODE_F_CONN_ADDRESS;
+}
+
+int node_defaults(const char *conf, size_t len, struct node_rec *ret, struct iface_error *err)
+{
+        size_t pos = 0;
+        unsigned lineno = 0;
+        int r;
+
+        assert_return(ret && (conf || len == 0), -EINVAL);
+
+        for (size_t i = 0; i < ELEMENTSOF(compiled_defaults); i++) {
+                ret->val[compiled_defaults[i].idx] = strdup(compiled_defaults[i].value);
+                if (!ret->val[compiled_defaults[i].idx])
+                        return -ENOMEM;
+        }
+
+        while (pos < len) {
+                const char *nl = memchr(conf + pos, '\n', len - pos);
+                size_t n = nl ? (size_t)(nl - (conf + pos)) : len - pos;
+                char line[LINE_MAX_CHARS + 1], *s, *e, *eq, *value;
+                int idx;
+
+                lineno++;
+                if (n > LINE_MAX_CHARS)
+                        return fail(err, -EBADMSG, NULL, "line %u: longer than %d characters",
+                                    lineno, LINE_MAX_CHARS);
+                memcpy(line, conf + pos, n);
+                line[n] = '\0';
+                pos += n + (nl ? 1 : 0);
+
+                s = line;
+                while (is_blank(*s))
+                        s++;
+                if (*s == '\0' || *s == '#' || strncmp(s, "node.", 5) != 0)
+                        continue; /* comments, discovery.*, iscsid.*: not the node's */
+                eq = strchr(s, '=');
+                if (!eq)
+                        continue;
+                *eq = '\0';
+                e = eq;
+                while (e > s && is_blank(e[-1]))
+                        *--e = '\0';
+                value = eq + 1;
+                while (is_blank(*value))
+                        value++;
+                e = value + strlen(value);
+                while (e > value && is_blank(e[-1]))
+                        *--e = '\0';
+
+                idx = node_field_find(s);
+                if (idx < 0 || is_identity(idx))
+                        continue; /* iscsiadm ignores what it does not know here too */
+                r = set_value(ret, idx, value, lineno, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int set_dup(struct node_rec *rec, int idx, const char *v)
+{
+        char *d = v ? strdup(v) : NULL;
+
+        if (v && !d)
+                return -ENOMEM;
+        free(rec->val[idx]);
+        rec->val[idx] = d;
+        return 0;
+}
+
+static int set_int(struct node_rec *rec, int idx, int v)
+{
+        char buf[16];
+
+        (void)snprintf(buf, sizeof(buf), "%d", v);
+        return set_dup(rec, idx, buf);
+}
+
+int node_rec_new(const struct node_rec *defaults, const char *target, const char *address, int port,
+                 int tpgt, enum node_disc disc, const char *disc_address, int disc_port,
+                 const struct iface_rec *iface, struct node_rec *ret)
+{
+        int r = 0;
+
+        assert_return(defaults && target && address && iface && ret, -EINVAL);
+
+        for (size_t i = 0; i < NODE_N_FIELDS && r >= 0; i++)
+                r = set_dup(ret, (int)i, defaults->val[i]);
+        if (r >= 0)
+                r = set_dup(ret, NODE_F_NAME, target);
+        if (r >= 0)
+                r = set_int(ret, NODE_F_TPGT, tpgt);
+        if (r >= 0)
+                r = set_dup(ret, NODE_F_CONN_ADDRESS, address);
+        if (r >= 0)
+                r = set_int(ret, NODE_F_CONN_PORT, port);
+        if (r >= 0)
+                r = set_dup(ret, NODE_F_DISC_TYPE,
+                            disc == NODE_DISC_SENDTARGETS ? "send_targets" : "static");
+        if (r >= 0)
+                r = set_dup(ret, NODE_F_DISC_ADDRESS,
+                            disc == NODE_DISC_SENDTARGETS ? disc_address : NULL);
+        if (r >= 0)
+                r = set_int(ret, NODE_F_DISC_PORT, disc == NODE_DISC_SENDTARGETS ? disc_port : 0);
+        if (r >= 0)
+                r = iface_rec_copy(&ret->iface, iface);
+        return r;
+}

@@ -117,3 +117,28 @@ int node_parse_file(const char *data, size_t len, struct node_rec *ret, struct i
  * unset), -ENOMEM.
  */
 int node_render_file(const struct node_rec *rec, char **ret, size_t *ret_len);
+
+/*
+ * The defaults a new node record starts from, in *ret (zeroed; node keys only, no iface): the
+ * compiled defaults of usr/idbm.c idbm_node_setup_defaults() (2.1.8), then, when conf is not
+ * NULL, every node.* key of that iscsid.conf text, as idbm_sync_config() applies them when iscsid
+ * answers. Other keys (discovery.*, iscsid.*) are skipped; a node key with a bad value is refused.
+ * An empty conf means the compiled defaults, which is what iscsiadm uses when iscsid does not
+ * answer. Returns 0, -EBADMSG (err names the line and key), or -ENOMEM.
+ */
+int node_defaults(const char *conf, size_t len, struct node_rec *ret, struct iface_error *err);
+
+/* How the node was found: the values of node.discovery_type. */
+enum node_disc {
+        NODE_DISC_SENDTARGETS,
+        NODE_DISC_STATIC,
+};
+
+/*
+ * A new node record (as discovery or `iscsiadm -m node -o new` makes it) from defaults: target,
+ * portal address and port, tpgt (-1: unknown), how it was found (for send_targets, the
+ * discovery portal), and a copy of iface. *ret must be zeroed. 0 or -ENOMEM.
+ */
+int node_rec_new(const struct node_rec *defaults, const char *target, const char *address, int port,
+                 int tpgt, enum node_disc disc, const char *disc_address, int disc_port,
+                 const struct iface_rec *iface, struct node_rec *ret);

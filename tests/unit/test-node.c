@@ -126,6 +126,101 @@ static void test_node_golden_round_trip(void **state)
         assert_true(files >= 100);
 }
 
+/* The content of the file "== ./<name> (mode 600)" in the db_after dump of case dir. */
+static char *dump_file(const char *scase, const char *name, size_t *ret_len)
+{
+        _cleanup_free_ char *path = NULL, *dump = NULL, *hdr = NULL;
+        const char *src = getenv("SOURCE_ROOT");
+        char *p, *end, *out;
+        size_t len = 0;
+
+        assert_non_null(src);
+        assert_true(asprintf(&path, "%s%s/%s/db_after", src, GOLDEN_DIR, scase) > 0);
+        assert_true(asprintf(&hdr, "== ./%s (mode 600)\n", name) > 0);
+        dump = slurp(path, &len);
+        assert_non_null(dump);
+        p = strstr(dump, hdr);
+        assert_non_null(p);
+        p += strlen(hdr);
+        end = strstr(p, "\n== ");
+        end = end ? end + 1 : dump + len;
+        out = strndup(p, (size_t)(end - p));
+        assert_non_null(out);
+        *ret_len = (size_t)(end - p);
+        return out;
+}
+
+/* Build a node record from defaults as iscsiadm would, and compare with what it wrote. */
+static void check_new(const char *scase, const char *conf, const char *node_file,
+                      const char *target, const char *address, int port, int tpgt,
+                      enum node_disc disc, const char *disc_address, int disc_port)
+{
+        _cleanup_free_ char *want = NULL, *ifdata = NULL, *out = NULL;
+        struct node_rec defaults = {}, rec = {};
+        struct iface_rec iface = {};
+        struct iface_error err = {};
+        size_t want_len = 0, if_len = 0, out_len = 0;
+
+        if (!getenv("SOURCE_ROOT"))
+                skip();
+        want = dump_file(scase, node_file, &want_len);
+        ifdata = dump_file(scase, "ifaces/iface0", &if_len);
+        assert_int_equal(iface_parse_file("iface0", ifdata, if_len, &iface, &err), 0);
+        assert_int_equal(node_defaults(conf, conf ? strlen(conf) : 0, &defaults, &err), 0);
+        assert_int_equal(node_rec_new(&defaults, target, address, port, tpgt, disc, disc_address,
+                                      disc_port, &iface, &rec),
+                         0);
+        assert_int_equal(node_render_file(&rec, &out, &out_len), 0);
+        if (out_len != want_len || memcmp(out, want, want_len) != 0)
+                fail_msg("%s: %s built from defaults differs:\n%s\n--- iscsiadm wrote:\n%s", scase,
+                         node_file, out, want);
+        node_rec_done(&defaults);
+        node_rec_done(&rec);
+        iface_rec_done(&iface);
+}
+
+/* `iscsiadm -m node -o new -p 127.0.0.2:3260 -I iface0` without iscsid: compiled defaults. */
+static void test_node_new_compiled_defaults(void **state)
+{
+        (void)state;
+        check_new("C/C12_static_add_I", NULL,
+                  "nodes/iqn.2003-01.org.example:static1/127.0.0.2,3260",
+                  "iqn.2003-01.org.example:static1", "127.0.0.2", 3260, -1, NODE_DISC_STATIC, NULL,
+                  0);
+}
+
+/* Discovery through iface0 with iscsid answering: iscsid.conf's node keys win. */
+static void test_node_new_conf_defaults(void **state)
+{
+        static const char conf[] = "# iscsid.conf, the keys that differ from the compiled ones\n"
+                                   "iscsid.startup = /bin/systemctl start iscsid.socket\n"
+                                   "node.startup = manual\n"
+                                   "node.session.cmds_max = 64\n"
+                                   "  node.session.initial_login_retry_max = 8  \n"
+                                   "node.conn[0].timeo.login_timeout = 15\n"
+                                   "discovery.sendtargets.auth.authmethod = None\n"
+                                   "node.name = not-for-defaults\n"
+                                   "node.session.unknown_key = 1\n";
+
+        (void)state;
+        check_new("D/D01_discovery_I_iface0", conf,
+                  "nodes/iqn.2003-01.org.example:disk1/127.0.0.1,3260,1/iface0",
+                  "iqn.2003-01.org.example:disk1", "127.0.0.1", 3260, 1, NODE_DISC_SENDTARGETS,
+                  "127.0.0.1", 3260);
+}
+
+static void test_node_conf_refusal(void **state)
+{
+        struct node_rec d = {};
+        struct iface_error err = {};
+        static const char conf[] = "node.session.cmds_max = lots\n";
+
+        (void)state;
+        assert_int_equal(node_defaults(conf, strlen(conf), &d, &err), -EBADMSG);
+        assert_non_null(strstr(err.reason, "line 1"));
+        node_rec_done(&d);
+}
+
 static const char good[] = "# BEGIN RECORD 2.1.8\n"
                            "node.name = iqn.2003-01.org.example:disk1\n"
                            "node.tpgt = 1\n"
@@ -211,6 +306,9 @@ int main(void)
                 cmocka_unit_test(test_node_golden_round_trip),
                 cmocka_unit_test(test_node_parse_refusals),
                 cmocka_unit_test(test_node_render_order),
+                cmocka_unit_test(test_node_new_compiled_defaults),
+                cmocka_unit_test(test_node_new_conf_defaults),
+                cmocka_unit_test(test_node_conf_refusal),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
