@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -45,6 +46,7 @@ struct http_server {
         bool mhd_fd_returned;
         unsigned port;
         bool is_unix;
+        bool is_tls; /* its connections are GnuTLS sessions */
         bool allow_remote;
         char *unix_path; /* owned */
         bool unix_bound; /* unix_path is our socket, to remove on stop */
@@ -72,6 +74,7 @@ struct http_request {
         bool body_too_large;
         struct api_pending *pending; /* the api answers later; the connection is suspended */
         struct MHD_Connection *conn;
+        int held_fd; /* a TLS socket whose end of stream is held back (tls_eof_hold), or -1 */
         char request_id[HTTP_REQUEST_ID_MAX + 1];
         struct api_arg args[HTTP_MAX_ARGS];
         size_t n_args;
@@ -251,6 +254,7 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 
         req->server = cls;
         req->start_usec = clock_usec(CLOCK_MONOTONIC);
+        req->held_fd = -1;
 
         /* MHD decodes "%00" in place, which ends the C string it hands us as the path. */
         nul = strstr(uri, "%00");
@@ -487,6 +491,89 @@ static void http_resume(void *userdata)
         MHD_resume_connection(req->conn);
 }
 
+/*
+ * TLS and a client that half-closes. A client that sends a write and then shuts its TCP sending
+ * side without a TLS close_notify leaves a bare end of stream. When MHD resumes the suspended
+ * connection it reads first; GnuTLS takes that end of stream for a truncation attack and
+ * invalidates the session, so the answer could no longer be sent at all, though the write was
+ * done. So while a TLS request waits for its answer, its socket's end of stream is held back:
+ * our pull function (GnuTLS's own, a recv() on the socket, but for this) reports "try again"
+ * instead, MHD calls the handler, sends the answer, and completes the request; from then on the
+ * end of stream is seen as usual and the connection closes. Held sockets are few (requests
+ * waiting for an answer on TLS), so a small locked list is enough.
+ */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+static int *held_fds;
+static size_t n_held, cap_held;
+
+static bool eof_is_held(int fd)
+{
+        bool held = false;
+
+        pthread_mutex_lock(&held_lock);
+        for (size_t i = 0; i < n_held && !held; i++)
+                held = held_fds[i] == fd;
+        pthread_mutex_unlock(&held_lock);
+        return held;
+}
+
+static ssize_t tls_pull(gnutls_transport_ptr_t ptr, void *buf, size_t size)
+{
+        int fd = (int)(intptr_t)ptr;
+        ssize_t n = recv(fd, buf, size, 0);
+
+        if (n == 0 && eof_is_held(fd)) {
+                errno = EAGAIN;
+                return -1;
+        }
+        return n;
+}
+
+/* Hold back the end of stream of req's TLS socket until the request completes. */
+static void tls_eof_hold(struct http_request *req, struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *ti, *ci;
+
+        if (!req->server->is_tls)
+                return;
+        ti = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ti || !ti->tls_session || !ci)
+                return;
+
+        pthread_mutex_lock(&held_lock);
+        if (n_held == cap_held) {
+                size_t cap = cap_held ? cap_held * 2 : 16;
+                int *p = realloc(held_fds, cap * sizeof(*p));
+
+                if (!p) {
+                        pthread_mutex_unlock(&held_lock);
+                        return; /* the direct answer of http_completed() is all that is left */
+                }
+                held_fds = p;
+                cap_held = cap;
+        }
+        held_fds[n_held++] = ci->connect_fd;
+        pthread_mutex_unlock(&held_lock);
+        req->held_fd = ci->connect_fd;
+        /* The session's transport is the socket (gnutls_transport_set_int by MHD). */
+        gnutls_transport_set_pull_function((gnutls_session_t)ti->tls_session, tls_pull);
+}
+
+static void tls_eof_release(struct http_request *req)
+{
+        if (req->held_fd < 0)
+                return;
+        pthread_mutex_lock(&held_lock);
+        for (size_t i = 0; i < n_held; i++)
+                if (held_fds[i] == req->held_fd) {
+                        held_fds[i] = held_fds[--n_held];
+                        break;
+                }
+        pthread_mutex_unlock(&held_lock);
+        req->held_fd = -1;
+}
+
 /* Add the common headers, queue, log. */
 static enum MHD_Result queue(struct http_server *s, struct http_request *req,
                              struct MHD_Connection *conn, struct MHD_Response *r, int status,
@@ -576,6 +663,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
                 if (!r && req->pending) {
                         /* Suspend first: the answer may be ready before wait returns. */
                         req->conn = conn;
+                        tls_eof_hold(req, conn);
                         atomic_fetch_add(&s->suspended, 1);
                         MHD_suspend_connection(conn);
                         api_pending_wait(req->pending, http_resume, req);
@@ -693,6 +781,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
                 return;
 
         *req_cls = NULL;
+        tls_eof_release(req);
         if (req->pending) {
                 /*
                  * Resumed, but MHD read the end of the client's stream (a half-close, or the
@@ -1044,6 +1133,7 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
          * wake the one a suspended request belongs to (an api_pending answer, e.g. a check).
          */
         if (cfg->tls && !s->is_unix) {
+                s->is_tls = true;
                 tls_creds_set_current(cfg->tls);
                 s->daemon = MHD_start_daemon(
                         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
