@@ -38,7 +38,12 @@
 #endif
 
 #define SENTINEL    ((struct nic_monitor *)(uintptr_t)0x5e5e5e5e)
-#define CHANGE_MSEC 1000 /* every change must show within this */
+/*
+ * Every change must show within this. A deadline for "it shows up at all", not a speed claim
+ * (the latencies are printed): under valgrind on a loaded 2-core machine a change took over
+ * 1000 ms to show, so the bound is generous.
+ */
+#define CHANGE_MSEC 10000
 
 /* Set up once by main() in the private namespaces; read-only for the tests. */
 static char sysfs_dir[PATH_MAX];
