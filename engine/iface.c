@@ -127,8 +127,7 @@ enum binding_kind {
         BINDING_NETDEV,
 };
 
-_printf_(4, 5) static int fail(struct iface_error *err, int r, const char *field, const char *fmt,
-                               ...)
+int iface_error_set(struct iface_error *err, int r, const char *field, const char *fmt, ...)
 {
         va_list ap;
 
@@ -141,6 +140,8 @@ _printf_(4, 5) static int fail(struct iface_error *err, int r, const char *field
         va_end(ap);
         return r;
 }
+
+#define fail(...) iface_error_set(__VA_ARGS__)
 
 static bool is_blank(char c)
 {
@@ -1012,23 +1013,14 @@ static int parse_line(const char *file_name, char *line, unsigned lineno, unsign
 {
         const struct iface_field *f;
         const char *dead;
-        char *key, *value, *eq, *end;
+        char *key, *value, *eq;
         int idx, r;
 
         eq = strchr(line, '=');
         if (!eq)
                 return fail(err, -EBADMSG, NULL,
                             "line %u: no '=' (expected 'iface.<key> = <value>')", lineno);
-
-        /* split at the first '=', so values may hold '=' and '#' (golden F11) */
-        *eq = '\0';
-        key = line;
-        end = eq;
-        while (end > key && is_blank(end[-1]))
-                *--end = '\0';
-        value = eq + 1;
-        while (is_blank(*value))
-                value++;
+        iface_split_key_value(line, &key, &value);
 
         if (!*key)
                 return fail(err, -EBADMSG, NULL, "line %u: no key before '='", lineno);
@@ -1106,39 +1098,39 @@ static int parse_line(const char *file_name, char *line, unsigned lineno, unsign
         return 0;
 }
 
-int iface_parse_file(const char *file_name, const char *data, size_t len, struct iface_rec *ret,
-                     struct iface_error *err)
+bool iface_split_key_value(char *line, char **ret_key, char **ret_value)
+{
+        /* split at the first '=', so values may hold '=' and '#' (golden F11) */
+        char *eq = strchr(line, '='), *end, *value;
+
+        if (!eq)
+                return false;
+        *eq = '\0';
+        end = eq;
+        while (end > line && is_blank(end[-1]))
+                *--end = '\0';
+        value = eq + 1;
+        while (is_blank(*value))
+                value++;
+        *ret_key = line;
+        *ret_value = value;
+        return true;
+}
+
+int iface_record_lines(const char *data, size_t len,
+                       int (*cb)(char *line, unsigned lineno, void *userdata), void *userdata,
+                       struct iface_error *err)
 {
         _cleanup_(freep) char *line = NULL;
-        unsigned seen[IFACE_N_FIELDS] = {};
-        size_t name_len, pos = 0;
+        size_t pos = 0;
         unsigned lineno = 0;
-        bool ipv6;
         int r;
 
-        assert_return(file_name, -EINVAL);
         assert_return(data || len == 0, -EINVAL);
-        assert_return(ret, -EINVAL);
-
-        name_len = strlen(file_name);
-        if (name_len < 1 || name_len > IFACE_NAME_MAX)
-                return fail(err, -EBADMSG, "name",
-                            "file name must be 1 to %d bytes (got %zu), as iscsiadm requires",
-                            IFACE_NAME_MAX, name_len);
-
-        r = iface_rec_init(ret, file_name);
-        if (r < 0)
-                return r;
-        /* transport_name must come from the file: iscsiadm skips a file without it (golden B32) */
-        free(ret->str[IFACE_F_TRANSPORT_NAME]);
-        ret->str[IFACE_F_TRANSPORT_NAME] = NULL;
 
         line = malloc(LINE_MAX_CHARS + 1);
         if (!line)
                 return -ENOMEM;
-
-        /* the reader picks the key set by the file name alone (libopeniscsiusr/idbm.c) */
-        ipv6 = name_is_ipv6(file_name);
         while (pos < len) {
                 const char *nl = memchr(data + pos, '\n', len - pos);
                 size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
@@ -1163,11 +1155,59 @@ int iface_parse_file(const char *file_name, const char *data, size_t len, struct
                         *--e = '\0';
                 if (*s == '\0' || *s == '#')
                         continue;
-
-                r = parse_line(file_name, s, lineno, seen, ret, ipv6, err);
+                r = cb(s, lineno, userdata);
                 if (r < 0)
                         return r;
         }
+        return 0;
+}
+
+struct parse_ctx {
+        const char *file_name;
+        unsigned *seen;
+        struct iface_rec *rec;
+        bool ipv6;
+        struct iface_error *err;
+};
+
+static int parse_one(char *line, unsigned lineno, void *userdata)
+{
+        struct parse_ctx *p = userdata;
+
+        return parse_line(p->file_name, line, lineno, p->seen, p->rec, p->ipv6, p->err);
+}
+
+int iface_parse_file(const char *file_name, const char *data, size_t len, struct iface_rec *ret,
+                     struct iface_error *err)
+{
+        unsigned seen[IFACE_N_FIELDS] = {};
+        size_t name_len;
+        bool ipv6;
+        int r;
+
+        assert_return(file_name, -EINVAL);
+        assert_return(data || len == 0, -EINVAL);
+        assert_return(ret, -EINVAL);
+
+        name_len = strlen(file_name);
+        if (name_len < 1 || name_len > IFACE_NAME_MAX)
+                return fail(err, -EBADMSG, "name",
+                            "file name must be 1 to %d bytes (got %zu), as iscsiadm requires",
+                            IFACE_NAME_MAX, name_len);
+
+        r = iface_rec_init(ret, file_name);
+        if (r < 0)
+                return r;
+        /* transport_name must come from the file: iscsiadm skips a file without it (golden B32) */
+        free(ret->str[IFACE_F_TRANSPORT_NAME]);
+        ret->str[IFACE_F_TRANSPORT_NAME] = NULL;
+
+        /* the reader picks the key set by the file name alone (libopeniscsiusr/idbm.c) */
+        ipv6 = name_is_ipv6(file_name);
+        r = iface_record_lines(data, len, parse_one,
+                               &(struct parse_ctx){ file_name, seen, ret, ipv6, err }, err);
+        if (r < 0)
+                return r;
 
         if (isempty(ret->str[IFACE_F_TRANSPORT_NAME]))
                 return fail(err, -EBADMSG, iface_fields[IFACE_F_TRANSPORT_NAME].key,

@@ -90,6 +90,26 @@ struct iface_error {
         char field_buf[72]; /* for fields that are not keys, e.g. an unknown one */
 };
 
+/* Fill err (may be NULL) with field and the formatted reason, and return r. */
+int iface_error_set(struct iface_error *err, int r, const char *field, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+/*
+ * Call cb(line, lineno, userdata) for each line of a record file as open-iscsi's reader sees it:
+ * blanks stripped, empty and '#' lines skipped; a line over 2047 characters or with a NUL byte is
+ * refused (-EBADMSG, err set). line is writable until cb returns. A negative result of cb stops
+ * and is returned. 0, -EBADMSG, -ENOMEM, or cb's result.
+ */
+int iface_record_lines(const char *data, size_t len,
+                       int (*cb)(char *line, unsigned lineno, void *userdata), void *userdata,
+                       struct iface_error *err);
+
+/*
+ * Split a stripped line at its first '=' into key and value, without the blanks around them
+ * (values may hold '=' and '#'). false if there is no '='. line is modified.
+ */
+bool iface_split_key_value(char *line, char **ret_key, char **ret_value);
+
 /* Look a key up, with or without the "iface." prefix. Returns the index or -ENOENT. */
 int iface_field_find(const char *key);
 

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,19 +10,7 @@
 #include "iscsi-name.h"
 #include "macro.h"
 
-_printf_(4, 5) static int fail(struct iface_error *err, int r, const char *field, const char *fmt,
-                               ...)
-{
-        va_list ap;
-
-        if (!err)
-                return r;
-        err->field = field;
-        va_start(ap, fmt);
-        (void)vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
-        va_end(ap);
-        return r;
-}
+#define fail(...) iface_error_set(__VA_ARGS__)
 
 static bool is_digit(char c)
 {

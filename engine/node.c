@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +10,9 @@
 #include "macro.h"
 #include "node.h"
 
-#define BEGIN_RECORD   "# BEGIN RECORD 2.1.8"
-#define END_RECORD     "# END RECORD"
-#define LINE_MAX_CHARS 2047 /* idbm's reader: lines of MAX_KEYS... at most 2048 bytes */
-#define IFACE_PREFIX   "iface."
+#define BEGIN_RECORD "# BEGIN RECORD 2.1.8"
+#define END_RECORD   "# END RECORD"
+#define IFACE_PREFIX "iface."
 
 /* usr/idbm.c 2.1.8: the option names of __recinfo_int_oN and the chap_algs table. */
 static const char *const opts_startup[] = { "manual", "automatic", "onboot", NULL };
@@ -107,19 +105,7 @@ static const char *const iface_head[] = {
         "port",
 };
 
-_printf_(4, 5) static int fail(struct iface_error *err, int r, const char *field, const char *fmt,
-                               ...)
-{
-        va_list ap;
-
-        if (!err)
-                return r;
-        err->field = field;
-        va_start(ap, fmt);
-        (void)vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
-        va_end(ap);
-        return r;
-}
+#define fail(...) iface_error_set(__VA_ARGS__)
 
 int node_field_find(const char *key)
 {
@@ -148,11 +134,6 @@ static bool in_head(const char *key)
 }
 
 /* --- parsing ------------------------------------------------------------------------------- */
-
-static bool is_blank(char c)
-{
-        return c == ' ' || c == '\t' || c == '\r';
-}
 
 /* A decimal C int, with an optional '-' (idbm stores ints with atoi; we refuse what it cuts). */
 static int parse_int(const char *v, long long *ret)
@@ -287,20 +268,12 @@ static int set_iface_value(struct node_rec *rec, int idx, const char *value, uns
 static int parse_line(char *line, unsigned lineno, unsigned *seen, unsigned *iface_seen,
                       struct node_rec *rec, struct iface_error *err)
 {
-        char *key = line, *value, *eq, *end;
+        char *key, *value;
         int idx;
 
-        eq = strchr(line, '=');
-        if (!eq)
+        if (!iface_split_key_value(line, &key, &value))
                 return fail(err, -EBADMSG, NULL, "line %u: no '=' (expected 'key = value')",
                             lineno);
-        *eq = '\0';
-        end = eq;
-        while (end > key && is_blank(end[-1]))
-                *--end = '\0';
-        value = eq + 1;
-        while (is_blank(*value))
-                value++;
         if (!*key)
                 return fail(err, -EBADMSG, NULL, "line %u: no key before '='", lineno);
 
@@ -328,48 +301,30 @@ static int parse_line(char *line, unsigned lineno, unsigned *seen, unsigned *ifa
         return set_value(rec, idx, value, lineno, err);
 }
 
+struct parse_ctx {
+        unsigned seen[NODE_N_FIELDS], iface_seen[IFACE_N_FIELDS];
+        struct node_rec *rec;
+        struct iface_error *err;
+};
+
+static int parse_one(char *line, unsigned lineno, void *userdata)
+{
+        struct parse_ctx *p = userdata;
+
+        return parse_line(line, lineno, p->seen, p->iface_seen, p->rec, p->err);
+}
+
 int node_parse_file(const char *data, size_t len, struct node_rec *ret, struct iface_error *err)
 {
-        _cleanup_(freep) char *line = NULL;
-        unsigned seen[NODE_N_FIELDS] = {}, iface_seen[IFACE_N_FIELDS] = {};
-        size_t pos = 0;
-        unsigned lineno = 0;
+        struct parse_ctx ctx = { .rec = ret, .err = err };
         int r;
 
         assert_return(data || len == 0, -EINVAL);
         assert_return(ret, -EINVAL);
 
-        line = malloc(LINE_MAX_CHARS + 1);
-        if (!line)
-                return -ENOMEM;
-
-        while (pos < len) {
-                const char *nl = memchr(data + pos, '\n', len - pos);
-                size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
-                char *s, *e;
-
-                lineno++;
-                if (n > LINE_MAX_CHARS)
-                        return fail(err, -EBADMSG, NULL, "line %u: longer than %d characters",
-                                    lineno, LINE_MAX_CHARS);
-                if (memchr(data + pos, '\0', n))
-                        return fail(err, -EBADMSG, NULL, "line %u: contains a NUL byte", lineno);
-                memcpy(line, data + pos, n);
-                line[n] = '\0';
-                pos += n + (nl ? 1 : 0);
-
-                s = line;
-                while (is_blank(*s))
-                        s++;
-                e = s + strlen(s);
-                while (e > s && is_blank(e[-1]))
-                        *--e = '\0';
-                if (*s == '\0' || *s == '#')
-                        continue;
-                r = parse_line(s, lineno, seen, iface_seen, ret, err);
-                if (r < 0)
-                        return r;
-        }
+        r = iface_record_lines(data, len, parse_one, &ctx, err);
+        if (r < 0)
+                return r;
 
         if (!ret->val[NODE_F_NAME])
                 return fail(err, -EBADMSG, node_fields[NODE_F_NAME].key, "no node.name");
@@ -513,12 +468,28 @@ static bool is_identity(int idx)
                idx == NODE_F_DISC_PORT || idx == NODE_F_DISC_TYPE || idx == NODE_F_CONN_ADDRESS;
 }
 
+struct conf_ctx {
+        struct node_rec *rec;
+        struct iface_error *err;
+};
+
+/* One line of iscsid.conf: a node key with its value, or something that is not the node's. */
+static int conf_one(char *line, unsigned lineno, void *userdata)
+{
+        struct conf_ctx *c = userdata;
+        char *key, *value;
+        int idx;
+
+        if (strncmp(line, "node.", 5) != 0 || !iface_split_key_value(line, &key, &value))
+                return 0; /* discovery.*, iscsid.*, or no value: not the node's */
+        idx = node_field_find(key);
+        if (idx < 0 || is_identity(idx))
+                return 0; /* iscsiadm ignores what it does not know here too */
+        return set_value(c->rec, idx, value, lineno, c->err);
+}
+
 int node_defaults(const char *conf, size_t len, struct node_rec *ret, struct iface_error *err)
 {
-        size_t pos = 0;
-        unsigned lineno = 0;
-        int r;
-
         assert_return(ret && (conf || len == 0), -EINVAL);
 
         for (size_t i = 0; i < ELEMENTSOF(compiled_defaults); i++) {
@@ -526,48 +497,9 @@ int node_defaults(const char *conf, size_t len, struct node_rec *ret, struct ifa
                 if (!ret->val[compiled_defaults[i].idx])
                         return -ENOMEM;
         }
-
-        while (pos < len) {
-                const char *nl = memchr(conf + pos, '\n', len - pos);
-                size_t n = nl ? (size_t)(nl - (conf + pos)) : len - pos;
-                char line[LINE_MAX_CHARS + 1], *s, *e, *eq, *value;
-                int idx;
-
-                lineno++;
-                if (n > LINE_MAX_CHARS)
-                        return fail(err, -EBADMSG, NULL, "line %u: longer than %d characters",
-                                    lineno, LINE_MAX_CHARS);
-                memcpy(line, conf + pos, n);
-                line[n] = '\0';
-                pos += n + (nl ? 1 : 0);
-
-                s = line;
-                while (is_blank(*s))
-                        s++;
-                if (*s == '\0' || *s == '#' || strncmp(s, "node.", 5) != 0)
-                        continue; /* comments, discovery.*, iscsid.*: not the node's */
-                eq = strchr(s, '=');
-                if (!eq)
-                        continue;
-                *eq = '\0';
-                e = eq;
-                while (e > s && is_blank(e[-1]))
-                        *--e = '\0';
-                value = eq + 1;
-                while (is_blank(*value))
-                        value++;
-                e = value + strlen(value);
-                while (e > value && is_blank(e[-1]))
-                        *--e = '\0';
-
-                idx = node_field_find(s);
-                if (idx < 0 || is_identity(idx))
-                        continue; /* iscsiadm ignores what it does not know here too */
-                r = set_value(ret, idx, value, lineno, err);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
+        if (!conf)
+                return 0;
+        return iface_record_lines(conf, len, conf_one, &(struct conf_ctx){ ret, err }, err);
 }
 
 static int set_dup(struct node_rec *rec, int idx, const char *v)
