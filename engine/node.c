@@ -107,20 +107,30 @@ static const char *const iface_head[] = {
 
 #define fail(...) iface_error_set(__VA_ARGS__)
 
-int node_field_find(const char *key)
+static int table_find(const struct node_field *table, size_t n, const char *key)
 {
-        for (size_t i = 0; key && i < NODE_N_FIELDS; i++)
-                if (streq(node_fields[i].key, key))
+        for (size_t i = 0; key && i < n; i++)
+                if (streq(table[i].key, key))
                         return (int)i;
         return -ENOENT;
+}
+
+static void vals_free(char **val, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(val[i]);
+}
+
+int node_field_find(const char *key)
+{
+        return table_find(node_fields, NODE_N_FIELDS, key);
 }
 
 void node_rec_done(struct node_rec *rec)
 {
         if (!rec)
                 return;
-        for (size_t i = 0; i < NODE_N_FIELDS; i++)
-                free(rec->val[i]);
+        vals_free(rec->val, NODE_N_FIELDS);
         iface_rec_done(&rec->iface);
         *rec = (struct node_rec){};
 }
@@ -181,10 +191,10 @@ static bool algs_ok(const char *v)
         return true;
 }
 
-static int set_value(struct node_rec *rec, int idx, const char *value, unsigned lineno,
+/* Check value for field f and store it, canonical, in *slot (an empty string leaves it unset). */
+static int set_field(const struct node_field *f, char **slot, const char *value, unsigned lineno,
                      struct iface_error *err)
 {
-        const struct node_field *f = &node_fields[idx];
         char buf[32];
         long long n;
         int r;
@@ -228,9 +238,15 @@ static int set_value(struct node_rec *rec, int idx, const char *value, unsigned 
         case _NODE_FT_MAX:
                 return -EINVAL;
         }
-        free(rec->val[idx]);
-        rec->val[idx] = strdup(value);
-        return rec->val[idx] ? 0 : -ENOMEM;
+        free(*slot);
+        *slot = strdup(value);
+        return *slot ? 0 : -ENOMEM;
+}
+
+static int set_value(struct node_rec *rec, int idx, const char *value, unsigned lineno,
+                     struct iface_error *err)
+{
+        return set_field(&node_fields[idx], &rec->val[idx], value, lineno, err);
 }
 
 static int set_iface_value(struct node_rec *rec, int idx, const char *value, unsigned lineno,
@@ -362,6 +378,22 @@ static void put_node(FILE *f, const struct node_rec *rec, size_t from, size_t to
                         fprintf(f, "%s = %s\n", node_fields[i].key, rec->val[i]);
 }
 
+/*
+ * Close the memstream of a rendered record (open_memstream() sets *buf and *len only then) and
+ * hand its bytes over.
+ */
+static int record_finish(FILE *f, char **buf, size_t *len, char **ret, size_t *ret_len)
+{
+        if (fclose(f) != 0) {
+                free(*buf);
+                return -ENOMEM;
+        }
+        *ret = *buf;
+        if (ret_len)
+                *ret_len = *len;
+        return 0;
+}
+
 int node_render_file(const struct node_rec *rec, char **ret, size_t *ret_len)
 {
         char *buf = NULL;
@@ -393,15 +425,7 @@ int node_render_file(const struct node_rec *rec, char **ret, size_t *ret_len)
         }
         put_node(f, rec, NODE_F_DISC_ADDRESS, NODE_N_FIELDS);
         fputs(END_RECORD "\n", f);
-
-        if (fclose(f) != 0) {
-                free(buf);
-                return -ENOMEM;
-        }
-        *ret = buf;
-        if (ret_len)
-                *ret_len = len;
-        return 0;
+        return record_finish(f, &buf, &len, ret, ret_len);
 }
 
 /* --- defaults and new records -------------------------------------------------------------- */
@@ -550,4 +574,149 @@ int node_rec_new(const struct node_rec *defaults, const char *target, const char
         if (r >= 0)
                 r = iface_rec_copy(&ret->iface, iface);
         return r;
+}
+
+/* --- the discovery record (send_targets/<ip>,<port>/st_config) ------------------------------ */
+
+static const char *const opts_disc_startup[] = { "manual", "automatic", NULL };
+static const char *const opts_st_type[] = {
+        "sendtargets", "isns", "offload_send_targets", "slp", "static", "fw", NULL,
+};
+
+/* usr/idbm.c idbm_recinfo_discovery() for sendtargets (2.1.8), in its order. */
+const struct node_field st_fields[ST_N_FIELDS] = {
+        [ST_F_STARTUP] = ENUM("discovery.startup", opts_disc_startup),
+        [ST_F_TYPE] = ENUM("discovery.type", opts_st_type),
+        [ST_F_ADDRESS] = STR("discovery.sendtargets.address", 255),
+        [ST_F_PORT] = INT("discovery.sendtargets.port"),
+        [ST_F_AUTHMETHOD] = ENUM("discovery.sendtargets.auth.authmethod", opts_authmethod),
+        [ST_F_USERNAME] = STR("discovery.sendtargets.auth.username", 255),
+        [ST_F_PASSWORD] = STR("discovery.sendtargets.auth.password", 255),
+        [ST_F_USERNAME_IN] = STR("discovery.sendtargets.auth.username_in", 255),
+        [ST_F_PASSWORD_IN] = STR("discovery.sendtargets.auth.password_in", 255),
+        [ST_F_CHAP_ALGS] = { "node.session.auth.chap_algs", NODE_FT_ALGS, 0, chap_algs },
+        [ST_F_LOGIN_TIMEOUT] = INT("discovery.sendtargets.timeo.login_timeout"),
+        [ST_F_USE_DISCOVERYD] = ENUM("discovery.sendtargets.use_discoveryd", opts_no_yes),
+        [ST_F_DISCOVERYD_POLL_INVAL] = INT("discovery.sendtargets.discoveryd_poll_inval"),
+        [ST_F_REOPEN_MAX] = INT("discovery.sendtargets.reopen_max"),
+        [ST_F_AUTH_TIMEOUT] = INT("discovery.sendtargets.timeo.auth_timeout"),
+        [ST_F_ACTIVE_TIMEOUT] = INT("discovery.sendtargets.timeo.active_timeout"),
+        [ST_F_MAX_RECV_DLEN] = INT("discovery.sendtargets.iscsi.MaxRecvDataSegmentLength"),
+};
+
+/* idbm_discovery_setup_defaults() for sendtargets (2.1.8), as iscsiadm writes them (C01). */
+static const struct {
+        int idx;
+        const char *value;
+} st_compiled_defaults[] = {
+        { ST_F_STARTUP, "manual" },    { ST_F_TYPE, "sendtargets" },
+        { ST_F_PORT, "3260" },         { ST_F_AUTHMETHOD, "None" },
+        { ST_F_CHAP_ALGS, "MD5" },     { ST_F_LOGIN_TIMEOUT, "15" },
+        { ST_F_USE_DISCOVERYD, "No" }, { ST_F_DISCOVERYD_POLL_INVAL, "30" },
+        { ST_F_REOPEN_MAX, "5" },      { ST_F_AUTH_TIMEOUT, "45" },
+        { ST_F_ACTIVE_TIMEOUT, "30" }, { ST_F_MAX_RECV_DLEN, "32768" },
+};
+
+void st_rec_done(struct st_rec *rec)
+{
+        if (!rec)
+                return;
+        vals_free(rec->val, ST_N_FIELDS);
+        *rec = (struct st_rec){};
+}
+
+struct st_ctx {
+        struct st_rec *rec;
+        unsigned seen[ST_N_FIELDS];
+        bool defaults; /* reading iscsid.conf: skip what is not a discovery key */
+        struct iface_error *err;
+};
+
+static int st_one(char *line, unsigned lineno, void *userdata)
+{
+        struct st_ctx *c = userdata;
+        char *key, *value;
+        int idx;
+
+        if (!iface_split_key_value(line, &key, &value)) {
+                if (c->defaults)
+                        return 0;
+                return fail(c->err, -EBADMSG, NULL, "line %u: no '=' (expected 'key = value')",
+                            lineno);
+        }
+        idx = table_find(st_fields, ST_N_FIELDS, key);
+        if (c->defaults && (idx < 0 || idx == ST_F_ADDRESS || idx == ST_F_PORT || idx == ST_F_TYPE))
+                return 0; /* not a default of discovery records */
+        if (idx < 0)
+                return fail(c->err, -EBADMSG, NULL, "line %u: unknown key '%.64s'", lineno, key);
+        if (c->seen[idx] && !c->defaults)
+                return fail(c->err, -EBADMSG, st_fields[idx].key,
+                            "line %u: duplicate key %s (first on line %u)", lineno,
+                            st_fields[idx].key, c->seen[idx]);
+        c->seen[idx] = lineno;
+        return set_field(&st_fields[idx], &c->rec->val[idx], value, lineno, c->err);
+}
+
+int st_parse_file(const char *data, size_t len, struct st_rec *ret, struct iface_error *err)
+{
+        struct st_ctx ctx = { .rec = ret, .err = err };
+        int r;
+
+        assert_return((data || len == 0) && ret, -EINVAL);
+
+        r = iface_record_lines(data, len, st_one, &ctx, err);
+        if (r < 0)
+                return r;
+        if (!ret->val[ST_F_ADDRESS] || !ret->val[ST_F_PORT])
+                return fail(err, -EBADMSG, st_fields[ST_F_ADDRESS].key,
+                            "no discovery.sendtargets.address and port");
+        if (!streq_ptr(ret->val[ST_F_TYPE], "sendtargets"))
+                return fail(err, -EBADMSG, st_fields[ST_F_TYPE].key,
+                            "only sendtargets discovery records are read");
+        return 0;
+}
+
+int st_render_file(const struct st_rec *rec, char **ret, size_t *ret_len)
+{
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        assert_return(rec && ret, -EINVAL);
+
+        f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+        fputs(BEGIN_RECORD "\n", f);
+        for (size_t i = 0; i < ST_N_FIELDS; i++)
+                if (!isempty(rec->val[i]))
+                        fprintf(f, "%s = %s\n", st_fields[i].key, rec->val[i]);
+        fputs(END_RECORD "\n", f);
+        return record_finish(f, &buf, &len, ret, ret_len);
+}
+
+int st_rec_new(const char *conf, size_t conf_len, const char *address, int port, struct st_rec *ret,
+               struct iface_error *err)
+{
+        struct st_ctx ctx = { .rec = ret, .defaults = true, .err = err };
+        char buf[16];
+        int r;
+
+        assert_return((conf || conf_len == 0) && address && ret, -EINVAL);
+
+        for (size_t i = 0; i < ELEMENTSOF(st_compiled_defaults); i++) {
+                ret->val[st_compiled_defaults[i].idx] = strdup(st_compiled_defaults[i].value);
+                if (!ret->val[st_compiled_defaults[i].idx])
+                        return -ENOMEM;
+        }
+        if (conf) {
+                r = iface_record_lines(conf, conf_len, st_one, &ctx, err);
+                if (r < 0)
+                        return r;
+        }
+        (void)snprintf(buf, sizeof(buf), "%d", port);
+        ret->val[ST_F_ADDRESS] = strdup(address);
+        free(ret->val[ST_F_PORT]);
+        ret->val[ST_F_PORT] = strdup(buf);
+        return ret->val[ST_F_ADDRESS] && ret->val[ST_F_PORT] ? 0 : -ENOMEM;
 }

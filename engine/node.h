@@ -142,3 +142,50 @@ enum node_disc {
 int node_rec_new(const struct node_rec *defaults, const char *target, const char *address, int port,
                  int tpgt, enum node_disc disc, const char *disc_address, int disc_port,
                  const struct iface_rec *iface, struct node_rec *ret);
+
+/* The discovery record of a SendTargets portal: send_targets/<ip>,<port>/st_config. */
+enum {
+        ST_F_STARTUP,
+        ST_F_TYPE,
+        ST_F_ADDRESS,
+        ST_F_PORT,
+        ST_F_AUTHMETHOD,
+        ST_F_USERNAME,
+        ST_F_PASSWORD,
+        ST_F_USERNAME_IN,
+        ST_F_PASSWORD_IN,
+        ST_F_CHAP_ALGS,
+        ST_F_LOGIN_TIMEOUT,
+        ST_F_USE_DISCOVERYD,
+        ST_F_DISCOVERYD_POLL_INVAL,
+        ST_F_REOPEN_MAX,
+        ST_F_AUTH_TIMEOUT,
+        ST_F_ACTIVE_TIMEOUT,
+        ST_F_MAX_RECV_DLEN,
+        ST_N_FIELDS,
+};
+
+extern const struct node_field st_fields[ST_N_FIELDS];
+
+struct st_rec {
+        char *val[ST_N_FIELDS]; /* NULL = unset; numbers and enums always set */
+};
+
+void st_rec_done(struct st_rec *rec);
+
+/*
+ * Parse an st_config file, as strictly as node_parse_file(). Only sendtargets records are read
+ * (the ones iscsiadm writes there). 0, -EBADMSG (err set), -ENOMEM; *ret must be zeroed.
+ */
+int st_parse_file(const char *data, size_t len, struct st_rec *ret, struct iface_error *err);
+
+/* Render it exactly as iscsiadm 2.1.8 writes it (idbm_recinfo_discovery() order). */
+int st_render_file(const struct st_rec *rec, char **ret, size_t *ret_len);
+
+/*
+ * A new discovery record for address:port from the compiled defaults of
+ * idbm_discovery_setup_defaults(), overlaid with the discovery keys of an iscsid.conf text (NULL:
+ * none). 0, -EBADMSG (a bad value in conf; err set), -ENOMEM; *ret must be zeroed.
+ */
+int st_rec_new(const char *conf, size_t conf_len, const char *address, int port, struct st_rec *ret,
+               struct iface_error *err);

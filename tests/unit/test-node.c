@@ -88,17 +88,13 @@ static size_t check_dump(const char *path)
         return checked;
 }
 
-static void test_node_golden_round_trip(void **state)
+/* Run check on the db_after dump of every case of scenarios C, D, E, G, S; count what it checked. */
+static size_t for_each_dump(size_t (*check)(const char *path), size_t *ret_dumps)
 {
         static const char *const scenarios[] = { "C", "D", "E", "G", "S" };
         const char *src = getenv("SOURCE_ROOT");
         size_t files = 0, dumps = 0;
 
-        (void)state;
-        if (!src) {
-                print_message("SOURCE_ROOT is not set: run through meson\n");
-                skip();
-        }
         for (size_t s = 0; s < ELEMENTSOF(scenarios); s++) {
                 _cleanup_free_ char *dir = NULL;
                 struct dirent **cases = NULL;
@@ -113,13 +109,28 @@ static void test_node_golden_round_trip(void **state)
                         if (cases[i]->d_name[0] != '.') {
                                 assert_true(asprintf(&path, "%s/%s/db_after", dir,
                                                      cases[i]->d_name) > 0);
-                                files += check_dump(path);
+                                files += check(path);
                                 dumps++;
                         }
                         free(cases[i]);
                 }
                 free(cases);
         }
+        if (ret_dumps)
+                *ret_dumps = dumps;
+        return files;
+}
+
+static void test_node_golden_round_trip(void **state)
+{
+        size_t files, dumps = 0;
+
+        (void)state;
+        if (!getenv("SOURCE_ROOT")) {
+                print_message("SOURCE_ROOT is not set: run through meson\n");
+                skip();
+        }
+        files = for_each_dump(check_dump, &dumps);
         print_message("node files rendered back byte for byte: %zu (from %zu dumps)\n", files,
                       dumps);
         assert_true(dumps >= 50);
@@ -221,6 +232,84 @@ static void test_node_conf_refusal(void **state)
         node_rec_done(&d);
 }
 
+/* Every send_targets/<portal>/st_config of one dump renders back byte for byte. */
+static size_t check_st_dump(const char *path)
+{
+        _cleanup_free_ char *dump = NULL;
+        size_t len = 0, checked = 0;
+        char *p;
+
+        dump = slurp(path, &len);
+        assert_non_null(dump);
+        for (p = dump; (p = strstr(p, "/st_config (mode 600)\n"));) {
+                char *content = strchr(p, '\n') + 1, *end = strstr(content, "\n== ");
+                struct st_rec rec = {};
+                struct iface_error err = {};
+                char *out = NULL;
+                size_t out_len = 0;
+
+                end = end ? end + 1 : dump + len;
+                if (st_parse_file(content, (size_t)(end - content), &rec, &err) < 0)
+                        fail_msg("%s: st_config: %s", path, err.reason);
+                assert_int_equal(st_render_file(&rec, &out, &out_len), 0);
+                if (out_len != (size_t)(end - content) || memcmp(out, content, out_len) != 0)
+                        fail_msg("%s: st_config renders differently:\n%s", path, out);
+                free(out);
+                st_rec_done(&rec);
+                checked++;
+                p = end;
+        }
+        return checked;
+}
+
+static void test_st_golden_round_trip(void **state)
+{
+        size_t files;
+
+        (void)state;
+        if (!getenv("SOURCE_ROOT"))
+                skip();
+        files = for_each_dump(check_st_dump, NULL);
+        print_message("st_config files rendered back byte for byte: %zu\n", files);
+        assert_true(files >= 30);
+}
+
+/* The discovery record `iscsiadm -m discovery -t st -p 127.0.0.1` wrote, built from defaults. */
+static void test_st_new(void **state)
+{
+        _cleanup_free_ char *want = NULL, *out = NULL;
+        struct st_rec rec = {};
+        struct iface_error err = {};
+        size_t want_len = 0, out_len = 0;
+        static const char conf[] = "discovery.sendtargets.auth.authmethod = None\n"
+                                   "discovery.sendtargets.address = 10.9.9.9\n"
+                                   "node.session.cmds_max = 64\n";
+
+        (void)state;
+        if (!getenv("SOURCE_ROOT"))
+                skip();
+        want = dump_file("D/D01_discovery_I_iface0", "send_targets/127.0.0.1,3260/st_config",
+                         &want_len);
+        assert_int_equal(st_rec_new(conf, strlen(conf), "127.0.0.1", 3260, &rec, &err), 0);
+        assert_int_equal(st_render_file(&rec, &out, &out_len), 0);
+        if (out_len != want_len || memcmp(out, want, want_len) != 0)
+                fail_msg("built:\n%s\n--- iscsiadm wrote:\n%s", out, want);
+        st_rec_done(&rec);
+
+        /* an isns record, an unknown key: refused */
+        {
+                static const char isns[] = "discovery.type = isns\n"
+                                           "discovery.sendtargets.address = 1.2.3.4\n"
+                                           "discovery.sendtargets.port = 3260\n";
+
+                assert_int_equal(st_parse_file(isns, strlen(isns), &rec, &err), -EBADMSG);
+                assert_non_null(strstr(err.reason, "sendtargets"));
+        }
+        st_rec_done(&rec);
+        assert_int_equal(st_parse_file("discovery.bogus = 1\n", 20, &rec, &err), -EBADMSG);
+        st_rec_done(&rec);
+}
+
 static const char good[] = "# BEGIN RECORD 2.1.8\n"
                            "node.name = iqn.2003-01.org.example:disk1\n"
                            "node.tpgt = 1\n"
@@ -309,6 +398,8 @@ int main(void)
                 cmocka_unit_test(test_node_new_compiled_defaults),
                 cmocka_unit_test(test_node_new_conf_defaults),
                 cmocka_unit_test(test_node_conf_refusal),
+                cmocka_unit_test(test_st_golden_round_trip),
+                cmocka_unit_test(test_st_new),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
