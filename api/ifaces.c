@@ -269,7 +269,8 @@ int ifaces_list(struct call *c)
 }
 
 /* What a write that failed below the API tells the client: what happened, and that nothing
- * changed (the engine's write protocol guarantees it). */
+ * changed (the engine's write protocol guarantees it). -EBADFD and -EUCLEAN carry the engine's
+ * reason, or api/errors.c's default detail. */
 static void write_failure_detail(struct call *c, int r)
 {
         switch (r) {
@@ -288,11 +289,6 @@ static void write_failure_detail(struct call *c, int r)
                          "iscsiadm holds its lock (lock.write in the lock directory) longer than "
                          "the lock timeout: nothing was changed; retry later");
                 break;
-        case -EBADFD:
-                snprintf(c->detail, sizeof(c->detail),
-                         "the database was deleted or replaced while the daemon runs: writes are "
-                         "refused until a restart (see GET /api/v1/health); nothing was changed");
-                break;
         case -EACCES:
                 snprintf(c->detail, sizeof(c->detail),
                          "permission denied on the iscsi db root or the database: nothing was "
@@ -301,10 +297,6 @@ static void write_failure_detail(struct call *c, int r)
         case -EISDIR:
                 snprintf(c->detail, sizeof(c->detail),
                          "a directory stands where the record's file belongs: nothing was changed");
-                break;
-        case -EUCLEAN:
-                snprintf(c->detail, sizeof(c->detail),
-                         "the database is damaged: nothing was changed; see GET /api/v1/health");
                 break;
         case -EIO:
                 snprintf(c->detail, sizeof(c->detail),

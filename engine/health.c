@@ -143,7 +143,7 @@ int engine_health(struct engine *e, struct engine_health *ret)
 {
         struct stat st;
         size_t count = 0;
-        int r;
+        int r, root_now = 0;
 
         assert_return(e && ret, -EINVAL);
 
@@ -155,12 +155,11 @@ int engine_health(struct engine *e, struct engine_health *ret)
          */
         if (pthread_mutex_trylock(&e->write_lock) == 0) {
                 r = store_count(e->store, &count);
-                /* ifaces/ moved or removed shows at once, not only at the watcher's next tick. */
-                int rr = mirror_ifaces_check(e->mirror);
-                if (rr < 0 && rr != -ESTALE)
-                        atomic_store(&e->root_fault, rr);
-                else if (rr == -ESTALE && atomic_load(&e->root_fault) == 0)
-                        atomic_store(&e->root_fault, rr);
+                /*
+                 * ifaces/ moved or removed shows at once, not only at the watcher's next tick.
+                 * Only shown: root_fault is the writers' and the watcher's, who log its changes.
+                 */
+                root_now = mirror_ifaces_check(e->mirror);
                 pthread_mutex_unlock(&e->write_lock);
                 atomic_store(&e->db_probe, r);
         } else {
@@ -184,6 +183,8 @@ int engine_health(struct engine *e, struct engine_health *ret)
         }
 
         r = atomic_load(&e->root_fault);
+        if (r == 0)
+                r = root_now;
         if (r < 0) {
                 ret->root_ok = false;
                 if (asprintf(&ret->root_detail,
