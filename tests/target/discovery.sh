@@ -524,9 +524,10 @@ else
 fi
 
 # ---------------------------------------------------------------- 6. untrusted names from the wire
-# tgtd refuses '/' and blanks in a target name, but accepts these, and SendTargets then hands them
-# to the initiator: a comma (it would split the binding id), '..', more than 223 bytes, no iqn.
-EVILS=("iqn.2024-01.test.evil:a,b" "iqn.2024-01.test.evil:.." \
+# tgtadm refuses '/', blanks, '=', backslashes and non-ASCII bytes in a target name and cuts it at a comma
+# (",b" never reaches tgtd), but accepts these, and SendTargets then hands them to the initiator:
+# '..', more than 223 bytes, no iqn./eui./naa. prefix.
+EVILS=("iqn.2024-01.test.evil:.." \
         "iqn.2024-01.test.evil:$(printf 'x%.0s' $(seq 210))" "notaniqn")
 made=0
 for i in "${!EVILS[@]}"; do
