@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.parse
 
 # A global-scope address on lo in the private network namespace: the daemon's link checks want
 # an address of the portal's family on the bound NIC that is not host-scoped, and lo's 127.0.0.1
@@ -117,7 +118,8 @@ class Daemon:
         items, cursor = [], None
         for _ in range(1000):
             sep = "&" if "?" in path else "?"
-            p = path + ("%safter=%s" % (sep, cursor) if cursor else "")
+            p = path + ("%safter=%s" % (sep, urllib.parse.quote(cursor, safe="")) if cursor
+                        else "")
             st, _, b = self.call("GET", p)
             if st != 200 or not isinstance(b, dict):
                 raise RuntimeError("GET %s: %d %r" % (p, st, b))
