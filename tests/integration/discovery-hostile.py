@@ -18,7 +18,6 @@ It runs in a private network namespace (see ifd.in_private_netns).
 usage: tests/integration/discovery-hostile.py IFACED_BIN   (meson: integration.discovery-hostile)
 """
 import os
-import secrets
 import shutil
 import sys
 import tempfile
@@ -30,7 +29,7 @@ from wire import check, failures  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ["IFACED_BIN"])
 IFACE = "lo0"
-ESCAPE = "ifd-escape-" + secrets.token_hex(6)  # a file no hostile path may create in /tmp
+ESCAPE = "ifd-escape-" + os.urandom(6).hex()  # a file no hostile path may create in /tmp
 UP = "../" * 12
 
 A = "127.0.0.1:3260,1"

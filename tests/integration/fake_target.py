@@ -26,11 +26,14 @@ until interrupted, printing its port.
 """
 import hashlib
 import os
-import secrets
+import random
 import socket
 import struct
 import sys
 import threading
+
+# Not the secrets module: tests/integration/secrets.py would shadow it for the scripts here.
+_rand = random.SystemRandom()
 
 OP_NOP_OUT, OP_LOGIN, OP_TEXT, OP_LOGOUT = 0x00, 0x03, 0x04, 0x06
 OP_NOP_IN, OP_LOGIN_RSP, OP_TEXT_RSP, OP_LOGOUT_RSP, OP_REJECT = 0x20, 0x23, 0x24, 0x26, 0x3F
@@ -104,7 +107,7 @@ class _Conn:
         self.t = target
         self.s = sock
         self.peer = peer
-        self.statsn = secrets.randbits(32)
+        self.statsn = _rand.getrandbits(32)
         self.expcmdsn = 0
         self.stage = STAGE_SEC
         self.session_type = None
@@ -227,8 +230,8 @@ class _Conn:
         if b"CHAP_A" in keys and chap:
             if b"5" not in keys[b"CHAP_A"].split(b","):
                 self.fail_login(req, ST_AUTH_FAILED, "CHAP_A without MD5 (5)")
-            self.chap_i = secrets.randbelow(256)
-            self.chap_c = secrets.token_bytes(16)
+            self.chap_i = _rand.randrange(256)
+            self.chap_c = os.urandom(16)
             self.chap_state = "challenged"
             self.login_rsp(req, (STAGE_SEC << 2), ST_OK,
                            [("CHAP_A", "5"), ("CHAP_I", str(self.chap_i)),
@@ -282,7 +285,7 @@ class _Conn:
         if not transit or nsg != STAGE_FFP:
             self.login_rsp(req, (STAGE_OP << 2), ST_OK, answer)
             return
-        self.tsih = 1 + secrets.randbelow(0xFFFE)
+        self.tsih = 1 + _rand.randrange(0xFFFE)
         self.stage = STAGE_FFP
         self.t._event(self, "logged-in", session_type=self.session_type)
         self.login_rsp(req, FLAG_T | (STAGE_OP << 2) | STAGE_FFP, ST_OK, answer)

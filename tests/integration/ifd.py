@@ -113,13 +113,13 @@ class Daemon:
             parsed = data
         return st, hdrs, parsed
 
-    def all_pages(self, path, key="items"):
-        """Every item of a paged list (next / next_cursor as the cursor)."""
+    def all_pages(self, path, key="items", param="after"):
+        """Every item of a paged list: its next (or next_cursor) goes back as ?param=."""
         items, cursor = [], None
         for _ in range(1000):
             sep = "&" if "?" in path else "?"
-            p = path + ("%safter=%s" % (sep, urllib.parse.quote(cursor, safe="")) if cursor
-                        else "")
+            p = path + ("%s%s=%s" % (sep, param, urllib.parse.quote(cursor, safe=""))
+                        if cursor else "")
             st, _, b = self.call("GET", p)
             if st != 200 or not isinstance(b, dict):
                 raise RuntimeError("GET %s: %d %r" % (p, st, b))
