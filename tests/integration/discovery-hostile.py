@@ -202,11 +202,15 @@ def check_tree(d, before):
     odd = [k for k in after if not printable(k.replace(os.sep, "x"))]
     check(not odd, "no path under the root holds a blank, a control byte or non-ASCII: %r"
           % odd[:10])
+    # iscsiadm links send_targets/<portal>/<target>,<ip>,<port>,<tpgt>,<iface> to the node's
+    # portal directory with an absolute path under its db root: only such links, to valid nodes.
     for rel, (kind, _, target) in after.items():
         if kind == "link":
-            real = os.path.realpath(os.path.join(root, rel))
-            check(real.startswith(os.path.realpath(root) + os.sep),
-                  "the symlink %s stays in the root (%s)" % (rel, target))
+            parts = target.split("/")
+            check(rel.startswith("send_targets" + os.sep) and ".." not in parts and
+                  len(parts) >= 3 and parts[-3] == "nodes" and parts[-2] in VALID_NAMES and
+                  rel.split(os.sep)[-1].split(",")[0] == parts[-2],
+                  "the symlink %s points to the portal dir of a valid node (%s)" % (rel, target))
     # send_targets/: the discovery record of the fake target's portal, links to valid nodes only
     st = os.path.join(root, "send_targets")
     for dirpath, dirnames, filenames in os.walk(st):
