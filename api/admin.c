@@ -70,6 +70,8 @@ static int audit_write_one(const struct store_audit *a, void *ud)
         sbuf_rfc3339(b, a->at_usec);
         sbuf_puts(b, ",\"name\":");
         sbuf_json_string(b, a->name);
+        sbuf_puts(b, ",\"kind\":");
+        sbuf_json_string(b, a->kind ?: "iface");
         sbuf_puts(b, ",\"action\":");
         sbuf_json_string(b, a->action);
         sbuf_puts(b, ",\"origin\":");
@@ -78,7 +80,8 @@ static int audit_write_one(const struct store_audit *a, void *ud)
         sbuf_json_string_or_null(b, a->actor);
         sbuf_puts(b, ",\"request_id\":");
         sbuf_json_string_or_null(b, a->request_id);
-        /* Iface files carry no secrets; token entries carry only role and name. */
+        /* Iface files carry no secrets, binding entries have theirs masked (engine/binding.c),
+         * token entries carry only role and name. */
         sbuf_puts(b, ",\"before\":");
         sbuf_json_string_or_null(b, a->before);
         sbuf_puts(b, ",\"after\":");

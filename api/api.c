@@ -96,6 +96,8 @@ static void run_call(struct call *c, const struct route *route)
                 c->resp->n_headers = 0;
                 errors_from_call(c, r);
         }
+        free(c->problem_extra);
+        c->problem_extra = NULL;
 }
 
 /*

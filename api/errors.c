@@ -23,6 +23,7 @@ static const struct {
         { 422, "idempotency-key-reused", "Idempotency-Key reused with another request" },
         { 429, "rate-limited", "Too many requests" },
         { 500, "internal", "Internal error" },
+        { 501, "not-implemented", "Not implemented" },
         { 503, "unavailable", "Service unavailable" },
         { 507, "insufficient-storage", "Insufficient storage" },
 };
@@ -46,6 +47,7 @@ int errors_status(int r)
         case -EPERM:
         case -EBUSY:
         case -EISDIR:
+        case -ENOTEMPTY: /* an iface with bindings */
                 return 409;
         case -ESTALE:
                 return 412;
@@ -67,6 +69,8 @@ int errors_status(int r)
                 return 503;
         case -ENOSPC:
                 return 507;
+        case -ENOSYS: /* a transport this daemon does not drive (offload discovery) */
+                return 501;
         default:
                 return 500;
         }
@@ -74,6 +78,12 @@ int errors_status(int r)
 
 void errors_problem(struct api_response *resp, int status, const char *detail, const char *field,
                     const char *request_id)
+{
+        errors_problem_ex(resp, status, detail, field, request_id, NULL);
+}
+
+void errors_problem_ex(struct api_response *resp, int status, const char *detail, const char *field,
+                       const char *request_id, const char *extra)
 {
         struct sbuf b = {};
         char *body = NULL;
@@ -101,6 +111,8 @@ void errors_problem(struct api_response *resp, int status, const char *detail, c
                 sbuf_puts(&b, ",\"request_id\":");
                 sbuf_json_string(&b, request_id);
         }
+        if (!isempty(extra))
+                sbuf_printf(&b, ",%s", extra);
         sbuf_puts(&b, "}");
 
         if (sbuf_take(&b, &body, &len) < 0) {
@@ -144,8 +156,10 @@ void errors_from_call(struct call *c, int r)
                         detail = buf;
                 }
         }
-        errors_problem(c->resp, status, detail, status == 400 ? c->err.field : NULL,
-                       c->req->request_id);
+        errors_problem_ex(c->resp, status, detail,
+                          /* A 404 names the member that names what is missing (an iface). */
+                          status == 400 || status == 404 ? c->err.field : NULL, c->req->request_id,
+                          c->problem_extra);
         /* A busy lock or a job table full of running jobs clears up soon: say when to retry. */
         if (r == -ETIMEDOUT || r == -EAGAIN || r == -EROFS || r == -EBADFD || r == -EACCES ||
             r == -EUCLEAN)

@@ -440,14 +440,29 @@ int ifaces_patch(struct call *c)
 int ifaces_delete(struct call *c)
 {
         uint64_t if_match;
+        bool cascade = false;
         int r;
 
+        for (size_t i = 0; i < c->req->n_args; i++) {
+                const char *k = c->req->args[i].key, *v = c->req->args[i].value ?: "";
+
+                if (!streq(k, "cascade")) {
+                        snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s", k);
+                        return call_invalid(c, c->err.field_buf,
+                                            "unknown query parameter (known: cascade)");
+                }
+                if (!streq(v, "true") && !streq(v, "false"))
+                        return call_invalid(c, "cascade", "must be true or false");
+                cascade = streq(v, "true");
+        }
         r = if_match_resolve(c, c->param, &if_match);
         if (r >= 0)
-                r = engine_iface_delete(
+                r = engine_iface_delete_cascade(
                         c->api->engine,
                         &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
-                        c->param, if_match, &c->err);
+                        c->param, if_match, cascade, &c->err);
+        if (r == -ENOTEMPTY)
+                (void)bindings_problem_of_iface(c, c->param);
         if (r == -ENOENT)
                 snprintf(c->detail, sizeof(c->detail), "no iface named '%.64s'", c->param);
         if (r == -EPERM)

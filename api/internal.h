@@ -52,6 +52,7 @@ struct call {
         char detail[256];       /* extra detail for other errors, may be empty */
         char actor[48];         /* who, for the audit: "token:<id>", "uid:<n>", "anonymous" */
         int64_t start_usec;     /* when the request was complete (CLOCK_MONOTONIC) */
+        char *problem_extra;    /* JSON members added to a problem answer (",..." less), owned */
 };
 
 typedef int (*route_fn)(struct call *c);
@@ -81,6 +82,17 @@ int ifaces_replace(struct call *c);
 int ifaces_patch(struct call *c);
 int ifaces_delete(struct call *c);
 int ifaces_restore_files(struct call *c);
+int bindings_list(struct call *c);
+int bindings_create(struct call *c);
+int bindings_get(struct call *c);
+int bindings_patch(struct call *c);
+int bindings_delete(struct call *c);
+/* Put the ids of iface's bindings in c's problem answer ("bindings": [...]). */
+int bindings_problem_of_iface(struct call *c, const char *iface);
+int discovery_create(struct call *c);
+int discovery_list(struct call *c);
+int discovery_get(struct call *c);
+int discovery_delete(struct call *c);
 int health_get(struct call *c);
 int nics_list(struct call *c);
 int nics_get(struct call *c);
@@ -140,6 +152,9 @@ void errors_problem(struct api_response *resp, int status, const char *detail, c
                     const char *request_id);
 
 /* Fill resp with the problem answer of the failure r (status from errors_status()). */
+/* errors_problem with extra JSON members (NULL: none), as "\"bindings\":[...]". */
+void errors_problem_ex(struct api_response *resp, int status, const char *detail, const char *field,
+                       const char *request_id, const char *extra);
 void errors_answer(struct api_response *resp, int r, const char *detail, const char *field,
                    const char *request_id);
 

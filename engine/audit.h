@@ -17,6 +17,7 @@ struct store_audit {
         const char *request_id;
         const char *before;
         const char *after;
+        const char *kind; /* "iface", "binding", "discovery" */
 };
 
 /* A filtered page of the audit, newest first. NULL / 0 members do not filter. */

@@ -402,9 +402,26 @@ static void *watch_thread(void *userdata)
                          */
                         bool gone = false;
 
+                        bool nodes = false;
+
                         if (pthread_mutex_trylock(&e->write_lock) == 0) {
                                 gone = mirror_ifaces_check(e->mirror) < 0;
+                                nodes = !gone && nodes_changed(e);
                                 pthread_mutex_unlock(&e->write_lock);
+                        }
+                        if (nodes) {
+                                /* nodes/ or send_targets/ changed (no inotify there: it is a
+                                 * tree; one scan of stats a tick tells). */
+                                pthread_mutex_lock(&e->write_lock);
+                                int k = mirror_lock(e->mirror, 0);
+                                if (k >= 0) {
+                                        k = reconcile_nodes(e);
+                                        mirror_unlock(e->mirror);
+                                }
+                                pthread_mutex_unlock(&e->write_lock);
+                                if (k < 0 && k != -ETIMEDOUT)
+                                        log_warning_errno(k, "Reconciling the node db failed, "
+                                                             "retrying later");
                         }
                         if (!gone)
                                 continue;
@@ -433,6 +450,8 @@ static void *watch_thread(void *userdata)
                         }
                         if (r >= 0 && full) {
                                 r = reconcile_all(e);
+                                if (r >= 0)
+                                        r = reconcile_nodes(e);
                                 last_full = clock_usec(CLOCK_REALTIME);
                         } else
                                 for (size_t i = 0; i < set.n && r >= 0; i++)
@@ -464,6 +483,8 @@ int engine_rescan(struct engine *e)
                         (void)watch_add(e);
                 if (r >= 0)
                         r = reconcile_all(e);
+                if (r >= 0)
+                        r = reconcile_nodes(e);
                 mirror_unlock(e->mirror);
         }
         pthread_mutex_unlock(&e->write_lock);

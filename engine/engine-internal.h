@@ -79,6 +79,7 @@
 
 #include "engine.h"
 #include "macro.h"
+#include "session.h"
 
 #define ENGINE_EVENTS_MAX      32
 #define REVISION_RESERVE_FILE  "revision-reserve" /* in <root>/.iscsi-ifaced/ */
@@ -109,6 +110,31 @@ struct engine {
         size_t n_idx;
         size_t cap_idx;
         struct iface_snap *builtin[2]; /* "default", "iser" */
+
+        /* The bindings (binding.c), sorted by id, under index_lock like idx; the discovery
+         * records, the defaults and nodes_sig under write_lock. */
+        struct binding_snap **bidx;
+        size_t n_bidx;
+        size_t cap_bidx;
+        struct st_entry {
+                char *path; /* send_targets/<ip>,<port>/st_config */
+                char *content;
+                uint64_t revision;
+                int64_t created_usec;
+        } * sts;
+        size_t n_sts;
+        struct node_rec node_defaults;
+        char *conf_text; /* the iscsid.conf in force, NULL: compiled defaults */
+        size_t conf_len;
+        uint64_t nodes_sig; /* of the node db when last reconciled (mirror_nodes_scan) */
+
+        /* Discovery runs (discovery.c), a leaf lock like health_lock; disc_binders counts the
+         * bind threads (engine_free waits for them on disc_cond). */
+        pthread_mutex_t disc_lock;
+        pthread_cond_t disc_cond;
+        struct discovery_run *disc[DISCOVERY_KEEP];
+        size_t n_disc;
+        unsigned disc_binders;
 
         /* Health state, guarded by health_lock. */
         pthread_mutex_t health_lock;
@@ -196,6 +222,35 @@ size_t mark_missing(struct engine *e);
 
 /* Why ifaces/ is not usable, for messages, from a mirror_ifaces_check() result (static). */
 const char *root_fault_str(int r);
+
+/* --- binding.c: the node db ---------------------------------------------------------------- */
+
+/* Read the iscsid.conf (NULL/"": none), then the node db rows. 0 or -errno (logged). */
+int bindings_load(struct engine *e, const char *conf_path);
+void bindings_free(struct engine *e);
+
+/* Reconcile nodes/ and send_targets/ with the index, holding write_lock + mirror lock. */
+int reconcile_nodes(struct engine *e);
+
+/* Whether the node db changed since the last reconcile_nodes (one scan of stats). */
+bool nodes_changed(struct engine *e);
+
+/* Recovery of an interrupted write of the node db (a path intent). 0 or -errno. */
+int recover_node_intent(struct engine *e, const char *path, const char *content, uint64_t rev,
+                        const char *origin, const char *actor, const char *request_id);
+
+/* Holding write_begin's locks: the bindings of iface, deleted (cascade) or -ENOTEMPTY. */
+int bindings_of_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *iface,
+                             bool cascade, struct iface_error *err);
+
+/* Holding write_begin's locks: rewrite the bindings of ifr->name with its new fields. */
+int bindings_follow_iface(struct engine *e, const struct engine_ctx *ctx,
+                          const struct iface_rec *ifr);
+
+/* --- discovery.c ---------------------------------------------------------------------------- */
+
+/* Wait for the bind threads, then drop the kept runs. engine_free, after the check loop. */
+void discovery_table_free(struct engine *e);
 
 /* --- health.c: problems and drift events (each takes health_lock itself) -------------------- */
 

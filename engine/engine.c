@@ -281,6 +281,8 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         pthread_mutex_init(&e->health_lock, NULL);
         pthread_rwlock_init(&e->index_lock, NULL);
         pthread_mutex_init(&e->hbas_lock, NULL);
+        pthread_mutex_init(&e->disc_lock, NULL);
+        pthread_cond_init(&e->disc_cond, NULL);
         e->iscsi_root = strdup(cfg->iscsi_root);
         e->sysfs_root = strdup(cfg->sysfs_root ? cfg->sysfs_root : "/sys");
         e->db_path = strdup(cfg->db_path);
@@ -371,6 +373,16 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         r = recover_intents(e);
         if (r >= 0)
                 r = store_rows_foreach(e->store, row_load_cb, e);
+        if (r >= 0) {
+                r = bindings_load(e, cfg->iscsid_conf);
+                if (r < 0) {
+                        mirror_unlock(e->mirror);
+                        return fail_msg(reterr_msg, r,
+                                        "cannot load the node records (iscsid.conf '%s', "
+                                        "database '%s')",
+                                        cfg->iscsid_conf ?: "", e->db_path);
+                }
+        }
         /* No ifaces/ at all while the db has records: it was removed, not emptied record by
          * record; keep the records (health says so) rather than delete them all. */
         if (r >= 0 && mirror_ifaces_created(e->mirror) && e->n_idx > 0)
@@ -379,13 +391,15 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                             mirror_ifaces_dir(e->mirror), mark_missing(e));
         if (r >= 0)
                 r = reconcile_all(e);
+        if (r >= 0)
+                r = reconcile_nodes(e);
         mirror_unlock(e->mirror);
         if (r < 0)
                 return fail_msg(reterr_msg, r, "cannot reconcile '%s' with '%s'", e->iscsi_root,
                                 e->db_path);
 
-        log_info("Loaded %zu iface record(s) from '%s' (revision %" PRIu64 ")", e->n_idx,
-                 e->iscsi_root, e->revision);
+        log_info("Loaded %zu iface record(s) and %zu binding(s) from '%s' (revision %" PRIu64 ")",
+                 e->n_idx, e->n_bidx, e->iscsi_root, e->revision);
 
         r = engine_offload_sync(e);
         if (r < 0)
@@ -432,9 +446,15 @@ struct engine *engine_free(struct engine *e)
                 if (e->stop_fds[i] >= 0)
                         close(e->stop_fds[i]);
 
+        /* Discovery's checks call back into the run, whose bind phase writes through the
+         * indexes and the store: stop the check loop and wait for those writes first. */
+        e->checker = checker_free(e->checker);
+        discovery_table_free(e);
+
         for (size_t i = 0; i < e->n_idx; i++)
                 iface_snap_unref(e->idx[i]);
         free(e->idx);
+        bindings_free(e);
         for (size_t i = 0; i < ELEMENTSOF(e->builtin); i++)
                 iface_snap_unref(e->builtin[i]);
         for (size_t i = 0; i < e->n_problems; i++) {

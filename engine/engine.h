@@ -17,9 +17,12 @@
 
 /* The value types the verbs below name: the API includes this header and no other of ours. */
 #include "audit.h"
+#include "binding.h"
 #include "check.h"
+#include "discovery.h"
 #include "hba.h"
 #include "iface.h"
+#include "iscsi-name.h"
 #include "job.h"
 #include "nic.h"
 #include "token.h"
@@ -43,9 +46,12 @@ struct engine_config {
         const char *db_path;
         const char *lock_dir; /* default /run/lock/iscsi */
         enum engine_drift_policy drift;
-        unsigned lock_timeout_ms;         /* iscsiadm lock wait, default 30000 as iscsiadm */
-        const char *sysfs_root;           /* default /sys: HBAs, transports, NIC speed/driver */
-        const char *initiator_name_file;  /* default /etc/iscsi/initiatorname.iscsi */
+        unsigned lock_timeout_ms;        /* iscsiadm lock wait, default 30000 as iscsiadm */
+        const char *sysfs_root;          /* default /sys: HBAs, transports, NIC speed/driver */
+        const char *initiator_name_file; /* default /etc/iscsi/initiatorname.iscsi */
+        /* The iscsid.conf whose node.* and discovery.* keys new records start from; NULL or ""
+         * means none: iscsiadm's compiled defaults (what it uses when iscsid does not answer). */
+        const char *iscsid_conf;
         void (*fault)(const char *point); /* tests only: called at each protocol step */
 };
 
@@ -222,6 +228,100 @@ void engine_health_done(struct engine_health *h);
 
 /* The drift policy the engine runs with. */
 enum engine_drift_policy engine_drift_policy(const struct engine *e);
+
+/*
+ * Delete a record as engine_iface_delete does, and its bindings first when cascade (as
+ * `iscsiadm -m iface -o delete` does, golden D16). Without cascade, a record with bindings is
+ * -ENOTEMPTY (engine_iface_bindings lists them); with it, still -EBUSY (err names the session)
+ * while a session is logged in through one of them, -EPERM when one is an old-style record.
+ */
+int engine_iface_delete_cascade(struct engine *e, const struct engine_ctx *ctx, const char *name,
+                                uint64_t if_match, bool cascade, struct iface_error *err);
+
+/* --- bindings (docs/bindings.md) ---------------------------------------------------------- */
+
+struct engine_binding_query {
+        const char *after;                    /* resume after this id, NULL = start */
+        size_t limit;                         /* >= 1 */
+        const char *target, *address, *iface; /* filters, NULL = any */
+        unsigned port;                        /* filter, 0 = any */
+};
+
+/* A page of bindings by id; as engine_iface_list. 0 or -ENOMEM. */
+int engine_binding_list(struct engine *e, const struct engine_binding_query *q,
+                        struct binding_snap ***ret, size_t *ret_n, bool *ret_more);
+
+/* One binding (a reference), or -ENOENT. */
+int engine_binding_get(struct engine *e, const char *id, struct binding_snap **ret);
+
+/* The ids of the bindings of an iface (NULL-terminated; free each and the array). */
+int engine_iface_bindings(struct engine *e, const char *iface, char ***ret, size_t *ret_n);
+
+/* Edit a node record (new: built from the defaults and the iface; update: a copy of the
+ * current one). Returns 0, or -EINVAL (or another -errno) with err filled. */
+typedef int (*engine_node_edit_fn)(struct node_rec *next, struct iface_error *err, void *userdata);
+
+/*
+ * Create the binding key (tpgt 0..65535) as `iscsiadm -m node -o new` would (discovery type
+ * static), edited by edit (may be NULL), in the crash-safe protocol. Returns 0 with the snapshot
+ * in *ret (may be NULL), -ENOENT (no such iface; err->field "iface"), -EEXIST, -EINVAL (err),
+ * -ENOSPC, and the storage errors of engine_iface_create (-EBUSY, -ETIMEDOUT, -EBADFD...).
+ */
+int engine_binding_create(struct engine *e, const struct engine_ctx *ctx,
+                          const struct binding_key *key, engine_node_edit_fn edit, void *userdata,
+                          struct binding_snap **ret, struct iface_error *err);
+
+/* Update: as engine_iface_update; -EPERM for an old-style record (read-only). */
+int engine_binding_update(struct engine *e, const struct engine_ctx *ctx, const char *id,
+                          uint64_t if_match, engine_node_edit_fn edit, void *userdata,
+                          struct binding_snap **ret, struct iface_error *err);
+
+/* Delete: as engine_iface_delete; -EBUSY (err names it) while a session is logged in through
+ * it (sysfs), -EPERM for an old-style record. Removes its link and empty directories. */
+int engine_binding_delete(struct engine *e, const struct engine_ctx *ctx, const char *id,
+                          uint64_t if_match, struct iface_error *err);
+
+/* The discovery CHAP stored for a SendTargets portal: 0 with *ret filled, or -ENOENT. */
+int engine_discovery_auth(struct engine *e, const char *address, uint16_t port,
+                          struct check_chap *ret);
+
+struct engine_bind_outcome {
+        char id[BINDING_ID_MAX];
+        int r; /* 0 created, 1 existed (left as it was), or -errno */
+        char reason[160];
+};
+
+/*
+ * Record a discovery through portal address:port: its discovery record (created, or its CHAP
+ * replaced when auth is not NULL), then a binding for each of found[0..n-1] that does not exist
+ * (discovery type send_targets, with its send_targets link), each outcome in out[i]. Nothing else
+ * is deleted or reset. Returns 0, or the storage's -errno (the outcomes before it stand).
+ */
+int engine_discovery_bind(struct engine *e, const struct engine_ctx *ctx, const char *address,
+                          uint16_t port, const struct check_chap *auth,
+                          const struct binding_key *found, size_t n,
+                          struct engine_bind_outcome *out, struct iface_error *err);
+
+/*
+ * Start a discovery run (discovery.h): req copied (its auth wiped from the run once used).
+ * Without ifaces, the ifaces iscsiadm would use. done(run, userdata) is called once, on the
+ * check loop or the run's bind thread, when it has finished. Returns 0 with a reference in
+ * *ret, -ENOENT (an iface does not exist; err->field "ifaces[i]"), -ENOSYS (an iface's
+ * transport is not tcp; err), -EAGAIN (DISCOVERY_KEEP runs in progress), -ENOMEM.
+ */
+int engine_discovery_start(struct engine *e, const struct engine_ctx *ctx,
+                           const struct discovery_request *req,
+                           void (*done)(struct discovery_run *run, void *userdata), void *userdata,
+                           struct discovery_run **ret, struct iface_error *err);
+
+/* A kept run (a reference), or -ENOENT. */
+int engine_discovery_get(struct engine *e, const char *id, struct discovery_run **ret);
+
+/* References to the kept runs, newest first; release each, free the array. */
+int engine_discovery_list(struct engine *e, struct discovery_run ***ret, size_t *ret_n);
+
+/* Cancel a running run (0), or forget a finished one (1); -ENOENT. */
+int engine_discovery_cancel_or_remove(struct engine *e, const char *id);
 
 /* --- inventory ---------------------------------------------------------------------------- */
 

@@ -2,13 +2,13 @@
 /*
  * The HBA inventory read from a sysfs tree (SPEC.md §4): iSCSI transports, iSCSI hosts with their
  * kernel ifaces, and the offload iface records iscsiadm 2.1.8 derives from them. Every path is
- * resolved below one root fd, a component at a time, so no symlink leads out of the tree.
+ * resolved below one root fd by sysfs.c, a component at a time, so no symlink leads out of the
+ * tree.
  *
- * Why one file of some 1,200 lines: the safe path walker, the sysfs attribute readers and the
- * derivation of iscsiadm's offload records share the one root fd and its rules, and the
- * derivation is checked byte for byte against iscsiadm (compat.offload) as one unit.
+ * Why one file of some 850 lines: the host readers and the derivation of iscsiadm's offload
+ * records share the one root fd and its rules, and the derivation is checked byte for byte
+ * against iscsiadm (compat.offload) as one unit.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,12 +23,7 @@
 
 #include "hba.h"
 #include "macro.h"
-
-#define ATTR_READ_MAX    4096  /* sysfs shows at most a page; anything longer is not an attribute */
-#define SYMLINK_HOPS_MAX 40    /* the kernel's MAXSYMLINKS */
-#define PATH_DEPTH_MAX   64    /* sysfs device paths are about 10 deep */
-#define DIR_ENTRIES_MAX  65536 /* entries read from one directory; the rest is ignored */
-#define SYSFS_MOUNT      "/sys/" /* what the tree stands for when paths are matched */
+#include "sysfs.h"
 
 /* libopeniscsiusr's buffer sizes (libopeniscsiusr/iface.h, struct iscsi_iface): values it reads
  * from sysfs are cut to the buffer minus its NUL, and we cut them the same way. */
@@ -45,345 +40,7 @@
  * which holds iscsi_iface/ (libopeniscsiusr/sysfs.c sysfs_get_dev_path(), SPEC.md §4.1). */
 #define HOST_DEV_RE "^(.+/devices/.+/host[0-9]+)/iscsi_host/"
 
-struct strv {
-        char **v;
-        size_t n;
-};
-
-static void strv_done(struct strv *s)
-{
-        for (size_t i = 0; i < s->n; i++)
-                free(s->v[i]);
-        free(s->v);
-        *s = (struct strv){};
-}
-
-static int strv_cmp(const void *a, const void *b)
-{
-        return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool is_text(const char *s, size_t n)
-{
-        for (size_t i = 0; i < n; i++)
-                if (s[i] < 0x20 || s[i] > 0x7e)
-                        return false;
-        return true;
-}
-
-/* --- paths below the root ------------------------------------------------------------------ */
-
-/* An object found below the root: its parent directory (O_PATH) and its name there. */
-struct node {
-        int parent_fd;           /* owned; -1 when the node is the root itself */
-        char name[NAME_MAX + 1]; /* "." for the root */
-        char path[PATH_MAX];     /* canonical, relative to the root, free of symlinks */
-};
-
-static void node_done(struct node *n)
-{
-        if (n->parent_fd >= 0)
-                (void)close(n->parent_fd);
-        n->parent_fd = -1;
-}
-
-/*
- * Resolve path below root_fd like realpath(3) would with the root as "/", following symlinks
- * (SYMLINK_HOPS_MAX at most), except that a ".." above the root or an absolute symlink target is
- * refused with -EXDEV: such a link points outside the tree. Returns 0 with *ret filled, or the
- * -errno of the failing step (-ENOENT for a dangling link, -ELOOP, -ENAMETOOLONG, -ENOTDIR).
- */
-static int resolve(int root_fd, const char *path, struct node *ret)
-{
-        int fds[PATH_DEPTH_MAX + 1];
-        size_t lens[PATH_DEPTH_MAX + 1];
-        char canon[PATH_MAX] = "", todo[PATH_MAX], next[PATH_MAX];
-        size_t depth = 0, hops = 0;
-        const char *p = todo;
-        int r = 0;
-
-        assert(ret);
-
-        fds[0] = root_fd;
-        lens[0] = 0;
-        if (strlen(path) >= sizeof(todo))
-                return -ENAMETOOLONG;
-        strcpy(todo, path);
-
-        for (;;) {
-                char comp[NAME_MAX + 1], target[PATH_MAX];
-                size_t clen, len;
-                struct stat st;
-                ssize_t k;
-                int fd;
-
-                while (*p == '/')
-                        p++;
-                if (!*p)
-                        break;
-                clen = strcspn(p, "/");
-                if (clen > NAME_MAX) {
-                        r = -ENAMETOOLONG;
-                        goto out;
-                }
-                memcpy(comp, p, clen);
-                comp[clen] = '\0';
-                p += clen;
-
-                if (streq(comp, "."))
-                        continue;
-                if (streq(comp, "..")) {
-                        if (depth == 0) {
-                                r = -EXDEV;
-                                goto out;
-                        }
-                        (void)close(fds[depth--]);
-                        canon[lens[depth]] = '\0';
-                        continue;
-                }
-
-                fd = openat(fds[depth], comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-                if (fd < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                if (fstat(fd, &st) < 0) {
-                        r = -errno;
-                        (void)close(fd);
-                        goto out;
-                }
-                if (S_ISLNK(st.st_mode)) {
-                        k = readlinkat(fd, "", target, sizeof(target));
-                        r = k < 0 ? -errno : 0;
-                        (void)close(fd);
-                        if (r < 0)
-                                goto out;
-                        if ((size_t)k >= sizeof(target)) {
-                                r = -ENAMETOOLONG;
-                                goto out;
-                        }
-                        target[k] = '\0';
-                        if (++hops > SYMLINK_HOPS_MAX) {
-                                r = -ELOOP;
-                                goto out;
-                        }
-                        if (target[0] == '/') {
-                                r = -EXDEV;
-                                goto out;
-                        }
-                        /* go on with the link target, then what was left of the path */
-                        if ((size_t)snprintf(next, sizeof(next), "%s/%s", target, p) >=
-                            sizeof(next)) {
-                                r = -ENAMETOOLONG;
-                                goto out;
-                        }
-                        strcpy(todo, next);
-                        p = todo;
-                        continue;
-                }
-
-                len = lens[depth] + (depth > 0) + clen;
-                if (depth == PATH_DEPTH_MAX || len >= sizeof(canon)) {
-                        (void)close(fd);
-                        r = -ENAMETOOLONG;
-                        goto out;
-                }
-                if (depth > 0)
-                        strcat(canon, "/");
-                strcat(canon, comp);
-                fds[++depth] = fd;
-                lens[depth] = len;
-        }
-
-        if (depth == 0) {
-                ret->parent_fd = -1;
-                strcpy(ret->name, ".");
-        } else {
-                const char *last = canon + lens[depth - 1] + (depth > 1);
-
-                if (depth == 1)
-                        ret->parent_fd = fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
-                else
-                        ret->parent_fd = TAKE_FD(fds[depth - 1]);
-                if (ret->parent_fd < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                strcpy(ret->name, last);
-        }
-        strcpy(ret->path, canon);
-out:
-        for (size_t i = 1; i <= depth; i++)
-                if (fds[i] >= 0)
-                        (void)close(fds[i]);
-        return r;
-}
-
-/* Open what n names, with flags (O_NOFOLLOW added: n is the end of a resolved path). */
-static int node_open(int root_fd, const struct node *n, int flags)
-{
-        int fd;
-
-        if (n->parent_fd < 0)
-                fd = openat(root_fd, ".", flags | O_CLOEXEC);
-        else
-                fd = openat(n->parent_fd, n->name, flags | O_NOFOLLOW | O_CLOEXEC);
-        return fd < 0 ? -errno : fd;
-}
-
-/* Open the directory at path below the root; *ret_path gets its canonical path if not NULL. */
-static int open_dir(int root_fd, const char *path, char ret_path[PATH_MAX])
-{
-        struct node n = { .parent_fd = -1 };
-        int r;
-
-        r = resolve(root_fd, path, &n);
-        if (r < 0)
-                return r;
-        r = node_open(root_fd, &n, O_RDONLY | O_DIRECTORY);
-        if (r >= 0 && ret_path)
-                strcpy(ret_path, n.path);
-        node_done(&n);
-        return r;
-}
-
-/* The names in the directory dir_fd (not "." and ".."), sorted with strcmp. 0 or -errno. */
-static int list_dir_fd(int dir_fd, struct strv *ret)
-{
-        struct strv s = {};
-        struct dirent *de = NULL;
-        DIR *d;
-        int fd, r = 0;
-
-        fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-        if (fd < 0)
-                return -errno;
-        d = fdopendir(fd);
-        if (!d) {
-                r = -errno;
-                (void)close(fd);
-                return r;
-        }
-        rewinddir(d);
-        while (s.n < DIR_ENTRIES_MAX && (errno = 0, de = readdir(d))) {
-                char **v;
-
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                v = reallocarray(s.v, s.n + 1, sizeof(*v));
-                if (!v) {
-                        r = -ENOMEM;
-                        break;
-                }
-                s.v = v;
-                s.v[s.n] = strdup(de->d_name);
-                if (!s.v[s.n]) {
-                        r = -ENOMEM;
-                        break;
-                }
-                s.n++;
-        }
-        if (r == 0 && !de && errno != 0 && s.n < DIR_ENTRIES_MAX)
-                r = -errno;
-        (void)closedir(d);
-        if (r < 0) {
-                strv_done(&s);
-                return r;
-        }
-        if (s.n > 1)
-                qsort(s.v, s.n, sizeof(*s.v), strv_cmp);
-        *ret = s;
-        return 0;
-}
-
-static int list_dir(int root_fd, const char *path, struct strv *ret)
-{
-        _cleanup_close_ int fd = -1;
-
-        fd = open_dir(root_fd, path, NULL);
-        if (fd < 0)
-                return fd;
-        return list_dir_fd(fd, ret);
-}
-
-/*
- * Read the attribute file name in dir_fd. *ret is the value without one trailing newline, or NULL
- * when the file is absent, not a regular file (symlinks are not followed), unreadable, longer than
- * ATTR_READ_MAX, or holds anything but printable ASCII: an unknown value. Returns 0 or -ENOMEM.
- */
-static int read_attr_at(int dir_fd, const char *name, char **ret)
-{
-        _cleanup_close_ int fd = -1;
-        char buf[ATTR_READ_MAX];
-        struct stat st;
-        size_t n = 0;
-
-        *ret = NULL;
-        /* look before opening: opening a device or a FIFO can have side effects */
-        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-                return 0;
-        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return 0;
-
-        for (;;) {
-                char extra;
-                ssize_t k;
-
-                if (n == sizeof(buf))
-                        k = read(fd, &extra, 1);
-                else
-                        k = read(fd, buf + n, sizeof(buf) - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0 || (k > 0 && n == sizeof(buf)))
-                        return 0;
-                if (k == 0)
-                        break;
-                n += (size_t)k;
-        }
-
-        if (n > 0 && buf[n - 1] == '\n')
-                n--;
-        if (!is_text(buf, n))
-                return 0;
-        *ret = strndup(buf, n);
-        return *ret ? 0 : -ENOMEM;
-}
-
-/* read_attr_at() for a path below the root; the last component may be a link inside the tree. */
-static int read_attr(int root_fd, const char *path, char **ret)
-{
-        struct node n = { .parent_fd = -1 };
-        int r;
-
-        *ret = NULL;
-        if (resolve(root_fd, path, &n) < 0 || n.parent_fd < 0) {
-                node_done(&n);
-                return 0;
-        }
-        r = read_attr_at(n.parent_fd, n.name, ret);
-        node_done(&n);
-        return r;
-}
-
 /* --- transports ---------------------------------------------------------------------------- */
-
-/* Plain decimal, as the kernel prints "%llu"; anything else is unknown. */
-static bool parse_u64(const char *s, uint64_t *ret)
-{
-        uint64_t v = 0;
-
-        if (isempty(s))
-                return false;
-        for (; *s; s++) {
-                if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-                        return false;
-                v = v * 10 + (uint64_t)(*s - '0');
-        }
-        *ret = v;
-        return true;
-}
 
 /* "0x%x" as the kernel prints the caps. */
 static bool parse_caps(const char *s, uint32_t *ret)
@@ -416,10 +73,10 @@ static bool parse_caps(const char *s, uint32_t *ret)
 
 static int scan_transports(int root_fd, struct hba_inventory *inv)
 {
-        _cleanup_(strv_done) struct strv names = {};
+        _cleanup_(sysfs_strv_done) struct sysfs_strv names = {};
         int r;
 
-        r = list_dir(root_fd, "class/iscsi_transport", &names);
+        r = sysfs_list_dir(root_fd, "class/iscsi_transport", &names);
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || names.n == 0)
@@ -435,21 +92,21 @@ static int scan_transports(int root_fd, struct hba_inventory *inv)
                 char path[PATH_MAX];
 
                 if (strlen(names.v[i]) >= sizeof(t->name) ||
-                    !is_text(names.v[i], strlen(names.v[i])))
+                    !sysfs_is_text(names.v[i], strlen(names.v[i])))
                         continue;
                 strcpy(t->name, names.v[i]);
                 inv->n_transports++;
 
                 (void)snprintf(path, sizeof(path), "class/iscsi_transport/%s/handle", t->name);
-                r = read_attr(root_fd, path, &handle);
+                r = sysfs_read_attr(root_fd, path, &handle);
                 if (r < 0)
                         return r;
                 (void)snprintf(path, sizeof(path), "class/iscsi_transport/%s/caps", t->name);
-                r = read_attr(root_fd, path, &caps);
+                r = sysfs_read_attr(root_fd, path, &caps);
                 if (r < 0)
                         return r;
 
-                if (!parse_u64(handle, &t->handle))
+                if (!sysfs_parse_u64(handle, &t->handle))
                         t->handle = 0;
                 t->caps_known = parse_caps(caps, &t->caps);
                 t->loaded = t->handle != 0; /* usr/iscsi_sysfs.c: a zero handle is not loaded */
@@ -467,7 +124,7 @@ static bool parse_host_name(const char *s, unsigned *ret)
         if (strncmp(s, "host", 4) != 0)
                 return false;
         s += 4;
-        if ((s[0] == '0' && s[1]) || !parse_u64(s, &v) || v > UINT_MAX)
+        if ((s[0] == '0' && s[1]) || !sysfs_parse_u64(s, &v) || v > UINT_MAX)
                 return false;
         *ret = (unsigned)v;
         return true;
@@ -512,7 +169,7 @@ static void host_done(struct hba_host *h)
 /* One kernel iface directory: every regular file in it is an attribute; unknown ones dropped. */
 static int scan_kiface(int dir_fd, const char *name, struct hba_kiface *k)
 {
-        _cleanup_(strv_done) struct strv files = {};
+        _cleanup_(sysfs_strv_done) struct sysfs_strv files = {};
         uint32_t num = 0, host_no = 0;
         int type = 0, r;
 
@@ -525,7 +182,7 @@ static int scan_kiface(int dir_fd, const char *name, struct hba_kiface *k)
         if (sscanf(name, "ipv%d-iface-%" SCNu32 "-%" SCNu32, &type, &host_no, &num) == 3)
                 k->iface_num = num <= INT_MAX ? (int)num : -1;
 
-        r = list_dir_fd(dir_fd, &files);
+        r = sysfs_list_dir_fd(dir_fd, &files);
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || files.n == 0)
@@ -538,9 +195,9 @@ static int scan_kiface(int dir_fd, const char *name, struct hba_kiface *k)
                 struct stat st;
 
                 if (fstatat(dir_fd, files.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-                    !S_ISREG(st.st_mode) || !is_text(files.v[i], strlen(files.v[i])))
+                    !S_ISREG(st.st_mode) || !sysfs_is_text(files.v[i], strlen(files.v[i])))
                         continue;
-                r = read_attr_at(dir_fd, files.v[i], &a->value);
+                r = sysfs_read_attr_at(dir_fd, files.v[i], &a->value);
                 if (r < 0)
                         return r;
                 if (!a->value)
@@ -559,7 +216,7 @@ static int scan_kiface(int dir_fd, const char *name, struct hba_kiface *k)
  */
 static int scan_kifaces(int root_fd, const regex_t *re, const char *host_path, struct hba_host *h)
 {
-        _cleanup_(strv_done) struct strv names = {};
+        _cleanup_(sysfs_strv_done) struct sysfs_strv names = {};
         _cleanup_close_ int dir_fd = -1;
         char vpath[PATH_MAX + sizeof(SYSFS_MOUNT)], dir[PATH_MAX + sizeof("/iscsi_iface")];
         regmatch_t m[2];
@@ -575,14 +232,14 @@ static int scan_kifaces(int root_fd, const regex_t *re, const char *host_path, s
         (void)snprintf(dir, sizeof(dir), "%.*s/iscsi_iface", (int)((size_t)m[1].rm_eo - skip),
                        vpath + skip);
 
-        dir_fd = open_dir(root_fd, dir, NULL);
+        dir_fd = sysfs_open_dir(root_fd, dir, NULL);
         if (dir_fd == -ENOENT)
                 return 0;
         if (dir_fd < 0) {
                 h->kifaces_unknown = true;
                 return 0;
         }
-        r = list_dir_fd(dir_fd, &names);
+        r = sysfs_list_dir_fd(dir_fd, &names);
         if (r == -ENOMEM)
                 return r;
         if (r < 0) {
@@ -600,11 +257,11 @@ static int scan_kifaces(int root_fd, const regex_t *re, const char *host_path, s
 
                 /* entries are directories, possibly reached through a link inside the tree;
                  * anything else there is not a kernel iface */
-                if (!is_text(names.v[i], strlen(names.v[i])) ||
+                if (!sysfs_is_text(names.v[i], strlen(names.v[i])) ||
                     (size_t)snprintf(vpath, sizeof(vpath), "%s/%s", dir, names.v[i]) >=
                             sizeof(vpath))
                         continue;
-                fd = open_dir(root_fd, vpath, NULL);
+                fd = sysfs_open_dir(root_fd, vpath, NULL);
                 if (fd < 0)
                         continue;
                 r = scan_kiface(fd, names.v[i], &h->kifaces[h->n_kifaces++]);
@@ -627,7 +284,7 @@ static int scan_host(int root_fd, const regex_t *re, unsigned host_no, struct hb
                 { "port_state", offsetof(struct hba_host, port_state) },
                 { "port_speed", offsetof(struct hba_host, port_speed) },
         };
-        struct node n = { .parent_fd = -1 };
+        struct sysfs_node n = { .parent_fd = -1 };
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *proc_name = NULL;
         char path[PATH_MAX];
@@ -636,7 +293,7 @@ static int scan_host(int root_fd, const regex_t *re, unsigned host_no, struct hb
         h->host_no = host_no;
 
         (void)snprintf(path, sizeof(path), "class/scsi_host/host%u/proc_name", host_no);
-        r = read_attr(root_fd, path, &proc_name);
+        r = sysfs_read_attr(root_fd, path, &proc_name);
         if (r < 0)
                 return r;
         proc_name = host_value(TAKE_PTR(proc_name));
@@ -654,28 +311,28 @@ static int scan_host(int root_fd, const regex_t *re, unsigned host_no, struct hb
         h->offload = h->transport && !streq(h->transport, "tcp") && !streq(h->transport, "iser");
 
         (void)snprintf(path, sizeof(path), "class/iscsi_host/host%u", host_no);
-        if (resolve(root_fd, path, &n) < 0 || n.parent_fd < 0) {
+        if (sysfs_resolve(root_fd, path, &n) < 0 || n.parent_fd < 0) {
                 h->kifaces_unknown = true; /* a dangling or escaping link: nothing is known */
-                node_done(&n);
+                sysfs_node_done(&n);
                 return 0;
         }
-        fd = node_open(root_fd, &n, O_PATH | O_DIRECTORY);
+        fd = sysfs_node_open(root_fd, &n, O_PATH | O_DIRECTORY);
         if (fd < 0) {
                 h->kifaces_unknown = true;
-                node_done(&n);
+                sysfs_node_done(&n);
                 return 0;
         }
         for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
                 char **v = (char **)((char *)h + attrs[i].offset);
 
-                r = read_attr_at(fd, attrs[i].file, v);
+                r = sysfs_read_attr_at(fd, attrs[i].file, v);
                 if (r < 0)
                         break;
                 *v = host_value(*v);
         }
         if (r >= 0)
                 r = scan_kifaces(root_fd, re, n.path, h);
-        node_done(&n);
+        sysfs_node_done(&n);
         return r;
 }
 
@@ -688,11 +345,11 @@ static int host_cmp(const void *a, const void *b)
 
 static int scan_hosts(int root_fd, struct hba_inventory *inv)
 {
-        _cleanup_(strv_done) struct strv names = {};
+        _cleanup_(sysfs_strv_done) struct sysfs_strv names = {};
         regex_t re;
         int r;
 
-        r = list_dir(root_fd, "class/iscsi_host", &names);
+        r = sysfs_list_dir(root_fd, "class/iscsi_host", &names);
         if (r == -ENOMEM)
                 return r;
         if (r < 0 || names.n == 0)

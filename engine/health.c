@@ -125,7 +125,9 @@ void problem_prune(struct engine *e, char **names, size_t n)
 {
         pthread_mutex_lock(&e->health_lock);
         for (size_t i = 0; i < e->n_problems;) {
-                if (bsearch(&e->problems[i].name, names, n, sizeof(char *), name_cmp) ||
+                /* Paths of the node db ("nodes/...") are pruned by their own reconciliation. */
+                if (strchr(e->problems[i].name, '/') ||
+                    bsearch(&e->problems[i].name, names, n, sizeof(char *), name_cmp) ||
                     idx_find(e, e->problems[i].name)) {
                         i++;
                         continue;

@@ -48,6 +48,7 @@
 
 struct mirror {
         char *ifaces_path; /* absolute */
+        char *root_path;   /* absolute */
         int root_fd;
         int ifaces_fd;
         int tmp_fd;
@@ -231,6 +232,7 @@ struct mirror *mirror_close(struct mirror *m)
         safe_close(&m->ifaces_fd);
         safe_close(&m->root_fd);
         free(m->ifaces_path);
+        free(m->root_path);
         free(m);
         return NULL;
 }
@@ -306,6 +308,9 @@ int mirror_open(const char *iscsi_root, const char *lock_dir, mirror_fault_fn fa
         root_abs = realpath(iscsi_root, NULL);
         if (!root_abs)
                 return -errno;
+        m->root_path = strdup(root_abs);
+        if (!m->root_path)
+                return -ENOMEM;
         if (asprintf(&m->ifaces_path, "%s/" MIRROR_IFACES_DIR, root_abs) < 0) {
                 m->ifaces_path = NULL;
                 return -ENOMEM;
@@ -492,20 +497,16 @@ int mirror_remove(struct mirror *m, const char *name)
         return fsync_fd(m->ifaces_fd);
 }
 
-int mirror_read(struct mirror *m, const char *name, char **ret, size_t *ret_len)
+/* Read dir_fd/name whole (mirror_read's rules). */
+static int read_at(int dir_fd, const char *name, char **ret, size_t *ret_len)
 {
         _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *buf = NULL;
         size_t size = 0, alloc;
         struct stat st;
 
-        assert_return(m, -EINVAL);
-        assert_return(ret, -EINVAL);
-        if (!name_is_ok(name))
-                return -EINVAL;
-
         /* O_NONBLOCK so that a FIFO planted in ifaces/ cannot hang us before fstat rejects it. */
-        fd = openat(m->ifaces_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
 
@@ -567,6 +568,15 @@ int mirror_read(struct mirror *m, const char *name, char **ret, size_t *ret_len)
         if (ret_len)
                 *ret_len = size;
         return 0;
+}
+
+int mirror_read(struct mirror *m, const char *name, char **ret, size_t *ret_len)
+{
+        assert_return(m, -EINVAL);
+        assert_return(ret, -EINVAL);
+        if (!name_is_ok(name))
+                return -EINVAL;
+        return read_at(m->ifaces_fd, name, ret, ret_len);
 }
 
 static void strv_free(char **v)
@@ -896,4 +906,392 @@ const char *mirror_read_strerror(int r)
 bool mirror_ifaces_created(const struct mirror *m)
 {
         return m && m->ifaces_created;
+}
+
+/* --- the node db: nodes/ and send_targets/ --------------------------------------------------- */
+
+#define PATH_DEPTH_MAX 4
+
+/* A root-relative path split into checked components. */
+struct split_path {
+        char buf[PATH_MAX];
+        const char *comp[PATH_DEPTH_MAX];
+        size_t n;
+};
+
+/*
+ * Split path into 2..PATH_DEPTH_MAX components, each a plain name: not empty, not starting
+ * with '.', at most MIRROR_NAME_MAX bytes. The first must be "nodes" or "send_targets".
+ */
+static int split_path(const char *path, struct split_path *ret)
+{
+        char *p, *save = NULL;
+
+        if (isempty(path) || strlen(path) >= sizeof(ret->buf) || path[0] == '/')
+                return -EINVAL;
+        strcpy(ret->buf, path);
+        ret->n = 0;
+        for (p = strtok_r(ret->buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
+                if (ret->n == PATH_DEPTH_MAX || !name_is_ok(p))
+                        return -EINVAL;
+                ret->comp[ret->n++] = p;
+        }
+        if (ret->n < 2 || (!streq(ret->comp[0], "nodes") && !streq(ret->comp[0], "send_targets")))
+                return -EINVAL;
+        /* No empty component ("a//b") slipped through strtok_r. */
+        if (strstr(path, "//") || path[strlen(path) - 1] == '/')
+                return -EINVAL;
+        return 0;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                safe_close(&fds[i]);
+}
+
+/*
+ * Open the directories of sp's components but the last, never following a symlink, creating
+ * missing ones (0700, durably) when create. fds[i] is the directory comp[i]; on failure none is
+ * left open. Returns 0, -ENOENT (a directory is missing, !create), -ENOTDIR (something else
+ * stands there), or -errno.
+ */
+static int walk_dirs(struct mirror *m, const struct split_path *sp, bool create,
+                     int fds[PATH_DEPTH_MAX])
+{
+        for (size_t i = 0; i + 1 < sp->n; i++) {
+                int parent = i == 0 ? m->root_fd : fds[i - 1], r;
+
+                if (create)
+                        r = open_or_make_dir(parent, sp->comp[i], 0700, true, &fds[i]);
+                else {
+                        fds[i] = openat(parent, sp->comp[i],
+                                        O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                        r = fds[i] < 0 ? (errno == ELOOP ? -ENOTDIR : -errno) : 0;
+                }
+                if (r < 0) {
+                        fds[i] = -1;
+                        close_fds(fds, i);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int mirror_path_read(struct mirror *m, const char *path, char **ret, size_t *ret_len)
+{
+        struct split_path sp;
+        int fds[PATH_DEPTH_MAX] = { -1, -1, -1, -1 };
+        int r;
+
+        assert_return(m && ret, -EINVAL);
+        r = split_path(path, &sp);
+        if (r < 0)
+                return r;
+        r = walk_dirs(m, &sp, false, fds);
+        if (r < 0)
+                return r == -ENOTDIR ? -EINVAL : r;
+        r = read_at(fds[sp.n - 2], sp.comp[sp.n - 1], ret, ret_len);
+        close_fds(fds, sp.n - 1);
+        return r;
+}
+
+int mirror_path_write(struct mirror *m, const char *path, const char *data, size_t len)
+{
+        struct split_path sp;
+        int fds[PATH_DEPTH_MAX] = { -1, -1, -1, -1 };
+        const char *tmp = "node" MIRROR_TMP_SUFFIX;
+        int r;
+
+        assert_return(m, -EINVAL);
+        assert_return(data || len == 0, -EINVAL);
+        r = split_path(path, &sp);
+        if (r < 0)
+                return r;
+        r = durable_check("a write of nodes/");
+        if (r < 0)
+                return r;
+        r = walk_dirs(m, &sp, true, fds);
+        if (r < 0)
+                return r;
+
+        r = mirror_write_tmp(m, tmp, data, len);
+        if (r < 0)
+                goto fail;
+        fault(m, "mirror-tmp-written");
+        if (renameat(m->tmp_fd, tmp, fds[sp.n - 2], sp.comp[sp.n - 1]) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        fault(m, "mirror-renamed");
+        r = fsync_fd(fds[sp.n - 2]);
+        close_fds(fds, sp.n - 1);
+        return r;
+fail:
+        (void)unlinkat(m->tmp_fd, tmp, 0);
+        close_fds(fds, sp.n - 1);
+        return r;
+}
+
+/* Remove the empty directories of sp from level down to keep (exclusive), durably. */
+static int remove_empty_dirs(struct mirror *m, const struct split_path *sp, int *fds, size_t from,
+                             size_t keep)
+{
+        for (size_t i = from + 1; i-- > keep;) {
+                int parent = i == 0 ? m->root_fd : fds[i - 1];
+
+                if (unlinkat(parent, sp->comp[i], AT_REMOVEDIR) < 0) {
+                        if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT)
+                                return 0;
+                        return -errno;
+                }
+                int r = fsync_fd(parent);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int mirror_path_remove(struct mirror *m, const char *path, unsigned keep_levels)
+{
+        struct split_path sp;
+        int fds[PATH_DEPTH_MAX] = { -1, -1, -1, -1 };
+        struct stat st;
+        int r;
+
+        assert_return(m, -EINVAL);
+        r = split_path(path, &sp);
+        if (r < 0)
+                return r;
+        r = walk_dirs(m, &sp, false, fds);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        /* Only a regular file is ours to remove: never a directory or what a link points at. */
+        if (fstatat(fds[sp.n - 2], sp.comp[sp.n - 1], &st, AT_SYMLINK_NOFOLLOW) < 0)
+                r = errno == ENOENT ? 0 : -errno;
+        else if (!S_ISREG(st.st_mode))
+                r = -EISDIR;
+        else if (unlinkat(fds[sp.n - 2], sp.comp[sp.n - 1], 0) < 0)
+                r = -errno;
+        else
+                r = fsync_fd(fds[sp.n - 2]);
+        if (r >= 0 && sp.n >= 2)
+                r = remove_empty_dirs(m, &sp, fds, sp.n - 2, keep_levels);
+        close_fds(fds, sp.n - 1);
+        return r;
+}
+
+int mirror_link_set(struct mirror *m, const char *path, const char *target)
+{
+        struct split_path sp;
+        int fds[PATH_DEPTH_MAX] = { -1, -1, -1, -1 };
+        struct stat st;
+        int r, dfd;
+
+        assert_return(m && target, -EINVAL);
+        r = split_path(path, &sp);
+        if (r < 0)
+                return r;
+        r = walk_dirs(m, &sp, true, fds);
+        if (r < 0)
+                return r;
+        dfd = fds[sp.n - 2];
+        if (fstatat(dfd, sp.comp[sp.n - 1], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+                if (!S_ISLNK(st.st_mode))
+                        r = -EEXIST; /* not a link: not ours */
+                else if (unlinkat(dfd, sp.comp[sp.n - 1], 0) < 0)
+                        r = -errno;
+        }
+        if (r >= 0 && symlinkat(target, dfd, sp.comp[sp.n - 1]) < 0)
+                r = -errno;
+        if (r >= 0)
+                r = fsync_fd(dfd);
+        close_fds(fds, sp.n - 1);
+        return r;
+}
+
+int mirror_link_remove(struct mirror *m, const char *path)
+{
+        struct split_path sp;
+        int fds[PATH_DEPTH_MAX] = { -1, -1, -1, -1 };
+        struct stat st;
+        int r, dfd;
+
+        assert_return(m, -EINVAL);
+        r = split_path(path, &sp);
+        if (r < 0)
+                return r;
+        r = walk_dirs(m, &sp, false, fds);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        dfd = fds[sp.n - 2];
+        if (fstatat(dfd, sp.comp[sp.n - 1], &st, AT_SYMLINK_NOFOLLOW) < 0)
+                r = errno == ENOENT ? 0 : -errno;
+        else if (S_ISLNK(st.st_mode)) {
+                if (unlinkat(dfd, sp.comp[sp.n - 1], 0) < 0)
+                        r = -errno;
+                else
+                        r = fsync_fd(dfd);
+        }
+        close_fds(fds, sp.n - 1);
+        return r;
+}
+
+const char *mirror_root(const struct mirror *m)
+{
+        return m->root_path;
+}
+
+/* --- scanning the node db --- */
+
+struct scan_state {
+        struct mirror_node_entry *items;
+        size_t n, alloc;
+        uint64_t sig;
+};
+
+static void sig_mix(uint64_t *h, const void *data, size_t n)
+{
+        const unsigned char *p = data;
+
+        for (size_t i = 0; i < n; i++) {
+                *h ^= p[i];
+                *h *= 1099511628211ULL;
+        }
+}
+
+static void sig_stat(uint64_t *h, const char *path, const struct stat *st)
+{
+        sig_mix(h, path, strlen(path) + 1);
+        sig_mix(h, &st->st_ino, sizeof(st->st_ino));
+        sig_mix(h, &st->st_mode, sizeof(st->st_mode));
+        sig_mix(h, &st->st_size, sizeof(st->st_size));
+        sig_mix(h, &st->st_mtim, sizeof(st->st_mtim));
+        sig_mix(h, &st->st_ctim, sizeof(st->st_ctim));
+}
+
+static int scan_add(struct scan_state *s, const char *path, const struct stat *st)
+{
+        if (s->n == s->alloc) {
+                size_t na = s->alloc ? s->alloc * 2 : 64;
+                struct mirror_node_entry *p = reallocarray(s->items, na, sizeof(*p));
+
+                if (!p)
+                        return -ENOMEM;
+                s->items = p;
+                s->alloc = na;
+        }
+        s->items[s->n] = (struct mirror_node_entry){
+                .path = strdup(path),
+                .type = S_ISREG(st->st_mode) ? MIRROR_ENTRY_FILE :
+                        S_ISDIR(st->st_mode) ? MIRROR_ENTRY_DIR :
+                        S_ISLNK(st->st_mode) ? MIRROR_ENTRY_LINK :
+                                               MIRROR_ENTRY_OTHER,
+        };
+        if (!s->items[s->n].path)
+                return -ENOMEM;
+        s->n++;
+        return 0;
+}
+
+/* Visit the entries of dir_fd (path prefix), depth levels down, skipping hidden names. */
+static int scan_dir(struct scan_state *s, int dir_fd, const char *prefix, unsigned depth,
+                    bool want_files_at_depth_0)
+{
+        _cleanup_(closedirp) DIR *d = NULL;
+        int r;
+
+        r = open_dir_stream(dir_fd, &d);
+        if (r < 0)
+                return r;
+        for (;;) {
+                char path[PATH_MAX];
+                struct dirent *de;
+                struct stat st;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de)
+                        return errno ? -errno : 0;
+                if (de->d_name[0] == '.')
+                        continue;
+                if (snprintf(path, sizeof(path), "%s/%s", prefix, de->d_name) >= (int)sizeof(path))
+                        continue;
+                if (fstatat(dir_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return -errno;
+                }
+                sig_stat(&s->sig, path, &st);
+                if (S_ISDIR(st.st_mode) && depth > 0) {
+                        _cleanup_(closep) int fd = -1;
+
+                        fd = openat(dir_fd, de->d_name,
+                                    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                        if (fd < 0) {
+                                if (errno == ENOENT)
+                                        continue;
+                                return -errno;
+                        }
+                        r = scan_dir(s, fd, path, depth - 1, want_files_at_depth_0);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                r = scan_add(s, path, &st);
+                if (r < 0)
+                        return r;
+        }
+}
+
+void mirror_node_entries_free(struct mirror_node_entry *v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(v[i].path);
+        free(v);
+}
+
+int mirror_nodes_scan(struct mirror *m, struct mirror_node_entry **ret, size_t *ret_n,
+                      uint64_t *ret_sig)
+{
+        static const struct {
+                const char *dir;
+                unsigned depth;
+        } tops[] = { { "nodes", 2 }, { "send_targets", 1 } };
+        struct scan_state s = { .sig = 1469598103934665603ULL };
+        int r = 0;
+
+        assert_return(m, -EINVAL);
+        for (size_t i = 0; i < ELEMENTSOF(tops) && r >= 0; i++) {
+                _cleanup_(closep) int fd = -1;
+                struct stat st;
+
+                fd = openat(m->root_fd, tops[i].dir,
+                            O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        r = errno == ELOOP ? -ENOTDIR : -errno;
+                        break;
+                }
+                if (fstat(fd, &st) == 0)
+                        sig_stat(&s.sig, tops[i].dir, &st);
+                r = scan_dir(&s, fd, tops[i].dir, tops[i].depth, true);
+        }
+        if (r < 0) {
+                mirror_node_entries_free(s.items, s.n);
+                return r;
+        }
+        if (ret) {
+                *ret = s.items;
+                *ret_n = s.n;
+        } else
+                mirror_node_entries_free(s.items, s.n);
+        if (ret_sig)
+                *ret_sig = s.sig;
+        return 0;
 }

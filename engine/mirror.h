@@ -110,3 +110,54 @@ int mirror_clean_temps(struct mirror *m);
  */
 int mirror_state_write(struct mirror *m, const char *name, const char *data, size_t len);
 int mirror_state_read(struct mirror *m, const char *name, char *buf, size_t size);
+
+/*
+ * The node db, by paths relative to the iscsi root: "nodes/<target>/<ip>,<port>,<tpgt>/<iface>",
+ * "nodes/<target>/<ip>,<port>" (old style), "send_targets/<ip>,<port>/st_config" and its links.
+ * Every component is a plain name (no '/', not starting with '.'), the first "nodes" or
+ * "send_targets", and none is followed if it is a symlink: a link planted in the tree cannot
+ * redirect a read or a write. Directories are created 0700, files 0600, as iscsiadm makes them.
+ */
+
+/* The absolute iscsi root (borrowed). */
+const char *mirror_root(const struct mirror *m);
+
+/* Read a file of the node db whole (mirror_read's rules). -EINVAL for a path that breaks them. */
+int mirror_path_read(struct mirror *m, const char *path, char **ret, size_t *ret_len);
+
+/* Write it atomically and durably, creating its directories (durably) where missing. */
+int mirror_path_write(struct mirror *m, const char *path, const char *data, size_t len);
+
+/*
+ * Remove the file at path (0 if absent; -EISDIR if what stands there is not a regular file),
+ * then each parent directory that is left empty, up to but not including the first
+ * keep_levels components ("nodes/<t>/<p>/<iface>" with 1 removes empty <p> and <t>).
+ */
+int mirror_path_remove(struct mirror *m, const char *path, unsigned keep_levels);
+
+/* Make path a symlink to target (replacing a link there; -EEXIST if something else is). */
+int mirror_link_set(struct mirror *m, const char *path, const char *target);
+
+/* Remove the symlink at path, if it is one (0 when absent or not a link: left alone). */
+int mirror_link_remove(struct mirror *m, const char *path);
+
+enum mirror_entry_type {
+        MIRROR_ENTRY_FILE,
+        MIRROR_ENTRY_DIR, /* deeper than the layout has directories */
+        MIRROR_ENTRY_LINK,
+        MIRROR_ENTRY_OTHER,
+};
+
+struct mirror_node_entry {
+        char *path; /* root-relative */
+        enum mirror_entry_type type;
+};
+
+/*
+ * Every entry of nodes/<t>/ and nodes/<t>/<p>/, and of send_targets/<p>/ (hidden names
+ * skipped), and a signature of the tree (names, inodes, sizes, times) that changes with any
+ * change in it. ret may be NULL (signature only). 0 or -errno.
+ */
+int mirror_nodes_scan(struct mirror *m, struct mirror_node_entry **ret, size_t *ret_n,
+                      uint64_t *ret_sig);
+void mirror_node_entries_free(struct mirror_node_entry *v, size_t n);

@@ -70,6 +70,16 @@ static const char *const migrations[] = {
         "        revoked_usec INTEGER);"
         "CREATE INDEX audit_at ON audit(at_usec);"
         "PRAGMA user_version = 2;",
+        /* v3: the node db (bindings and discovery records, by root-relative path) */
+        "CREATE TABLE nodes ("
+        "        path TEXT PRIMARY KEY,"
+        "        content TEXT NOT NULL,"
+        "        revision INTEGER NOT NULL,"
+        "        origin TEXT NOT NULL,"
+        "        created_usec INTEGER NOT NULL,"
+        "        updated_usec INTEGER NOT NULL);"
+        "ALTER TABLE audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'iface';"
+        "PRAGMA user_version = 3;",
 };
 
 enum store_stmt {
@@ -84,6 +94,9 @@ enum store_stmt {
         STMT_INTENT_DROP,
         STMT_ROW_UPSERT,
         STMT_ROW_DELETE,
+        STMT_NODE_ROWS,
+        STMT_NODE_UPSERT,
+        STMT_NODE_DELETE,
         STMT_AUDIT_INSERT,
         STMT_AUDIT_ALL,
         STMT_AUDIT_NAME,
@@ -97,6 +110,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_ROLLBACK] = "ROLLBACK",
         [STMT_MAX_REVISION] = "SELECT MAX(IFNULL((SELECT MAX(revision) FROM ifaces), 0),"
                               "           IFNULL((SELECT MAX(revision) FROM intents), 0),"
+                              "           IFNULL((SELECT MAX(revision) FROM nodes), 0),"
                               "           IFNULL((SELECT MAX(revision) FROM audit), 0))",
         [STMT_ROWS] = "SELECT name, content, revision, origin, created_usec, updated_usec"
                       " FROM ifaces ORDER BY name",
@@ -118,13 +132,23 @@ static const char *const stmt_sql[_STMT_MAX] = {
                 " revision = excluded.revision, origin = excluded.origin,"
                 " updated_usec = excluded.updated_usec",
         [STMT_ROW_DELETE] = "DELETE FROM ifaces WHERE name = ?1",
+        [STMT_NODE_ROWS] = "SELECT path, content, revision, origin, created_usec, updated_usec"
+                           " FROM nodes ORDER BY path",
+        [STMT_NODE_UPSERT] =
+                "INSERT INTO nodes(path, content, revision, origin, created_usec, updated_usec)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+                " ON CONFLICT(path) DO UPDATE SET content = excluded.content,"
+                " revision = excluded.revision, origin = excluded.origin,"
+                " updated_usec = excluded.updated_usec",
+        [STMT_NODE_DELETE] = "DELETE FROM nodes WHERE path = ?1",
         [STMT_AUDIT_INSERT] =
                 "INSERT INTO audit(at_usec, name, action, origin, revision, actor, request_id,"
-                " before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                " before, after, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         [STMT_AUDIT_ALL] = "SELECT id, at_usec, name, action, origin, revision, actor,"
-                           " request_id, before, after FROM audit ORDER BY id DESC LIMIT ?1",
+                           " request_id, before, after, kind FROM audit ORDER BY id DESC"
+                           " LIMIT ?1",
         [STMT_AUDIT_NAME] = "SELECT id, at_usec, name, action, origin, revision, actor,"
-                            " request_id, before, after FROM audit WHERE name = ?1"
+                            " request_id, before, after, kind FROM audit WHERE name = ?1"
                             " ORDER BY id DESC LIMIT ?2",
         [STMT_QUICK_CHECK] = "PRAGMA quick_check",
 };
@@ -492,7 +516,8 @@ int store_max_revision(struct store *s, uint64_t *ret)
         return 0;
 }
 
-int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud), void *ud)
+static int rows_foreach(struct store *s, enum store_stmt id,
+                        int (*cb)(const struct store_row *row, void *ud), void *ud)
 {
         _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
         int rc, r;
@@ -500,7 +525,7 @@ int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, v
         assert_return(s, -EINVAL);
         assert_return(cb, -EINVAL);
 
-        stmt = store_stmt(s, STMT_ROWS);
+        stmt = store_stmt(s, id);
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
                 struct store_row row = {
                         .name = (const char *)sqlite3_column_text(stmt, 0),
@@ -522,6 +547,17 @@ int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, v
                 return store_sqlite_errno(s->db, rc);
 
         return 0;
+}
+
+int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud), void *ud)
+{
+        return rows_foreach(s, STMT_ROWS, cb, ud);
+}
+
+int store_node_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud),
+                            void *ud)
+{
+        return rows_foreach(s, STMT_NODE_ROWS, cb, ud);
 }
 
 int store_count(struct store *s, size_t *ret)
@@ -650,13 +686,13 @@ static int store_row_write(struct store *s, const struct store_change *c)
 
         if (!c->content) {
                 /* Deleting a row that is not there is not an error: the audit still records it. */
-                stmt = store_stmt(s, STMT_ROW_DELETE);
+                stmt = store_stmt(s, c->node ? STMT_NODE_DELETE : STMT_ROW_DELETE);
                 if (bind_text(stmt, 1, c->name) != SQLITE_OK)
                         return store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
                 return stmt_run(s, stmt);
         }
 
-        stmt = store_stmt(s, STMT_ROW_UPSERT);
+        stmt = store_stmt(s, c->node ? STMT_NODE_UPSERT : STMT_ROW_UPSERT);
         if (bind_text(stmt, 1, c->name) != SQLITE_OK ||
             bind_text(stmt, 2, c->content) != SQLITE_OK ||
             sqlite3_bind_int64(stmt, 3, (int64_t)c->revision) != SQLITE_OK ||
@@ -671,14 +707,15 @@ static int store_audit_append(struct store *s, const struct store_change *c)
         _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_AUDIT_INSERT);
 
         if (sqlite3_bind_int64(stmt, 1, c->now_usec) != SQLITE_OK ||
-            bind_text(stmt, 2, c->name) != SQLITE_OK ||
+            bind_text(stmt, 2, c->audit_name ?: c->name) != SQLITE_OK ||
             bind_text(stmt, 3, c->action) != SQLITE_OK ||
             bind_text(stmt, 4, c->origin) != SQLITE_OK ||
             sqlite3_bind_int64(stmt, 5, (int64_t)c->revision) != SQLITE_OK ||
             bind_text(stmt, 6, c->actor) != SQLITE_OK ||
             bind_text(stmt, 7, c->request_id) != SQLITE_OK ||
-            bind_text(stmt, 8, c->before) != SQLITE_OK ||
-            bind_text(stmt, 9, c->content) != SQLITE_OK)
+            bind_text(stmt, 8, c->audit_name ? c->audit_before : c->before) != SQLITE_OK ||
+            bind_text(stmt, 9, c->audit_name ? c->audit_after : c->content) != SQLITE_OK ||
+            bind_text(stmt, 10, c->kind ?: "iface") != SQLITE_OK)
                 return store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
         return stmt_run(s, stmt);
 }
@@ -745,6 +782,7 @@ int store_audit_foreach(struct store *s, const char *name, size_t limit,
                         .request_id = (const char *)sqlite3_column_text(stmt, 7),
                         .before = (const char *)sqlite3_column_text(stmt, 8),
                         .after = (const char *)sqlite3_column_text(stmt, 9),
+                        .kind = (const char *)sqlite3_column_text(stmt, 10),
                 };
 
                 if (!a.name || !a.action || !a.origin)
@@ -785,7 +823,7 @@ int store_audit_query(struct store *s, const struct store_audit_query *q,
                       int (*cb)(const struct store_audit *a, void *ud), void *ud)
 {
         char sql[512] = "SELECT id, at_usec, name, action, origin, revision, actor, request_id,"
-                        " before, after FROM audit WHERE 1";
+                        " before, after, kind FROM audit WHERE 1";
         sqlite3_stmt *stmt = NULL;
         int rc, r = 0, i = 1;
 
@@ -843,6 +881,7 @@ int store_audit_query(struct store *s, const struct store_audit_query *q,
                         .request_id = (const char *)sqlite3_column_text(stmt, 7),
                         .before = (const char *)sqlite3_column_text(stmt, 8),
                         .after = (const char *)sqlite3_column_text(stmt, 9),
+                        .kind = (const char *)sqlite3_column_text(stmt, 10),
                 };
 
                 if (!a.name || !a.action || !a.origin) {

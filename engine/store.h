@@ -43,6 +43,14 @@ struct store_change {
         const char *actor;      /* may be NULL */
         const char *request_id; /* may be NULL */
         const char *before;     /* previous content, may be NULL */
+        /* A row of the node db (nodes table, name = the root-relative path), not ifaces. */
+        bool node;
+        /* The audit entry, when it is not (name, before, content) of an iface: its kind
+         * ("binding", "discovery"), name (the binding id) and texts (secrets masked). */
+        const char *kind;
+        const char *audit_name;
+        const char *audit_before;
+        const char *audit_after;
 };
 
 /*
@@ -58,6 +66,10 @@ int store_max_revision(struct store *s, uint64_t *ret);
 
 /* Call cb for every row in name order; a negative return of cb stops and is returned. */
 int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud), void *ud);
+
+/* Every row of the node db (row->name is the root-relative path), by path. */
+int store_node_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud),
+                            void *ud);
 
 /* Number of rows. */
 int store_count(struct store *s, size_t *ret);

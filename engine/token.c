@@ -179,8 +179,8 @@ static int audit_locked(struct tokens *t, const char *id, const char *action, co
         snprintf(name, sizeof(name), "token:%s", id);
         rc = sqlite3_prepare_v2(t->db,
                                 "INSERT INTO audit (at_usec, name, action, origin, revision, actor,"
-                                " request_id, before, after) VALUES (?, ?, ?, 'api', 0, ?, ?,"
-                                " NULL, ?)",
+                                " request_id, before, after, kind) VALUES (?, ?, ?, 'api', 0, ?,"
+                                " ?, NULL, ?, 'token')",
                                 -1, &st, NULL);
         if (rc == SQLITE_OK) {
                 sqlite3_bind_int64(st, 1, clock_usec(CLOCK_REALTIME));

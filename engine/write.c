@@ -415,6 +415,13 @@ int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const ch
                 goto finish;
         }
         r = commit_change(e, ctx, "api", name, &next, "update", cur, ret);
+        if (r >= 0) {
+                struct iface_snap *now = idx_find(e, name);
+
+                /* The node files carry a copy of the iface, which iscsiadm rewrites (D09). */
+                if (now)
+                        (void)bindings_follow_iface(e, ctx, &now->rec);
+        }
 finish:
         write_end(e);
         return r;
@@ -422,6 +429,12 @@ finish:
 
 int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *name,
                         uint64_t if_match, struct iface_error *reterr)
+{
+        return engine_iface_delete_cascade(e, ctx, name, if_match, false, reterr);
+}
+
+int engine_iface_delete_cascade(struct engine *e, const struct engine_ctx *ctx, const char *name,
+                                uint64_t if_match, bool cascade, struct iface_error *reterr)
 {
         struct iface_error local = {};
         struct iface_error *err = reterr ? reterr : &local;
@@ -443,6 +456,8 @@ int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const ch
                 r = if_match ? -ESTALE : -ENOENT; /* a lost If-Match race is a 412 */
         else if (!etag_ok(if_match, cur))
                 r = -ESTALE;
+        else if ((r = bindings_of_iface_delete(e, ctx, name, cascade, err)) < 0)
+                ;
         else {
                 r = commit_change(e, ctx, "api", name, NULL, "delete", cur, NULL);
                 if (r >= 0)
@@ -581,6 +596,14 @@ int recover_intents(struct engine *e)
                 size_t len = 0;
                 bool done;
 
+                if (strchr(it->name, '/')) {
+                        /* A write of the node db (binding.c). */
+                        r = recover_node_intent(e, it->name, it->content, it->revision, it->origin,
+                                                it->actor, it->request_id);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
                 r = mirror_read(e->mirror, it->name, &data, &len);
                 if (r == -ENOMEM)
                         return r;

@@ -249,6 +249,7 @@ static int run(const struct options *o, const sigset_t *mask)
                 .lock_dir = o->lock_dir,
                 .sysfs_root = o->sysfs_root,
                 .initiator_name_file = o->initiator_name_file,
+                .iscsid_conf = o->iscsid_conf,
                 .drift = o->drift,
                 .lock_timeout_ms = o->lock_timeout_ms,
         };

@@ -34,6 +34,7 @@ void options_init(struct options *o)
                 .db_path = OPTIONS_DB_DEFAULT,
                 .lock_dir = OPTIONS_LOCK_DIR_DEFAULT,
                 .sysfs_root = OPTIONS_SYSFS_ROOT_DEFAULT,
+                .iscsid_conf = OPTIONS_ISCSID_CONF_DEFAULT,
                 .drift = OPTIONS_DRIFT_DEFAULT,
                 .threads = OPTIONS_THREADS_DEFAULT,
                 .log_level = log_level_from_string(OPTIONS_LOG_LEVEL_DEFAULT),
@@ -77,6 +78,10 @@ void options_help(void)
                "; a fixture tree works for tests)\n"
                "  --initiator-name-file FILE  open-iscsi's initiatorname.iscsi, for checks\n"
                "                        (default " ENGINE_INITIATOR_NAME_FILE ")\n"
+               "  --iscsid-conf FILE    the iscsid.conf new bindings take their node.* and\n"
+               "                        discovery.* defaults from (default " OPTIONS_ISCSID_CONF_DEFAULT
+               ";\n"
+               "                        an empty FILE or \"\": iscsiadm's compiled defaults)\n"
                "  --drift import|report import changes made behind our back, or only report\n"
                "                        them (default %s)\n"
                "  --threads N           HTTP worker threads, 1..%d (default %u)\n"
@@ -141,6 +146,7 @@ enum {
         ARG_LOCK_TIMEOUT,
         ARG_SYSFS_ROOT,
         ARG_INITIATOR_NAME_FILE,
+        ARG_ISCSID_CONF,
         ARG_DRIFT,
         ARG_THREADS,
         ARG_AUTH,
@@ -168,6 +174,7 @@ static const struct option long_options[] = {
         { "lock-timeout-ms", required_argument, NULL, ARG_LOCK_TIMEOUT },
         { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
         { "initiator-name-file", required_argument, NULL, ARG_INITIATOR_NAME_FILE },
+        { "iscsid-conf", required_argument, NULL, ARG_ISCSID_CONF },
         { "drift", required_argument, NULL, ARG_DRIFT },
         { "threads", required_argument, NULL, ARG_THREADS },
         { "auth", required_argument, NULL, ARG_AUTH },
@@ -257,6 +264,9 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                 if (isempty(v))
                         return usage_error(name, v, "a file name");
                 o->initiator_name_file = v;
+                break;
+        case ARG_ISCSID_CONF:
+                o->iscsid_conf = v; /* "" means none: the compiled defaults */
                 break;
         case ARG_DRIFT: {
                 size_t d = 0;

@@ -22,6 +22,7 @@
 #define OPTIONS_LOCK_DIR_DEFAULT        "/run/lock/iscsi"
 #define OPTIONS_LOCK_TIMEOUT_MS_DEFAULT 5000
 #define OPTIONS_SYSFS_ROOT_DEFAULT      "/sys"
+#define OPTIONS_ISCSID_CONF_DEFAULT     "/etc/iscsi/iscsid.conf"
 #define OPTIONS_DRIFT_DEFAULT           ENGINE_DRIFT_IMPORT
 #define OPTIONS_THREADS_DEFAULT         2
 #define OPTIONS_AUTH_DEFAULT            true
@@ -42,6 +43,7 @@ struct options {
         const char *lock_dir;
         const char *sysfs_root;
         const char *initiator_name_file;
+        const char *iscsid_conf;
         enum engine_drift_policy drift;
         unsigned threads;
         int log_level;

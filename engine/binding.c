@@ -1,0 +1,1577 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bindings: the node records of nodes/ and the discovery records of send_targets/, with the
+ * guarantees of iface records (docs/bindings.md). The same crash-safe protocol as write.c
+ * (intent row keyed by the root-relative path -> file -> row + audit -> index), under the same
+ * locks (engine-internal.h); reconciliation with the tree (drift from iscsiadm); the verbs.
+ */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-internal.h"
+#include "iscsi-name.h"
+#include "log.h"
+#include "mirror.h"
+#include "store.h"
+
+#define MASK "********"
+
+/* --- snapshots and ids --------------------------------------------------------------------- */
+
+struct binding_snap *binding_snap_ref(struct binding_snap *s)
+{
+        if (s)
+                __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+        return s;
+}
+
+struct binding_snap *binding_snap_unref(struct binding_snap *s)
+{
+        if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
+                return NULL;
+        free(s->id);
+        free(s->path);
+        node_rec_done(&s->rec);
+        free(s->content);
+        free(s->link_path);
+        free(s);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct binding_snap *, binding_snap_unref);
+
+void binding_id_format(const struct binding_key *key, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s,%s,%u,%d,%s", key->target, key->address, key->port, key->tpgt,
+                 key->iface);
+}
+
+static bool ip_ok(const char *s)
+{
+        unsigned char b[16];
+
+        return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+static int parse_uint(const char *s, long min, long max, long *ret)
+{
+        char *end;
+        long v;
+
+        if (isempty(s) || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
+                return -EINVAL;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (errno || *end || v < min || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int iface_name_ok(const char *name, struct iface_error *err)
+{
+        if (iface_name_is_builtin(name))
+                return 0;
+        return iface_name_validate(name, err);
+}
+
+int binding_id_parse(const char *id, struct binding_key *ret, struct iface_error *err)
+{
+        char buf[BINDING_ID_MAX + 1], *part[5], *save = NULL, *p;
+        size_t n = 0;
+        long v;
+
+        err->field = "id";
+        if (!id || strlen(id) > BINDING_ID_MAX) {
+                snprintf(err->reason, sizeof(err->reason), "a binding id has at most %d bytes",
+                         BINDING_ID_MAX);
+                return -EINVAL;
+        }
+        strcpy(buf, id);
+        for (p = strtok_r(buf, ",", &save); p && n < 5; p = strtok_r(NULL, ",", &save))
+                part[n++] = p;
+        if (n != 5 || p || strstr(id, ",,") || id[0] == ',' || id[strlen(id) - 1] == ',') {
+                snprintf(err->reason, sizeof(err->reason),
+                         "a binding id is '<target>,<address>,<port>,<tpgt>,<iface>'");
+                return -EINVAL;
+        }
+        *ret = (struct binding_key){};
+        if (iscsi_name_validate(part[0], "id", err) < 0)
+                return -EINVAL;
+        err->field = "id";
+        if (!ip_ok(part[1]) || strlen(part[1]) >= sizeof(ret->address)) {
+                snprintf(err->reason, sizeof(err->reason),
+                         "the address part of the id is not an IP address");
+                return -EINVAL;
+        }
+        if (parse_uint(part[2], 1, 65535, &v) < 0) {
+                snprintf(err->reason, sizeof(err->reason),
+                         "the port part of the id is not 1..65535");
+                return -EINVAL;
+        }
+        ret->port = (uint16_t)v;
+        if (parse_uint(part[3], -1, 65535, &v) < 0) {
+                snprintf(err->reason, sizeof(err->reason),
+                         "the tpgt part of the id is not -1..65535");
+                return -EINVAL;
+        }
+        ret->tpgt = (int)v;
+        if (iface_name_ok(part[4], err) < 0) {
+                err->field = "id";
+                return -EINVAL;
+        }
+        snprintf(ret->target, sizeof(ret->target), "%s", part[0]);
+        snprintf(ret->address, sizeof(ret->address), "%s", part[1]);
+        snprintf(ret->iface, sizeof(ret->iface), "%s", part[4]);
+        return 0;
+}
+
+/* Is this line's key a secret ("....password" or "....password_in")? */
+static bool secret_key(const char *line, size_t keylen)
+{
+        static const char *const sfx[] = { ".password", ".password_in" };
+
+        for (size_t i = 0; i < ELEMENTSOF(sfx); i++) {
+                size_t k = strlen(sfx[i]);
+
+                if (keylen >= k && strncmp(line + keylen - k, sfx[i], k) == 0)
+                        return true;
+        }
+        return false;
+}
+
+char *binding_mask_secrets(const char *content)
+{
+        size_t n = strlen(content);
+        char *out = malloc(n + 1 + 64), *o = out;
+        size_t cap = n + 1 + 64;
+        const char *p = content;
+
+        if (!out)
+                return NULL;
+        while (*p) {
+                const char *eol = strchr(p, '\n');
+                size_t len = eol ? (size_t)(eol - p) + 1 : strlen(p);
+                const char *eq = memchr(p, '=', len);
+                size_t keylen = eq ? (size_t)(eq - p) : 0;
+
+                while (keylen > 0 && p[keylen - 1] == ' ')
+                        keylen--;
+                if (eq && secret_key(p, keylen)) {
+                        size_t need = keylen + strlen(" = " MASK "\n");
+
+                        if ((size_t)(o - out) + need + (size_t)(content + n - p) + 1 > cap) {
+                                size_t used = (size_t)(o - out);
+                                char *q;
+
+                                cap = cap * 2 + need;
+                                q = realloc(out, cap);
+                                if (!q) {
+                                        free(out);
+                                        return NULL;
+                                }
+                                out = q;
+                                o = out + used;
+                        }
+                        memcpy(o, p, keylen);
+                        o += keylen;
+                        o += sprintf(o, " = " MASK "%s", eol ? "\n" : "");
+                } else {
+                        memcpy(o, p, len);
+                        o += len;
+                }
+                p += len;
+        }
+        *o = 0;
+        return out;
+}
+
+/* --- paths --------------------------------------------------------------------------------- */
+
+static char *node_path(const struct binding_key *k)
+{
+        char *p;
+
+        if (asprintf(&p, "nodes/%s/%s,%u,%d/%s", k->target, k->address, k->port, k->tpgt,
+                     k->iface) < 0)
+                return NULL;
+        return p;
+}
+
+static char *portal_dir_abs(struct engine *e, const struct binding_key *k)
+{
+        char *p;
+
+        if (asprintf(&p, "%s/nodes/%s/%s,%u,%d", mirror_root(e->mirror), k->target, k->address,
+                     k->port, k->tpgt) < 0)
+                return NULL;
+        return p;
+}
+
+/* The send_targets link of a record found by discovery, or "" (allocated either way). */
+static char *link_path_of(const struct binding_key *k, const struct node_rec *rec, bool old_style)
+{
+        const char *type = rec->val[NODE_F_DISC_TYPE], *daddr = rec->val[NODE_F_DISC_ADDRESS];
+        const char *dport = rec->val[NODE_F_DISC_PORT];
+        char *p;
+
+        if (old_style || !type || !streq(type, "send_targets") || isempty(daddr) || !ip_ok(daddr) ||
+            isempty(dport))
+                return strdup("");
+        if (asprintf(&p, "send_targets/%s,%s/%s,%s,%u,%d,%s", daddr, dport, k->target, k->address,
+                     k->port, k->tpgt, k->iface) < 0)
+                return NULL;
+        return p;
+}
+
+/* The key of a parsed record, checked; and whether path is where iscsiadm keeps it. */
+static int key_from_rec(const char *path, const struct node_rec *rec, struct binding_key *ret,
+                        bool *ret_old, struct iface_error *err)
+{
+        const char *name = rec->val[NODE_F_NAME], *addr = rec->val[NODE_F_CONN_ADDRESS];
+        const char *iface = rec->iface.name;
+        long port, tpgt;
+        char want[PATH_MAX];
+
+        *ret = (struct binding_key){};
+        if (!name || iscsi_name_validate(name, "node.name", err) < 0)
+                return -EINVAL;
+        if (!addr || !ip_ok(addr) || strlen(addr) >= sizeof(ret->address)) {
+                err->field = "node.conn[0].address";
+                snprintf(err->reason, sizeof(err->reason), "not an IP address");
+                return -EINVAL;
+        }
+        if (parse_uint(rec->val[NODE_F_CONN_PORT], 1, 65535, &port) < 0 ||
+            parse_uint(rec->val[NODE_F_TPGT], -1, 65535, &tpgt) < 0) {
+                err->field = "node.tpgt";
+                snprintf(err->reason, sizeof(err->reason), "port or tpgt out of range");
+                return -EINVAL;
+        }
+        if (!iface || iface_name_ok(iface, err) < 0)
+                return -EINVAL;
+        snprintf(ret->target, sizeof(ret->target), "%s", name);
+        snprintf(ret->address, sizeof(ret->address), "%s", addr);
+        snprintf(ret->iface, sizeof(ret->iface), "%s", iface);
+        ret->port = (uint16_t)port;
+        ret->tpgt = (int)tpgt;
+
+        snprintf(want, sizeof(want), "nodes/%s/%s,%ld,%ld/%s", name, addr, port, tpgt, iface);
+        if (streq(want, path)) {
+                *ret_old = false;
+                return 0;
+        }
+        snprintf(want, sizeof(want), "nodes/%s/%s,%ld", name, addr, port);
+        if (streq(want, path)) {
+                *ret_old = true;
+                return 0;
+        }
+        err->field = NULL;
+        snprintf(err->reason, sizeof(err->reason),
+                 "its values (%s, %s:%ld, tpgt %ld, iface %s) do not match its path", name, addr,
+                 port, tpgt, iface);
+        return -EINVAL;
+}
+
+/* A snapshot of the file at path. *ret has one reference. 0, -EINVAL (err), -ENOMEM. */
+static int bsnap_new(const char *path, const char *data, size_t len, uint64_t rev,
+                     const char *origin, int64_t created, int64_t updated,
+                     struct binding_snap **ret, struct iface_error *err)
+{
+        _cleanup_(binding_snap_unrefp) struct binding_snap *s = NULL;
+        char id[BINDING_ID_MAX];
+        int r;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->refs = 1;
+        r = node_parse_file(data, len, &s->rec, err);
+        if (r < 0)
+                return r;
+        r = key_from_rec(path, &s->rec, &s->key, &s->old_style, err);
+        if (r < 0)
+                return r;
+        binding_id_format(&s->key, id, sizeof(id));
+        s->id = strdup(id);
+        s->path = strdup(path);
+        s->content = strndup(data, len);
+        s->link_path = link_path_of(&s->key, &s->rec, s->old_style);
+        if (!s->id || !s->path || !s->content || !s->link_path)
+                return -ENOMEM;
+        s->content_len = len;
+        s->revision = rev;
+        s->origin = origin && streq(origin, "api") ? "api" : "external";
+        s->created_usec = created;
+        s->updated_usec = updated;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* --- the binding index (sorted by id; changed under write_lock + index_lock) --------------- */
+
+static size_t bidx_search(struct engine *e, const char *id, bool *found)
+{
+        size_t lo = 0, hi = e->n_bidx;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(e->bidx[mid]->id, id);
+
+                if (c == 0) {
+                        *found = true;
+                        return mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *found = false;
+        return lo;
+}
+
+static struct binding_snap *bidx_find(struct engine *e, const char *id)
+{
+        bool found;
+        size_t i = bidx_search(e, id, &found);
+
+        return found ? e->bidx[i] : NULL;
+}
+
+static struct binding_snap *bidx_find_path(struct engine *e, const char *path)
+{
+        for (size_t i = 0; i < e->n_bidx; i++)
+                if (streq(e->bidx[i]->path, path))
+                        return e->bidx[i];
+        return NULL;
+}
+
+/* Put snap (reference taken over) at id, or remove id (snap NULL). 0 or -ENOMEM. */
+static int bidx_set(struct engine *e, const char *id, struct binding_snap *snap)
+{
+        struct binding_snap *old = NULL;
+        bool found;
+        size_t i;
+
+        pthread_rwlock_wrlock(&e->index_lock);
+        if (snap && e->n_bidx == e->cap_bidx) {
+                size_t cap = e->cap_bidx ? e->cap_bidx * 2 : 64;
+                struct binding_snap **n = realloc(e->bidx, cap * sizeof(*n));
+
+                if (!n) {
+                        pthread_rwlock_unlock(&e->index_lock);
+                        binding_snap_unref(snap);
+                        return -ENOMEM;
+                }
+                e->bidx = n;
+                e->cap_bidx = cap;
+        }
+        i = bidx_search(e, id, &found);
+        if (found) {
+                old = e->bidx[i];
+                if (snap)
+                        e->bidx[i] = snap;
+                else {
+                        memmove(e->bidx + i, e->bidx + i + 1,
+                                (e->n_bidx - i - 1) * sizeof(*e->bidx));
+                        e->n_bidx--;
+                }
+        } else if (snap) {
+                memmove(e->bidx + i + 1, e->bidx + i, (e->n_bidx - i) * sizeof(*e->bidx));
+                e->bidx[i] = snap;
+                e->n_bidx++;
+        }
+        pthread_rwlock_unlock(&e->index_lock);
+        binding_snap_unref(old);
+        return 0;
+}
+
+void bindings_free(struct engine *e)
+{
+        for (size_t i = 0; i < e->n_bidx; i++)
+                binding_snap_unref(e->bidx[i]);
+        free(e->bidx);
+        e->bidx = NULL;
+        e->n_bidx = e->cap_bidx = 0;
+        for (size_t i = 0; i < e->n_sts; i++) {
+                free(e->sts[i].path);
+                free(e->sts[i].content);
+        }
+        free(e->sts);
+        e->sts = NULL;
+        e->n_sts = 0;
+        node_rec_done(&e->node_defaults);
+        free(e->conf_text);
+}
+
+/* The discovery records (send_targets/<p>/st_config), under write_lock. */
+static struct st_entry *sts_find(struct engine *e, const char *path)
+{
+        for (size_t i = 0; i < e->n_sts; i++)
+                if (streq(e->sts[i].path, path))
+                        return &e->sts[i];
+        return NULL;
+}
+
+static int sts_set(struct engine *e, const char *path, const char *content, uint64_t rev,
+                   int64_t created)
+{
+        struct st_entry *s = sts_find(e, path);
+
+        if (!content) {
+                if (s) {
+                        free(s->path);
+                        free(s->content);
+                        *s = e->sts[--e->n_sts];
+                }
+                return 0;
+        }
+        if (!s) {
+                struct st_entry *n = realloc(e->sts, (e->n_sts + 1) * sizeof(*n));
+
+                if (!n)
+                        return -ENOMEM;
+                e->sts = n;
+                s = &e->sts[e->n_sts];
+                *s = (struct st_entry){ .path = strdup(path), .created_usec = created };
+                if (!s->path)
+                        return -ENOMEM;
+                e->n_sts++;
+        }
+        free(s->content);
+        s->content = strdup(content);
+        s->revision = rev;
+        return s->content ? 0 : -ENOMEM;
+}
+
+/* --- the write protocol for the node db ---------------------------------------------------- */
+
+static void fault(struct engine *e, const char *point)
+{
+        if (e->fault)
+                e->fault(point);
+}
+
+/* The kind of a path for the audit. */
+static const char *path_kind(const char *path)
+{
+        return strncmp(path, "send_targets/", 13) == 0 ? "discovery" : "binding";
+}
+
+/*
+ * Store one change of the node db at path (content NULL = delete), holding write_begin's locks
+ * with the file settled: intent -> file (and its link) -> row + audit (secrets masked) ->
+ * index. audit_name is the binding id (or the discovery portal). On failure nothing changed.
+ */
+static int commit_node(struct engine *e, const struct engine_ctx *ctx, const char *origin,
+                       const char *path, const char *audit_name, const char *content,
+                       const char *before, const char *action, bool write_file, uint64_t *ret_rev)
+{
+        _cleanup_free_ char *m_before = NULL, *m_after = NULL;
+        uint64_t rev = e->revision + 1;
+        int r;
+
+        if (before && !(m_before = binding_mask_secrets(before)))
+                return -ENOMEM;
+        if (content && !(m_after = binding_mask_secrets(content)))
+                return -ENOMEM;
+
+        if (rev > e->revision_reserved) {
+                char buf[32];
+                uint64_t upto = rev + REVISION_RESERVE_BLOCK;
+                int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", upto);
+
+                r = mirror_state_write(e->mirror, REVISION_RESERVE_FILE, buf, (size_t)n);
+                if (r < 0)
+                        return r;
+                e->revision_reserved = upto;
+        }
+
+        if (write_file) {
+                fault(e, "engine-before-intent");
+                r = store_intent_put(e->store, &(struct store_intent){
+                                                       .name = path,
+                                                       .content = content,
+                                                       .revision = rev,
+                                                       .origin = origin,
+                                                       .actor = ctx ? ctx->actor : NULL,
+                                                       .request_id = ctx ? ctx->request_id : NULL,
+                                               });
+                if (r < 0)
+                        return r;
+                fault(e, "engine-intent-committed");
+                r = content ? mirror_path_write(e->mirror, path, content, strlen(content)) :
+                              mirror_path_remove(e->mirror, path, 1);
+                if (r < 0) {
+                        int k = before ?
+                                        mirror_path_write(e->mirror, path, before, strlen(before)) :
+                                        mirror_path_remove(e->mirror, path, 1);
+
+                        if (k >= 0)
+                                (void)store_intent_drop(e->store, path);
+                        else
+                                log_error_errno(k,
+                                                "Failed to restore '%s'; the next start "
+                                                "settles it",
+                                                path);
+                        return r;
+                }
+                fault(e, "engine-file-written");
+        }
+        r = store_apply(e->store, &(struct store_change){
+                                          .name = path,
+                                          .content = content,
+                                          .revision = rev,
+                                          .origin = origin,
+                                          .now_usec = clock_usec(CLOCK_REALTIME),
+                                          .action = action,
+                                          .actor = ctx ? ctx->actor : "iscsi db root",
+                                          .request_id = ctx ? ctx->request_id : NULL,
+                                          .before = before,
+                                          .node = true,
+                                          .kind = path_kind(path),
+                                          .audit_name = audit_name,
+                                          .audit_before = m_before,
+                                          .audit_after = m_after,
+                                  });
+        if (r < 0) {
+                if (write_file) {
+                        int k = before ?
+                                        mirror_path_write(e->mirror, path, before, strlen(before)) :
+                                        mirror_path_remove(e->mirror, path, 1);
+                        if (k >= 0)
+                                (void)store_intent_drop(e->store, path);
+                }
+                return r;
+        }
+        fault(e, "engine-row-committed");
+        e->revision = rev;
+        if (ret_rev)
+                *ret_rev = rev;
+        return 0;
+}
+
+/* Write (or replace) the binding rec at key: file, link, row, index. */
+static int binding_store(struct engine *e, const struct engine_ctx *ctx, const char *origin,
+                         const struct binding_key *key, const struct node_rec *rec,
+                         const struct binding_snap *old, const char *action,
+                         struct binding_snap **ret, struct iface_error *err)
+{
+        _cleanup_free_ char *content = NULL, *path = NULL, *link = NULL, *target = NULL;
+        _cleanup_(binding_snap_unrefp) struct binding_snap *snap = NULL;
+        char id[BINDING_ID_MAX];
+        int64_t now = clock_usec(CLOCK_REALTIME);
+        size_t len;
+        uint64_t rev;
+        int r;
+
+        r = node_render_file(rec, &content, &len);
+        if (r < 0)
+                return r;
+        path = node_path(key);
+        if (!path)
+                return -ENOMEM;
+        binding_id_format(key, id, sizeof(id));
+        /* What we write must read back as the same binding. */
+        r = bsnap_new(path, content, len, 0, origin, old ? old->created_usec : now, now, &snap,
+                      err);
+        if (r < 0)
+                return r;
+        r = commit_node(e, ctx, origin, path, id, content, old ? old->content : NULL, action, true,
+                        &rev);
+        if (r < 0)
+                return r;
+        snap->revision = rev;
+        if (!isempty(snap->link_path)) {
+                target = portal_dir_abs(e, key);
+                if (!target)
+                        return -ENOMEM;
+                r = mirror_link_set(e->mirror, snap->link_path, target);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to link '%s'", snap->link_path);
+        }
+        r = bidx_set(e, id, binding_snap_ref(snap));
+        if (r < 0)
+                return r;
+        problem_clear(e, path);
+        if (ret)
+                *ret = TAKE_PTR(snap);
+        return 0;
+}
+
+static int binding_remove(struct engine *e, const struct engine_ctx *ctx, const char *origin,
+                          struct binding_snap *cur)
+{
+        int r;
+
+        if (!isempty(cur->link_path)) {
+                r = mirror_link_remove(e->mirror, cur->link_path);
+                if (r < 0)
+                        return r;
+        }
+        r = commit_node(e, ctx, origin, cur->path, cur->id, NULL, cur->content, "delete", true,
+                        NULL);
+        if (r < 0)
+                return r;
+        problem_clear(e, cur->path);
+        return bidx_set(e, cur->id, NULL);
+}
+
+/* --- reconciliation ------------------------------------------------------------------------ */
+
+static int reconcile_st_path(struct engine *e, const char *path)
+{
+        _cleanup_free_ char *data = NULL;
+        struct st_entry *cur = sts_find(e, path);
+        struct st_rec rec = {};
+        struct iface_error err = {};
+        const char *action;
+        size_t len = 0;
+        uint64_t rev;
+        int r;
+
+        r = mirror_path_read(e->mirror, path, &data, &len);
+        if (r == -ENOENT) {
+                problem_clear(e, path);
+                if (!cur)
+                        return 0;
+                if (e->drift == ENGINE_DRIFT_REPORT) {
+                        problem_set(e, path, "drift", "removed outside iscsi-ifaced");
+                        return 0;
+                }
+                r = commit_node(e, NULL, "external", path, path, NULL, cur->content, "delete",
+                                false, &rev);
+                return r < 0 ? r : sts_set(e, path, NULL, 0, 0);
+        }
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        return r;
+                problem_set(e, path, "unreadable", "it is %s", mirror_read_strerror(r));
+                return 0;
+        }
+        if (cur && streq(cur->content, data))
+                return 0;
+        r = st_parse_file(data, len, &rec, &err);
+        st_rec_done(&rec);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || strlen(data) != len) {
+                problem_set(e, path, "unreadable", "%s", r < 0 ? err.reason : "a NUL byte");
+                return 0;
+        }
+        if (e->drift == ENGINE_DRIFT_REPORT) {
+                problem_set(e, path, "drift", "%s outside iscsi-ifaced", cur ? "changed" : "added");
+                return 0;
+        }
+        problem_clear(e, path);
+        action = cur ? "update" : "create";
+        r = commit_node(e, NULL, "external", path, path, data, cur ? cur->content : NULL, action,
+                        false, &rev);
+        if (r < 0)
+                return r;
+        event_record(e, path, cur ? "changed" : "added", rev);
+        return sts_set(e, path, data, rev, clock_usec(CLOCK_REALTIME));
+}
+
+/* Bring one node file in line: import, report, or drop. Holding write_lock + mirror lock. */
+static int reconcile_node_path(struct engine *e, const char *path)
+{
+        _cleanup_free_ char *data = NULL;
+        _cleanup_(binding_snap_unrefp) struct binding_snap *snap = NULL;
+        struct binding_snap *cur = bidx_find_path(e, path), *other;
+        struct iface_error err = {};
+        size_t len = 0;
+        uint64_t rev;
+        int r;
+
+        if (strncmp(path, "send_targets/", 13) == 0)
+                return reconcile_st_path(e, path);
+
+        r = mirror_path_read(e->mirror, path, &data, &len);
+        if (r == -ENOENT) {
+                problem_clear(e, path);
+                if (!cur)
+                        return 0;
+                if (e->drift == ENGINE_DRIFT_REPORT) {
+                        problem_set(e, path, "drift",
+                                    "removed outside iscsi-ifaced (stored revision %" PRIu64 ")",
+                                    cur->revision);
+                        return 0;
+                }
+                r = commit_node(e, NULL, "external", path, cur->id, NULL, cur->content, "delete",
+                                false, &rev);
+                if (r < 0)
+                        return r;
+                event_record(e, cur->id, "removed", rev);
+                log_info("Imported external removal of '%s' as revision %" PRIu64, path, rev);
+                return bidx_set(e, cur->id, NULL);
+        }
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        return r;
+                problem_set(e, path, "unreadable", "it is %s", mirror_read_strerror(r));
+                return 0;
+        }
+        if (cur && cur->content_len == len && memcmp(cur->content, data, len) == 0)
+                return 0;
+        r = bsnap_new(path, data, len, 0, "external", cur ? cur->created_usec : 0, 0, &snap, &err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || strlen(data) != len) {
+                problem_set(e, path, "unreadable", "%s%s%s", err.field ?: "", err.field ? ": " : "",
+                            r < 0 ? err.reason : "a NUL byte");
+                return 0;
+        }
+        other = bidx_find(e, snap->id);
+        if (other && !streq(other->path, path)) {
+                problem_set(e, path, "unreadable", "the binding %s is also at '%s'", snap->id,
+                            other->path);
+                return 0;
+        }
+        if (e->drift == ENGINE_DRIFT_REPORT) {
+                problem_set(e, path, "drift", "%s outside iscsi-ifaced", cur ? "changed" : "added");
+                return 0;
+        }
+        problem_clear(e, path);
+        if (cur && !streq(cur->id, snap->id)) {
+                /* The file now names another binding: the old one is gone. */
+                r = bidx_set(e, cur->id, NULL);
+                if (r < 0)
+                        return r;
+                cur = NULL;
+        }
+        r = commit_node(e, NULL, "external", path, snap->id, data, cur ? cur->content : NULL,
+                        cur ? "update" : "create", false, &rev);
+        if (r < 0)
+                return r;
+        snap->revision = rev;
+        snap->updated_usec = clock_usec(CLOCK_REALTIME);
+        if (!cur)
+                snap->created_usec = snap->updated_usec;
+        event_record(e, snap->id, cur ? "changed" : "added", rev);
+        log_info("Imported external change of '%s' as revision %" PRIu64, path, rev);
+        {
+                struct binding_snap *t = TAKE_PTR(snap);
+
+                return bidx_set(e, t->id, t);
+        }
+}
+
+static bool node_file_path(const struct mirror_node_entry *en)
+{
+        size_t slashes = 0;
+
+        for (const char *p = en->path; *p; p++)
+                slashes += *p == '/';
+        if (strncmp(en->path, "nodes/", 6) == 0)
+                return slashes == 2 || slashes == 3;
+        /* send_targets/<p>/st_config; the links beside it are derived from the bindings. */
+        return slashes == 2 && strlen(en->path) > 10 &&
+               streq(en->path + strlen(en->path) - 10, "/st_config");
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int reconcile_nodes(struct engine *e)
+{
+        struct mirror_node_entry *v = NULL;
+        char **seen = NULL, **gone = NULL;
+        size_t n = 0, n_seen = 0, n_gone = 0;
+        uint64_t sig;
+        int r;
+
+        r = mirror_nodes_scan(e->mirror, &v, &n, &sig);
+        if (r < 0)
+                return log_error_errno(r, "Failed to scan the node db of '%s'",
+                                       mirror_root(e->mirror));
+        seen = calloc(n + 1, sizeof(char *));
+        gone = calloc(e->n_bidx + e->n_sts + 1, sizeof(char *));
+        if (!seen || !gone) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (!node_file_path(&v[i]))
+                        continue;
+                if (v[i].type != MIRROR_ENTRY_FILE) {
+                        if (strncmp(v[i].path, "nodes/", 6) == 0)
+                                problem_set(e, v[i].path, "unreadable",
+                                            "not a regular file: iscsi-ifaced leaves it alone");
+                        continue;
+                }
+                seen[n_seen++] = v[i].path;
+        }
+        qsort(seen, n_seen, sizeof(char *), str_cmp);
+        for (size_t i = 0; i < e->n_bidx; i++)
+                if (!bsearch(&e->bidx[i]->path, seen, n_seen, sizeof(char *), str_cmp) &&
+                    !(gone[n_gone++] = strdup(e->bidx[i]->path))) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        for (size_t i = 0; i < e->n_sts; i++)
+                if (!bsearch(&e->sts[i].path, seen, n_seen, sizeof(char *), str_cmp) &&
+                    !(gone[n_gone++] = strdup(e->sts[i].path))) {
+                        r = -ENOMEM;
+                        goto finish;
+                }
+        for (size_t i = 0; i < n_seen && r >= 0; i++)
+                r = reconcile_node_path(e, seen[i]);
+        for (size_t i = 0; i < n_gone && r >= 0; i++)
+                r = reconcile_node_path(e, gone[i]);
+        if (r >= 0) {
+                /* Problems of paths that are gone are stale. */
+                pthread_mutex_lock(&e->health_lock);
+                for (size_t i = 0; i < e->n_problems;) {
+                        const char *pn = e->problems[i].name;
+                        bool keep = !strchr(pn, '/');
+
+                        for (size_t k = 0; !keep && k < n; k++)
+                                keep = streq(v[k].path, pn);
+                        if (keep) {
+                                i++;
+                                continue;
+                        }
+                        free(e->problems[i].name);
+                        free(e->problems[i].reason);
+                        e->problems[i] = e->problems[--e->n_problems];
+                }
+                pthread_mutex_unlock(&e->health_lock);
+                e->nodes_sig = sig;
+        }
+finish:
+        for (size_t i = 0; i < n_gone; i++)
+                free(gone[i]);
+        free(gone);
+        free(seen);
+        mirror_node_entries_free(v, n);
+        return r;
+}
+
+bool nodes_changed(struct engine *e)
+{
+        uint64_t sig;
+
+        if (mirror_nodes_scan(e->mirror, NULL, NULL, &sig) < 0)
+                return true;
+        return sig != e->nodes_sig;
+}
+
+/* --- start: rows, defaults, recovery ------------------------------------------------------- */
+
+static int node_row_cb(const struct store_row *row, void *ud)
+{
+        struct engine *e = ud;
+        _cleanup_(binding_snap_unrefp) struct binding_snap *snap = NULL;
+        struct iface_error err = {};
+        int r;
+
+        if (strncmp(row->name, "send_targets/", 13) == 0)
+                return sts_set(e, row->name, row->content, row->revision, row->created_usec);
+        r = bsnap_new(row->name, row->content, strlen(row->content), row->revision, row->origin,
+                      row->created_usec, row->updated_usec, &snap, &err);
+        if (r < 0) {
+                problem_set(e, row->name, "unreadable", "stored revision %" PRIu64 ": %s",
+                            row->revision, err.reason);
+                return r == -ENOMEM ? r : 0;
+        }
+        {
+                struct binding_snap *t = TAKE_PTR(snap);
+
+                return bidx_set(e, t->id, t);
+        }
+}
+
+int bindings_load(struct engine *e, const char *conf_path)
+{
+        struct iface_error err = {};
+        int r;
+
+        if (conf_path && !isempty(conf_path)) {
+                FILE *f = fopen(conf_path, "re");
+
+                if (!f) {
+                        if (errno != ENOENT)
+                                return log_error_errno(errno, "Failed to open '%s'", conf_path);
+                        log_notice("'%s' does not exist: new bindings get iscsiadm's compiled "
+                                   "defaults",
+                                   conf_path);
+                } else {
+                        char buf[65536];
+                        size_t n = fread(buf, 1, sizeof(buf), f);
+                        bool big = n == sizeof(buf);
+
+                        fclose(f);
+                        if (big)
+                                return log_error_errno(EFBIG, "'%s' is over 64 KiB", conf_path);
+                        e->conf_text = strndup(buf, n);
+                        if (!e->conf_text)
+                                return -ENOMEM;
+                        e->conf_len = n;
+                }
+        }
+        r = node_defaults(e->conf_text, e->conf_len, &e->node_defaults, &err);
+        if (r < 0) {
+                log_error("'%s': %s%s%s", conf_path, err.field ?: "", err.field ? ": " : "",
+                          err.reason);
+                return r;
+        }
+        return store_node_rows_foreach(e->store, node_row_cb, e);
+}
+
+int recover_node_intent(struct engine *e, const char *path, const char *content, uint64_t rev,
+                        const char *origin, const char *actor, const char *request_id)
+{
+        _cleanup_free_ char *data = NULL, *masked = NULL;
+        size_t len = 0;
+        bool done;
+        int r;
+
+        r = mirror_path_read(e->mirror, path, &data, &len);
+        if (r == -ENOMEM)
+                return r;
+        done = content ? r >= 0 && strlen(content) == len && streq(data, content) : r == -ENOENT;
+        if (!done) {
+                log_notice("Interrupted write of '%s' (revision %" PRIu64
+                           ") did not reach the db root, dropped",
+                           path, rev);
+                return store_intent_drop(e->store, path);
+        }
+        if (!content)
+                (void)mirror_path_remove(e->mirror, path, 1); /* its empty directories */
+        if (content && !(masked = binding_mask_secrets(content)))
+                return -ENOMEM;
+        r = store_apply(e->store, &(struct store_change){
+                                          .name = path,
+                                          .content = content,
+                                          .revision = rev,
+                                          .origin = origin,
+                                          .now_usec = clock_usec(CLOCK_REALTIME),
+                                          .action = content ? "recover" : "delete",
+                                          .actor = actor,
+                                          .request_id = request_id,
+                                          .node = true,
+                                          .kind = path_kind(path),
+                                          .audit_name = path,
+                                          .audit_after = masked,
+                                  });
+        if (r < 0)
+                return r;
+        if (rev > e->revision)
+                e->revision = rev;
+        log_notice("Interrupted write of '%s' (revision %" PRIu64 ") had reached the db root, "
+                   "completed",
+                   path, rev);
+        return 0;
+}
+
+/* --- reads --------------------------------------------------------------------------------- */
+
+int engine_binding_get(struct engine *e, const char *id, struct binding_snap **ret)
+{
+        struct binding_snap *s;
+
+        assert_return(e && id && ret, -EINVAL);
+        pthread_rwlock_rdlock(&e->index_lock);
+        s = binding_snap_ref(bidx_find(e, id));
+        pthread_rwlock_unlock(&e->index_lock);
+        if (!s)
+                return -ENOENT;
+        *ret = s;
+        return 0;
+}
+
+static bool matches(const struct binding_snap *s, const struct engine_binding_query *q)
+{
+        if (q->target && !streq(s->key.target, q->target))
+                return false;
+        if (q->address && !streq(s->key.address, q->address))
+                return false;
+        if (q->port && s->key.port != q->port)
+                return false;
+        if (q->iface && !streq(s->key.iface, q->iface))
+                return false;
+        return true;
+}
+
+int engine_binding_list(struct engine *e, const struct engine_binding_query *q,
+                        struct binding_snap ***ret, size_t *ret_n, bool *ret_more)
+{
+        struct binding_snap **v;
+        size_t n = 0, i = 0;
+        bool found, more = false;
+
+        assert_return(e && q && q->limit > 0 && ret && ret_n && ret_more, -EINVAL);
+        v = calloc(q->limit, sizeof(*v));
+        if (!v)
+                return -ENOMEM;
+        pthread_rwlock_rdlock(&e->index_lock);
+        if (q->after) {
+                i = bidx_search(e, q->after, &found);
+                if (found)
+                        i++;
+        }
+        for (; i < e->n_bidx; i++) {
+                if (!matches(e->bidx[i], q))
+                        continue;
+                if (n == q->limit) {
+                        more = true;
+                        break;
+                }
+                v[n++] = binding_snap_ref(e->bidx[i]);
+        }
+        pthread_rwlock_unlock(&e->index_lock);
+        *ret = v;
+        *ret_n = n;
+        *ret_more = more;
+        return 0;
+}
+
+int engine_iface_bindings(struct engine *e, const char *iface, char ***ret, size_t *ret_n)
+{
+        char **v = NULL;
+        size_t n = 0;
+
+        assert_return(e && iface && ret && ret_n, -EINVAL);
+        pthread_rwlock_rdlock(&e->index_lock);
+        for (size_t i = 0; i < e->n_bidx; i++) {
+                char **p;
+
+                if (!streq(e->bidx[i]->key.iface, iface))
+                        continue;
+                p = realloc(v, (n + 2) * sizeof(*v));
+                if (!p || !(p[n] = strdup(e->bidx[i]->id))) {
+                        free(p ?: v);
+                        pthread_rwlock_unlock(&e->index_lock);
+                        return -ENOMEM;
+                }
+                v = p;
+                v[++n] = NULL;
+        }
+        pthread_rwlock_unlock(&e->index_lock);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* --- writes -------------------------------------------------------------------------------- */
+
+/* Before a write of a binding: its file must be what we last wrote (or absent). */
+static int settle_node(struct engine *e, const char *path, const char *id,
+                       struct binding_snap **ret_cur, struct iface_error *err)
+{
+        for (int pass = 0; pass < 2; pass++) {
+                _cleanup_free_ char *data = NULL;
+                struct binding_snap *cur = bidx_find(e, id);
+                size_t len = 0;
+                int r;
+
+                r = mirror_path_read(e->mirror, path, &data, &len);
+                if (r == -ENOMEM)
+                        return r;
+                if ((r == -ENOENT && !cur) || (r >= 0 && cur && cur->content_len == len &&
+                                               !memcmp(cur->content, data, len))) {
+                        *ret_cur = cur;
+                        return 0;
+                }
+                if (pass == 0) {
+                        r = reconcile_node_path(e, path);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        snprintf(err->reason, sizeof(err->reason),
+                 "'%.120s' was changed outside iscsi-ifaced and cannot be imported%s: nothing "
+                 "was changed",
+                 path, e->drift == ENGINE_DRIFT_REPORT ? " (the drift policy is 'report')" : "");
+        return -EBUSY;
+}
+
+/* The iface record a binding copies in (stored or built-in), borrowed under write_lock. */
+static const struct iface_rec *iface_for(struct engine *e, const char *name)
+{
+        struct iface_snap *s = idx_find(e, name);
+
+        if (!s)
+                s = builtin_find(e, name);
+        return s ? &s->rec : NULL;
+}
+
+/* A session logged in through the binding, from sysfs: -EBUSY with err naming it. */
+static int session_check(struct engine *e, const struct binding_key *k, struct iface_error *err)
+{
+        _cleanup_free_ struct session_info *v = NULL;
+        const struct session_info *s;
+        size_t n = 0;
+        int r;
+
+        r = session_list(e->sysfs_root, &v, &n);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        s = session_find(v, n, k->target, k->address, k->port, k->tpgt, k->iface);
+        if (!s)
+                return 0;
+        snprintf(err->reason, sizeof(err->reason),
+                 "session %u (%.100s, state %.31s) is logged in through this binding: log it out "
+                 "first",
+                 s->sid, s->target, s->state);
+        return -EBUSY;
+}
+
+static int validate_rec(const struct node_rec *rec, struct iface_error *err)
+{
+        _cleanup_free_ char *content = NULL;
+        struct node_rec back = {};
+        size_t len;
+        int r;
+
+        r = node_render_file(rec, &content, &len);
+        if (r == -EINVAL) {
+                snprintf(err->reason, sizeof(err->reason), "a required value is unset");
+                return r;
+        }
+        if (r < 0)
+                return r;
+        r = node_parse_file(content, len, &back, err);
+        node_rec_done(&back);
+        if (r == -EBADMSG) {
+                if (err->field && strncmp(err->field, "node.", 5) != 0)
+                        err->field = NULL;
+                return -EINVAL;
+        }
+        return r;
+}
+
+int engine_binding_create(struct engine *e, const struct engine_ctx *ctx,
+                          const struct binding_key *key, engine_node_edit_fn edit, void *userdata,
+                          struct binding_snap **ret, struct iface_error *err)
+{
+        struct node_rec rec = {};
+        _cleanup_free_ char *path = NULL;
+        const struct iface_rec *ifr;
+        struct binding_snap *cur;
+        char id[BINDING_ID_MAX];
+        int r;
+
+        assert_return(e && key && err, -EINVAL);
+        if (key->tpgt < 0 || key->tpgt > 65535) {
+                err->field = "tpgt";
+                snprintf(err->reason, sizeof(err->reason), "must be 0..65535");
+                return -EINVAL;
+        }
+        binding_id_format(key, id, sizeof(id));
+        path = node_path(key);
+        if (!path)
+                return -ENOMEM;
+
+        r = write_begin(e, ctx, err);
+        if (r < 0)
+                return r;
+        ifr = iface_for(e, key->iface);
+        if (!ifr) {
+                err->field = "iface";
+                snprintf(err->reason, sizeof(err->reason), "no iface '%s'", key->iface);
+                r = -ENOENT;
+                goto finish;
+        }
+        r = settle_node(e, path, id, &cur, err);
+        if (r < 0)
+                goto finish;
+        if (cur) {
+                snprintf(err->reason, sizeof(err->reason), "the binding %.200s exists", id);
+                r = -EEXIST;
+                goto finish;
+        }
+        if (e->n_bidx >= ENGINE_MAX_RECORDS) {
+                snprintf(err->reason, sizeof(err->reason), "the binding limit (%d) is reached",
+                         ENGINE_MAX_RECORDS);
+                r = -ENOSPC;
+                goto finish;
+        }
+        r = node_rec_new(&e->node_defaults, key->target, key->address, key->port, key->tpgt,
+                         NODE_DISC_STATIC, NULL, 0, ifr, &rec);
+        if (r >= 0 && edit)
+                r = edit(&rec, err, userdata);
+        if (r >= 0)
+                r = validate_rec(&rec, err);
+        if (r >= 0)
+                r = binding_store(e, ctx, "api", key, &rec, NULL, "create", ret, err);
+finish:
+        node_rec_done(&rec);
+        write_end(e);
+        return r;
+}
+
+static int rec_copy(const struct node_rec *src, struct node_rec *dst)
+{
+        for (size_t i = 0; i < NODE_N_FIELDS; i++)
+                if (src->val[i] && !(dst->val[i] = strdup(src->val[i])))
+                        return -ENOMEM;
+        return iface_rec_copy(&dst->iface, &src->iface);
+}
+
+static bool rec_equal(const struct node_rec *a, const struct node_rec *b)
+{
+        for (size_t i = 0; i < NODE_N_FIELDS; i++)
+                if (!streq_ptr(a->val[i], b->val[i]))
+                        return false;
+        return iface_rec_equal(&a->iface, &b->iface);
+}
+
+int engine_binding_update(struct engine *e, const struct engine_ctx *ctx, const char *id,
+                          uint64_t if_match, engine_node_edit_fn edit, void *userdata,
+                          struct binding_snap **ret, struct iface_error *err)
+{
+        struct node_rec next = {};
+        struct binding_snap *cur;
+        struct binding_key key;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        assert_return(e && id && edit && err, -EINVAL);
+        r = binding_id_parse(id, &key, err);
+        if (r < 0)
+                return -ENOENT; /* no binding can have that id */
+        r = write_begin(e, ctx, err);
+        if (r < 0)
+                return r;
+        cur = bidx_find(e, id);
+        path = cur ? strdup(cur->path) : node_path(&key);
+        if (!path) {
+                r = -ENOMEM;
+                goto finish;
+        }
+        r = settle_node(e, path, id, &cur, err);
+        if (r < 0)
+                goto finish;
+        if (!cur) {
+                r = if_match ? -ESTALE : -ENOENT;
+                goto finish;
+        }
+        if (if_match && if_match != cur->revision) {
+                r = -ESTALE;
+                goto finish;
+        }
+        if (cur->old_style) {
+                snprintf(err->reason, sizeof(err->reason),
+                         "'%s' is an old-style record (no tpgt in its path): it is shown, never "
+                         "written; create the binding with its tpgt instead",
+                         cur->path);
+                r = -EPERM;
+                goto finish;
+        }
+        r = rec_copy(&cur->rec, &next);
+        if (r >= 0)
+                r = edit(&next, err, userdata);
+        if (r >= 0)
+                r = validate_rec(&next, err);
+        if (r < 0)
+                goto finish;
+        if (rec_equal(&next, &cur->rec)) {
+                if (ret)
+                        *ret = binding_snap_ref(cur);
+                goto finish;
+        }
+        r = binding_store(e, ctx, "api", &cur->key, &next, cur, "update", ret, err);
+finish:
+        node_rec_done(&next);
+        write_end(e);
+        return r;
+}
+
+/* Delete cur, holding write_begin's locks: refused while a session is logged in through it. */
+static int binding_delete_locked(struct engine *e, const struct engine_ctx *ctx,
+                                 struct binding_snap *cur, struct iface_error *err)
+{
+        int r;
+
+        if (cur->old_style) {
+                snprintf(err->reason, sizeof(err->reason),
+                         "'%s' is an old-style record: it is shown, never written", cur->path);
+                return -EPERM;
+        }
+        r = session_check(e, &cur->key, err);
+        if (r < 0)
+                return r;
+        return binding_remove(e, ctx, "api", cur);
+}
+
+int engine_binding_delete(struct engine *e, const struct engine_ctx *ctx, const char *id,
+                          uint64_t if_match, struct iface_error *err)
+{
+        struct binding_snap *cur;
+        struct binding_key key;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        assert_return(e && id && err, -EINVAL);
+        if (binding_id_parse(id, &key, err) < 0)
+                return -ENOENT;
+        r = write_begin(e, ctx, err);
+        if (r < 0)
+                return r;
+        cur = bidx_find(e, id);
+        path = cur ? strdup(cur->path) : node_path(&key);
+        if (!path)
+                r = -ENOMEM;
+        else
+                r = settle_node(e, path, id, &cur, err);
+        if (r >= 0 && !cur)
+                r = if_match ? -ESTALE : -ENOENT;
+        else if (r >= 0 && if_match && if_match != cur->revision)
+                r = -ESTALE;
+        else if (r >= 0)
+                r = binding_delete_locked(e, ctx, cur, err);
+        write_end(e);
+        return r;
+}
+
+/*
+ * The bindings of iface, holding write_begin's locks: with cascade, delete them all (none
+ * while a session uses any: checked first); without, -ENOTEMPTY. 0 when there are none.
+ */
+int bindings_of_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *iface,
+                             bool cascade, struct iface_error *err)
+{
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < e->n_bidx; i++)
+                n += streq(e->bidx[i]->key.iface, iface);
+        if (n == 0)
+                return 0;
+        if (!cascade) {
+                snprintf(err->reason, sizeof(err->reason),
+                         "the iface has %zu binding(s): delete them first, or delete with "
+                         "?cascade=true",
+                         n);
+                return -ENOTEMPTY;
+        }
+        for (size_t i = 0; i < e->n_bidx; i++) {
+                struct binding_snap *b = e->bidx[i];
+
+                if (!streq(b->key.iface, iface))
+                        continue;
+                if (b->old_style) {
+                        snprintf(err->reason, sizeof(err->reason),
+                                 "'%s' is an old-style record of this iface: iscsi-ifaced never "
+                                 "writes those; remove it with iscsiadm first",
+                                 b->path);
+                        return -EPERM;
+                }
+                r = session_check(e, &b->key, err);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < e->n_bidx;) {
+                struct binding_snap *b = e->bidx[i];
+                struct binding_snap *cur;
+
+                if (!streq(b->key.iface, iface)) {
+                        i++;
+                        continue;
+                }
+                r = settle_node(e, b->path, b->id, &cur, err);
+                if (r >= 0 && cur)
+                        r = binding_remove(e, ctx, "api", cur);
+                if (r < 0)
+                        return r;
+                /* Removed (or gone in the settle): the same i is the next one. */
+        }
+        return 0;
+}
+
+/*
+ * iscsiadm rewrites every node record of an iface when the iface changes (golden D09): the
+ * iface fields in the node files follow. Holding write_begin's locks, after the iface's commit.
+ */
+int bindings_follow_iface(struct engine *e, const struct engine_ctx *ctx,
+                          const struct iface_rec *ifr)
+{
+        for (size_t i = 0; i < e->n_bidx; i++) {
+                struct binding_snap *b = e->bidx[i], *cur;
+                struct node_rec next = {};
+                struct iface_error err = {};
+                int r;
+
+                if (!streq(b->key.iface, ifr->name) || b->old_style)
+                        continue;
+                r = settle_node(e, b->path, b->id, &cur, &err);
+                if (r < 0 || !cur) {
+                        log_warning("Binding %s does not follow the change of iface %s: %s", b->id,
+                                    ifr->name, err.reason);
+                        continue;
+                }
+                r = rec_copy(&cur->rec, &next);
+                if (r >= 0) {
+                        iface_rec_done(&next.iface);
+                        r = iface_rec_copy(&next.iface, ifr);
+                }
+                if (r >= 0 && !rec_equal(&next, &cur->rec))
+                        r = binding_store(e, ctx, "api", &cur->key, &next, cur, "update", NULL,
+                                          &err);
+                node_rec_done(&next);
+                if (r < 0)
+                        return r;
+                /* binding_store replaced bidx[i] in place. */
+        }
+        return 0;
+}
+
+/* --- discovery records and bindings found by discovery ------------------------------------- */
+
+int engine_discovery_auth(struct engine *e, const char *address, uint16_t port,
+                          struct check_chap *ret)
+{
+        char path[128];
+        struct st_rec rec = {};
+        struct iface_error err = {};
+        struct st_entry *s;
+        int r = -ENOENT;
+
+        assert_return(e && address && ret, -EINVAL);
+        snprintf(path, sizeof(path), "send_targets/%s,%u/st_config", address, port);
+        pthread_mutex_lock(&e->write_lock);
+        s = sts_find(e, path);
+        if (s && st_parse_file(s->content, strlen(s->content), &rec, &err) >= 0 &&
+            rec.val[ST_F_AUTHMETHOD] && streq(rec.val[ST_F_AUTHMETHOD], "CHAP")) {
+                *ret = (struct check_chap){};
+                snprintf(ret->username, sizeof(ret->username), "%s", rec.val[ST_F_USERNAME] ?: "");
+                snprintf(ret->password, sizeof(ret->password), "%s", rec.val[ST_F_PASSWORD] ?: "");
+                snprintf(ret->username_in, sizeof(ret->username_in), "%s",
+                         rec.val[ST_F_USERNAME_IN] ?: "");
+                snprintf(ret->password_in, sizeof(ret->password_in), "%s",
+                         rec.val[ST_F_PASSWORD_IN] ?: "");
+                r = 0;
+        }
+        st_rec_done(&rec);
+        pthread_mutex_unlock(&e->write_lock);
+        return r;
+}
+
+static int set_val(char **slot, const char *v)
+{
+        char *n = NULL;
+
+        if (v && !isempty(v) && !(n = strdup(v)))
+                return -ENOMEM;
+        free(*slot);
+        *slot = n;
+        return 0;
+}
+
+/* Write send_targets/<addr>,<port>/st_config (new, or with new CHAP), holding the locks. */
+static int st_store(struct engine *e, const struct engine_ctx *ctx, const char *address,
+                    uint16_t port, const struct check_chap *auth, struct iface_error *err)
+{
+        _cleanup_free_ char *content = NULL;
+        char path[128];
+        struct st_rec rec = {};
+        struct st_entry *cur;
+        size_t len;
+        uint64_t rev;
+        int r;
+
+        snprintf(path, sizeof(path), "send_targets/%s,%u/st_config", address, port);
+        r = reconcile_st_path(e, path);
+        if (r < 0)
+                return r;
+        cur = sts_find(e, path);
+        if (cur)
+                r = st_parse_file(cur->content, strlen(cur->content), &rec, err);
+        else
+                r = st_rec_new(e->conf_text, e->conf_len, address, port, &rec, err);
+        if (r >= 0 && auth) {
+                bool chap = !isempty(auth->username) || !isempty(auth->password);
+
+                r = set_val(&rec.val[ST_F_AUTHMETHOD], chap ? "CHAP" : "None");
+                if (r >= 0)
+                        r = set_val(&rec.val[ST_F_USERNAME], auth->username);
+                if (r >= 0)
+                        r = set_val(&rec.val[ST_F_PASSWORD], auth->password);
+                if (r >= 0)
+                        r = set_val(&rec.val[ST_F_USERNAME_IN], auth->username_in);
+                if (r >= 0)
+                        r = set_val(&rec.val[ST_F_PASSWORD_IN], auth->password_in);
+        }
+        if (r >= 0)
+                r = st_render_file(&rec, &content, &len);
+        st_rec_done(&rec);
+        if (r < 0)
+                return r;
+        if (cur && streq(cur->content, content))
+                return 0;
+        {
+                char audit_name[80];
+                _cleanup_free_ char *before = cur ? strdup(cur->content) : NULL;
+
+                if (cur && !before)
+                        return -ENOMEM;
+                snprintf(audit_name, sizeof(audit_name), "%s,%u", address, port);
+                r = commit_node(e, ctx, "api", path, audit_name, content, before,
+                                cur ? "update" : "create", true, &rev);
+        }
+        if (r < 0)
+                return r;
+        return sts_set(e, path, content, rev, clock_usec(CLOCK_REALTIME));
+}
+
+int engine_discovery_bind(struct engine *e, const struct engine_ctx *ctx, const char *address,
+                          uint16_t port, const struct check_chap *auth,
+                          const struct binding_key *found, size_t n,
+                          struct engine_bind_outcome *out, struct iface_error *err)
+{
+        int r;
+
+        assert_return(e && address && (found || n == 0) && (out || n == 0) && err, -EINVAL);
+        r = write_begin(e, ctx, err);
+        if (r < 0)
+                return r;
+        r = st_store(e, ctx, address, port, auth, err);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const struct binding_key *k = &found[i];
+                _cleanup_free_ char *path = node_path(k);
+                struct node_rec rec = {};
+                struct iface_error e1 = {};
+                const struct iface_rec *ifr = iface_for(e, k->iface);
+                struct binding_snap *cur = NULL;
+                int k_r;
+
+                binding_id_format(k, out[i].id, sizeof(out[i].id));
+                if (!path) {
+                        r = -ENOMEM;
+                        break;
+                }
+                k_r = settle_node(e, path, out[i].id, &cur, &e1);
+                if (k_r >= 0 && cur)
+                        k_r = 1; /* existing: left as it is */
+                else if (k_r >= 0 && !ifr) {
+                        snprintf(e1.reason, sizeof(e1.reason), "the iface %s is gone", k->iface);
+                        k_r = -ENOENT;
+                } else if (k_r >= 0 && e->n_bidx >= ENGINE_MAX_RECORDS) {
+                        snprintf(e1.reason, sizeof(e1.reason), "the binding limit is reached");
+                        k_r = -ENOSPC;
+                } else if (k_r >= 0) {
+                        k_r = node_rec_new(&e->node_defaults, k->target, k->address, k->port,
+                                           k->tpgt, NODE_DISC_SENDTARGETS, address, port, ifr,
+                                           &rec);
+                        if (k_r >= 0)
+                                k_r = binding_store(e, ctx, "api", k, &rec, NULL, "create", NULL,
+                                                    &e1);
+                        node_rec_done(&rec);
+                }
+                out[i].r = k_r;
+                snprintf(out[i].reason, sizeof(out[i].reason), "%.159s",
+                         k_r < 0 ? (e1.reason[0] ? e1.reason : strerror(-k_r)) : "");
+                if (k_r == -ENOMEM || k_r == -EIO || k_r == -ENOSPC || k_r == -EBADFD)
+                        r = k_r; /* the storage failed: stop */
+        }
+        write_end(e);
+        return r;
+}
