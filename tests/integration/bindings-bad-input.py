@@ -281,6 +281,8 @@ CASES = [
     ("disc portal host name", "POST", DISC, J, good_disc(portal="localhost:@port"), 400,
      "portal"),
     ("disc portal port 0", "POST", DISC, J, good_disc(portal="127.0.0.1:0"), 400, "portal"),
+    ("disc portal ipv4 in brackets", "POST", DISC, J, good_disc(portal="[127.0.0.1]:@port"), 400,
+     "portal"),
     ("disc portal number", "POST", DISC, J, good_disc(portal=3260), 400, "portal"),
     ("disc portals not a list", "POST", DISC, J, good_disc(portal=DROP, portals="@portal"), 400,
      "portals"),
