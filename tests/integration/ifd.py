@@ -1,0 +1,173 @@
+# SPDX-License-Identifier: MIT
+"""What the python API tests (fake_target.py, discovery-hostile.py, bindings-bad-input.py,
+secrets.py) share: the real daemon on an ephemeral loopback port with a temp db root and
+database, an HTTP/JSON client that keeps every answer (status, headers, body) for tests that must
+grep them, and a digest of a directory tree."""
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.parse
+
+# A global-scope address on lo in the private network namespace: the daemon's link checks want
+# an address of the portal's family on the bound NIC that is not host-scoped, and lo's 127.0.0.1
+# is host-scoped.
+NETNS_ADDR = "10.211.77.1"
+
+
+def in_private_netns():
+    """Run this script again in a private network namespace (unshare -n) with lo up and
+    NETNS_ADDR on it, so an iface bound to lo can reach a fake target on 127.0.0.1 without
+    touching the host's network. Returns the exit status to end with, or None when already
+    inside. Needs root and unshare: else 77 (skip)."""
+    if os.environ.get("IFD_IN_NETNS") == "1":
+        for cmd in (["ip", "link", "set", "lo", "up"],
+                    ["ip", "addr", "add", NETNS_ADDR + "/32", "dev", "lo"]):
+            subprocess.run(cmd, check=True)
+        return None
+    if os.geteuid() != 0:
+        print("SKIP: needs root for a private network namespace")
+        return 77
+    for tool in ("unshare", "ip"):
+        if not shutil.which(tool):
+            print("SKIP: %s missing" % tool)
+            return 77
+    if subprocess.run(["unshare", "-n", "true"]).returncode != 0:
+        print("SKIP: unshare -n does not work here")
+        return 77
+    env = dict(os.environ, IFD_IN_NETNS="1")
+    sys.stdout.flush()
+    return subprocess.run(["unshare", "-n", sys.executable] + sys.argv, env=env).returncode
+
+
+class Daemon:
+    """The daemon in work/ (iscsi/, db, lock/, log, port), --auth off unless args say otherwise.
+    call() returns (status, headers as a dict with lower-case names, body: parsed JSON or bytes)."""
+
+    def __init__(self, binary, work, *args, auth_off=True, env=None):
+        self.binary = binary
+        self.work = work
+        self.root = os.path.join(work, "iscsi")
+        self.db = os.path.join(work, "db")
+        self.log = os.path.join(work, "log")
+        self.port_file = os.path.join(work, "port")
+        self.answers = []  # (method, path, status, raw headers, raw body) of every call
+        for sub in ("iscsi", "lock"):
+            os.makedirs(os.path.join(work, sub), mode=0o700, exist_ok=True)
+        self.args = list(args)
+        self.auth_off = auth_off
+        self.env = env
+        self.start()
+
+    def start(self):
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        argv = [self.binary, "--listen", "127.0.0.1:0", "--port-file", self.port_file,
+                "--iscsi-root", self.root, "--db", self.db,
+                "--lock-dir", os.path.join(self.work, "lock"), "--log-level", "debug"]
+        if self.auth_off:
+            argv += ["--auth", "off"]
+        self.proc = subprocess.Popen(argv + self.args, stdout=subprocess.DEVNULL,
+                                     stderr=open(self.log, "a"), env=self.env)
+        for _ in range(500):
+            if os.path.exists(self.port_file) and open(self.port_file).read().strip():
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError("the daemon exited (%d): %s" % (
+                    self.proc.returncode, open(self.log, errors="replace").read()[-2000:]))
+            time.sleep(0.02)
+        self.port = int(open(self.port_file).read())
+
+    def raw(self, method, path, body=None, headers=None, timeout=70):
+        """body: bytes sent as they are (or None). Returns (status, headers, raw body)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            h = dict(headers or {})
+            if body is not None and "Content-Type" not in h:
+                h["Content-Type"] = "application/json"
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            data = r.read()
+            hdrs = r.getheaders()
+        finally:
+            conn.close()
+        self.answers.append((method, path, r.status, hdrs, data))
+        return r.status, {k.lower(): v for k, v in hdrs}, data
+
+    def call(self, method, path, body=None, headers=None, timeout=70):
+        """body: a JSON value (dumped), or bytes/str sent as they are."""
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body).encode()
+        elif isinstance(body, str):
+            body = body.encode("utf-8", "surrogateescape")
+        st, hdrs, data = self.raw(method, path, body, headers, timeout)
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = data
+        return st, hdrs, parsed
+
+    def all_pages(self, path, key="items", param="after"):
+        """Every item of a paged list: its next (or next_cursor) goes back as ?param=."""
+        items, cursor = [], None
+        for _ in range(1000):
+            sep = "&" if "?" in path else "?"
+            p = path + ("%s%s=%s" % (sep, param, urllib.parse.quote(cursor, safe=""))
+                        if cursor else "")
+            st, _, b = self.call("GET", p)
+            if st != 200 or not isinstance(b, dict):
+                raise RuntimeError("GET %s: %d %r" % (p, st, b))
+            items += b.get(key, [])
+            cursor = b.get("next") or b.get("next_cursor")
+            if not cursor:
+                break
+        return items
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=15)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def log_text(self):
+        return open(self.log, "rb").read()
+
+
+def tree(root):
+    """{relative path: (type, mode, sha256 of the content or link target)} of everything under
+    root (the root itself excluded)."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for n in dirnames + filenames:
+            p = os.path.join(dirpath, n)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", 0, os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", stat.S_IMODE(st.st_mode), "")
+            elif stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    out[rel] = ("file", stat.S_IMODE(st.st_mode),
+                                hashlib.sha256(f.read()).hexdigest())
+            else:
+                out[rel] = ("other", stat.S_IMODE(st.st_mode), "")
+    return out
+
+
+def tree_diff(a, b):
+    """What differs between two tree() results, as short lines."""
+    lines = []
+    for k in sorted(set(a) | set(b)):
+        if a.get(k) != b.get(k):
+            lines.append("%s: %r -> %r" % (k, a.get(k), b.get(k)))
+    return lines
