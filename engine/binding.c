@@ -219,7 +219,16 @@ static char *link_path_of(const struct binding_key *k, const struct node_rec *re
         const char *dport = rec->val[NODE_F_DISC_PORT];
         char *p;
 
-        if (old_style || !type || !streq(type, "send_targets") || isempty(daddr) || !ip_ok(daddr) ||
+        if (old_style)
+                return strdup("");
+        if (type && streq(type, "static")) {
+                /* iscsiadm -m node -o new links the portal directory under static/. */
+                if (asprintf(&p, "static/%s,%s,%u,%d,%s", k->target, k->address, k->port, k->tpgt,
+                             k->iface) < 0)
+                        return NULL;
+                return p;
+        }
+        if (!type || !streq(type, "send_targets") || isempty(daddr) || !ip_ok(daddr) ||
             isempty(dport))
                 return strdup("");
         if (asprintf(&p, "send_targets/%s,%s/%s,%s,%u,%d,%s", daddr, dport, k->target, k->address,

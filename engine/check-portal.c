@@ -29,6 +29,8 @@ int check_parse_portal(const char *s, struct sockaddr_storage *ret, const char *
                 n = (size_t)(end - s - 1);
                 memcpy(host, s + 1, n);
                 host[n] = 0;
+                if (!strchr(host, ':'))
+                        return -EINVAL; /* brackets are for IPv6 only (RFC 3986 3.2.2) */
                 if (end[1] == ':')
                         port_s = end + 2;
                 else if (end[1] != 0)

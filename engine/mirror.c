@@ -936,7 +936,8 @@ static int split_path(const char *path, struct split_path *ret)
                         return -EINVAL;
                 ret->comp[ret->n++] = p;
         }
-        if (ret->n < 2 || (!streq(ret->comp[0], "nodes") && !streq(ret->comp[0], "send_targets")))
+        if (ret->n < 2 || (!streq(ret->comp[0], "nodes") && !streq(ret->comp[0], "send_targets") &&
+                           !streq(ret->comp[0], "static")))
                 return -EINVAL;
         /* No empty component ("a//b") slipped through strtok_r. */
         if (strstr(path, "//") || path[strlen(path) - 1] == '/')
