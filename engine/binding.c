@@ -570,7 +570,7 @@ static int binding_store(struct engine *e, const struct engine_ctx *ctx, const c
                          const struct binding_snap *old, const char *action,
                          struct binding_snap **ret, struct iface_error *err)
 {
-        _cleanup_free_ char *content = NULL, *path = NULL, *link = NULL, *target = NULL;
+        _cleanup_free_ char *content = NULL, *path = NULL, *target = NULL;
         _cleanup_(binding_snap_unrefp) struct binding_snap *snap = NULL;
         char id[BINDING_ID_MAX];
         int64_t now = clock_usec(CLOCK_REALTIME);
