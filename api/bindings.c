@@ -12,7 +12,6 @@
 
 #define LIST_LIMIT_DEFAULT 100
 #define LIST_LIMIT_MAX     1000
-#define SECRET_MAX         255
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct binding_snap *, binding_snap_unref);
 
@@ -70,19 +69,6 @@ static int slot_set_int(char **slot, long v)
         return slot_set(slot, buf);
 }
 
-/* A CHAP name or secret: 1..255 bytes of printable ASCII, no blank at either end. */
-static bool secret_ok(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n == 0 || n > SECRET_MAX || s[0] == ' ' || s[n - 1] == ' ')
-                return false;
-        for (const char *p = s; *p; p++)
-                if (*p < ' ' || *p > '~')
-                        return false;
-        return true;
-}
-
 static int err_set(struct iface_error *err, const char *field, const char *fmt, const char *v)
 {
         snprintf(err->field_buf, sizeof(err->field_buf), "%.71s", field);
@@ -134,10 +120,10 @@ static int apply_auth(const json_t *a, struct node_rec *rec, struct iface_error 
                                        "");
                 if (json_is_null(v)) {
                         r = slot_set(&rec->val[members[i].f], NULL);
-                } else if (!json_is_string(v) || !secret_ok(json_string_value(v)))
+                } else if (!json_is_string(v) || !call_chap_value_ok(json_string_value(v)))
                         return err_set(err, field,
-                                       "must be 1..255 bytes of printable ASCII without a blank "
-                                       "at either end, or null to clear it%s",
+                                       "must be 1..255 printable ASCII characters without "
+                                       "blanks, or null to clear it%s",
                                        "");
                 else
                         r = slot_set(&rec->val[members[i].f], json_string_value(v));
@@ -420,42 +406,17 @@ static void binding_failure_detail(struct call *c, int r, const char *id)
                          "changed; retry later");
 }
 
-/* If-Match: absent 0; "*" the current revision; else the one equal to it, or -ESTALE. */
+/* If-Match on the binding id: as ifaces (call_if_match); a missing binding fails it. */
 static int if_match_of(struct call *c, const char *id, uint64_t *ret)
 {
         _cleanup_(binding_snap_unrefp) struct binding_snap *cur = NULL;
-        const char *p = c->req->if_match;
 
         *ret = 0;
-        if (!p)
+        if (!c->req->if_match)
                 return 0;
         if (engine_binding_get(c->api->engine, id, &cur) < 0)
                 return -ESTALE;
-        while (*p) {
-                unsigned long long v;
-                char *end;
-
-                while (*p == ' ' || *p == ',' || *p == '\t')
-                        p++;
-                if (*p == '*') {
-                        *ret = cur->revision;
-                        return 0;
-                }
-                if (*p != '"')
-                        return call_invalid(c, "If-Match",
-                                            "malformed entity tag (expected \"<revision>\")");
-                errno = 0;
-                v = strtoull(p + 1, &end, 10);
-                if (*end != '"')
-                        return call_invalid(c, "If-Match",
-                                            "malformed entity tag (expected \"<revision>\")");
-                if (!errno && v == cur->revision && v) {
-                        *ret = v;
-                        return 0;
-                }
-                p = end + 1;
-        }
-        return -ESTALE;
+        return call_if_match(c, cur->revision, ret);
 }
 
 /* --- handlers ------------------------------------------------------------------------------ */

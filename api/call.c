@@ -100,3 +100,120 @@ void api_response_done(struct api_response *resp)
                 free(resp->headers[i].value);
         *resp = (struct api_response){};
 }
+
+/*
+ * If-Match against the current revision of a resource (RFC 9110 13.1.1): "*" or a strong tag
+ * "<current>" in the list gives *ret = current; weak tags and other well-formed tags do not
+ * match (-ESTALE); a malformed list is a 400 naming If-Match.
+ */
+int call_if_match(struct call *c, uint64_t current, uint64_t *ret)
+{
+        const char *p = c->req->if_match;
+
+        *ret = 0;
+        if (!p)
+                return 0;
+        for (;;) {
+                uint64_t v = 0;
+                char *end;
+
+                while (*p == ' ' || *p == '\t' || *p == ',')
+                        p++;
+                if (!*p)
+                        break;
+                if (*p == '*') {
+                        *ret = current;
+                        return 0;
+                }
+                if (strncmp(p, "W/", 2) == 0) {
+                        p = strchr(p + 2 + (p[2] == '"'), '"');
+                        if (!p)
+                                return call_invalid(c, "If-Match", "malformed entity tag");
+                        p++;
+                        continue;
+                }
+                if (*p != '"')
+                        return call_invalid(c, "If-Match",
+                                            "malformed entity tag (expected \"<revision>\")");
+                /* RFC 9110 8.8.3: etagc is %x21 / %x23-7E / obs-text. */
+                end = (char *)p + 1;
+                while (*end && *end != '"' &&
+                       ((unsigned char)*end >= 0x80 ||
+                        ((unsigned char)*end >= 0x21 && *end != 0x7f)))
+                        end++;
+                if (*end != '"')
+                        return call_invalid(c, "If-Match",
+                                            "malformed entity tag (expected \"<revision>\")");
+                /* A well-formed tag that is not one of ours (say "abc") just does not match. */
+                if (p[1] >= '0' && p[1] <= '9') {
+                        char *num_end;
+
+                        errno = 0;
+                        v = strtoull(p + 1, &num_end, 10);
+                        if (!errno && num_end == end && v != 0 && v == current) {
+                                *ret = v;
+                                return 0;
+                        }
+                }
+                p = end + 1;
+        }
+        return -ESTALE;
+}
+
+bool call_chap_value_ok(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n >= CHECK_SECRET_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (s[i] <= ' ' || s[i] > '~')
+                        return false;
+        return true;
+}
+
+int call_parse_chap(struct call *c, json_t *obj, const char *field, bool mutual_allowed,
+                    struct check_chap *ret)
+{
+        static const char *const keys[] = { "username", "password", "username_in", "password_in" };
+        char *dst[] = { ret->username, ret->password, ret->username_in, ret->password_in };
+        const char *key;
+        json_t *v;
+
+        if (!json_is_object(obj))
+                return call_invalid(c, field, "must be an object with username and password");
+
+        json_object_foreach (obj, key, v) {
+                size_t i;
+
+                for (i = 0; i < ELEMENTSOF(keys); i++)
+                        if (streq(key, keys[i]))
+                                break;
+                if (i == ELEMENTSOF(keys) || (!mutual_allowed && i >= 2)) {
+                        snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s.%.40s", field,
+                                 key);
+                        return call_invalid(c, c->err.field_buf, "unknown field");
+                }
+                if (!json_is_string(v) || !call_chap_value_ok(json_string_value(v))) {
+                        snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s.%s", field, key);
+                        return call_invalid(c, c->err.field_buf,
+                                            "must be 1 to %d printable ASCII characters without "
+                                            "spaces",
+                                            CHECK_SECRET_MAX - 1);
+                }
+                snprintf(dst[i], CHECK_SECRET_MAX, "%s", json_string_value(v));
+        }
+
+        if (!ret->username[0] || !ret->password[0]) {
+                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s.%s", field,
+                         ret->username[0] ? "password" : "username");
+                return call_invalid(c, c->err.field_buf, "is required");
+        }
+        if (!ret->username_in[0] != !ret->password_in[0]) {
+                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s.%s", field,
+                         ret->username_in[0] ? "password_in" : "username_in");
+                return call_invalid(c, c->err.field_buf,
+                                    "mutual CHAP needs both username_in and password_in");
+        }
+        return 0;
+}

@@ -31,52 +31,6 @@ static bool token_ok(const char *s, size_t max)
         return true;
 }
 
-static int parse_chap(struct call *c, json_t *obj, const char *field, bool mutual_allowed,
-                      struct check_chap *ret)
-{
-        static const char *const keys[] = { "username", "password", "username_in", "password_in" };
-        char *dst[] = { ret->username, ret->password, ret->username_in, ret->password_in };
-        const char *key;
-        json_t *v;
-
-        if (!json_is_object(obj))
-                return call_invalid(c, field, "must be an object with username and password");
-
-        json_object_foreach (obj, key, v) {
-                size_t i;
-
-                for (i = 0; i < ELEMENTSOF(keys); i++)
-                        if (streq(key, keys[i]))
-                                break;
-                if (i == ELEMENTSOF(keys) || (!mutual_allowed && i >= 2)) {
-                        snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s.%.40s", field,
-                                 key);
-                        return call_invalid(c, c->err.field_buf, "unknown field");
-                }
-                if (!json_is_string(v) || !token_ok(json_string_value(v), CHECK_SECRET_MAX)) {
-                        snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s.%s", field, key);
-                        return call_invalid(c, c->err.field_buf,
-                                            "must be 1 to %d printable ASCII characters without "
-                                            "spaces",
-                                            CHECK_SECRET_MAX - 1);
-                }
-                snprintf(dst[i], CHECK_SECRET_MAX, "%s", json_string_value(v));
-        }
-
-        if (!ret->username[0] || !ret->password[0]) {
-                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s.%s", field,
-                         ret->username[0] ? "password" : "username");
-                return call_invalid(c, c->err.field_buf, "is required");
-        }
-        if (!ret->username_in[0] != !ret->password_in[0]) {
-                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s.%s", field,
-                         ret->username_in[0] ? "password_in" : "username_in");
-                return call_invalid(c, c->err.field_buf,
-                                    "mutual CHAP needs both username_in and password_in");
-        }
-        return 0;
-}
-
 /*
  * The fields a single check and a job share. Keys the caller handles itself (portal, ifaces,
  * portals) are skipped here; any other key is an error.
@@ -137,12 +91,12 @@ static int parse_common(struct call *c, json_t *j, struct check_spec *spec,
                                                     sizeof(spec->target) - 1);
                         snprintf(spec->target, sizeof(spec->target), "%s", json_string_value(v));
                 } else if (streq(key, "chap")) {
-                        r = parse_chap(c, v, "chap", true, &spec->chap);
+                        r = call_parse_chap(c, v, "chap", true, &spec->chap);
                         if (r < 0)
                                 return r;
                         spec->has_chap = true;
                 } else if (streq(key, "discovery_chap")) {
-                        r = parse_chap(c, v, "discovery_chap", false, &spec->discovery_chap);
+                        r = call_parse_chap(c, v, "discovery_chap", false, &spec->discovery_chap);
                         if (r < 0)
                                 return r;
                         spec->has_discovery_chap = true;

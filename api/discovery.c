@@ -8,61 +8,6 @@
 #include "internal.h"
 #include "macro.h"
 
-#define CHAP_MAX 255
-
-static bool chap_ok(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n == 0 || n > CHAP_MAX || s[0] == ' ' || s[n - 1] == ' ')
-                return false;
-        for (const char *p = s; *p; p++)
-                if (*p < ' ' || *p > '~')
-                        return false;
-        return true;
-}
-
-static int parse_auth(struct call *c, json_t *a, struct check_chap *ret)
-{
-        static const struct {
-                const char *name, *field;
-                size_t off;
-        } m[] = {
-                { "username", "auth.username", offsetof(struct check_chap, username) },
-                { "password", "auth.password", offsetof(struct check_chap, password) },
-                { "username_in", "auth.username_in", offsetof(struct check_chap, username_in) },
-                { "password_in", "auth.password_in", offsetof(struct check_chap, password_in) },
-        };
-        const char *k;
-        json_t *v;
-
-        if (!json_is_object(a))
-                return call_invalid(c, "auth", "must be an object");
-        json_object_foreach (a, k, v) {
-                size_t i;
-
-                for (i = 0; i < ELEMENTSOF(m); i++)
-                        if (streq(k, m[i].name))
-                                break;
-                if (i == ELEMENTSOF(m)) {
-                        snprintf(c->err.field_buf, sizeof(c->err.field_buf), "auth.%.60s", k);
-                        return call_invalid(c, c->err.field_buf,
-                                            "unknown member (known: username, password, "
-                                            "username_in, password_in)");
-                }
-                if (!json_is_string(v) || !chap_ok(json_string_value(v)))
-                        return call_invalid(c, m[i].field,
-                                            "must be 1..255 bytes of printable ASCII without a "
-                                            "blank at either end");
-                snprintf((char *)ret + m[i].off, CHECK_SECRET_MAX, "%s", json_string_value(v));
-        }
-        if (!ret->username[0] || !ret->password[0])
-                return call_invalid(c, "auth", "discovery CHAP needs username and password");
-        if (!!ret->username_in[0] != !!ret->password_in[0])
-                return call_invalid(c, "auth", "mutual CHAP needs username_in and password_in");
-        return 0;
-}
-
 static int parse_request(struct call *c, json_t *j, struct discovery_request *req, bool *wait)
 {
         const char *k;
@@ -125,7 +70,7 @@ static int parse_request(struct call *c, json_t *j, struct discovery_request *re
                                          json_string_value(s));
                         }
                 } else if (streq(k, "auth")) {
-                        int r = parse_auth(c, v, &req->auth);
+                        int r = call_parse_chap(c, v, "auth", true, &req->auth);
 
                         if (r < 0)
                                 return r;

@@ -24,11 +24,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iface_snap *, iface_snap_unref);
 static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
 {
         _cleanup_(iface_snap_unrefp) struct iface_snap *cur = NULL;
-        const char *p = c->req->if_match;
         int r;
 
         *ret = 0;
-        if (!p)
+        if (!c->req->if_match)
                 return 0;
 
         r = engine_iface_get(c->api->engine, name, &cur);
@@ -42,51 +41,7 @@ static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
                 return -EPERM; /* read-only whatever the condition says */
         }
 
-        for (;;) {
-                uint64_t v = 0;
-                char *end;
-
-                while (*p == ' ' || *p == '\t' || *p == ',')
-                        p++;
-                if (!*p)
-                        break;
-                if (*p == '*') {
-                        *ret = cur->revision;
-                        return 0;
-                }
-                if (strncmp(p, "W/", 2) == 0) {
-                        p = strchr(p + 2 + (p[2] == '"'), '"');
-                        if (!p)
-                                return call_invalid(c, "If-Match", "malformed entity tag");
-                        p++;
-                        continue;
-                }
-                if (*p != '"')
-                        return call_invalid(c, "If-Match",
-                                            "malformed entity tag (expected \"<revision>\")");
-                /* RFC 9110 8.8.3: etagc is %x21 / %x23-7E / obs-text. */
-                end = (char *)p + 1;
-                while (*end && *end != '"' &&
-                       ((unsigned char)*end >= 0x80 ||
-                        ((unsigned char)*end >= 0x21 && *end != 0x7f)))
-                        end++;
-                if (*end != '"')
-                        return call_invalid(c, "If-Match",
-                                            "malformed entity tag (expected \"<revision>\")");
-                /* A well-formed tag that is not one of ours (say "abc") just does not match. */
-                if (p[1] >= '0' && p[1] <= '9') {
-                        char *num_end;
-
-                        errno = 0;
-                        v = strtoull(p + 1, &num_end, 10);
-                        if (!errno && num_end == end && v != 0 && v == cur->revision) {
-                                *ret = v;
-                                return 0;
-                        }
-                }
-                p = end + 1;
-        }
-        return -ESTALE;
+        return call_if_match(c, cur->revision, ret);
 }
 
 /* --- responses ----------------------------------------------------------------------------- */

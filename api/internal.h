@@ -169,6 +169,19 @@ struct json_t;
  */
 int call_read_json(struct call *c, const char *want, struct json_t **ret);
 
+/* A CHAP name or secret: 1..CHECK_SECRET_MAX-1 printable ASCII characters, no blanks. */
+bool call_chap_value_ok(const char *s);
+
+/*
+ * A CHAP object (username, password, and with mutual_allowed username_in, password_in) at
+ * field into *ret; a name needs its secret. 0 or -EINVAL naming "field.member".
+ */
+int call_parse_chap(struct call *c, struct json_t *obj, const char *field, bool mutual_allowed,
+                    struct check_chap *ret);
+
+/* If-Match against current: 0 (*ret 0: no header; else current), -ESTALE, -EINVAL (a 400). */
+int call_if_match(struct call *c, uint64_t current, uint64_t *ret);
+
 /* Fill resp for the failure r of call c (uses c->err and c->detail). Logs 5xx once. */
 void errors_from_call(struct call *c, int r);
 
