@@ -15,29 +15,28 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct binding_snap *, binding_snap_unref);
 
-/* The node settings users tune (docs/bindings.md), with their ranges. */
+/* The node settings users tune (docs/bindings.md), with their ranges; named by their key. */
+static const char *const digests[] = { "None", "CRC32C", "None,CRC32C", "CRC32C,None", NULL };
 static const struct setting {
-        const char *key;
+        int f;                   /* NODE_F_*: the key is node_fields[f].key */
         long min, max;           /* ints */
         const char *const *opts; /* enums: the accepted values */
 } settings[] = {
-        { "node.session.timeo.replacement_timeout", 0, INT_MAX, NULL },
-        { "node.conn[0].timeo.login_timeout", 1, INT_MAX, NULL },
-        { "node.conn[0].timeo.logout_timeout", 0, INT_MAX, NULL },
-        { "node.session.initial_login_retry_max", 0, INT_MAX, NULL },
-        { "node.conn[0].timeo.noop_out_interval", 0, INT_MAX, NULL },
-        { "node.conn[0].timeo.noop_out_timeout", 0, INT_MAX, NULL },
-        { "node.session.err_timeo.abort_timeout", 0, INT_MAX, NULL },
-        { "node.session.err_timeo.lu_reset_timeout", 0, INT_MAX, NULL },
-        { "node.session.err_timeo.tgt_reset_timeout", 0, INT_MAX, NULL },
-        { "node.session.queue_depth", 1, 1024, NULL },
-        { "node.session.cmds_max", 2, 2048, NULL },
-        { "node.session.nr_sessions", 1, 256, NULL },
-        { "node.session.scan", 0, 0, (const char *const[]){ "auto", "manual", NULL } },
-        { "node.conn[0].iscsi.HeaderDigest", 0, 0,
-          (const char *const[]){ "None", "CRC32C", "None,CRC32C", "CRC32C,None", NULL } },
-        { "node.conn[0].iscsi.DataDigest", 0, 0,
-          (const char *const[]){ "None", "CRC32C", "None,CRC32C", "CRC32C,None", NULL } },
+        { NODE_F_REPLACEMENT_TIMEOUT, 0, INT_MAX, NULL },
+        { NODE_F_CONN_LOGIN_TIMEOUT, 1, INT_MAX, NULL },
+        { NODE_F_CONN_LOGOUT_TIMEOUT, 0, INT_MAX, NULL },
+        { NODE_F_INITIAL_LOGIN_RETRY_MAX, 0, INT_MAX, NULL },
+        { NODE_F_CONN_NOOP_OUT_INTERVAL, 0, INT_MAX, NULL },
+        { NODE_F_CONN_NOOP_OUT_TIMEOUT, 0, INT_MAX, NULL },
+        { NODE_F_ABORT_TIMEOUT, 0, INT_MAX, NULL },
+        { NODE_F_LU_RESET_TIMEOUT, 0, INT_MAX, NULL },
+        { NODE_F_TGT_RESET_TIMEOUT, 0, INT_MAX, NULL },
+        { NODE_F_QUEUE_DEPTH, 1, 1024, NULL },
+        { NODE_F_CMDS_MAX, 2, 2048, NULL },
+        { NODE_F_NR_SESSIONS, 1, 256, NULL },
+        { NODE_F_SCAN, 0, 0, (const char *const[]){ "auto", "manual", NULL } },
+        { NODE_F_CONN_HEADER_DIGEST, 0, 0, digests },
+        { NODE_F_CONN_DATA_DIGEST, 0, 0, digests },
 };
 
 static const char *const startups[] = { "manual", "automatic", "onboot", NULL };
@@ -161,14 +160,14 @@ static int apply_settings(const json_t *o, struct node_rec *rec, struct iface_er
 
                 snprintf(field, sizeof(field), "settings.%.60s", k);
                 for (size_t i = 0; i < ELEMENTSOF(settings); i++)
-                        if (streq(settings[i].key, k))
+                        if (streq(node_fields[settings[i].f].key, k))
                                 s = &settings[i];
-                f = s ? node_field_find(k) : -1;
-                if (!s || f < 0)
+                if (!s)
                         return err_set(err, field,
                                        "not a setting of a binding (docs/bindings.md lists "
                                        "them)%s",
                                        "");
+                f = s->f;
                 if (s->opts) {
                         if (!json_is_string(v) || !in_opts(s->opts, json_string_value(v)))
                                 return err_set(err, field, "is not one of the accepted values%s",
@@ -239,12 +238,11 @@ static int edit_apply(struct node_rec *rec, struct iface_error *err, void *userd
 
 /* --- the resource -------------------------------------------------------------------------- */
 
-static void put_int_field(struct sbuf *b, const struct node_rec *rec, const char *key)
+static void put_setting(struct sbuf *b, const struct node_rec *rec, int f)
 {
-        int f = node_field_find(key);
-        const char *v = f >= 0 ? rec->val[f] : NULL;
+        const char *v = rec->val[f];
 
-        sbuf_json_string(b, key);
+        sbuf_json_string(b, node_fields[f].key);
         sbuf_puts(b, ":");
         if (v && node_fields[f].type == NODE_FT_INT)
                 sbuf_puts(b, v);
@@ -294,7 +292,7 @@ static void binding_json_write(struct sbuf *b, const struct binding_snap *s)
         for (size_t i = 0; i < ELEMENTSOF(settings); i++) {
                 if (i)
                         sbuf_puts(b, ",");
-                put_int_field(b, r, settings[i].key);
+                put_setting(b, r, settings[i].f);
         }
         sbuf_puts(b, "},\"discovery\":{\"type\":");
         sbuf_json_string(b, disc ?: "static");

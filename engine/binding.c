@@ -146,11 +146,14 @@ static bool secret_key(const char *line, size_t keylen)
 
 char *binding_mask_secrets(const char *content)
 {
-        size_t n = strlen(content);
-        char *out = malloc(n + 1 + 64), *o = out;
-        size_t cap = n + 1 + 64;
+        size_t n = strlen(content), lines = 1;
         const char *p = content;
+        char *out, *o;
 
+        /* A masked line is at most its key, " = ", the mask and a newline: 12 bytes past it. */
+        for (const char *q = content; (q = strchr(q, '\n')); q++)
+                lines++;
+        out = o = malloc(n + lines * (strlen(" = " MASK) + 1) + 1);
         if (!out)
                 return NULL;
         while (*p) {
@@ -162,21 +165,6 @@ char *binding_mask_secrets(const char *content)
                 while (keylen > 0 && p[keylen - 1] == ' ')
                         keylen--;
                 if (eq && secret_key(p, keylen)) {
-                        size_t need = keylen + strlen(" = " MASK "\n");
-
-                        if ((size_t)(o - out) + need + (size_t)(content + n - p) + 1 > cap) {
-                                size_t used = (size_t)(o - out);
-                                char *q;
-
-                                cap = cap * 2 + need;
-                                q = realloc(out, cap);
-                                if (!q) {
-                                        free(out);
-                                        return NULL;
-                                }
-                                out = q;
-                                o = out + used;
-                        }
                         memcpy(o, p, keylen);
                         o += keylen;
                         o += sprintf(o, " = " MASK "%s", eol ? "\n" : "");
@@ -322,25 +310,11 @@ static int bsnap_new(const char *path, const char *data, size_t len, uint64_t re
 
 /* --- the binding index (sorted by id; changed under write_lock + index_lock) --------------- */
 
+#define BIDX_KEY offsetof(struct binding_snap, id)
+
 static size_t bidx_search(struct engine *e, const char *id, bool *found)
 {
-        size_t lo = 0, hi = e->n_bidx;
-
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(e->bidx[mid]->id, id);
-
-                if (c == 0) {
-                        *found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *found = false;
-        return lo;
+        return sorted_search((void *const *)e->bidx, e->n_bidx, BIDX_KEY, id, found);
 }
 
 static struct binding_snap *bidx_find(struct engine *e, const char *id)
@@ -351,10 +325,20 @@ static struct binding_snap *bidx_find(struct engine *e, const char *id)
         return found ? e->bidx[i] : NULL;
 }
 
+/* The binding at a path: new-style paths name their id; old-style ones are looked for. */
 static struct binding_snap *bidx_find_path(struct engine *e, const char *path)
 {
+        char t[224], portal[64], iface[80], id[BINDING_ID_MAX];
+        struct binding_snap *b;
+
+        if (sscanf(path, "nodes/%223[^/]/%63[^/]/%79[^/]", t, portal, iface) == 3 &&
+            strlen(path) == strlen(t) + strlen(portal) + strlen(iface) + 8) {
+                snprintf(id, sizeof(id), "%s,%s,%s", t, portal, iface);
+                b = bidx_find(e, id);
+                return b && streq(b->path, path) ? b : NULL;
+        }
         for (size_t i = 0; i < e->n_bidx; i++)
-                if (streq(e->bidx[i]->path, path))
+                if (e->bidx[i]->old_style && streq(e->bidx[i]->path, path))
                         return e->bidx[i];
         return NULL;
 }
@@ -362,41 +346,14 @@ static struct binding_snap *bidx_find_path(struct engine *e, const char *path)
 /* Put snap (reference taken over) at id, or remove id (snap NULL). 0 or -ENOMEM. */
 static int bidx_set(struct engine *e, const char *id, struct binding_snap *snap)
 {
-        struct binding_snap *old = NULL;
-        bool found;
-        size_t i;
+        void *old = NULL;
+        int r;
 
         pthread_rwlock_wrlock(&e->index_lock);
-        if (snap && e->n_bidx == e->cap_bidx) {
-                size_t cap = e->cap_bidx ? e->cap_bidx * 2 : 64;
-                struct binding_snap **n = realloc(e->bidx, cap * sizeof(*n));
-
-                if (!n) {
-                        pthread_rwlock_unlock(&e->index_lock);
-                        binding_snap_unref(snap);
-                        return -ENOMEM;
-                }
-                e->bidx = n;
-                e->cap_bidx = cap;
-        }
-        i = bidx_search(e, id, &found);
-        if (found) {
-                old = e->bidx[i];
-                if (snap)
-                        e->bidx[i] = snap;
-                else {
-                        memmove(e->bidx + i, e->bidx + i + 1,
-                                (e->n_bidx - i - 1) * sizeof(*e->bidx));
-                        e->n_bidx--;
-                }
-        } else if (snap) {
-                memmove(e->bidx + i + 1, e->bidx + i, (e->n_bidx - i) * sizeof(*e->bidx));
-                e->bidx[i] = snap;
-                e->n_bidx++;
-        }
+        r = sorted_put((void ***)&e->bidx, &e->n_bidx, &e->cap_bidx, BIDX_KEY, id, snap, &old);
         pthread_rwlock_unlock(&e->index_lock);
-        binding_snap_unref(old);
-        return 0;
+        binding_snap_unref(r < 0 ? snap : old);
+        return r;
 }
 
 void bindings_free(struct engine *e)
@@ -465,6 +422,27 @@ static void fault(struct engine *e, const char *point)
                 e->fault(point);
 }
 
+/* Put content at path (NULL: remove it and the directories it leaves empty). */
+static int node_file_put(struct engine *e, const char *path, const char *content)
+{
+        return content ? mirror_path_write(e->mirror, path, content, strlen(content)) :
+                         mirror_path_remove(e->mirror, path, 1);
+}
+
+/*
+ * Undo a node write whose commit failed: the old file back, then the intent dropped. If the
+ * file cannot be restored, the intent stays and the next start settles the path.
+ */
+static void node_file_restore(struct engine *e, const char *path, const char *before)
+{
+        int r = node_file_put(e, path, before);
+
+        if (r < 0)
+                log_error_errno(r, "Failed to restore '%s'; the next start settles it", path);
+        else
+                (void)store_intent_drop(e->store, path);
+}
+
 /* The kind of a path for the audit. */
 static const char *path_kind(const char *path)
 {
@@ -481,24 +459,16 @@ static int commit_node(struct engine *e, const struct engine_ctx *ctx, const cha
                        const char *before, const char *action, bool write_file, uint64_t *ret_rev)
 {
         _cleanup_free_ char *m_before = NULL, *m_after = NULL;
-        uint64_t rev = e->revision + 1;
+        uint64_t rev;
         int r;
 
         if (before && !(m_before = binding_mask_secrets(before)))
                 return -ENOMEM;
         if (content && !(m_after = binding_mask_secrets(content)))
                 return -ENOMEM;
-
-        if (rev > e->revision_reserved) {
-                char buf[32];
-                uint64_t upto = rev + REVISION_RESERVE_BLOCK;
-                int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", upto);
-
-                r = mirror_state_write(e->mirror, REVISION_RESERVE_FILE, buf, (size_t)n);
-                if (r < 0)
-                        return r;
-                e->revision_reserved = upto;
-        }
+        r = revision_next(e, &rev);
+        if (r < 0)
+                return r;
 
         if (write_file) {
                 fault(e, "engine-before-intent");
@@ -513,20 +483,9 @@ static int commit_node(struct engine *e, const struct engine_ctx *ctx, const cha
                 if (r < 0)
                         return r;
                 fault(e, "engine-intent-committed");
-                r = content ? mirror_path_write(e->mirror, path, content, strlen(content)) :
-                              mirror_path_remove(e->mirror, path, 1);
+                r = node_file_put(e, path, content);
                 if (r < 0) {
-                        int k = before ?
-                                        mirror_path_write(e->mirror, path, before, strlen(before)) :
-                                        mirror_path_remove(e->mirror, path, 1);
-
-                        if (k >= 0)
-                                (void)store_intent_drop(e->store, path);
-                        else
-                                log_error_errno(k,
-                                                "Failed to restore '%s'; the next start "
-                                                "settles it",
-                                                path);
+                        node_file_restore(e, path, before);
                         return r;
                 }
                 fault(e, "engine-file-written");
@@ -548,13 +507,8 @@ static int commit_node(struct engine *e, const struct engine_ctx *ctx, const cha
                                           .audit_after = m_after,
                                   });
         if (r < 0) {
-                if (write_file) {
-                        int k = before ?
-                                        mirror_path_write(e->mirror, path, before, strlen(before)) :
-                                        mirror_path_remove(e->mirror, path, 1);
-                        if (k >= 0)
-                                (void)store_intent_drop(e->store, path);
-                }
+                if (write_file)
+                        node_file_restore(e, path, before);
                 return r;
         }
         fault(e, "engine-row-committed");
@@ -579,15 +533,20 @@ static int binding_store(struct engine *e, const struct engine_ctx *ctx, const c
         int r;
 
         r = node_render_file(rec, &content, &len);
+        if (r == -EINVAL)
+                return iface_error_set(err, r, NULL, "a required value of the record is unset");
         if (r < 0)
                 return r;
         path = node_path(key);
         if (!path)
                 return -ENOMEM;
         binding_id_format(key, id, sizeof(id));
-        /* What we write must read back as the same binding. */
+        /* What we write must read back as the same binding: the edit's values are checked here,
+         * by iscsiadm's reading of them (node_parse_file). */
         r = bsnap_new(path, content, len, 0, origin, old ? old->created_usec : now, now, &snap,
                       err);
+        if (r == -EBADMSG)
+                return -EINVAL;
         if (r < 0)
                 return r;
         r = commit_node(e, ctx, origin, path, id, content, old ? old->content : NULL, action, true,
@@ -1133,30 +1092,6 @@ static int session_check(struct engine *e, const struct binding_key *k, struct i
         return -EBUSY;
 }
 
-static int validate_rec(const struct node_rec *rec, struct iface_error *err)
-{
-        _cleanup_free_ char *content = NULL;
-        struct node_rec back = {};
-        size_t len;
-        int r;
-
-        r = node_render_file(rec, &content, &len);
-        if (r == -EINVAL) {
-                snprintf(err->reason, sizeof(err->reason), "a required value is unset");
-                return r;
-        }
-        if (r < 0)
-                return r;
-        r = node_parse_file(content, len, &back, err);
-        node_rec_done(&back);
-        if (r == -EBADMSG) {
-                if (err->field && strncmp(err->field, "node.", 5) != 0)
-                        err->field = NULL;
-                return -EINVAL;
-        }
-        return r;
-}
-
 int engine_binding_create(struct engine *e, const struct engine_ctx *ctx,
                           const struct binding_key *key, engine_node_edit_fn edit, void *userdata,
                           struct binding_snap **ret, struct iface_error *err)
@@ -1207,8 +1142,6 @@ int engine_binding_create(struct engine *e, const struct engine_ctx *ctx,
                          NODE_DISC_STATIC, NULL, 0, ifr, &rec);
         if (r >= 0 && edit)
                 r = edit(&rec, err, userdata);
-        if (r >= 0)
-                r = validate_rec(&rec, err);
         if (r >= 0)
                 r = binding_store(e, ctx, "api", key, &rec, NULL, "create", ret, err);
 finish:
@@ -1278,8 +1211,6 @@ int engine_binding_update(struct engine *e, const struct engine_ctx *ctx, const 
         r = rec_copy(&cur->rec, &next);
         if (r >= 0)
                 r = edit(&next, err, userdata);
-        if (r >= 0)
-                r = validate_rec(&next, err);
         if (r < 0)
                 goto finish;
         if (rec_equal(&next, &cur->rec)) {

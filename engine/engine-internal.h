@@ -177,6 +177,15 @@ int snap_new(struct iface_rec *rec, const char *content, size_t content_len, uin
 /* Mark s invalid (with the reason, and a health problem) if it breaks our rules. 0, -ENOMEM. */
 int snap_check_valid(struct engine *e, struct iface_snap *s);
 
+/* A sorted array of record pointers whose char * key is at key_off: the position of key, or
+ * where it would go (*found false). */
+size_t sorted_search(void *const *v, size_t n, size_t key_off, const char *key, bool *found);
+
+/* Put item (NULL: remove) at key, growing the array; the replaced or removed item (or NULL)
+ * in *ret_old. 0 or -ENOMEM (nothing changed). */
+int sorted_put(void ***v, size_t *n, size_t *cap, size_t key_off, const char *key, void *item,
+               void **ret_old);
+
 /* The indexed record name (borrowed) or NULL; holding write_lock or index_lock. */
 struct iface_snap *idx_find(struct engine *e, const char *name);
 
@@ -193,6 +202,9 @@ struct iface_snap *builtin_find(struct engine *e, const char *name);
  * 0 holding both, or -ETIMEDOUT, -ESHUTDOWN, -EBADFD, -EIO... (err->reason filled), holding
  * nothing. */
 int write_begin(struct engine *e, const struct engine_ctx *ctx, struct iface_error *err);
+
+/* The revision the next write gets, its reserve on record first; holding write_lock. */
+int revision_next(struct engine *e, uint64_t *ret);
 
 /* Release what write_begin took. */
 void write_end(struct engine *e);

@@ -102,14 +102,17 @@ int snap_check_valid(struct engine *e, struct iface_snap *s)
 
 /* --- the index (callers hold write_lock; readers only take index_lock shared) --------------- */
 
-/* Binary search: returns the position of name, or where it would be inserted (*found false). */
-static size_t idx_search(struct engine *e, const char *name, bool *found)
+/*
+ * A sorted array of pointers to records whose key, a char *, sits at key_off in each: the
+ * iface index (by name) and the binding index (by id) share this.
+ */
+size_t sorted_search(void *const *v, size_t n, size_t key_off, const char *key, bool *found)
 {
-        size_t lo = 0, hi = e->n_idx;
+        size_t lo = 0, hi = n;
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(e->idx[mid]->rec.name, name);
+                int c = strcmp(*(char *const *)((const char *)v[mid] + key_off), key);
 
                 if (c == 0) {
                         *found = true;
@@ -124,10 +127,45 @@ static size_t idx_search(struct engine *e, const char *name, bool *found)
         return lo;
 }
 
+int sorted_put(void ***v, size_t *n, size_t *cap, size_t key_off, const char *key, void *item,
+               void **ret_old)
+{
+        bool found;
+        size_t i;
+
+        *ret_old = NULL;
+        if (item && *n == *cap) {
+                size_t c = *cap ? *cap * 2 : 64;
+                void **p = realloc(*v, c * sizeof(*p));
+
+                if (!p)
+                        return -ENOMEM;
+                *v = p;
+                *cap = c;
+        }
+        i = sorted_search(*v, *n, key_off, key, &found);
+        if (found) {
+                *ret_old = (*v)[i];
+                if (item)
+                        (*v)[i] = item;
+                else {
+                        memmove(*v + i, *v + i + 1, (*n - i - 1) * sizeof(**v));
+                        (*n)--;
+                }
+        } else if (item) {
+                memmove(*v + i + 1, *v + i, (*n - i) * sizeof(**v));
+                (*v)[i] = item;
+                (*n)++;
+        }
+        return 0;
+}
+
+#define IDX_KEY offsetof(struct iface_snap, rec.name)
+
 struct iface_snap *idx_find(struct engine *e, const char *name)
 {
         bool found;
-        size_t i = idx_search(e, name, &found);
+        size_t i = sorted_search((void *const *)e->idx, e->n_idx, IDX_KEY, name, &found);
 
         return found ? e->idx[i] : NULL;
 }
@@ -135,42 +173,15 @@ struct iface_snap *idx_find(struct engine *e, const char *name)
 /* Put snap (reference taken over) in place of name's entry; NULL removes it. */
 int idx_set(struct engine *e, const char *name, struct iface_snap *snap)
 {
-        struct iface_snap *old = NULL;
-        bool found;
-        size_t i;
+        void *old = NULL;
+        int r;
 
+        /* Readers hold index_lock while they look at idx, so it grows inside. */
         pthread_rwlock_wrlock(&e->index_lock);
-        if (snap && e->n_idx == e->cap_idx) {
-                /* Readers hold index_lock while they look at idx, so grow it inside. */
-                size_t cap = e->cap_idx ? e->cap_idx * 2 : 64;
-                struct iface_snap **n = realloc(e->idx, cap * sizeof(*n));
-
-                if (!n) {
-                        pthread_rwlock_unlock(&e->index_lock);
-                        iface_snap_unref(snap);
-                        return -ENOMEM;
-                }
-                e->idx = n;
-                e->cap_idx = cap;
-        }
-        i = idx_search(e, name, &found);
-        if (found) {
-                old = e->idx[i];
-                if (snap)
-                        e->idx[i] = snap;
-                else {
-                        memmove(e->idx + i, e->idx + i + 1, (e->n_idx - i - 1) * sizeof(*e->idx));
-                        e->n_idx--;
-                }
-        } else if (snap) {
-                memmove(e->idx + i + 1, e->idx + i, (e->n_idx - i) * sizeof(*e->idx));
-                e->idx[i] = snap;
-                e->n_idx++;
-        }
+        r = sorted_put((void ***)&e->idx, &e->n_idx, &e->cap_idx, IDX_KEY, name, snap, &old);
         pthread_rwlock_unlock(&e->index_lock);
-
-        iface_snap_unref(old);
-        return 0;
+        iface_snap_unref(r < 0 ? snap : old);
+        return r;
 }
 
 /* --- start and stop ------------------------------------------------------------------------ */
@@ -560,7 +571,7 @@ int engine_iface_list(struct engine *e, const struct engine_list_query *q, struc
                 start = e->n_idx;
                 first_builtin = 1;
         } else if (q->after) {
-                start = idx_search(e, q->after, &found);
+                start = sorted_search((void *const *)e->idx, e->n_idx, IDX_KEY, q->after, &found);
                 if (found)
                         start++;
         }

@@ -1150,6 +1150,7 @@ const char *mirror_root(const struct mirror *m)
 /* --- scanning the node db --- */
 
 struct scan_state {
+        bool collect; /* the entries too, not only the signature */
         struct mirror_node_entry *items;
         size_t n, alloc;
         uint64_t sig;
@@ -1177,6 +1178,8 @@ static void sig_stat(uint64_t *h, const char *path, const struct stat *st)
 
 static int scan_add(struct scan_state *s, const char *path, const struct stat *st)
 {
+        if (!s->collect)
+                return 0;
         if (s->n == s->alloc) {
                 size_t na = s->alloc ? s->alloc * 2 : 64;
                 struct mirror_node_entry *p = reallocarray(s->items, na, sizeof(*p));
@@ -1200,8 +1203,7 @@ static int scan_add(struct scan_state *s, const char *path, const struct stat *s
 }
 
 /* Visit the entries of dir_fd (path prefix), depth levels down, skipping hidden names. */
-static int scan_dir(struct scan_state *s, int dir_fd, const char *prefix, unsigned depth,
-                    bool want_files_at_depth_0)
+static int scan_dir(struct scan_state *s, int dir_fd, const char *prefix, unsigned depth)
 {
         _cleanup_(closedirp) DIR *d = NULL;
         int r;
@@ -1238,7 +1240,7 @@ static int scan_dir(struct scan_state *s, int dir_fd, const char *prefix, unsign
                                         continue;
                                 return -errno;
                         }
-                        r = scan_dir(s, fd, path, depth - 1, want_files_at_depth_0);
+                        r = scan_dir(s, fd, path, depth - 1);
                         if (r < 0)
                                 return r;
                         continue;
@@ -1263,7 +1265,7 @@ int mirror_nodes_scan(struct mirror *m, struct mirror_node_entry **ret, size_t *
                 const char *dir;
                 unsigned depth;
         } tops[] = { { "nodes", 2 }, { "send_targets", 1 } };
-        struct scan_state s = { .sig = 1469598103934665603ULL };
+        struct scan_state s = { .collect = ret != NULL, .sig = 1469598103934665603ULL };
         int r = 0;
 
         assert_return(m, -EINVAL);
@@ -1281,7 +1283,7 @@ int mirror_nodes_scan(struct mirror *m, struct mirror_node_entry **ret, size_t *
                 }
                 if (fstat(fd, &st) == 0)
                         sig_stat(&s.sig, tops[i].dir, &st);
-                r = scan_dir(&s, fd, tops[i].dir, tops[i].depth, true);
+                r = scan_dir(&s, fd, tops[i].dir, tops[i].depth);
         }
         if (r < 0) {
                 mirror_node_entries_free(s.items, s.n);

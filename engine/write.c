@@ -40,6 +40,30 @@ static void restore_old_file(struct engine *e, const char *name, const struct if
 }
 
 /*
+ * The revision the next write gets (e->revision + 1; the write sets e->revision once it is
+ * committed). Before it is handed out, a block of revisions including it is put on record beside
+ * the records (one fsync per REVISION_RESERVE_BLOCK writes), so that a lost db cannot make a
+ * later revision repeat an ETag a client saw. Holding write_lock. 0 or -errno.
+ */
+int revision_next(struct engine *e, uint64_t *ret)
+{
+        uint64_t rev = e->revision + 1;
+
+        if (rev > e->revision_reserved) {
+                char buf[32];
+                uint64_t upto = rev + REVISION_RESERVE_BLOCK;
+                int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", upto);
+                int r = mirror_state_write(e->mirror, REVISION_RESERVE_FILE, buf, (size_t)n);
+
+                if (r < 0)
+                        return r;
+                e->revision_reserved = upto;
+        }
+        *ret = rev;
+        return 0;
+}
+
+/*
  * Store one change made through the API (origin "api") or by the engine itself ("auto"),
  * holding write_lock and iscsiadm's lock (write_begin), with the file settled (settle_name):
  * intent row (durable) -> file (atomic, durable) -> row + audit with the
@@ -58,7 +82,7 @@ int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *or
         _cleanup_free_ char *content = NULL;
         _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
         size_t len = 0;
-        uint64_t rev = e->revision + 1;
+        uint64_t rev;
         int64_t now = clock_usec(CLOCK_REALTIME);
         int r;
 
@@ -67,22 +91,9 @@ int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *or
                 if (r < 0)
                         return r;
         }
-
-        /*
-         * The revision is about to be handed out: make sure a block of revisions including it is
-         * on record beside the records (one fsync per REVISION_RESERVE_BLOCK writes), so that a
-         * lost db cannot make a later revision repeat an ETag a client saw.
-         */
-        if (rev > e->revision_reserved) {
-                char buf[32];
-                uint64_t upto = rev + REVISION_RESERVE_BLOCK;
-                int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", upto);
-
-                r = mirror_state_write(e->mirror, REVISION_RESERVE_FILE, buf, (size_t)n);
-                if (r < 0)
-                        return r;
-                e->revision_reserved = upto;
-        }
+        r = revision_next(e, &rev);
+        if (r < 0)
+                return r;
 
         fault(e, "engine-before-intent");
         r = store_intent_put(e->store, &(struct store_intent){
