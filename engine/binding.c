@@ -383,8 +383,8 @@ static struct st_entry *sts_find(struct engine *e, const char *path)
         return NULL;
 }
 
-static int sts_set(struct engine *e, const char *path, const char *content, uint64_t rev,
-                   int64_t created)
+static int sts_set_locked(struct engine *e, const char *path, const char *content, uint64_t rev,
+                          int64_t created)
 {
         struct st_entry *s = sts_find(e, path);
 
@@ -412,6 +412,19 @@ static int sts_set(struct engine *e, const char *path, const char *content, uint
         s->content = strdup(content);
         s->revision = rev;
         return s->content ? 0 : -ENOMEM;
+}
+
+/* Change the discovery records, holding write_lock; readers (engine_discovery_auth) hold
+ * index_lock shared, so the change takes it exclusive. */
+static int sts_set(struct engine *e, const char *path, const char *content, uint64_t rev,
+                   int64_t created)
+{
+        int r;
+
+        pthread_rwlock_wrlock(&e->index_lock);
+        r = sts_set_locked(e, path, content, rev, created);
+        pthread_rwlock_unlock(&e->index_lock);
+        return r;
 }
 
 /* --- the write protocol for the node db ---------------------------------------------------- */
@@ -1001,31 +1014,54 @@ int engine_binding_list(struct engine *e, const struct engine_binding_query *q,
         return 0;
 }
 
-int engine_iface_bindings(struct engine *e, const char *iface, char ***ret, size_t *ret_n)
+static void ids_free(char **v)
 {
-        char **v = NULL;
+        for (char **p = v; p && *p; p++)
+                free(*p);
+        free(v);
+}
+
+/* The ids of iface's bindings (NULL-terminated), holding index_lock or write_lock. */
+static int ids_of_iface(struct engine *e, const char *iface, char ***ret, size_t *ret_n)
+{
+        char **v = calloc(1, sizeof(*v));
         size_t n = 0;
 
-        assert_return(e && iface && ret && ret_n, -EINVAL);
-        pthread_rwlock_rdlock(&e->index_lock);
+        if (!v)
+                return -ENOMEM;
         for (size_t i = 0; i < e->n_bidx; i++) {
                 char **p;
 
                 if (!streq(e->bidx[i]->key.iface, iface))
                         continue;
                 p = realloc(v, (n + 2) * sizeof(*v));
-                if (!p || !(p[n] = strdup(e->bidx[i]->id))) {
-                        free(p ?: v);
-                        pthread_rwlock_unlock(&e->index_lock);
+                if (!p) {
+                        ids_free(v);
                         return -ENOMEM;
                 }
                 v = p;
-                v[++n] = NULL;
+                v[n + 1] = NULL;
+                v[n] = strdup(e->bidx[i]->id);
+                if (!v[n]) {
+                        ids_free(v);
+                        return -ENOMEM;
+                }
+                n++;
         }
-        pthread_rwlock_unlock(&e->index_lock);
         *ret = v;
         *ret_n = n;
         return 0;
+}
+
+int engine_iface_bindings(struct engine *e, const char *iface, char ***ret, size_t *ret_n)
+{
+        int r;
+
+        assert_return(e && iface && ret && ret_n, -EINVAL);
+        pthread_rwlock_rdlock(&e->index_lock);
+        r = ids_of_iface(e, iface, ret, ret_n);
+        pthread_rwlock_unlock(&e->index_lock);
+        return r;
 }
 
 /* --- writes -------------------------------------------------------------------------------- */
@@ -1279,52 +1315,47 @@ int engine_binding_delete(struct engine *e, const struct engine_ctx *ctx, const 
 int bindings_of_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *iface,
                              bool cascade, struct iface_error *err)
 {
+        char **ids = NULL;
         size_t n = 0;
         int r;
 
-        for (size_t i = 0; i < e->n_bidx; i++)
-                n += streq(e->bidx[i]->key.iface, iface);
-        if (n == 0)
-                return 0;
+        r = ids_of_iface(e, iface, &ids, &n);
+        if (r < 0 || n == 0)
+                goto finish;
         if (!cascade) {
                 snprintf(err->reason, sizeof(err->reason),
                          "the iface has %zu binding(s): delete them first, or delete with "
                          "?cascade=true",
                          n);
-                return -ENOTEMPTY;
+                r = -ENOTEMPTY;
+                goto finish;
         }
-        for (size_t i = 0; i < e->n_bidx; i++) {
-                struct binding_snap *b = e->bidx[i];
+        /* Every one settled and free to go before the first is deleted: all or none. */
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct binding_snap *b = bidx_find(e, ids[i]), *cur = NULL;
 
-                if (!streq(b->key.iface, iface))
+                if (b)
+                        r = settle_node(e, b->path, b->id, &cur, err);
+                if (r < 0 || !cur)
                         continue;
-                if (b->old_style) {
+                if (cur->old_style) {
                         snprintf(err->reason, sizeof(err->reason),
-                                 "'%s' is an old-style record of this iface: iscsi-ifaced never "
-                                 "writes those; remove it with iscsiadm first",
-                                 b->path);
-                        return -EPERM;
-                }
-                r = session_check(e, &b->key, err);
-                if (r < 0)
-                        return r;
+                                 "'%.120s' is an old-style record of this iface: iscsi-ifaced "
+                                 "never writes those; remove it with iscsiadm first",
+                                 cur->path);
+                        r = -EPERM;
+                } else
+                        r = session_check(e, &cur->key, err);
         }
-        for (size_t i = 0; i < e->n_bidx;) {
-                struct binding_snap *b = e->bidx[i];
-                struct binding_snap *cur;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct binding_snap *cur = bidx_find(e, ids[i]);
 
-                if (!streq(b->key.iface, iface)) {
-                        i++;
-                        continue;
-                }
-                r = settle_node(e, b->path, b->id, &cur, err);
-                if (r >= 0 && cur)
+                if (cur)
                         r = binding_remove(e, ctx, "api", cur);
-                if (r < 0)
-                        return r;
-                /* Removed (or gone in the settle): the same i is the next one. */
         }
-        return 0;
+finish:
+        ids_free(ids);
+        return r;
 }
 
 /*
@@ -1334,17 +1365,20 @@ int bindings_of_iface_delete(struct engine *e, const struct engine_ctx *ctx, con
 int bindings_follow_iface(struct engine *e, const struct engine_ctx *ctx,
                           const struct iface_rec *ifr)
 {
-        for (size_t i = 0; i < e->n_bidx; i++) {
-                struct binding_snap *b = e->bidx[i], *cur;
+        char **ids = NULL;
+        size_t n = 0;
+        int r;
+
+        r = ids_of_iface(e, ifr->name, &ids, &n);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                struct binding_snap *b = bidx_find(e, ids[i]), *cur = NULL;
                 struct node_rec next = {};
                 struct iface_error err = {};
-                int r;
 
-                if (!streq(b->key.iface, ifr->name) || b->old_style)
+                if (!b || b->old_style)
                         continue;
-                r = settle_node(e, b->path, b->id, &cur, &err);
-                if (r < 0 || !cur) {
-                        log_warning("Binding %s does not follow the change of iface %s: %s", b->id,
+                if (settle_node(e, b->path, b->id, &cur, &err) < 0 || !cur) {
+                        log_warning("Binding %s does not follow the change of iface %s: %s", ids[i],
                                     ifr->name, err.reason);
                         continue;
                 }
@@ -1357,11 +1391,9 @@ int bindings_follow_iface(struct engine *e, const struct engine_ctx *ctx,
                         r = binding_store(e, ctx, "api", &cur->key, &next, cur, "update", NULL,
                                           &err);
                 node_rec_done(&next);
-                if (r < 0)
-                        return r;
-                /* binding_store replaced bidx[i] in place. */
         }
-        return 0;
+        ids_free(ids);
+        return r;
 }
 
 /* --- discovery records and bindings found by discovery ------------------------------------- */
@@ -1377,7 +1409,9 @@ int engine_discovery_auth(struct engine *e, const char *address, uint16_t port,
 
         assert_return(e && address && ret, -EINVAL);
         snprintf(path, sizeof(path), "send_targets/%s,%u/st_config", address, port);
-        pthread_mutex_lock(&e->write_lock);
+        /* Called on HTTP threads: index_lock, never write_lock (a write may hold it for the
+         * whole lock timeout while it waits for iscsiadm's lock). */
+        pthread_rwlock_rdlock(&e->index_lock);
         s = sts_find(e, path);
         if (s && st_parse_file(s->content, strlen(s->content), &rec, &err) >= 0 &&
             rec.val[ST_F_AUTHMETHOD] && streq(rec.val[ST_F_AUTHMETHOD], "CHAP")) {
@@ -1391,7 +1425,7 @@ int engine_discovery_auth(struct engine *e, const char *address, uint16_t port,
                 r = 0;
         }
         st_rec_done(&rec);
-        pthread_mutex_unlock(&e->write_lock);
+        pthread_rwlock_unlock(&e->index_lock);
         return r;
 }
 

@@ -41,10 +41,11 @@
  * | lock.write     | ifaces/ against iscsiadm: always taken holding  | same as write_lock, always|
  * | (mirror_lock)  | write_lock, except in engine_new before any     | inside it; watcher tries  |
  * |                | other thread exists                             | once (timeout 0)          |
- * | index_lock     | idx, n_idx, cap_idx against readers: exclusive  | idx_set (writers, under   |
- * |                | only in idx_set; builtin[] never changes after  | 1+2; engine_new alone);   |
- * |                | engine_new                                      | shared: HTTP threads      |
- * |                |                                                 | (get, list, health)       |
+ * | index_lock     | idx, bidx, sts against readers: exclusive only  | idx_set, bidx_set, sts_set|
+ * |                | in idx_set, bidx_set and sts_set; builtin[]     | (writers, under 1+2;      |
+ * |                | never changes after engine_new                  | engine_new alone); shared:|
+ * |                |                                                 | HTTP threads (get, list,  |
+ * |                |                                                 | health, discovery auth)   |
  * | health_lock    | problems, n_problems, events, n_events,         | health.c only: writers    |
  * | (leaf)         | drift_imported                                  | and watcher (under 1+2),  |
  * |                |                                                 | engine_health (alone)     |
@@ -111,8 +112,9 @@ struct engine {
         size_t cap_idx;
         struct iface_snap *builtin[2]; /* "default", "iser" */
 
-        /* The bindings (binding.c), sorted by id, under index_lock like idx; the discovery
-         * records, the defaults and nodes_sig under write_lock. */
+        /* The bindings (binding.c), sorted by id, and the discovery records: changed holding
+         * write_lock and index_lock (exclusive), read holding either, like idx. The defaults
+         * are set in engine_new; nodes_sig is under write_lock. */
         struct binding_snap **bidx;
         size_t n_bidx;
         size_t cap_bidx;
