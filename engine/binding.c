@@ -1066,6 +1066,16 @@ int engine_iface_bindings(struct engine *e, const char *iface, char ***ret, size
 
 /* --- writes -------------------------------------------------------------------------------- */
 
+/* A file of the node db we cannot take over: the write is refused, nothing changes. */
+static int refuse_unsettled(struct engine *e, const char *path, struct iface_error *err)
+{
+        snprintf(err->reason, sizeof(err->reason),
+                 "'%.120s' was changed outside iscsi-ifaced and cannot be imported%s: nothing "
+                 "was changed",
+                 path, e->drift == ENGINE_DRIFT_REPORT ? " (the drift policy is 'report')" : "");
+        return -EBUSY;
+}
+
 /* Before a write of a binding: its file must be what we last wrote (or absent). */
 static int settle_node(struct engine *e, const char *path, const char *id,
                        struct binding_snap **ret_cur, struct iface_error *err)
@@ -1090,11 +1100,7 @@ static int settle_node(struct engine *e, const char *path, const char *id,
                                 return r;
                 }
         }
-        snprintf(err->reason, sizeof(err->reason),
-                 "'%.120s' was changed outside iscsi-ifaced and cannot be imported%s: nothing "
-                 "was changed",
-                 path, e->drift == ENGINE_DRIFT_REPORT ? " (the drift policy is 'report')" : "");
-        return -EBUSY;
+        return refuse_unsettled(e, path, err);
 }
 
 /* The iface record a binding copies in (stored or built-in), borrowed under write_lock. */
@@ -1440,6 +1446,31 @@ static int set_val(char **slot, const char *v)
         return 0;
 }
 
+/*
+ * Before a write of a discovery record: the file must be what we last wrote (or absent), after
+ * importing an outside change; what cannot be imported is never written over (-EBUSY).
+ */
+static int settle_st(struct engine *e, const char *path, struct st_entry **ret_cur,
+                     struct iface_error *err)
+{
+        _cleanup_free_ char *data = NULL;
+        struct st_entry *cur;
+        int r;
+
+        r = reconcile_st_path(e, path);
+        if (r < 0)
+                return r;
+        cur = sts_find(e, path);
+        r = mirror_path_read(e->mirror, path, &data, NULL);
+        if (r == -ENOMEM)
+                return r;
+        if ((r == -ENOENT && !cur) || (r >= 0 && cur && streq(cur->content, data))) {
+                *ret_cur = cur;
+                return 0;
+        }
+        return refuse_unsettled(e, path, err);
+}
+
 /* Write send_targets/<addr>,<port>/st_config (new, or with new CHAP), holding the locks. */
 static int st_store(struct engine *e, const struct engine_ctx *ctx, const char *address,
                     uint16_t port, const struct check_chap *auth, struct iface_error *err)
@@ -1453,10 +1484,9 @@ static int st_store(struct engine *e, const struct engine_ctx *ctx, const char *
         int r;
 
         snprintf(path, sizeof(path), "send_targets/%s,%u/st_config", address, port);
-        r = reconcile_st_path(e, path);
+        r = settle_st(e, path, &cur, err);
         if (r < 0)
                 return r;
-        cur = sts_find(e, path);
         if (cur)
                 r = st_parse_file(cur->content, strlen(cur->content), &rec, err);
         else
@@ -1496,6 +1526,43 @@ static int st_store(struct engine *e, const struct engine_ctx *ctx, const char *
         return sts_set(e, path, content, rev, clock_usec(CLOCK_REALTIME));
 }
 
+/*
+ * One binding found by discovery through address:port, holding write_begin's locks: created
+ * (out->r 0), left as it is because it exists (1), or refused (-errno, out->reason). Returns 0,
+ * or the -errno of a failure of the storage, which ends the run's writes.
+ */
+static int bind_one(struct engine *e, const struct engine_ctx *ctx, const char *address,
+                    uint16_t port, const struct binding_key *k, struct engine_bind_outcome *out)
+{
+        _cleanup_free_ char *path = node_path(k);
+        const struct iface_rec *ifr = iface_for(e, k->iface);
+        struct binding_snap *cur = NULL;
+        struct node_rec rec = {};
+        struct iface_error err = {};
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = settle_node(e, path, out->id, &cur, &err);
+        if (r >= 0 && cur)
+                r = 1;
+        else if (r >= 0 && !ifr)
+                r = iface_error_set(&err, -ENOENT, NULL, "the iface %s is gone", k->iface);
+        else if (r >= 0 && e->n_bidx >= ENGINE_MAX_RECORDS)
+                r = iface_error_set(&err, -ENOSPC, NULL, "the binding limit is reached");
+        else if (r >= 0) {
+                r = node_rec_new(&e->node_defaults, k->target, k->address, k->port, k->tpgt,
+                                 NODE_DISC_SENDTARGETS, address, port, ifr, &rec);
+                if (r >= 0)
+                        r = binding_store(e, ctx, "api", k, &rec, NULL, "create", NULL, &err);
+                node_rec_done(&rec);
+        }
+        out->r = r;
+        snprintf(out->reason, sizeof(out->reason), "%.159s",
+                 r < 0 ? (err.reason[0] ? err.reason : strerror(-r)) : "");
+        return r == -ENOMEM || r == -EIO || r == -ENOSPC || r == -EBADFD ? r : 0;
+}
+
 int engine_discovery_bind(struct engine *e, const struct engine_ctx *ctx, const char *address,
                           uint16_t port, const struct check_chap *auth,
                           const struct binding_key *found, size_t n,
@@ -1504,48 +1571,22 @@ int engine_discovery_bind(struct engine *e, const struct engine_ctx *ctx, const 
         int r;
 
         assert_return(e && address && (found || n == 0) && (out || n == 0) && err, -EINVAL);
-        r = write_begin(e, ctx, err);
-        if (r < 0)
-                return r;
-        r = st_store(e, ctx, address, port, auth, err);
-        for (size_t i = 0; i < n && r >= 0; i++) {
-                const struct binding_key *k = &found[i];
-                _cleanup_free_ char *path = node_path(k);
-                struct node_rec rec = {};
-                struct iface_error e1 = {};
-                const struct iface_rec *ifr = iface_for(e, k->iface);
-                struct binding_snap *cur = NULL;
-                int k_r;
-
-                binding_id_format(k, out[i].id, sizeof(out[i].id));
-                if (!path) {
-                        r = -ENOMEM;
-                        break;
-                }
-                k_r = settle_node(e, path, out[i].id, &cur, &e1);
-                if (k_r >= 0 && cur)
-                        k_r = 1; /* existing: left as it is */
-                else if (k_r >= 0 && !ifr) {
-                        snprintf(e1.reason, sizeof(e1.reason), "the iface %s is gone", k->iface);
-                        k_r = -ENOENT;
-                } else if (k_r >= 0 && e->n_bidx >= ENGINE_MAX_RECORDS) {
-                        snprintf(e1.reason, sizeof(e1.reason), "the binding limit is reached");
-                        k_r = -ENOSPC;
-                } else if (k_r >= 0) {
-                        k_r = node_rec_new(&e->node_defaults, k->target, k->address, k->port,
-                                           k->tpgt, NODE_DISC_SENDTARGETS, address, port, ifr,
-                                           &rec);
-                        if (k_r >= 0)
-                                k_r = binding_store(e, ctx, "api", k, &rec, NULL, "create", NULL,
-                                                    &e1);
-                        node_rec_done(&rec);
-                }
-                out[i].r = k_r;
-                snprintf(out[i].reason, sizeof(out[i].reason), "%.159s",
-                         k_r < 0 ? (e1.reason[0] ? e1.reason : strerror(-k_r)) : "");
-                if (k_r == -ENOMEM || k_r == -EIO || k_r == -ENOSPC || k_r == -EBADFD)
-                        r = k_r; /* the storage failed: stop */
+        /* Every outcome says something, also for the ones a failure below never reaches. */
+        for (size_t i = 0; i < n; i++) {
+                binding_id_format(&found[i], out[i].id, sizeof(out[i].id));
+                out[i].r = -ECANCELED;
+                snprintf(out[i].reason, sizeof(out[i].reason), "not written");
         }
-        write_end(e);
+        r = write_begin(e, ctx, err);
+        if (r >= 0) {
+                r = st_store(e, ctx, address, port, auth, err);
+                for (size_t i = 0; i < n && r >= 0; i++)
+                        r = bind_one(e, ctx, address, port, &found[i], &out[i]);
+                write_end(e);
+        }
+        for (size_t i = 0; r < 0 && i < n; i++)
+                if (out[i].r == -ECANCELED)
+                        snprintf(out[i].reason, sizeof(out[i].reason), "not written: %.140s",
+                                 err->reason[0] ? err->reason : strerror(-r));
         return r;
 }
