@@ -922,10 +922,12 @@ int recover_node_intent(struct engine *e, const char *path, const char *content,
                 log_notice("Interrupted write of '%s' (revision %" PRIu64
                            ") did not reach the db root, dropped",
                            path, rev);
+                /* A create may have made its directories before the kill. */
+                (void)mirror_path_prune(e->mirror, path, 1);
                 return store_intent_drop(e->store, path);
         }
         if (!content)
-                (void)mirror_path_remove(e->mirror, path, 1); /* its empty directories */
+                (void)mirror_path_prune(e->mirror, path, 1); /* a remove may have stopped early */
         if (content && !(masked = binding_mask_secrets(content)))
                 return -ENOMEM;
         r = store_apply(e->store, &(struct store_change){

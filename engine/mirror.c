@@ -1053,35 +1053,73 @@ static int remove_empty_dirs(struct mirror *m, const struct split_path *sp, int 
         return 0;
 }
 
-int mirror_path_remove(struct mirror *m, const char *path, unsigned keep_levels)
+/* Open the directories of sp as far as they exist (never following a link): *ret_n of them. */
+static int walk_existing(struct mirror *m, const struct split_path *sp, int fds[PATH_DEPTH_MAX],
+                         size_t *ret_n)
+{
+        size_t i;
+
+        for (i = 0; i + 1 < sp->n; i++) {
+                fds[i] = openat(i == 0 ? m->root_fd : fds[i - 1], sp->comp[i],
+                                O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+                if (fds[i] < 0) {
+                        int e = errno;
+
+                        if (e == ENOENT)
+                                break; /* fds[0..i-1] stay open for the caller */
+                        close_fds(fds, i);
+                        return e == ELOOP ? -ENOTDIR : -e;
+                }
+        }
+        *ret_n = i;
+        return 0;
+}
+
+/*
+ * Remove the file at path (with remove_file), then the directories it leaves empty, as far up
+ * as keep_levels; levels already gone (an interrupted remove) are skipped, so the directories
+ * above them still go.
+ */
+static int path_remove(struct mirror *m, const char *path, unsigned keep_levels, bool remove_file)
 {
         struct split_path sp;
         int fds[PATH_DEPTH_MAX] = { -1, -1, -1, -1 };
         struct stat st;
+        size_t n = 0;
         int r;
 
         assert_return(m, -EINVAL);
         r = split_path(path, &sp);
         if (r < 0)
                 return r;
-        r = walk_dirs(m, &sp, false, fds);
-        if (r == -ENOENT)
-                return 0;
+        r = walk_existing(m, &sp, fds, &n);
         if (r < 0)
                 return r;
-        /* Only a regular file is ours to remove: never a directory or what a link points at. */
-        if (fstatat(fds[sp.n - 2], sp.comp[sp.n - 1], &st, AT_SYMLINK_NOFOLLOW) < 0)
-                r = errno == ENOENT ? 0 : -errno;
-        else if (!S_ISREG(st.st_mode))
-                r = -EISDIR;
-        else if (unlinkat(fds[sp.n - 2], sp.comp[sp.n - 1], 0) < 0)
-                r = -errno;
-        else
-                r = fsync_fd(fds[sp.n - 2]);
-        if (r >= 0 && sp.n >= 2)
-                r = remove_empty_dirs(m, &sp, fds, sp.n - 2, keep_levels);
-        close_fds(fds, sp.n - 1);
+        if (remove_file && n == sp.n - 1) {
+                /* Only a regular file is ours to remove: never a directory or a link's target. */
+                if (fstatat(fds[n - 1], sp.comp[n], &st, AT_SYMLINK_NOFOLLOW) < 0)
+                        r = errno == ENOENT ? 0 : -errno;
+                else if (!S_ISREG(st.st_mode))
+                        r = -EISDIR;
+                else if (unlinkat(fds[n - 1], sp.comp[n], 0) < 0)
+                        r = -errno;
+                else
+                        r = fsync_fd(fds[n - 1]);
+        }
+        if (r >= 0 && n > 0)
+                r = remove_empty_dirs(m, &sp, fds, n - 1, keep_levels);
+        close_fds(fds, n);
         return r;
+}
+
+int mirror_path_remove(struct mirror *m, const char *path, unsigned keep_levels)
+{
+        return path_remove(m, path, keep_levels, true);
+}
+
+int mirror_path_prune(struct mirror *m, const char *path, unsigned keep_levels)
+{
+        return path_remove(m, path, keep_levels, false);
 }
 
 int mirror_link_set(struct mirror *m, const char *path, const char *target)

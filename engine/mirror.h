@@ -135,6 +135,9 @@ int mirror_path_write(struct mirror *m, const char *path, const char *data, size
  */
 int mirror_path_remove(struct mirror *m, const char *path, unsigned keep_levels);
 
+/* Only the empty directories above path (an interrupted create or remove left them). */
+int mirror_path_prune(struct mirror *m, const char *path, unsigned keep_levels);
+
 /* Make path a symlink to target (replacing a link there; -EEXIST if something else is). */
 int mirror_link_set(struct mirror *m, const char *path, const char *target);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * crash.storm: kills the real daemon with SIGKILL at random instants of a write storm, restarts
- * it on the same state and checks the crash-safety property of DESIGN.md §2: both mirrors agree,
+ * it on the same state and checks the crash-safety property of DESIGN.md §2 for iface records and
+ * for bindings (node records under nodes/, written by a client of their own): both mirrors agree,
  * every record is wholly its old or its new version, no acknowledged (2xx) write is lost, and no
  * temp file, intent or iscsiadm lock is left behind. ETags are checked too: a version keeps its
  * revision across restarts and no revision ever names two versions. In about one round in four
@@ -44,6 +45,10 @@
 #define STOP_TIMEOUT_MS  15000
 #define HTTP_TIMEOUT_S   30
 #define MARKER_PREFIX    "iqn.2020-01.com.example:op-"
+#define N_BSLOTS         10 /* bindings, one client thread of their own */
+#define BTARGET_PREFIX   "iqn.2026-12.test.crash:b"
+#define BPORTAL_DIR      "127.0.0.1,3260,1"
+#define BMARKER_KEY      "node.session.timeo.replacement_timeout"
 #define EXIT_VIOLATION   1
 #define EXIT_HARNESS     99
 
@@ -59,7 +64,7 @@ static const char *const op_names[_OP_MAX] = { "create", "put", "patch", "delete
 
 /* One name, owned by exactly one client thread: at most one op on it is ever in flight. */
 struct slot {
-        char name[16];
+        char name[48];      /* an iface name, or a binding's target */
         long acked;         /* seq of the acknowledged state, -1 = absent */
         uint64_t acked_rev; /* its ETag (revision), 0 when absent */
         bool in_flight;     /* the daemon died while this op was running */
@@ -80,6 +85,9 @@ struct storm {
         unsigned round;
         bool keep;
         struct slot slots[N_SLOTS];
+        struct slot bslots[N_BSLOTS]; /* name: the binding's target */
+        atomic_ulong backed;          /* acknowledged binding ops */
+        unsigned long bin_flight, bapplied, bnot_applied;
         atomic_long seq;
         atomic_bool stop;
         atomic_bool failed;
@@ -1067,6 +1075,246 @@ finish:
         sqlite3_close(db);
 }
 
+/* --- bindings: create, patch, delete through their own client ------------------------------ */
+
+/*
+ * A binding op with sequence number s writes its marker into replacement_timeout and a startup
+ * that derives from it, so a node file that mixes two versions matches neither.
+ */
+static const char *bstartup(long s)
+{
+        return s % 3 == 0 ? "automatic" : s % 3 == 1 ? "manual" : "onboot";
+}
+
+static void bid(const struct slot *sl, char *buf, size_t size)
+{
+        snprintf(buf, size, "%s,127.0.0.1,3260,1,default", sl->name);
+}
+
+/* The op a binding shows (its marker), checked whole; -1 with why when it is not one version. */
+static long bseq_of(const json_t *j, char *why, size_t size)
+{
+        json_t *m = json_object_get(json_object_get(j, "settings"), BMARKER_KEY);
+        const char *su = json_string_value(json_object_get(j, "startup"));
+        long s = json_is_integer(m) ? (long)json_integer_value(m) : -1;
+
+        if (s < 1 || !su) {
+                snprintf(why, size, "no op marker");
+                return -1;
+        }
+        if (!streq(su, bstartup(s))) {
+                snprintf(why, size, "startup '%s' is not op-%ld's '%s'", su, s, bstartup(s));
+                return -1;
+        }
+        return s;
+}
+
+static void *binding_thread(void *userdata)
+{
+        struct worker *w = userdata;
+        struct storm *st = w->st;
+        CURL *c = curl_easy_init();
+
+        if (!c)
+                harness_fail("curl_easy_init failed");
+        while (!atomic_load(&st->stop) && !atomic_load(&st->failed)) {
+                struct slot *sl = &st->bslots[(unsigned)rand_r(&w->seed) % N_BSLOTS];
+                unsigned r = (unsigned)rand_r(&w->seed) % 100;
+                enum op_kind op = sl->acked < 0 ? OP_CREATE : r < 60 ? OP_PATCH : OP_DELETE;
+                long s = atomic_fetch_add(&st->seq, 1);
+                long want = op == OP_CREATE ? 201 : op == OP_PATCH ? 200 : 204;
+                char path[256], id[160], why[128], *body = NULL;
+                struct http_result res;
+                json_t *j = NULL;
+
+                bid(sl, id, sizeof(id));
+                if (op == OP_CREATE) {
+                        snprintf(path, sizeof(path), "/api/v1/bindings");
+                        j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:{s:I}}", "target", sl->name,
+                                      "portal", "127.0.0.1:3260", "tpgt", 1, "iface", "default",
+                                      "startup", bstartup(s), "settings", BMARKER_KEY,
+                                      (json_int_t)s);
+                } else {
+                        snprintf(path, sizeof(path), "/api/v1/bindings/%s", id);
+                        if (op == OP_PATCH)
+                                j = json_pack("{s:s, s:{s:I}}", "startup", bstartup(s), "settings",
+                                              BMARKER_KEY, (json_int_t)s);
+                }
+                if (op != OP_DELETE && (!j || !(body = json_dumps(j, JSON_COMPACT))))
+                        harness_fail("json failed");
+                json_decref(j);
+                sl->op = op;
+                sl->op_seq = s;
+                sl->in_flight = true;
+                http(c, st->port,
+                     op == OP_CREATE ? "POST" :
+                     op == OP_PATCH  ? "PATCH" :
+                                       "DELETE",
+                     path,
+                     op == OP_CREATE ? "application/json" :
+                     op == OP_PATCH  ? "application/merge-patch+json" :
+                                       NULL,
+                     body, &res);
+                free(body);
+                if (res.cc == CURLE_COULDNT_CONNECT)
+                        sl->in_flight = false;
+                if (res.cc != CURLE_OK) {
+                        http_result_done(&res);
+                        break;
+                }
+                sl->in_flight = false;
+                if (res.status != want) {
+                        violation(st,
+                                  "%s of binding '%s' (op-%ld) answered %ld, expected %ld: %.400s",
+                                  op_names[op], id, s, res.status, want, res.body ? res.body : "");
+                        http_result_done(&res);
+                        break;
+                }
+                if (op != OP_DELETE) {
+                        json_t *got = json_loadb(res.body ? res.body : "", res.len, 0, NULL);
+
+                        if (!got || bseq_of(got, why, sizeof(why)) != s)
+                                violation(st,
+                                          "%s of binding '%s' (op-%ld) answered with another "
+                                          "version: %.600s",
+                                          op_names[op], id, s, res.body ? res.body : "");
+                        json_decref(got);
+                        rev_check_new(st, sl, res.etag, op_names[op]);
+                } else
+                        sl->acked_rev = 0;
+                sl->acked = op == OP_DELETE ? -1 : s;
+                atomic_fetch_add(&st->backed, 1);
+                http_result_done(&res);
+        }
+        curl_easy_cleanup(c);
+        return NULL;
+}
+
+/* (a) GET one binding: the last acknowledged version, or the in-flight op's. */
+static void check_bslot(struct storm *st, CURL *c, struct slot *sl)
+{
+        char path[256], id[160], why[128] = "";
+        long observed = -1, new_state = sl->op == OP_DELETE ? -1 : sl->op_seq;
+        struct http_result res;
+        json_t *j = NULL;
+
+        bid(sl, id, sizeof(id));
+        snprintf(path, sizeof(path), "/api/v1/bindings/%s", id);
+        http(c, st->port, "GET", path, NULL, NULL, &res);
+        if (res.cc != CURLE_OK || (res.status != 200 && res.status != 404)) {
+                violation(st, "GET %s after the restart: %s %ld", path, res.errbuf, res.status);
+                goto finish;
+        }
+        if (res.status == 200) {
+                j = json_loadb(res.body ? res.body : "", res.len, 0, NULL);
+                observed = j ? bseq_of(j, why, sizeof(why)) : -1;
+                if (observed < 0) {
+                        violation(st, "GET %s: not wholly one version (%s): %.600s", path, why,
+                                  res.body ? res.body : "");
+                        goto finish;
+                }
+        }
+        if (observed == sl->acked) {
+                st->bnot_applied += sl->in_flight;
+                if (observed >= 0 && res.etag != sl->acked_rev)
+                        violation(st,
+                                  "GET %s: revision %" PRIu64 " after the restart, but %" PRIu64
+                                  " was acknowledged",
+                                  path, res.etag, sl->acked_rev);
+        } else if (sl->in_flight && observed == new_state) {
+                st->bapplied++;
+                if (observed >= 0)
+                        rev_check_new(st, sl, res.etag, "the recovered in-flight binding write");
+        } else {
+                violation(st,
+                          "binding '%s' is op-%ld after the restart, but must be op-%ld (last "
+                          "acknowledged)%s%ld%s",
+                          id, observed, sl->acked, sl->in_flight ? " or op-" : "",
+                          sl->in_flight ? new_state : 0L,
+                          sl->acked >= 0 && observed < 0 && !sl->in_flight ?
+                                  ": an acknowledged write is lost" :
+                                  "");
+                goto finish;
+        }
+        if (observed < 0)
+                sl->acked_rev = 0;
+        sl->acked = observed;
+        sl->in_flight = false;
+finish:
+        json_decref(j);
+        http_result_done(&res);
+}
+
+/*
+ * (b, c) The node files and the nodes table agree with the model: a present binding is one
+ * 0600 file holding its op's marker, equal to its row (origin api); an absent one leaves no
+ * file and no directory of its target; no row belongs to nothing.
+ */
+static void check_bfiles(struct storm *st)
+{
+        sqlite3 *db = NULL;
+        sqlite3_stmt *stmt = NULL;
+        size_t present = 0, rows = 0;
+        int rc;
+
+        if (sqlite3_open_v2(st->db, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+                violation(st, "cannot open the db read-only");
+                goto finish;
+        }
+        sqlite3_busy_timeout(db, 5000);
+        for (size_t i = 0; i < N_BSLOTS; i++) {
+                const struct slot *sl = &st->bslots[i];
+                char file[PATH_MAX * 2], dir[PATH_MAX * 2], rel[512], marker[96], *data = NULL;
+                struct stat sb;
+                size_t len = 0;
+
+                snprintf(dir, sizeof(dir), "%s/nodes/%s", st->root, sl->name);
+                snprintf(rel, sizeof(rel), "nodes/%s/" BPORTAL_DIR "/default", sl->name);
+                snprintf(file, sizeof(file), "%s/%s", st->root, rel);
+                if (sl->acked < 0) {
+                        if (lstat(dir, &sb) == 0)
+                                violation(st,
+                                          "<root>/nodes/%s is left, but its only binding is "
+                                          "gone",
+                                          sl->name);
+                        continue;
+                }
+                present++;
+                if (lstat(file, &sb) < 0 || !S_ISREG(sb.st_mode) || (sb.st_mode & 07777) != 0600 ||
+                    !read_file(file, &data, &len)) {
+                        violation(st, "binding '%s' has no 0600 file <root>/%s", sl->name, rel);
+                        continue;
+                }
+                snprintf(marker, sizeof(marker), "\n" BMARKER_KEY " = %ld\n", sl->acked);
+                if (!strstr(data, marker))
+                        violation(st, "<root>/%s does not hold op-%ld", rel, sl->acked);
+                if (sqlite3_prepare_v2(db, "SELECT content, origin FROM nodes WHERE path = ?1", -1,
+                                       &stmt, NULL) != SQLITE_OK ||
+                    sqlite3_bind_text(stmt, 1, rel, -1, SQLITE_STATIC) != SQLITE_OK)
+                        harness_fail("sqlite: %s", sqlite3_errmsg(db));
+                if (sqlite3_step(stmt) != SQLITE_ROW)
+                        violation(st, "binding file <root>/%s has no db row", rel);
+                else if ((size_t)sqlite3_column_bytes(stmt, 0) != len ||
+                         memcmp(sqlite3_column_text(stmt, 0), data, len) != 0 ||
+                         !streq((const char *)sqlite3_column_text(stmt, 1), "api"))
+                        violation(st,
+                                  "<root>/%s differs from its db row (or its origin is not "
+                                  "api)",
+                                  rel);
+                sqlite3_finalize(stmt);
+                stmt = NULL;
+                free(data);
+        }
+        if (sqlite3_prepare_v2(db, "SELECT count(*) FROM nodes", -1, &stmt, NULL) != SQLITE_OK ||
+            (rc = sqlite3_step(stmt)) != SQLITE_ROW)
+                violation(st, "cannot count the nodes table: %s", sqlite3_errmsg(db));
+        else if ((rows = (size_t)sqlite3_column_int64(stmt, 0)) != present)
+                violation(st, "the nodes table has %zu rows, the bindings are %zu", rows, present);
+finish:
+        sqlite3_finalize(stmt);
+        sqlite3_close(db);
+}
+
 /* Every check of one restart; the model then continues from what was observed. */
 static void verify(struct storm *st)
 {
@@ -1076,11 +1324,15 @@ static void verify(struct storm *st)
                 harness_fail("curl_easy_init failed");
         for (size_t i = 0; i < N_SLOTS; i++)
                 check_slot(st, c, &st->slots[i]);
+        for (size_t i = 0; i < N_BSLOTS; i++)
+                check_bslot(st, c, &st->bslots[i]);
         if (!atomic_load(&st->failed))
                 check_list(st, c);
         check_dirs(st);
         if (!atomic_load(&st->failed))
                 check_db(st);
+        if (!atomic_load(&st->failed))
+                check_bfiles(st);
         check_health(st, c);
         curl_easy_cleanup(c);
         if (atomic_load(&st->failed))
@@ -1120,14 +1372,15 @@ static void peek_after_kill(struct storm *st)
 /* One round: a storm from N_THREADS clients, SIGKILL after a random delay, reap. */
 static void storm_round(struct storm *st, unsigned *seed)
 {
-        struct worker w[N_THREADS];
+        struct worker w[N_THREADS + 1];
         unsigned delay = KILL_MIN_MS + (unsigned)rand_r(seed) % (KILL_MAX_MS - KILL_MIN_MS + 1);
         unsigned hit = 0;
 
         atomic_store(&st->stop, false);
-        for (unsigned k = 0; k < N_THREADS; k++) {
+        for (unsigned k = 0; k <= N_THREADS; k++) {
                 w[k] = (struct worker){ .st = st, .k = k, .seed = (unsigned)rand_r(seed) };
-                if (pthread_create(&w[k].thread, NULL, storm_thread, &w[k]) != 0)
+                if (pthread_create(&w[k].thread, NULL,
+                                   k < N_THREADS ? storm_thread : binding_thread, &w[k]) != 0)
                         harness_fail("pthread_create failed");
         }
         sleep_ms(delay);
@@ -1137,13 +1390,17 @@ static void storm_round(struct storm *st, unsigned *seed)
                 harness_fail("waitpid: %m");
         st->pid = 0;
         atomic_store(&st->stop, true);
-        for (unsigned k = 0; k < N_THREADS; k++)
+        for (unsigned k = 0; k <= N_THREADS; k++)
                 pthread_join(w[k].thread, NULL);
         if (atomic_load(&st->failed))
                 finish_failed(st);
 
         for (size_t i = 0; i < N_SLOTS; i++)
                 hit += st->slots[i].in_flight;
+        for (size_t i = 0; i < N_BSLOTS; i++) {
+                hit += st->bslots[i].in_flight;
+                st->bin_flight += st->bslots[i].in_flight;
+        }
         st->in_flight += hit;
         st->kills_in_flight += hit > 0;
         peek_after_kill(st);
@@ -1170,6 +1427,9 @@ static void print_summary(struct storm *st, unsigned rounds, unsigned seed, int6
                (double)ms / 1000);
         printf("  acknowledged ops:        %lu (create %lu, put %lu, patch %lu, delete %lu)\n",
                total, acked[OP_CREATE], acked[OP_PUT], acked[OP_PATCH], acked[OP_DELETE]);
+        printf("  acknowledged binding ops: %lu; binding ops in flight at a kill: %lu (found "
+               "applied %lu, not applied %lu)\n",
+               atomic_load(&st->backed), st->bin_flight, st->bapplied, st->bnot_applied);
         printf("  kills with an op in flight: %u of %u (%lu ops in flight)\n", st->kills_in_flight,
                rounds, st->in_flight);
         printf("  in-flight ops found applied:     %lu (create %lu, put %lu, patch %lu, delete %lu)\n",
@@ -1240,6 +1500,10 @@ int main(void)
                          i / NAMES_PER_THREAD, i % NAMES_PER_THREAD);
                 st->slots[i].acked = -1;
         }
+        for (size_t i = 0; i < N_BSLOTS; i++) {
+                snprintf(st->bslots[i].name, sizeof(st->bslots[i].name), BTARGET_PREFIX "%zu", i);
+                st->bslots[i].acked = -1;
+        }
         atomic_store(&st->seq, 1);
         pthread_mutex_init(&st->revs_lock, NULL);
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -1267,6 +1531,7 @@ int main(void)
         stop_daemon(st);
         check_dirs(st);
         check_db(st);
+        check_bfiles(st);
         if (access(st->port_file, F_OK) == 0)
                 violation(st, "the port file is left after SIGTERM");
         if (atomic_load(&st->failed))
