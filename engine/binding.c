@@ -1168,6 +1168,13 @@ int engine_binding_create(struct engine *e, const struct engine_ctx *ctx,
                 r = -ENOENT;
                 goto finish;
         }
+        /* The body first: a bad one is a 400 whether or not the binding exists. */
+        r = node_rec_new(&e->node_defaults, key->target, key->address, key->port, key->tpgt,
+                         NODE_DISC_STATIC, NULL, 0, ifr, &rec);
+        if (r >= 0 && edit)
+                r = edit(&rec, err, userdata);
+        if (r < 0)
+                goto finish;
         r = settle_node(e, path, id, &cur, err);
         if (r < 0)
                 goto finish;
@@ -1182,10 +1189,6 @@ int engine_binding_create(struct engine *e, const struct engine_ctx *ctx,
                 r = -ENOSPC;
                 goto finish;
         }
-        r = node_rec_new(&e->node_defaults, key->target, key->address, key->port, key->tpgt,
-                         NODE_DISC_STATIC, NULL, 0, ifr, &rec);
-        if (r >= 0 && edit)
-                r = edit(&rec, err, userdata);
         if (r >= 0)
                 r = binding_store(e, ctx, "api", key, &rec, NULL, "create", ret, err);
 finish:

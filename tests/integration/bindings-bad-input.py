@@ -159,6 +159,11 @@ CASES = [
      "auth.password"),
     ("auth password DEL", "POST", BCOLL, J, good_binding(auth=auth(password="p\x7fw")), 400,
      "auth.password"),
+    # The body is checked before existence: a bad body for an existing binding is a 400.
+    ("bad startup for the seed's key", "POST", BCOLL, J,
+     good_binding(target=SEED_T, startup="sometimes"), 400, "startup"),
+    ("auth password inner blank", "POST", BCOLL, J, good_binding(auth=auth(password="p w")),
+     400, "auth.password"),
     ("auth password leading blank", "POST", BCOLL, J, good_binding(auth=auth(password=" pw")),
      400, "auth.password"),
     ("auth password number", "POST", BCOLL, J, good_binding(auth=auth(password=12345)), 400,
