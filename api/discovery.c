@@ -108,6 +108,30 @@ static int parse_request(struct call *c, json_t *j, struct discovery_request *re
 
 /* --- rendering ----------------------------------------------------------------------------- */
 
+/* The ids of the outcomes that were created (0), existed (1), or failed (-1: with reasons). */
+static void write_outcomes(struct sbuf *b, const struct discovery_run *run, int which)
+{
+        bool first = true;
+
+        for (size_t i = 0; i < run->n_outcomes; i++) {
+                const struct engine_bind_outcome *o = &run->outcomes[i];
+
+                if (which < 0 ? o->r >= 0 : o->r != which)
+                        continue;
+                sbuf_puts(b, first ? "" : ",");
+                first = false;
+                if (which >= 0) {
+                        sbuf_json_string(b, o->id);
+                        continue;
+                }
+                sbuf_puts(b, "{\"id\":");
+                sbuf_json_string(b, o->id);
+                sbuf_puts(b, ",\"reason\":");
+                sbuf_json_string(b, o->reason);
+                sbuf_puts(b, "}");
+        }
+}
+
 static void write_run(struct sbuf *b, struct discovery_run *run)
 {
         pthread_mutex_lock(&run->lock);
@@ -184,35 +208,12 @@ static void write_run(struct sbuf *b, struct discovery_run *run)
         }
         sbuf_puts(b, "]");
         if (run->req.bind) {
-                bool first;
-
                 sbuf_puts(b, ",\"bindings\":{\"created\":[");
-                first = true;
-                for (size_t i = 0; i < run->n_outcomes; i++)
-                        if (run->outcomes[i].r == 0) {
-                                sbuf_puts(b, first ? "" : ",");
-                                sbuf_json_string(b, run->outcomes[i].id);
-                                first = false;
-                        }
+                write_outcomes(b, run, 0);
                 sbuf_puts(b, "],\"existing\":[");
-                first = true;
-                for (size_t i = 0; i < run->n_outcomes; i++)
-                        if (run->outcomes[i].r == 1) {
-                                sbuf_puts(b, first ? "" : ",");
-                                sbuf_json_string(b, run->outcomes[i].id);
-                                first = false;
-                        }
+                write_outcomes(b, run, 1);
                 sbuf_puts(b, "],\"failed\":[");
-                first = true;
-                for (size_t i = 0; i < run->n_outcomes; i++)
-                        if (run->outcomes[i].r < 0) {
-                                sbuf_puts(b, first ? "{\"id\":" : ",{\"id\":");
-                                sbuf_json_string(b, run->outcomes[i].id);
-                                sbuf_puts(b, ",\"reason\":");
-                                sbuf_json_string(b, run->outcomes[i].reason);
-                                sbuf_puts(b, "}");
-                                first = false;
-                        }
+                write_outcomes(b, run, -1);
                 sbuf_puts(b, "]");
                 if (run->bind_error[0]) {
                         sbuf_puts(b, ",\"error\":");
