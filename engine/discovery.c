@@ -149,7 +149,11 @@ static void *bind_thread(void *userdata)
 
         for (size_t i = 0; i < run->n_items; i++)
                 total += run->items[i].n_found;
+        /* Readers (the API) see outcomes[0..n_outcomes) under the lock; the bind writes past
+         * n_outcomes, then publishes them. */
+        pthread_mutex_lock(&run->lock);
         run->outcomes = calloc(total ?: 1, sizeof(*run->outcomes));
+        pthread_mutex_unlock(&run->lock);
         for (size_t p = 0; run->outcomes && p < run->req.n_portals; p++) {
                 struct binding_key *keys = calloc(total ?: 1, sizeof(*keys));
                 const char *addr = NULL;
