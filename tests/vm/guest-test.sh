@@ -40,6 +40,13 @@ say "start kernel=$KREL"
 # / is the host's, under a tmpfs overlay, and /run a fresh tmpfs (tests/vm/initramfs-init);
 # `ip netns add` wants /run/netns.
 mkdir -p /run/netns /run/lock
+# devtmpfs has no /dev/fd: bash's process substitution <(...) needs it.
+if [ ! -e /dev/fd ]; then
+        ln -s /proc/self/fd /dev/fd
+        ln -s /proc/self/fd/0 /dev/stdin
+        ln -s /proc/self/fd/1 /dev/stdout
+        ln -s /proc/self/fd/2 /dev/stderr
+fi
 ip link set lo up
 cd /
 

@@ -5,12 +5,19 @@
 # filesystem shared read-only, and passes only if the script exits 0, prints no SKIP line and
 # prints every REQUIRED line.
 #
-# usage: tests/vm/vm-lane.sh TEST_SCRIPT [REQUIRED_LINE...]
+# usage: tests/vm/vm-lane.sh [--target] TEST_SCRIPT [REQUIRED_LINE...]
+#   --target (or VM_TARGET=1): first bring up a real iSCSI target (tests/target/target-up.sh,
+#                its own instance, with two taps), run qemu in the target's namespace with two
+#                virtio NICs on the taps, and pass the target's facts to the guest as lane.*
+#                values on the kernel command line; the target goes down on every exit
 #   environment: IFACED_BIN        the daemon the guest test runs (required; meson sets it)
 #                IFACED_VM_CACHE   download and build cache (default /var/tmp/iscsi-ifaced-vm)
 #                IFACED_VM_ACCEL   tcg (default) or kvm
 #                IFACED_VM_MEM     guest memory in MiB (default 1024)
+#                IFACED_VM_SMP     guest CPUs (default 1)
 #                IFACED_VM_TIMEOUT seconds the guest may run (default 480)
+#                IFACED_VM_ARGS    more KEY=VALUE words, passed to the guest as lane.KEY=VALUE
+#                VM_TARGET_NAME, VM_TARGET_NET  the target instance (default ifdvm, 221)
 # Exit 0 pass, 1 fail, 77 skip (not root, or qemu or the Debian kernel cannot be installed or
 # downloaded). Needs root: it installs qemu-system-x86, kmod and cpio with apt-get if they are
 # missing, and fetches linux-image-<abi>-amd64 and busybox-static with `apt-get download`
@@ -21,13 +28,17 @@ HERE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd -P)
 CACHE=${IFACED_VM_CACHE:-/var/tmp/iscsi-ifaced-vm}
 ACCEL=${IFACED_VM_ACCEL:-tcg}
 MEM=${IFACED_VM_MEM:-1024}
+SMP=${IFACED_VM_SMP:-1}
 TIMEOUT=${IFACED_VM_TIMEOUT:-480}
 T0=$(date +%s%N)
 
 # The modules the guest loads, with their dependencies (modprobe --show-depends): the 9p root
-# filesystem with its overlay, the link kinds tests may create, and the iSCSI transport (the
-# HBA ping request of the checks is proved against scsi_transport_iscsi).
+# filesystem with its overlay, the link kinds tests may create, the iSCSI transport (the HBA
+# ping request of the checks is proved against scsi_transport_iscsi), and what a login to the
+# target needs: the NICs, SCSI disks and generic devices, crc32c (libiscsi_tcp's digests) and
+# ext4 (a mounted LUN). One list for every test, so that all share one initramfs.
 MODS="virtio_pci 9pnet_virtio 9p overlay veth macvlan bridge 8021q dummy bonding iscsi_tcp"
+MODS+=" virtio_net sd_mod sg crc32c_generic ext4"
 # Module parameters: no dummy0 or bond0 in the guest's own namespace.
 declare -A MOD_PARAMS=([dummy]=numdummies=0 [bonding]=max_bonds=0)
 
@@ -42,7 +53,12 @@ fail() {
         exit 1
 }
 
-[ $# -ge 1 ] || fail "usage: tests/vm/vm-lane.sh TEST_SCRIPT [REQUIRED_LINE...]"
+TGT=${VM_TARGET:-0}
+if [ "${1:-}" = --target ]; then
+        TGT=1
+        shift
+fi
+[ $# -ge 1 ] || fail "usage: tests/vm/vm-lane.sh [--target] TEST_SCRIPT [REQUIRED_LINE...]"
 TEST=$(readlink -f "$1")
 shift
 BIN=${IFACED_BIN:?IFACED_BIN not set}
@@ -57,9 +73,17 @@ done
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/vm-lane.XXXXXX")
 LANE_PID=
-cleanup() {
+TGT_UP=0 # 1 once target-up.sh has started: from then on every exit runs target-down.sh
+TGT_DIR=$(cd "$HERE/../target" && pwd -P)
+if [ "$TGT" = 1 ]; then
+        export TARGET_NAME=${VM_TARGET_NAME:-ifdvm}
+        export TARGET_NET=${VM_TARGET_NET:-221}
+        export TARGET_TAPS=2
+        export TARGET_RUN=${TARGET_RUN:-${TMPDIR:-/tmp}/iscsi-ifaced-target}
+        export TARGET_STATE=${TARGET_STATE:-$TARGET_RUN/$TARGET_NAME}
+fi
+kill_qemu() {
         local pid
-        trap - EXIT
         # qemu by the pid it wrote itself, if that process is still a qemu.
         if [ -s "$W/qemu.pid" ]; then
                 read -r pid <"$W/qemu.pid" || pid=
@@ -67,15 +91,38 @@ cleanup() {
                         kill "$pid" 2>/dev/null || true
                 fi
         fi
+}
+cleanup() {
+        trap - EXIT
+        kill_qemu
         if [ -n "$LANE_PID" ]; then
                 wait "$LANE_PID" 2>/dev/null || true
         fi
+        if [ "$TGT_UP" = 1 ]; then
+                TGT_UP=0
+                "$TGT_DIR/target-down.sh" >>"$W/target-down.log" 2>&1 ||
+                        log "warning: target-down.sh: $(tail -n 2 "$W/target-down.log" | tr '\n' ' ')"
+        fi
         rm -rf "$W"
 }
+# On a signal meson may SIGKILL the whole process group soon after, so the target goes down in
+# a session of its own (it inherits fd 9, the target's lock, and holds it until it is done).
+on_signal() {
+        trap - EXIT INT TERM HUP
+        kill_qemu
+        if [ "$TGT_UP" = 1 ]; then
+                # shellcheck disable=SC2016 # $1 and $2 are expanded by the inner bash
+                setsid -f bash -c '"$1" >/dev/null 2>&1; rm -rf -- "$2"' target-down \
+                        "$TGT_DIR/target-down.sh" "$W" </dev/null >/dev/null 2>&1
+        else
+                rm -rf "$W"
+        fi
+        exit "$1"
+}
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 129' HUP
 
 mkdir -p "$CACHE/debs"
 CACHE=$(cd "$CACHE" && pwd -P)
@@ -86,6 +133,11 @@ need=()
 command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v modprobe >/dev/null && command -v depmod >/dev/null || need+=(kmod)
 command -v cpio >/dev/null || need+=(cpio)
+if [ "$TGT" = 1 ]; then
+        # the target (tgtd) on the host; the guest runs the host's own iscsid and iscsiadm
+        command -v tgtd >/dev/null && command -v tgtadm >/dev/null || need+=(tgt)
+        command -v iscsid >/dev/null && command -v iscsiadm >/dev/null || need+=(open-iscsi)
+fi
 if [ ${#need[@]} -gt 0 ]; then
         command -v apt-get >/dev/null || skip "${need[*]} missing and no apt-get"
         log "apt-get install ${need[*]} (log: $APTLOG)"
@@ -204,6 +256,42 @@ if [ ! -s "$VMLINUX" ] || [ ! -s "$IRD" ]; then
 fi
 T_BUILD=$(el)
 
+# ------------------------------------------------------------- the target (--target)
+TGT_ARGS=
+if [ "$TGT" = 1 ]; then
+        for t in ip setsid; do
+                command -v "$t" >/dev/null || skip "$t missing (needed for the target)"
+        done
+        # Runs with the same TARGET_NAME are serialised (as in tests/target/discovery.sh).
+        LOCK=${TARGET_RUN}.${TARGET_NAME}.lock
+        mkdir -p "$(dirname "$LOCK")"
+        exec 9>"$LOCK"
+        flock -w 300 9 || fail "another run with TARGET_NAME=$TARGET_NAME holds $LOCK for more than 300 s"
+        log "target-up ($TARGET_NAME, 10.$TARGET_NET.0.0/16, 2 taps)"
+        TGT_UP=1
+        "$TGT_DIR/target-up.sh" >"$W/target-up.log" 2>&1 ||
+                fail "target-up.sh: $(tail -n 3 "$W/target-up.log" | tr '\n' ' ')"
+        # shellcheck disable=SC1091 # written by target-up.sh
+        . "$TARGET_STATE/env"
+        [ "$TAPS" = 2 ] || fail "target-up.sh made $TAPS taps, not 2"
+        NONCE=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+        # The guest's eth0 is on ${TAP_PREFIX}0 (10.N.3.0/24), eth1 on ${TAP_PREFIX}1 (10.N.4.0/24).
+        TGT_ARGS="lane.net=10.$NET lane.vip=$VIP lane.port=$PORT lane.iqn_open=$IQN_OPEN lane.iqn_chap=$IQN_CHAP"
+        TGT_ARGS+=" lane.chap_user=$CHAP_USER lane.chap_pass=$CHAP_PASS"
+        TGT_ARGS+=" lane.mchap_user=$MCHAP_USER lane.mchap_pass=$MCHAP_PASS lane.nonce=$NONCE"
+        MACN=$(printf %02x "$NET")
+        NICS=(-netdev "tap,id=n0,ifname=${TAP_PREFIX}0,script=no,downscript=no"
+                -device "virtio-net-pci,netdev=n0,mac=52:54:00:00:$MACN:10"
+                -netdev "tap,id=n1,ifname=${TAP_PREFIX}1,script=no,downscript=no"
+                -device "virtio-net-pci,netdev=n1,mac=52:54:00:00:$MACN:11")
+        # qemu runs inside the target's namespace, where the taps are.
+        NETNS=(ip netns exec "$TGT_NS")
+else
+        NICS=()
+        NETNS=()
+fi
+T_TARGET=$(el)
+
 # ----------------------------------------------------------------------------- 3. boot
 case $ACCEL in
 kvm) ACC=(-accel kvm -cpu host) ;;
@@ -213,18 +301,24 @@ esac
 TAG=IFDVM-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 APPEND="console=ttyS0 quiet loglevel=3 panic=-1 mitigations=off lane.tag=$TAG"
 APPEND+=" lane.script=$HERE/guest-test.sh lane.test=$TEST lane.bin=$BIN"
+[ -z "$TGT_ARGS" ] || APPEND+=" $TGT_ARGS"
+for kv in ${IFACED_VM_ARGS:-}; do
+        [[ $kv =~ ^[a-z_][a-z0-9_]*=[[:graph:]]*$ ]] || fail "IFACED_VM_ARGS: not a KEY=VALUE word: '$kv'"
+        APPEND+=" lane.$kv"
+done
 CONSOLE=$W/console.log
-log "booting $KV under qemu ($ACCEL, 1 CPU, ${MEM} MiB) to run ${TEST##*/}"
+log "booting $KV under qemu ($ACCEL, $SMP CPU, ${MEM} MiB$([ "$TGT" = 1 ] && echo ", 2 NICs on the target's taps")) to run ${TEST##*/}"
 T_BOOT=$(date +%s%N)
 # The pipeline runs in the background so that a signal reaches the traps at once; it prints the
 # guest's marked lines without the marker as they come.
 {
         set +e
-        timeout --foreground -k 5 "$TIMEOUT" qemu-system-x86_64 "${ACC[@]}" -smp 1 -m "$MEM" \
+        timeout --foreground -k 5 "$TIMEOUT" "${NETNS[@]}" qemu-system-x86_64 "${ACC[@]}" -smp "$SMP" -m "$MEM" \
                 -machine pc -nodefaults -no-user-config -display none -no-reboot -serial stdio \
                 -pidfile "$W/qemu.pid" \
                 -kernel "$VMLINUX" -initrd "$IRD" -append "$APPEND" \
                 -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+                "${NICS[@]}" \
                 </dev/null 2>&1 | tr -d '\r' | tee "$CONSOLE" | sed -u -n "s/^$TAG //p"
         echo "${PIPESTATUS[0]}" >"$W/qemu.rc"
 } &
@@ -249,6 +343,15 @@ fi
 for want in "$@"; do
         grep -Fx -- "$want" "$W/test.out" >/dev/null || problems+=("no line '$want' in the guest's output")
 done
+# A guest that wrote "IFDVM-<nonce>" at the start of the open target's LUN says so with this
+# line; the LUN's backing file on the host must then hold it.
+if [ "$TGT" = 1 ] && grep -Fx 'HOSTCHECK: lun1 nonce' "$W/test.out" >/dev/null; then
+        if head -c 4096 "$TARGET_STATE/lun1.img" | grep -a -F "IFDVM-$NONCE" >/dev/null; then
+                log "PASS: host: the guest's nonce IFDVM-$NONCE is in $TARGET_STATE/lun1.img"
+        else
+                problems+=("the guest's nonce IFDVM-$NONCE is not at the start of $TARGET_STATE/lun1.img")
+        fi
+fi
 if grep -E "^$TAG init (insmod-failed|9p-mount-failed|overlay-failed)" "$CONSOLE" >/dev/null; then
         problems+=("guest setup: $(grep -E "^$TAG init (insmod|9p|overlay)" "$CONSOLE" | cut -d' ' -f3- | tr '\n' ' ')")
 fi
@@ -256,6 +359,7 @@ fi
 echo
 echo "==== vm lane: ${TEST##*/} in $KV ($ACCEL)"
 printf 'cache ready        %ss (%s)\n' "$T_BUILD" "$CACHE"
+[ "$TGT" = 1 ] && printf 'target up          %ss (%s)\n' "$T_TARGET" "$TARGET_NAME"
 printf 'qemu               %d.%02ds (boot to poweroff)\n' $((QEMU_S / 1000)) $((QEMU_S % 1000 / 10))
 printf 'total              %ss\n' "$(el)"
 if [ ${#problems[@]} -gt 0 ]; then
