@@ -1,0 +1,428 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Guest side of vm.sessions (tests/vm/meson.build): logins, logouts and ready devices
+# (docs/sessions.md) through the API only, with the guest kernel's iscsi_tcp against the real
+# target of `tests/vm/vm-lane.sh --target` (tgtd on the host, two virtio NICs). The host kernel
+# has no SCSI or iSCSI: only the guest logs in. Uses tests/vm/target-guest.sh for the NICs,
+# iscsid and the daemon.
+#
+# Checks, in order: an iface bound to eth1 and discovery through it; login to the open target
+# (201, a block device that takes I/O, the session's local address is eth1's); a repeated login
+# adopts (200, same sid, one session); CHAP + mutual CHAP (201) and a wrong password (422
+# login-auth-failed, no session, the secrets in no response, log or command line); two logins in
+# parallel; logout of a device held open and of a mounted one (409 naming the use), then 204;
+# a dead portal (504 login-timeout within timeout_ms + slack while /api/v1/health answers); a
+# restart of the daemon with sessions up. One PASS: or FAIL: line per check; exit 1 if any failed.
+#   run: IFACED_BIN=build/server/iscsi-ifaced tests/vm/vm-lane.sh --target tests/vm/sessions.sh
+set -uo pipefail
+# shellcheck disable=SC2016 # jq expressions name jq variables ($f...), passed with --arg
+HERE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd -P)
+# shellcheck source=target-guest.sh
+. "$HERE/target-guest.sh"
+T0=$(now_ms)
+W=$(mktemp -d /tmp/vm-sessions.XXXXXX)
+D=$W/d
+MNT=/mnt/ifdvm-lun
+WRONG_PASS=wrongpass0987
+SECRETS=("$CHAP_PASS" "$MCHAP_PASS" "$WRONG_PASS")
+PASSES=0
+FAILS=0
+SAMPLER=
+cleanup() {
+        if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; fi
+        exec 3>&- 2>/dev/null || true
+        mountpoint -q "$MNT" 2>/dev/null && umount "$MNT"
+        daemon_stop || true
+}
+trap cleanup EXIT
+
+el() { local d=$(($(now_ms) - T0)); printf '%d.%02d' $((d / 1000)) $((d % 1000 / 10)); }
+pass() {
+        PASSES=$((PASSES + 1))
+        echo "PASS: $*"
+}
+fail() {
+        FAILS=$((FAILS + 1))
+        echo "FAIL: $*"
+}
+info() { echo "    [$(el)s] $*"; }
+# hide TEXT: TEXT with the secrets masked, for the output.
+hide() {
+        local s=$1 x
+        for x in "${SECRETS[@]}"; do s=${s//"$x"/<secret>}; done
+        printf '%s' "$s"
+}
+# show FILE: the first 800 bytes of a response, indented, secrets masked.
+show() {
+        local t
+        t=$(head -c 800 "$1" 2>/dev/null)
+        hide "$t" | sed 's/^/    | /'
+        echo
+}
+# expect LABEL OUT CODE JQ-EXPR [JQ-ARGS...]: pass if the last request answered CODE with a body
+# for which JQ-EXPR is true (one jq).
+expect() {
+        local label=$1 out=$2 want=$3 expr=$4
+        shift 4
+        if [ "$CODE" = "$want" ] && jq -e "$@" "$expr" "$out" >/dev/null 2>&1; then
+                pass "$label"
+                return 0
+        fi
+        fail "$label: HTTP $CODE (want $want), want $expr"
+        echo "    request: $REQ ($MS ms)"
+        show "$out"
+        return 1
+}
+# login NAME BINDING [EXTRA-JSON-MEMBERS]: POST /api/v1/sessions, the answer in $W/r-NAME.
+login() {
+        body "$W/b-$1" "{\"binding\": \"$2\"${3:+, $3}}"
+        api "$W/r-$1" POST /api/v1/sessions "$W/b-$1"
+}
+# session_of NAME: "sid block" of the answer $W/r-NAME (its first LUN with a block device).
+session_of() { jq -r '"\(.sid // "") \(first(.luns[]? | select(.block != null) | .block) // "")"' "$W/r-$1" 2>/dev/null; }
+# logout NAME SID [QUERY]
+logout() { api "$W/r-$1" DELETE "/api/v1/sessions/$2${3-}"; }
+# has_session IQN: does sysfs have a session to IQN?
+has_session() {
+        local s n
+        for s in /sys/class/iscsi_session/session*; do
+                [ -e "$s/targetname" ] || continue
+                read -r n <"$s/targetname"
+                [ "$n" = "$1" ] && return 0
+        done
+        return 1
+}
+daemon_log_tail() { tail -n "${1:-15}" "$D/daemon.log" 2>/dev/null | sed 's/^/    | /'; }
+finish() {
+        info "$PASSES passed, $FAILS failed"
+        [ "$FAILS" = 0 ]
+        exit
+}
+
+# ---------------------------------------------------------------- 0. the guest
+if guest_net_up; then
+        pass "setup: eth0 and eth1 on the target's taps"
+else
+        fail "setup: network"
+        finish
+fi
+if guest_iscsid_up; then
+        pass "setup: iscsid runs (its control socket listens)"
+else
+        fail "setup: iscsid did not start"
+        finish
+fi
+if daemon_start "$D"; then
+        pass "setup: the daemon listens"
+        info "$URL, pid $DPID"
+else
+        fail "setup: the daemon did not start"
+        daemon_log_tail
+        finish
+fi
+
+# ---------------------------------------------------------------- 1. iface and discovery
+body "$W/b-if" '{"name": "lane1", "transport_name": "tcp", "net_ifacename": "eth1"}'
+api "$W/r-if" POST /api/v1/ifaces "$W/b-if"
+expect "iface lane1 bound to eth1: 201" "$W/r-if" 201 '.name == "lane1"'
+OPEN="$IQN_OPEN,$VIP,$PORT,1,lane1"
+CHAP="$IQN_CHAP,$VIP,$PORT,1,lane1"
+body "$W/b-disc" "{\"portal\": \"$PORTAL\", \"ifaces\": [\"lane1\"], \"bind\": true}"
+api "$W/r-disc" POST /api/v1/discovery "$W/b-disc"
+expect "discovery through lane1 with bind: 200, both targets bound to lane1" "$W/r-disc" 200 \
+        '(.items[0].status == "ok") and (.bindings.created | sort) == ([$o, $c] | sort)' \
+        --arg o "$OPEN" --arg c "$CHAP"
+info "discovery: $MS ms"
+
+# ---------------------------------------------------------------- 2. login to the open target
+login open "$OPEN"
+LOGIN_OPEN_MS=$MS
+read -r SID_OPEN DEV_OPEN < <(session_of open)
+if expect "login to the open target: 201, ready, a LUN on a block device" "$W/r-open" 201 \
+        '.ready == true and .target == $t and .iface == "lane1" and
+         ([.luns[] | select(.block != null and .ready == true)] | length) >= 1' --arg t "$IQN_OPEN" &&
+        [ -n "$DEV_OPEN" ] && [ -b "/dev/$DEV_OPEN" ]; then
+        pass "the open target's LUN: /dev/<block> exists when the login answers"
+else
+        fail "the open target's LUN: no block device node /dev/'$DEV_OPEN' when the login answered"
+fi
+info "login open: sid $SID_OPEN, /dev/$DEV_OPEN, $LOGIN_OPEN_MS ms"
+expect "the session goes out of eth1: connection.local_address is eth1's address" "$W/r-open" 201 \
+        '.connection.local_address == $a' --arg a "$ETH1_ADDR"
+if [ -b "/dev/$DEV_OPEN" ]; then
+        printf 'IFDVM-%s\n' "$NONCE" >"$W/nonce"
+        dd if="$W/nonce" of="/dev/$DEV_OPEN" bs=512 count=1 conv=sync oflag=direct 2>"$W/dd.err"
+        dd if="/dev/$DEV_OPEN" of="$W/readback" bs=512 count=1 iflag=direct 2>>"$W/dd.err"
+        rb=
+        read -r rb <"$W/readback" || true
+        if [ "$rb" = "IFDVM-$NONCE" ]; then
+                pass "I/O on the open target's LUN: a nonce written with O_DIRECT reads back"
+                echo "HOSTCHECK: lun1 nonce"
+        else
+                fail "I/O on /dev/$DEV_OPEN: read back '$rb', want IFDVM-$NONCE ($(tr '\n' ' ' <"$W/dd.err"))"
+        fi
+else
+        fail "I/O on the open target's LUN: no device"
+fi
+
+# ---------------------------------------------------------------- 3. a repeated login adopts
+login open2 "$OPEN"
+expect "a repeated login: 200, adopted, the same sid" "$W/r-open2" 200 \
+        '.sid == ($sid | tonumber) and .login.result == "adopted"' --arg sid "${SID_OPEN:-0}"
+n=$(sysfs_sessions)
+if [ "$n" = 1 ]; then
+        pass "after the repeated login: one session in /sys/class/iscsi_session"
+else
+        fail "after the repeated login: $n sessions in /sys/class/iscsi_session (want 1)"
+fi
+
+# ---------------------------------------------------------------- 4. CHAP + mutual CHAP
+# A sampler reads every /proc/*/cmdline (bash builtins only) while the CHAP logins run; it
+# records the pid and program of any command line holding a secret, never the secret.
+sampler() {
+        local n=0 f a s x hits=
+        while [ ! -e "$W/sampler.stop" ]; do
+                for f in /proc/[0-9]*/cmdline; do
+                        mapfile -d '' -t a 2>/dev/null <"$f" || continue
+                        s="${a[*]}"
+                        for x in "${SECRETS[@]}"; do
+                                if [[ $s == *"$x"* ]]; then hits+=" ${f#/proc/}:${a[0]##*/}"; fi
+                        done
+                done
+                n=$((n + 1))
+                msleep 0.02
+        done
+        echo "$n$hits" >"$W/sampler.out"
+}
+sampler &
+SAMPLER=$!
+CHAPBODY="{\"auth\": {\"method\": \"CHAP\", \"username\": \"$CHAP_USER\", \"password\": \"$CHAP_PASS\","
+CHAPBODY+=" \"username_in\": \"$MCHAP_USER\", \"password_in\": \"$MCHAP_PASS\"}}"
+body "$W/b-chap-patch" "$CHAPBODY"
+CHAPU=$(urlenc "$CHAP")
+api "$W/r-chap-patch" PATCH "/api/v1/bindings/$CHAPU" "$W/b-chap-patch"
+expect "PATCH the CHAP target's binding: CHAP + mutual CHAP, 200, passwords only as *_set" \
+        "$W/r-chap-patch" 200 \
+        '.auth.method == "CHAP" and .auth.username == $u and .auth.password_set == true and
+         .auth.username_in == $m and .auth.password_in_set == true' \
+        --arg u "$CHAP_USER" --arg m "$MCHAP_USER"
+login chap "$CHAP"
+read -r SID_CHAP DEV_CHAP < <(session_of chap)
+if expect "login with CHAP + mutual CHAP: 201, ready, a LUN on a block device" "$W/r-chap" 201 \
+        '.ready == true and .target == $t and .chap.outgoing == true and .chap.incoming == true and
+         ([.luns[] | select(.block != null and .ready == true)] | length) >= 1' --arg t "$IQN_CHAP" &&
+        [ -n "$DEV_CHAP" ] && [ -b "/dev/$DEV_CHAP" ]; then
+        pass "the CHAP target's LUN: /dev/<block> exists when the login answers"
+else
+        fail "the CHAP target's LUN: no block device node /dev/'$DEV_CHAP'"
+fi
+info "login chap: sid $SID_CHAP, /dev/$DEV_CHAP, $MS ms"
+logout chap-out "$SID_CHAP"
+if [ "$CODE" = 204 ] && ! has_session "$IQN_CHAP"; then
+        pass "logout of the CHAP session: 204, no session in sysfs"
+else
+        fail "logout of the CHAP session $SID_CHAP: HTTP $CODE (want 204), session in sysfs: $(has_session "$IQN_CHAP" && echo yes || echo no)"
+        show "$W/r-chap-out"
+fi
+body "$W/b-chap-wrong" "{\"auth\": {\"password\": \"$WRONG_PASS\"}}"
+api "$W/r-chap-wrong" PATCH "/api/v1/bindings/$CHAPU" "$W/b-chap-wrong"
+[ "$CODE" = 200 ] || fail "PATCH a wrong CHAP password: HTTP $CODE (want 200)"
+login badchap "$CHAP"
+BAD_MS=$MS
+expect "login with a wrong CHAP password: 422 urn:iscsi-ifaced:problem:login-auth-failed" "$W/r-badchap" 422 \
+        '.type == "urn:iscsi-ifaced:problem:login-auth-failed"'
+expect "the auth failure carries iscsiadm_exit 24 and iscsiadm's output" "$W/r-badchap" 422 \
+        '.iscsiadm_exit == 24 and (.output | type) == "string"'
+info "wrong password: $BAD_MS ms"
+if has_session "$IQN_CHAP"; then
+        fail "after the failed CHAP login: a session to $IQN_CHAP in sysfs"
+else
+        pass "after the failed CHAP login: no session to the CHAP target in sysfs"
+fi
+body "$W/b-chap-right" "{\"auth\": {\"password\": \"$CHAP_PASS\"}}"
+api "$W/r-chap-right" PATCH "/api/v1/bindings/$CHAPU" "$W/b-chap-right"
+[ "$CODE" = 200 ] || fail "PATCH the right CHAP password back: HTTP $CODE (want 200)"
+: >"$W/sampler.stop"
+wait "$SAMPLER" 2>/dev/null
+SAMPLER=
+read -r samples hits <"$W/sampler.out" || samples=0
+if [ "${samples:-0}" -ge 3 ] && [ -z "${hits:-}" ]; then
+        pass "no CHAP secret in any /proc/*/cmdline sampled during the CHAP logins"
+        info "$samples sweeps of /proc/*/cmdline"
+else
+        fail "CHAP secret in /proc/*/cmdline (pid:program):${hits:-} ($samples sweeps; want >= 3 and none)"
+fi
+
+# ---------------------------------------------------------------- 5. two logins in parallel
+logout open-out "$SID_OPEN"
+[ "$CODE" = 204 ] || {
+        fail "logout of the open session $SID_OPEN before the parallel logins: HTTP $CODE (want 204)"
+        show "$W/r-open-out"
+}
+n=$(sysfs_sessions)
+[ "$n" = 0 ] || fail "before the parallel logins: $n sessions in sysfs (want 0)"
+t0=$(now_ms)
+(
+        login par-open "$OPEN"
+        echo "$CODE" >"$W/par-open.code"
+) &
+p1=$!
+(
+        login par-chap "$CHAP"
+        echo "$CODE" >"$W/par-chap.code"
+) &
+p2=$!
+wait "$p1" "$p2"
+PAR_MS=$(($(now_ms) - t0))
+read -r c1 <"$W/par-open.code" || c1=000
+read -r c2 <"$W/par-chap.code" || c2=000
+read -r SID_OPEN DEV_OPEN < <(session_of par-open)
+read -r SID_CHAP DEV_CHAP < <(session_of par-chap)
+if [ "$c1" = 201 ] && [ "$c2" = 201 ] && [ -n "$DEV_OPEN" ] && [ -n "$DEV_CHAP" ] &&
+        [ "$DEV_OPEN" != "$DEV_CHAP" ] && [ -b "/dev/$DEV_OPEN" ] && [ -b "/dev/$DEV_CHAP" ] &&
+        [ "$(sysfs_sessions)" = 2 ]; then
+        pass "two logins in parallel (both targets): both 201 with their own block device, 2 sessions"
+        info "parallel: open sid $SID_OPEN /dev/$DEV_OPEN, chap sid $SID_CHAP /dev/$DEV_CHAP, $PAR_MS ms for both"
+else
+        fail "two logins in parallel: HTTP $c1 and $c2 (want 201, 201), devices '$DEV_OPEN' '$DEV_CHAP', $(sysfs_sessions) sessions"
+        show "$W/r-par-open"
+        show "$W/r-par-chap"
+fi
+
+# ---------------------------------------------------------------- 6. logout of devices in use
+if [ -b "/dev/$DEV_OPEN" ]; then
+        exec 3<>"/dev/$DEV_OPEN"
+        logout busy-open "$SID_OPEN"
+        expect "logout while the device is held open: 409, uses[] names /dev/<block> kind open" \
+                "$W/r-busy-open" 409 'any(.uses[]; .kind == "open" and .device == $d)' --arg d "/dev/$DEV_OPEN"
+        exec 3>&-
+        has_session "$IQN_OPEN" || fail "the refused logout of $SID_OPEN logged it out anyway"
+else
+        fail "logout while the device is held open: no device"
+fi
+if [ -b "/dev/$DEV_CHAP" ] && command -v mkfs.ext4 >/dev/null; then
+        mkdir -p "$MNT"
+        if mkfs.ext4 -q -F -E nodiscard "/dev/$DEV_CHAP" >"$W/mkfs.log" 2>&1 &&
+                mount -t ext4 "/dev/$DEV_CHAP" "$MNT" 2>>"$W/mkfs.log"; then
+                logout busy-mnt "$SID_CHAP"
+                expect "logout while the device is mounted: 409, uses[] names /dev/<block> kind mount at its mount point" \
+                        "$W/r-busy-mnt" 409 \
+                        'any(.uses[]; .kind == "mount" and .device == $d and (.what | contains($m)))' \
+                        --arg d "/dev/$DEV_CHAP" --arg m "$MNT"
+                umount "$MNT"
+                logout unmounted "$SID_CHAP"
+                gone=1
+                for _ in {1..50}; do
+                        [ -b "/dev/$DEV_CHAP" ] || break
+                        msleep 0.02
+                done
+                [ -b "/dev/$DEV_CHAP" ] && gone=0
+                if [ "$CODE" = 204 ] && [ "$gone" = 1 ] && ! has_session "$IQN_CHAP"; then
+                        pass "logout after the unmount: 204, the device and the session are gone"
+                else
+                        fail "logout after the unmount: HTTP $CODE (want 204), /dev/$DEV_CHAP gone: $gone, session in sysfs: $(has_session "$IQN_CHAP" && echo yes || echo no)"
+                        show "$W/r-unmounted"
+                fi
+        else
+                fail "mkfs.ext4 or mount of /dev/$DEV_CHAP: $(tr '\n' ' ' <"$W/mkfs.log")"
+        fi
+else
+        fail "logout while mounted: no device /dev/'$DEV_CHAP' or no mkfs.ext4"
+fi
+
+# ---------------------------------------------------------------- 7. a dead portal
+DEAD="$IQN_OPEN,$DEAD_ADDR,3260,1,lane1"
+body "$W/b-dead" "{\"target\": \"$IQN_OPEN\", \"portal\": \"$DEAD_ADDR:3260\", \"tpgt\": 1, \"iface\": \"lane1\"}"
+api "$W/r-dead-bind" POST /api/v1/bindings "$W/b-dead"
+expect "a binding to a dead portal on eth1's subnet: 201" "$W/r-dead-bind" 201 '.id == $id' --arg id "$DEAD"
+(
+        login dead "$DEAD" '"timeout_ms": 3000'
+        echo "$CODE $MS" >"$W/dead.code"
+) &
+pd=$!
+# /api/v1/health while the login waits: every answer 200, none slower than 1.5 s
+hn=0
+hbad=0
+hmax=0
+while [ ! -s "$W/dead.code" ]; do
+        api "$W/r-health" GET /api/v1/health
+        hn=$((hn + 1))
+        [ "$CODE" = 200 ] || hbad=$((hbad + 1))
+        [ "$MS" -le "$hmax" ] || hmax=$MS
+        msleep 0.1
+done
+wait "$pd"
+read -r dcode dms <"$W/dead.code"
+CODE=$dcode
+MS=$dms
+REQ="POST /api/v1/sessions {\"binding\": \"$DEAD\", \"timeout_ms\": 3000}"
+expect "login to a dead portal, timeout_ms 3000: 504 urn:iscsi-ifaced:problem:login-timeout" "$W/r-dead" 504 \
+        '.type == "urn:iscsi-ifaced:problem:login-timeout"'
+if [ "$dms" -ge 2900 ] && [ "$dms" -le 5000 ]; then
+        pass "the dead portal's 504 comes after timeout_ms 3000 and within 2 s of slack"
+else
+        fail "the dead portal's answer came after $dms ms (want 2900..5000)"
+fi
+info "dead portal: HTTP $dcode in $dms ms"
+if [ "$hn" -ge 3 ] && [ "$hbad" = 0 ] && [ "$hmax" -le 1500 ]; then
+        pass "GET /api/v1/health answers 200 while the dead portal's login waits"
+        info "$hn health requests, the slowest $hmax ms"
+else
+        fail "GET /api/v1/health during the dead login: $hn requests, $hbad not 200, the slowest $hmax ms (want >= 3, 0, <= 1500)"
+fi
+
+# ---------------------------------------------------------------- 8. restart with sessions up
+login chap-again "$CHAP"
+read -r SID_CHAP DEV_CHAP < <(session_of chap-again)
+[ "$CODE" = 201 ] || {
+        fail "login to the CHAP target again before the restart: HTTP $CODE (want 201)"
+        show "$W/r-chap-again"
+}
+n=$(sysfs_sessions)
+info "stopping the daemon"
+if daemon_stop; then
+        pass "the daemon stops on SIGTERM with sessions up"
+else
+        fail "the daemon did not stop on SIGTERM within 5 s"
+fi
+n2=$(sysfs_sessions)
+[ "$n" = 2 ] && [ "$n2" = 2 ] || fail "sessions in sysfs before/after the daemon stopped: $n/$n2 (want 2/2)"
+info "starting the daemon again"
+if daemon_start "$D"; then
+        info "the daemon listens again"
+        api "$W/r-list" GET /api/v1/sessions
+        expect "after a restart, GET /api/v1/sessions lists both sessions again with their devices" "$W/r-list" 200 \
+                '(.items // .) as $s |
+                 ($s | length) == 2 and
+                 any($s[]; .sid == ($o | tonumber) and any(.luns[]; .block == $ob)) and
+                 any($s[]; .sid == ($c | tonumber) and any(.luns[]; .block == $cb))' \
+                --arg o "${SID_OPEN:-0}" --arg ob "$DEV_OPEN" --arg c "${SID_CHAP:-0}" --arg cb "$DEV_CHAP"
+else
+        fail "after a restart, the daemon did not start"
+        daemon_log_tail
+fi
+
+# ---------------------------------------------------------------- 9. the secrets
+leaks=
+for f in "$W"/r-*; do
+        for x in "${SECRETS[@]}"; do
+                if grep -a -F -- "$x" "$f" >/dev/null; then leaks+=" ${f##*/}"; fi
+        done
+done
+if [ -z "$leaks" ]; then
+        pass "no CHAP secret in any response body or header"
+else
+        fail "CHAP secret in the responses:$leaks"
+fi
+if [ -s "$D/daemon.log" ] && ! grep -a -F -e "$CHAP_PASS" -e "$MCHAP_PASS" -e "$WRONG_PASS" "$D/daemon.log" >/dev/null; then
+        pass "no CHAP secret in the daemon's log (debug level)"
+else
+        fail "the daemon's log is empty or holds a CHAP secret"
+fi
+if kill -0 "$DPID" 2>/dev/null; then
+        pass "the daemon is still running"
+else
+        fail "the daemon died"
+        daemon_log_tail 30
+fi
+finish
