@@ -83,6 +83,9 @@ EOF
         cat <<EOF
   bench [ARGS]  build, then run bench/run.sh ARGS, bench/nics-http.sh and bench/checks.sh
                 (settings through their environment, e.g. N=500 REPS=3 ./dev.sh bench)
+  bench-vm      build, then bench/vm-login.sh in the kernel VM lane against its target (root):
+                login to a ready block device through the API against iscsiadm --login and a
+                sysfs wait, medians and their ratio (ROUNDS=5 ./dev.sh bench-vm)
   fuzz [SECONDS] [TARGET...]
                 clang libFuzzer build (build-fuzz/), then tests/fuzz/run.sh: each fuzz target
                 (default all) for SECONDS (default 600); \`test\` runs them all for $FUZZ_SECONDS s
@@ -400,6 +403,14 @@ cmd_bench() {
         exec bash bench/checks.sh
 }
 
+# cmd_bench_vm: bench/vm-login.sh in the guest of tests/vm/vm-lane.sh --target (tests/vm/README.md).
+cmd_bench_vm() {
+        cmd_deps
+        cmd_build
+        IFACED_BIN=build/server/iscsi-ifaced IFACED_VM_ARGS="rounds=${ROUNDS:-5}" \
+                exec tests/vm/vm-lane.sh --target bench/vm-login.sh 'PASS: bench done'
+}
+
 # cmd_fuzz [SECONDS] [TARGET...]: long manual fuzz runs, SECONDS per target (default 600).
 cmd_fuzz() {
         cmd_deps
@@ -430,6 +441,7 @@ main() {
         run) cmd_run "$@" ;;
         test) cmd_test ;;
         bench) cmd_bench "$@" ;;
+        bench-vm) cmd_bench_vm ;;
         fuzz) cmd_fuzz "$@" ;;
         clean) cmd_clean ;;
         -h | --help | help)
