@@ -293,8 +293,11 @@ fi
 if [ -b "/dev/$DEV_OPEN" ]; then
         exec 3<>"/dev/$DEV_OPEN"
         logout busy-open "$SID_OPEN"
-        expect "logout while the device is held open: 409, uses[] names /dev/<block> kind open" \
-                "$W/r-busy-open" 409 'any(.uses[]; .kind == "open" and .device == $d)' --arg d "/dev/$DEV_OPEN"
+        expect "logout while the device is held open: 409, uses[] names the device, kind open, this shell's pid" \
+                "$W/r-busy-open" 409 \
+                'any(.uses[]; .kind == "open" and (.device == $d or .device == "/dev/" + $d) and
+                              (.what | startswith("pid " + $pid + " ")))' \
+                --arg d "$DEV_OPEN" --arg pid "$$"
         exec 3>&-
         has_session "$IQN_OPEN" || fail "the refused logout of $SID_OPEN logged it out anyway"
 else
@@ -305,10 +308,11 @@ if [ -b "/dev/$DEV_CHAP" ] && command -v mkfs.ext4 >/dev/null; then
         if mkfs.ext4 -q -F -E nodiscard "/dev/$DEV_CHAP" >"$W/mkfs.log" 2>&1 &&
                 mount -t ext4 "/dev/$DEV_CHAP" "$MNT" 2>>"$W/mkfs.log"; then
                 logout busy-mnt "$SID_CHAP"
-                expect "logout while the device is mounted: 409, uses[] names /dev/<block> kind mount at its mount point" \
+                expect "logout while the device is mounted: 409, uses[] names the device, kind mount, its mount point" \
                         "$W/r-busy-mnt" 409 \
-                        'any(.uses[]; .kind == "mount" and .device == $d and (.what | contains($m)))' \
-                        --arg d "/dev/$DEV_CHAP" --arg m "$MNT"
+                        'any(.uses[]; .kind == "mount" and (.device == $d or .device == "/dev/" + $d) and
+                                      .what == $m)' \
+                        --arg d "$DEV_CHAP" --arg m "$MNT"
                 umount "$MNT"
                 logout unmounted "$SID_CHAP"
                 gone=1
