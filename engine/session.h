@@ -87,10 +87,10 @@ enum session_holder_kind {
 
 struct session_holder {
         enum session_holder_kind kind;
-        char name[32];     /* the kernel name under /sys/block (or the partition's): "sdb1", "dm-0" */
-        char of[32];       /* what it holds: "sdb" or "sdb1" */
-        char dm_name[128]; /* dm/name, "" unless DM */
-        char dm_uuid[160]; /* dm/uuid ("mpath-<wwid>", "LVM-..."), "" unless DM */
+        char name[32]; /* the kernel name under /sys/block (or the partition's): "sdb1", "dm-0" */
+        char of[32];   /* what it holds: "sdb" or "sdb1" */
+        char dm_name[128];     /* dm/name, "" unless DM */
+        char dm_uuid[160];     /* dm/uuid ("mpath-<wwid>", "LVM-..."), "" unless DM */
         unsigned major, minor; /* of name's block device (dev attribute), 0:0 unknown */
 };
 
@@ -102,18 +102,18 @@ struct session_lun {
                            * created... "" unknown */
         int type;         /* SCSI peripheral device type (type attribute), -1 unknown */
         char vendor[16], model[32], rev[16];
-        char wwid[256];    /* wwid attribute, "" unknown */
-        char block[32];    /* the block device's kernel name ("sdb"), "" when it has none */
+        char wwid[256];        /* wwid attribute, "" unknown */
+        char block[32];        /* the block device's kernel name ("sdb"), "" when it has none */
         unsigned major, minor; /* of block, from its dev attribute; 0:0 unknown */
         uint64_t size_bytes;   /* size (512-byte sectors) * 512; unknown when no block */
         bool dev_node;         /* <dev>/<block> exists and is that block device (major:minor) */
         char sg[32];           /* "sg1", "" none */
-        uint64_t ioerr_cnt, iotmo_cnt; /* "0x.." in sysfs */
+        uint64_t ioerr_cnt, iotmo_cnt;  /* "0x.." in sysfs */
         struct session_holder *holders; /* partitions first, then what holds the disk or a
                                          * partition (holders/ of each), in name order */
         size_t n_holders;
-        bool udev_done;     /* udev's database has the block device (b<major>:<minor>) */
-        char **links;       /* its "S:" lines as "/dev/<link>", in file order; udev_done only */
+        bool udev_done; /* udev's database has the block device (b<major>:<minor>) */
+        char **links;   /* its "S:" lines as "/dev/<link>", in file order; udev_done only */
         size_t n_links;
 };
 
@@ -121,19 +121,19 @@ struct session_detail {
         struct session_info info;
         char target_state[32]; /* UNBOUND, ALLOCATED, SCANNED, UNBINDING; "" on older kernels */
         int target_id;         /* target_id attribute, -1 unknown */
-        int creator;           /* creator attribute: -1 the kernel (boot/flash), else a pid; -2 unknown */
-        bool boot;             /* boot_root, boot_nic or boot_target is set (iBFT and flash) */
+        int creator; /* creator attribute: -1 the kernel (boot/flash), else a pid; -2 unknown */
+        bool boot;   /* boot_root, boot_nic or boot_target is set (iBFT and flash) */
         char initiator[SESSION_TARGET_MAX + 1];
         /* connection 0 */
-        char conn_state[32];    /* state: "up", "down", "failed", ... as the kernel says */
+        char conn_state[32]; /* state: "up", "down", "failed", ... as the kernel says */
         char cur_address[SESSION_ADDRESS_MAX + 1]; /* address (after a redirect it differs) */
         unsigned cur_port;
-        unsigned local_port;    /* local_port, 0 unknown */
+        unsigned local_port; /* local_port, 0 unknown */
         /* host */
         char local_address[SESSION_ADDRESS_MAX + 1]; /* iscsi_host ipaddress */
-        char netdev[32];        /* iscsi_host netdev ("" for "<NULL>"/"(null)"/unknown) */
-        char hwaddress[32];     /* iscsi_host hwaddress, same */
-        char transport[32];     /* scsi_host proc_name: "iscsi_tcp", "qla4xxx" ... */
+        char netdev[32];    /* iscsi_host netdev ("" for "<NULL>"/"(null)"/unknown) */
+        char hwaddress[32]; /* iscsi_host hwaddress, same */
+        char transport[32]; /* scsi_host proc_name: "iscsi_tcp", "qla4xxx" ... */
         /* negotiated (-1 unknown; booleans as 0/1) */
         char header_digest[16], data_digest[16]; /* "None", "CRC32C" */
         long long max_recv_dlength, max_xmit_dlength, first_burst_len, max_burst_len;
@@ -142,14 +142,18 @@ struct session_detail {
         long long recovery_tmo, abort_tmo, lu_reset_tmo, tgt_reset_tmo, ping_tmo, recv_tmo;
         /* CHAP: 1 in use (a username is set), 0 not, -1 unknown (unreadable) */
         int chap_out, chap_in;
-        bool udev_running; /* the udev control socket exists */
+        bool udev_running;        /* the udev control socket exists */
         struct session_lun *luns; /* sorted by lun */
         size_t n_luns;
 };
 
-/* Read session sid in full. 0, -ENOENT (no such session), -ENOMEM; *ret is the caller's
- * (session_detail_done()). */
-int session_detail_read(const struct session_roots *roots, unsigned sid, struct session_detail *ret);
+/* Read session sid in full. 0, -ENOENT (no such session, its class link dangles, or no sysfs
+ * root or class directory), -ENOMEM, -EINVAL (NULL ret), or another -errno of opening the sysfs
+ * root or its class/iscsi_session (-EXDEV, -ENOTDIR...). A session whose directory is there but
+ * cannot be read is 0 with a problem, as in session_list(). *ret is written only on success and
+ * is then the caller's (session_detail_done(), which also takes NULL or a zeroed detail). */
+int session_detail_read(const struct session_roots *roots, unsigned sid,
+                        struct session_detail *ret);
 void session_detail_done(struct session_detail *d);
 
 /*
@@ -157,8 +161,14 @@ void session_detail_done(struct session_detail *d);
  * device and every holder of it (partitions, dm, md): a mount (mountinfo's major:minor), a swap
  * (/proc/swaps), a holder that is itself in use or exists at all (dm, md), and an open file
  * descriptor of any process (/proc/<pid>/fd links to the device node, by rdev). proc is the
- * proc root (NULL: "/proc"). Every use found goes into *ret (caller frees with free()).
- * 0 or -ENOMEM. Unreadable /proc entries of other processes are skipped (they come and go).
+ * proc root (NULL: "/proc"). Every use found goes into *ret (caller frees with free(); NULL
+ * when there is none), holders first, each (kind, device, what) once, at most 4096.
+ * 0, -ENOMEM, -EINVAL, or the -errno of opening proc_root, reading <proc>/self/mountinfo or
+ * <proc>/swaps (absent: no swap) or listing proc_root: a scan that cannot be made is no "unused".
+ * A session without block devices is 0 uses without reading proc. Unreadable /proc entries of
+ * other processes are skipped (they come and go), and so are the scan's own fds. Every holder
+ * other than a partition counts (dm, md, and others such as bcache). *ret and *ret_n are
+ * written only on success.
  */
 enum session_use_kind {
         SESSION_USE_MOUNT,  /* what: the mount point */
@@ -169,12 +179,12 @@ enum session_use_kind {
 
 struct session_use {
         enum session_use_kind kind;
-        uint64_t lun;     /* the LUN whose device is used */
-        char device[32];  /* the device that is used: "sdb", "sdb1", "dm-0" */
-        char what[256];   /* escaped: printable ASCII only */
+        uint64_t lun;    /* the LUN whose device is used */
+        char device[32]; /* the device that is used: "sdb", "sdb1", "dm-0" */
+        char what[256];  /* escaped: printable ASCII only */
 };
 
 int session_uses(const struct session_detail *d, const char *proc_root, struct session_use **ret,
                  size_t *ret_n);
-const char *session_use_kind_to_string(enum session_use_kind k); /* "mount", "swap", ... */
+const char *session_use_kind_to_string(enum session_use_kind k);       /* "mount", "swap", ... */
 const char *session_holder_kind_to_string(enum session_holder_kind k); /* "partition", "dm"... */
