@@ -113,8 +113,15 @@ int exec_run(const char *const *argv, int64_t deadline_usec, int cancel_fd, stru
 
         assert_return(argv && argv[0] && argv[0][0] == '/' && ret, -EINVAL);
         *ret = (struct exec_result){ .exit_code = -1 };
-        if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+        /* Only our end is non-blocking: the program's writes must block, not fail. */
+        if (pipe2(fds, O_CLOEXEC) < 0)
                 return -errno;
+        if (fcntl(fds[0], F_SETFL, O_NONBLOCK) < 0) {
+                r = -errno;
+                close(fds[0]);
+                close(fds[1]);
+                return r;
+        }
         r = spawn(argv, fds[1], &pid);
         close(fds[1]);
         if (r < 0) {
