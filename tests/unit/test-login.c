@@ -135,8 +135,14 @@ static void test_exec_refuses(void **state)
         struct exec_result r;
 
         (void)state;
+        int k;
+
         assert_int_equal(exec_run(rel, 0, -1, &r), -EINVAL);
-        assert_int_equal(exec_run(none, 0, -1, &r), -ENOENT);
+        /* glibc reports the failed exec; under valgrind the child exits 127 instead. */
+        k = exec_run(none, 0, -1, &r);
+        assert_true(k == -ENOENT || (k == 0 && r.exit_code == 127));
+        if (k == 0)
+                exec_result_done(&r);
 }
 
 /* The kernel's scsilun_to_int()/int_to_scsilun(), both ways. */
