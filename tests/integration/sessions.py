@@ -341,6 +341,10 @@ def main():
                  for a in d.answers] + [d.log_text().decode("utf-8", "replace")]
         check(not any(SECRET in t for t in texts),
               "the CHAP secret is in no answer and not in the daemon's log")
+        code = d.stop()
+        check(code == 0, "the daemon stops with status 0, a login clean-up pending (%s)" % code)
+        if code != 0:
+            sys.stdout.write(d.log_text().decode("utf-8", "replace")[-3000:])
     finally:
         if d:
             d.stop()
