@@ -110,6 +110,8 @@ int sessions_list(struct call *c);
 int sessions_create(struct call *c);
 int sessions_get(struct call *c);
 int sessions_delete(struct call *c);
+int sessions_rescan(struct call *c);
+int sessions_stats(struct call *c);
 int logins_list(struct call *c);
 int logins_get(struct call *c);
 int logins_delete(struct call *c);

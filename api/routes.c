@@ -30,6 +30,8 @@ const struct route api_routes[] = {
         { "POST",   "/api/v1/sessions",             sessions_create,      ROLE_OPERATOR, ROUTE_INLINE },
         { "GET",    "/api/v1/sessions/{sid}",       sessions_get,         ROLE_VIEWER,   ROUTE_INLINE },
         { "DELETE", "/api/v1/sessions/{sid}",       sessions_delete,      ROLE_OPERATOR, ROUTE_INLINE },
+        { "POST",   "/api/v1/sessions/{sid}/rescan", sessions_rescan,     ROLE_OPERATOR, ROUTE_INLINE },
+        { "GET",    "/api/v1/sessions/{sid}/stats", sessions_stats,       ROLE_VIEWER,   ROUTE_INLINE },
         { "GET",    "/api/v1/logins",               logins_list,          ROLE_VIEWER,   ROUTE_INLINE },
         { "GET",    "/api/v1/logins/{id}",          logins_get,           ROLE_VIEWER,   ROUTE_INLINE },
         { "DELETE", "/api/v1/logins/{id}",          logins_delete,        ROLE_OPERATOR, ROUTE_INLINE },

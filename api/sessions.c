@@ -388,8 +388,7 @@ static void write_op(struct sbuf *b, struct login_op *op)
         pthread_mutex_lock(&op->lock);
         sbuf_puts(b, "{\"id\":");
         sbuf_json_string(b, op->id);
-        sbuf_printf(b, ",\"kind\":\"%s\",\"state\":\"%s\"",
-                    op->kind == LOGIN_KIND_LOGIN ? "login" : "logout",
+        sbuf_printf(b, ",\"kind\":\"%s\",\"state\":\"%s\"", login_kind_to_string(op->kind),
                     login_op_state_to_string(op->state));
         sbuf_printf(b, ",\"progress\":{\"done\":%zu,\"total\":%zu}", op->n_done, op->n_items);
         sbuf_puts(b, ",\"created_at\":");
@@ -416,6 +415,37 @@ struct waiter {
         struct engine *engine;
 };
 
+/* GET /api/v1/sessions/{sid}/stats: the counters of iscsiadm, by name. */
+static void stats_render(const struct login_item *it, const char *request_id,
+                         struct api_response *resp)
+{
+        struct sbuf b = {};
+        char *body;
+        size_t len;
+
+        sbuf_printf(&b, "{\"sid\":%u,\"counters\":{", it->sid);
+        for (int ext = 0; ext < 2; ext++) {
+                bool first = true;
+
+                if (ext)
+                        sbuf_puts(&b, "},\"extended\":{");
+                for (size_t i = 0; i < it->n_stats; i++) {
+                        if (it->stats[i].extended != (bool)ext)
+                                continue;
+                        /* Names are [a-z0-9_] (engine/login.c stats_parse). */
+                        sbuf_printf(&b, "%s\"%s\":%" PRIu64, first ? "" : ",", it->stats[i].name,
+                                    it->stats[i].value);
+                        first = false;
+                }
+        }
+        sbuf_puts(&b, "}}");
+        if (sbuf_take(&b, &body, &len) < 0) {
+                errors_answer(resp, -ENOMEM, "out of memory", NULL, request_id);
+                return;
+        }
+        resp_set_body(resp, 200, "application/json", body, len);
+}
+
 static void answer_render(void *payload, const char *request_id, struct api_response *resp)
 {
         struct waiter *w = payload;
@@ -430,7 +460,12 @@ static void answer_render(void *payload, const char *request_id, struct api_resp
                 resp_set_body(resp, 204, NULL, NULL, 0);
                 return;
         }
-        if (it->status != LOGIN_ITEM_CREATED && it->status != LOGIN_ITEM_ADOPTED) {
+        if (it->status == LOGIN_ITEM_DONE && w->op->kind == LOGIN_KIND_STATS) {
+                stats_render(it, request_id, resp);
+                return;
+        }
+        if (it->status != LOGIN_ITEM_CREATED && it->status != LOGIN_ITEM_ADOPTED &&
+            it->status != LOGIN_ITEM_DONE) {
                 item_problem(it, request_id, resp);
                 return;
         }
@@ -450,7 +485,7 @@ static void answer_render(void *payload, const char *request_id, struct api_resp
         if (r >= 0) {
                 /* The session object, and how this login went. */
                 b.len--; /* the closing brace */
-                sbuf_puts(&b, ",\"login\":");
+                sbuf_printf(&b, ",\"%s\":", login_kind_to_string(w->op->kind));
                 write_item(&b, it);
                 sbuf_puts(&b, "}");
         }
@@ -461,8 +496,10 @@ static void answer_render(void *payload, const char *request_id, struct api_resp
         }
         status = it->status == LOGIN_ITEM_CREATED ? 201 : 200;
         resp_set_body(resp, status, "application/json", body, len);
-        snprintf(loc, sizeof(loc), "/api/v1/sessions/%u", it->sid);
-        (void)resp_add_header(resp, "Location", loc);
+        if (w->op->kind == LOGIN_KIND_LOGIN) {
+                snprintf(loc, sizeof(loc), "/api/v1/sessions/%u", it->sid);
+                (void)resp_add_header(resp, "Location", loc);
+        }
 }
 
 static void answer_drop(void *payload)
@@ -896,9 +933,9 @@ int sessions_delete(struct call *c)
         p = pending_new(c->req->request_id);
         if (!p)
                 return -ENOMEM;
-        r = engine_logout_start(c->api->engine,
-                                &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
-                                sid, force, op_done, p, &op);
+        r = engine_session_op_start(
+                c->api->engine, &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
+                sid, LOGIN_KIND_LOGOUT, force, 0, op_done, p, &op);
         if (r < 0) {
                 pending_free(p);
                 if (r == -ENOENT)
@@ -906,6 +943,72 @@ int sessions_delete(struct call *c)
                 return r;
         }
         return answer_later(c, op, p);
+}
+
+/* A rescan or a statistics read of session sid, answered when it has run. */
+static int session_op(struct call *c, enum login_kind kind, unsigned timeout_ms)
+{
+        struct login_op *op = NULL;
+        struct api_pending *p;
+        unsigned sid;
+        int r;
+
+        r = parse_sid(c, &sid);
+        if (r < 0)
+                return r;
+        p = pending_new(c->req->request_id);
+        if (!p)
+                return -ENOMEM;
+        r = engine_session_op_start(
+                c->api->engine, &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
+                sid, kind, false, timeout_ms, op_done, p, &op);
+        if (r < 0) {
+                pending_free(p);
+                if (r == -ENOENT)
+                        snprintf(c->detail, sizeof(c->detail), "no session %u", sid);
+                return r;
+        }
+        return answer_later(c, op, p);
+}
+
+int sessions_rescan(struct call *c)
+{
+        _cleanup_(json_decrefp) json_t *j = NULL;
+        unsigned timeout_ms = 0;
+        const char *k;
+        json_t *v;
+        int r;
+
+        if (c->req->body_len > 0) {
+                r = call_read_json(c, "application/json", &j);
+                if (r < 0)
+                        return r;
+                if (!json_is_object(j))
+                        return call_invalid(c, "body", "must be a JSON object");
+                json_object_foreach (j, k, v) {
+                        json_int_t t = json_is_integer(v) ? json_integer_value(v) : -1;
+
+                        if (!streq(k, "timeout_ms")) {
+                                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%.64s", k);
+                                return call_invalid(c, c->err.field_buf,
+                                                    "unknown member (known: timeout_ms)");
+                        }
+                        if (t < 1 || t > LOGIN_TIMEOUT_MAX_MS)
+                                return call_invalid(c, "timeout_ms", "must be %s",
+                                                    SESSIONS_TIMEOUT_WHAT);
+                        timeout_ms = (unsigned)t;
+                }
+        }
+        return session_op(c, LOGIN_KIND_RESCAN, timeout_ms);
+}
+
+int sessions_stats(struct call *c)
+{
+        if (c->req->n_args > 0) {
+                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s", c->req->args[0].key);
+                return call_invalid(c, c->err.field_buf, "unknown query parameter");
+        }
+        return session_op(c, LOGIN_KIND_STATS, 0);
 }
 
 /* --- operations ---------------------------------------------------------------------------- */

@@ -338,11 +338,16 @@ int engine_login_start(struct engine *e, const struct engine_ctx *ctx,
                        const struct login_request *req,
                        void (*done)(struct login_op *op, void *userdata), void *userdata,
                        struct login_op **ret, bool *ret_existing, struct iface_error *err);
-/* Start the logout of session sid (force: without the in-use check; docs/sessions.md).
- * -ENOENT when sysfs has no such session. */
-int engine_logout_start(struct engine *e, const struct engine_ctx *ctx, unsigned sid, bool force,
-                        void (*done)(struct login_op *op, void *userdata), void *userdata,
-                        struct login_op **ret);
+/*
+ * Start an operation on session sid (docs/sessions.md): LOGIN_KIND_LOGOUT (force: without the
+ * in-use check), LOGIN_KIND_RESCAN (its devices and its target scanned, then the readiness
+ * waited for until timeout_ms, 0: 10 s), LOGIN_KIND_STATS (iscsiadm -m session -r sid -s).
+ * -ENOENT when sysfs has no such session.
+ */
+int engine_session_op_start(struct engine *e, const struct engine_ctx *ctx, unsigned sid,
+                            enum login_kind kind, bool force, unsigned timeout_ms,
+                            void (*done)(struct login_op *op, void *userdata), void *userdata,
+                            struct login_op **ret);
 int engine_login_get(struct engine *e, const char *id, struct login_op **ret);
 /* Every kept operation, newest first (references; free the array). */
 int engine_login_list(struct engine *e, struct login_op ***ret, size_t *ret_n);

@@ -127,11 +127,23 @@ const char *login_item_status_to_string(enum login_item_status s)
         static const char *const names[] = {
                 [LOGIN_ITEM_PENDING] = "pending",       [LOGIN_ITEM_RUNNING] = "running",
                 [LOGIN_ITEM_CREATED] = "created",       [LOGIN_ITEM_ADOPTED] = "adopted",
-                [LOGIN_ITEM_LOGGED_OUT] = "logged-out", [LOGIN_ITEM_FAILED] = "failed",
-                [LOGIN_ITEM_CANCELLED] = "cancelled",
+                [LOGIN_ITEM_LOGGED_OUT] = "logged-out", [LOGIN_ITEM_DONE] = "done",
+                [LOGIN_ITEM_FAILED] = "failed",         [LOGIN_ITEM_CANCELLED] = "cancelled",
         };
 
         return (unsigned)s < ELEMENTSOF(names) ? names[s] : "failed";
+}
+
+const char *login_kind_to_string(enum login_kind k)
+{
+        static const char *const names[] = {
+                [LOGIN_KIND_LOGIN] = "login",
+                [LOGIN_KIND_LOGOUT] = "logout",
+                [LOGIN_KIND_RESCAN] = "rescan",
+                [LOGIN_KIND_STATS] = "stats",
+        };
+
+        return (unsigned)k < ELEMENTSOF(names) ? names[k] : "login";
 }
 
 const char *login_op_state_to_string(enum login_op_state s)
@@ -156,6 +168,7 @@ struct login_op *login_op_unref(struct login_op *op)
                 free(op->items[i].output);
                 free(op->items[i].expect);
                 free(op->items[i].uses);
+                free(op->items[i].stats);
         }
         free(op->items);
         free(op->expect);
@@ -929,6 +942,163 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
                                                                 exit_error(res.exit_code));
 }
 
+/* --- a rescan ------------------------------------------------------------------------------ */
+
+#define RESCAN_TIMEOUT_USEC (10LL * 1000 * 1000)
+#define STATS_TIMEOUT_USEC  (10LL * 1000 * 1000)
+
+/* Rescan the session: each SCSI device ("1" to its rescan: a size change), then its target (new
+ * LUNs), then wait for the devices as a login does. */
+static void rescan_run(struct engine *e, struct login_op *op, struct login_item *it)
+{
+        _cleanup_(binding_snap_unrefp) struct binding_snap *b = NULL;
+        int64_t deadline = clock_usec(CLOCK_MONOTONIC) +
+                           (op->timeout_ms ? (int64_t)op->timeout_ms * 1000 : RESCAN_TIMEOUT_USEC);
+        struct session_detail d = {};
+        int r;
+
+        r = session_detail_read(&e->roots, it->sid, &d);
+        if (r == -ENOENT || (r >= 0 && !streq(d.info.target, it->key.target))) {
+                session_detail_done(&d);
+                item_detail(it, "no session %u", it->sid);
+                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_NOT_FOUND);
+        }
+        if (r < 0) {
+                item_detail(it, "reading session %u: %s", it->sid, strerror(-r));
+                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
+        }
+        if (!streq(d.info.state, "LOGGED_IN")) {
+                item_detail(it, "session %u is %.31s, not LOGGED_IN: nothing to scan", it->sid,
+                            d.info.state[0] ? d.info.state : "unknown");
+                session_detail_done(&d);
+                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_FAILED);
+        }
+        for (size_t i = 0; i < d.n_luns; i++) {
+                char path[PATH_MAX];
+                int fd;
+
+                snprintf(path, sizeof(path), "%s/bus/scsi/devices/%s/rescan", e->roots.sysfs,
+                         d.luns[i].hctl);
+                fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+                if (fd < 0 || write(fd, "1", 1) != 1)
+                        log_warning("rescanning SCSI device %s failed: %m", d.luns[i].hctl);
+                if (fd >= 0)
+                        close(fd);
+        }
+        r = scan_target(e, &d);
+        session_detail_done(&d);
+        if (r < 0) {
+                item_detail(it, "scanning the target of session %u failed: %s", it->sid,
+                            strerror(-r));
+                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_FAILED);
+        }
+        (void)engine_binding_get(e, it->binding, &b);
+        wait_ready(e, op, it, b, deadline, false);
+        item_finish(op, it, LOGIN_ITEM_DONE, LOGIN_ERR_NONE);
+}
+
+/* --- statistics ---------------------------------------------------------------------------- */
+
+/*
+ * The counters of `iscsiadm -m session -r N -s` (usr/iscsiadm.c print_stats(), stable since
+ * 2.0): "iSCSI SNMP:" then "\t<name>: <u64>" lines, "iSCSI Extended:" then the transport's own.
+ * Anything else is skipped; a name must be [a-z0-9_] and a value plain decimal.
+ */
+static int stats_parse(const char *out, struct login_item *it)
+{
+        bool extended = false;
+        const char *line = out;
+
+        it->stats = calloc(LOGIN_STATS_MAX, sizeof(*it->stats));
+        if (!it->stats)
+                return -ENOMEM;
+        while (line && *line) {
+                const char *end = strchr(line, '\n') ?: line + strlen(line);
+                size_t len = (size_t)(end - line), k = 0;
+                char name[sizeof(it->stats->name)];
+                uint64_t v;
+
+                if (len >= 14 && strncmp(line, "iSCSI Extended", 14) == 0)
+                        extended = true;
+                else if (len >= 10 && strncmp(line, "iSCSI SNMP", 10) == 0)
+                        extended = false;
+                else if (len > 1 && line[0] == '\t' && it->n_stats < LOGIN_STATS_MAX) {
+                        const char *p = line + 1;
+
+                        while (p < end && k + 1 < sizeof(name) &&
+                               ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+                                name[k++] = *p++;
+                        name[k] = '\0';
+                        if (k > 0 && p + 2 < end && p[0] == ':' && p[1] == ' ') {
+                                char num[24];
+                                size_t nl = (size_t)(end - (p + 2));
+
+                                if (nl < sizeof(num)) {
+                                        memcpy(num, p + 2, nl);
+                                        num[nl] = '\0';
+                                        if (sysfs_parse_u64(num, &v)) {
+                                                struct login_stat *st = &it->stats[it->n_stats++];
+
+                                                snprintf(st->name, sizeof(st->name), "%s", name);
+                                                st->value = v;
+                                                st->extended = extended;
+                                        }
+                                }
+                        }
+                }
+                line = *end ? end + 1 : NULL;
+        }
+        return 0;
+}
+
+static void stats_run(struct engine *e, struct login_op *op, struct login_item *it)
+{
+        int64_t deadline = clock_usec(CLOCK_MONOTONIC) +
+                           (op->timeout_ms ? (int64_t)op->timeout_ms * 1000 : STATS_TIMEOUT_USEC);
+        struct exec_result res = {};
+        char sid[16], tail[200];
+        const char *argv[] = { e->iscsiadm, "-m", "session", "-r", sid, "-s", NULL };
+        int r;
+
+        if (!login_iscsid_listening(e->proc_root)) {
+                item_detail(it,
+                            "iscsid is not running (no listening socket @%s): start it, for "
+                            "example `systemctl start iscsid`",
+                            LOGIN_ISCSID_SOCKET);
+                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_ISCSID);
+        }
+        snprintf(sid, sizeof(sid), "%u", it->sid);
+        r = exec_run(argv, deadline, op->cancel_fd, &res);
+        if (r < 0) {
+                item_detail(it, "cannot run %s: %s", e->iscsiadm, strerror(-r));
+                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
+        }
+        it->iscsiadm_exit = res.exit_code;
+        output_tail(&res, tail, sizeof(tail));
+        if (res.timed_out || res.cancelled) {
+                exec_result_done(&res);
+                item_detail(it, "iscsiadm did not answer within the deadline");
+                return item_finish(op, it, LOGIN_ITEM_FAILED,
+                                   res.cancelled ? LOGIN_ERR_CANCELLED : LOGIN_ERR_TIMEOUT);
+        }
+        if (res.exit_code != 0) {
+                exec_result_done(&res);
+                item_detail(it, "iscsiadm exited with %d: %s", res.exit_code,
+                            tail[0] ? tail : "(no output)");
+                return item_finish(op, it, LOGIN_ITEM_FAILED,
+                                   res.exit_code == 21 || res.exit_code == 2 ?
+                                           LOGIN_ERR_NOT_FOUND :
+                                           exit_error(res.exit_code));
+        }
+        r = stats_parse(res.output ?: "", it);
+        exec_result_done(&res);
+        if (r < 0) {
+                item_detail(it, "out of memory");
+                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
+        }
+        item_finish(op, it, LOGIN_ITEM_DONE, LOGIN_ERR_NONE);
+}
+
 /* One attempt to log out a path whose login did not finish. True when done with it. */
 static bool cleanup_run(struct engine *e, struct task *t)
 {
@@ -1022,10 +1192,20 @@ static void *login_worker(void *userdata)
                                 if (login)
                                         (void)strv_add(&L->logging_in, &L->n_logging_in, path);
                                 pthread_mutex_unlock(&L->lock);
-                                if (login)
+                                switch (t->op->kind) {
+                                case LOGIN_KIND_LOGIN:
                                         login_run(e, t->op, it);
-                                else
+                                        break;
+                                case LOGIN_KIND_LOGOUT:
                                         logout_run(e, t->op, it);
+                                        break;
+                                case LOGIN_KIND_RESCAN:
+                                        rescan_run(e, t->op, it);
+                                        break;
+                                case LOGIN_KIND_STATS:
+                                        stats_run(e, t->op, it);
+                                        break;
+                                }
                                 pthread_mutex_lock(&L->lock);
                                 strv_del(L->logging_in, &L->n_logging_in, path);
                                 pthread_mutex_unlock(&L->lock);
@@ -1327,9 +1507,10 @@ int engine_login_start(struct engine *e, const struct engine_ctx *ctx,
         return 0;
 }
 
-int engine_logout_start(struct engine *e, const struct engine_ctx *ctx, unsigned sid, bool force,
-                        void (*done)(struct login_op *op, void *userdata), void *userdata,
-                        struct login_op **ret)
+int engine_session_op_start(struct engine *e, const struct engine_ctx *ctx, unsigned sid,
+                            enum login_kind kind, bool force, unsigned timeout_ms,
+                            void (*done)(struct login_op *op, void *userdata), void *userdata,
+                            struct login_op **ret)
 {
         _cleanup_free_ struct session_info *v = NULL;
         struct login_op *op = NULL;
@@ -1337,13 +1518,14 @@ int engine_logout_start(struct engine *e, const struct engine_ctx *ctx, unsigned
         size_t n = 0;
         int r;
 
-        assert_return(e && ret, -EINVAL);
+        assert_return(e && ret && kind != LOGIN_KIND_LOGIN, -EINVAL);
+        assert_return(timeout_ms <= LOGIN_TIMEOUT_MAX_MS, -EINVAL);
         r = sessions_now(e, &v, &n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++)
                 if (v[i].sid == sid) {
-                        r = op_new(ctx, LOGIN_KIND_LOGOUT, 1, &op);
+                        r = op_new(ctx, kind, 1, &op);
                         if (r < 0)
                                 return r;
                         it = &op->items[0];
@@ -1359,6 +1541,7 @@ int engine_logout_start(struct engine *e, const struct engine_ctx *ctx, unsigned
         if (!op)
                 return -ENOENT;
         op->force = force;
+        op->timeout_ms = timeout_ms;
         op->done = done;
         op->userdata = userdata;
         op->engine = e;

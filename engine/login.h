@@ -29,6 +29,19 @@
 enum login_kind {
         LOGIN_KIND_LOGIN,
         LOGIN_KIND_LOGOUT,
+        LOGIN_KIND_RESCAN,
+        LOGIN_KIND_STATS,
+};
+
+const char *login_kind_to_string(enum login_kind k); /* "login", "logout", "rescan", "stats" */
+
+#define LOGIN_STATS_MAX 64
+
+/* One counter of `iscsiadm -m session -r N -s`. */
+struct login_stat {
+        char name[48]; /* [a-z0-9_]: txdata_octets, digest_err, timeout_err... */
+        uint64_t value;
+        bool extended; /* from the transport's "iSCSI Extended" block */
 };
 
 enum login_op_state {
@@ -43,6 +56,7 @@ enum login_item_status {
         LOGIN_ITEM_CREATED,    /* logged in by this item */
         LOGIN_ITEM_ADOPTED,    /* the session existed already */
         LOGIN_ITEM_LOGGED_OUT, /* a logout that ended the session */
+        LOGIN_ITEM_DONE,       /* a rescan or a statistics read that ran */
         LOGIN_ITEM_FAILED,
         LOGIN_ITEM_CANCELLED,
 };
@@ -83,6 +97,8 @@ struct login_item {
         bool expect_reported;     /* expect came from REPORT LUNS */
         struct session_use *uses; /* a logout refused for these */
         size_t n_uses;
+        struct login_stat *stats; /* LOGIN_KIND_STATS */
+        size_t n_stats;
         int64_t started_usec, finished_usec; /* CLOCK_MONOTONIC, 0 until then */
 };
 

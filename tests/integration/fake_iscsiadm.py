@@ -8,7 +8,7 @@ kernel has no iSCSI; the VM lane has the real one). It reads fake-iscsiadm.json 
 `-m node -T t -p p -I i --login` sleeps, then with rc 0 makes session N appear (the class links
 of session N and its connection, staged in the tree by the test), and exits rc; a session that is
 there already gives 15, as iscsiadm does. `--logout` (by node or `-m session -r N`) removes them
-(21 when there is none). Every call appends {"argv", "env", "pid", "start", "end"} to the log."""
+(21 when there is none); `-m session -r N -s` prints counters as iscsiadm 2.1.8 does. Every call appends {"argv", "env", "pid", "start", "end"} to the log."""
 import json
 import os
 import sys
@@ -77,6 +77,21 @@ def main():
             print("Logout of [sid: %d] successful." % sid)
         else:
             print("iscsiadm: No matching sessions found")
+            rc = 21
+    elif "-s" in sys.argv and arg("-m") == "session":
+        sid = int(arg("-r"))
+        if present(sid):
+            print("Stats for session [sid: %d, target: t, portal: 127.0.0.1,3260]" % sid)
+            print("iSCSI SNMP:")
+            for k, v in (("txdata_octets", 4096), ("rxdata_octets", 123456), ("digest_err", 0),
+                         ("timeout_err", 2)):
+                print("\t%s: %d" % (k, v))
+            print("\tbogus line without a number")
+            print("iSCSI Extended:")
+            print("\ttx_sendpage_failures: 0")
+            print("\teh_abort_cnt: 1")
+        else:
+            print("iscsiadm: No session found.")
             rc = 21
     else:
         rc = 7

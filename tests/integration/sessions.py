@@ -13,6 +13,7 @@ iscsiadm (fake_iscsiadm.py) in place of the kernel, which the host does not have
    iscsiadm killed; the path then refused with 409 while it is being logged out;
  - a batch with an Idempotency-Key: 202, Location, progress to done, the replay;
  - the sessions list: origin api vs external, the NIC of the local address, the timeouts;
+ - rescan (each device, then the target) and iscsiadm's counters;
  - logout: 409 naming the dm holder; force: 204, the SCSI device deleted; again: 404;
  - restart: the sessions and their origin are back.
 Prints PASS:/FAIL: lines. Exit 0, 1 on a failure, 77 without root."""
@@ -88,7 +89,8 @@ def make_session(root, h, sid, target, luns, staged=True):
         ld = "%s/target%d:0:0/%s" % (sess, h, hctl)
         for k, v in {"state": "running", "type": str(typ), "vendor": "IET", "model": "VIRTUAL-DISK",
                      "rev": "0001", "wwid": "naa.6000000000000000000000000000%04d" % (sid * 10 + lun),
-                     "ioerr_cnt": "0x0", "iotmo_cnt": "0x0", "delete": ""}.items():
+                     "ioerr_cnt": "0x0", "iotmo_cnt": "0x0", "delete": "",
+                     "rescan": ""}.items():
             w(root, "%s/%s" % (ld, k), v)
         link(root, "bus/scsi/devices/%s" % hctl, ld)
         if block:
@@ -311,6 +313,23 @@ def main():
         st, _, _ = d.call("GET", "/api/v1/sessions/99")
         st2, _, _ = d.call("GET", "/api/v1/sessions/01")
         check(st == 404 and st2 == 404, "GET of a session that does not exist: 404")
+
+        # Rescan and statistics.
+        st, _, res = d.call("POST", "/api/v1/sessions/1/rescan", {"timeout_ms": 2000})
+        scan = open(os.path.join(sysfs, "devices/platform/host3/scsi_host/host3/scan")).read()
+        resc = open(os.path.join(sysfs, "devices/platform/host3/session1/target3:0:0/3:0:0:1/"
+                                 "rescan")).read()
+        check(st == 200 and res.get("sid") == 1 and res.get("rescan", {}).get("status") == "done"
+              and res.get("ready") is True and scan.startswith("0 0 -") and resc.startswith("1"),
+              "rescan: 200, each device rescanned, the target scanned ('0 0 -'), ready (%s)" % st)
+        st, _, res = d.call("GET", "/api/v1/sessions/1/stats")
+        check(st == 200 and res == {"sid": 1, "counters": {"txdata_octets": 4096,
+                                                            "rxdata_octets": 123456,
+                                                            "digest_err": 0, "timeout_err": 2},
+                                    "extended": {"tx_sendpage_failures": 0, "eh_abort_cnt": 1}},
+              "stats: iscsiadm's counters by name (%s %s)" % (st, res))
+        st, _, _ = d.call("GET", "/api/v1/sessions/99/stats")
+        check(st == 404, "stats of a session that does not exist: 404")
 
         # Logout.
         st, _, res = d.call("DELETE", "/api/v1/sessions/2")
