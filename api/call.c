@@ -217,3 +217,32 @@ int call_parse_chap(struct call *c, json_t *obj, const char *field, bool mutual_
         }
         return 0;
 }
+
+/* FNV-1a of the request body: what an Idempotency-Key is checked against. */
+uint64_t call_body_hash(const struct call *c)
+{
+        const uint8_t *p = (const uint8_t *)c->req->body;
+        uint64_t h = 0xcbf29ce484222325ULL;
+
+        for (size_t i = 0; p && i < c->req->body_len; i++) {
+                h ^= p[i];
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+
+bool call_idempotency_key_ok(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > JOB_KEY_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+                        return false;
+        }
+        return true;
+}

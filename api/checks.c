@@ -366,34 +366,6 @@ int checks_run(struct call *c)
 
 /* --- jobs ---------------------------------------------------------------------------------- */
 
-static uint64_t fnv1a(const void *data, size_t n)
-{
-        const uint8_t *p = data;
-        uint64_t h = 0xcbf29ce484222325ULL;
-
-        for (size_t i = 0; i < n; i++) {
-                h ^= p[i];
-                h *= 0x100000001b3ULL;
-        }
-        return h;
-}
-
-static bool idempotency_key_ok(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n == 0 || n > JOB_KEY_MAX)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char ch = s[i];
-
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-                        return false;
-        }
-        return true;
-}
-
 static int job_created(struct call *c, struct job *job, bool existing)
 {
         struct sbuf b = {};
@@ -427,7 +399,7 @@ int checks_job_create(struct call *c)
         bool existing;
         int r;
 
-        if (key && !idempotency_key_ok(key))
+        if (key && !call_idempotency_key_ok(key))
                 return call_invalid(c, "Idempotency-Key",
                                     "must be 1 to %d characters of A-Z a-z 0-9 . _ -", JOB_KEY_MAX);
 
@@ -495,8 +467,8 @@ int checks_job_create(struct call *c)
          */
         if (key)
                 snprintf(scoped, sizeof(scoped), "%.*s %s", JOB_SCOPE_MAX, c->actor, key);
-        r = engine_job_start(c->api->engine, specs, n, key ? scoped : NULL,
-                             fnv1a(c->req->body, c->req->body_len), &job, &existing);
+        r = engine_job_start(c->api->engine, specs, n, key ? scoped : NULL, call_body_hash(c), &job,
+                             &existing);
         if (r == -EILSEQ)
                 snprintf(c->detail, sizeof(c->detail),
                          "Idempotency-Key '%s' was used for a different request body", key);

@@ -82,22 +82,18 @@ void errors_problem(struct api_response *resp, int status, const char *detail, c
         errors_problem_ex(resp, status, detail, field, request_id, NULL);
 }
 
-void errors_problem_ex(struct api_response *resp, int status, const char *detail, const char *field,
-                       const char *request_id, const char *extra)
+static void problem(struct api_response *resp, int status, const char *slug, const char *title,
+                    const char *detail, const char *field, const char *request_id,
+                    const char *extra)
 {
         struct sbuf b = {};
         char *body = NULL;
         size_t len = 0;
-        size_t i;
-
-        for (i = 0; i < ELEMENTSOF(problems) - 1; i++)
-                if (problems[i].status == status)
-                        break;
 
         sbuf_puts(&b, "{\"type\":");
-        sbuf_printf(&b, "\"urn:iscsi-ifaced:problem:%s\"", problems[i].slug);
+        sbuf_printf(&b, "\"urn:iscsi-ifaced:problem:%s\"", slug);
         sbuf_puts(&b, ",\"title\":");
-        sbuf_json_string(&b, problems[i].title);
+        sbuf_json_string(&b, title);
         sbuf_printf(&b, ",\"status\":%d", status);
         if (!isempty(detail)) {
                 sbuf_puts(&b, ",\"detail\":");
@@ -120,6 +116,25 @@ void errors_problem_ex(struct api_response *resp, int status, const char *detail
                 return;
         }
         resp_set_body(resp, status, "application/problem+json", body, len);
+}
+
+void errors_problem_ex(struct api_response *resp, int status, const char *detail, const char *field,
+                       const char *request_id, const char *extra)
+{
+        size_t i;
+
+        for (i = 0; i < ELEMENTSOF(problems) - 1; i++)
+                if (problems[i].status == status)
+                        break;
+        problem(resp, status, problems[i].slug, problems[i].title, detail, field, request_id,
+                extra);
+}
+
+void errors_problem_typed(struct api_response *resp, int status, const char *slug,
+                          const char *title, const char *detail, const char *request_id,
+                          const char *extra)
+{
+        problem(resp, status, slug, title, detail, NULL, request_id, extra);
 }
 
 void errors_answer(struct api_response *resp, int r, const char *detail, const char *field,

@@ -106,6 +106,15 @@ int jobs_list(struct call *c);
 int jobs_get(struct call *c);
 int jobs_delete(struct call *c);
 int audit_list(struct call *c);
+int sessions_list(struct call *c);
+int sessions_create(struct call *c);
+int sessions_get(struct call *c);
+int sessions_delete(struct call *c);
+int sessions_rescan(struct call *c);
+int sessions_stats(struct call *c);
+int logins_list(struct call *c);
+int logins_get(struct call *c);
+int logins_delete(struct call *c);
 int tokens_list(struct call *c);
 int tokens_create(struct call *c);
 int tokens_delete(struct call *c);
@@ -184,6 +193,17 @@ int call_if_match(struct call *c, uint64_t current, uint64_t *ret);
 
 /* Fill resp for the failure r of call c (uses c->err and c->detail). Logs 5xx once. */
 void errors_from_call(struct call *c, int r);
+
+/* A problem answer of a type of its own (urn:iscsi-ifaced:problem:<slug>), with extra members
+ * (",..." less, may be NULL). */
+void errors_problem_typed(struct api_response *resp, int status, const char *slug,
+                          const char *title, const char *detail, const char *request_id,
+                          const char *extra);
+
+/* Idempotency-Key: 1..JOB_KEY_MAX of A-Z a-z 0-9 . _ - */
+bool call_idempotency_key_ok(const char *s);
+/* What an Idempotency-Key is checked against: a hash of the body. */
+uint64_t call_body_hash(const struct call *c);
 
 /* A growable byte buffer for hand-written JSON. */
 struct sbuf {

@@ -94,6 +94,13 @@ struct engine {
         unsigned lock_timeout_ms;
         void (*fault)(const char *point);
         char *sysfs_root;
+        char *iscsiadm;             /* the program logins run (login.c) */
+        char *dev_root;             /* device nodes, default /dev */
+        char *udev_data;            /* <udev dir>/data */
+        char *udev_ctl;             /* <udev dir>/control */
+        struct session_roots roots; /* the above, for the session reader */
+        const char *proc_root;      /* "/proc" */
+        struct logins *logins;      /* login.c: the pool, the operations, our sessions */
 
         struct store *store;
         struct mirror *mirror;
@@ -207,6 +214,11 @@ int write_begin(struct engine *e, const struct engine_ctx *ctx, struct iface_err
 
 /* The revision the next write gets, its reserve on record first; holding write_lock. */
 int revision_next(struct engine *e, uint64_t *ret);
+
+/* login.c: start the pool (after the store is open) / stop it and free. */
+int logins_start(struct engine *e);
+void logins_stop(struct engine *e);
+void logins_free(struct engine *e);
 
 /* Release what write_begin took. */
 void write_end(struct engine *e);

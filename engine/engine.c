@@ -296,9 +296,31 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         pthread_cond_init(&e->disc_cond, NULL);
         e->iscsi_root = strdup(cfg->iscsi_root);
         e->sysfs_root = strdup(cfg->sysfs_root ? cfg->sysfs_root : "/sys");
+        e->iscsiadm = strdup(cfg->iscsiadm ?: LOGIN_ISCSIADM);
+        e->dev_root = strdup(cfg->dev_root ?: "/dev");
+        e->udev_data = strdup(cfg->udev_dir ? cfg->udev_dir : "/run/udev");
+        e->udev_ctl = e->udev_data ? strdup(e->udev_data) : NULL;
+        if (e->udev_data && e->udev_ctl) {
+                char *d = NULL, *c = NULL;
+
+                if (asprintf(&d, "%s/data", e->udev_data) < 0)
+                        d = NULL;
+                if (asprintf(&c, "%s/control", e->udev_ctl) < 0)
+                        c = NULL;
+                free(e->udev_data);
+                free(e->udev_ctl);
+                e->udev_data = d;
+                e->udev_ctl = c;
+        }
+        e->roots = (struct session_roots){ .sysfs = e->sysfs_root,
+                                           .dev = e->dev_root,
+                                           .udev_data = e->udev_data,
+                                           .udev_ctl = e->udev_ctl };
+        e->proc_root = "/proc";
         e->db_path = strdup(cfg->db_path);
         e->lock_dir = strdup(cfg->lock_dir ? cfg->lock_dir : "/run/lock/iscsi");
-        if (!e->iscsi_root || !e->db_path || !e->lock_dir || !e->sysfs_root)
+        if (!e->iscsi_root || !e->db_path || !e->lock_dir || !e->sysfs_root || !e->iscsiadm ||
+            !e->dev_root || !e->udev_data || !e->udev_ctl)
                 return -ENOMEM;
         e->drift = cfg->drift;
         e->lock_timeout_ms = cfg->lock_timeout_ms ? cfg->lock_timeout_ms : 30000;
@@ -437,6 +459,9 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                 r = job_table_new(e->checker, &e->jobs);
                 if (r < 0)
                         return fail_msg(reterr_msg, r, "cannot create the job table");
+                r = logins_start(e);
+                if (r < 0)
+                        return fail_msg(reterr_msg, r, "cannot start the login pool");
         }
         *ret = TAKE_PTR(e);
         return 0;
@@ -456,6 +481,9 @@ struct engine *engine_free(struct engine *e)
         for (size_t i = 0; i < 2; i++)
                 if (e->stop_fds[i] >= 0)
                         close(e->stop_fds[i]);
+
+        /* Logins write the sessions table and read the bindings: stop them before either goes. */
+        logins_free(e);
 
         /* Discovery's checks call back into the run, whose bind phase writes through the
          * indexes and the store: stop the check loop and wait for those writes first. */
@@ -488,6 +516,10 @@ struct engine *engine_free(struct engine *e)
         if (e->db_lock_fd >= 0)
                 close(e->db_lock_fd);
         free(e->sysfs_root);
+        free(e->iscsiadm);
+        free(e->dev_root);
+        free(e->udev_data);
+        free(e->udev_ctl);
         pthread_rwlock_destroy(&e->index_lock);
         pthread_mutex_destroy(&e->write_lock);
         pthread_mutex_destroy(&e->health_lock);
@@ -670,6 +702,8 @@ void engine_stop_checks(struct engine *e)
 {
         checker_close(e->checker);
         job_table_cancel_all(e->jobs);
+        /* Logins too: their iscsiadm is killed and their waiting answers are sent. */
+        logins_stop(e);
 }
 
 int engine_audit(struct engine *e, const struct store_audit_query *q,

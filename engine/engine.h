@@ -20,6 +20,7 @@
 #include "binding.h"
 #include "check.h"
 #include "discovery.h"
+#include "login.h"
 #include "hba.h"
 #include "iface.h"
 #include "iscsi-name.h"
@@ -52,6 +53,9 @@ struct engine_config {
         /* The iscsid.conf whose node.* and discovery.* keys new records start from; NULL or ""
          * means none: iscsiadm's compiled defaults (what it uses when iscsid does not answer). */
         const char *iscsid_conf;
+        const char *iscsiadm; /* the iscsiadm logins run: default /usr/sbin/iscsiadm */
+        const char *dev_root; /* device nodes: default /dev */
+        const char *udev_dir; /* udev's run directory (control, data/): default /run/udev */
         void (*fault)(const char *point); /* tests only: called at each protocol step */
 };
 
@@ -322,6 +326,39 @@ int engine_discovery_list(struct engine *e, struct discovery_run ***ret, size_t 
 
 /* Cancel a running run (0), or forget a finished one (1); -ENOENT. */
 int engine_discovery_cancel_or_remove(struct engine *e, const char *id);
+
+/*
+ * Sessions (login.h, docs/sessions.md). Start a login operation of req->n_bindings items (ids
+ * checked: -EINVAL with err naming the bad one); done (may be NULL) is called once when every
+ * item has ended, from a pool thread. With req->key: an operation kept with the same key is
+ * returned (*ret_existing) if its body_hash matches, else -EILSEQ. 0 with a reference in *ret,
+ * -ESHUTDOWN, -ENOMEM.
+ */
+int engine_login_start(struct engine *e, const struct engine_ctx *ctx,
+                       const struct login_request *req,
+                       void (*done)(struct login_op *op, void *userdata), void *userdata,
+                       struct login_op **ret, bool *ret_existing, struct iface_error *err);
+/*
+ * Start an operation on session sid (docs/sessions.md): LOGIN_KIND_LOGOUT (force: without the
+ * in-use check), LOGIN_KIND_RESCAN (its devices and its target scanned, then the readiness
+ * waited for until timeout_ms, 0: 10 s), LOGIN_KIND_STATS (iscsiadm -m session -r sid -s).
+ * -ENOENT when sysfs has no such session.
+ */
+int engine_session_op_start(struct engine *e, const struct engine_ctx *ctx, unsigned sid,
+                            enum login_kind kind, bool force, unsigned timeout_ms,
+                            void (*done)(struct login_op *op, void *userdata), void *userdata,
+                            struct login_op **ret);
+int engine_login_get(struct engine *e, const char *id, struct login_op **ret);
+/* Every kept operation, newest first (references; free the array). */
+int engine_login_list(struct engine *e, struct login_op ***ret, size_t *ret_n);
+/* Cancel a running operation (0) or forget a finished one (1); -ENOENT. */
+int engine_login_cancel_or_remove(struct engine *e, const char *id);
+/* The sessions in sysfs, by sid, with what the engine knows of them. */
+int engine_sessions_list(struct engine *e, struct engine_session **ret, size_t *ret_n);
+void engine_sessions_free(struct engine_session *v, size_t n);
+/* One session: 0, -ENOENT, -ENOMEM. Release with engine_session_done(). */
+int engine_session_get(struct engine *e, unsigned sid, struct engine_session *ret);
+void engine_session_done(struct engine_session *s);
 
 /* --- inventory ---------------------------------------------------------------------------- */
 

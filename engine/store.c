@@ -80,6 +80,16 @@ static const char *const migrations[] = {
         "        updated_usec INTEGER NOT NULL);"
         "ALTER TABLE audit ADD COLUMN kind TEXT NOT NULL DEFAULT 'iface';"
         "PRAGMA user_version = 3;",
+        /* v4: the sessions this daemon logged in (name = the sid, content = the binding id), so
+         * that their origin survives a restart. */
+        "CREATE TABLE sessions ("
+        "        path TEXT PRIMARY KEY,"
+        "        content TEXT NOT NULL,"
+        "        revision INTEGER NOT NULL,"
+        "        origin TEXT NOT NULL,"
+        "        created_usec INTEGER NOT NULL,"
+        "        updated_usec INTEGER NOT NULL);"
+        "PRAGMA user_version = 4;",
 };
 
 enum store_stmt {
@@ -97,6 +107,9 @@ enum store_stmt {
         STMT_NODE_ROWS,
         STMT_NODE_UPSERT,
         STMT_NODE_DELETE,
+        STMT_SESSION_ROWS,
+        STMT_SESSION_UPSERT,
+        STMT_SESSION_DELETE,
         STMT_AUDIT_INSERT,
         STMT_AUDIT_ALL,
         STMT_AUDIT_NAME,
@@ -141,6 +154,15 @@ static const char *const stmt_sql[_STMT_MAX] = {
                 " revision = excluded.revision, origin = excluded.origin,"
                 " updated_usec = excluded.updated_usec",
         [STMT_NODE_DELETE] = "DELETE FROM nodes WHERE path = ?1",
+        [STMT_SESSION_ROWS] = "SELECT path, content, revision, origin, created_usec, updated_usec"
+                              " FROM sessions ORDER BY path",
+        [STMT_SESSION_UPSERT] =
+                "INSERT INTO sessions(path, content, revision, origin, created_usec, updated_usec)"
+                " VALUES (?1, ?2, ?3, ?4, ?5, ?5)"
+                " ON CONFLICT(path) DO UPDATE SET content = excluded.content,"
+                " revision = excluded.revision, origin = excluded.origin,"
+                " created_usec = excluded.created_usec, updated_usec = excluded.updated_usec",
+        [STMT_SESSION_DELETE] = "DELETE FROM sessions WHERE path = ?1",
         [STMT_AUDIT_INSERT] =
                 "INSERT INTO audit(at_usec, name, action, origin, revision, actor, request_id,"
                 " before, after, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -560,6 +582,12 @@ int store_node_rows_foreach(struct store *s, int (*cb)(const struct store_row *r
         return rows_foreach(s, STMT_NODE_ROWS, cb, ud);
 }
 
+int store_session_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud),
+                               void *ud)
+{
+        return rows_foreach(s, STMT_SESSION_ROWS, cb, ud);
+}
+
 int store_count(struct store *s, size_t *ret)
 {
         int64_t v;
@@ -686,13 +714,17 @@ static int store_row_write(struct store *s, const struct store_change *c)
 
         if (!c->content) {
                 /* Deleting a row that is not there is not an error: the audit still records it. */
-                stmt = store_stmt(s, c->node ? STMT_NODE_DELETE : STMT_ROW_DELETE);
+                stmt = store_stmt(s, c->session ? STMT_SESSION_DELETE :
+                                     c->node    ? STMT_NODE_DELETE :
+                                                  STMT_ROW_DELETE);
                 if (bind_text(stmt, 1, c->name) != SQLITE_OK)
                         return store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
                 return stmt_run(s, stmt);
         }
 
-        stmt = store_stmt(s, c->node ? STMT_NODE_UPSERT : STMT_ROW_UPSERT);
+        stmt = store_stmt(s, c->session ? STMT_SESSION_UPSERT :
+                             c->node    ? STMT_NODE_UPSERT :
+                                          STMT_ROW_UPSERT);
         if (bind_text(stmt, 1, c->name) != SQLITE_OK ||
             bind_text(stmt, 2, c->content) != SQLITE_OK ||
             sqlite3_bind_int64(stmt, 3, (int64_t)c->revision) != SQLITE_OK ||

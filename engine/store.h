@@ -45,6 +45,9 @@ struct store_change {
         const char *before;     /* previous content, may be NULL */
         /* A row of the node db (nodes table, name = the root-relative path), not ifaces. */
         bool node;
+        /* A row of the sessions table (name = the sid, content = the binding id): a session
+         * this daemon logged in. */
+        bool session;
         /* The audit entry, when it is not (name, before, content) of an iface: its kind
          * ("binding", "discovery"), name (the binding id) and texts (secrets masked). */
         const char *kind;
@@ -70,6 +73,10 @@ int store_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, v
 /* Every row of the node db (row->name is the root-relative path), by path. */
 int store_node_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud),
                             void *ud);
+
+/* Every row of the sessions table, by name (the sid as text: "10" sorts before "2"). */
+int store_session_rows_foreach(struct store *s, int (*cb)(const struct store_row *row, void *ud),
+                               void *ud);
 
 /* Number of rows. */
 int store_count(struct store *s, size_t *ret);

@@ -250,6 +250,9 @@ static int run(const struct options *o, const sigset_t *mask)
                 .sysfs_root = o->sysfs_root,
                 .initiator_name_file = o->initiator_name_file,
                 .iscsid_conf = o->iscsid_conf,
+                .iscsiadm = o->iscsiadm,
+                .dev_root = o->dev_root,
+                .udev_dir = o->udev_dir,
                 .drift = o->drift,
                 .lock_timeout_ms = o->lock_timeout_ms,
         };

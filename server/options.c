@@ -82,6 +82,11 @@ void options_help(void)
                "                        discovery.* defaults from (default " OPTIONS_ISCSID_CONF_DEFAULT
                ";\n"
                "                        an empty FILE or \"\": iscsiadm's compiled defaults)\n"
+               "  --iscsiadm PATH       the iscsiadm logins and logouts run (default " LOGIN_ISCSIADM
+               ";\n"
+               "                        it must use the same iscsi db root as --iscsi-root)\n"
+               "  --dev-root DIR        device nodes of the sessions' disks (default /dev)\n"
+               "  --udev-dir DIR        udev's run directory, for its database (default /run/udev)\n"
                "  --drift import|report import changes made behind our back, or only report\n"
                "                        them (default %s)\n"
                "  --threads N           HTTP worker threads, 1..%d (default %u)\n"
@@ -147,6 +152,9 @@ enum {
         ARG_SYSFS_ROOT,
         ARG_INITIATOR_NAME_FILE,
         ARG_ISCSID_CONF,
+        ARG_ISCSIADM,
+        ARG_DEV_ROOT,
+        ARG_UDEV_DIR,
         ARG_DRIFT,
         ARG_THREADS,
         ARG_AUTH,
@@ -175,6 +183,9 @@ static const struct option long_options[] = {
         { "sysfs-root", required_argument, NULL, ARG_SYSFS_ROOT },
         { "initiator-name-file", required_argument, NULL, ARG_INITIATOR_NAME_FILE },
         { "iscsid-conf", required_argument, NULL, ARG_ISCSID_CONF },
+        { "iscsiadm", required_argument, NULL, ARG_ISCSIADM },
+        { "dev-root", required_argument, NULL, ARG_DEV_ROOT },
+        { "udev-dir", required_argument, NULL, ARG_UDEV_DIR },
         { "drift", required_argument, NULL, ARG_DRIFT },
         { "threads", required_argument, NULL, ARG_THREADS },
         { "auth", required_argument, NULL, ARG_AUTH },
@@ -267,6 +278,21 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                 break;
         case ARG_ISCSID_CONF:
                 o->iscsid_conf = v; /* "" means none: the compiled defaults */
+                break;
+        case ARG_ISCSIADM:
+                if (isempty(v) || v[0] != '/')
+                        return usage_error(name, v, "an absolute path");
+                o->iscsiadm = v;
+                break;
+        case ARG_DEV_ROOT:
+                if (isempty(v))
+                        return usage_error(name, v, "a directory");
+                o->dev_root = v;
+                break;
+        case ARG_UDEV_DIR:
+                if (isempty(v))
+                        return usage_error(name, v, "a directory");
+                o->udev_dir = v;
                 break;
         case ARG_DRIFT: {
                 size_t d = 0;

@@ -44,6 +44,9 @@ struct options {
         const char *sysfs_root;
         const char *initiator_name_file;
         const char *iscsid_conf;
+        const char *iscsiadm; /* NULL: LOGIN_ISCSIADM */
+        const char *dev_root; /* NULL: /dev */
+        const char *udev_dir; /* NULL: /run/udev */
         enum engine_drift_policy drift;
         unsigned threads;
         int log_level;

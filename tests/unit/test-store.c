@@ -272,7 +272,7 @@ static void test_store_new_db_is_empty(void **state)
         assert_int_equal(store_check(f->s), 0);
 
         db = raw_open(f->db_path);
-        assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+        assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
         sqlite3_close(db);
 }
 
@@ -729,7 +729,7 @@ static void test_store_reopen_keeps_data(void **state)
                 assert_int_equal(max_revision(f->s), 2);
 
                 db = raw_open(f->db_path);
-                assert_int_equal(raw_int(db, "PRAGMA user_version"), 3);
+                assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
                 assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master"), objects);
                 sqlite3_close(db);
         }
@@ -755,6 +755,35 @@ static void test_store_memory_works(void **state)
         assert_null(store_close(NULL));
 }
 
+/* The sessions table (v4): its rows are apart from the ifaces and the node db, and audited. */
+static void test_store_session_rows(void **state)
+{
+        struct store *s = NULL;
+        struct store_change c =
+                change("7", "iqn.2026-12.t:a,10.0.0.1,3260,1,default", 1, "login", 50);
+        struct seen v = { 0 };
+
+        (void)state;
+        c.session = true;
+        c.kind = "session";
+        assert_int_equal(store_open(":memory:", &s), 0);
+        assert_int_equal(store_apply(s, &c), 0);
+        assert_int_equal(count_rows(s), 0);
+        assert_int_equal(store_session_rows_foreach(s, collect_row, &v), 0);
+        assert_int_equal(v.n, 1);
+        assert_string_equal(v.name[0], "7");
+        assert_string_equal(v.content[0], "iqn.2026-12.t:a,10.0.0.1,3260,1,default");
+        seen_free(&v);
+        c.content = NULL;
+        c.action = "logout";
+        c.revision = 2;
+        assert_int_equal(store_apply(s, &c), 0);
+        assert_int_equal(store_session_rows_foreach(s, collect_row, &v), 0);
+        assert_int_equal(v.n, 0);
+        assert_int_equal(count_audit(s, "7"), 2);
+        assert_null(store_close(s));
+}
+
 static void test_store_open_refuses_newer_schema(void **state)
 {
         struct fixture *f = *state;
@@ -762,7 +791,7 @@ static void test_store_open_refuses_newer_schema(void **state)
         char path[PATH_MAX];
 
         path_join(path, f->dir, "newer.db");
-        raw_exec(path, "CREATE TABLE future(x); PRAGMA user_version = 4;");
+        raw_exec(path, "CREATE TABLE future(x); PRAGMA user_version = 5;");
 
         assert_int_equal(store_open(path, &s), -EIO);
         assert_ptr_equal(s, SENTINEL);
@@ -771,7 +800,7 @@ static void test_store_open_refuses_newer_schema(void **state)
         {
                 sqlite3 *db = raw_open(path);
 
-                assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+                assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
                 assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master"), 1);
                 sqlite3_close(db);
         }
@@ -933,6 +962,7 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_store_reopen_keeps_data, setup, teardown),
                 cmocka_unit_test(test_store_memory_works),
+                cmocka_unit_test(test_store_session_rows),
                 cmocka_unit_test_setup_teardown(test_store_open_refuses_newer_schema, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_store_open_errors, setup, teardown),
