@@ -192,7 +192,7 @@ sampler() {
                         done
                 done
                 n=$((n + 1))
-                msleep 0.02
+                msleep 0.05 # an iscsiadm lives longer than that under TCG
         done
         echo "$n$hits" >"$W/sampler.out"
 }
