@@ -204,13 +204,9 @@ int tokens_create(struct call *c)
         struct sbuf b = {};
         int r;
 
-        r = call_read_json(c, "application/json", &j);
+        r = call_read_object(c, &j);
         if (r < 0)
                 return r;
-        if (!json_is_object(j)) {
-                json_decref(j);
-                return call_invalid(c, "body", "must be a JSON object");
-        }
         json_object_foreach (j, key, v) {
                 if (streq(key, "role")) {
                         role = json_is_string(v) ? role_from_string(json_string_value(v)) :

@@ -500,13 +500,9 @@ int bindings_create(struct call *c)
         json_t *j = NULL;
         int r;
 
-        r = call_read_json(c, "application/json", &j);
+        r = call_read_object(c, &j);
         if (r < 0)
                 return r;
-        if (!json_is_object(j)) {
-                json_decref(j);
-                return call_invalid(c, "body", "must be a JSON object");
-        }
         r = key_from_body(c, j, &key);
         if (r >= 0)
                 r = engine_binding_create(

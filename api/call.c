@@ -246,3 +246,63 @@ bool call_idempotency_key_ok(const char *s)
         }
         return true;
 }
+
+int call_no_query(struct call *c)
+{
+        if (c->req->n_args == 0)
+                return 0;
+        snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%.64s", c->req->args[0].key);
+        return call_invalid(c, c->err.field_buf, "unknown query parameter");
+}
+
+int call_reply_items(struct call *c, void **v, size_t n, void (*write)(struct sbuf *b, void *item),
+                     void (*release)(void *item))
+{
+        struct sbuf b = {};
+
+        sbuf_puts(&b, "{\"items\":[");
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        sbuf_puts(&b, ",");
+                write(&b, v[i]);
+                release(v[i]);
+        }
+        free(v);
+        sbuf_puts(&b, "]}");
+        return call_reply_json(c, 200, &b);
+}
+
+int call_read_object(struct call *c, struct json_t **ret)
+{
+        json_t *j = NULL;
+        int r = call_read_json(c, "application/json", &j);
+
+        if (r < 0)
+                return r;
+        if (!json_is_object(j)) {
+                json_decref(j);
+                return call_invalid(c, "body", "must be a JSON object");
+        }
+        *ret = j;
+        return 0;
+}
+
+int call_scoped_key(struct call *c, char *buf, size_t size, const char **ret)
+{
+        const char *key = c->req->idempotency_key;
+
+        *ret = NULL;
+        if (!key)
+                return 0;
+        if (!call_idempotency_key_ok(key))
+                return call_invalid(c, "Idempotency-Key",
+                                    "must be 1 to %d characters of A-Z a-z 0-9 . _ -", JOB_KEY_MAX);
+        /*
+         * A key is the caller's own: the same key from another principal is another operation,
+         * and never shows the first one. The actor ("token:<id>", "uid:<n>", "anonymous") has
+         * no space and a key cannot have one, so "<actor> <key>" is unambiguous.
+         */
+        snprintf(buf, size, "%.*s %s", JOB_SCOPE_MAX, c->actor, key);
+        *ret = buf;
+        return 0;
+}

@@ -320,11 +320,9 @@ int checks_run(struct call *c)
         json_t *portal;
         int r;
 
-        r = call_read_json(c, "application/json", &j);
+        r = call_read_object(c, &j);
         if (r < 0)
                 return r;
-        if (!json_is_object(j))
-                return call_invalid(c, "body", "must be a JSON object");
 
         r = engine_check_spec_init(c->api->engine, c->param, &spec);
         if (r == -ENOENT) {
@@ -396,18 +394,17 @@ int checks_job_create(struct call *c)
         size_t n_ifaces, n_portals, i, n = 0;
         struct job *job = NULL;
         char scoped[JOB_SCOPE_MAX + 1 + JOB_KEY_MAX + 1];
+        const char *skey;
         bool existing;
         int r;
 
-        if (key && !call_idempotency_key_ok(key))
-                return call_invalid(c, "Idempotency-Key",
-                                    "must be 1 to %d characters of A-Z a-z 0-9 . _ -", JOB_KEY_MAX);
-
-        r = call_read_json(c, "application/json", &j);
+        r = call_scoped_key(c, scoped, sizeof(scoped), &skey);
         if (r < 0)
                 return r;
-        if (!json_is_object(j))
-                return call_invalid(c, "body", "must be a JSON object");
+
+        r = call_read_object(c, &j);
+        if (r < 0)
+                return r;
 
         ifaces = json_object_get(j, "ifaces");
         jportals = json_object_get(j, "portals");
@@ -460,15 +457,7 @@ int checks_job_create(struct call *c)
                 explicit_bzero(&base, sizeof(base));
         }
 
-        /*
-         * A key is the caller's own: the same key from another principal is another job, and
-         * never shows the first one. The actor ("token:<id>", "uid:<n>", "anonymous") has no
-         * space and a key cannot have one, so "<actor> <key>" is unambiguous.
-         */
-        if (key)
-                snprintf(scoped, sizeof(scoped), "%.*s %s", JOB_SCOPE_MAX, c->actor, key);
-        r = engine_job_start(c->api->engine, specs, n, key ? scoped : NULL, call_body_hash(c), &job,
-                             &existing);
+        r = engine_job_start(c->api->engine, specs, n, skey, call_body_hash(c), &job, &existing);
         if (r == -EILSEQ)
                 snprintf(c->detail, sizeof(c->detail),
                          "Idempotency-Key '%s' was used for a different request body", key);

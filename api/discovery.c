@@ -266,11 +266,9 @@ int discovery_create(struct call *c)
         bool wait = true;
         int r;
 
-        r = call_read_json(c, "application/json", &j);
+        r = call_read_object(c, &j);
         if (r < 0)
                 return r;
-        if (!json_is_object(j))
-                return call_invalid(c, "body", "must be a JSON object");
         req = calloc(1, sizeof(*req));
         if (!req)
                 return -ENOMEM;
@@ -312,30 +310,28 @@ int discovery_create(struct call *c)
         }
 }
 
+static void write_run_item(struct sbuf *b, void *run)
+{
+        write_run(b, run);
+}
+
+static void release_run(void *run)
+{
+        discovery_run_unref(run);
+}
+
 int discovery_list(struct call *c)
 {
         struct discovery_run **v = NULL;
-        struct sbuf b = {};
         size_t n = 0;
         int r;
 
-        if (c->req->n_args > 0) {
-                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s", c->req->args[0].key);
-                return call_invalid(c, c->err.field_buf, "unknown query parameter");
-        }
-        r = engine_discovery_list(c->api->engine, &v, &n);
+        r = call_no_query(c);
+        if (r >= 0)
+                r = engine_discovery_list(c->api->engine, &v, &n);
         if (r < 0)
                 return r;
-        sbuf_puts(&b, "{\"items\":[");
-        for (size_t i = 0; i < n; i++) {
-                if (i)
-                        sbuf_puts(&b, ",");
-                write_run(&b, v[i]);
-                discovery_run_unref(v[i]);
-        }
-        free(v);
-        sbuf_puts(&b, "]}");
-        return call_reply_json(c, 200, &b);
+        return call_reply_items(c, (void **)v, n, write_run_item, release_run);
 }
 
 static int reply_run(struct call *c, int status)

@@ -200,6 +200,21 @@ void errors_problem_typed(struct api_response *resp, int status, const char *slu
                           const char *title, const char *detail, const char *request_id,
                           const char *extra);
 
+struct sbuf;
+/* 200 {"items": [...]}: each of v[0..n-1] written by write, then released; v is freed. */
+int call_reply_items(struct call *c, void **v, size_t n, void (*write)(struct sbuf *b, void *item),
+                     void (*release)(void *item));
+
+/* The body, which must be a JSON object: 0 with *ret (the caller's), or a 400/413/415. */
+int call_read_object(struct call *c, struct json_t **ret);
+
+/* The Idempotency-Key scoped by the actor, into buf (JOB_SCOPE_MAX + 1 + JOB_KEY_MAX + 1
+ * bytes); *ret NULL when there is none. 0 or a 400 naming Idempotency-Key. */
+int call_scoped_key(struct call *c, char *buf, size_t size, const char **ret);
+
+/* A route that takes no query parameter: 0, or a 400 naming the first one given. */
+int call_no_query(struct call *c);
+
 /* Idempotency-Key: 1..JOB_KEY_MAX of A-Z a-z 0-9 . _ - */
 bool call_idempotency_key_ok(const char *s);
 /* What an Idempotency-Key is checked against: a hash of the body. */

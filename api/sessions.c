@@ -105,8 +105,31 @@ static void write_int_or_null(struct sbuf *b, long long v)
                 sbuf_printf(b, "%lld", v);
 }
 
-static void write_bool_or_null(struct sbuf *b, int v)
+/* key (with its leading comma and colon), then the value: "" and negative numbers are null. */
+static void put_str(struct sbuf *b, const char *key, const char *v)
 {
+        sbuf_puts(b, key);
+        sbuf_json_string_or_null(b, v && v[0] ? v : NULL);
+}
+
+static void put_int(struct sbuf *b, const char *key, long long v)
+{
+        sbuf_puts(b, key);
+        write_int_or_null(b, v);
+}
+
+static void put_u64(struct sbuf *b, const char *key, uint64_t v, bool known)
+{
+        sbuf_puts(b, key);
+        if (known && v != SESSION_UNKNOWN_U64)
+                sbuf_printf(b, "%" PRIu64, v);
+        else
+                sbuf_puts(b, "null");
+}
+
+static void put_bool(struct sbuf *b, const char *key, int v)
+{
+        sbuf_puts(b, key);
         sbuf_puts(b, v < 0 ? "null" : v ? "true" : "false");
 }
 
@@ -137,93 +160,68 @@ static void write_timeout(struct sbuf *b, const char *name, long long live,
         sbuf_puts(b, "}");
 }
 
-static const char *holder_kind(enum session_holder_kind k)
+static void write_holders(struct sbuf *b, const struct session_lun *l)
 {
-        return session_holder_kind_to_string(k);
+        sbuf_puts(b, ",\"holders\":[");
+        for (size_t i = 0; i < l->n_holders; i++) {
+                const struct session_holder *h = &l->holders[i];
+
+                put_str(b, i ? ",{\"name\":" : "{\"name\":", h->name);
+                put_str(b, ",\"kind\":", session_holder_kind_to_string(h->kind));
+                put_str(b, ",\"of\":", h->of);
+                if (h->kind == SESSION_HOLDER_DM) {
+                        sbuf_puts(b, ",\"dm_name\":");
+                        sbuf_json_string(b, h->dm_name);
+                        sbuf_puts(b, ",\"dm_uuid\":");
+                        sbuf_json_string(b, h->dm_uuid);
+                }
+                sbuf_puts(b, "}");
+        }
+        sbuf_puts(b, "]");
 }
 
+/* One LUN: what the kernel shows of it (l, NULL when it shows nothing) and its readiness. */
 static void write_lun(struct sbuf *b, const struct session_detail *d, const struct session_lun *l,
                       const struct login_lun_ready *lr)
 {
-        sbuf_printf(b, "{\"lun\":%" PRIu64 ",\"lun_sam\":", l ? l->lun : lr->lun);
-        if (!l) {
-                sbuf_json_string(b, lr->lun_sam);
-                sbuf_puts(b, ",\"hctl\":null,\"type\":null,\"state\":null,\"block\":null,"
-                             "\"device\":null,\"size_bytes\":null,\"vendor\":null,\"model\":null,"
-                             "\"rev\":null,\"wwid\":null,\"sg\":null,\"ioerr_cnt\":null,"
-                             "\"iotmo_cnt\":null,\"holders\":[],\"udev\":null");
-        } else {
-                sbuf_json_string(b, l->lun_sam);
-                sbuf_puts(b, ",\"hctl\":");
-                sbuf_json_string(b, l->hctl);
-                sbuf_puts(b, ",\"type\":");
-                write_int_or_null(b, l->type);
-                sbuf_puts(b, ",\"state\":");
-                sbuf_json_string_or_null(b, l->state[0] ? l->state : NULL);
-                sbuf_puts(b, ",\"block\":");
-                sbuf_json_string_or_null(b, l->block[0] ? l->block : NULL);
-                sbuf_puts(b, ",\"device\":");
-                if (l->block[0] && l->dev_node)
-                        sbuf_printf(b, "\"/dev/%s\"", l->block); /* a kernel name: [a-z0-9] */
-                else
-                        sbuf_puts(b, "null");
-                sbuf_puts(b, ",\"size_bytes\":");
-                if (l->block[0] && l->size_bytes != SESSION_UNKNOWN_U64)
-                        sbuf_printf(b, "%" PRIu64, l->size_bytes);
-                else
-                        sbuf_puts(b, "null");
-                sbuf_puts(b, ",\"vendor\":");
-                sbuf_json_string_or_null(b, l->vendor[0] ? l->vendor : NULL);
-                sbuf_puts(b, ",\"model\":");
-                sbuf_json_string_or_null(b, l->model[0] ? l->model : NULL);
-                sbuf_puts(b, ",\"rev\":");
-                sbuf_json_string_or_null(b, l->rev[0] ? l->rev : NULL);
-                sbuf_puts(b, ",\"wwid\":");
-                sbuf_json_string_or_null(b, l->wwid[0] ? l->wwid : NULL);
-                sbuf_puts(b, ",\"sg\":");
-                sbuf_json_string_or_null(b, l->sg[0] ? l->sg : NULL);
-                sbuf_puts(b, ",\"ioerr_cnt\":");
-                if (l->ioerr_cnt != SESSION_UNKNOWN_U64)
-                        sbuf_printf(b, "%" PRIu64, l->ioerr_cnt);
-                else
-                        sbuf_puts(b, "null");
-                sbuf_puts(b, ",\"iotmo_cnt\":");
-                if (l->iotmo_cnt != SESSION_UNKNOWN_U64)
-                        sbuf_printf(b, "%" PRIu64, l->iotmo_cnt);
-                else
-                        sbuf_puts(b, "null");
-                sbuf_puts(b, ",\"holders\":[");
-                for (size_t i = 0; i < l->n_holders; i++) {
-                        const struct session_holder *h = &l->holders[i];
+        static const struct session_lun none = { .type = -1,
+                                                 .ioerr_cnt = SESSION_UNKNOWN_U64,
+                                                 .iotmo_cnt = SESSION_UNKNOWN_U64 };
+        const struct session_lun *x = l ?: &none;
 
-                        sbuf_puts(b, i ? ",{\"name\":" : "{\"name\":");
-                        sbuf_json_string(b, h->name);
-                        sbuf_puts(b, ",\"kind\":");
-                        sbuf_json_string(b, holder_kind(h->kind));
-                        sbuf_puts(b, ",\"of\":");
-                        sbuf_json_string(b, h->of);
-                        if (h->kind == SESSION_HOLDER_DM) {
-                                sbuf_puts(b, ",\"dm_name\":");
-                                sbuf_json_string(b, h->dm_name);
-                                sbuf_puts(b, ",\"dm_uuid\":");
-                                sbuf_json_string(b, h->dm_uuid);
-                        }
-                        sbuf_puts(b, "}");
+        sbuf_printf(b, "{\"lun\":%" PRIu64, lr->lun);
+        put_str(b, ",\"lun_sam\":", lr->lun_sam);
+        put_str(b, ",\"hctl\":", x->hctl);
+        put_int(b, ",\"type\":", x->type);
+        put_str(b, ",\"state\":", x->state);
+        put_str(b, ",\"block\":", x->block);
+        sbuf_puts(b, ",\"device\":");
+        if (x->block[0] && x->dev_node)
+                sbuf_printf(b, "\"/dev/%s\"", x->block); /* a kernel name: [a-z0-9] */
+        else
+                sbuf_puts(b, "null");
+        put_u64(b, ",\"size_bytes\":", x->size_bytes, x->block[0]);
+        put_str(b, ",\"vendor\":", x->vendor);
+        put_str(b, ",\"model\":", x->model);
+        put_str(b, ",\"rev\":", x->rev);
+        put_str(b, ",\"wwid\":", x->wwid);
+        put_str(b, ",\"sg\":", x->sg);
+        put_u64(b, ",\"ioerr_cnt\":", x->ioerr_cnt, l != NULL);
+        put_u64(b, ",\"iotmo_cnt\":", x->iotmo_cnt, l != NULL);
+        write_holders(b, x);
+        sbuf_puts(b, ",\"udev\":");
+        if (!d->udev_running || !x->block[0])
+                sbuf_puts(b, "null");
+        else {
+                sbuf_printf(b, "{\"done\":%s,\"links\":[", x->udev_done ? "true" : "false");
+                for (size_t i = 0; i < x->n_links; i++) {
+                        sbuf_puts(b, i ? "," : "");
+                        sbuf_json_string(b, x->links[i]);
                 }
-                sbuf_puts(b, "],\"udev\":");
-                if (!d->udev_running || !l->block[0])
-                        sbuf_puts(b, "null");
-                else {
-                        sbuf_printf(b, "{\"done\":%s,\"links\":[", l->udev_done ? "true" : "false");
-                        for (size_t i = 0; i < l->n_links; i++) {
-                                sbuf_puts(b, i ? "," : "");
-                                sbuf_json_string(b, l->links[i]);
-                        }
-                        sbuf_puts(b, "]}");
-                }
+                sbuf_puts(b, "]}");
         }
-        sbuf_printf(b, ",\"ready\":%s,\"reason\":", lr && lr->ready ? "true" : "false");
-        sbuf_json_string_or_null(b, lr ? lr->reason : "no-device");
+        sbuf_printf(b, ",\"ready\":%s", lr->ready ? "true" : "false");
+        put_str(b, ",\"reason\":", lr->reason);
         sbuf_puts(b, "}");
 }
 
@@ -248,60 +246,40 @@ static int write_session(struct sbuf *b, const struct engine_session *s, const u
                         return r;
                 lr = own;
         }
-        sbuf_printf(b, "{\"sid\":%u,\"target\":", d->info.sid);
-        sbuf_json_string(b, d->info.target);
+        sbuf_printf(b, "{\"sid\":%u", d->info.sid);
+        sbuf_puts(b, ",\"target\":");
+        sbuf_json_string(b, d->info.target); /* "" when unreadable, as the address and iface */
         sbuf_puts(b, ",\"portal\":{\"address\":");
         sbuf_json_string(b, d->info.address);
-        sbuf_printf(b, ",\"port\":%u},\"tpgt\":", d->info.port);
-        write_int_or_null(b, d->info.tpgt);
+        sbuf_printf(b, ",\"port\":%u}", d->info.port);
+        put_int(b, ",\"tpgt\":", d->info.tpgt);
         sbuf_puts(b, ",\"iface\":");
         sbuf_json_string(b, d->info.ifacename);
-        sbuf_puts(b, ",\"binding\":");
-        sbuf_json_string_or_null(b, s->binding ? s->binding->id : NULL);
-        sbuf_puts(b, ",\"origin\":");
-        sbuf_json_string(b, s->origin);
-        sbuf_puts(b, ",\"state\":");
-        sbuf_json_string(b, s->logging_in    ? "logging-in" :
-                            d->info.state[0] ? d->info.state :
-                                               "unknown");
-        sbuf_puts(b, ",\"kernel_state\":");
-        sbuf_json_string_or_null(b, d->info.state[0] ? d->info.state : NULL);
-        sbuf_puts(b, ",\"target_state\":");
-        sbuf_json_string_or_null(b, d->target_state[0] ? d->target_state : NULL);
-        sbuf_puts(b, ",\"connection\":{\"state\":");
-        sbuf_json_string_or_null(b, d->conn_state[0] ? d->conn_state : NULL);
-        sbuf_puts(b, ",\"address\":");
-        sbuf_json_string_or_null(b, d->cur_address[0] ? d->cur_address : NULL);
-        sbuf_puts(b, ",\"port\":");
-        write_int_or_null(b, d->cur_port ? (long long)d->cur_port : -1);
-        sbuf_puts(b, ",\"local_address\":");
-        sbuf_json_string_or_null(b, d->local_address[0] ? d->local_address : NULL);
-        sbuf_puts(b, ",\"local_port\":");
-        write_int_or_null(b, d->local_port ? (long long)d->local_port : -1);
-        sbuf_puts(b, ",\"nic\":");
-        sbuf_json_string_or_null(b, s->nic[0] ? s->nic : NULL);
-        sbuf_puts(b, ",\"transport\":");
-        sbuf_json_string_or_null(b, d->transport[0] ? d->transport : NULL);
-        sbuf_puts(b, ",\"host\":");
-        write_int_or_null(b, d->info.host_no);
-        sbuf_puts(b, "},\"negotiated\":{\"header_digest\":");
-        sbuf_json_string_or_null(b, d->header_digest[0] ? d->header_digest : NULL);
-        sbuf_puts(b, ",\"data_digest\":");
-        sbuf_json_string_or_null(b, d->data_digest[0] ? d->data_digest : NULL);
-        sbuf_puts(b, ",\"max_recv_data_segment_length\":");
-        write_int_or_null(b, d->max_recv_dlength);
-        sbuf_puts(b, ",\"max_xmit_data_segment_length\":");
-        write_int_or_null(b, d->max_xmit_dlength);
-        sbuf_puts(b, ",\"first_burst_length\":");
-        write_int_or_null(b, d->first_burst_len);
-        sbuf_puts(b, ",\"max_burst_length\":");
-        write_int_or_null(b, d->max_burst_len);
-        sbuf_puts(b, ",\"initial_r2t\":");
-        write_bool_or_null(b, d->initial_r2t);
-        sbuf_puts(b, ",\"immediate_data\":");
-        write_bool_or_null(b, d->immediate_data);
-        sbuf_puts(b, ",\"erl\":");
-        write_int_or_null(b, d->erl);
+        put_str(b, ",\"binding\":", s->binding ? s->binding->id : NULL);
+        put_str(b, ",\"origin\":", s->origin);
+        put_str(b, ",\"state\":",
+                s->logging_in    ? "logging-in" :
+                d->info.state[0] ? d->info.state :
+                                   "unknown");
+        put_str(b, ",\"kernel_state\":", d->info.state);
+        put_str(b, ",\"target_state\":", d->target_state);
+        put_str(b, ",\"connection\":{\"state\":", d->conn_state);
+        put_str(b, ",\"address\":", d->cur_address);
+        put_int(b, ",\"port\":", d->cur_port ? (long long)d->cur_port : -1);
+        put_str(b, ",\"local_address\":", d->local_address);
+        put_int(b, ",\"local_port\":", d->local_port ? (long long)d->local_port : -1);
+        put_str(b, ",\"nic\":", s->nic);
+        put_str(b, ",\"transport\":", d->transport);
+        put_int(b, ",\"host\":", d->info.host_no);
+        put_str(b, "},\"negotiated\":{\"header_digest\":", d->header_digest);
+        put_str(b, ",\"data_digest\":", d->data_digest);
+        put_int(b, ",\"max_recv_data_segment_length\":", d->max_recv_dlength);
+        put_int(b, ",\"max_xmit_data_segment_length\":", d->max_xmit_dlength);
+        put_int(b, ",\"first_burst_length\":", d->first_burst_len);
+        put_int(b, ",\"max_burst_length\":", d->max_burst_len);
+        put_bool(b, ",\"initial_r2t\":", d->initial_r2t);
+        put_bool(b, ",\"immediate_data\":", d->immediate_data);
+        put_int(b, ",\"erl\":", d->erl);
         sbuf_puts(b, "},\"timeouts\":{");
         write_timeout(b, "replacement", d->recovery_tmo, s, NODE_F_REPLACEMENT_TIMEOUT, true);
         write_timeout(b, "abort", d->abort_tmo, s, NODE_F_ABORT_TIMEOUT, false);
@@ -310,10 +288,8 @@ static int write_session(struct sbuf *b, const struct engine_session *s, const u
         /* iscsid gives the kernel noop_out_timeout as ping_tmo, noop_out_interval as recv_tmo. */
         write_timeout(b, "noop_out_timeout", d->ping_tmo, s, NODE_F_CONN_NOOP_OUT_TIMEOUT, false);
         write_timeout(b, "noop_out_interval", d->recv_tmo, s, NODE_F_CONN_NOOP_OUT_INTERVAL, false);
-        sbuf_puts(b, "},\"chap\":{\"outgoing\":");
-        write_bool_or_null(b, d->chap_out);
-        sbuf_puts(b, ",\"incoming\":");
-        write_bool_or_null(b, d->chap_in);
+        put_bool(b, "},\"chap\":{\"outgoing\":", d->chap_out);
+        put_bool(b, ",\"incoming\":", d->chap_in);
         sbuf_puts(b, "},\"luns\":[");
         for (size_t i = 0; i < n; i++) {
                 const struct session_lun *l = NULL;
@@ -325,12 +301,10 @@ static int write_session(struct sbuf *b, const struct engine_session *s, const u
                         sbuf_puts(b, ",");
                 write_lun(b, d, l, &lr[i]);
         }
-        sbuf_printf(b, "],\"ready\":%s,\"not_ready_reason\":", ready ? "true" : "false");
-        sbuf_json_string_or_null(b, ready ? NULL : why);
-        if (d->info.problem[0]) {
-                sbuf_puts(b, ",\"problem\":");
-                sbuf_json_string(b, d->info.problem);
-        }
+        sbuf_printf(b, "],\"ready\":%s", ready ? "true" : "false");
+        put_str(b, ",\"not_ready_reason\":", ready ? NULL : why);
+        if (d->info.problem[0])
+                put_str(b, ",\"problem\":", d->info.problem);
         sbuf_puts(b, "}");
         return 0;
 }
@@ -757,20 +731,19 @@ int sessions_create(struct call *c)
         _cleanup_(json_decrefp) json_t *j = NULL;
         _cleanup_(login_body_done) struct login_body lb = {};
         const char *key = c->req->idempotency_key;
-        char scoped[LOGIN_KEY_MAX + 1];
+        char scoped[JOB_SCOPE_MAX + 1 + JOB_KEY_MAX + 1];
         struct login_op *op = NULL;
         struct api_pending *p = NULL;
+        const char *skey;
         bool existing = false;
         int r;
 
-        if (key && !call_idempotency_key_ok(key))
-                return call_invalid(c, "Idempotency-Key",
-                                    "must be 1 to %d characters of A-Z a-z 0-9 . _ -", JOB_KEY_MAX);
-        r = call_read_json(c, "application/json", &j);
+        r = call_scoped_key(c, scoped, sizeof(scoped), &skey);
         if (r < 0)
                 return r;
-        if (!json_is_object(j))
-                return call_invalid(c, "body", "must be a JSON object");
+        r = call_read_object(c, &j);
+        if (r < 0)
+                return r;
         r = parse_login(c, j, &lb);
         if (r < 0)
                 return r;
@@ -802,9 +775,6 @@ int sessions_create(struct call *c)
                 if (!p)
                         return -ENOMEM;
         }
-        /* A key is the caller's own (as for check jobs): scoped by the actor. */
-        if (key)
-                snprintf(scoped, sizeof(scoped), "%.64s %s", c->actor, key);
         r = engine_login_start(
                 c->api->engine, &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
                 &(struct login_request){ .bindings = (const char *const *)lb.bindings,
@@ -813,7 +783,7 @@ int sessions_create(struct call *c)
                                          .expect = lb.expect,
                                          .n_expect = lb.n_expect,
                                          .batch = lb.batch,
-                                         .key = key ? scoped : NULL,
+                                         .key = skey,
                                          .body_hash = call_body_hash(c) },
                 lb.wait ? op_done : NULL, p, &op, &existing, &c->err);
         if (r == -EILSEQ)
@@ -861,10 +831,9 @@ int sessions_list(struct call *c)
         size_t n = 0;
         int r = 0;
 
-        if (c->req->n_args > 0) {
-                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s", c->req->args[0].key);
-                return call_invalid(c, c->err.field_buf, "unknown query parameter");
-        }
+        r = call_no_query(c);
+        if (r < 0)
+                return r;
         r = engine_sessions_list(c->api->engine, &v, &n);
         if (r < 0)
                 return r;
@@ -907,13 +876,35 @@ int sessions_get(struct call *c)
         return call_reply_json(c, 200, &b);
 }
 
-int sessions_delete(struct call *c)
+/* A logout, a rescan or a statistics read of session sid, answered when it has run. */
+static int session_op(struct call *c, enum login_kind kind, bool force, unsigned timeout_ms)
 {
         struct login_op *op = NULL;
         struct api_pending *p;
-        bool force = false;
         unsigned sid;
         int r;
+
+        r = parse_sid(c, &sid);
+        if (r < 0)
+                return r;
+        p = pending_new(c->req->request_id);
+        if (!p)
+                return -ENOMEM;
+        r = engine_session_op_start(
+                c->api->engine, &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
+                sid, kind, force, timeout_ms, op_done, p, &op);
+        if (r < 0) {
+                pending_free(p);
+                if (r == -ENOENT)
+                        snprintf(c->detail, sizeof(c->detail), "no session %u", sid);
+                return r;
+        }
+        return answer_later(c, op, p);
+}
+
+int sessions_delete(struct call *c)
+{
+        bool force = false;
 
         for (size_t i = 0; i < c->req->n_args; i++) {
                 const char *k = c->req->args[i].key, *v = c->req->args[i].value;
@@ -927,48 +918,7 @@ int sessions_delete(struct call *c)
                         return call_invalid(c, c->err.field_buf, "unknown query parameter");
                 }
         }
-        r = parse_sid(c, &sid);
-        if (r < 0)
-                return r;
-        p = pending_new(c->req->request_id);
-        if (!p)
-                return -ENOMEM;
-        r = engine_session_op_start(
-                c->api->engine, &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
-                sid, LOGIN_KIND_LOGOUT, force, 0, op_done, p, &op);
-        if (r < 0) {
-                pending_free(p);
-                if (r == -ENOENT)
-                        snprintf(c->detail, sizeof(c->detail), "no session %u", sid);
-                return r;
-        }
-        return answer_later(c, op, p);
-}
-
-/* A rescan or a statistics read of session sid, answered when it has run. */
-static int session_op(struct call *c, enum login_kind kind, unsigned timeout_ms)
-{
-        struct login_op *op = NULL;
-        struct api_pending *p;
-        unsigned sid;
-        int r;
-
-        r = parse_sid(c, &sid);
-        if (r < 0)
-                return r;
-        p = pending_new(c->req->request_id);
-        if (!p)
-                return -ENOMEM;
-        r = engine_session_op_start(
-                c->api->engine, &(struct engine_ctx){ c->actor, c->req->request_id, c->start_usec },
-                sid, kind, false, timeout_ms, op_done, p, &op);
-        if (r < 0) {
-                pending_free(p);
-                if (r == -ENOENT)
-                        snprintf(c->detail, sizeof(c->detail), "no session %u", sid);
-                return r;
-        }
-        return answer_later(c, op, p);
+        return session_op(c, LOGIN_KIND_LOGOUT, force, 0);
 }
 
 int sessions_rescan(struct call *c)
@@ -999,44 +949,38 @@ int sessions_rescan(struct call *c)
                         timeout_ms = (unsigned)t;
                 }
         }
-        return session_op(c, LOGIN_KIND_RESCAN, timeout_ms);
+        return session_op(c, LOGIN_KIND_RESCAN, false, timeout_ms);
 }
 
 int sessions_stats(struct call *c)
 {
-        if (c->req->n_args > 0) {
-                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s", c->req->args[0].key);
-                return call_invalid(c, c->err.field_buf, "unknown query parameter");
-        }
-        return session_op(c, LOGIN_KIND_STATS, 0);
+        return call_no_query(c) ?: session_op(c, LOGIN_KIND_STATS, false, 0);
 }
 
 /* --- operations ---------------------------------------------------------------------------- */
 
+static void write_op_item(struct sbuf *b, void *op)
+{
+        write_op(b, op);
+}
+
+static void release_op(void *op)
+{
+        login_op_unref(op);
+}
+
 int logins_list(struct call *c)
 {
         struct login_op **v = NULL;
-        struct sbuf b = {};
         size_t n = 0;
         int r;
 
-        if (c->req->n_args > 0) {
-                snprintf(c->err.field_buf, sizeof(c->err.field_buf), "%s", c->req->args[0].key);
-                return call_invalid(c, c->err.field_buf, "unknown query parameter");
-        }
-        r = engine_login_list(c->api->engine, &v, &n);
+        r = call_no_query(c);
+        if (r >= 0)
+                r = engine_login_list(c->api->engine, &v, &n);
         if (r < 0)
                 return r;
-        sbuf_puts(&b, "{\"items\":[");
-        for (size_t i = 0; i < n; i++) {
-                if (i)
-                        sbuf_puts(&b, ",");
-                write_op(&b, v[i]);
-                login_op_unref(v[i]);
-        }
-        free(v);
-        sbuf_puts(&b, "]}");
-        return call_reply_json(c, 200, &b);
+        return call_reply_items(c, (void **)v, n, write_op_item, release_op);
 }
 
 static int reply_login(struct call *c, int status)

@@ -45,29 +45,11 @@
 /* "0x%x" as the kernel prints the caps. */
 static bool parse_caps(const char *s, uint32_t *ret)
 {
-        uint32_t v = 0;
-        size_t n = 0;
+        uint64_t v;
 
-        if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+        if (!sysfs_parse_hex(s, 8, &v))
                 return false;
-        for (s += 2; *s; s++, n++) {
-                unsigned d;
-
-                if (*s >= '0' && *s <= '9')
-                        d = (unsigned)(*s - '0');
-                else if (*s >= 'a' && *s <= 'f')
-                        d = (unsigned)(*s - 'a' + 10);
-                else if (*s >= 'A' && *s <= 'F')
-                        d = (unsigned)(*s - 'A' + 10);
-                else
-                        return false;
-                if (n == 8)
-                        return false;
-                v = v << 4 | d;
-        }
-        if (n == 0)
-                return false;
-        *ret = v;
+        *ret = (uint32_t)v;
         return true;
 }
 

@@ -462,17 +462,12 @@ static void portal_arg(const struct binding_key *k, char *buf, size_t size)
                 snprintf(buf, size, "%s%s%s:%u", v6 ? "[" : "", k->address, v6 ? "]" : "", k->port);
 }
 
-/* Run iscsiadm -m node ... --login|--logout for k. */
-static int run_node(struct engine *e, const struct binding_key *k, const char *verb,
-                    int64_t deadline, int cancel_fd, struct exec_result *res)
-{
-        char portal[80];
-        const char *argv[] = { e->iscsiadm, "-m", "node",   "-T", k->target, "-p",
-                               portal,      "-I", k->iface, verb, NULL };
-
-        portal_arg(k, portal, sizeof(portal));
-        return exec_run(argv, deadline, cancel_fd, res);
-}
+/* The argv of iscsiadm -m node ... --login|--logout for k (portal: the buffer of "-p"). */
+#define NODE_ARGV(e, k, portal, verb)                                                              \
+        {                                                                                          \
+                (e)->iscsiadm, "-m", "node", "-T", (k)->target, "-p", (portal), "-I", (k)->iface,  \
+                        (verb), NULL                                                               \
+        }
 
 /* The error an iscsiadm exit code means (iscsi_err.h of 2.1.8). */
 static enum login_error exit_error(int code)
@@ -686,6 +681,65 @@ static void wait_ready(struct engine *e, struct login_op *op, struct login_item 
         }
 }
 
+/* --- what the items share ----------------------------------------------------------------- */
+
+/* The deadline of an item that starts now: the operation's timeout, else dflt_usec. */
+static int64_t item_deadline(const struct login_op *op, int64_t dflt_usec)
+{
+        return clock_usec(CLOCK_MONOTONIC) +
+               (op->timeout_ms ? (int64_t)op->timeout_ms * 1000 : dflt_usec);
+}
+
+/* Read the item's session into *d. False when it is gone or unreadable: the item is finished. */
+static bool item_read_session(struct engine *e, struct login_op *op, struct login_item *it,
+                              struct session_detail *d)
+{
+        int r = session_detail_read(&e->roots, it->sid, d);
+
+        if (r == -ENOENT || (r >= 0 && !streq(d->info.target, it->key.target))) {
+                /* Gone, or its sid taken by another session since the operation started. */
+                session_detail_done(d);
+                item_detail(it, "no session %u", it->sid);
+                item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_NOT_FOUND);
+                return false;
+        }
+        if (r < 0) {
+                item_detail(it, "reading session %u: %s", it->sid, strerror(-r));
+                item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
+                return false;
+        }
+        return true;
+}
+
+/* False when iscsid does not listen: the item is finished with the typed error and a hint. */
+static bool item_iscsid(struct engine *e, struct login_op *op, struct login_item *it)
+{
+        if (login_iscsid_listening(e->proc_root))
+                return true;
+        item_detail(it,
+                    "iscsid is not running (no listening socket @%s in this network "
+                    "namespace): start it, for example `systemctl start iscsid`",
+                    LOGIN_ISCSID_SOCKET);
+        item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_ISCSID);
+        return false;
+}
+
+/* Run iscsiadm for the item, keeping its exit code and output. False when it could not be
+ * started: the item is finished. */
+static bool item_exec(struct engine *e, struct login_op *op, struct login_item *it,
+                      const char *const *argv, int64_t deadline, struct exec_result *res)
+{
+        int r = exec_run(argv, deadline, op->cancel_fd, res);
+
+        if (r < 0) {
+                item_detail(it, "cannot run %s: %s", e->iscsiadm, strerror(-r));
+                item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
+                return false;
+        }
+        it->iscsiadm_exit = res->exit_code;
+        return true;
+}
+
 /* --- a login ------------------------------------------------------------------------------- */
 
 static void cleanup_queue(struct engine *e, const struct binding_key *k, const char *path,
@@ -723,9 +777,9 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
         struct exec_result res = {};
         int64_t start = clock_usec(CLOCK_MONOTONIC), deadline, budget;
         enum login_item_status st = LOGIN_ITEM_CREATED;
-        char state[32] = "", tail[200];
+        char state[32] = "", tail[200], portal[80];
+        const char *argv[] = NODE_ARGV(e, &it->key, portal, "--login");
         bool cleanup_pending;
-        int r;
 
         if (engine_binding_get(e, it->binding, &b) < 0) {
                 item_detail(it, "no binding '%.300s'", it->binding);
@@ -745,22 +799,14 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
                 item_detail(it, "session %u of this path exists (%.31s): adopted", it->sid, state);
                 return item_finish(op, it, LOGIN_ITEM_ADOPTED, LOGIN_ERR_NONE);
         }
-        if (!login_iscsid_listening(e->proc_root)) {
-                item_detail(it,
-                            "iscsid is not running (no listening socket @%s in this network "
-                            "namespace): start it, for example `systemctl start iscsid`",
-                            LOGIN_ISCSID_SOCKET);
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_ISCSID);
-        }
+        if (!item_iscsid(e, op, it))
+                return;
         budget = record_budget_usec(b);
-        deadline = start + (op->timeout_ms ? (int64_t)op->timeout_ms * 1000 : budget);
-        r = run_node(e, &it->key, "--login", deadline, op->cancel_fd, &res);
-        if (r < 0) {
-                item_detail(it, "cannot run %s: %s", e->iscsiadm, strerror(-r));
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
-        }
+        deadline = item_deadline(op, budget);
+        portal_arg(&it->key, portal, sizeof(portal));
+        if (!item_exec(e, op, it, argv, deadline, &res))
+                return;
         it->output = TAKE_PTR(res.output);
-        it->iscsiadm_exit = res.exit_code;
         output_tail(&(struct exec_result){ .output = it->output }, tail, sizeof(tail));
 
         if (res.timed_out || res.cancelled) {
@@ -854,21 +900,15 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
         _cleanup_(binding_snap_unrefp) struct binding_snap *b = NULL;
         struct session_detail d = {};
         struct exec_result res = {};
-        int64_t deadline = clock_usec(CLOCK_MONOTONIC) +
-                           (op->timeout_ms ? (int64_t)op->timeout_ms * 1000 : LOGOUT_TIMEOUT_USEC);
-        char tail[200], sid[16];
+        int64_t deadline = item_deadline(op, LOGOUT_TIMEOUT_USEC);
+        char tail[200], sid[16], portal[80];
+        const char *by_node[] = NODE_ARGV(e, &it->key, portal, "--logout");
+        /* No record (a boot session, one made by hand): by sid. */
+        const char *by_sid[] = { e->iscsiadm, "-m", "session", "-r", sid, "--logout", NULL };
         int r;
 
-        r = session_detail_read(&e->roots, it->sid, &d);
-        if (r == -ENOENT || (r >= 0 && !streq(d.info.target, it->key.target))) {
-                session_detail_done(&d);
-                item_detail(it, "no session %u", it->sid);
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_NOT_FOUND);
-        }
-        if (r < 0) {
-                item_detail(it, "reading session %u: %s", it->sid, strerror(-r));
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
-        }
+        if (!item_read_session(e, op, it, &d))
+                return;
         if (!op->force) {
                 r = session_uses(&d, e->proc_root, &it->uses, &it->n_uses);
                 if (r < 0) {
@@ -890,28 +930,14 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
         } else
                 drain_devices(e, &d);
         session_detail_done(&d);
-        if (!login_iscsid_listening(e->proc_root)) {
-                item_detail(it,
-                            "iscsid is not running (no listening socket @%s): start it, for "
-                            "example `systemctl start iscsid`",
-                            LOGIN_ISCSID_SOCKET);
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_ISCSID);
-        }
-        if (engine_binding_get(e, it->binding, &b) >= 0)
-                r = run_node(e, &it->key, "--logout", deadline, op->cancel_fd, &res);
-        else {
-                /* No record (a boot session, one made by hand): by sid. */
-                const char *argv[] = { e->iscsiadm, "-m", "session", "-r", sid, "--logout", NULL };
-
-                snprintf(sid, sizeof(sid), "%u", it->sid);
-                r = exec_run(argv, deadline, op->cancel_fd, &res);
-        }
-        if (r < 0) {
-                item_detail(it, "cannot run %s: %s", e->iscsiadm, strerror(-r));
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
-        }
+        if (!item_iscsid(e, op, it))
+                return;
+        portal_arg(&it->key, portal, sizeof(portal));
+        snprintf(sid, sizeof(sid), "%u", it->sid);
+        if (!item_exec(e, op, it, engine_binding_get(e, it->binding, &b) >= 0 ? by_node : by_sid,
+                       deadline, &res))
+                return;
         it->output = TAKE_PTR(res.output);
-        it->iscsiadm_exit = res.exit_code;
         output_tail(&(struct exec_result){ .output = it->output }, tail, sizeof(tail));
         /* Gone is gone, whatever iscsiadm said (exit 21 or 2: there was nothing to log out). */
         for (int64_t until = clock_usec(CLOCK_MONOTONIC) + SETTLE_USEC;;) {
@@ -952,21 +978,12 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
 static void rescan_run(struct engine *e, struct login_op *op, struct login_item *it)
 {
         _cleanup_(binding_snap_unrefp) struct binding_snap *b = NULL;
-        int64_t deadline = clock_usec(CLOCK_MONOTONIC) +
-                           (op->timeout_ms ? (int64_t)op->timeout_ms * 1000 : RESCAN_TIMEOUT_USEC);
+        int64_t deadline = item_deadline(op, RESCAN_TIMEOUT_USEC);
         struct session_detail d = {};
         int r;
 
-        r = session_detail_read(&e->roots, it->sid, &d);
-        if (r == -ENOENT || (r >= 0 && !streq(d.info.target, it->key.target))) {
-                session_detail_done(&d);
-                item_detail(it, "no session %u", it->sid);
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_NOT_FOUND);
-        }
-        if (r < 0) {
-                item_detail(it, "reading session %u: %s", it->sid, strerror(-r));
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
-        }
+        if (!item_read_session(e, op, it, &d))
+                return;
         if (!streq(d.info.state, "LOGGED_IN")) {
                 item_detail(it, "session %u is %.31s, not LOGGED_IN: nothing to scan", it->sid,
                             d.info.state[0] ? d.info.state : "unknown");
@@ -1053,27 +1070,17 @@ static int stats_parse(const char *out, struct login_item *it)
 
 static void stats_run(struct engine *e, struct login_op *op, struct login_item *it)
 {
-        int64_t deadline = clock_usec(CLOCK_MONOTONIC) +
-                           (op->timeout_ms ? (int64_t)op->timeout_ms * 1000 : STATS_TIMEOUT_USEC);
+        int64_t deadline = item_deadline(op, STATS_TIMEOUT_USEC);
         struct exec_result res = {};
         char sid[16], tail[200];
         const char *argv[] = { e->iscsiadm, "-m", "session", "-r", sid, "-s", NULL };
         int r;
 
-        if (!login_iscsid_listening(e->proc_root)) {
-                item_detail(it,
-                            "iscsid is not running (no listening socket @%s): start it, for "
-                            "example `systemctl start iscsid`",
-                            LOGIN_ISCSID_SOCKET);
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_ISCSID);
-        }
+        if (!item_iscsid(e, op, it))
+                return;
         snprintf(sid, sizeof(sid), "%u", it->sid);
-        r = exec_run(argv, deadline, op->cancel_fd, &res);
-        if (r < 0) {
-                item_detail(it, "cannot run %s: %s", e->iscsiadm, strerror(-r));
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
-        }
-        it->iscsiadm_exit = res.exit_code;
+        if (!item_exec(e, op, it, argv, deadline, &res))
+                return;
         output_tail(&res, tail, sizeof(tail));
         if (res.timed_out || res.cancelled) {
                 exec_result_done(&res);
@@ -1103,17 +1110,18 @@ static void stats_run(struct engine *e, struct login_op *op, struct login_item *
 static bool cleanup_run(struct engine *e, struct task *t)
 {
         struct exec_result res = {};
-        char state[32];
+        char state[32], portal[80];
+        const char *argv[] = NODE_ARGV(e, &t->key, portal, "--logout");
         unsigned sid = session_of(e, &t->key, state);
+        int r;
 
+        portal_arg(&t->key, portal, sizeof(portal));
         if (sid && login_iscsid_listening(e->proc_root)) {
-                if (run_node(e, &t->key, "--logout",
-                             clock_usec(CLOCK_MONOTONIC) + LOGOUT_TIMEOUT_USEC, -1, &res) >= 0 &&
-                    res.exit_code == 0)
+                r = exec_run(argv, clock_usec(CLOCK_MONOTONIC) + LOGOUT_TIMEOUT_USEC, -1, &res);
+                if (r >= 0 && res.exit_code == 0)
                         log_notice("'%s': logged out session %u, whose login did not finish",
                                    t->path, sid);
                 exec_result_done(&res);
-                sid = session_of(e, &t->key, state);
         }
         return clock_usec(CLOCK_MONOTONIC) >= t->until_usec;
 }

@@ -561,35 +561,6 @@ static bool parse_s64(const char *s, int64_t min, int64_t max, int64_t *ret)
         return true;
 }
 
-/* "0x%llx" as the SCSI device's counters are printed. */
-static bool parse_hex_u64(const char *s, uint64_t *ret)
-{
-        uint64_t v = 0;
-        size_t n = 0;
-
-        if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-                return false;
-        for (s += 2; *s; s++, n++) {
-                unsigned d;
-
-                if (*s >= '0' && *s <= '9')
-                        d = (unsigned)(*s - '0');
-                else if (*s >= 'a' && *s <= 'f')
-                        d = (unsigned)(*s - 'a' + 10);
-                else if (*s >= 'A' && *s <= 'F')
-                        d = (unsigned)(*s - 'A' + 10);
-                else
-                        return false;
-                if (v > UINT64_MAX >> 4)
-                        return false;
-                v = v << 4 | d;
-        }
-        if (n == 0)
-                return false;
-        *ret = v;
-        return true;
-}
-
 /* "<major>:<minor>" as a dev attribute and mountinfo print it; false for anything else. */
 static bool parse_devnum(const char *s, unsigned *ret_major, unsigned *ret_minor)
 {
@@ -665,7 +636,7 @@ static int read_hex_as(int dir_fd, const char *attr, const char *label, uint64_t
         r = read_text_as(dir_fd, attr, label, false, buf, sizeof(buf), s);
         if (r == -ENOMEM)
                 return r;
-        if (r == 0 && !parse_hex_u64(buf, ret))
+        if (r == 0 && !sysfs_parse_hex(buf, 16, ret))
                 problem_add(s, label, "not a number");
         return 0;
 }

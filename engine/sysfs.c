@@ -366,3 +366,31 @@ bool sysfs_parse_u64(const char *s, uint64_t *ret)
         *ret = v;
         return true;
 }
+
+bool sysfs_parse_hex(const char *s, unsigned max_digits, uint64_t *ret)
+{
+        uint64_t v = 0;
+        unsigned n = 0;
+
+        if (!s || s[0] != '0' || (s[1] != 'x' && s[1] != 'X') || max_digits > 16)
+                return false;
+        for (s += 2; *s; s++, n++) {
+                unsigned d;
+
+                if (*s >= '0' && *s <= '9')
+                        d = (unsigned)(*s - '0');
+                else if (*s >= 'a' && *s <= 'f')
+                        d = (unsigned)(*s - 'a' + 10);
+                else if (*s >= 'A' && *s <= 'F')
+                        d = (unsigned)(*s - 'A' + 10);
+                else
+                        return false;
+                if (n == max_digits)
+                        return false;
+                v = v << 4 | d;
+        }
+        if (n == 0)
+                return false;
+        *ret = v;
+        return true;
+}

@@ -79,3 +79,7 @@ int sysfs_read_attr(int root_fd, const char *path, char **ret);
 /* Plain decimal, as the kernel prints "%llu" (no sign, no blanks, no overflow); false otherwise,
  * and for NULL or "". */
 bool sysfs_parse_u64(const char *s, uint64_t *ret);
+
+/* "0x" and 1..max_digits (at most 16) hex digits, as the kernel prints "0x%x" and "0x%llx";
+ * false otherwise, and for NULL. */
+bool sysfs_parse_hex(const char *s, unsigned max_digits, uint64_t *ret);
