@@ -167,10 +167,8 @@ fi
 
 # ---------------------------------------------------------------- 3. a repeated login adopts
 login open2 "$OPEN"
-# docs/sessions.md names the member login.result; the daemon writes the login item, whose
-# member is status: either is taken here (the difference is reported, not tested).
 expect "a repeated login: 200, adopted, the same sid" "$W/r-open2" 200 \
-        '.sid == ($sid | tonumber) and (.login.result // .login.status) == "adopted"' --arg sid "${SID_OPEN:-0}"
+        '.sid == ($sid | tonumber) and .login.status == "adopted"' --arg sid "${SID_OPEN:-0}"
 n=$(sysfs_sessions)
 if [ "$n" = 1 ]; then
         pass "after the repeated login: one session in /sys/class/iscsi_session"
