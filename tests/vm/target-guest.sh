@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # the variables are for the scripts that source this
 # Sourced by the guest scripts of `tests/vm/vm-lane.sh --target` (tests/vm/sessions.sh,
 # bench/vm-login.sh): the target's facts from the kernel command line, the guest's two NICs,
 # iscsid (the host's open-iscsi, configured in the guest's overlay), the daemon, and small
@@ -49,9 +49,9 @@ exec {_SLEEP_FD}<> <(:)
 msleep() { read -r -t "$1" -u "$_SLEEP_FD" _ || true; }
 # median N...: the median of integers (the lower middle one for an even count).
 median() {
-        local -a s
-        mapfile -t s < <(printf '%s\n' "$@" | sort -n)
-        echo "${s[$(((${#s[@]} - 1) / 2))]}"
+        local -a sorted
+        mapfile -t sorted < <(printf '%s\n' "$@" | sort -n)
+        echo "${sorted[$(((${#sorted[@]} - 1) / 2))]}"
 }
 
 # guest_net_up: eth0 and eth1 on the taps, the two routes to the portal's VIP.
@@ -80,15 +80,15 @@ iscsid_socket() {
 guest_iscsid_up() {
         mkdir -p /etc/iscsi /run/lock/iscsi
         echo "InitiatorName=iqn.2024-01.test.ifdvm:guest" >/etc/iscsi/initiatorname.iscsi
-        local conf=/etc/iscsi/iscsid.conf line out=()
+        local conf=/etc/iscsi/iscsid.conf line lines=()
         while IFS= read -r line; do
                 case $line in
                 "iscsid.startup = "*) line="iscsid.startup = /bin/true" ;;
                 "node.session.timeo.replacement_timeout = "*) line="node.session.timeo.replacement_timeout = 5" ;;
                 esac
-                out+=("$line")
+                lines+=("$line")
         done <"$conf"
-        printf '%s\n' "${out[@]}" >"$conf.new"
+        printf '%s\n' "${lines[@]}" >"$conf.new"
         mv "$conf.new" "$conf"
         rm -rf /etc/iscsi/nodes /etc/iscsi/send_targets /etc/iscsi/ifaces
         iscsid || return 1
@@ -166,15 +166,15 @@ api() {
 body() { printf '%s' "$2" >"$1"; }
 # urlenc STRING: percent-encode a binding id for a URL path.
 urlenc() {
-        local s=$1 out= c i
+        local s=$1 enc='' c i
         for ((i = 0; i < ${#s}; i++)); do
                 c=${s:i:1}
                 case $c in
-                [A-Za-z0-9._~-]) out+=$c ;;
-                *) out+=$(printf '%%%02X' "'$c") ;;
+                [A-Za-z0-9._~-]) enc+=$c ;;
+                *) enc+=$(printf '%%%02X' "'$c") ;;
                 esac
         done
-        echo "$out"
+        echo "$enc"
 }
 
 # sysfs_sessions: the number of iSCSI sessions the kernel has.
@@ -201,7 +201,7 @@ disk_of() {
 }
 # wait_disk IQN TIMEOUT_S: poll (10 ms) until IQN's disk has its device node; prints sdX.
 wait_disk() {
-        local d= end=$(($(now_ms) + $2 * 1000))
+        local d='' end=$(($(now_ms) + $2 * 1000))
         while [ "$(now_ms)" -lt "$end" ]; do
                 if d=$(disk_of "$1") && [ -b "/dev/$d" ]; then
                         echo "$d"
