@@ -32,7 +32,6 @@ static const struct {
         [LOGIN_ERR_FAILED] = { 502, "The login failed" },
         [LOGIN_ERR_TRANSPORT] = { 503, "The iSCSI transport is not available" },
         [LOGIN_ERR_BUSY] = { 503, "iscsid is busy" },
-        [LOGIN_ERR_CLEANUP] = { 409, "An earlier login of this path is being undone" },
         [LOGIN_ERR_IN_USE] = { 409, "A device of the session is in use" },
         [LOGIN_ERR_CANCELLED] = { 503, "Cancelled" },
         [LOGIN_ERR_INTERNAL] = { 500, "Internal error" },
@@ -89,8 +88,7 @@ static void item_problem(const struct login_item *it, const char *request_id,
         }
         errors_problem_typed(resp, status, login_error_to_string(it->error),
                              login_errors[it->error].title, it->detail, request_id, extra);
-        if (it->error == LOGIN_ERR_BUSY || it->error == LOGIN_ERR_CLEANUP ||
-            it->error == LOGIN_ERR_ISCSID)
+        if (it->error == LOGIN_ERR_BUSY || it->error == LOGIN_ERR_ISCSID)
                 (void)resp_add_header(resp, "Retry-After",
                                       it->error == LOGIN_ERR_ISCSID ? "5" : "1");
 }

@@ -42,7 +42,6 @@ struct binding_snap *binding_snap_unref(struct binding_snap *s)
         return NULL;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct binding_snap *, binding_snap_unref);
 
 void binding_id_format(const struct binding_key *key, char *buf, size_t size)
 {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "macro.h"
 #include "node.h"
 
 #define BINDING_ID_MAX 512
@@ -42,6 +43,7 @@ struct binding_snap {
 
 struct binding_snap *binding_snap_ref(struct binding_snap *s);
 struct binding_snap *binding_snap_unref(struct binding_snap *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct binding_snap *, binding_snap_unref);
 
 /*
  * Parse an id into *ret: five comma-separated parts, each checked (an iSCSI name, an IP

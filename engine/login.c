@@ -50,7 +50,6 @@ static inline void fclosep(FILE **f)
         if (*f)
                 fclose(*f);
 }
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct binding_snap *, binding_snap_unref);
 
 #define POLL_USEC           (50 * 1000)
 #define CLEANUP_EVERY_USEC  (1000 * 1000)
@@ -72,6 +71,7 @@ struct task {
         struct binding_key key;  /* TASK_CLEANUP */
         int64_t until_usec;      /* TASK_CLEANUP: give up after (CLOCK_MONOTONIC) */
         int64_t not_before_usec; /* CLOCK_MONOTONIC */
+        bool cancelled;          /* TASK_CLEANUP: a new login of the path took over */
         struct task *next;
 };
 
@@ -91,7 +91,7 @@ struct logins {
         size_t n_active;
         char **logging_in; /* paths a login item works on */
         size_t n_logging_in;
-        char **cleanups; /* paths with a clean-up task queued */
+        struct task **cleanups; /* the clean-up tasks, queued or running */
         size_t n_cleanups;
         struct login_op **ops; /* running, and the last LOGIN_KEEP finished */
         size_t n_ops;
@@ -113,7 +113,6 @@ const char *login_error_to_string(enum login_error e)
                 [LOGIN_ERR_FAILED] = "login-failed",
                 [LOGIN_ERR_TRANSPORT] = "transport-unavailable",
                 [LOGIN_ERR_BUSY] = "iscsid-busy",
-                [LOGIN_ERR_CLEANUP] = "cleanup-pending",
                 [LOGIN_ERR_IN_USE] = "in-use",
                 [LOGIN_ERR_CANCELLED] = "cancelled",
                 [LOGIN_ERR_INTERNAL] = "internal",
@@ -742,6 +741,30 @@ static bool item_exec(struct engine *e, struct login_op *op, struct login_item *
 
 /* --- a login ------------------------------------------------------------------------------- */
 
+/* The clean-up task of path, NULL if none. Holding pool.lock. */
+static struct task *cleanup_find(struct logins *L, const char *path)
+{
+        for (size_t i = 0; i < L->n_cleanups; i++)
+                if (streq(L->cleanups[i]->path, path))
+                        return L->cleanups[i];
+        return NULL;
+}
+
+/* Forget t as the clean-up of its path (it may be gone already). Holding pool.lock. */
+static void cleanup_forget(struct logins *L, struct task *t)
+{
+        for (size_t i = 0; i < L->n_cleanups; i++)
+                if (L->cleanups[i] == t) {
+                        L->cleanups[i] = L->cleanups[--L->n_cleanups];
+                        return;
+                }
+}
+
+/*
+ * After a login that did not finish (its iscsiadm killed, iscsid going on), log the path out
+ * until `until`: a task that retries every second, since iscsid refuses to log out a session in
+ * its first login. A later login of the path takes over instead (login_run).
+ */
 static void cleanup_queue(struct engine *e, const struct binding_key *k, const char *path,
                           int64_t until)
 {
@@ -758,11 +781,24 @@ static void cleanup_queue(struct engine *e, const struct binding_key *k, const c
         t->until_usec = until;
         t->not_before_usec = 0;
         pthread_mutex_lock(&L->lock);
-        if (strv_has(L->cleanups, L->n_cleanups, path) ||
-            strv_add(&L->cleanups, &L->n_cleanups, path) < 0) {
-                pthread_mutex_unlock(&L->lock);
-                free(t);
-                return;
+        {
+                struct task *cur = cleanup_find(L, path), **v;
+
+                if (cur) {
+                        cur->until_usec = MAX(cur->until_usec, until);
+                        pthread_mutex_unlock(&L->lock);
+                        free(t);
+                        return;
+                }
+                v = realloc(L->cleanups, (L->n_cleanups + 1) * sizeof(*v));
+                if (!v) {
+                        pthread_mutex_unlock(&L->lock);
+                        free(t);
+                        log_error("'%s': no memory to undo a login that did not finish", path);
+                        return;
+                }
+                L->cleanups = v;
+                v[L->n_cleanups++] = t;
         }
         queue_add(L, t);
         pthread_mutex_unlock(&L->lock);
@@ -779,20 +815,21 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
         enum login_item_status st = LOGIN_ITEM_CREATED;
         char state[32] = "", tail[200], portal[80];
         const char *argv[] = NODE_ARGV(e, &it->key, portal, "--login");
-        bool cleanup_pending;
+        struct task *undo;
 
         if (engine_binding_get(e, it->binding, &b) < 0) {
                 item_detail(it, "no binding '%.300s'", it->binding);
                 return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_NOT_FOUND);
         }
+        /* An earlier login of the path that did not finish is wanted again: stop undoing it.
+         * iscsid may still be at it; then iscsiadm says 15 and we wait for its session. */
         pthread_mutex_lock(&e->logins->lock);
-        cleanup_pending = strv_has(e->logins->cleanups, e->logins->n_cleanups, it->binding);
-        pthread_mutex_unlock(&e->logins->lock);
-        if (cleanup_pending) {
-                item_detail(it, "an earlier login of this binding did not finish and is being "
-                                "logged out: retry shortly");
-                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_CLEANUP);
+        undo = cleanup_find(e->logins, it->binding);
+        if (undo) {
+                undo->cancelled = true;
+                cleanup_forget(e->logins, undo);
         }
+        pthread_mutex_unlock(&e->logins->lock);
         it->sid = session_of(e, &it->key, state);
         if (it->sid) {
                 /* Adopted as it is: a repeated login answers at once, ready or not. */
@@ -839,12 +876,25 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
                 return item_finish(op, it, LOGIN_ITEM_FAILED, err);
         }
         if (res.exit_code == 15)
-                st = LOGIN_ITEM_ADOPTED;
-        /* sysfs shows the session before iscsiadm answers; allow it a moment all the same. */
-        for (int64_t until = clock_usec(CLOCK_MONOTONIC) + SETTLE_USEC;;) {
+                st = undo ? LOGIN_ITEM_CREATED : LOGIN_ITEM_ADOPTED;
+        /*
+         * sysfs shows the session before iscsiadm answers; allow it a moment all the same. With
+         * 15 and no session, iscsid is still at a login of the path (an earlier one of ours whose
+         * iscsiadm was killed, or someone else's): wait for it until the deadline.
+         */
+        for (int64_t until = res.exit_code == 15 ? deadline :
+                                                   clock_usec(CLOCK_MONOTONIC) + SETTLE_USEC;
+             ;) {
                 it->sid = session_of(e, &it->key, state);
                 if (it->sid || clock_usec(CLOCK_MONOTONIC) > until || nap(op, POLL_USEC))
                         break;
+        }
+        if (!it->sid && res.exit_code == 15 && !op_cancelled(op)) {
+                cleanup_queue(e, &it->key, it->binding, start + budget);
+                item_detail(it, "iscsid was still logging in to this path and made no session "
+                                "within the deadline; the path is being logged out in the "
+                                "background");
+                return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_TIMEOUT);
         }
         if (!it->sid) {
                 item_detail(it,
@@ -1112,9 +1162,16 @@ static bool cleanup_run(struct engine *e, struct task *t)
         struct exec_result res = {};
         char state[32], portal[80];
         const char *argv[] = NODE_ARGV(e, &t->key, portal, "--logout");
-        unsigned sid = session_of(e, &t->key, state);
+        unsigned sid;
+        bool cancelled;
         int r;
 
+        pthread_mutex_lock(&e->logins->lock);
+        cancelled = t->cancelled;
+        pthread_mutex_unlock(&e->logins->lock);
+        if (cancelled)
+                return true;
+        sid = session_of(e, &t->key, state);
         portal_arg(&t->key, portal, sizeof(portal));
         if (sid && login_iscsid_listening(e->proc_root)) {
                 r = exec_run(argv, clock_usec(CLOCK_MONOTONIC) + LOGOUT_TIMEOUT_USEC, -1, &res);
@@ -1223,7 +1280,7 @@ static void *login_worker(void *userdata)
                         t = NULL;
                 } else if (cleanup_run(e, t)) {
                         pthread_mutex_lock(&L->lock);
-                        strv_del(L->cleanups, &L->n_cleanups, t->path);
+                        cleanup_forget(L, t);
                         strv_del(L->active, &L->n_active, t->path);
                         pthread_cond_broadcast(&L->cond);
                         free(t);
@@ -1316,12 +1373,13 @@ void logins_stop(struct engine *e)
                         item_finish(t->op, &t->op->items[t->item], LOGIN_ITEM_CANCELLED,
                                     LOGIN_ERR_CANCELLED);
                         login_op_unref(t->op);
-                } else
+                } else if (!t->cancelled)
                         log_warning("'%s': stopping before a login that did not finish was "
                                     "logged out",
                                     t->path);
                 free(t);
         }
+        L->n_cleanups = 0; /* every clean-up task was in the queue: freed above */
 }
 
 void logins_free(struct engine *e)
@@ -1340,8 +1398,6 @@ void logins_free(struct engine *e)
         for (size_t i = 0; i < L->n_logging_in; i++)
                 free(L->logging_in[i]);
         free(L->logging_in);
-        for (size_t i = 0; i < L->n_cleanups; i++)
-                free(L->cleanups[i]);
         free(L->cleanups);
         for (size_t i = 0; i < L->n_owned; i++)
                 free(L->owned[i].path);

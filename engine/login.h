@@ -72,7 +72,6 @@ enum login_error {
         LOGIN_ERR_FAILED,    /* any other failure of iscsiadm */
         LOGIN_ERR_TRANSPORT, /* the transport is not loaded (exit 12) */
         LOGIN_ERR_BUSY,      /* iscsid busy (exits 28, 29): retry */
-        LOGIN_ERR_CLEANUP,   /* a timed-out login of the same path is still being undone */
         LOGIN_ERR_IN_USE,    /* a logout refused: devices in use (uses) */
         LOGIN_ERR_CANCELLED, /* cancelled before it ended */
         LOGIN_ERR_INTERNAL,  /* out of memory, storage */

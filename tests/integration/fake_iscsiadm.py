@@ -5,7 +5,9 @@ kernel has no iSCSI; the VM lane has the real one). It reads fake-iscsiadm.json 
 
   {"sysfs": DIR, "log": FILE, "targets": {IQN: {"sid": N, "rc": 0, "sleep": 0.0}}}
 
-`-m node -T t -p p -I i --login` sleeps, then with rc 0 makes session N appear (the class links
+`-m node -T t -p p -I i --login` sleeps, then with rc 0 makes session N appear (with "later":
+S, exits 15 at once and makes it appear S seconds later, as iscsid finishing an earlier login;
+with "late": S, it appears S seconds after the call whatever becomes of it) (the class links
 of session N and its connection, staged in the tree by the test), and exits rc; a session that is
 there already gives 15, as iscsiadm does. `--logout` (by node or `-m session -r N`) removes them
 (21 when there is none); `-m session -r N -s` prints counters as iscsiadm 2.1.8 does. Every call appends {"argv", "env", "pid", "start", "end"} to the log."""
@@ -52,10 +54,29 @@ def main():
     rc = 0
     if "--login" in sys.argv:
         t = CFG["targets"].get(arg("-T"), {})
-        time.sleep(t.get("sleep", 0))
         sid = t.get("sid", 0)
-        if sid and present(sid):
+        if "late" in t and os.fork() == 0:
+            # As iscsid finishing a login after iscsiadm was killed: the session comes later.
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(t["late"])
+                login(sid)
+            os._exit(0)
+        if "late" in t:
+            os.wait()
+        time.sleep(t.get("sleep", 0))
+        if sid and present(sid) and "late" not in t:
             rc = 15
+        elif "later" in t:
+            # As iscsid still at an earlier login of the path: 15 now, the session a bit later.
+            rc = 15
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    time.sleep(t["later"])
+                    login(sid)
+                os._exit(0)
+            os.wait()
         else:
             rc = t.get("rc", 0)
             if rc == 0 and sid:

@@ -10,7 +10,9 @@ iscsiadm (fake_iscsiadm.py) in place of the kernel, which the host does not have
  - the same login again: 200, the same sid, iscsiadm not run again;
  - the target refusing CHAP (exit 24): 422 login-auth-failed; the secret in no argv, answer or log;
  - a login that hangs: 504 login-timeout within timeout_ms, the API answering meanwhile,
-   iscsiadm killed; the path then refused with 409 while it is being logged out;
+   iscsiadm killed; the same path again while "iscsid" finishes the first login: exit 15, the
+   session taken over (201), the background logout of the first login stopped;
+ - a session that appears after its login's deadline: logged out in the background;
  - a batch with an Idempotency-Key: 202, Location, progress to done, the replay;
  - the sessions list: origin api vs external, the NIC of the local address, the timeouts;
  - rescan (each device, then the target) and iscsiadm's counters;
@@ -33,7 +35,7 @@ import ifd  # noqa: E402
 
 FAILS = []
 SECRET = "Sessi0n-Secret-7788"
-T = {"a": "iqn.2026-12.test.sess:a", "b": "iqn.2026-12.test.sess:b",
+T = {"late": "iqn.2026-12.test.sess:late", "a": "iqn.2026-12.test.sess:a", "b": "iqn.2026-12.test.sess:b",
      "auth": "iqn.2026-12.test.sess:auth", "hang": "iqn.2026-12.test.sess:hang",
      "ext": "iqn.2026-12.test.sess:ext"}
 
@@ -159,7 +161,9 @@ def main():
         lun_b = make_session(sysfs, 4, 2, T["b"], [(1, 0, "sdc", (8, 32))])
         add_dm_holder(sysfs, lun_b + "/4:0:0:1", "sdc", "sdc1", (8, 33), "dm-0", "mpatha")
         make_session(sysfs, 5, 3, T["ext"], [(1, 0, "sdd", (8, 48))], staged=False)
-        for name, mm in (("sdb", (8, 16)), ("sdc", (8, 32)), ("sdd", (8, 48))):
+        make_session(sysfs, 6, 4, T["hang"], [(1, 0, "sde", (8, 64))])
+        make_session(sysfs, 7, 5, T["late"], [(1, 0, "sdf", (8, 80))])
+        for name, mm in (("sdb", (8, 16)), ("sdc", (8, 32)), ("sdd", (8, 48)), ("sde", (8, 64))):
             os.mknod(os.path.join(devroot, name), 0o600 | stat.S_IFBLK, os.makedev(*mm))
         log = os.path.join(work, "fake.log")
         fake = os.path.join(bindir, "iscsiadm")
@@ -168,13 +172,14 @@ def main():
         os.chmod(fake, 0o755)
         json.dump({"sysfs": sysfs, "log": log,
                    "targets": {T["a"]: {"sid": 1}, T["b"]: {"sid": 2},
-                               T["auth"]: {"rc": 24}, T["hang"]: {"sleep": 30}}},
+                               T["auth"]: {"rc": 24}, T["hang"]: {"sleep": 30},
+                               T["late"]: {"sid": 5, "sleep": 30, "late": 1.8}}},
                   open(os.path.join(bindir, "fake-iscsiadm.json"), "w"))
 
         d = ifd.Daemon(binary, os.path.join(work, "d"), "--sysfs-root", sysfs, "--dev-root",
                        devroot, "--udev-dir", udev, "--iscsiadm", fake, "--iscsid-conf", "")
         ids = {}
-        for k in ("a", "b", "auth", "hang"):
+        for k in ("a", "b", "auth", "hang", "late"):
             body = {"target": T[k], "portal": "127.0.0.1:3260", "tpgt": 1, "iface": "default"}
             if k == "auth":
                 body["auth"] = {"method": "CHAP", "username": "u1", "password": SECRET}
@@ -263,11 +268,43 @@ def main():
             except ProcessLookupError:
                 pass
         check(hung and not alive, "the hanging iscsiadm was killed")
+        # The same path again while iscsid (here the fake) still works on the first login: it
+        # says 15 and the session comes a moment later; the new login takes it over, and the
+        # clean-up of the first one stops.
+        cfg_path = os.path.join(bindir, "fake-iscsiadm.json")
+        cfg = json.load(open(cfg_path))
+        cfg["targets"][T["hang"]] = {"sid": 4, "later": 0.6}
+        json.dump(cfg, open(cfg_path, "w"))
         st, hdrs, res = d.call("POST", "/api/v1/sessions", {"binding": ids["hang"],
-                                                           "timeout_ms": 1000})
-        check(st == 409 and res.get("type") == "urn:iscsi-ifaced:problem:cleanup-pending" and
-              hdrs.get("retry-after"), "the path of the timed-out login: 409 cleanup-pending, "
-              "Retry-After, while it is being logged out (%s)" % st)
+                                                           "timeout_ms": 5000})
+        check(st == 201 and res.get("sid") == 4 and res.get("login", {}).get("status") ==
+              "created" and res.get("login", {}).get("iscsiadm_exit") == 15 and
+              res.get("origin") == "api",
+              "the timed-out path logged in again: iscsiadm says 15, the session iscsid "
+              "finishes is taken over: 201, sid 4, origin api (%s %s)" % (st, res.get("login")))
+        time.sleep(2.2)
+        st, _, _ = d.call("GET", "/api/v1/sessions/4")
+        logouts = [e for e in fake_log(log) if "argv" in e and "--logout" in e["argv"] and
+                   T["hang"] in e["argv"]]
+        check(st == 200 and not logouts,
+              "the clean-up of the first login stopped: session 4 is not logged out (%s, %d "
+              "logouts)" % (st, len(logouts)))
+
+        # A login whose session iscsid only makes after the deadline: logged out in the
+        # background once it appears.
+        st, _, res = d.call("POST", "/api/v1/sessions", {"binding": ids["late"],
+                                                          "timeout_ms": 800})
+        check(st == 504, "a login cut at its deadline: 504 (%s)" % st)
+        gone = False
+        for _ in range(60):
+            time.sleep(0.1)
+            late_out = [e for e in fake_log(log) if "argv" in e and "--logout" in e["argv"] and
+                        T["late"] in e["argv"]]
+            if late_out and not os.path.lexists(os.path.join(sysfs,
+                                                             "class/iscsi_session/session5")):
+                gone = True
+                break
+        check(gone, "the session iscsid made after the deadline was logged out in the background")
 
         # A batch, with an Idempotency-Key.
         body = {"bindings": [ids["a"], ids["b"]]}
@@ -292,7 +329,7 @@ def main():
         # The list.
         st, _, res = d.call("GET", "/api/v1/sessions")
         s = {x["sid"]: x for x in res.get("items", [])}
-        check(st == 200 and sorted(s) == [1, 2, 3], "GET /api/v1/sessions lists 1, 2, 3")
+        check(st == 200 and sorted(s) == [1, 2, 3, 4], "GET /api/v1/sessions lists 1, 2, 3, 4")
         check(s.get(1, {}).get("origin") == "api" and s.get(2, {}).get("origin") == "api" and
               s.get(3, {}).get("origin") == "external" and s.get(3, {}).get("binding") is None and
               s.get(1, {}).get("binding") == ids["a"],
@@ -351,8 +388,9 @@ def main():
         d.start()
         st, _, res = d.call("GET", "/api/v1/sessions")
         s = {x["sid"]: x for x in res.get("items", [])}
-        check(st == 200 and sorted(s) == [1, 3] and s[1].get("origin") == "api" and
-              s[1].get("ready") is True, "after a restart: sessions 1 (api, ready) and 3")
+        check(st == 200 and sorted(s) == [1, 3, 4] and s[1].get("origin") == "api" and
+              s[4].get("origin") == "api" and s[1].get("ready") is True,
+              "after a restart: sessions 1 and 4 (api, ready) and 3 (external)")
         st, _, _ = d.call("DELETE", "/api/v1/sessions/1")
         check(st == 204, "logout of session 1: 204")
 
