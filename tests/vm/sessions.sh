@@ -149,6 +149,10 @@ fi
 info "login open: sid $SID_OPEN, /dev/$DEV_OPEN, $LOGIN_OPEN_MS ms"
 expect "the session goes out of eth1: connection.local_address is eth1's address" "$W/r-open" 201 \
         '.connection.local_address == $a' --arg a "$ETH1_ADDR"
+expect "the login waited for the LUNs the target reports (REPORT LUNS: 0 and 1; LUN 0 a controller)" \
+        "$W/r-open" 201 \
+        '.login.expect_from == "report-luns" and .login.expect_luns == [0, 1] and
+         ([.luns[] | select(.lun == 0 and .type == 12 and .block == null and .ready)] | length) == 1'
 if [ -b "/dev/$DEV_OPEN" ]; then
         printf 'IFDVM-%s\n' "$NONCE" >"$W/nonce"
         dd if="$W/nonce" of="/dev/$DEV_OPEN" bs=512 count=1 conv=sync oflag=direct 2>"$W/dd.err"
@@ -175,6 +179,18 @@ if [ "$n" = 1 ]; then
 else
         fail "after the repeated login: $n sessions in /sys/class/iscsi_session (want 1)"
 fi
+
+# ---------------------------------------------------------------- 3b. rescan and statistics
+body "$W/b-rescan" '{"timeout_ms": 10000}'
+api "$W/r-rescan" POST "/api/v1/sessions/${SID_OPEN:-0}/rescan" "$W/b-rescan"
+expect "rescan of the open session: 200, done, ready, the same block device" "$W/r-rescan" 200 \
+        '.rescan.status == "done" and .ready == true and
+         ([.luns[] | select(.block == $b)] | length) == 1' --arg b "${DEV_OPEN:-none}"
+api "$W/r-stats" GET "/api/v1/sessions/${SID_OPEN:-0}/stats"
+expect "statistics of the open session: 200, iscsiadm's counters (octets sent after the I/O, digest and timeout errors)" \
+        "$W/r-stats" 200 \
+        '.counters.txdata_octets > 0 and (.counters.digest_err | type) == "number" and
+         (.counters.timeout_err | type) == "number" and (.extended | type) == "object"'
 
 # ---------------------------------------------------------------- 4. CHAP + mutual CHAP
 # A sampler reads every /proc/*/cmdline (bash builtins only) while the CHAP logins run; it
@@ -395,9 +411,9 @@ info "starting the daemon again"
 if daemon_start "$D"; then
         info "the daemon listens again"
         api "$W/r-list" GET /api/v1/sessions
-        expect "after a restart, GET /api/v1/sessions lists both sessions again with their devices" "$W/r-list" 200 \
+        expect "after a restart, GET /api/v1/sessions lists both sessions again with their devices, origin api" "$W/r-list" 200 \
                 '(.items // .) as $s |
-                 ($s | length) == 2 and
+                 ($s | length) == 2 and all($s[]; .origin == "api" and .ready) and
                  any($s[]; .sid == ($o | tonumber) and any(.luns[]; .block == $ob)) and
                  any($s[]; .sid == ($c | tonumber) and any(.luns[]; .block == $cb))' \
                 --arg o "${SID_OPEN:-0}" --arg ob "$DEV_OPEN" --arg c "${SID_CHAP:-0}" --arg cb "$DEV_CHAP"
