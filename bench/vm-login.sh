@@ -11,7 +11,7 @@
 # TLS libraries, costs far more to start under TCG). Prints both medians and their ratio, the
 # API's also by curl's own time_total (what a client that is already running waits), what
 # starting curl costs, and the logout medians.
-#   lane values: lane.rounds=N (IFACED_VM_ARGS="rounds=9" ./dev.sh bench-vm; default 5)
+#   lane values: lane.rounds=N (ROUNDS=9 ./dev.sh bench-vm; default 5)
 set -euo pipefail
 HERE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd -P)
 # shellcheck source=../tests/vm/target-guest.sh

@@ -52,6 +52,8 @@ static inline void fclosep(FILE **f)
 }
 
 #define POLL_USEC           (50 * 1000)
+#define POLL_FAST_USEC      (10 * 1000) /* the first second of a wait: devices come fast */
+#define POLL_FAST_FOR_USEC  (1000 * 1000)
 #define CLEANUP_EVERY_USEC  (1000 * 1000)
 #define LOGOUT_TIMEOUT_USEC (60LL * 1000 * 1000)
 #define SETTLE_USEC         (3LL * 1000 * 1000) /* sysfs catching up with iscsiadm's answer */
@@ -618,6 +620,7 @@ static int64_t record_budget_usec(const struct binding_snap *b)
 static void wait_ready(struct engine *e, struct login_op *op, struct login_item *it,
                        const struct binding_snap *b, int64_t deadline, bool scan)
 {
+        int64_t t0 = clock_usec(CLOCK_MONOTONIC);
         bool scanned = !scan;
 
         for (;;) {
@@ -675,7 +678,8 @@ static void wait_ready(struct engine *e, struct login_op *op, struct login_item 
                         it->ready = false;
                         return;
                 }
-                if (nap(op, POLL_USEC))
+                if (nap(op, clock_usec(CLOCK_MONOTONIC) - t0 < POLL_FAST_FOR_USEC ? POLL_FAST_USEC :
+                                                                                    POLL_USEC))
                         return;
         }
 }
@@ -886,7 +890,7 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
                                                    clock_usec(CLOCK_MONOTONIC) + SETTLE_USEC;
              ;) {
                 it->sid = session_of(e, &it->key, state);
-                if (it->sid || clock_usec(CLOCK_MONOTONIC) > until || nap(op, POLL_USEC))
+                if (it->sid || clock_usec(CLOCK_MONOTONIC) > until || nap(op, POLL_FAST_USEC))
                         break;
         }
         if (!it->sid && res.exit_code == 15 && !op_cancelled(op)) {
@@ -1002,7 +1006,8 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
                         }
                         return item_finish(op, it, LOGIN_ITEM_LOGGED_OUT, LOGIN_ERR_NONE);
                 }
-                if (res.exit_code != 0 || clock_usec(CLOCK_MONOTONIC) > until || nap(op, POLL_USEC))
+                if (res.exit_code != 0 || clock_usec(CLOCK_MONOTONIC) > until ||
+                    nap(op, POLL_FAST_USEC))
                         break;
         }
         if (res.timed_out || res.cancelled) {
