@@ -346,13 +346,26 @@ static void item_finish(struct login_op *op, struct login_item *it, enum login_i
                 op->done(op, op->userdata);
 }
 
-_printf_(2, 3) static void item_detail(struct login_item *it, const char *fmt, ...)
+/* The item's detail, under the operation's lock (GET /api/v1/logins reads it meanwhile). */
+_printf_(3, 4) static void item_detail(struct login_op *op, struct login_item *it, const char *fmt,
+                                       ...)
 {
         va_list ap;
 
+        pthread_mutex_lock(&op->lock);
         va_start(ap, fmt);
         (void)vsnprintf(it->detail, sizeof(it->detail), fmt, ap);
         va_end(ap);
+        pthread_mutex_unlock(&op->lock);
+}
+
+/* The item's session and readiness, under the operation's lock. */
+static void item_set(struct login_op *op, struct login_item *it, unsigned sid, bool ready)
+{
+        pthread_mutex_lock(&op->lock);
+        it->sid = sid;
+        it->ready = ready;
+        pthread_mutex_unlock(&op->lock);
 }
 
 /* Sleep up to usec, or until op (may be NULL) is cancelled. True if cancelled. */
@@ -496,9 +509,9 @@ static enum login_error exit_error(int code)
 }
 
 /* The last line of iscsiadm's output, for a detail (printable ASCII only). */
-static void output_tail(const struct exec_result *res, char *buf, size_t size)
+static void output_tail(const char *output, char *buf, size_t size)
 {
-        const char *s = res->output ?: "", *end, *start;
+        const char *s = output ?: "", *end, *start;
         size_t k = 0;
 
         end = s + strlen(s);
@@ -633,7 +646,7 @@ static void wait_ready(struct engine *e, struct login_op *op, struct login_item 
 
                 r = session_detail_read(&e->roots, it->sid, &d);
                 if (r < 0) {
-                        it->ready = false;
+                        item_set(op, it, it->sid, false);
                         return;
                 }
                 if (!scanned && streq(d.info.state, "LOGGED_IN")) {
@@ -646,10 +659,14 @@ static void wait_ready(struct engine *e, struct login_op *op, struct login_item 
                         continue;
                 }
                 if (op->n_expect && !it->expect) {
-                        it->expect = calloc(op->n_expect, sizeof(*it->expect));
-                        if (it->expect) {
-                                memcpy(it->expect, op->expect, op->n_expect * sizeof(*op->expect));
+                        uint64_t *v = calloc(op->n_expect, sizeof(*v));
+
+                        if (v) {
+                                memcpy(v, op->expect, op->n_expect * sizeof(*op->expect));
+                                pthread_mutex_lock(&op->lock);
+                                it->expect = v;
                                 it->n_expect = op->n_expect;
+                                pthread_mutex_unlock(&op->lock);
                         }
                 } else if (!op->n_expect && !it->expect_reported && d.n_luns > 0 &&
                            streq(d.info.state, "LOGGED_IN")) {
@@ -669,13 +686,14 @@ static void wait_ready(struct engine *e, struct login_op *op, struct login_item 
                                     &lr, &n, &ready, &why);
                 session_detail_done(&d);
                 if (r >= 0 && ready) {
-                        it->ready = true;
+                        item_set(op, it, it->sid, true);
                         return;
                 }
                 if (clock_usec(CLOCK_MONOTONIC) + POLL_USEC > deadline) {
-                        item_detail(it, "the deadline passed before the devices were ready (%s)",
+                        item_detail(op, it,
+                                    "the deadline passed before the devices were ready (%s)",
                                     why ?: "unknown");
-                        it->ready = false;
+                        item_set(op, it, it->sid, false);
                         return;
                 }
                 if (nap(op, clock_usec(CLOCK_MONOTONIC) - t0 < POLL_FAST_FOR_USEC ? POLL_FAST_USEC :
@@ -702,12 +720,12 @@ static bool item_read_session(struct engine *e, struct login_op *op, struct logi
         if (r == -ENOENT || (r >= 0 && !streq(d->info.target, it->key.target))) {
                 /* Gone, or its sid taken by another session since the operation started. */
                 session_detail_done(d);
-                item_detail(it, "no session %u", it->sid);
+                item_detail(op, it, "no session %u", it->sid);
                 item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_NOT_FOUND);
                 return false;
         }
         if (r < 0) {
-                item_detail(it, "reading session %u: %s", it->sid, strerror(-r));
+                item_detail(op, it, "reading session %u: %s", it->sid, strerror(-r));
                 item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
                 return false;
         }
@@ -719,7 +737,7 @@ static bool item_iscsid(struct engine *e, struct login_op *op, struct login_item
 {
         if (login_iscsid_listening(e->proc_root))
                 return true;
-        item_detail(it,
+        item_detail(op, it,
                     "iscsid is not running (no listening socket @%s in this network "
                     "namespace): start it, for example `systemctl start iscsid`",
                     LOGIN_ISCSID_SOCKET);
@@ -735,11 +753,14 @@ static bool item_exec(struct engine *e, struct login_op *op, struct login_item *
         int r = exec_run(argv, deadline, op->cancel_fd, res);
 
         if (r < 0) {
-                item_detail(it, "cannot run %s: %s", e->iscsiadm, strerror(-r));
+                item_detail(op, it, "cannot run %s: %s", e->iscsiadm, strerror(-r));
                 item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
                 return false;
         }
+        pthread_mutex_lock(&op->lock);
         it->iscsiadm_exit = res->exit_code;
+        it->output = TAKE_PTR(res->output);
+        pthread_mutex_unlock(&op->lock);
         return true;
 }
 
@@ -822,7 +843,7 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
         struct task *undo;
 
         if (engine_binding_get(e, it->binding, &b) < 0) {
-                item_detail(it, "no binding '%.300s'", it->binding);
+                item_detail(op, it, "no binding '%.300s'", it->binding);
                 return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_NOT_FOUND);
         }
         /* An earlier login of the path that did not finish is wanted again: stop undoing it.
@@ -834,10 +855,11 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
                 cleanup_forget(e->logins, undo);
         }
         pthread_mutex_unlock(&e->logins->lock);
-        it->sid = session_of(e, &it->key, state);
+        item_set(op, it, session_of(e, &it->key, state), false);
         if (it->sid) {
                 /* Adopted as it is: a repeated login answers at once, ready or not. */
-                item_detail(it, "session %u of this path exists (%.31s): adopted", it->sid, state);
+                item_detail(op, it, "session %u of this path exists (%.31s): adopted", it->sid,
+                            state);
                 return item_finish(op, it, LOGIN_ITEM_ADOPTED, LOGIN_ERR_NONE);
         }
         if (!item_iscsid(e, op, it))
@@ -847,26 +869,25 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
         portal_arg(&it->key, portal, sizeof(portal));
         if (!item_exec(e, op, it, argv, deadline, &res))
                 return;
-        it->output = TAKE_PTR(res.output);
-        output_tail(&(struct exec_result){ .output = it->output }, tail, sizeof(tail));
+        output_tail(it->output, tail, sizeof(tail));
 
         if (res.timed_out || res.cancelled) {
                 /* iscsid goes on: see what it made of it. */
-                it->sid = session_of(e, &it->key, state);
+                item_set(op, it, session_of(e, &it->key, state), false);
                 if (it->sid && streq(state, "LOGGED_IN") && res.timed_out) {
                         owned_record(e, op, it->sid, it->binding, "login", it->binding);
-                        item_detail(it, "logged in at the deadline; the devices were not waited "
-                                        "for");
-                        it->ready = false;
+                        item_detail(op, it,
+                                    "logged in at the deadline; the devices were not waited "
+                                    "for");
                         return item_finish(op, it, LOGIN_ITEM_CREATED, LOGIN_ERR_NONE);
                 }
                 cleanup_queue(e, &it->key, it->binding, start + budget);
-                it->sid = 0;
+                item_set(op, it, 0, false);
                 if (res.cancelled) {
-                        item_detail(it, "cancelled; the path is being logged out");
+                        item_detail(op, it, "cancelled; the path is being logged out");
                         return item_finish(op, it, LOGIN_ITEM_CANCELLED, LOGIN_ERR_CANCELLED);
                 }
-                item_detail(it,
+                item_detail(op, it,
                             "no session within %u ms (iscsiadm was stopped; the path is "
                             "being logged out in the background)",
                             op->timeout_ms ? op->timeout_ms : (unsigned)(budget / 1000));
@@ -875,7 +896,7 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
         if (res.exit_code != 0 && res.exit_code != 15) {
                 enum login_error err = exit_error(res.exit_code);
 
-                item_detail(it, "iscsiadm exited with %d: %s", res.exit_code,
+                item_detail(op, it, "iscsiadm exited with %d: %s", res.exit_code,
                             tail[0] ? tail : "(no output)");
                 return item_finish(op, it, LOGIN_ITEM_FAILED, err);
         }
@@ -889,19 +910,20 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
         for (int64_t until = res.exit_code == 15 ? deadline :
                                                    clock_usec(CLOCK_MONOTONIC) + SETTLE_USEC;
              ;) {
-                it->sid = session_of(e, &it->key, state);
+                item_set(op, it, session_of(e, &it->key, state), false);
                 if (it->sid || clock_usec(CLOCK_MONOTONIC) > until || nap(op, POLL_FAST_USEC))
                         break;
         }
         if (!it->sid && res.exit_code == 15 && !op_cancelled(op)) {
                 cleanup_queue(e, &it->key, it->binding, start + budget);
-                item_detail(it, "iscsid was still logging in to this path and made no session "
-                                "within the deadline; the path is being logged out in the "
-                                "background");
+                item_detail(op, it,
+                            "iscsid was still logging in to this path and made no session "
+                            "within the deadline; the path is being logged out in the "
+                            "background");
                 return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_TIMEOUT);
         }
         if (!it->sid) {
-                item_detail(it,
+                item_detail(op, it,
                             "iscsiadm exited with %d but sysfs shows no session of this "
                             "path",
                             res.exit_code);
@@ -913,7 +935,7 @@ static void login_run(struct engine *e, struct login_op *op, struct login_item *
         if (op_cancelled(op) && st == LOGIN_ITEM_CREATED) {
                 /* Cancelled while waiting for the devices: undo what this item did. */
                 cleanup_queue(e, &it->key, it->binding, clock_usec(CLOCK_MONOTONIC) + budget);
-                item_detail(it, "cancelled; session %u is being logged out", it->sid);
+                item_detail(op, it, "cancelled; session %u is being logged out", it->sid);
                 return item_finish(op, it, LOGIN_ITEM_CANCELLED, LOGIN_ERR_CANCELLED);
         }
         item_finish(op, it, st, LOGIN_ERR_NONE);
@@ -967,7 +989,7 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
                 r = session_uses(&d, e->proc_root, &it->uses, &it->n_uses);
                 if (r < 0) {
                         session_detail_done(&d);
-                        item_detail(it,
+                        item_detail(op, it,
                                     "cannot tell whether a device of session %u is in use (%s): "
                                     "not logged out",
                                     it->sid, strerror(-r));
@@ -975,7 +997,7 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
                 }
                 if (it->n_uses > 0) {
                         session_detail_done(&d);
-                        item_detail(it,
+                        item_detail(op, it,
                                     "a device of session %u is in use: stop using it, or log "
                                     "out with force=true",
                                     it->sid);
@@ -991,8 +1013,7 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
         if (!item_exec(e, op, it, engine_binding_get(e, it->binding, &b) >= 0 ? by_node : by_sid,
                        deadline, &res))
                 return;
-        it->output = TAKE_PTR(res.output);
-        output_tail(&(struct exec_result){ .output = it->output }, tail, sizeof(tail));
+        output_tail(it->output, tail, sizeof(tail));
         /* Gone is gone, whatever iscsiadm said (exit 21 or 2: there was nothing to log out). */
         for (int64_t until = clock_usec(CLOCK_MONOTONIC) + SETTLE_USEC;;) {
                 char state[32];
@@ -1001,7 +1022,7 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
                 if (now != it->sid) {
                         owned_record(e, op, it->sid, NULL, "logout", it->binding);
                         if (res.exit_code == 21 || res.exit_code == 2) {
-                                item_detail(it, "no session %u", it->sid);
+                                item_detail(op, it, "no session %u", it->sid);
                                 return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_NOT_FOUND);
                         }
                         return item_finish(op, it, LOGIN_ITEM_LOGGED_OUT, LOGIN_ERR_NONE);
@@ -1011,11 +1032,11 @@ static void logout_run(struct engine *e, struct login_op *op, struct login_item 
                         break;
         }
         if (res.timed_out || res.cancelled) {
-                item_detail(it, "iscsiadm did not log out within the deadline");
+                item_detail(op, it, "iscsiadm did not log out within the deadline");
                 return item_finish(op, it, LOGIN_ITEM_FAILED,
                                    res.cancelled ? LOGIN_ERR_CANCELLED : LOGIN_ERR_TIMEOUT);
         }
-        item_detail(it, "iscsiadm exited with %d: %s", res.exit_code,
+        item_detail(op, it, "iscsiadm exited with %d: %s", res.exit_code,
                     tail[0] ? tail : "(no output)");
         item_finish(op, it, LOGIN_ITEM_FAILED,
                     res.exit_code == 9 || res.exit_code == 32 ? LOGIN_ERR_BUSY :
@@ -1040,7 +1061,7 @@ static void rescan_run(struct engine *e, struct login_op *op, struct login_item 
         if (!item_read_session(e, op, it, &d))
                 return;
         if (!streq(d.info.state, "LOGGED_IN")) {
-                item_detail(it, "session %u is %.31s, not LOGGED_IN: nothing to scan", it->sid,
+                item_detail(op, it, "session %u is %.31s, not LOGGED_IN: nothing to scan", it->sid,
                             d.info.state[0] ? d.info.state : "unknown");
                 session_detail_done(&d);
                 return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_FAILED);
@@ -1060,7 +1081,7 @@ static void rescan_run(struct engine *e, struct login_op *op, struct login_item 
         r = scan_target(e, &d);
         session_detail_done(&d);
         if (r < 0) {
-                item_detail(it, "scanning the target of session %u failed: %s", it->sid,
+                item_detail(op, it, "scanning the target of session %u failed: %s", it->sid,
                             strerror(-r));
                 return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_FAILED);
         }
@@ -1136,26 +1157,26 @@ static void stats_run(struct engine *e, struct login_op *op, struct login_item *
         snprintf(sid, sizeof(sid), "%u", it->sid);
         if (!item_exec(e, op, it, argv, deadline, &res))
                 return;
-        output_tail(&res, tail, sizeof(tail));
+        output_tail(it->output, tail, sizeof(tail));
         if (res.timed_out || res.cancelled) {
                 exec_result_done(&res);
-                item_detail(it, "iscsiadm did not answer within the deadline");
+                item_detail(op, it, "iscsiadm did not answer within the deadline");
                 return item_finish(op, it, LOGIN_ITEM_FAILED,
                                    res.cancelled ? LOGIN_ERR_CANCELLED : LOGIN_ERR_TIMEOUT);
         }
         if (res.exit_code != 0) {
                 exec_result_done(&res);
-                item_detail(it, "iscsiadm exited with %d: %s", res.exit_code,
+                item_detail(op, it, "iscsiadm exited with %d: %s", res.exit_code,
                             tail[0] ? tail : "(no output)");
                 return item_finish(op, it, LOGIN_ITEM_FAILED,
                                    res.exit_code == 21 || res.exit_code == 2 ?
                                            LOGIN_ERR_NOT_FOUND :
                                            exit_error(res.exit_code));
         }
-        r = stats_parse(res.output ?: "", it);
+        r = stats_parse(it->output ?: "", it);
         exec_result_done(&res);
         if (r < 0) {
-                item_detail(it, "out of memory");
+                item_detail(op, it, "out of memory");
                 return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
         }
         item_finish(op, it, LOGIN_ITEM_DONE, LOGIN_ERR_NONE);
@@ -1248,7 +1269,7 @@ static void *login_worker(void *userdata)
                         struct login_item *it = &t->op->items[t->item];
 
                         if (op_cancelled(t->op)) {
-                                item_detail(it, "cancelled before it started");
+                                item_detail(t->op, it, "cancelled before it started");
                                 item_finish(t->op, it, LOGIN_ITEM_CANCELLED, LOGIN_ERR_CANCELLED);
                         } else {
                                 bool login = t->op->kind == LOGIN_KIND_LOGIN;
@@ -1374,7 +1395,7 @@ void logins_stop(struct engine *e)
         while ((t = L->head)) {
                 L->head = t->next;
                 if (t->kind == TASK_ITEM) {
-                        item_detail(&t->op->items[t->item], "the daemon is stopping");
+                        item_detail(t->op, &t->op->items[t->item], "the daemon is stopping");
                         item_finish(t->op, &t->op->items[t->item], LOGIN_ITEM_CANCELLED,
                                     LOGIN_ERR_CANCELLED);
                         login_op_unref(t->op);
