@@ -10,7 +10,8 @@ ROOT=$PWD
 # Debian 12 packages: build, libraries, test tools (sqlite3 CLI, curl, iscsiadm from
 # open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime, and
 # qemu, kmod and cpio for the vm suite (tests/vm/README.md), tgt and libiscsi-bin for the target
-# suite (tests/target/README.md).
+# suite (tests/target/README.md), chromium and a font for the ui suite (tests/ui/; node and npm:
+# see apt_deps).
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libiscsi-dev
@@ -20,6 +21,7 @@ PACKAGES=(
         clang libclang-rt-14-dev clang-format jq
         qemu-system-x86 kmod cpio
         tgt libiscsi-bin
+        chromium fonts-dejavu-core
 )
 
 # Only for `bench`: bench/run.sh computes its ratios with bc; bench/checks.sh builds its
@@ -28,7 +30,7 @@ BENCH_PACKAGES=(bc libiscsi-dev)
 
 # Suites run by `test`: all of them with gcc, unit again under valgrind, the C ones again under
 # ASan+UBSan with clang. `usage` prints these lists, so change them here only.
-GCC_SUITES=(unit integration lint compat crash vm target fault load)
+GCC_SUITES=(unit integration lint compat crash vm target fault load ui)
 VALGRIND_SUITES=(unit)
 ASAN_SUITES=(unit integration load)
 NUM_PROCESSES=2
@@ -104,9 +106,27 @@ as_root() {
         fi
 }
 
-# cmd_deps [EXTRA PACKAGES...]: install what is missing of PACKAGES and the extras.
+# cmd_deps [EXTRA PACKAGES...]: install what is missing of PACKAGES and the extras, node and npm
+# if their commands are missing, then tests/ui/node_modules (npm ci, from the lock file).
 cmd_deps() {
+        apt_deps "$@"
+        if ! tests/ui/npm-ci.sh; then
+                log "warning: npm ci in tests/ui failed: the ui suite will try again (and fail)"
+        fi
+}
+
+# apt_deps [EXTRA PACKAGES...]: PACKAGES and the extras, and the ui suite's driver: Debian's
+# nodejs and npm, each only when its command is missing (a node from elsewhere, e.g.
+# NodeSource's, brings its own npm, which Debian's npm package would conflict with).
+apt_deps() {
         local want=("${PACKAGES[@]}" "$@") installed missing=() p
+
+        if ! command -v node >/dev/null 2>&1; then
+                want+=(nodejs)
+        fi
+        if ! command -v npm >/dev/null 2>&1; then
+                want+=(npm)
+        fi
 
         if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
                 log "warning: not a Debian system; make sure these are installed: ${want[*]}"
