@@ -14,7 +14,7 @@ ROOT=$PWD
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libiscsi-dev
-        libgnutls28-dev openssl
+        libgnutls28-dev openssl zlib1g-dev
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3 valgrind
         clang libclang-rt-14-dev clang-format jq
@@ -184,6 +184,7 @@ cmd_run() {
         printf 'iscsi-ifaced on http://127.0.0.1:%s/\n' "$port"
         printf '  token:   export TOKEN=$(cat %s/%s)   # then: curl -H "Authorization: Bearer $TOKEN" ...\n' \
                 "$ROOT" "$token_file"
+        printf '  web UI:  http://127.0.0.1:%s/ (paste the token)\n' "$port"
         printf '  health:  http://127.0.0.1:%s/api/v1/health\n' "$port"
         printf '  ifaces:  http://127.0.0.1:%s/api/v1/ifaces\n' "$port"
         printf '  state:   %s/.state (Ctrl-C stops the daemon)\n' "$ROOT"
@@ -192,6 +193,7 @@ cmd_run() {
                 --iscsi-root "$ROOT/.state/iscsi" \
                 --db "$ROOT/.state/ifaced.db" \
                 --lock-dir "$ROOT/.state/lock" \
+                --web-root "$ROOT/web" \
                 "$@"
 }
 

@@ -170,6 +170,7 @@ int auth_check(struct call *c, enum role need)
 
         if (!cfg->enabled) {
                 snprintf(c->actor, sizeof(c->actor), "anonymous");
+                c->role = ROLE_ADMIN;
                 return 0;
         }
 
@@ -223,6 +224,7 @@ int auth_check(struct call *c, enum role need)
         } else
                 return unauthorized(c, false, "a bearer token is required");
 
+        c->role = have;
         if (have < need) {
                 snprintf(c->detail, sizeof(c->detail), "this needs the %s role; %s has the %s role",
                          role_to_string(need), c->actor, role_to_string(have));
@@ -230,4 +232,20 @@ int auth_check(struct call *c, enum role need)
                 return 1;
         }
         return 0;
+}
+
+/* GET /api/v1/whoami: who the caller is and what it may do (the UI hides what it may not). */
+int whoami_get(struct call *c)
+{
+        struct sbuf b = {};
+        int r = call_no_query(c);
+
+        if (r < 0)
+                return r;
+        sbuf_puts(&b, "{\"actor\":");
+        sbuf_json_string(&b, c->actor);
+        sbuf_puts(&b, ",\"role\":");
+        sbuf_json_string(&b, role_to_string(c->role));
+        sbuf_puts(&b, "}");
+        return call_reply_json(c, 200, &b);
 }

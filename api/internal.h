@@ -51,6 +51,7 @@ struct call {
         struct iface_error err; /* filled with -EINVAL and friends */
         char detail[256];       /* extra detail for other errors, may be empty */
         char actor[48];         /* who, for the audit: "token:<id>", "uid:<n>", "anonymous" */
+        enum role role;         /* what the caller may do (auth_check); all of it without auth */
         int64_t start_usec;     /* when the request was complete (CLOCK_MONOTONIC) */
         char *problem_extra;    /* JSON members added to a problem answer (",..." less), owned */
 };
@@ -116,6 +117,7 @@ int logins_list(struct call *c);
 int logins_get(struct call *c);
 int logins_delete(struct call *c);
 int tokens_list(struct call *c);
+int whoami_get(struct call *c);
 int tokens_create(struct call *c);
 int tokens_delete(struct call *c);
 

@@ -50,6 +50,7 @@ const struct route api_routes[] = {
         { "POST",   "/api/v1/tokens",               tokens_create,        ROLE_ADMIN,    ROUTE_DURABLE },
         { "DELETE", "/api/v1/tokens/{id}",          tokens_delete,        ROLE_ADMIN,    ROUTE_DURABLE },
         { "GET",    "/api/v1/health",               health_get,           ROLE_VIEWER,   ROUTE_INLINE },
+        { "GET",    "/api/v1/whoami",               whoami_get,           ROLE_VIEWER,   ROUTE_INLINE },
         { "GET",    "/openapi.yaml",                openapi_get,          ROLE_VIEWER,   ROUTE_INLINE },
 };
 /* clang-format on */

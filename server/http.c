@@ -30,6 +30,7 @@
 #include "api.h"
 #include "http.h"
 #include "tls.h"
+#include "web.h"
 #include "log.h"
 #include "macro.h"
 
@@ -55,6 +56,7 @@ struct http_server {
         atomic_uint in_flight; /* requests between first handler call and completion */
         atomic_uint suspended; /* requests waiting for an api_pending answer */
         atomic_bool stopping;
+        const struct web *web; /* the UI's files (borrowed), or NULL */
 };
 
 /*
@@ -425,6 +427,58 @@ static struct MHD_Response *problem_response(int r, const char *detail, const ch
         return mr;
 }
 
+/*
+ * A file of the web UI (docs/ui.md), for GET and HEAD of a path that is not the API's: NULL
+ * when it names none. A 304 when If-None-Match has its ETag; the gzip copy when the client
+ * takes it. MHD leaves the body out of a HEAD answer.
+ */
+static struct MHD_Response *web_response(struct http_server *s, struct MHD_Connection *conn,
+                                         const char *method, const char *url, int *ret_status)
+{
+        const struct web_file *f;
+        struct MHD_Response *r;
+        const char *etag;
+        bool gz;
+
+        if (!s->web || !(streq(method, "GET") || streq(method, "HEAD")) ||
+            strncmp(url, "/api/", 5) == 0 || streq(url, "/api") || streq(url, "/openapi.yaml"))
+                return NULL;
+        f = web_find(s->web, url);
+        if (!f)
+                return NULL;
+        gz = f->gz && web_accepts_gzip(MHD_lookup_connection_value(
+                              conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+        etag = gz ? f->etag_gz : f->etag;
+        if (web_etag_matches(MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                         MHD_HTTP_HEADER_IF_NONE_MATCH),
+                             etag)) {
+                *ret_status = MHD_HTTP_NOT_MODIFIED;
+                r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        } else {
+                *ret_status = MHD_HTTP_OK;
+                /* The files live as long as the server: no copy. */
+                r = MHD_create_response_from_buffer(gz ? f->gz_len : f->len, gz ? f->gz : f->data,
+                                                    MHD_RESPMEM_PERSISTENT);
+                if (r) {
+                        response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->type);
+                        if (gz)
+                                response_add_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+                }
+        }
+        if (!r)
+                return NULL;
+        response_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+        /* Revalidated every time: a new build shows at once, an unchanged file is a 304. */
+        response_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        response_add_header(r, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+        response_add_header(r, "Content-Security-Policy", WEB_CSP);
+        response_add_header(r, "X-Content-Type-Options", "nosniff");
+        response_add_header(r, "Referrer-Policy", "no-referrer");
+        response_add_header(r, "X-Frame-Options", "DENY");
+        response_add_header(r, "Cross-Origin-Opener-Policy", "same-origin");
+        return r;
+}
+
 /* Hand the request to the api. NULL with req->pending set: the answer comes later. */
 static struct MHD_Response *api_response(struct http_server *s, struct http_request *req,
                                          struct MHD_Connection *conn, const char *method,
@@ -658,6 +712,8 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
         else if (req->bad_arg)
                 r = problem_response(-EINVAL, req->bad_arg, req->bad_arg_field, req->request_id,
                                      &status);
+        else if ((r = web_response(s, conn, method, url, &status)))
+                ; /* a file of the UI */
         else {
                 r = api_response(s, req, conn, method, url, req->request_id, &status);
                 if (!r && req->pending) {
@@ -1103,6 +1159,7 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
                 return -ENOMEM;
         s->api = api;
         s->allow_remote = cfg->allow_remote;
+        s->web = cfg->web;
         s->listen_fd = s->mhd_fd = -1;
         atomic_init(&s->in_flight, 0);
         atomic_init(&s->suspended, 0);

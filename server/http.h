@@ -22,6 +22,7 @@ struct http_config {
         unsigned max_conn_per_client; /* TCP: per client address, 0 = HTTP_PER_CLIENT_DEFAULT */
         unsigned idle_timeout_s;  /* close idle or stalled ones, 0 = HTTP_CONNECTION_TIMEOUT_S */
         unsigned max_connections; /* in all, 0 = HTTP_MAX_CONNECTIONS */
+        const struct web *web;    /* the UI's files (borrowed; server/web.h), NULL: no UI */
 };
 
 /*

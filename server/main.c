@@ -21,6 +21,7 @@
 #include "macro.h"
 #include "options.h"
 #include "tls.h"
+#include "web.h"
 #include "token-cli.h"
 
 #define DRAIN_MS 10000 /* how long SIGTERM waits for running requests */
@@ -260,6 +261,7 @@ static int run(const struct options *o, const sigset_t *mask)
         struct api *a = NULL;
         struct http_server *servers[LISTEN_MAX] = {};
         struct tls_creds *tls = NULL;
+        struct web *web = NULL;
         _cleanup_(freep) char *engine_msg = NULL;
         bool port_file_written = false, remote = false;
         unsigned port = 0;
@@ -281,6 +283,21 @@ static int run(const struct options *o, const sigset_t *mask)
                         log_error("%s: TLS: %s", PROGRAM, msg ?: strerror(-r));
                         return 1;
                 }
+        }
+
+        if (!isempty(o->web_root)) {
+                _cleanup_(freep) char *msg = NULL;
+
+                r = web_load(o->web_root, &web, &msg);
+                if (r == -ENOENT && !o->web_root_given)
+                        log_notice("no web UI: %s", msg ?: strerror(-r));
+                else if (r < 0) {
+                        log_error("%s: --web-root: %s", PROGRAM, msg ?: strerror(-r));
+                        return 1;
+                } else
+                        log_info("Web UI: %zu files from '%s', %zu bytes (%zu sent gzipped)",
+                                 web_count(web), o->web_root, web_bytes(web, false),
+                                 web_bytes(web, true));
         }
 
         r = engine_new(&ecfg, &e, &engine_msg);
@@ -324,6 +341,7 @@ static int run(const struct options *o, const sigset_t *mask)
                                 .max_conn_per_client = o->max_conn_per_client,
                                 .idle_timeout_s = o->idle_timeout_s,
                                 .max_connections = o->max_connections,
+                                .web = web,
                         },
                         a, &servers[i], &http_msg);
                 if (r < 0) {
@@ -402,6 +420,7 @@ finish:
         api_free(a);
         engine_free(e);
         tls_creds_free(tls);
+        web_free(web); /* after the servers: they serve its bytes without a copy */
         if (port_file_written && unlink(o->port_file) < 0 && errno != ENOENT)
                 log_warning_errno(errno, "cannot remove '%s', ignoring", o->port_file);
         if (ret == 0)

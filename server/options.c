@@ -35,6 +35,7 @@ void options_init(struct options *o)
                 .lock_dir = OPTIONS_LOCK_DIR_DEFAULT,
                 .sysfs_root = OPTIONS_SYSFS_ROOT_DEFAULT,
                 .iscsid_conf = OPTIONS_ISCSID_CONF_DEFAULT,
+                .web_root = OPTIONS_WEB_ROOT_DEFAULT,
                 .drift = OPTIONS_DRIFT_DEFAULT,
                 .threads = OPTIONS_THREADS_DEFAULT,
                 .log_level = log_level_from_string(OPTIONS_LOG_LEVEL_DEFAULT),
@@ -87,6 +88,9 @@ void options_help(void)
                "                        it must use the same iscsi db root as --iscsi-root)\n"
                "  --dev-root DIR        device nodes of the sessions' disks (default /dev)\n"
                "  --udev-dir DIR        udev's run directory, for its database (default /run/udev)\n"
+               "  --web-root DIR        the web UI's files, served at / (default " OPTIONS_WEB_ROOT_DEFAULT
+               ";\n"
+               "                        \"\": no UI)\n"
                "  --drift import|report import changes made behind our back, or only report\n"
                "                        them (default %s)\n"
                "  --threads N           HTTP worker threads, 1..%d (default %u)\n"
@@ -155,6 +159,7 @@ enum {
         ARG_ISCSIADM,
         ARG_DEV_ROOT,
         ARG_UDEV_DIR,
+        ARG_WEB_ROOT,
         ARG_DRIFT,
         ARG_THREADS,
         ARG_AUTH,
@@ -186,6 +191,7 @@ static const struct option long_options[] = {
         { "iscsiadm", required_argument, NULL, ARG_ISCSIADM },
         { "dev-root", required_argument, NULL, ARG_DEV_ROOT },
         { "udev-dir", required_argument, NULL, ARG_UDEV_DIR },
+        { "web-root", required_argument, NULL, ARG_WEB_ROOT },
         { "drift", required_argument, NULL, ARG_DRIFT },
         { "threads", required_argument, NULL, ARG_THREADS },
         { "auth", required_argument, NULL, ARG_AUTH },
@@ -288,6 +294,10 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                 if (isempty(v))
                         return usage_error(name, v, "a directory");
                 o->dev_root = v;
+                break;
+        case ARG_WEB_ROOT:
+                o->web_root = v; /* "" means no UI */
+                o->web_root_given = true;
                 break;
         case ARG_UDEV_DIR:
                 if (isempty(v))

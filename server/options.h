@@ -23,10 +23,13 @@
 #define OPTIONS_LOCK_TIMEOUT_MS_DEFAULT 5000
 #define OPTIONS_SYSFS_ROOT_DEFAULT      "/sys"
 #define OPTIONS_ISCSID_CONF_DEFAULT     "/etc/iscsi/iscsid.conf"
-#define OPTIONS_DRIFT_DEFAULT           ENGINE_DRIFT_IMPORT
-#define OPTIONS_THREADS_DEFAULT         2
-#define OPTIONS_AUTH_DEFAULT            true
-#define OPTIONS_LOG_LEVEL_DEFAULT       "info"
+#ifndef OPTIONS_WEB_ROOT_DEFAULT /* meson.build sets it from the install prefix */
+#define OPTIONS_WEB_ROOT_DEFAULT "/usr/share/iscsi-ifaced/web"
+#endif
+#define OPTIONS_DRIFT_DEFAULT     ENGINE_DRIFT_IMPORT
+#define OPTIONS_THREADS_DEFAULT   2
+#define OPTIONS_AUTH_DEFAULT      true
+#define OPTIONS_LOG_LEVEL_DEFAULT "info"
 
 /* Limits; plain numbers, as the messages print them with STRINGIFY(). */
 #define THREADS_MAX    256
@@ -47,6 +50,8 @@ struct options {
         const char *iscsiadm; /* NULL: LOGIN_ISCSIADM */
         const char *dev_root; /* NULL: /dev */
         const char *udev_dir; /* NULL: /run/udev */
+        const char *web_root; /* "" no UI */
+        bool web_root_given;  /* a missing default is not an error; a missing given one is */
         enum engine_drift_policy drift;
         unsigned threads;
         int log_level;
