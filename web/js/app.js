@@ -68,6 +68,9 @@ $('signout').addEventListener('click', () => {
 });
 
 hooks.on401 = (reason) => {
+  // Calls made together fail together (and the daemon's tarpit answers them one by one):
+  // one prompt for them all, not one more after the user closed it.
+  if (!signedIn) return;
   signedIn = false;
   showWho();
   askToken(`Sign in again: ${reason}`);
