@@ -68,6 +68,9 @@ $('signout').addEventListener('click', () => {
 });
 
 hooks.on401 = (reason) => {
+  // Calls made together fail together (and the daemon's tarpit answers them one by one):
+  // one prompt for them all, not one more after the user closed it.
+  if (!signedIn) return;
   signedIn = false;
   showWho();
   askToken(`Sign in again: ${reason}`);
@@ -149,18 +152,17 @@ async function route() {
   }
 }
 
-let lastView = null;
 window.addEventListener('hashchange', () => {
-  const v = parse().view;
   route().then(() => {
-    // Move focus to the new view's heading for keyboard and screen reader users.
-    if (v !== lastView) { const h1 = main.querySelector('h1'); if (h1) h1.focus(); }
-    lastView = v;
+    // Move focus to the new view's heading for keyboard and screen reader users, unless the
+    // view put it somewhere already (a form field, a highlighted row).
+    if (main.contains(document.activeElement) && document.activeElement !== main) return;
+    const h1 = main.querySelector('h1');
+    if (h1) h1.focus();
   });
 });
 
 async function start() {
-  lastView = parse().view;
   showWho();
   try {
     await whoami();

@@ -70,9 +70,9 @@ export async function render(main, _arg, alive) {
       h('td', { text: b.discovery.type === 'send_targets' ? `SendTargets ${portalOf(b.discovery.address, b.discovery.port)}` : 'static' }),
       h('td', null, b.origin, old ? h('span.muted', { text: ' (old-style, read-only)' }) : null),
       h('td', null, h('div.row', null,
-        wbtn('Log in', () => login(b), { 'aria-label': `Log in ${b.id}` }),
-        old ? null : wbtn('Edit', () => edit(b), { class: 'secondary', 'aria-label': `Edit ${b.id}` }),
-        old ? null : wbtn('Unbind', () => unbind(b), { class: 'danger', 'aria-label': `Unbind ${b.id}` }))));
+        wbtn('Log in', () => login(b)),
+        old ? null : wbtn('Edit', () => edit(b), { class: 'secondary' }),
+        old ? null : wbtn('Unbind', () => unbind(b), { class: 'danger' }))));
   }
 
   function loadBindings() {
@@ -288,7 +288,7 @@ function discoveryResult(d, onBound) {
           cell = wbtn('Bind', async (ev) => {
             const btn = ev.currentTarget;
             try { await post('/bindings', req); put(btn.parentElement, badge('created', 'ok')); flash(`Bound ${id}.`); onBound(); } catch (e) { report(e); }
-          }, { 'aria-label': `Bind ${id}` });
+          });
         }
         rows.push(h('tr', null, h('th', { scope: 'row', text: it.iface }), h('td.mono', { text: it.portal }),
           h('td', null, statusBadge(it.status)), h('td.mono', { text: tg.name }),

@@ -38,8 +38,8 @@ export async function render(main, _arg, alive) {
       h('td', null, lunList(s)),
       h('td', { text: s.origin }),
       h('td', null, h('div.row', null,
-        wbtn('Log out', () => logout(s), { 'aria-label': `Log out session ${s.sid}` }),
-        wbtn('Rescan', () => rescan(s), { class: 'secondary', 'aria-label': `Rescan session ${s.sid}` }))));
+        wbtn('Log out', () => logout(s)),
+        wbtn('Rescan', () => rescan(s), { class: 'secondary' }))));
   }) : h('tr', null, h('td', { colspan: 10, text: 'No sessions.' })));
 
   const reload = () => render(main, _arg, alive).catch(report);
