@@ -453,7 +453,11 @@ async function testMatrix() {
                                 if (!cancelSeen && (await cancel.count()) > 0 && (await cancel.first().isVisible())) cancelSeen = true;
                                 return max === total && now === total;
                         }, 20000, `the progress did not reach ${total}/${total} (seen ${seen.join(',')})`);
-                        // "done" somewhere near the progress: the job's state.
+                        // The end: every item in the table "Job items", "Cancel job" gone, "done" said.
+                        const items = page.getByRole('table', { name: 'Job items' });
+                        for (let i = 0; i < total; i++) await items.getByTestId(`job-item-${i}`).waitFor();
+                        await until(async () => (await cancel.count()) === 0 || !(await cancel.first().isVisible()), 3000,
+                                '"Cancel job" is still shown after the job is done');
                         await until(async () => /\bdone\b/i.test(await page.locator('main').innerText()), 5000,
                                 'the job\'s state "done" is not shown');
                         await bar.scrollIntoViewIfNeeded();

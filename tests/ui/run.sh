@@ -89,9 +89,9 @@ DPID=
 NPID=
 # stop_pid PID: SIGTERM, SIGKILL after 5 s.
 stop_pid() {
-        local pid=$1 i
+        local pid=$1
         kill -TERM "$pid" 2>/dev/null || return 0
-        for i in $(seq 50); do
+        for _ in $(seq 50); do
                 kill -0 "$pid" 2>/dev/null || break
                 sleep 0.1
         done
