@@ -350,13 +350,34 @@ async function testConflict() {
                 });
                 await check(3, 'Reload after the 412 shows the other client\'s value', async () => {
                         await page.getByTestId('conflict').getByRole('button', { name: 'Reload' }).click();
-                        await until(async () => {
+                        const where = await until(async () => {
                                 const inp = page.getByRole('form', { name: 'Edit iface' }).getByLabel('ipaddress', { exact: true });
-                                if ((await inp.count()) === 1 && (await inp.inputValue()) === '10.211.78.9') return 'the form';
+                                // Short timeouts: Reload renders the view again, an element can go meanwhile.
+                                if ((await inp.count()) === 1 && (await inp.inputValue({ timeout: 200 }).catch(() => '')) === '10.211.78.9')
+                                        return 'the form';
                                 const pre = page.getByTestId('iface-text');
-                                if ((await pre.count()) === 1 && /iface\.ipaddress = 10\.211\.78\.9/.test(await pre.innerText())) return 'the text view';
+                                if ((await pre.count()) === 1 &&
+                                        /iface\.ipaddress = 10\.211\.78\.9/.test(await pre.innerText({ timeout: 200 }).catch(() => '')))
+                                        return 'the text view';
                                 return false;
                         }, 5000, 'neither the edit form nor the text view shows ipaddress 10.211.78.9');
+                        return `shown in ${where}`;
+                });
+                await check(3, 'Delete from the detail: the dialog "Delete iface" (Cancel keeps it, Delete removes it)', async () => {
+                        await go(page, `#/ifaces/${name}`);
+                        await page.getByTestId('iface-text').waitFor();
+                        await page.getByTestId('iface-delete').click();
+                        const dlg = page.getByRole('dialog', { name: 'Delete iface' });
+                        await dlg.getByRole('button', { name: 'Cancel' }).click();
+                        await dlg.waitFor({ state: 'hidden' });
+                        assert((await api('GET', `/api/v1/ifaces/${name}`)).status === 200, 'Cancel deleted the iface');
+                        await page.getByTestId('iface-delete').click();
+                        await dlg.getByRole('button', { name: 'Delete', exact: true }).click();
+                        await until(async () => (await api('GET', `/api/v1/ifaces/${name}`)).status === 404, 5000,
+                                'the iface is still there after Delete');
+                        await go(page, '#/ifaces');
+                        await page.getByRole('table', { name: 'Ifaces' }).getByTestId('iface-row-uimac').waitFor();
+                        assert((await page.getByTestId(`iface-row-${name}`).count()) === 0, `the table still lists ${name}`);
                 });
         } finally {
                 await page.context().close();
