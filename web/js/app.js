@@ -37,6 +37,23 @@ dlg.addEventListener('close', () => {
   else main.focus();
 });
 $('token-cancel').addEventListener('click', () => dlg.close());
+// A daemon run with --auth off answers without a token; asked for only when the user says so,
+// since a request without credentials counts as a failed sign-in with auth on (the tarpit).
+$('token-none').addEventListener('click', async () => {
+  const old = token.get();
+  token.clear();
+  try {
+    await whoami();
+  } catch (e) {
+    if (old) token.set(old);
+    $('token-error').textContent = e.status === 401 ? `This daemon needs a token: ${e.message}` : `Could not sign in: ${e.message}`;
+    $('token-input').focus();
+    return;
+  }
+  dlg.close();
+  flash(`Signed in as ${describe()}`);
+  route();
+});
 $('token-form').addEventListener('submit', async (ev) => {
   ev.preventDefault();
   const t = $('token-input').value.trim();
@@ -164,6 +181,11 @@ window.addEventListener('hashchange', () => {
 
 async function start() {
   showWho();
+  if (!token.get()) {
+    // Nothing to try yet: a request without a token would count as a failed sign-in.
+    askToken('This daemon needs an API token (or, run with --auth off, none).');
+    return;
+  }
   try {
     await whoami();
   } catch (e) {

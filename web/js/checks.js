@@ -192,7 +192,7 @@ export async function render(main, _arg, alive) {
   const jobs = h('div');
   get('/jobs').then(({ data }) => {
     if (!alive() || !data.jobs.length) return;
-    const t = table('Recent jobs', ['job', 'state', 'progress', 'started', ''].map((label) => ({ label })));
+    const t = table('Recent jobs', ['job', 'state', 'progress', 'started', 'open'].map((label) => ({ label })));
     put(t.tbody, data.jobs.slice(0, 20).map((j) => h('tr', null,
       h('th', { scope: 'row', class: 'mono', text: j.id.slice(0, 8) }), h('td', null, statusBadge(j.state)),
       h('td', { text: `${j.done}/${j.total} (${j.ok} ok, ${j.failed} failed)` }), h('td', { text: j.created_at }),
