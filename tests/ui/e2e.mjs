@@ -407,6 +407,72 @@ async function testNics() {
         }
 }
 
+// ------------------------------------------------------------------ 11. the keyboard alone
+// From the navigation to a created iface and its deletion with Tab, Enter, typing and Escape
+// only: no click, no mouse. Focus must be visible where it lands (an outline or a box shadow).
+async function testKeyboard() {
+        const page = await newPage({ token: tokens.admin });
+        const name = 'uikbd';
+        const focused = () => page.evaluate(() => {
+                const a = document.activeElement;
+                return a ? `${a.tagName.toLowerCase()}|${a.getAttribute('aria-label') || a.labels?.[0]?.innerText || a.innerText || a.name || ''}`.trim() : '';
+        });
+        // Tab until the focused element's text or label matches re (at most n presses).
+        const tabTo = async (re, n = 60) => {
+                for (let i = 0; i < n; i++) {
+                        await page.keyboard.press('Tab');
+                        if (re.test(await focused())) return;
+                }
+                throw new Error(`Tab never reached ${re} (last: ${await focused()})`);
+        };
+        try {
+                await openApp(page, '#/health');
+                await check(11, 'keyboard only: Tab to the "Ifaces" link and Enter opens the view; focus is visible', async () => {
+                        await page.evaluate(() => document.activeElement && document.activeElement.blur());
+                        await tabTo(/^a\|Ifaces$/);
+                        const ring = await page.evaluate(() => {
+                                const cs = getComputedStyle(document.activeElement);
+                                return (cs.outlineStyle !== 'none' && parseFloat(cs.outlineWidth) > 0) || cs.boxShadow !== 'none';
+                        });
+                        assert(ring, 'the focused link shows no outline or box shadow');
+                        await page.keyboard.press('Enter');
+                        await page.getByRole('table', { name: 'Ifaces' }).waitFor();
+                });
+                await check(11, 'keyboard only: "New iface", type a name, Enter creates it', async () => {
+                        await tabTo(/^button\|New iface$/);
+                        await page.keyboard.press('Enter');
+                        const form = page.getByRole('form', { name: 'New iface' });
+                        await form.waitFor();
+                        await tabTo(/^input\|name/);
+                        await page.keyboard.type(name);
+                        await page.keyboard.press('Enter');
+                        await until(async () => (await api('GET', `/api/v1/ifaces/${name}`)).status === 200, 5000,
+                                'Enter in the form did not create the iface');
+                });
+                await check(11, 'keyboard only: the delete dialog takes focus, Escape closes it and gives focus back, Enter on Delete deletes', async () => {
+                        await go(page, `#/ifaces/${name}`);
+                        await page.getByTestId('iface-delete').waitFor();
+                        await tabTo(/^button\|Delete$/);
+                        await page.keyboard.press('Enter');
+                        const dlg = page.getByRole('dialog', { name: 'Delete iface' });
+                        await dlg.waitFor();
+                        assert(await dlg.evaluate((d) => d.contains(document.activeElement)), 'focus is not in the dialog');
+                        await page.keyboard.press('Escape');
+                        await dlg.waitFor({ state: 'hidden' });
+                        assert(/^button\|Delete$/.test(await focused()), `focus went to ${await focused()}, not back to Delete`);
+                        await page.keyboard.press('Enter');
+                        await dlg.waitFor();
+                        await tabTo(/^button\|Delete$/, 10);
+                        assert(await dlg.evaluate((d) => d.contains(document.activeElement)), 'Tab left the modal dialog');
+                        await page.keyboard.press('Enter');
+                        await until(async () => (await api('GET', `/api/v1/ifaces/${name}`)).status === 404, 5000,
+                                'Enter on Delete did not delete the iface');
+                });
+        } finally {
+                await page.context().close();
+        }
+}
+
 // ------------------------------------------------------------------ 5. a failed check
 async function testCheck() {
         const page = await newPage({ token: tokens.admin });
@@ -704,7 +770,7 @@ async function testViews() {
 async function main() {
         browser = await chromium.launch(LAUNCH);
         console.log(`# chromium ${browser.version()}, daemon ${URL}, NIC ${NIC}${NETNS ? ' (private network namespace)' : ''}`);
-        const parts = [testToken, testCreate, testConflict, testNics, testCheck, testMatrix, testRoles, testViews];
+        const parts = [testToken, testCreate, testConflict, testNics, testKeyboard, testCheck, testMatrix, testRoles, testViews];
         for (const f of parts) {
                 const t = Date.now();
                 try {
