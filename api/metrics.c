@@ -66,6 +66,66 @@ static void render_process(struct engine *e, struct sbuf *b)
                     p.start_time_seconds, p.resident_bytes, p.open_fds, p.threads);
 }
 
+/*
+ * Sessions from sysfs (engine_sessions_list): how many in each state, and per LUN its error and
+ * timeout counters (the SCSI device's ioerr_cnt and iotmo_cnt) and readiness. Labels are the sid
+ * and the LUN number: bounded by the sessions the host has, never a name from the wire. A LUN
+ * whose counters cannot be read is left out rather than shown as 0.
+ */
+static void render_sessions(struct engine *e, struct sbuf *b)
+{
+        static const char *const states[] = { "LOGGED_IN", "FAILED", "FREE", "logging-in",
+                                              "other" };
+        size_t by_state[ELEMENTSOF(states)] = {};
+        struct engine_session *v = NULL;
+        size_t n = 0;
+
+        if (engine_sessions_list(e, &v, &n) < 0)
+                return; /* sysfs unreadable: the families are left out rather than made up */
+        for (size_t i = 0; i < n; i++) {
+                const char *st = v[i].logging_in ? "logging-in" : v[i].d.info.state;
+                size_t k = 0;
+
+                while (k < ELEMENTSOF(states) - 1 && !streq(states[k], st))
+                        k++;
+                by_state[k]++;
+        }
+        sbuf_puts(b, "# HELP ifd_sessions iSCSI sessions of the host, by state (the kernel's, or "
+                     "logging-in while one of our logins runs).\n"
+                     "# TYPE ifd_sessions gauge\n");
+        for (size_t k = 0; k < ELEMENTSOF(states); k++)
+                sbuf_printf(b, "ifd_sessions{state=\"%s\"} %zu\n", states[k], by_state[k]);
+        sbuf_puts(b, "# HELP ifd_lun_io_errors_total SCSI commands of the LUN that ended in an "
+                     "error (ioerr_cnt).\n"
+                     "# TYPE ifd_lun_io_errors_total counter\n");
+        for (size_t i = 0; i < n; i++)
+                for (size_t l = 0; l < v[i].d.n_luns; l++)
+                        if (v[i].d.luns[l].ioerr_cnt != SESSION_UNKNOWN_U64)
+                                sbuf_printf(b,
+                                            "ifd_lun_io_errors_total{sid=\"%u\",lun=\"%" PRIu64
+                                            "\"} %" PRIu64 "\n",
+                                            v[i].d.info.sid, v[i].d.luns[l].lun,
+                                            v[i].d.luns[l].ioerr_cnt);
+        sbuf_puts(b, "# HELP ifd_lun_io_timeouts_total SCSI commands of the LUN that timed out "
+                     "(iotmo_cnt).\n"
+                     "# TYPE ifd_lun_io_timeouts_total counter\n");
+        for (size_t i = 0; i < n; i++)
+                for (size_t l = 0; l < v[i].d.n_luns; l++)
+                        if (v[i].d.luns[l].iotmo_cnt != SESSION_UNKNOWN_U64)
+                                sbuf_printf(b,
+                                            "ifd_lun_io_timeouts_total{sid=\"%u\",lun=\"%" PRIu64
+                                            "\"} %" PRIu64 "\n",
+                                            v[i].d.info.sid, v[i].d.luns[l].lun,
+                                            v[i].d.luns[l].iotmo_cnt);
+        sbuf_puts(b, "# HELP ifd_lun_ready 1 when the LUN is ready (docs/sessions.md), else 0.\n"
+                     "# TYPE ifd_lun_ready gauge\n");
+        for (size_t i = 0; i < n; i++)
+                for (size_t l = 0; l < v[i].n_ready; l++)
+                        sbuf_printf(b, "ifd_lun_ready{sid=\"%u\",lun=\"%" PRIu64 "\"} %d\n",
+                                    v[i].d.info.sid, v[i].ready[l].lun, v[i].ready[l].ready);
+        engine_sessions_free(v, n);
+}
+
 /* GET /metrics */
 int metrics_get(struct call *c)
 {
@@ -78,6 +138,7 @@ int metrics_get(struct call *c)
                 return r;
         counters_render(c->api->counters, &b);
         render_records(c->api->engine, &b);
+        render_sessions(c->api->engine, &b);
         render_process(c->api->engine, &b);
         r = sbuf_take(&b, &body, &len);
         if (r < 0)
