@@ -18,7 +18,7 @@ PACKAGES=(
         libgnutls28-dev openssl zlib1g-dev
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3 valgrind
-        clang libclang-rt-14-dev clang-format jq
+        clang libclang-rt-14-dev clang-format jq prometheus
         qemu-system-x86 kmod cpio
         tgt libiscsi-bin
         chromium fonts-dejavu-core

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <strings.h>
 
+#include "counters.h"
 #include "engine.h"
 #include "internal.h"
 #include "macro.h"
@@ -26,6 +27,8 @@ int api_new(struct engine *e, struct api **ret)
         a->auth_cfg.tarpit_max_usec = (int64_t)API_TARPIT_MAX_MS_DEFAULT * 1000;
         r = auth_state_new(&a->auth);
         if (r >= 0)
+                r = counters_new(api_routes, api_n_routes, &a->counters);
+        if (r >= 0)
                 r = pending_queues_start(&a->pq);
         if (r < 0) {
                 api_free(a);
@@ -41,6 +44,7 @@ struct api *api_free(struct api *a)
                 return NULL;
         pending_queues_done(&a->pq);
         auth_state_free(a->auth);
+        counters_free(a->counters);
         free(a);
         return NULL;
 }
@@ -172,11 +176,13 @@ static int defer_call(struct call *c, const struct route *route)
         return 0;
 }
 
-void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
+/* Route and answer req; *ret_route gets the index of its route in the table (api_n_routes: none). */
+static void handle(struct call *c0, size_t *ret_route)
 {
-        struct call c = {
-                .api = a, .req = req, .resp = resp, .start_usec = clock_usec(CLOCK_MONOTONIC)
-        };
+        struct call c = *c0;
+        struct api *a = c.api;
+        const struct api_request *req = c.req;
+        struct api_response *resp = c.resp;
         const struct route *route = NULL;
         char param[256], allow[128];
         int r;
@@ -186,14 +192,17 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
         switch (router_match(api_routes, api_n_routes, req->method, req->path, &route, param,
                              sizeof(param), &c.param, allow, sizeof(allow))) {
         case ROUTER_NOT_FOUND:
+                *ret_route = api_n_routes;
                 errors_answer(resp, -ENOENT, "no such resource", NULL, req->request_id);
                 return;
         case ROUTER_BAD_METHOD:
+                *ret_route = router_path_index(api_routes, api_n_routes, req->path);
                 errors_answer(resp, -EOPNOTSUPP, "method not allowed on this resource", NULL,
                               req->request_id);
                 (void)resp_add_header(resp, "Allow", allow);
                 return;
         case ROUTER_FOUND:
+                *ret_route = (size_t)(route - api_routes);
                 break;
         }
 
@@ -218,4 +227,24 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
         engine_thread_forbid_durable(route->mode != ROUTE_DURABLE);
         run_call(&c, route);
         engine_thread_forbid_durable(false);
+}
+
+void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
+{
+        struct call c = {
+                .api = a, .req = req, .resp = resp, .start_usec = clock_usec(CLOCK_MONOTONIC)
+        };
+        size_t route = api_n_routes;
+        uint32_t key;
+
+        counters_begin(a->counters);
+        handle(&c, &route);
+        key = counters_key(a->counters, route, req->method);
+        if (resp->pending) {
+                /* Counted when the server takes the answer (api_pending_finish). */
+                resp->pending->counters = a->counters;
+                resp->pending->counters_key = key;
+                resp->pending->counters_start_usec = c.start_usec;
+        } else
+                counters_end(a->counters, key, c.start_usec, resp->status);
 }

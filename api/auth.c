@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "counters.h"
 #include "engine.h"
 #include "internal.h"
 #include "macro.h"
@@ -150,10 +151,14 @@ static void set_www_authenticate(struct call *c, bool invalid)
 }
 
 /* A 401, delayed by the tarpit when this client keeps failing. Returns 1: answered. */
-static int unauthorized(struct call *c, bool invalid, const char *detail)
+static int unauthorized(struct call *c, enum counters_auth why, bool invalid, const char *detail)
 {
         const char *client = c->req->client ?: "unknown";
         int64_t delay = tarpit_fail(c->api->auth, &c->api->auth_cfg, client);
+
+        counters_auth_failure(c->api->counters, why);
+        if (delay > 0)
+                counters_tarpit_delay(c->api->counters);
 
         errors_answer(c->resp, -ENOKEY, detail, NULL, c->req->request_id);
         set_www_authenticate(c, invalid);
@@ -182,12 +187,13 @@ int auth_check(struct call *c, enum role need)
 
                 if (auth_parse_bearer(hdr, id, secret) < 0)
                         return unauthorized(
-                                c, true,
+                                c, COUNTERS_AUTH_MALFORMED, true,
                                 "the Authorization header is not 'Bearer ifd_<id>_<secret>'");
                 r = engine_token_verify(c->api->engine, id, secret, &ti);
                 explicit_bzero(secret, sizeof(secret));
                 if (r == -ENOENT || r == -EACCES)
-                        return unauthorized(c, true, "unknown or revoked token");
+                        return unauthorized(c, COUNTERS_AUTH_UNKNOWN, true,
+                                            "unknown or revoked token");
                 if (r < 0)
                         return r;
                 /*
@@ -205,6 +211,7 @@ int auth_check(struct call *c, enum role need)
                         snprintf(c->detail, sizeof(c->detail),
                                  "token %s is over its rate limit of %.0f requests/s", ti.id,
                                  cfg->rate_limit);
+                        counters_rate_limited(c->api->counters);
                         errors_answer(c->resp, -EDQUOT, c->detail, NULL, c->req->request_id);
                         snprintf(v, sizeof(v), "%u", wait);
                         (void)resp_add_header(c->resp, "Retry-After", v);
@@ -218,11 +225,11 @@ int auth_check(struct call *c, enum role need)
                         if (cfg->unix_roles[i].uid == c->req->peer_uid)
                                 have = cfg->unix_roles[i].role;
                 if (have == ROLE_NONE)
-                        return unauthorized(c, false,
+                        return unauthorized(c, COUNTERS_AUTH_UID, false,
                                             "this uid has no role: present a token, or map the uid "
                                             "with --unix-role");
         } else
-                return unauthorized(c, false, "a bearer token is required");
+                return unauthorized(c, COUNTERS_AUTH_MISSING, false, "a bearer token is required");
 
         c->role = have;
         if (have < need) {

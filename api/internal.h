@@ -38,8 +38,9 @@ struct api {
         struct api_auth_cfg auth_cfg;
         struct auth_state *auth;
 
-        bool defer_writes;        /* run ROUTE_DURABLE routes on the writer threads */
-        struct pending_queues pq; /* writer threads and delayed answers (pending.c) */
+        bool defer_writes;         /* run ROUTE_DURABLE routes on the writer threads */
+        struct pending_queues pq;  /* writer threads and delayed answers (pending.c) */
+        struct counters *counters; /* for /metrics (counters.h) */
 };
 
 /* One request as a handler sees it. */
@@ -118,6 +119,7 @@ int logins_get(struct call *c);
 int logins_delete(struct call *c);
 int tokens_list(struct call *c);
 int whoami_get(struct call *c);
+int metrics_get(struct call *c);
 int tokens_create(struct call *c);
 int tokens_delete(struct call *c);
 
@@ -150,6 +152,9 @@ enum router_result router_match(const struct route *routes, size_t n, const char
                                 const char *path, const struct route **ret_route, char *param_buf,
                                 size_t param_size, const char **ret_param, char *allow,
                                 size_t allow_size);
+
+/* The index of the first route whose path matches path (any method), or n. */
+size_t router_path_index(const struct route *routes, size_t n, const char *path);
 
 /* The one map from -errno to HTTP status. */
 int errors_status(int r);

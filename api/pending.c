@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "counters.h"
 #include "macro.h"
 #include "pending.h"
 
@@ -78,6 +79,8 @@ void api_pending_finish(struct api_pending *p, struct api_response *resp)
                 *resp = p->ready;
                 p->ready = (struct api_response){};
         }
+        if (p->counters)
+                counters_end(p->counters, p->counters_key, p->counters_start_usec, resp->status);
         pending_free(p);
 }
 

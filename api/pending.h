@@ -49,6 +49,10 @@ struct api_pending {
         int64_t due_usec;         /* CLOCK_MONOTONIC, for the timer list */
         struct api_pending *next; /* in the timer list or the write queue */
         char request_id[72];
+        /* Counted when the answer is finished (counters.h); NULL: not counted. */
+        struct counters *counters;
+        uint32_t counters_key;
+        int64_t counters_start_usec;
 };
 
 /* The writer threads and the timer thread, with their queues. Part of struct api. */

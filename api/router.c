@@ -40,6 +40,17 @@ static bool path_match(const char *pattern, const char *path, char *param, size_
         return !*pattern && !*path;
 }
 
+size_t router_path_index(const struct route *routes, size_t n, const char *path)
+{
+        char param[256];
+        bool has_param;
+
+        for (size_t i = 0; i < n; i++)
+                if (path_match(routes[i].path, path, param, sizeof(param), &has_param))
+                        return i;
+        return n;
+}
+
 enum router_result router_match(const struct route *routes, size_t n, const char *method,
                                 const char *path, const struct route **ret_route, char *param_buf,
                                 size_t param_size, const char **ret_param, char *allow,

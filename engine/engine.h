@@ -230,6 +230,35 @@ struct engine_health {
 int engine_health(struct engine *e, struct engine_health *ret);
 void engine_health_done(struct engine_health *h);
 
+/* The origins the counts of engine_counts are kept by, in this order ("other": none of these). */
+#define ENGINE_ORIGINS                                                                             \
+        {                                                                                          \
+                "api", "external", "auto", "builtin", "other"                                      \
+        }
+#define ENGINE_N_ORIGINS 5
+
+/* What the metrics read of the records: sizes of the indexes, drift, problems. */
+struct engine_counts {
+        size_t ifaces[ENGINE_N_ORIGINS];   /* by snapshot origin, built-ins under "builtin" */
+        size_t bindings[ENGINE_N_ORIGINS]; /* by binding origin */
+        uint64_t drift_imported;           /* outside changes imported since start */
+        size_t n_problems;                 /* files or records listed as problems in health */
+};
+
+/* Fill *ret from the indexes (shared index_lock, then health_lock). Cannot fail. */
+void engine_counts(struct engine *e, struct engine_counts *ret);
+
+/* This process, as /proc/self tells it (for /metrics). */
+struct engine_process {
+        double start_time_seconds; /* since the epoch */
+        uint64_t resident_bytes;
+        unsigned open_fds;
+        unsigned threads;
+};
+
+/* Fill *ret from <proc root>/self. 0, or the -errno of reading it (*ret partly filled). */
+int engine_process(struct engine *e, struct engine_process *ret);
+
 /* The drift policy the engine runs with. */
 enum engine_drift_policy engine_drift_policy(const struct engine *e);
 

@@ -4,8 +4,12 @@
  * recent imported changes, kept under health_lock, and engine_health, which adds to them the
  * state of the db, of ifaces/ and of iscsiadm's lock.
  */
+#include <dirent.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -269,4 +273,112 @@ void engine_health_done(struct engine_health *h)
                 free(h->events[i].name);
         free(h->events);
         *h = (struct engine_health){};
+}
+
+static size_t origin_slot(const char *origin)
+{
+        static const char *const origins[] = ENGINE_ORIGINS;
+
+        for (size_t i = 0; origin && i < ENGINE_N_ORIGINS - 1; i++)
+                if (streq(origins[i], origin))
+                        return i;
+        return ENGINE_N_ORIGINS - 1;
+}
+
+void engine_counts(struct engine *e, struct engine_counts *ret)
+{
+        *ret = (struct engine_counts){};
+
+        pthread_rwlock_rdlock(&e->index_lock);
+        for (size_t i = 0; i < e->n_idx; i++)
+                ret->ifaces[origin_slot(e->idx[i]->origin)]++;
+        for (size_t i = 0; i < ELEMENTSOF(e->builtin); i++)
+                if (e->builtin[i])
+                        ret->ifaces[origin_slot("builtin")]++;
+        for (size_t i = 0; i < e->n_bidx; i++)
+                ret->bindings[origin_slot(e->bidx[i]->origin)]++;
+        pthread_rwlock_unlock(&e->index_lock);
+
+        pthread_mutex_lock(&e->health_lock);
+        ret->drift_imported = e->drift_imported;
+        ret->n_problems = e->n_problems;
+        pthread_mutex_unlock(&e->health_lock);
+}
+
+/* Read a small file of <proc root>/self into buf (NUL-terminated). 0 or -errno. */
+static int proc_self_read(struct engine *e, const char *name, char *buf, size_t size)
+{
+        char path[PATH_MAX];
+        FILE *f;
+        size_t n;
+
+        snprintf(path, sizeof(path), "%s/self/%s", e->proc_root, name);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        n = fread(buf, 1, size - 1, f);
+        buf[n] = 0;
+        fclose(f);
+        return n > 0 ? 0 : -EIO;
+}
+
+int engine_process(struct engine *e, struct engine_process *ret)
+{
+        char buf[1024], path[PATH_MAX];
+        unsigned long long start_ticks = 0, btime = 0, pages = 0;
+        long threads = 0;
+        const char *p;
+        DIR *d;
+        int r;
+
+        assert_return(e && ret, -EINVAL);
+        *ret = (struct engine_process){};
+
+        /* stat: the fields after the command (which may hold spaces) start after its ')'. */
+        r = proc_self_read(e, "stat", buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        p = strrchr(buf, ')');
+        /* state is field 3; num_threads field 20; starttime field 22 */
+        if (!p || sscanf(p + 2,
+                         "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+                         "%*d %ld %*d %llu",
+                         &threads, &start_ticks) != 2)
+                return -EBADMSG;
+        ret->threads = (unsigned)threads;
+
+        {
+                FILE *f;
+                char line[256];
+
+                snprintf(path, sizeof(path), "%s/stat", e->proc_root);
+                f = fopen(path, "re");
+                if (!f)
+                        return -errno;
+                while (fgets(line, sizeof(line), f))
+                        if (sscanf(line, "btime %llu", &btime) == 1)
+                                break;
+                fclose(f);
+        }
+        ret->start_time_seconds =
+                (double)btime + (double)start_ticks / (double)sysconf(_SC_CLK_TCK);
+
+        r = proc_self_read(e, "statm", buf, sizeof(buf));
+        if (r < 0)
+                return r;
+        if (sscanf(buf, "%*u %llu", &pages) != 1)
+                return -EBADMSG;
+        ret->resident_bytes = (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE);
+
+        snprintf(path, sizeof(path), "%s/self/fd", e->proc_root);
+        d = opendir(path);
+        if (!d)
+                return -errno;
+        for (struct dirent *de; (de = readdir(d));)
+                if (de->d_name[0] != '.')
+                        ret->open_fds++;
+        closedir(d);
+        if (ret->open_fds > 0)
+                ret->open_fds--; /* the directory stream's own */
+        return 0;
 }

@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -367,6 +368,22 @@ def main():
               "stats: iscsiadm's counters by name (%s %s)" % (st, res))
         st, _, _ = d.call("GET", "/api/v1/sessions/99/stats")
         check(st == 404, "stats of a session that does not exist: 404")
+
+        # /metrics: the sessions by state and each LUN's counters and readiness, as sysfs says;
+        # promtool (Debian's prometheus) agrees with the format where it is installed.
+        st, _, raw = d.raw("GET", "/metrics")
+        text = raw.decode()
+        lines = set(text.splitlines())
+        check(st == 200 and 'ifd_sessions{state="LOGGED_IN"} 4' in lines and
+              'ifd_lun_io_errors_total{sid="1",lun="1"} 0' in lines and
+              'ifd_lun_io_timeouts_total{sid="2",lun="1"} 0' in lines and
+              'ifd_lun_ready{sid="1",lun="0"} 1' in lines and
+              'ifd_lun_ready{sid="1",lun="1"} 1' in lines,
+              "/metrics: 4 sessions LOGGED_IN, the LUNs' error and timeout counters and readiness")
+        if shutil.which("promtool"):
+            pt = subprocess.run(["promtool", "check", "metrics"], input=raw, capture_output=True)
+            check(pt.returncode == 0, "promtool check metrics on the scrape with sessions: %s" %
+                  (pt.stdout + pt.stderr).decode().strip()[:200])
 
         # Logout.
         st, _, res = d.call("DELETE", "/api/v1/sessions/2")

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GET /metrics: the Prometheus text exposition format 0.0.4 (README "Metrics"): the API's own
+ * counters (counters.c), the sizes of the engine's indexes and this process.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "counters.h"
+#include "engine.h"
+#include "internal.h"
+#include "macro.h"
+
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+static void render_records(struct engine *e, struct sbuf *b)
+{
+        static const char *const origins[] = ENGINE_ORIGINS;
+        struct engine_counts n;
+
+        engine_counts(e, &n);
+        sbuf_puts(b, "# HELP ifd_ifaces iface records in the index (built-ins included), by "
+                     "origin.\n"
+                     "# TYPE ifd_ifaces gauge\n");
+        for (size_t i = 0; i < ENGINE_N_ORIGINS; i++)
+                sbuf_printf(b, "ifd_ifaces{origin=\"%s\"} %zu\n", origins[i], n.ifaces[i]);
+        sbuf_puts(b, "# HELP ifd_bindings Bindings (node records) in the index, by origin.\n"
+                     "# TYPE ifd_bindings gauge\n");
+        for (size_t i = 0; i < ENGINE_N_ORIGINS; i++)
+                sbuf_printf(b, "ifd_bindings{origin=\"%s\"} %zu\n", origins[i], n.bindings[i]);
+        sbuf_printf(b,
+                    "# HELP ifd_drift_imports_total Changes made outside the daemon and imported, "
+                    "since start.\n"
+                    "# TYPE ifd_drift_imports_total counter\n"
+                    "ifd_drift_imports_total %" PRIu64 "\n"
+                    "# HELP ifd_health_problems Problems listed by /api/v1/health (files not "
+                    "mirrored, records invalid or missing).\n"
+                    "# TYPE ifd_health_problems gauge\n"
+                    "ifd_health_problems %zu\n",
+                    n.drift_imported, n.n_problems);
+}
+
+static void render_process(struct engine *e, struct sbuf *b)
+{
+        struct engine_process p;
+
+        sbuf_puts(b, "# HELP ifd_build_info The daemon's version.\n"
+                     "# TYPE ifd_build_info gauge\n"
+                     "ifd_build_info{version=\"" ENGINE_VERSION "\"} 1\n");
+        if (engine_process(e, &p) < 0)
+                return; /* no /proc: the families are left out rather than made up */
+        sbuf_printf(b,
+                    "# HELP process_start_time_seconds Start time of the process since the "
+                    "epoch, in seconds.\n"
+                    "# TYPE process_start_time_seconds gauge\n"
+                    "process_start_time_seconds %.2f\n"
+                    "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                    "# TYPE process_resident_memory_bytes gauge\n"
+                    "process_resident_memory_bytes %" PRIu64 "\n"
+                    "# HELP process_open_fds Number of open file descriptors.\n"
+                    "# TYPE process_open_fds gauge\n"
+                    "process_open_fds %u\n"
+                    "# HELP ifd_threads Threads of the process.\n"
+                    "# TYPE ifd_threads gauge\n"
+                    "ifd_threads %u\n",
+                    p.start_time_seconds, p.resident_bytes, p.open_fds, p.threads);
+}
+
+/*
+ * Sessions from sysfs (engine_sessions_list): how many in each state, and per LUN its error and
+ * timeout counters (the SCSI device's ioerr_cnt and iotmo_cnt) and readiness. Labels are the sid
+ * and the LUN number: bounded by the sessions the host has, never a name from the wire. A LUN
+ * whose counters cannot be read is left out rather than shown as 0.
+ */
+static void render_sessions(struct engine *e, struct sbuf *b)
+{
+        static const char *const states[] = { "LOGGED_IN", "FAILED", "FREE", "logging-in",
+                                              "other" };
+        size_t by_state[ELEMENTSOF(states)] = {};
+        struct engine_session *v = NULL;
+        size_t n = 0;
+
+        if (engine_sessions_list(e, &v, &n) < 0)
+                return; /* sysfs unreadable: the families are left out rather than made up */
+        for (size_t i = 0; i < n; i++) {
+                const char *st = v[i].logging_in ? "logging-in" : v[i].d.info.state;
+                size_t k = 0;
+
+                while (k < ELEMENTSOF(states) - 1 && !streq(states[k], st))
+                        k++;
+                by_state[k]++;
+        }
+        sbuf_puts(b, "# HELP ifd_sessions iSCSI sessions of the host, by state (the kernel's, or "
+                     "logging-in while one of our logins runs).\n"
+                     "# TYPE ifd_sessions gauge\n");
+        for (size_t k = 0; k < ELEMENTSOF(states); k++)
+                sbuf_printf(b, "ifd_sessions{state=\"%s\"} %zu\n", states[k], by_state[k]);
+        sbuf_puts(b, "# HELP ifd_lun_io_errors_total SCSI commands of the LUN that ended in an "
+                     "error (ioerr_cnt).\n"
+                     "# TYPE ifd_lun_io_errors_total counter\n");
+        for (size_t i = 0; i < n; i++)
+                for (size_t l = 0; l < v[i].d.n_luns; l++)
+                        if (v[i].d.luns[l].ioerr_cnt != SESSION_UNKNOWN_U64)
+                                sbuf_printf(b,
+                                            "ifd_lun_io_errors_total{sid=\"%u\",lun=\"%" PRIu64
+                                            "\"} %" PRIu64 "\n",
+                                            v[i].d.info.sid, v[i].d.luns[l].lun,
+                                            v[i].d.luns[l].ioerr_cnt);
+        sbuf_puts(b, "# HELP ifd_lun_io_timeouts_total SCSI commands of the LUN that timed out "
+                     "(iotmo_cnt).\n"
+                     "# TYPE ifd_lun_io_timeouts_total counter\n");
+        for (size_t i = 0; i < n; i++)
+                for (size_t l = 0; l < v[i].d.n_luns; l++)
+                        if (v[i].d.luns[l].iotmo_cnt != SESSION_UNKNOWN_U64)
+                                sbuf_printf(b,
+                                            "ifd_lun_io_timeouts_total{sid=\"%u\",lun=\"%" PRIu64
+                                            "\"} %" PRIu64 "\n",
+                                            v[i].d.info.sid, v[i].d.luns[l].lun,
+                                            v[i].d.luns[l].iotmo_cnt);
+        sbuf_puts(b, "# HELP ifd_lun_ready 1 when the LUN is ready (docs/sessions.md), else 0.\n"
+                     "# TYPE ifd_lun_ready gauge\n");
+        for (size_t i = 0; i < n; i++)
+                for (size_t l = 0; l < v[i].n_ready; l++)
+                        sbuf_printf(b, "ifd_lun_ready{sid=\"%u\",lun=\"%" PRIu64 "\"} %d\n",
+                                    v[i].d.info.sid, v[i].ready[l].lun, v[i].ready[l].ready);
+        engine_sessions_free(v, n);
+}
+
+/* GET /metrics */
+int metrics_get(struct call *c)
+{
+        struct sbuf b = {};
+        char *body;
+        size_t len;
+        int r = call_no_query(c);
+
+        if (r < 0)
+                return r;
+        counters_render(c->api->counters, &b);
+        render_records(c->api->engine, &b);
+        render_sessions(c->api->engine, &b);
+        render_process(c->api->engine, &b);
+        r = sbuf_take(&b, &body, &len);
+        if (r < 0)
+                return r;
+        resp_set_body(c->resp, 200, METRICS_CONTENT_TYPE, body, len);
+        return 0;
+}

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""GET /metrics (README "Metrics") against the real daemon with auth on: scrape, make requests of
+known outcomes (a 201, 404s on a route and on no route, a 401 with an unknown token, a 403 with a
+viewer token on an admin route, 429s of a token over its burst, delayed 401s of the tarpit),
+scrape again: every counter moved by exactly what was done, per route template, method and code;
+the ifaces gauge follows the create; no label carries a token, a raw path or an iface name; and
+`promtool check metrics` accepts the scrape.
+
+usage: metrics.py path/to/iscsi-ifaced
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ifd  # noqa: E402
+
+FAILS = []
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+BURST = 20
+LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def check(ok, what):
+    print("%s: %s" % ("ok" if ok else "FAIL", what))
+    if not ok:
+        FAILS.append(what)
+
+
+def parse(text):
+    """{(name, frozenset of (label, value)): float} of the samples; comment lines skipped."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = LINE.match(line)
+        if not m:
+            raise ValueError("not a sample line: %r" % line)
+        labels = frozenset(LABEL.findall(m.group(2) or ""))
+        out[(m.group(1), labels)] = float(m.group(3))
+    return out
+
+
+def family(samples, name):
+    """{dict of labels as a sorted tuple: value} of one metric name."""
+    return {tuple(sorted(k[1])): v for k, v in samples.items() if k[0] == name}
+
+
+def delta(before, after, name):
+    """The series of name that moved between two scrapes, with how much."""
+    a, b = family(before, name), family(after, name)
+    return {k: b.get(k, 0) - a.get(k, 0) for k in set(a) | set(b) if b.get(k, 0) != a.get(k, 0)}
+
+
+def req(route, method, code):
+    return tuple(sorted({"route": route, "method": method, "code": str(code)}.items()))
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    work = tempfile.mkdtemp(prefix="ifd-metrics-")
+    d = None
+    n401 = 0  # every 401 this client (127.0.0.1) got: the tarpit counts them all
+    try:
+        d = ifd.Daemon(binary, os.path.join(work, "d"), "--rate-burst", str(BURST),
+                       "--rate-limit", "1", auth_off=False)
+        tokens = {}
+        for role in ("viewer", "operator", "admin"):
+            out = subprocess.run([binary, "token", "create", "--role", role, "--name", "m-" + role,
+                                  "--db", d.db], capture_output=True, text=True, check=True)
+            tokens[role] = out.stdout.strip().split()[-1]
+        viewer = {"Authorization": "Bearer " + tokens["viewer"]}
+        operator = {"Authorization": "Bearer " + tokens["operator"]}
+        admin = {"Authorization": "Bearer " + tokens["admin"]}
+        # Well formed, unknown: ifd_<12 hex>_<43 base64url>.
+        bogus = {"Authorization": "Bearer ifd_0123456789ab_" + "A" * 43}
+
+        def scrape(headers=viewer):
+            st, h, body = d.raw("GET", "/metrics", headers=headers)
+            return st, h, body.decode()
+
+        st, h, text = scrape()
+        check(st == 200 and h.get("content-type") == CONTENT_TYPE,
+              "a viewer scrapes: 200, %s (%s %s)" % (CONTENT_TYPE, st, h.get("content-type")))
+        before = parse(text)
+
+        st1, _, _ = d.call("POST", "/api/v1/ifaces", {"name": "mtr0"}, headers=operator)
+        st2, _, _ = d.call("GET", "/api/v1/ifaces/nosuchiface", headers=viewer)
+        st3, _, _ = d.call("GET", "/api/v1/ifaces", headers=bogus)
+        n401 += 1
+        st4, _, _ = d.call("GET", "/api/v1/audit", headers=viewer)
+        st5, _, _ = d.call("GET", "/no/such/secretpath", headers=viewer)
+        st6, _, _ = d.call("PUT", "/api/v1/health", headers=viewer)
+        check((st1, st2, st3, st4, st5, st6) == (201, 404, 401, 403, 404, 405),
+              "the requests: 201 404 401 403 404 405 (%s)" % [st1, st2, st3, st4, st5, st6])
+
+        st, _, text = scrape()
+        after = parse(text)
+        want = {
+            req("/metrics", "GET", 200): 1,  # the first scrape, counted when it was answered
+            req("/api/v1/ifaces", "POST", 201): 1,
+            req("/api/v1/ifaces/{name}", "GET", 404): 1,
+            req("/api/v1/ifaces", "GET", 401): 1,
+            req("/api/v1/audit", "GET", 403): 1,
+            req("other", "GET", 404): 1,
+            req("/api/v1/health", "PUT", 405): 1,
+        }
+        got = delta(before, after, "ifd_http_requests_total")
+        check(got == want, "ifd_http_requests_total moved by exactly the requests made (%s)" %
+              sorted(got.items()))
+        hist = delta(before, after, "ifd_http_request_duration_seconds_count")
+        want_hist = {}
+        for k, v in want.items():
+            rm = tuple(x for x in k if x[0] != "code")
+            want_hist[rm] = want_hist.get(rm, 0) + v
+        check(hist == want_hist,
+              "ifd_http_request_duration_seconds_count moved by the same, per route and method "
+              "(%s)" % sorted(hist.items()))
+        inf = delta(before, after, "ifd_http_request_duration_seconds_bucket")
+        inf = {tuple(x for x in k if x[0] != "le"): v for k, v in inf.items()
+               if ("le", "+Inf") in k}
+        check(inf == want_hist, "the +Inf buckets equal the counts")
+        check(delta(before, after, "ifd_auth_failures_total") ==
+              {(("reason", "unknown_token"),): 1},
+              "ifd_auth_failures_total: one unknown_token (%s)" %
+              delta(before, after, "ifd_auth_failures_total"))
+        check(family(after, "ifd_http_requests_in_flight") == {(): 1},
+              "ifd_http_requests_in_flight is 1 (the scrape itself)")
+        check(delta(before, after, "ifd_ifaces") == {(("origin", "api"),): 1},
+              "ifd_ifaces{origin=\"api\"} follows the create (%s)" %
+              delta(before, after, "ifd_ifaces"))
+        check(family(after, "ifd_ifaces").get((("origin", "builtin"),)) == 2,
+              "ifd_ifaces{origin=\"builtin\"} is 2 (default, iser)")
+        check(family(after, "ifd_build_info") and
+              all(v == 1 for v in family(after, "ifd_build_info").values()), "ifd_build_info 1")
+        for name in ("process_start_time_seconds", "process_resident_memory_bytes",
+                     "process_open_fds", "ifd_threads"):
+            v = family(after, name).get(())
+            check(v is not None and v > 0, "%s present and > 0 (%s)" % (name, v))
+
+        # Who may scrape: a viewer may (above); nobody without a token.
+        st, _, _ = scrape(headers={})
+        n401 += 1
+        check(st == 401, "no token: 401 (%s)" % st)
+
+        # 429: one token over its burst; each refusal counted once, on its route.
+        before = parse(scrape(admin)[2])
+        codes = [d.call("GET", "/api/v1/whoami", headers=operator)[0] for _ in range(BURST + 10)]
+        n429 = codes.count(429)
+        after = parse(scrape(admin)[2])
+        check(n429 > 0 and codes.count(200) + n429 == len(codes),
+              "a burst of %d: %d 429s" % (len(codes), n429))
+        check(delta(before, after, "ifd_rate_limited_total") == {(): n429},
+              "ifd_rate_limited_total moved by %d" % n429)
+        got = delta(before, after, "ifd_http_requests_total")
+        check(got.get(req("/api/v1/whoami", "GET", 429)) == n429,
+              "requests_total{code=\"429\"} on /api/v1/whoami moved by %d (%s)" % (n429, got))
+
+        # The tarpit: 401s past the first two of a client in its window are delayed.
+        before = parse(scrape(admin)[2])
+        for _ in range(3):
+            st, _, _ = d.call("GET", "/api/v1/ifaces", headers=bogus)
+            n401 += 1
+        after = parse(scrape(admin)[2])
+        check(family(after, "ifd_tarpit_delays_total") == {(): max(0, n401 - 2)},
+              "ifd_tarpit_delays_total is %d after %d 401s (%s)" %
+              (max(0, n401 - 2), n401, family(after, "ifd_tarpit_delays_total")))
+        check(delta(before, after, "ifd_auth_failures_total") ==
+              {(("reason", "unknown_token"),): 3}, "three more unknown_token failures")
+
+        # Labels: templates of openapi.yaml only, never a token, a raw path or an iface name.
+        st, _, spec = d.raw("GET", "/openapi.yaml", headers=viewer)
+        paths = set(re.findall(r"^  (/\S*):$", spec.decode(), re.M))
+        st, _, text = scrape(admin)
+        samples = parse(text)
+        routes = {dict(k[1]).get("route") for k in samples if dict(k[1]).get("route")}
+        check(routes and all(r == "other" or r in paths for r in routes),
+              "every route label is a path of openapi.yaml or 'other' (%s)" % sorted(routes))
+        secrets = [t.split("_")[-1] for t in tokens.values()] + list(tokens.values())
+        secrets += [t.split("_")[1] for t in tokens.values()]  # the ids, too
+        leaks = [w for w in secrets + ["mtr0", "nosuchiface", "secretpath", "0123456789ab"]
+                 if w in text]
+        check(not leaks, "no token, token id, raw path or iface name in the scrape (%s)" % leaks)
+        families = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+        helps = set(re.findall(r"^# HELP (\S+) ", text, re.M))
+        check(families == helps and len(families) >= 15,
+              "every family has # HELP and # TYPE (%d)" % len(families))
+
+        promtool = shutil.which("promtool")
+        if not promtool:
+            check(False, "promtool is missing: install prometheus (./dev.sh deps)")
+        else:
+            p = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                               text=True)
+            check(p.returncode == 0 and not p.stdout.strip() and not p.stderr.strip(),
+                  "promtool check metrics: clean (%d %s%s)" % (p.returncode, p.stdout, p.stderr))
+
+        check(d.stop() == 0, "SIGTERM: exit 0")
+        log = d.log_text()
+        check(b"ERROR" not in log and b"Sanitizer" not in log and b"runtime error" not in log,
+              "no error or sanitizer report in the log")
+        d = None
+    finally:
+        if d:
+            d.kill()
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d failure(s)" % len(FAILS))
+    return 1 if FAILS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
