@@ -4,7 +4,9 @@
  * counters (counters.c), the sizes of the engine's indexes and this process.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "counters.h"
 #include "engine.h"
@@ -66,6 +68,22 @@ static void render_process(struct engine *e, struct sbuf *b)
                     p.start_time_seconds, p.resident_bytes, p.open_fds, p.threads);
 }
 
+/* One per-LUN counter family: the uint64_t at off in each LUN, left out where unknown. */
+static void lun_counter(struct sbuf *b, const struct engine_session *v, size_t n, const char *name,
+                        const char *help, size_t off)
+{
+        sbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+        for (size_t i = 0; i < n; i++)
+                for (size_t l = 0; l < v[i].d.n_luns; l++) {
+                        uint64_t x;
+
+                        memcpy(&x, (const char *)&v[i].d.luns[l] + off, sizeof(x));
+                        if (x != SESSION_UNKNOWN_U64)
+                                sbuf_printf(b, "%s{sid=\"%u\",lun=\"%" PRIu64 "\"} %" PRIu64 "\n",
+                                            name, v[i].d.info.sid, v[i].d.luns[l].lun, x);
+                }
+}
+
 /*
  * Sessions from sysfs (engine_sessions_list): how many in each state, and per LUN its error and
  * timeout counters (the SCSI device's ioerr_cnt and iotmo_cnt) and readiness. Labels are the sid
@@ -95,28 +113,12 @@ static void render_sessions(struct engine *e, struct sbuf *b)
                      "# TYPE ifd_sessions gauge\n");
         for (size_t k = 0; k < ELEMENTSOF(states); k++)
                 sbuf_printf(b, "ifd_sessions{state=\"%s\"} %zu\n", states[k], by_state[k]);
-        sbuf_puts(b, "# HELP ifd_lun_io_errors_total SCSI commands of the LUN that ended in an "
-                     "error (ioerr_cnt).\n"
-                     "# TYPE ifd_lun_io_errors_total counter\n");
-        for (size_t i = 0; i < n; i++)
-                for (size_t l = 0; l < v[i].d.n_luns; l++)
-                        if (v[i].d.luns[l].ioerr_cnt != SESSION_UNKNOWN_U64)
-                                sbuf_printf(b,
-                                            "ifd_lun_io_errors_total{sid=\"%u\",lun=\"%" PRIu64
-                                            "\"} %" PRIu64 "\n",
-                                            v[i].d.info.sid, v[i].d.luns[l].lun,
-                                            v[i].d.luns[l].ioerr_cnt);
-        sbuf_puts(b, "# HELP ifd_lun_io_timeouts_total SCSI commands of the LUN that timed out "
-                     "(iotmo_cnt).\n"
-                     "# TYPE ifd_lun_io_timeouts_total counter\n");
-        for (size_t i = 0; i < n; i++)
-                for (size_t l = 0; l < v[i].d.n_luns; l++)
-                        if (v[i].d.luns[l].iotmo_cnt != SESSION_UNKNOWN_U64)
-                                sbuf_printf(b,
-                                            "ifd_lun_io_timeouts_total{sid=\"%u\",lun=\"%" PRIu64
-                                            "\"} %" PRIu64 "\n",
-                                            v[i].d.info.sid, v[i].d.luns[l].lun,
-                                            v[i].d.luns[l].iotmo_cnt);
+        lun_counter(b, v, n, "ifd_lun_io_errors_total",
+                    "SCSI commands of the LUN that ended in an error (ioerr_cnt).",
+                    offsetof(struct session_lun, ioerr_cnt));
+        lun_counter(b, v, n, "ifd_lun_io_timeouts_total",
+                    "SCSI commands of the LUN that timed out (iotmo_cnt).",
+                    offsetof(struct session_lun, iotmo_cnt));
         sbuf_puts(b, "# HELP ifd_lun_ready 1 when the LUN is ready (docs/sessions.md), else 0.\n"
                      "# TYPE ifd_lun_ready gauge\n");
         for (size_t i = 0; i < n; i++)
