@@ -13,7 +13,6 @@
 #define LIST_LIMIT_DEFAULT 100
 #define LIST_LIMIT_MAX     1000
 
-
 /* The node settings users tune (docs/bindings.md), with their ranges; named by their key. */
 static const char *const digests[] = { "None", "CRC32C", "None,CRC32C", "CRC32C,None", NULL };
 static const struct setting {

@@ -42,7 +42,6 @@ struct binding_snap *binding_snap_unref(struct binding_snap *s)
         return NULL;
 }
 
-
 void binding_id_format(const struct binding_key *key, char *buf, size_t size)
 {
         snprintf(buf, size, "%s,%s,%u,%d,%s", key->target, key->address, key->port, key->tpgt,
