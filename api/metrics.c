@@ -85,6 +85,43 @@ static void lun_counter(struct sbuf *b, const struct engine_session *v, size_t n
 }
 
 /*
+ * Per-session iSCSI error counters (digest and timeout errors of `iscsiadm -m session -r N -s`),
+ * read on the login pool at most every SESSION_ERRORS_MAX_AGE_USEC while someone scrapes: a scrape
+ * shows the last read, never waits for iscsiadm. A session not read yet is left out.
+ */
+#define SESSION_ERRORS_MAX_AGE_USEC (30LL * 1000 * 1000)
+
+static void render_session_errors(struct engine *e, struct sbuf *b, const struct engine_session *v,
+                                  size_t n)
+{
+        _cleanup_free_ unsigned *sids = calloc(n ?: 1, sizeof(*sids));
+        _cleanup_free_ struct engine_session_errors *errs = NULL;
+        size_t k = 0, n_errs = 0;
+
+        if (!sids)
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i].d.info.state, "LOGGED_IN"))
+                        sids[k++] = v[i].d.info.sid;
+        if (engine_session_errors(e, sids, k, SESSION_ERRORS_MAX_AGE_USEC, &errs, &n_errs) < 0)
+                return;
+        sbuf_puts(b, "# HELP ifd_session_digest_errors_total Header and data digest errors of the "
+                     "session (iscsiadm -s digest_err).\n"
+                     "# TYPE ifd_session_digest_errors_total counter\n");
+        for (size_t i = 0; i < n_errs; i++)
+                if (errs[i].digest_err != SESSION_UNKNOWN_U64)
+                        sbuf_printf(b, "ifd_session_digest_errors_total{sid=\"%u\"} %" PRIu64 "\n",
+                                    errs[i].sid, errs[i].digest_err);
+        sbuf_puts(b, "# HELP ifd_session_timeout_errors_total Connection timeouts of the session "
+                     "(iscsiadm -s timeout_err).\n"
+                     "# TYPE ifd_session_timeout_errors_total counter\n");
+        for (size_t i = 0; i < n_errs; i++)
+                if (errs[i].timeout_err != SESSION_UNKNOWN_U64)
+                        sbuf_printf(b, "ifd_session_timeout_errors_total{sid=\"%u\"} %" PRIu64 "\n",
+                                    errs[i].sid, errs[i].timeout_err);
+}
+
+/*
  * Sessions from sysfs (engine_sessions_list): how many in each state, and per LUN its error and
  * timeout counters (the SCSI device's ioerr_cnt and iotmo_cnt) and readiness. Labels are the sid
  * and the LUN number: bounded by the sessions the host has, never a name from the wire. A LUN
@@ -119,6 +156,7 @@ static void render_sessions(struct engine *e, struct sbuf *b)
         lun_counter(b, v, n, "ifd_lun_io_timeouts_total",
                     "SCSI commands of the LUN that timed out (iotmo_cnt).",
                     offsetof(struct session_lun, iotmo_cnt));
+        render_session_errors(e, b, v, n);
         sbuf_puts(b, "# HELP ifd_lun_ready 1 when the LUN is ready (docs/sessions.md), else 0.\n"
                      "# TYPE ifd_lun_ready gauge\n");
         for (size_t i = 0; i < n; i++)
@@ -126,6 +164,111 @@ static void render_sessions(struct engine *e, struct sbuf *b)
                         sbuf_printf(b, "ifd_lun_ready{sid=\"%u\",lun=\"%" PRIu64 "\"} %d\n",
                                     v[i].d.info.sid, v[i].ready[l].lun, v[i].ready[l].ready);
         engine_sessions_free(v, n);
+}
+
+static uint64_t load(_Atomic uint64_t *x)
+{
+        return atomic_load_explicit(x, memory_order_relaxed);
+}
+
+/* One histogram series of name, with labels ("" or `k="v"`), in seconds. */
+static void hist_series(struct sbuf *b, const char *name, const char *labels, struct stats_hist *h)
+{
+        const char *sep = labels[0] ? "," : "";
+        uint64_t n = 0, count = load(&h->count);
+
+        for (size_t i = 0; i < STATS_N_BUCKETS; i++) {
+                n += load(&h->le[i]);
+                sbuf_printf(b, "%s_bucket{%s%sle=\"%.6g\"} %" PRIu64 "\n", name, labels, sep,
+                            (double)stats_bucket_usec[i] / 1e6, MIN(n, count));
+        }
+        sbuf_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, sep, count);
+        sbuf_printf(b, "%s_sum%s%s%s %.6f\n", name, labels[0] ? "{" : "", labels,
+                    labels[0] ? "}" : "", (double)load(&h->sum_usec) / 1e6);
+        sbuf_printf(b, "%s_count%s%s%s %" PRIu64 "\n", name, labels[0] ? "{" : "", labels,
+                    labels[0] ? "}" : "", count);
+}
+
+static void hist_family(struct sbuf *b, const char *name, const char *help)
+{
+        sbuf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+}
+
+/*
+ * Durable writes (engine/stats.h): the whole write from the locks to the answer, and its parts:
+ * the wait for write_lock and iscsiadm's lock.write, the fsyncs of the db root's files, and the
+ * sqlite commits. Lock timeouts by whose lock it was.
+ */
+static void render_writes(struct sbuf *b)
+{
+        struct stats *st = stats_get();
+
+        hist_family(b, "ifd_write_duration_seconds",
+                    "Durable writes of records, from taking the locks to the last commit.");
+        hist_series(b, "ifd_write_duration_seconds", "", &st->write_total);
+        hist_family(b, "ifd_write_lock_wait_seconds",
+                    "Time a durable write waited for the daemon's write lock and iscsiadm's "
+                    "lock.write.");
+        hist_series(b, "ifd_write_lock_wait_seconds", "", &st->write_lock_wait);
+        hist_family(b, "ifd_write_fsync_seconds",
+                    "Time a durable write spent in fsync() of the db root's files and "
+                    "directories.");
+        hist_series(b, "ifd_write_fsync_seconds", "", &st->write_fsync);
+        hist_family(b, "ifd_write_db_commit_seconds",
+                    "Time a durable write spent in sqlite commits (the intent and the apply).");
+        hist_series(b, "ifd_write_db_commit_seconds", "", &st->write_db);
+        sbuf_puts(b, "# HELP ifd_lock_timeouts_total Writes refused because a lock was held past "
+                     "the lock timeout, by whose lock (iscsiadm: another process's lock.write).\n"
+                     "# TYPE ifd_lock_timeouts_total counter\n");
+        for (size_t l = 0; l < _STATS_LOCK_MAX; l++)
+                sbuf_printf(b, "ifd_lock_timeouts_total{lock=\"%s\"} %" PRIu64 "\n",
+                            stats_lock_to_string(l), load(&st->lock_timeouts[l]));
+}
+
+/* Checks by result and reason, matrix jobs by final state, discovery runs by result. */
+static void render_activity(struct sbuf *b)
+{
+        static const enum check_status results[] = { CHECK_OK, CHECK_FAILED, CHECK_CANCELLED };
+        struct stats *st = stats_get();
+        char labels[64];
+
+        sbuf_puts(b, "# HELP ifd_checks_total Connectivity checks (alone, in a job or a "
+                     "discovery) by result and the reason of the deciding step.\n"
+                     "# TYPE ifd_checks_total counter\n");
+        for (size_t i = 0; i < ELEMENTSOF(results); i++)
+                for (size_t k = 0; k < _CHECK_REASON_MAX; k++) {
+                        uint64_t n = load(&st->checks[results[i]][k]);
+
+                        /* Series that have counted, and ok/none always (the family exists). */
+                        if (n == 0 && !(results[i] == CHECK_OK && k == CHECK_REASON_NONE))
+                                continue;
+                        sbuf_printf(b,
+                                    "ifd_checks_total{result=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+                                    check_status_to_string(results[i]),
+                                    k == CHECK_REASON_NONE ? "none" : check_reason_to_string(k), n);
+                }
+        hist_family(b, "ifd_check_duration_seconds", "Connectivity checks by result.");
+        for (size_t i = 0; i < ELEMENTSOF(results); i++) {
+                snprintf(labels, sizeof(labels), "result=\"%s\"",
+                         check_status_to_string(results[i]));
+                hist_series(b, "ifd_check_duration_seconds", labels,
+                            &st->check_duration[results[i]]);
+        }
+        hist_family(b, "ifd_job_duration_seconds",
+                    "Matrix jobs (POST /api/v1/jobs) by final state, from creation to the last "
+                    "check.");
+        for (size_t s = JOB_DONE; s < _JOB_STATE_MAX; s++) {
+                snprintf(labels, sizeof(labels), "state=\"%s\"", job_state_to_string(s));
+                hist_series(b, "ifd_job_duration_seconds", labels, &st->job_duration[s]);
+        }
+        hist_family(b, "ifd_discovery_duration_seconds",
+                    "Discovery runs by result (failed: a portal's check or the bind phase "
+                    "failed).");
+        for (size_t d = 0; d < _STATS_DISCOVERY_MAX; d++) {
+                snprintf(labels, sizeof(labels), "result=\"%s\"", stats_discovery_to_string(d));
+                hist_series(b, "ifd_discovery_duration_seconds", labels,
+                            &st->discovery_duration[d]);
+        }
 }
 
 /* GET /metrics */
@@ -140,6 +283,8 @@ int metrics_get(struct call *c)
                 return r;
         counters_render(c->api->counters, &b);
         render_records(c->api->engine, &b);
+        render_writes(&b);
+        render_activity(&b);
         render_sessions(c->api->engine, &b);
         render_process(c->api->engine, &b);
         r = sbuf_take(&b, &body, &len);

@@ -19,6 +19,7 @@
 
 #include "check-internal.h"
 #include "log.h"
+#include "stats.h"
 
 #define CHECKER_FIRST_SLOTS 16 /* active checks tracked before the arrays first grow */
 
@@ -172,6 +173,7 @@ static void finish(struct check *c)
                                                                                 CHECK_FAILED;
                 c->res.reason = c->res.steps[first].reason;
         }
+        stats_check_done(&c->res);
 }
 
 /* Start the next requested phase after cur, or finish. */

@@ -15,6 +15,7 @@
 
 #include "engine-internal.h"
 #include "log.h"
+#include "stats.h"
 
 struct discovery_run *discovery_run_ref(struct discovery_run *r)
 {
@@ -129,11 +130,25 @@ static void item_collect(struct discovery_run *run, struct discovery_item *it)
         }
 }
 
+/* How a run that ends in state went, for ifd_discoveries_total. Under run->lock. */
+static enum stats_discovery run_result(const struct discovery_run *run, enum discovery_state state)
+{
+        if (state == DISCOVERY_CANCELLED)
+                return STATS_DISCOVERY_CANCELLED;
+        if (run->bind_error[0])
+                return STATS_DISCOVERY_FAILED;
+        for (size_t i = 0; i < run->n_items; i++)
+                if (!run->items[i].chk || check_get_result(run->items[i].chk)->status != CHECK_OK)
+                        return STATS_DISCOVERY_FAILED;
+        return STATS_DISCOVERY_OK;
+}
+
 static void run_finish(struct discovery_run *run, enum discovery_state state)
 {
         pthread_mutex_lock(&run->lock);
         run->state = state;
         run->finished_usec = clock_usec(CLOCK_REALTIME);
+        stats_discovery_done(run_result(run, state), run->finished_usec - run->created_usec);
         pthread_mutex_unlock(&run->lock);
         if (run->done)
                 run->done(run, run->userdata);

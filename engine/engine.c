@@ -395,11 +395,15 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         }
 
         r = mirror_lock(e->mirror, e->lock_timeout_ms);
-        if (r < 0)
+        if (r < 0) {
+                char holder[200];
+
+                engine_lock_holder(e, holder, sizeof(holder));
                 return fail_msg(reterr_msg, r,
-                                "cannot take the iscsi db lock '%s/lock.write' (is iscsiadm "
+                                "cannot take the iscsi db lock '%s/lock.write': %s (is iscsiadm "
                                 "running, or was it left behind by a crash?)",
-                                e->lock_dir);
+                                e->lock_dir, holder);
+        }
         r = mirror_clean_temps(e->mirror);
         if (r > 0)
                 log_notice("Removed %d temp file(s) left by an interrupted write", r);
@@ -716,4 +720,17 @@ int engine_audit(struct engine *e, const struct store_audit_query *q,
         r = store_audit_query(e->store, q, cb, ud);
         pthread_mutex_unlock(&e->write_lock);
         return r;
+}
+
+void engine_lock_holder(struct engine *e, char *buf, size_t size)
+{
+        struct mirror_lock_info li = {};
+
+        if (mirror_lock_info(e->mirror, &li) < 0 || !li.held)
+                snprintf(buf, size, "free now");
+        else if (li.ours)
+                snprintf(buf, size, "held by this daemon's other writes");
+        else
+                snprintf(buf, size, "held by %s for %lld ms", li.holder,
+                         (long long)li.age_usec / 1000);
 }

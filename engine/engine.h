@@ -26,6 +26,7 @@
 #include "iscsi-name.h"
 #include "job.h"
 #include "nic.h"
+#include "stats.h"
 #include "token.h"
 
 #define ENGINE_VERSION     "0.1.0"
@@ -382,6 +383,23 @@ int engine_login_get(struct engine *e, const char *id, struct login_op **ret);
 int engine_login_list(struct engine *e, struct login_op ***ret, size_t *ret_n);
 /* Cancel a running operation (0) or forget a finished one (1); -ENOENT. */
 int engine_login_cancel_or_remove(struct engine *e, const char *id);
+/* The error counters of one session, from `iscsiadm -m session -r N -s`. */
+struct engine_session_errors {
+        unsigned sid;
+        uint64_t digest_err;  /* header or data digest errors; SESSION_UNKNOWN_U64 not shown */
+        uint64_t timeout_err; /* connection timeouts (NOP-Out / transport) */
+        int64_t read_usec;    /* CLOCK_REALTIME of the read */
+};
+
+/*
+ * For /metrics: the counters of the sessions sids (the logged-in ones), as last read. Reading
+ * them runs iscsiadm, so it is never done on the caller's thread: when the last round of reads
+ * is older than max_age_usec (and done), a new round is queued on the login pool, and a later
+ * call sees its results. Sessions not in sids are forgotten; those never read are left out.
+ * Returns 0 with *ret (free it) and *ret_n, -ENOMEM or -ESHUTDOWN.
+ */
+int engine_session_errors(struct engine *e, const unsigned *sids, size_t n_sids,
+                          int64_t max_age_usec, struct engine_session_errors **ret, size_t *ret_n);
 /* The sessions in sysfs, by sid, with what the engine knows of them. */
 int engine_sessions_list(struct engine *e, struct engine_session **ret, size_t *ret_n);
 void engine_sessions_free(struct engine_session *v, size_t n);
@@ -442,6 +460,12 @@ enum engine_port_state engine_iface_port(const struct iface_rec *rec,
  * reconciliation or of engine_offload_sync.
  */
 int engine_rescan(struct engine *e);
+
+/*
+ * Who holds iscsiadm's lock.write, for a message after -ETIMEDOUT: "held by iscsiadm (pid N)
+ * for 1234 ms", "held by this daemon's other writes", or "free now" when it was let go since.
+ */
+void engine_lock_holder(struct engine *e, char *buf, size_t size);
 
 /* --- checks and jobs (docs/checks.md) --- */
 

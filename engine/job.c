@@ -10,6 +10,7 @@
 
 #include "jobs.h"
 #include "macro.h"
+#include "stats.h"
 
 struct job_item {
         struct job *job;
@@ -108,6 +109,7 @@ static void item_done(struct check *c, void *userdata)
         if (job->info.done == job->info.total) {
                 job->info.state = job->cancel_requested ? JOB_CANCELLED : JOB_DONE;
                 job->info.finished_usec = clock_usec(CLOCK_REALTIME);
+                stats_job_done(job->info.state, job->info.finished_usec - job->info.created_usec);
         }
         pthread_mutex_unlock(&job->lock);
         job_unref(job); /* the reference the item held */
@@ -257,6 +259,8 @@ int job_table_start(struct jobs *j, const struct check_spec *specs, size_t n, co
                 if (job->info.done == job->info.total) {
                         job->info.state = JOB_CANCELLED;
                         job->info.finished_usec = clock_usec(CLOCK_REALTIME);
+                        stats_job_done(job->info.state,
+                                       job->info.finished_usec - job->info.created_usec);
                 }
         }
         pthread_mutex_unlock(&job->lock);

@@ -63,6 +63,7 @@ static inline void fclosep(FILE **f)
 enum task_kind {
         TASK_ITEM,
         TASK_CLEANUP,
+        TASK_ERRORS, /* read a session's error counters for /metrics (engine_session_errors) */
 };
 
 struct task {
@@ -99,6 +100,11 @@ struct logins {
         size_t n_ops;
         struct owned *owned; /* the sessions we logged in (the sessions table) */
         size_t n_owned;
+        struct engine_session_errors *errs; /* engine_session_errors: as last read */
+        size_t n_errs;
+        int64_t errs_queued_usec; /* CLOCK_MONOTONIC of the last round queued, 0 never */
+        unsigned errs_pending;    /* TASK_ERRORS queued or running */
+        int stop_fd;              /* an eventfd, readable once stopping: ends a TASK_ERRORS */
 };
 
 /* --- names --------------------------------------------------------------------------------- */
@@ -1097,25 +1103,23 @@ static void rescan_run(struct engine *e, struct login_op *op, struct login_item 
  * 2.0): "iSCSI SNMP:" then "\t<name>: <u64>" lines, "iSCSI Extended:" then the transport's own.
  * Anything else is skipped; a name must be [a-z0-9_] and a value plain decimal.
  */
-static int stats_parse(const char *out, struct login_item *it)
+static size_t stats_parse_into(const char *out, struct login_stat *v, size_t max)
 {
         bool extended = false;
         const char *line = out;
+        size_t n = 0;
 
-        it->stats = calloc(LOGIN_STATS_MAX, sizeof(*it->stats));
-        if (!it->stats)
-                return -ENOMEM;
         while (line && *line) {
                 const char *end = strchr(line, '\n') ?: line + strlen(line);
                 size_t len = (size_t)(end - line), k = 0;
-                char name[sizeof(it->stats->name)];
-                uint64_t v;
+                char name[sizeof(v->name)];
+                uint64_t x;
 
                 if (len >= 14 && strncmp(line, "iSCSI Extended", 14) == 0)
                         extended = true;
                 else if (len >= 10 && strncmp(line, "iSCSI SNMP", 10) == 0)
                         extended = false;
-                else if (len > 1 && line[0] == '\t' && it->n_stats < LOGIN_STATS_MAX) {
+                else if (len > 1 && line[0] == '\t' && n < max) {
                         const char *p = line + 1;
 
                         while (p < end && k + 1 < sizeof(name) &&
@@ -1129,11 +1133,11 @@ static int stats_parse(const char *out, struct login_item *it)
                                 if (nl < sizeof(num)) {
                                         memcpy(num, p + 2, nl);
                                         num[nl] = '\0';
-                                        if (sysfs_parse_u64(num, &v)) {
-                                                struct login_stat *st = &it->stats[it->n_stats++];
+                                        if (sysfs_parse_u64(num, &x)) {
+                                                struct login_stat *st = &v[n++];
 
                                                 snprintf(st->name, sizeof(st->name), "%s", name);
-                                                st->value = v;
+                                                st->value = x;
                                                 st->extended = extended;
                                         }
                                 }
@@ -1141,6 +1145,15 @@ static int stats_parse(const char *out, struct login_item *it)
                 }
                 line = *end ? end + 1 : NULL;
         }
+        return n;
+}
+
+static int stats_parse(const char *out, struct login_item *it)
+{
+        it->stats = calloc(LOGIN_STATS_MAX, sizeof(*it->stats));
+        if (!it->stats)
+                return -ENOMEM;
+        it->n_stats = stats_parse_into(out, it->stats, LOGIN_STATS_MAX);
         return 0;
 }
 
@@ -1180,6 +1193,127 @@ static void stats_run(struct engine *e, struct login_op *op, struct login_item *
                 return item_finish(op, it, LOGIN_ITEM_FAILED, LOGIN_ERR_INTERNAL);
         }
         item_finish(op, it, LOGIN_ITEM_DONE, LOGIN_ERR_NONE);
+}
+
+/* --- error counters for /metrics ---------------------------------------------------------- */
+
+#define ERRORS_TIMEOUT_USEC (10LL * 1000 * 1000)
+
+/* The cached counters of sid, or NULL. Under L->lock. */
+static struct engine_session_errors *errors_find(struct logins *L, unsigned sid)
+{
+        for (size_t i = 0; i < L->n_errs; i++)
+                if (L->errs[i].sid == sid)
+                        return &L->errs[i];
+        return NULL;
+}
+
+/* Read the counters of the session of task t ("stats:<sid>") and keep them. */
+static void errors_run(struct engine *e, struct task *t)
+{
+        struct logins *L = e->logins;
+        struct exec_result res = {};
+        _cleanup_free_ struct login_stat *v = NULL;
+        struct engine_session_errors got = { .digest_err = SESSION_UNKNOWN_U64,
+                                             .timeout_err = SESSION_UNKNOWN_U64 };
+        unsigned sid = (unsigned)strtoul(t->path + strlen("stats:"), NULL, 10);
+        char arg[16];
+        const char *argv[] = { e->iscsiadm, "-m", "session", "-r", arg, "-s", NULL };
+        size_t n = 0;
+
+        snprintf(arg, sizeof(arg), "%u", sid);
+        v = calloc(LOGIN_STATS_MAX, sizeof(*v));
+        if (v && login_iscsid_listening(e->proc_root) &&
+            exec_run(argv, clock_usec(CLOCK_MONOTONIC) + ERRORS_TIMEOUT_USEC, L->stop_fd, &res) >=
+                    0) {
+                if (!res.timed_out && res.exit_code == 0)
+                        n = stats_parse_into(res.output ?: "", v, LOGIN_STATS_MAX);
+                exec_result_done(&res);
+        }
+        for (size_t i = 0; i < n; i++)
+                if (!v[i].extended && streq(v[i].name, "digest_err"))
+                        got.digest_err = v[i].value;
+                else if (!v[i].extended && streq(v[i].name, "timeout_err"))
+                        got.timeout_err = v[i].value;
+
+        pthread_mutex_lock(&L->lock);
+        struct engine_session_errors *c = errors_find(L, sid);
+        if (c && n > 0) {
+                c->digest_err = got.digest_err;
+                c->timeout_err = got.timeout_err;
+                c->read_usec = clock_usec(CLOCK_REALTIME);
+        }
+        L->errs_pending--;
+        pthread_mutex_unlock(&L->lock);
+}
+
+int engine_session_errors(struct engine *e, const unsigned *sids, size_t n_sids,
+                          int64_t max_age_usec, struct engine_session_errors **ret, size_t *ret_n)
+{
+        struct logins *L = e->logins;
+        int64_t now = clock_usec(CLOCK_MONOTONIC);
+        struct engine_session_errors *out = NULL;
+        size_t k = 0;
+
+        if (!L)
+                return -ESHUTDOWN;
+        pthread_mutex_lock(&L->lock);
+        /* The sessions that went away are forgotten; new ones get an entry, unknown until read. */
+        for (size_t i = 0; i < L->n_errs;) {
+                bool live = false;
+
+                for (size_t j = 0; j < n_sids && !live; j++)
+                        live = sids[j] == L->errs[i].sid;
+                if (live)
+                        i++;
+                else
+                        L->errs[i] = L->errs[--L->n_errs];
+        }
+        for (size_t j = 0; j < n_sids; j++) {
+                struct engine_session_errors *grown;
+
+                if (errors_find(L, sids[j]))
+                        continue;
+                grown = reallocarray(L->errs, L->n_errs + 1, sizeof(*L->errs));
+                if (!grown)
+                        break;
+                L->errs = grown;
+                L->errs[L->n_errs++] = (struct engine_session_errors){
+                        .sid = sids[j],
+                        .digest_err = SESSION_UNKNOWN_U64,
+                        .timeout_err = SESSION_UNKNOWN_U64,
+                };
+        }
+        /* A new round of reads when the last one is old and done: answered by a later call. */
+        if (!L->stopping && L->errs_pending == 0 &&
+            (L->errs_queued_usec == 0 || now - L->errs_queued_usec >= max_age_usec)) {
+                L->errs_queued_usec = now;
+                for (size_t i = 0; i < L->n_errs; i++) {
+                        struct task *t = calloc(1, sizeof(*t));
+
+                        if (!t)
+                                break;
+                        t->kind = TASK_ERRORS;
+                        snprintf(t->path, sizeof(t->path), "stats:%u", L->errs[i].sid);
+                        L->errs_pending++;
+                        queue_add(L, t);
+                }
+                pthread_cond_broadcast(&L->cond);
+        }
+        if (L->n_errs > 0) {
+                out = calloc(L->n_errs, sizeof(*out));
+                if (out) {
+                        for (size_t i = 0; i < L->n_errs; i++)
+                                if (L->errs[i].read_usec)
+                                        out[k++] = L->errs[i];
+                }
+        }
+        pthread_mutex_unlock(&L->lock);
+        if (L->n_errs > 0 && !out)
+                return -ENOMEM;
+        *ret = out;
+        *ret_n = k;
+        return 0;
 }
 
 /* One attempt to log out a path whose login did not finish. True when done with it. */
@@ -1304,6 +1438,10 @@ static void *login_worker(void *userdata)
                         login_op_unref(t->op);
                         free(t);
                         t = NULL;
+                } else if (t->kind == TASK_ERRORS) {
+                        errors_run(e, t);
+                        free(t);
+                        t = NULL;
                 } else if (cleanup_run(e, t)) {
                         pthread_mutex_lock(&L->lock);
                         cleanup_forget(L, t);
@@ -1351,6 +1489,9 @@ int logins_start(struct engine *e)
         pthread_mutex_init(&L->lock, NULL);
         pthread_cond_init(&L->cond, NULL);
         e->logins = L;
+        L->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (L->stop_fd < 0)
+                return -errno;
         r = store_session_rows_foreach(e->store, load_owned, L);
         if (r < 0)
                 return r;
@@ -1388,6 +1529,8 @@ void logins_stop(struct engine *e)
         L->stopping = true;
         pthread_cond_broadcast(&L->cond);
         pthread_mutex_unlock(&L->lock);
+        if (L->stop_fd >= 0 && write(L->stop_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0)
+                log_debug("stop: %m");
         for (size_t i = 0; i < L->n_threads; i++)
                 pthread_join(L->threads[i], NULL);
         L->n_threads = 0;
@@ -1399,7 +1542,9 @@ void logins_stop(struct engine *e)
                         item_finish(t->op, &t->op->items[t->item], LOGIN_ITEM_CANCELLED,
                                     LOGIN_ERR_CANCELLED);
                         login_op_unref(t->op);
-                } else if (!t->cancelled)
+                } else if (t->kind == TASK_ERRORS)
+                        L->errs_pending--;
+                else if (!t->cancelled)
                         log_warning("'%s': stopping before a login that did not finish was "
                                     "logged out",
                                     t->path);
@@ -1418,6 +1563,9 @@ void logins_free(struct engine *e)
         for (size_t i = 0; i < L->n_ops; i++)
                 login_op_unref(L->ops[i]);
         free(L->ops);
+        free(L->errs);
+        if (L->stop_fd >= 0)
+                close(L->stop_fd);
         for (size_t i = 0; i < L->n_active; i++)
                 free(L->active[i]);
         free(L->active);

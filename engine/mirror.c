@@ -35,6 +35,7 @@
 #include "fs.h"
 #include "macro.h"
 #include "mirror.h"
+#include "stats.h"
 
 #define MIRROR_IFACES_DIR    "ifaces"
 #define MIRROR_TMP_DIR       ".iscsi-ifaced"
@@ -92,11 +93,14 @@ static void safe_close(int *fd)
         *fd = -1;
 }
 
+/* fsync(fd), its time counted to the write in progress (stats.h). */
 static int fsync_fd(int fd)
 {
-        if (fsync(fd) < 0)
-                return -errno;
-        return 0;
+        int64_t t = clock_usec(CLOCK_MONOTONIC);
+        int r = fsync(fd) < 0 ? -errno : 0;
+
+        stats_add_fsync(clock_usec(CLOCK_MONOTONIC) - t);
+        return r;
 }
 
 static int fsync_parent(const char *path)

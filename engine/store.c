@@ -19,6 +19,7 @@
 #include "durable.h"
 #include "fs.h"
 #include "macro.h"
+#include "stats.h"
 #include "store.h"
 
 /*
@@ -271,11 +272,15 @@ static int store_begin(struct store *s)
         return stmt_run(s, stmt);
 }
 
+/* COMMIT, its time (sqlite's WAL append and fsync) counted to the write in progress. */
 static int store_commit(struct store *s)
 {
         _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_COMMIT);
+        int64_t t = clock_usec(CLOCK_MONOTONIC);
+        int r = stmt_run(s, stmt);
 
-        return stmt_run(s, stmt);
+        stats_add_db(clock_usec(CLOCK_MONOTONIC) - t);
+        return r;
 }
 
 static void store_rollback(struct store *s)

@@ -11,6 +11,7 @@
 #include "engine-internal.h"
 #include "log.h"
 #include "mirror.h"
+#include "stats.h"
 #include "store.h"
 
 static void fault(struct engine *e, const char *point)
@@ -193,10 +194,12 @@ static int storage_check(struct engine *e, struct iface_error *err)
 static void lock_timeout_reason(struct engine *e, struct iface_error *err)
 {
         struct mirror_lock_info li = {};
+        bool foreign = mirror_lock_info(e->mirror, &li) >= 0 && li.held && !li.ours;
 
-        if (mirror_lock_info(e->mirror, &li) >= 0 && li.held && !li.ours)
+        stats_lock_timeout(foreign ? STATS_LOCK_ISCSIADM : STATS_LOCK_DAEMON);
+        if (foreign)
                 snprintf(err->reason, sizeof(err->reason),
-                         "iscsiadm's lock.write is held by %.60s for %lld ms, past the lock "
+                         "iscsiadm's lock.write is held by %.130s for %lld ms, past the lock "
                          "timeout (%u ms): nothing was changed; retry later",
                          li.holder, (long long)li.age_usec / 1000, e->lock_timeout_ms);
         else
@@ -214,7 +217,8 @@ static void lock_timeout_reason(struct engine *e, struct iface_error *err)
  */
 int write_begin(struct engine *e, const struct engine_ctx *ctx, struct iface_error *err)
 {
-        int64_t start = ctx && ctx->start_usec ? ctx->start_usec : clock_usec(CLOCK_MONOTONIC);
+        int64_t now = clock_usec(CLOCK_MONOTONIC);
+        int64_t start = ctx && ctx->start_usec ? ctx->start_usec : now;
         int64_t deadline = start + (int64_t)e->lock_timeout_ms * 1000, left;
         struct timespec ts = { .tv_sec = deadline / 1000000,
                                .tv_nsec = (deadline % 1000000) * 1000 };
@@ -244,6 +248,7 @@ int write_begin(struct engine *e, const struct engine_ctx *ctx, struct iface_err
                 goto fail;
         }
         atomic_fetch_sub(&e->writes_waiting, 1);
+        stats_write_began(now, clock_usec(CLOCK_MONOTONIC) - now);
         return 0;
 fail:
         atomic_fetch_sub(&e->writes_waiting, 1);
@@ -255,6 +260,7 @@ void write_end(struct engine *e)
 {
         mirror_unlock(e->mirror);
         pthread_mutex_unlock(&e->write_lock);
+        stats_write_ended();
 }
 
 static bool file_in_sync(const struct iface_snap *cur, int r, const char *data, size_t len)

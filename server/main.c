@@ -385,7 +385,14 @@ static int run(const struct options *o, const sigset_t *mask)
 
                 if (sig == SIGHUP) {
                         r = engine_rescan(e);
-                        if (r < 0)
+                        if (r == -ETIMEDOUT) {
+                                char holder[200];
+
+                                engine_lock_holder(e, holder, sizeof(holder));
+                                log_warning("rescan of '%s' skipped: iscsiadm's lock.write is "
+                                            "%s, past the lock timeout; ignoring",
+                                            o->iscsi_root, holder);
+                        } else if (r < 0)
                                 log_warning_errno(r, "rescan of '%s' failed, ignoring",
                                                   o->iscsi_root);
                         else

@@ -9,12 +9,14 @@ the ifaces gauge follows the create; no label carries a token, a raw path or an 
 
 usage: metrics.py path/to/iscsi-ifaced
 """
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ifd  # noqa: E402
@@ -68,7 +70,7 @@ def main():
     n401 = 0  # every 401 this client (127.0.0.1) got: the tarpit counts them all
     try:
         d = ifd.Daemon(binary, os.path.join(work, "d"), "--rate-burst", str(BURST),
-                       "--rate-limit", "1", auth_off=False)
+                       "--rate-limit", "1", "--lock-timeout-ms", "300", auth_off=False)
         tokens = {}
         for role in ("viewer", "operator", "admin"):
             out = subprocess.run([binary, "token", "create", "--role", role, "--name", "m-" + role,
@@ -142,6 +144,73 @@ def main():
                      "process_open_fds", "ifd_threads"):
             v = family(after, name).get(())
             check(v is not None and v > 0, "%s present and > 0 (%s)" % (name, v))
+
+        # The write's time, and its parts: each histogram counted the one create, and the whole
+        # is at least the sum of its parts (each part measured apart: 1 us of rounding each).
+        counts = {n: delta(before, after, n + "_count").get((), 0)
+                  for n in ("ifd_write_duration_seconds", "ifd_write_lock_wait_seconds",
+                            "ifd_write_fsync_seconds", "ifd_write_db_commit_seconds")}
+        check(set(counts.values()) == {1}, "the write histograms counted one write (%s)" % counts)
+        sums = {n: delta(before, after, n + "_sum").get((), 0.0)
+                for n in ("ifd_write_duration_seconds", "ifd_write_lock_wait_seconds",
+                          "ifd_write_fsync_seconds", "ifd_write_db_commit_seconds")}
+        parts = sum(v for k, v in sums.items() if k != "ifd_write_duration_seconds")
+        check(sums["ifd_write_duration_seconds"] > 0 and
+              sums["ifd_write_duration_seconds"] + 3e-6 >= parts and
+              sums["ifd_write_db_commit_seconds"] > 0,
+              "the write took time, at least its parts, with its sqlite commits (%s)" % sums)
+
+        # A lock timeout: iscsiadm's lock.write held by another process (taken as iscsiadm
+        # takes it: a hard link of lock), and a create refused after --lock-timeout-ms.
+        before = after
+        lock = os.path.join(d.work, "lock")
+        with open(os.path.join(lock, "lock"), "w"):
+            pass
+        os.link(os.path.join(lock, "lock"), os.path.join(lock, "lock.write"))
+        try:
+            st, _, body = d.call("POST", "/api/v1/ifaces", {"name": "mtr1"}, headers=operator)
+        finally:
+            os.unlink(os.path.join(lock, "lock.write"))
+        st_, _, text = scrape()
+        after = parse(text)
+        check(st == 503 and "held by" in json.dumps(body),
+              "a write while lock.write is held: 503 naming the holder (%s %s)" % (st, body))
+        check(delta(before, after, "ifd_lock_timeouts_total") == {(("lock", "iscsiadm"),): 1},
+              "ifd_lock_timeouts_total{lock=\"iscsiadm\"} moved by 1 (%s)" %
+              delta(before, after, "ifd_lock_timeouts_total"))
+
+        # A check of a closed port on loopback: failed, reason refused, counted with its time.
+        before = after
+        st, _, body = d.call("POST", "/api/v1/ifaces/default/checks",
+                             {"portal": "127.0.0.1:1", "steps": ["tcp"], "timeout_ms": 2000},
+                             headers=operator)
+        after = parse(scrape()[2])
+        check(st == 200 and body.get("status") == "failed" and body.get("reason") == "refused",
+              "a check of 127.0.0.1:1: failed, refused (%s %s)" % (st, body))
+        check(delta(before, after, "ifd_checks_total") ==
+              {(("reason", "refused"), ("result", "failed")): 1},
+              "ifd_checks_total{result=\"failed\",reason=\"refused\"} moved by 1 (%s)" %
+              delta(before, after, "ifd_checks_total"))
+        check(delta(before, after, "ifd_check_duration_seconds_count") ==
+              {(("result", "failed"),): 1}, "ifd_check_duration_seconds_count{result=\"failed\"}"
+              " moved by 1")
+        # A matrix job of that check: its final state and duration.
+        st, _, body = d.call("POST", "/api/v1/checks",
+                             {"ifaces": ["default"], "portals": ["127.0.0.1:1"],
+                              "steps": ["tcp"], "timeout_ms": 2000}, headers=operator)
+        job = body.get("id") if isinstance(body, dict) else None
+        for _ in range(200):
+            st2, _, jb = d.call("GET", "/api/v1/jobs/%s" % job, headers=viewer)
+            if jb.get("state") != "running":
+                break
+            time.sleep(0.02)
+        after2 = parse(scrape()[2])
+        check(st == 202 and jb.get("state") == "done" and
+              delta(after, after2, "ifd_job_duration_seconds_count") ==
+              {(("state", "done"),): 1},
+              "a job: 202, done, ifd_job_duration_seconds_count{state=\"done\"} moved by 1 "
+              "(%s %s %s)" % (st, jb.get("state"),
+                              delta(after, after2, "ifd_job_duration_seconds_count")))
 
         # Who may scrape: a viewer may (above); nobody without a token.
         st, _, _ = scrape(headers={})

@@ -385,6 +385,33 @@ def main():
             check(pt.returncode == 0, "promtool check metrics on the scrape with sessions: %s" %
                   (pt.stdout + pt.stderr).decode().strip()[:200])
 
+        # Per-session error counters: a scrape never waits for iscsiadm; it queues one
+        # `iscsiadm -m session -r N -s` per logged-in session on the login pool, and a later
+        # scrape shows them. Scrapes within 30 s of that round do not run iscsiadm again, and
+        # none of it shows as an operation in /api/v1/logins.
+        def stats_calls():
+            return [e["argv"][e["argv"].index("-r") + 1] for e in fake_log(log)
+                    if "argv" in e and "-s" in e["argv"] and "session" in e["argv"] and
+                    "-r" in e["argv"]]
+
+        _, _, ops_before = d.call("GET", "/api/v1/logins")
+        want = {'ifd_session_timeout_errors_total{sid="%d"} 2' % i for i in (1, 2, 3, 4)} | \
+            {'ifd_session_digest_errors_total{sid="%d"} 0' % i for i in (1, 2, 3, 4)}
+        lines = set()
+        for _ in range(100):
+            lines = set(d.raw("GET", "/metrics")[2].decode().splitlines())
+            if want <= lines:
+                break
+            time.sleep(0.05)
+        calls = stats_calls()
+        check(want <= lines, "/metrics: digest and timeout errors of each session, as iscsiadm -s "
+              "prints them (%s)" % sorted(x for x in lines if "session_" in x))
+        d.raw("GET", "/metrics")
+        _, _, ops_after = d.call("GET", "/api/v1/logins")
+        check(sorted(set(calls)) == ["1", "2", "3", "4"] and stats_calls() == calls,
+              "one round of iscsiadm -s per session, not again within 30 s (%s)" % calls)
+        check(ops_after == ops_before, "the reads are not operations of /api/v1/logins")
+
         # Logout.
         st, _, res = d.call("DELETE", "/api/v1/sessions/2")
         uses = res.get("uses", []) if isinstance(res, dict) else []
