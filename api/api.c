@@ -205,6 +205,11 @@ static void handle(struct call *c0, size_t *ret_route)
                 *ret_route = (size_t)(route - api_routes);
                 break;
         }
+        if (req->metrics_only && !streq(route->path, "/metrics")) {
+                errors_answer(resp, -ENOENT, "this listener serves only GET /metrics", NULL,
+                              req->request_id);
+                return;
+        }
 
         if (req->body_too_large) {
                 snprintf(c.detail, sizeof(c.detail), "the body exceeds %d bytes", API_MAX_BODY);
@@ -212,7 +217,12 @@ static void handle(struct call *c0, size_t *ret_route)
                 return;
         }
 
-        r = auth_check(&c, route->role);
+        if (req->metrics_open) {
+                snprintf(c.actor, sizeof(c.actor), "metrics-listener");
+                c.role = ROLE_VIEWER;
+                r = route->role <= ROLE_VIEWER ? 0 : -EKEYREJECTED;
+        } else
+                r = auth_check(&c, route->role);
         if (r == 1)
                 return; /* answered: 401, 403 or 429 */
         if (r < 0) {

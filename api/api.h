@@ -36,6 +36,12 @@ struct api_request {
         const char *body;   /* NULL if none */
         size_t body_len;
         int body_too_large; /* server stopped reading at API_MAX_BODY */
+        /*
+         * A --metrics-listen listener: only GET /metrics is served. metrics_open: it is loopback
+         * or unix, and the listener itself is the access rule (no credential; role viewer).
+         */
+        bool metrics_only;
+        bool metrics_open;
 };
 
 struct api_header {

@@ -57,6 +57,9 @@ struct http_server {
         atomic_uint suspended; /* requests waiting for an api_pending answer */
         atomic_bool stopping;
         const struct web *web; /* the UI's files (borrowed), or NULL */
+        bool is_loopback;      /* a loopback TCP address */
+        bool metrics_only;     /* GET /metrics only (--metrics-listen) */
+        bool metrics_open;     /* ... without a credential: a loopback or unix listener */
 };
 
 /*
@@ -527,6 +530,8 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                            .body = req->body_too_large ? NULL : req->body,
                            .body_len = req->body_too_large ? 0 : req->body_len,
                            .body_too_large = req->body_too_large,
+                           .metrics_only = s->metrics_only,
+                           .metrics_open = s->metrics_open,
                    },
                    &aresp);
 
@@ -963,7 +968,8 @@ static int listen_inet(struct http_server *s, const char *addr, char **msg)
         if (r < 0)
                 return r;
 
-        if (!is_loopback(&ss) && !s->allow_remote) {
+        s->is_loopback = is_loopback(&ss);
+        if (!s->is_loopback && !s->allow_remote) {
                 set_msg(msg,
                         "refusing to listen on '%s': not a loopback address, and TLS and "
                         "authentication are not configured (use 127.0.0.1, [::1] or unix:/PATH, "
@@ -1171,6 +1177,8 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
                 r = listen_inet(s, cfg->listen, &msg);
         if (r < 0)
                 goto fail;
+        s->metrics_only = cfg->metrics_only;
+        s->metrics_open = cfg->metrics_only && (s->is_unix || s->is_loopback);
 
         /*
          * MHD closes a socket it was given on stop, but not on every failure path of

@@ -23,6 +23,7 @@ struct http_config {
         unsigned idle_timeout_s;  /* close idle or stalled ones, 0 = HTTP_CONNECTION_TIMEOUT_S */
         unsigned max_connections; /* in all, 0 = HTTP_MAX_CONNECTIONS */
         const struct web *web;    /* the UI's files (borrowed; server/web.h), NULL: no UI */
+        bool metrics_only;        /* --metrics-listen: GET /metrics only; open if loopback/unix */
 };
 
 /*

@@ -212,14 +212,16 @@ static int check_security(const struct options *o, bool *ret_remote)
                 log_error("%s: --tls-cert and --tls-key go together", PROGRAM);
                 return -EINVAL;
         }
-        for (size_t i = 0; i < o->n_listen; i++) {
-                if (listen_is_unix(o->listen[i]) || listen_is_loopback(o->listen[i]))
+        for (size_t i = 0; i <= o->n_listen; i++) {
+                const char *l = i < o->n_listen ? o->listen[i] : o->metrics_listen;
+
+                if (!l || listen_is_unix(l) || listen_is_loopback(l))
                         continue;
                 if (!(tls && o->auth) && !o->insecure) {
                         log_error("%s: refusing to listen on '%s': not a loopback address, and "
                                   "%s; configure --tls-cert, --tls-key and --auth on, or give "
                                   "--insecure",
-                                  PROGRAM, o->listen[i],
+                                  PROGRAM, l,
                                   !tls && !o->auth ? "neither TLS nor auth is on" :
                                   !tls             ? "TLS is not configured" :
                                                      "auth is off");
@@ -259,7 +261,7 @@ static int run(const struct options *o, const sigset_t *mask)
         };
         struct engine *e = NULL;
         struct api *a = NULL;
-        struct http_server *servers[LISTEN_MAX] = {};
+        struct http_server *servers[LISTEN_MAX + 1] = {}; /* the listeners, then metrics' */
         struct tls_creds *tls = NULL;
         struct web *web = NULL;
         _cleanup_(freep) char *engine_msg = NULL;
@@ -356,6 +358,31 @@ static int run(const struct options *o, const sigset_t *mask)
                               tls && !listen_is_unix(o->listen[i]));
         }
 
+        if (o->metrics_listen) {
+                _cleanup_(freep) char *http_msg = NULL;
+
+                r = http_start(
+                        &(const struct http_config){
+                                .listen = o->metrics_listen,
+                                .threads = o->threads,
+                                .tls = listen_is_unix(o->metrics_listen) ? NULL : tls,
+                                .allow_remote = remote,
+                                .max_conn_per_client = o->max_conn_per_client,
+                                .idle_timeout_s = o->idle_timeout_s,
+                                .max_connections = 64,
+                                .metrics_only = true,
+                        },
+                        a, &servers[o->n_listen], &http_msg);
+                if (r < 0) {
+                        log_error("%s: --metrics-listen: %s", PROGRAM, http_msg ?: strerror(-r));
+                        if (r == -EINVAL)
+                                ret = 2;
+                        goto finish;
+                }
+                log_listening(o->metrics_listen, http_port(servers[o->n_listen]),
+                              tls && !listen_is_unix(o->metrics_listen));
+        }
+
         if (o->port_file) {
                 r = write_port_file(o->port_file, port);
                 if (r < 0) {
@@ -422,7 +449,7 @@ finish:
                 api_shutdown(a);
         else if (e)
                 engine_stop_checks(e);
-        for (size_t i = 0; i < o->n_listen; i++)
+        for (size_t i = 0; i <= o->n_listen; i++)
                 http_stop(servers[i], DRAIN_MS);
         api_free(a);
         engine_free(e);

@@ -65,6 +65,8 @@ void options_help(void)
                "                        repeat (default " OPTIONS_LISTEN_DEFAULT
                "; port 0 picks a free port)\n"
                "  --port-file FILE      write the bound port of the first TCP listener to FILE\n"
+               "  --metrics-listen ADDR a listener for GET /metrics alone (as --listen); loopback\n"
+               "                        or unix: no token needed; otherwise TLS and a token\n"
                "  --iscsi-root DIR      open-iscsi db root (default: the compiled-in root of the\n"
                "                        installed iscsiadm, else an existing /etc/iscsi or\n"
                "                        /var/lib/iscsi with iscsiadm's layout, else /etc/iscsi;\n"
@@ -149,6 +151,7 @@ enum {
         ARG_CONFIG = 0x100,
         ARG_LISTEN,
         ARG_PORT_FILE,
+        ARG_METRICS_LISTEN,
         ARG_ISCSI_ROOT,
         ARG_DB,
         ARG_LOCK_DIR,
@@ -181,6 +184,7 @@ static const struct option long_options[] = {
         { "config", required_argument, NULL, ARG_CONFIG },
         { "listen", required_argument, NULL, ARG_LISTEN },
         { "port-file", required_argument, NULL, ARG_PORT_FILE },
+        { "metrics-listen", required_argument, NULL, ARG_METRICS_LISTEN },
         { "iscsi-root", required_argument, NULL, ARG_ISCSI_ROOT },
         { "db", required_argument, NULL, ARG_DB },
         { "lock-dir", required_argument, NULL, ARG_LOCK_DIR },
@@ -246,6 +250,11 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                 if (o->n_listen >= LISTEN_MAX)
                         return usage_error(name, v, "at most " STRINGIFY(LISTEN_MAX) " listeners");
                 o->listen[o->n_listen++] = v;
+                break;
+        case ARG_METRICS_LISTEN:
+                if (isempty(v))
+                        return usage_error(name, v, "an address");
+                o->metrics_listen = v;
                 break;
         case ARG_PORT_FILE:
                 if (isempty(v))

@@ -41,6 +41,7 @@ struct options {
         size_t n_listen;
         bool listen_from_cmdline; /* the command line's --listen replaces the config file's */
         const char *port_file;
+        const char *metrics_listen; /* a listener of GET /metrics alone, or NULL */
         const char *iscsi_root;
         const char *db_path;
         const char *lock_dir;

@@ -70,7 +70,8 @@ def main():
     n401 = 0  # every 401 this client (127.0.0.1) got: the tarpit counts them all
     try:
         d = ifd.Daemon(binary, os.path.join(work, "d"), "--rate-burst", str(BURST),
-                       "--rate-limit", "1", "--lock-timeout-ms", "300", auth_off=False)
+                       "--rate-limit", "1", "--lock-timeout-ms", "300",
+                       "--metrics-listen", "unix:" + os.path.join(work, "m.sock"), auth_off=False)
         tokens = {}
         for role in ("viewer", "operator", "admin"):
             out = subprocess.run([binary, "token", "create", "--role", role, "--name", "m-" + role,
@@ -211,6 +212,36 @@ def main():
               "a job: 202, done, ifd_job_duration_seconds_count{state=\"done\"} moved by 1 "
               "(%s %s %s)" % (st, jb.get("state"),
                               delta(after, after2, "ifd_job_duration_seconds_count")))
+
+        # --metrics-listen on a unix socket: GET /metrics without a credential, nothing else.
+        msock = os.path.join(work, "m.sock")
+        before = parse(scrape()[2])
+        p = subprocess.run(["curl", "-sS", "--unix-socket", msock, "-o", "-", "-w",
+                            "\\n%{http_code}", "http://localhost/metrics"],
+                           capture_output=True, text=True, timeout=30)
+        mbody, _, mcode = p.stdout.rpartition("\n")
+        check(mcode == "200" and "# TYPE ifd_http_requests_total counter" in mbody,
+              "--metrics-listen unix: GET /metrics without a token: 200 (%s)" % mcode)
+        for method, path, want_code in (("GET", "/api/v1/ifaces", "404"),
+                                        ("GET", "/api/v1/whoami", "404"),
+                                        ("POST", "/metrics", "405")):
+            p = subprocess.run(["curl", "-sS", "--unix-socket", msock, "-X", method, "-o",
+                                "/dev/null", "-w", "%{http_code}", "http://localhost" + path],
+                               capture_output=True, text=True, timeout=30)
+            check(p.stdout == want_code, "--metrics-listen: %s %s: %s (%s)" %
+                  (method, path, want_code, p.stdout))
+        after = parse(scrape()[2])
+        check(delta(before, after, "ifd_http_requests_total").get(req("/metrics", "GET", 200))
+              == 2, "the metrics listener's scrape is counted with the others")
+        # Not loopback, no TLS: refused at start, as any listener.
+        p = subprocess.run([binary, "--listen", "unix:" + os.path.join(work, "x.sock"),
+                            "--metrics-listen", "0.0.0.0:0", "--iscsi-root",
+                            os.path.join(work, "d", "iscsi"), "--db", os.path.join(work, "x.db"),
+                            "--lock-dir", os.path.join(work, "d", "lock")],
+                           capture_output=True, text=True, timeout=30)
+        check(p.returncode != 0 and "refusing to listen on '0.0.0.0:0'" in p.stderr,
+              "--metrics-listen 0.0.0.0:0 without TLS: refused at start (%d %s)" %
+              (p.returncode, p.stderr.strip()[-200:]))
 
         # Who may scrape: a viewer may (above); nobody without a token.
         st, _, _ = scrape(headers={})
