@@ -14,6 +14,7 @@
 #include "counters.h"
 #include "engine.h"
 #include "internal.h"
+#include "log.h"
 #include "macro.h"
 
 #define TARPIT_SLOTS     1024
@@ -159,6 +160,10 @@ static int unauthorized(struct call *c, enum counters_auth why, bool invalid, co
         counters_auth_failure(c->api->counters, why);
         if (delay > 0)
                 counters_tarpit_delay(c->api->counters);
+        /* Who and why, never what was presented (a token's secret). */
+        log_info("auth failure from %s (id %s): %s%s", client,
+                 c->req->request_id ? c->req->request_id : "-", detail,
+                 delay > 0 ? "; answer held back by the tarpit" : "");
 
         errors_answer(c->resp, -ENOKEY, detail, NULL, c->req->request_id);
         set_www_authenticate(c, invalid);

@@ -301,6 +301,19 @@ def main():
             check(p.returncode == 0 and not p.stdout.strip() and not p.stderr.strip(),
                   "promtool check metrics: clean (%d %s%s)" % (p.returncode, p.stdout, p.stderr))
 
+        # The log: a line a request at info level with its id, and each auth failure with the
+        # client and the id, in the <N> form journald reads; never a token.
+        st, h, _ = d.raw("GET", "/api/v1/ifaces", headers=bogus)
+        rid = h.get("x-request-id", "?")
+        log = d.log_text().decode(errors="replace")
+        check(re.search(r"^<6>GET /api/v1/ifaces -> 401 \(\d+ us, id %s\)$" % rid, log, re.M),
+              "the request is logged at info (<6>) with its status and id %s" % rid)
+        check(re.search(r"^<6>auth failure from 127\.0\.0\.1 \(id %s\): unknown or revoked "
+                        r"token" % rid, log, re.M),
+              "the auth failure is logged at info with the client and the id")
+        leaks = [t for t in list(tokens.values()) + ["A" * 43] if t in log]
+        check(not leaks, "no token or presented secret in the log (%s)" % leaks)
+
         check(d.stop() == 0, "SIGTERM: exit 0")
         log = d.log_text()
         check(b"ERROR" not in log and b"Sanitizer" not in log and b"runtime error" not in log,
