@@ -302,6 +302,156 @@ out:
         return r < 0 ? r : 0;
 }
 
+static bool equal_ct(const char *a, const char *b, size_t n);
+
+/* Revoke the unrevoked tokens named name other than keep, with their audit. Under a transaction. */
+static int revoke_named_locked(struct tokens *t, const char *name, const char *keep,
+                               const char *actor, size_t *ret_n)
+{
+        char ids[16][TOKEN_ID_LEN + 1];
+        sqlite3_stmt *st = NULL;
+        size_t n = 0;
+        int rc, r = 0;
+
+        rc = sqlite3_prepare_v2(t->db,
+                                "SELECT id FROM tokens WHERE name = ? AND id != ? AND"
+                                " revoked_usec IS NULL LIMIT 16",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, keep, -1, SQLITE_STATIC);
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < ELEMENTSOF(ids))
+                        snprintf(ids[n++], sizeof(ids[0]), "%s",
+                                 (const char *)sqlite3_column_text(st, 0) ?: "");
+        }
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+                return store_sqlite_errno(t->db, rc) ?: -EIO;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                st = NULL;
+                rc = sqlite3_prepare_v2(t->db, "UPDATE tokens SET revoked_usec = ? WHERE id = ?",
+                                        -1, &st, NULL);
+                if (rc == SQLITE_OK) {
+                        sqlite3_bind_int64(st, 1, clock_usec(CLOCK_REALTIME));
+                        sqlite3_bind_text(st, 2, ids[i], -1, SQLITE_STATIC);
+                        rc = sqlite3_step(st);
+                }
+                sqlite3_finalize(st);
+                r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(t->db, rc) ?: -EIO;
+                if (r >= 0)
+                        r = audit_locked(t, ids[i], "revoke", actor, NULL, NULL);
+        }
+        *ret_n = r >= 0 ? n : 0;
+        return r;
+}
+
+int token_table_import(struct tokens *t, enum role role, const char *name, const char *token,
+                       bool replace, const char *actor, struct token_info *ret_info,
+                       size_t *ret_revoked)
+{
+        char id[TOKEN_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1], hash[65], after[128];
+        struct token_info info = {};
+        sqlite3_stmt *st = NULL;
+        size_t revoked = 0;
+        bool known = false;
+        int rc, r;
+
+        if (role <= ROLE_NONE || role >= _ROLE_MAX || !name || !name_ok(name))
+                return -EINVAL;
+        r = token_split(token, id, secret);
+        if (r < 0)
+                return r;
+        r = hash_secret(secret, hash);
+        explicit_bzero(secret, sizeof(secret));
+        if (r < 0)
+                return r;
+        r = durable_check("a token import");
+        if (r < 0)
+                return r;
+
+        snprintf(info.id, sizeof(info.id), "%s", id);
+        info.role = role;
+        snprintf(info.name, sizeof(info.name), "%s", name);
+        info.created_usec = clock_usec(CLOCK_REALTIME);
+
+        pthread_mutex_lock(&t->lock);
+        r = tokens_file_check(t);
+        if (r < 0) {
+                pthread_mutex_unlock(&t->lock);
+                return r;
+        }
+        rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_prepare_v2(t->db,
+                                        "SELECT role, hash, revoked_usec, created_usec FROM tokens"
+                                        " WHERE id = ?",
+                                        -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                rc = sqlite3_step(st);
+        }
+        if (rc == SQLITE_ROW) {
+                const char *h = (const char *)sqlite3_column_text(st, 1);
+
+                known = true;
+                /* Exactly this token, live, with this role: nothing to do (a re-run). */
+                r = role_from_string((const char *)sqlite3_column_text(st, 0)) == role && h &&
+                                    strlen(h) == 64 && equal_ct(h, hash, 64) &&
+                                    sqlite3_column_type(st, 2) == SQLITE_NULL ?
+                            1 :
+                            -EEXIST;
+                info.created_usec = sqlite3_column_int64(st, 3);
+        } else if (rc != SQLITE_DONE)
+                r = store_sqlite_errno(t->db, rc) ?: -EIO;
+        sqlite3_finalize(st);
+        st = NULL;
+
+        if (r == 0 && !known) {
+                rc = sqlite3_prepare_v2(t->db,
+                                        "INSERT INTO tokens (id, role, name, hash, created_usec)"
+                                        " VALUES (?, ?, ?, ?, ?)",
+                                        -1, &st, NULL);
+                if (rc == SQLITE_OK) {
+                        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 2, role_to_string(role), -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+                        sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+                        sqlite3_bind_int64(st, 5, info.created_usec);
+                        rc = sqlite3_step(st);
+                }
+                sqlite3_finalize(st);
+                r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(t->db, rc) ?: -EIO;
+                if (r >= 0) {
+                        snprintf(after, sizeof(after), "role=%s name=%s imported",
+                                 role_to_string(role), name);
+                        r = audit_locked(t, id, "create", actor, NULL, after);
+                }
+        }
+        if (r >= 0 && replace) {
+                int k = revoke_named_locked(t, name, id, actor, &revoked);
+
+                if (k < 0)
+                        r = k;
+        }
+        if (r >= 0) {
+                rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
+                if (rc != SQLITE_OK)
+                        r = store_sqlite_errno(t->db, rc) ?: -EIO;
+        }
+        if (r < 0)
+                (void)sqlite3_exec(t->db, "ROLLBACK", NULL, NULL, NULL);
+        t->n_cache = 0;
+        pthread_mutex_unlock(&t->lock);
+
+        if (r >= 0) {
+                if (ret_info)
+                        *ret_info = info;
+                if (ret_revoked)
+                        *ret_revoked = revoked;
+        }
+        return r;
+}
+
 static void row_to_info(sqlite3_stmt *st, struct token_info *ti)
 {
         memset(ti, 0, sizeof(*ti));

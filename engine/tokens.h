@@ -29,6 +29,18 @@ int token_table_create(struct tokens *t, enum role role, const char *name, const
                        const char *request_id, char ret_token[static TOKEN_LEN + 1],
                        struct token_info *ret_info);
 
+/*
+ * Register a token made elsewhere, "ifd_<id>_<secret>" (a fleet's Secret, the same on every
+ * host), with role and name, audited like create. Returns 0 when registered, 1 when exactly that
+ * token is there already with that role (nothing changed), -EINVAL (malformed token, role or
+ * name), -EEXIST (the id is known with another secret or role, or revoked: never overwritten),
+ * -EIO. With replace, every other unrevoked token of the same name is revoked in the same
+ * transaction (a rotation); *ret_revoked (optional) counts them.
+ */
+int token_table_import(struct tokens *t, enum role role, const char *name, const char *token,
+                       bool replace, const char *actor, struct token_info *ret_info,
+                       size_t *ret_revoked);
+
 /* Every token, oldest first. *ret is owned by the caller (free()). */
 int token_table_list(struct tokens *t, struct token_info **ret, size_t *ret_n);
 

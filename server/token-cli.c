@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `iscsi-ifaced token ...`: create, list and revoke API tokens in the database. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,37 @@ static void print_time(int64_t usec)
         fputs(buf, stdout);
 }
 
+/*
+ * The token of file: one line, "ifd_<id>_<secret>" and at most a trailing newline (as a
+ * Kubernetes Secret or `token create > file` leaves it). The token is never printed.
+ */
+static int read_token_file(const char *file, char token[static TOKEN_LEN + 2])
+{
+        char buf[TOKEN_LEN + 3];
+        ssize_t n;
+        int fd, r = 0;
+
+        fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof(buf));
+        if (n < 0)
+                r = -errno;
+        close(fd);
+        if (r < 0)
+                return r;
+        if (n > 0 && buf[n - 1] == '\n')
+                n--;
+        if (n != TOKEN_LEN)
+                r = -EINVAL;
+        else {
+                memcpy(token, buf, TOKEN_LEN);
+                token[TOKEN_LEN] = 0;
+        }
+        explicit_bzero(buf, sizeof(buf));
+        return r;
+}
+
 int token_cli_main(int argc, char *argv[], struct options *o)
 {
         enum {
@@ -32,6 +64,8 @@ int token_cli_main(int argc, char *argv[], struct options *o)
                 T_NAME,
                 T_DB,
                 T_CONFIG,
+                T_FILE,
+                T_REPLACE,
                 T_HELP
         };
         static const struct option topts[] = {
@@ -39,17 +73,20 @@ int token_cli_main(int argc, char *argv[], struct options *o)
                 { "name", required_argument, NULL, T_NAME },
                 { "db", required_argument, NULL, T_DB },
                 { "config", required_argument, NULL, T_CONFIG },
+                { "file", required_argument, NULL, T_FILE },
+                { "replace", no_argument, NULL, T_REPLACE },
                 { "help", no_argument, NULL, T_HELP },
                 {},
         };
-        const char *verb, *name = "", *role_s = NULL;
+        const char *verb, *name = "", *role_s = NULL, *file = NULL;
+        bool replace = false;
         struct store *st = NULL;
         struct tokens *t = NULL;
         char actor[32];
         int c, r;
 
         if (argc < 2) {
-                fprintf(stderr, "%s: token: expected create, list or revoke\n", PROGRAM);
+                fprintf(stderr, "%s: token: expected create, import, list or revoke\n", PROGRAM);
                 return 2;
         }
         verb = argv[1];
@@ -68,6 +105,12 @@ int token_cli_main(int argc, char *argv[], struct options *o)
                 case T_CONFIG:
                         if (options_parse_config(optarg, o) != 0)
                                 return 2;
+                        break;
+                case T_FILE:
+                        file = optarg;
+                        break;
+                case T_REPLACE:
+                        replace = true;
                         break;
                 case T_HELP:
                         options_help();
@@ -112,6 +155,43 @@ int token_cli_main(int argc, char *argv[], struct options *o)
                                 ti.id, role_to_string(ti.role));
                         explicit_bzero(token, sizeof(token));
                 }
+        } else if (streq(verb, "import")) {
+                enum role role = role_from_string(role_s);
+                char token[TOKEN_LEN + 2];
+                struct token_info ti;
+                size_t revoked = 0;
+
+                if (role == ROLE_NONE || !file || optind != argc) {
+                        fprintf(stderr,
+                                "%s: token import: --role viewer, operator or admin and --file "
+                                "FILE are required\n",
+                                PROGRAM);
+                        r = 2;
+                } else if ((r = read_token_file(file, token)) < 0) {
+                        fprintf(stderr, "%s: token import: %s: %s\n", PROGRAM, file,
+                                r == -EINVAL ? "not one token (ifd_<12 hex>_<43 base64url> and "
+                                               "at most a newline)" :
+                                               strerror(-r));
+                        r = 1;
+                } else if ((r = token_table_import(t, role, name, token, replace, actor, &ti,
+                                                   &revoked)) < 0) {
+                        fprintf(stderr, "%s: token import: %s\n", PROGRAM,
+                                r == -EINVAL ? "not a token, or --name is not printable ASCII of "
+                                               "at most 64" :
+                                r == -EEXIST ? "its id is in the database with another secret or "
+                                               "role, or revoked: refused" :
+                                               strerror(-r));
+                        r = 1;
+                } else {
+                        fprintf(stderr, "%s token %s (role %s)%s\n",
+                                r == 1 ? "already registered:" : "imported", ti.id,
+                                role_to_string(ti.role),
+                                revoked ? "; revoked the others of its "
+                                          "name" :
+                                          "");
+                        r = 0;
+                }
+                explicit_bzero(token, sizeof(token));
         } else if (streq(verb, "list")) {
                 struct token_info *a = NULL;
                 size_t n = 0;
@@ -146,8 +226,8 @@ int token_cli_main(int argc, char *argv[], struct options *o)
                 } else
                         fprintf(stderr, "revoked token %s\n", argv[optind]);
         } else {
-                fprintf(stderr, "%s: token: unknown command '%s' (create, list, revoke)\n", PROGRAM,
-                        verb);
+                fprintf(stderr, "%s: token: unknown command '%s' (create, import, list, revoke)\n",
+                        PROGRAM, verb);
                 r = 2;
         }
         token_table_close(t);
