@@ -8,17 +8,18 @@ cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 ROOT=$PWD
 
 # Debian 12 packages: build, libraries, test tools (sqlite3 CLI, curl, iscsiadm from
-# open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime, and
-# qemu, kmod and cpio for the vm suite (tests/vm/README.md), tgt and libiscsi-bin for the target
-# suite (tests/target/README.md), chromium and a font for the ui suite (tests/ui/; node and npm:
-# see apt_deps).
+# open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime,
+# python3-yaml and prometheus (promtool) for the lint suite's checks of packaging/, qemu, kmod
+# and cpio for the vm suite (tests/vm/README.md), tgt and libiscsi-bin for the target suite
+# (tests/target/README.md), chromium and a font for the ui suite (tests/ui/; node and npm: see
+# apt_deps).
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libiscsi-dev
         libgnutls28-dev openssl zlib1g-dev
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3 valgrind
-        clang libclang-rt-14-dev clang-format jq prometheus
+        clang libclang-rt-14-dev clang-format jq prometheus python3-yaml
         qemu-system-x86 kmod cpio
         tgt libiscsi-bin
         chromium fonts-dejavu-core
