@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# packaging/kubernetes/register-tokens.sh (the DaemonSet's init container) against the real
-# daemon: a Secret's tokens work with their roles, a second run changes nothing, a rotated token
+# packaging/kubernetes/register-tokens.sh (the DaemonSet's init container), and so
+# `iscsi-ifaced token import`, against the real daemon: a Secret's tokens work with their roles, a second run changes nothing, a rotated token
 # revokes the old one, and a placeholder, an unknown role or a known id with another secret are
 # refused without writing anything.
 # Usage: k8s-tokens.sh PATH/TO/iscsi-ifaced   (SOURCE_ROOT from meson's test env)
@@ -18,7 +18,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for c in sqlite3 sha256sum curl openssl basenc; do
+for c in sqlite3 curl openssl basenc; do
         command -v "$c" >/dev/null || {
                 echo "SKIP: $c is missing"
                 exit 77
@@ -70,11 +70,17 @@ expect 201 "$O" POST /api/v1/ifaces "the operator token writes"
 stop
 if "$BIN" token list --db "$DB" | grep -q 'k8s-secret:viewer' &&
         [ "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE kind = 'token' AND
-                actor = 'k8s:register-tokens'")" = 4 ]; then
+                action = 'create' AND after LIKE '%imported'")" = 3 ] &&
+        [ "$(sqlite3 "$DB" "SELECT count(*) FROM audit WHERE kind = 'token' AND
+                action = 'revoke'")" = 1 ]; then
         pass "named k8s-secret:<role>, three creates and one revoke audited"
 else
         fail "token list or audit: $("$BIN" token list --db "$DB")"
 fi
+
+# No secret on a command line: the token goes by file, and no output repeats it.
+if grep -qF -- "${V2:17}" "$W/reg.log"; then fail "a secret in the script's output"; else
+        pass "no secret in the output of token import"; fi
 
 # Refusals: nothing written.
 before=$(rows)
