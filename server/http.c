@@ -139,24 +139,39 @@ static bool request_id_is_valid(const char *s)
         return n > 0;
 }
 
+/*
+ * A request id: 64 bits from a per-thread xorshift* generator seeded once from getrandom(), so
+ * a request costs no system call for it. An id must be unique, not unpredictable (it names a
+ * request in logs and audit; it grants nothing); the thread's address and a global counter in
+ * the seed keep two threads' sequences apart even without entropy early at boot.
+ */
+static uint64_t request_id_next(void)
+{
+        static atomic_uint_fast64_t seeds;
+        static _Thread_local uint64_t x;
+
+        if (x == 0) {
+                uint64_t seed = 0;
+
+                if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+                        seed = (uint64_t)clock_usec(CLOCK_MONOTONIC);
+                seed ^= (uint64_t)(uintptr_t)&x ^
+                        (atomic_fetch_add(&seeds, 1) + 1) * 0x9e3779b97f4a7c15ULL;
+                x = seed ?: 0x9e3779b97f4a7c15ULL;
+        }
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        return x * 0x2545f4914f6cdd1dULL;
+}
+
 static void request_id_generate(char ret[static 17])
 {
-        static atomic_uint_fast64_t fallback_counter;
         static const char hex[] = "0123456789abcdef";
-        uint8_t b[8];
+        uint64_t v = request_id_next();
 
-        if (getrandom(b, sizeof(b), GRND_NONBLOCK) != (ssize_t)sizeof(b)) {
-                /* Early boot without entropy: unique is all an id needs, not unpredictable. */
-                uint64_t v = (uint64_t)clock_usec(CLOCK_MONOTONIC) ^
-                             (atomic_fetch_add(&fallback_counter, 1) * 0x9e3779b97f4a7c15ULL);
-
-                memcpy(b, &v, sizeof(b));
-        }
-
-        for (size_t i = 0; i < sizeof(b); i++) {
-                ret[2 * i] = hex[b[i] >> 4];
-                ret[2 * i + 1] = hex[b[i] & 0xf];
-        }
+        for (size_t i = 0; i < 16; i++)
+                ret[i] = hex[(v >> (60 - 4 * i)) & 0xf];
         ret[16] = 0;
 }
 
