@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 ROOT=$PWD
 
-# Debian 12 packages: build, libraries, test tools (sqlite3 CLI, curl, iscsiadm from
+# Debian 12 packages: build, libraries (libsystemd: sd_notify and socket activation), the
+# Debian package's build and checks (debhelper, lintian, man-db; `package` and the package
+# suite), test tools (sqlite3 CLI, curl, iscsiadm from
 # open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime, and
 # qemu, kmod and cpio for the vm suite (tests/vm/README.md), tgt and libiscsi-bin for the target
 # suite (tests/target/README.md), chromium and a font for the ui suite (tests/ui/; node and npm:
@@ -15,7 +17,8 @@ ROOT=$PWD
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libiscsi-dev
-        libgnutls28-dev openssl zlib1g-dev
+        libgnutls28-dev openssl zlib1g-dev libsystemd-dev
+        debhelper lintian man-db
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3 valgrind
         clang libclang-rt-14-dev clang-format jq prometheus
@@ -91,6 +94,9 @@ EOF
   fuzz [SECONDS] [TARGET...]
                 clang libFuzzer build (build-fuzz/), then tests/fuzz/run.sh: each fuzz target
                 (default all) for SECONDS (default 600); \`test\` runs them all for $FUZZ_SECONDS s
+  package       deps, then the Debian package from the working tree into build-deb/
+                (dpkg-buildpackage -us -uc -b in a copy), checked with lintian --fail-on
+                error,warning,info and man --warnings; the package suite installs it
   clean         remove the build directories and ./.state
 EOF
 }
@@ -440,6 +446,33 @@ cmd_fuzz() {
         exec bash tests/fuzz/run.sh "${1:-600}" "${@:2}"
 }
 
+# cmd_package: the .deb of debian/ from the working tree (tracked and untracked files that git
+# does not ignore) in build-deb/src, the package files in build-deb/; then lintian and the man
+# page's check. build-deb/iscsi-ifaced_*.deb is what tests/package/deb.sh installs.
+cmd_package() {
+        local out=build-deb t0 deb
+
+        apt_deps
+        command -v git >/dev/null 2>&1 || die "package: git is needed to list the source files"
+        rm -rf "$out"
+        mkdir -p "$out/src"
+        git ls-files -z --cached --others --exclude-standard |
+                tar -C "$ROOT" --null -T - -cf - | tar -C "$out/src" -xf -
+        t0=$(date +%s)
+        (cd "$out/src" && dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1 ||
+                { tail -n 40 "$out/build.log" >&2; die "package: dpkg-buildpackage failed ($out/build.log)"; }
+        log "package: dpkg-buildpackage took $(($(date +%s) - t0)) s"
+        rm -rf "$out/src"
+        lintian --fail-on error,warning,info --display-info "$out"/iscsi-ifaced_*.changes ||
+                die "package: lintian found problems (above)"
+        if MANWIDTH=80 man --warnings -E UTF-8 -l packaging/iscsi-ifaced.8 2>&1 >/dev/null |
+                grep .; then
+                die "package: man --warnings complains about packaging/iscsi-ifaced.8 (above)"
+        fi
+        deb=$(ls "$out"/iscsi-ifaced_*.deb)
+        log "package: $deb"
+}
+
 cmd_clean() {
         local d
 
@@ -465,6 +498,7 @@ main() {
         bench) cmd_bench "$@" ;;
         bench-vm) cmd_bench_vm ;;
         fuzz) cmd_fuzz "$@" ;;
+        package) cmd_package ;;
         clean) cmd_clean ;;
         -h | --help | help)
                 usage
