@@ -158,6 +158,52 @@ def unit_caps(path):
     return caps
 
 
+# The file-system part of the unit, approximated in a private mount namespace (unshare -m):
+# ProtectSystem=strict (every mount read-only but /dev, /proc and /sys), ReadWritePaths= and
+# StateDirectory= (made writable again), ProtectKernelTunables= (/sys and /proc/sys read-only, then
+# the ReadWritePaths= under /sys writable), ProtectHome= and PrivateTmp= (empty tmpfs). It proves
+# itself before the exec: /usr must refuse a write, or the daemon is not started (exit 97).
+SANDBOX = r"""
+set -e
+awk '{ print $5 }' /proc/self/mountinfo | sort -u | while read -r mp; do
+        case $mp in /proc | /proc/* | /sys | /sys/* | /dev | /dev/*) continue ;; esac
+        mount -o remount,bind,ro "$mp" 2>/dev/null || true
+done
+mount -o remount,bind,ro /sys
+mount --bind /proc/sys /proc/sys
+mount -o remount,bind,ro /proc/sys
+for d in /home /root /run/user; do
+        [ -d "$d" ] && mount -t tmpfs -o ro,mode=0000 tmpfs "$d"
+done
+for d in /tmp /var/tmp; do
+        mount -t tmpfs -o mode=1777 tmpfs "$d"
+done
+while [ "$1" != -- ]; do
+        p=${1#-}
+        shift
+        [ -e "$p" ] || continue
+        mount --bind "$p" "$p"
+        mount -o remount,bind,rw "$p"
+done
+shift
+if touch /usr/.ifd-sandbox-probe 2>/dev/null; then
+        rm -f /usr/.ifd-sandbox-probe
+        echo "sandbox: /usr is writable" >&2
+        exit 97
+fi
+exec "$@"
+"""
+
+
+def unit_rw_paths(path):
+    paths = []
+    for v in unit_values(path, "ReadWritePaths"):
+        paths += v.split()
+    for v in unit_values(path, "StateDirectory"):
+        paths += ["/var/lib/" + d for d in v.split()]
+    return paths
+
+
 def setpriv_prefix(caps, no_new_privs):
     bset = "-all" + "".join(",+" + c.lower().removeprefix("cap_") for c in caps)
     argv = ["setpriv", "--bounding-set", bset, "--inh-caps", "-all"]
@@ -202,8 +248,8 @@ def call(sock_path, method, path, body=None):
 class Daemon:
     """The installed daemon: ExecStart= of the unit, under setpriv, in the namespace."""
 
-    def __init__(self, work, ns, exec_start, caps, nnp, sock_path, activate, sock_group,
-                 sock_mode, extra):
+    def __init__(self, work, ns, exec_start, caps, nnp, rw_paths, sock_path, activate,
+                 sock_group, sock_mode, extra):
         self.work = work
         self.notify_path = os.path.join(work, "notify.%d" % len(os.listdir(work)))
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -231,7 +277,9 @@ class Daemon:
             pass_fds.append(fd)
             shell = ('exec 3<&%d %d<&-; export LISTEN_FDS=1 LISTEN_PID=$$; exec "$@"'
                      % (fd, fd))
-        argv = (["ip", "netns", "exec", ns] + setpriv_prefix(caps, nnp) +
+        argv = (["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private",
+                 "sh", "-c", SANDBOX, "sandbox"] + rw_paths + ["--"] +
+                setpriv_prefix(caps, nnp) +
                 ["sh", "-c", shell, "sh"] + exec_start + extra)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
@@ -323,7 +371,7 @@ def main():
     pid = os.getpid()
     ns, peer = "ifdpkg%d" % pid, "ifdpkgp%d" % pid
     users = ["ifdpkm%d" % pid, "ifdpko%d" % pid]  # a member of the group, and an outsider
-    work = tempfile.mkdtemp(prefix="ifd-package.")
+    work = None
     daemons = []
     try:
         t0 = time.monotonic()
@@ -345,7 +393,9 @@ def main():
               "ExecStart= runs /usr/sbin/iscsi-ifaced directly: %s" % " ".join(exec_start))
         check("CAP_NET_RAW" in caps and nnp,
               "the unit's bounding set has CAP_NET_RAW, NoNewPrivileges=yes: %s" % " ".join(caps))
+        rw_paths = unit_rw_paths(UNIT)
         print("# the daemon runs under: %s" % " ".join(setpriv_prefix(caps, nnp)))
+        print("# in a mount namespace with these writable: %s" % " ".join(rw_paths))
 
         # The namespace of the daemon (pk0, 10.231.0.1) and a peer to ping (pk1, 10.231.0.2).
         for n in (ns, peer):
@@ -366,6 +416,8 @@ def main():
         run(["usermod", "-a", "-G", GROUP, users[0]], check=True)
         member_uid = pwd.getpwnam(users[0]).pw_uid
 
+        # Inside StateDirectory=, which the unit makes writable (the rest is read-only).
+        work = tempfile.mkdtemp(prefix="test.", dir="/var/lib/iscsi-ifaced")
         root = os.path.join(work, "iscsi")
         os.makedirs(root, mode=0o700)
         os.makedirs(os.path.join(work, "lock"), mode=0o700)
@@ -375,8 +427,8 @@ def main():
                  "--unix-role", "%d:viewer" % member_uid]
 
         # ---- with the unit's capabilities, the socket passed as the socket unit passes it
-        d = Daemon(work, ns, exec_start, caps, nnp, sock_path, True, sock_group, sock_mode,
-                   extra)
+        d = Daemon(work, ns, exec_start, caps, nnp, rw_paths, sock_path, True, sock_group,
+                   sock_mode, extra)
         daemons.append(d)
         if not check(d.wait_message("READY=1"), "READY=1 on NOTIFY_SOCKET (Type=notify)"):
             print(d.logtext())
@@ -400,8 +452,8 @@ def main():
         # ---- negative control: without CAP_NET_RAW, and without socket activation
         os.unlink(sock_path)
         nocap = [c for c in caps if c != "CAP_NET_RAW"]
-        d = Daemon(work, ns, exec_start, nocap, nnp, sock_path, False, sock_group, sock_mode,
-                   extra)
+        d = Daemon(work, ns, exec_start, nocap, nnp, rw_paths, sock_path, False, sock_group,
+                   sock_mode, extra)
         daemons.append(d)
         if not check(d.wait_message("READY=1"), "without activation: READY=1"):
             print(d.logtext())
@@ -442,7 +494,8 @@ def main():
             subprocess.run(["rm", "-rf", "/run/iscsi-ifaced"])
         if not state_existed:
             subprocess.run(["rm", "-rf", "/var/lib/iscsi-ifaced"])
-        subprocess.run(["rm", "-rf", work])
+        if work:
+            subprocess.run(["rm", "-rf", work])
         check(run(["dpkg-query", "-W", "-f=${db:Status-Status}", PKG]).stdout.strip()
               in ("", "not-installed"), "purged: nothing of %s is left in dpkg" % PKG)
 
