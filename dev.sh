@@ -33,7 +33,7 @@ BENCH_PACKAGES=(bc libiscsi-dev)
 
 # Suites run by `test`: all of them with gcc, unit again under valgrind, the C ones again under
 # ASan+UBSan with clang. `usage` prints these lists, so change them here only.
-GCC_SUITES=(unit integration lint compat crash vm target fault load ui)
+GCC_SUITES=(unit integration lint compat crash vm target fault load ui package)
 VALGRIND_SUITES=(unit)
 ASAN_SUITES=(unit integration load)
 NUM_PROCESSES=2
@@ -459,7 +459,7 @@ cmd_package() {
         git ls-files -z --cached --others --exclude-standard |
                 tar -C "$ROOT" --null -T - -cf - | tar -C "$out/src" -xf -
         t0=$(date +%s)
-        (cd "$out/src" && dpkg-buildpackage -us -uc -b) >"$out/build.log" 2>&1 ||
+        (cd "$out/src" && dpkg-buildpackage -us -uc -b -J) >"$out/build.log" 2>&1 ||
                 { tail -n 40 "$out/build.log" >&2; die "package: dpkg-buildpackage failed ($out/build.log)"; }
         log "package: dpkg-buildpackage took $(($(date +%s) - t0)) s"
         rm -rf "$out/src"
