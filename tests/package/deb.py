@@ -275,8 +275,8 @@ class Daemon:
             self.listen.listen(64)
             fd = self.listen.fileno()
             pass_fds.append(fd)
-            shell = ('exec 3<&%d %d<&-; export LISTEN_FDS=1 LISTEN_PID=$$; exec "$@"'
-                     % (fd, fd))
+            move = "" if fd == 3 else "exec 3<&%d %d<&-; " % (fd, fd)
+            shell = move + 'export LISTEN_FDS=1 LISTEN_PID=$$; exec "$@"'
         argv = (["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private",
                  "sh", "-c", SANDBOX, "sandbox"] + rw_paths + ["--"] +
                 setpriv_prefix(caps, nnp) +
