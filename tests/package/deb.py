@@ -251,6 +251,7 @@ class Daemon:
     def __init__(self, work, ns, exec_start, caps, nnp, rw_paths, sock_path, activate,
                  sock_group, sock_mode, extra):
         self.work = work
+        self.ns = ns
         self.notify_path = os.path.join(work, "notify.%d" % len(os.listdir(work)))
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.notify.bind(self.notify_path)
@@ -389,6 +390,12 @@ def main():
         sock_path = unit_values(SOCKET_UNIT, "ListenStream")[-1]
         sock_group = unit_values(SOCKET_UNIT, "SocketGroup")[-1]
         sock_mode = int(unit_values(SOCKET_UNIT, "SocketMode")[-1], 8)
+        # The conffile's listeners are used as they are (the daemon has a network namespace of
+        # its own, so 127.0.0.1:8080 is free); its unix listener must be the socket unit's.
+        conf_listen = unit_values("/etc/iscsi-ifaced.conf", "listen")
+        check("unix:" + sock_path in conf_listen,
+              "the conffile listens on the socket unit's ListenStream= (%s)"
+              % ", ".join(conf_listen))
         check(exec_start[0] == "/usr/sbin/iscsi-ifaced" and "sh" not in exec_start[0],
               "ExecStart= runs /usr/sbin/iscsi-ifaced directly: %s" % " ".join(exec_start))
         check("CAP_NET_RAW" in caps and nnp,
@@ -423,8 +430,7 @@ def main():
         os.makedirs(os.path.join(work, "lock"), mode=0o700)
         # The host's own db root, db and lock dir stay untouched; everything else is the unit's.
         extra = ["--iscsi-root", root, "--db", os.path.join(work, "ifaced.db"),
-                 "--lock-dir", os.path.join(work, "lock"), "--listen", "unix:" + sock_path,
-                 "--unix-role", "%d:viewer" % member_uid]
+                 "--lock-dir", os.path.join(work, "lock"), "--unix-role", "%d:viewer" % member_uid]
 
         # ---- with the unit's capabilities, the socket passed as the socket unit passes it
         d = Daemon(work, ns, exec_start, caps, nnp, rw_paths, sock_path, True, sock_group,
@@ -542,6 +548,10 @@ def features(d, sock_path, users, member_uid):
     st, b = call(sock_path, "GET", "/api/v1/whoami")
     check(st == 200 and isinstance(b, dict) and b.get("role") == "admin",
           "uid 0 on the socket is admin (%d %.200r)" % (st, b))
+    r = run(["ip", "netns", "exec", d.ns, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+             "http://127.0.0.1:8080/api/v1/ifaces"])
+    check(r.stdout == "401", "the conffile's TCP listener 127.0.0.1:8080 wants a token (%s)"
+          % r.stdout)
 
     # Inventory: the namespace's NIC with its address, and the HBA list.
     st, b = call(sock_path, "GET", "/api/v1/nics")
