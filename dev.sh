@@ -7,18 +7,18 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 ROOT=$PWD
 
-# Debian 12 packages: build, libraries (libsystemd: sd_notify and socket activation), the
-# Debian package's build and checks (debhelper, lintian, man-db; `package` and the package
-# suite), test tools (sqlite3 CLI, curl, iscsiadm from
-# open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime, and
-# qemu, kmod and cpio for the vm suite (tests/vm/README.md), tgt and libiscsi-bin for the target
-# suite (tests/target/README.md), chromium and a font for the ui suite (tests/ui/; node and npm:
-# see apt_deps).
+# Debian 12 packages: build, libraries (libsystemd: sd_notify and socket activation), the Debian
+# package's build and checks (debhelper, lintian, man-db; `package` and the package suite, which
+# applies the unit's syscall filter with python3-seccomp), test tools (sqlite3 CLI, curl, iscsiadm
+# from open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime,
+# and qemu, kmod and cpio for the vm suite (tests/vm/README.md), tgt and libiscsi-bin for the
+# target suite (tests/target/README.md), chromium and a font for the ui suite (tests/ui/; node and
+# npm: see apt_deps).
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libiscsi-dev
         libgnutls28-dev openssl zlib1g-dev libsystemd-dev
-        debhelper lintian man-db
+        debhelper lintian man-db python3-seccomp
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3 valgrind
         clang libclang-rt-14-dev clang-format jq prometheus

@@ -30,6 +30,7 @@ import os
 import pwd
 import re
 import shlex
+import shutil
 import signal
 import socket
 import stat
@@ -204,6 +205,20 @@ def unit_rw_paths(path):
     return paths
 
 
+def seccomp_prefix(path, helper):
+    """The unit's SystemCallFilter=, SystemCallErrorNumber= and RestrictAddressFamilies= through
+    seccomp-exec.py (Debian's python3-seccomp, hence /usr/bin/python3)."""
+    argv = ["/usr/bin/python3", helper]
+    for v in unit_values(path, "SystemCallFilter"):
+        argv += ["--filter", v]
+    for v in unit_values(path, "SystemCallErrorNumber")[-1:]:
+        argv += ["--errno", v]
+    fams = unit_values(path, "RestrictAddressFamilies")
+    if fams:
+        argv += ["--families", " ".join(fams)]
+    return argv + ["--"]
+
+
 def setpriv_prefix(caps, no_new_privs):
     bset = "-all" + "".join(",+" + c.lower().removeprefix("cap_") for c in caps)
     argv = ["setpriv", "--bounding-set", bset, "--inh-caps", "-all"]
@@ -248,7 +263,7 @@ def call(sock_path, method, path, body=None):
 class Daemon:
     """The installed daemon: ExecStart= of the unit, under setpriv, in the namespace."""
 
-    def __init__(self, work, ns, exec_start, caps, nnp, rw_paths, sock_path, activate,
+    def __init__(self, work, ns, exec_start, caps, nnp, rw_paths, seccomp, sock_path, activate,
                  sock_group, sock_mode, extra):
         self.work = work
         self.ns = ns
@@ -280,7 +295,7 @@ class Daemon:
             shell = move + 'export LISTEN_FDS=1 LISTEN_PID=$$; exec "$@"'
         argv = (["ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private",
                  "sh", "-c", SANDBOX, "sandbox"] + rw_paths + ["--"] +
-                setpriv_prefix(caps, nnp) +
+                setpriv_prefix(caps, nnp) + seccomp +
                 ["sh", "-c", shell, "sh"] + exec_start + extra)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env,
@@ -351,6 +366,11 @@ def main():
                    for d in os.environ.get("PATH", "/usr/bin:/bin").split(":") + ["/usr/sbin",
                                                                                  "/sbin"]):
             skip("%s missing (./dev.sh deps installs it)" % tool)
+
+    if run(["/usr/bin/python3", "-c", "import seccomp"]).returncode != 0:
+        bad("Debian's python3-seccomp is missing (./dev.sh deps installs it): the unit's "
+            "SystemCallFilter= cannot be applied")
+        return
 
     lock = open(LOCK, "w")
     fcntl.flock(lock, fcntl.LOCK_EX)  # one installer of the package on this host at a time
@@ -428,13 +448,20 @@ def main():
         root = os.path.join(work, "iscsi")
         os.makedirs(root, mode=0o700)
         os.makedirs(os.path.join(work, "lock"), mode=0o700)
+        # The seccomp helper where the sandbox shows it (a checkout under /root would be hidden
+        # by the ProtectHome= tmpfs).
+        helper = os.path.join(work, "seccomp-exec.py")
+        shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "seccomp-exec.py"),
+                    helper)
+        seccomp = seccomp_prefix(UNIT, helper)
+        print("# under the unit's syscall filter: %s" % " ".join(seccomp[2:-1]))
         # The host's own db root, db and lock dir stay untouched; everything else is the unit's.
         extra = ["--iscsi-root", root, "--db", os.path.join(work, "ifaced.db"),
                  "--lock-dir", os.path.join(work, "lock"), "--unix-role", "%d:viewer" % member_uid]
 
         # ---- with the unit's capabilities, the socket passed as the socket unit passes it
-        d = Daemon(work, ns, exec_start, caps, nnp, rw_paths, sock_path, True, sock_group,
-                   sock_mode, extra)
+        d = Daemon(work, ns, exec_start, caps, nnp, rw_paths, seccomp, sock_path, True,
+                   sock_group, sock_mode, extra)
         daemons.append(d)
         if not check(d.wait_message("READY=1"), "READY=1 on NOTIFY_SOCKET (Type=notify)"):
             print(d.logtext())
@@ -458,8 +485,8 @@ def main():
         # ---- negative control: without CAP_NET_RAW, and without socket activation
         os.unlink(sock_path)
         nocap = [c for c in caps if c != "CAP_NET_RAW"]
-        d = Daemon(work, ns, exec_start, nocap, nnp, rw_paths, sock_path, False, sock_group,
-                   sock_mode, extra)
+        d = Daemon(work, ns, exec_start, nocap, nnp, rw_paths, seccomp, sock_path, False,
+                   sock_group, sock_mode, extra)
         daemons.append(d)
         if not check(d.wait_message("READY=1"), "without activation: READY=1"):
             print(d.logtext())
