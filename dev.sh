@@ -94,7 +94,7 @@ EOF
   fuzz [SECONDS] [TARGET...]
                 clang libFuzzer build (build-fuzz/), then tests/fuzz/run.sh: each fuzz target
                 (default all) for SECONDS (default 600); \`test\` runs them all for $FUZZ_SECONDS s
-  package       deps, then the Debian package from the working tree into build-deb/
+  package       apt deps, then the Debian package from the working tree into build-deb/
                 (dpkg-buildpackage -us -uc -b in a copy), checked with lintian --fail-on
                 error,warning,info and man --warnings; the package suite installs it
   clean         remove the build directories and ./.state
