@@ -7,16 +7,19 @@ set -euo pipefail
 cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")"
 ROOT=$PWD
 
-# Debian 12 packages: build, libraries, test tools (sqlite3 CLI, curl, iscsiadm from
-# open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime,
-# python3-yaml and prometheus (promtool) for the lint suite's checks of packaging/, qemu, kmod
-# and cpio for the vm suite (tests/vm/README.md), tgt and libiscsi-bin for the target suite
+# Debian 12 packages: build, libraries (libsystemd: sd_notify and socket activation), the Debian
+# package's build and checks (debhelper, lintian, man-db; `package` and the package suite, which
+# applies the unit's syscall filter with python3-seccomp), test tools (sqlite3 CLI, curl, iscsiadm
+# from open-iscsi, unshare from util-linux, ip from iproute2), clang with its sanitizer runtime,
+# python3-yaml and prometheus (promtool) for the lint suite's checks of packaging/, qemu, kmod and
+# cpio for the vm suite (tests/vm/README.md), tgt and libiscsi-bin for the target suite
 # (tests/target/README.md), chromium and a font for the ui suite (tests/ui/; node and npm: see
 # apt_deps).
 PACKAGES=(
         build-essential pkg-config meson ninja-build python3
         libmicrohttpd-dev libjansson-dev libsqlite3-dev libnl-3-dev libnl-route-3-dev libiscsi-dev
-        libgnutls28-dev openssl zlib1g-dev
+        libgnutls28-dev openssl zlib1g-dev libsystemd-dev
+        debhelper lintian man-db python3-seccomp
         libcmocka-dev libcurl4-openssl-dev
         curl open-iscsi util-linux iproute2 sqlite3 valgrind
         clang libclang-rt-14-dev clang-format jq prometheus python3-yaml
@@ -31,7 +34,7 @@ BENCH_PACKAGES=(bc libiscsi-dev)
 
 # Suites run by `test`: all of them with gcc, unit again under valgrind, the C ones again under
 # ASan+UBSan with clang. `usage` prints these lists, so change them here only.
-GCC_SUITES=(unit integration lint compat crash vm target fault load ui)
+GCC_SUITES=(unit integration lint compat crash vm target fault load ui package)
 VALGRIND_SUITES=(unit)
 ASAN_SUITES=(unit integration load)
 NUM_PROCESSES=2
@@ -92,6 +95,9 @@ EOF
   fuzz [SECONDS] [TARGET...]
                 clang libFuzzer build (build-fuzz/), then tests/fuzz/run.sh: each fuzz target
                 (default all) for SECONDS (default 600); \`test\` runs them all for $FUZZ_SECONDS s
+  package       apt deps, then the Debian package from the working tree into build-deb/
+                (dpkg-buildpackage -us -uc -b in a copy), checked with lintian --fail-on
+                error,warning,info and man --warnings; the package suite installs it
   clean         remove the build directories and ./.state
 EOF
 }
@@ -441,6 +447,33 @@ cmd_fuzz() {
         exec bash tests/fuzz/run.sh "${1:-600}" "${@:2}"
 }
 
+# cmd_package: the .deb of debian/ from the working tree (tracked and untracked files that git
+# does not ignore) in build-deb/src, the package files in build-deb/; then lintian and the man
+# page's check. build-deb/iscsi-ifaced_*.deb is what tests/package/deb.sh installs.
+cmd_package() {
+        local out=build-deb t0 deb
+
+        apt_deps
+        command -v git >/dev/null 2>&1 || die "package: git is needed to list the source files"
+        rm -rf "$out"
+        mkdir -p "$out/src"
+        git ls-files -z --cached --others --exclude-standard |
+                tar -C "$ROOT" --null -T - -cf - | tar -C "$out/src" -xf -
+        t0=$(date +%s)
+        (cd "$out/src" && dpkg-buildpackage -us -uc -b -J) >"$out/build.log" 2>&1 ||
+                { tail -n 40 "$out/build.log" >&2; die "package: dpkg-buildpackage failed ($out/build.log)"; }
+        log "package: dpkg-buildpackage took $(($(date +%s) - t0)) s"
+        rm -rf "$out/src"
+        lintian --fail-on error,warning,info --display-info "$out"/iscsi-ifaced_*.changes ||
+                die "package: lintian found problems (above)"
+        if MANWIDTH=80 man --warnings -E UTF-8 -l packaging/iscsi-ifaced.8 2>&1 >/dev/null |
+                grep .; then
+                die "package: man --warnings complains about packaging/iscsi-ifaced.8 (above)"
+        fi
+        deb=$(ls "$out"/iscsi-ifaced_*.deb)
+        log "package: $deb"
+}
+
 cmd_clean() {
         local d
 
@@ -466,6 +499,7 @@ main() {
         bench) cmd_bench "$@" ;;
         bench-vm) cmd_bench_vm ;;
         fuzz) cmd_fuzz "$@" ;;
+        package) cmd_package ;;
         clean) cmd_clean ;;
         -h | --help | help)
                 usage

@@ -1124,6 +1124,21 @@ static int listen_unix(struct http_server *s, const char *path, char **msg)
         return 0;
 }
 
+/* A socket of the service manager's (a socket unit): its file and mode are the unit's, and it
+ * stays bound after we stop, so that the next connection starts us again. */
+static int listen_unix_inherited(struct http_server *s, const char *path, int fd, char **msg)
+{
+        s->unix_path = strdup(path);
+        if (!s->unix_path) {
+                (void)close(fd);
+                return -ENOMEM;
+        }
+        s->is_unix = true;
+        s->unix_bound = false;
+        s->listen_fd = fd;
+        return 0;
+}
+
 static void unix_remove(struct http_server *s)
 {
         struct stat st;
@@ -1187,7 +1202,9 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
         atomic_init(&s->suspended, 0);
         atomic_init(&s->stopping, false);
 
-        if (strncmp(cfg->listen, "unix:", 5) == 0)
+        if (strncmp(cfg->listen, "unix:", 5) == 0 && cfg->inherited_fd >= 3)
+                r = listen_unix_inherited(s, cfg->listen + 5, cfg->inherited_fd, &msg);
+        else if (strncmp(cfg->listen, "unix:", 5) == 0)
                 r = listen_unix(s, cfg->listen + 5, &msg);
         else
                 r = listen_inet(s, cfg->listen, &msg);

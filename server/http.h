@@ -24,6 +24,9 @@ struct http_config {
         unsigned max_connections; /* in all, 0 = HTTP_MAX_CONNECTIONS */
         const struct web *web;    /* the UI's files (borrowed; server/web.h), NULL: no UI */
         bool metrics_only;        /* --metrics-listen: GET /metrics only; open if loopback/unix */
+        /* unix: only: a listening socket of that path passed by the service manager (>= 3, owned
+         * from then on; server/notify.h), served as it is and never unlinked; 0: bind it here */
+        int inherited_fd;
 };
 
 /*

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "macro.h"
+#include "notify.h"
 #include "options.h"
 #include "tls.h"
 #include "web.h"
@@ -158,12 +159,13 @@ static void raise_nofile(void)
                 log_debug_errno(errno, "cannot raise RLIMIT_NOFILE, ignoring");
 }
 
-static void log_listening(const char *listen, unsigned port, bool tls)
+static void log_listening(const char *listen, unsigned port, bool tls, bool inherited)
 {
         const char *colon;
 
         if (strncmp(listen, "unix:", 5) == 0) {
-                log_info("listening on %s", listen);
+                log_info("listening on %s%s", listen,
+                         inherited ? " (passed by the service manager)" : "");
                 return;
         }
 
@@ -333,6 +335,9 @@ static int run(const struct options *o, const sigset_t *mask)
 
         for (size_t i = 0; i < o->n_listen; i++) {
                 _cleanup_(freep) char *http_msg = NULL;
+                int inherited = listen_is_unix(o->listen[i]) ?
+                                        notify_listen_fd_take_unix(o->listen[i] + 5) :
+                                        -ENOENT;
 
                 r = http_start(
                         &(const struct http_config){
@@ -344,6 +349,7 @@ static int run(const struct options *o, const sigset_t *mask)
                                 .idle_timeout_s = o->idle_timeout_s,
                                 .max_connections = o->max_connections,
                                 .web = web,
+                                .inherited_fd = inherited >= 0 ? inherited : 0,
                         },
                         a, &servers[i], &http_msg);
                 if (r < 0) {
@@ -355,8 +361,9 @@ static int run(const struct options *o, const sigset_t *mask)
                 if (!port && !listen_is_unix(o->listen[i]))
                         port = http_port(servers[i]);
                 log_listening(o->listen[i], http_port(servers[i]),
-                              tls && !listen_is_unix(o->listen[i]));
+                              tls && !listen_is_unix(o->listen[i]), inherited >= 0);
         }
+        notify_listen_fds_close_unused();
 
         if (o->metrics_listen) {
                 _cleanup_(freep) char *http_msg = NULL;
@@ -380,7 +387,7 @@ static int run(const struct options *o, const sigset_t *mask)
                         goto finish;
                 }
                 log_listening(o->metrics_listen, http_port(servers[o->n_listen]),
-                              tls && !listen_is_unix(o->metrics_listen));
+                              tls && !listen_is_unix(o->metrics_listen), false);
         }
 
         if (o->port_file) {
@@ -392,6 +399,9 @@ static int run(const struct options *o, const sigset_t *mask)
                 }
                 port_file_written = true;
         }
+
+        /* Type=notify: every listener accepts now. */
+        notify_ready("serving");
 
         for (;;) {
                 int sig;
@@ -411,6 +421,7 @@ static int run(const struct options *o, const sigset_t *mask)
                 }
 
                 if (sig == SIGHUP) {
+                        notify_reloading();
                         r = engine_rescan(e);
                         if (r == -ETIMEDOUT) {
                                 char holder[200];
@@ -435,15 +446,18 @@ static int run(const struct options *o, const sigset_t *mask)
                                         log_info("SIGHUP: reloaded the TLS certificate '%s'",
                                                  o->tls_cert);
                         }
+                        notify_ready("serving");
                         continue;
                 }
 
                 log_info("%s received, stopping", signal_name(sig));
+                notify_stopping();
                 ret = 0;
                 break;
         }
 
 finish:
+        notify_listen_fds_close_unused(); /* a failed start may not have reached them */
         /* Checks and delayed answers end now: their suspended requests answer and drain. */
         if (a)
                 api_shutdown(a);
@@ -514,6 +528,9 @@ int main(int argc, char *argv[])
         (void)umask(0077);
 
         raise_nofile();
+
+        /* Before any thread starts: this unsets LISTEN_FDS and LISTEN_PID. */
+        (void)notify_listen_fds_collect();
 
         return run(&o, &mask);
 }

@@ -247,6 +247,10 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                         o->n_listen = 0; /* the command line replaces the config's listeners */
                         o->listen_from_cmdline = true;
                 }
+                if (from_config && !o->listen_from_config && !o->listen_from_cmdline) {
+                        o->n_listen = 0; /* the file's listeners replace the default one */
+                        o->listen_from_config = true;
+                }
                 if (o->n_listen >= LISTEN_MAX)
                         return usage_error(name, v, "at most " STRINGIFY(LISTEN_MAX) " listeners");
                 o->listen[o->n_listen++] = v;

@@ -40,6 +40,7 @@ struct options {
         const char *listen[LISTEN_MAX];
         size_t n_listen;
         bool listen_from_cmdline; /* the command line's --listen replaces the config file's */
+        bool listen_from_config;  /* the config file's first listen replaces the default */
         const char *port_file;
         const char *metrics_listen; /* a listener of GET /metrics alone, or NULL */
         const char *iscsi_root;

@@ -42,6 +42,11 @@ P=$(cat "$W/port")
         pass "a repeated key repeats: the unix listener too" || fail "health over the unix socket"
 grep -F "listening on unix:$W/sock" "$W/log" >/dev/null && pass "both listeners logged" ||
         fail "log: $(cat "$W/log")"
+# The file's listeners replace the default 127.0.0.1:8080 (the packaged config lists it itself:
+# kept as well, it was bound twice and the unit's start failed with "Address already in use").
+[ "$(grep -c "listening on" "$W/log")" = 2 ] && ! grep -F "listening on 127.0.0.1:8080" "$W/log" \
+        >/dev/null && pass "the file's listeners replace the default one" ||
+        fail "listeners: $(grep "listening on" "$W/log")"
 stop
 
 # The command line after --config wins: auth back on.
