@@ -330,6 +330,7 @@ void harness_record_curl(void *curl, const char *client, const char *headers, si
 int harness_contract_check(void)
 {
         const char *src = getenv("SOURCE_ROOT");
+        static unsigned n_checked;
         char script[1024], done[1100];
         int status = 0;
         pid_t pid;
@@ -353,7 +354,7 @@ int harness_contract_check(void)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
                 ;
         /* Kept for a look after a failure; a new file for the next test either way. */
-        snprintf(done, sizeof(done), "%s.%s", record_path,
+        snprintf(done, sizeof(done), "%s.%u.%s", record_path, ++n_checked,
                  WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "failed");
         if (rename(record_path, done) < 0)
                 (void)unlink(record_path);
