@@ -318,6 +318,12 @@ void harness_record_curl(void *curl, const char *client, const char *headers, si
                 atexit(record_at_exit);
         }
         fd = open(record_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0 && errno == EACCES) {
+                /* A child that dropped its privileges (a request as nobody): not recorded. */
+                pthread_mutex_unlock(&record_lock);
+                free(line);
+                return;
+        }
         if (fd < 0)
                 harness_broken("open %s: %s", record_path, strerror(errno));
         if (dprintf(fd, "%s\n", line) < 0)
@@ -325,6 +331,57 @@ void harness_record_curl(void *curl, const char *client, const char *headers, si
         close(fd);
         pthread_mutex_unlock(&record_lock);
         free(line);
+}
+
+static size_t capture_append(char **buf, size_t *len, const char *p, size_t n)
+{
+        char *d = realloc(*buf, *len + n + 1);
+
+        if (!d)
+                return 0;
+        memcpy(d + *len, p, n);
+        *len += n;
+        d[*len] = 0;
+        *buf = d;
+        return n;
+}
+
+static size_t capture_body(char *p, size_t size, size_t n, void *userdata)
+{
+        struct harness_capture *cap = userdata;
+
+        return capture_append(&cap->body, &cap->body_len, p, size * n);
+}
+
+static size_t capture_header(char *p, size_t size, size_t n, void *userdata)
+{
+        struct harness_capture *cap = userdata;
+        size_t len = size * n;
+
+        if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new answer (after a 100) */
+                cap->headers_len = 0;
+                return len;
+        }
+        if (len <= 2 && (p[0] == '\r' || p[0] == '\n'))
+                return len;
+        return capture_append(&cap->headers, &cap->headers_len, p, len) == len ? len : 0;
+}
+
+void harness_capture_start(void *curl, struct harness_capture *cap)
+{
+        *cap = (struct harness_capture){};
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, capture_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, cap);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, capture_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, cap);
+}
+
+void harness_capture_record(void *curl, const char *client, struct harness_capture *cap)
+{
+        harness_record_curl(curl, client, cap->headers, cap->headers_len, cap->body, cap->body_len);
+        free(cap->headers);
+        free(cap->body);
+        *cap = (struct harness_capture){};
 }
 
 int harness_contract_check(void)

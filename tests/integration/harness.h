@@ -93,6 +93,18 @@ void hresp_done(struct hresp *r);
  */
 void harness_record_curl(void *curl, const char *client, const char *headers, size_t headers_len,
                          const char *body, size_t body_len);
+/*
+ * For a test's own libcurl handle: harness_capture_start() makes it keep the answer's header lines
+ * and body in cap; harness_capture_record() records the finished exchange (as
+ * harness_record_curl) and frees what cap holds.
+ */
+struct harness_capture {
+        char *headers, *body;
+        size_t headers_len, body_len;
+};
+void harness_capture_start(void *curl, struct harness_capture *cap);
+void harness_capture_record(void *curl, const char *client, struct harness_capture *cap);
+
 /* Check the record so far and start it afresh: 0 when every answer is allowed (or nothing was
  * recorded), -1 when not (the checker names each). */
 int harness_contract_check(void);
