@@ -114,11 +114,16 @@ as_root() {
 }
 
 # cmd_deps [EXTRA PACKAGES...]: install what is missing of PACKAGES and the extras, node and npm
-# if their commands are missing, then tests/ui/node_modules (npm ci, from the lock file).
+# if their commands are missing, then tests/ui/node_modules and tests/contract/node_modules (npm
+# ci, from each lock file).
 cmd_deps() {
         apt_deps "$@"
         if ! tests/ui/npm-ci.sh; then
                 log "warning: npm ci in tests/ui failed: the ui suite will try again (and fail)"
+        fi
+        if ! tests/contract/npm-ci.sh; then
+                log "warning: npm ci in tests/contract failed: the lint and integration suites" \
+                        "check answers against openapi.yaml with it, and will fail"
         fi
 }
 

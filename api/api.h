@@ -119,6 +119,13 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
 void api_problem(struct api_response *resp, int r, const char *detail, const char *field,
                  const char *request_id);
 
+/*
+ * The same for a status that no engine failure maps to: 414 and 431, the size limits of the
+ * request line and headers that server/ enforces (docs/security.md "Limits").
+ */
+void api_problem_status(struct api_response *resp, int status, const char *detail,
+                        const char *request_id);
+
 /* Release what resp owns. */
 void api_response_done(struct api_response *resp);
 

@@ -338,6 +338,7 @@ static int reply_run(struct call *c, int status)
 {
         struct discovery_run *run = NULL;
         struct sbuf b = {};
+        char location[64];
         int r;
 
         r = engine_discovery_get(c->api->engine, c->param, &run);
@@ -346,8 +347,13 @@ static int reply_run(struct call *c, int status)
         if (r < 0)
                 return r;
         write_run(&b, run);
+        snprintf(location, sizeof(location), "/api/v1/discovery/%s", run->id);
         discovery_run_unref(run);
-        return call_reply_json(c, status, &b);
+        r = call_reply_json(c, status, &b);
+        /* A cancel requested (202) says where to follow it, as every 202 does. */
+        if (r >= 0 && status == 202)
+                r = resp_add_header(c->resp, "Location", location);
+        return r;
 }
 
 int discovery_get(struct call *c)

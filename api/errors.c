@@ -19,9 +19,11 @@ static const struct {
         { 409, "conflict", "Conflict" },
         { 412, "precondition-failed", "Precondition failed" },
         { 413, "payload-too-large", "Request body too large" },
+        { 414, "uri-too-long", "URI too long" },
         { 415, "unsupported-media-type", "Unsupported media type" },
         { 422, "idempotency-key-reused", "Idempotency-Key reused with another request" },
         { 429, "rate-limited", "Too many requests" },
+        { 431, "headers-too-large", "Request header fields too large" },
         { 500, "internal", "Internal error" },
         { 501, "not-implemented", "Not implemented" },
         { 503, "unavailable", "Service unavailable" },
@@ -148,6 +150,13 @@ void api_problem(struct api_response *resp, int r, const char *detail, const cha
 {
         *resp = (struct api_response){};
         errors_answer(resp, r, detail, field, request_id);
+}
+
+void api_problem_status(struct api_response *resp, int status, const char *detail,
+                        const char *request_id)
+{
+        *resp = (struct api_response){};
+        errors_problem(resp, status, detail, NULL, request_id);
 }
 
 void errors_from_call(struct call *c, int r)

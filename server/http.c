@@ -35,9 +35,48 @@
 #include "macro.h"
 
 #define HTTP_LISTEN_BACKLOG 1024
-#define HTTP_MEMORY_LIMIT   (32 * 1024) /* per connection: request line + headers */
-#define HTTP_MAX_ARGS       32          /* query arguments handed to the api */
+/*
+ * The size limits of a request's head (docs/security.md "Limits"), enforced in the first handler
+ * call so that the answer is ours (problem+json with a request id): the request target, the
+ * request line and header fields together (counted as on the wire: "name: value\r\n"), and
+ * the header fields and cookies together (what libmicrohttpd keeps a record of each).
+ */
+#define HTTP_MAX_URI        (8 * 1024)
+#define HTTP_MAX_HEAD       (32 * 1024)
+#define HTTP_MAX_FIELDS     100
+/*
+ * libmicrohttpd 0.9.75 keeps a request's head in one memory pool per connection and answers
+ * with its own HTML 414 or 431 when the pool runs out before the head is complete; the access
+ * handler is never called then. The pool is sized so that no request within the limits above
+ * can get there, and a request over them gets our answer while its head is at most
+ * HTTP_OURS_HEAD bytes on the wire with at most HTTP_OURS_RECORDS header fields, query
+ * arguments and cookies:
+ *   - the read buffer starts at half the pool (connection.c, try_grow_read_buffer() and
+ *     MHD_connection_handle_idle's pool reset) and holds the whole head, parsed in place: a
+ *     head that fits in it is read without growing it;
+ *   - the other half takes what is allocated from the pool's end while the head is parsed, a
+ *     struct MHD_HTTP_Header per header field, query argument and cookie, and a copy of the
+ *     Cookie header, then the answer's status line and headers (under 4 KiB);
+ * so half the pool >= HTTP_OURS_HEAD, and >= the records + HTTP_OURS_HEAD (the Cookie copy) +
+ * the answer (asserted below). A larger head still gets libmicrohttpd's HTML answer, and its
+ * connection closes.
+ * Pools over 32 KiB are mmap()ed: only the pages a request touches are resident.
+ */
+#define HTTP_OURS_HEAD      (64 * 1024)
+#define HTTP_OURS_RECORDS   900
+#define HTTP_MHD_RECORD     64 /* sizeof(struct MHD_HTTP_Header), 56, rounded up to the pool's 16 */
+#define HTTP_MHD_ANSWER     (4 * 1024)
+#define HTTP_MEMORY_LIMIT   (256 * 1024)
+_Static_assert(HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_HEAD &&
+                       HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_RECORDS * HTTP_MHD_RECORD +
+                                                        HTTP_OURS_HEAD + HTTP_MHD_ANSWER,
+               "the pool holds every head that gets our 414 or 431");
+
+#define HTTP_MAX_ARGS       32 /* query arguments handed to the api */
 #define HTTP_REQUEST_ID_MAX 64
+_Static_assert(HTTP_MAX_HEAD <= HTTP_OURS_HEAD && HTTP_MAX_URI <= HTTP_MAX_HEAD &&
+                       HTTP_MAX_FIELDS + HTTP_MAX_ARGS <= HTTP_OURS_RECORDS,
+               "a request within the limits never meets libmicrohttpd's own");
 
 struct http_server {
         struct MHD_Daemon *daemon;
@@ -71,6 +110,7 @@ struct http_request {
         bool started;              /* the access handler has been called once */
         bool counted;              /* included in server->in_flight */
         bool path_has_nul;         /* "%00" in the raw path: the decoded one is cut short */
+        size_t uri_len;            /* the request target as received (before decoding) */
         const char *bad_arg;       /* set: refuse the query (reason below) */
         const char *bad_arg_field; /* the argument to name in the problem, or NULL */
         char *body;                /* NUL-terminated for convenience, body_len bytes */
@@ -81,6 +121,7 @@ struct http_request {
         struct MHD_Connection *conn;
         int held_fd; /* a TLS socket whose end of stream is held back (tls_eof_hold), or -1 */
         char request_id[HTTP_REQUEST_ID_MAX + 1];
+        char refusal[128]; /* the detail of a 414 or 431 */
         struct api_arg args[HTTP_MAX_ARGS];
         size_t n_args;
         int64_t start_usec;
@@ -276,6 +317,8 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
         req->start_usec = clock_usec(CLOCK_MONOTONIC);
         req->held_fd = -1;
 
+        req->uri_len = strlen(uri);
+
         /* MHD decodes "%00" in place, which ends the C string it hands us as the path. */
         nul = strstr(uri, "%00");
         req->path_has_nul = nul && !memchr(uri, '?', (size_t)(nul - uri));
@@ -285,6 +328,8 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 
 struct header_scan {
         unsigned n_content_length, n_transfer_encoding, n_authorization;
+        size_t n_fields;            /* header fields and cookies */
+        size_t head_bytes;          /* "name: value\r\n" of each header field */
         const char *content_length; /* the first one */
         bool content_length_differs;
 };
@@ -294,9 +339,10 @@ static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, cons
 {
         struct header_scan *hs = cls;
 
-        (void)kind;
-        (void)key_size;
-        (void)value_size;
+        hs->n_fields++;
+        if (kind == MHD_COOKIE_KIND)
+                return MHD_YES; /* its bytes are counted in its Cookie header */
+        hs->head_bytes += key_size + 2 + value_size + 2;
 
         if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
                 if (hs->n_content_length++ == 0)
@@ -318,10 +364,11 @@ static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, cons
  * had sent all of it (or never, if it does not). Returns the reason (a constant), or NULL.
  */
 static const char *request_start(struct http_request *req, struct MHD_Connection *conn,
-                                 int *ret_err)
+                                 const char *method, const char *version, int *ret_err)
 {
         struct header_scan hs = {};
         const char *te, *hdr;
+        size_t head;
 
         req->started = true;
         req->counted = true;
@@ -333,8 +380,33 @@ static const char *request_start(struct http_request *req, struct MHD_Connection
         else
                 request_id_generate(req->request_id);
 
-        (void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_scan_header, &hs);
+        (void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND | MHD_COOKIE_KIND, http_scan_header,
+                                          &hs);
         te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+        /* The size of the head first: an answer to these closes the connection anyway. */
+        head = strlen(method) + 1 + req->uri_len + 1 + strlen(version) + 2 + hs.head_bytes + 2;
+        if (req->uri_len > HTTP_MAX_URI) {
+                snprintf(req->refusal, sizeof(req->refusal),
+                         "the request target is %zu bytes; at most %d are accepted", req->uri_len,
+                         HTTP_MAX_URI);
+                *ret_err = 414;
+                return req->refusal;
+        }
+        if (head > HTTP_MAX_HEAD) {
+                snprintf(req->refusal, sizeof(req->refusal),
+                         "the request line and headers are %zu bytes; at most %d are accepted",
+                         head, HTTP_MAX_HEAD);
+                *ret_err = 431;
+                return req->refusal;
+        }
+        if (hs.n_fields > HTTP_MAX_FIELDS) {
+                snprintf(req->refusal, sizeof(req->refusal),
+                         "the request has %zu header fields and cookies; at most %d are accepted",
+                         hs.n_fields, HTTP_MAX_FIELDS);
+                *ret_err = 431;
+                return req->refusal;
+        }
 
         *ret_err = -EINVAL;
         if (hs.content_length_differs)
@@ -681,8 +753,6 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
         struct MHD_Response *r;
         int status;
 
-        (void)version;
-
         if (!req)
                 return MHD_NO; /* out of memory in http_uri_log(): close the connection */
 
@@ -692,12 +762,19 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
          */
         if (!req->started) {
                 int err = 0;
-                const char *refused = request_start(req, conn, &err);
+                const char *refused = request_start(req, conn, method, version, &err);
 
                 if (!refused)
                         return MHD_YES;
                 /* Answered before the body: the connection cannot be reused, so it closes. */
-                r = problem_response(err, refused, NULL, req->request_id, &status);
+                if (err > 0) { /* a status: the head is too large */
+                        struct api_response aresp;
+
+                        api_problem_status(&aresp, err, refused, req->request_id);
+                        r = mhd_response(&aresp, &status);
+                        api_response_done(&aresp);
+                } else
+                        r = problem_response(err, refused, NULL, req->request_id, &status);
                 if (!r)
                         return MHD_NO;
                 response_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close");

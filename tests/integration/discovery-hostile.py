@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_target import FakeTarget, sendtargets  # noqa: E402
@@ -372,6 +373,29 @@ def main():
         check(set(api) == {id_of(*b) for b in BOUND},
               "still exactly the valid bindings: %r" % sorted(set(api) - {id_of(*b)
                                                                           for b in BOUND}))
+        # 3. A run cancelled while SendTargets is unanswered: 202 with Location, as its start.
+        with FakeTarget(reply=sendtargets([VALID[0]]), text_delay=3.0) as t:
+            st, h, res = discover(d, t, wait=False, bind=False)
+            loc = h.get("location")
+            check(st == 202 and isinstance(res, dict) and loc == "/api/v1/discovery/%s"
+                  % res.get("id"), "a run with wait false: 202 and its Location (%d %r)"
+                  % (st, loc))
+            st, h2, res2 = d.call("DELETE", loc or "/api/v1/discovery/x")
+            check(st == 202 and h2.get("location") == loc,
+                  "cancelling it while it runs: 202 with the same Location (%d %r %.200r)"
+                  % (st, h2.get("location"), res2))
+            state = None
+            for _ in range(100):
+                st, _, res2 = d.call("GET", loc or "/api/v1/discovery/x")
+                state = res2.get("state") if isinstance(res2, dict) else None
+                if state != "running":
+                    break
+                time.sleep(0.05)
+            check(state == "cancelled", "and then it is cancelled (%r)" % state)
+            st, _, _ = d.call("DELETE", loc or "/api/v1/discovery/x")
+            check(st == 204, "deleting the cancelled run: 204 (%d)" % st)
+        check_tree(d, before)
+
         st, _, _ = d.call("GET", "/api/v1/health")
         check(st == 200, "the daemon is healthy (%d)" % st)
         rc = d.stop()

@@ -6,11 +6,13 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 #include "engine.h"
 #include "harness.h"
 #include "http.h"
+#include "macro.h"
 
 #define HARNESS_LOCK_TIMEOUT_MS   2000
 #define HARNESS_THREADS           2
@@ -155,6 +158,10 @@ int harness_teardown(void **state)
         agree = harness_mirrors_agree(h);
         if (!agree)
                 fprintf(stderr, "teardown: the mirrors disagree (see above)\n");
+        if (harness_contract_check() < 0) {
+                fprintf(stderr, "teardown: answers that openapi.yaml does not allow (see above)\n");
+                agree = false;
+        }
 
         for (size_t i = 0; i < h->n_extra; i++)
                 free(h->extra[i]);
@@ -217,6 +224,201 @@ static void set_str(char **dst, const char *v, size_t n)
                 harness_broken("out of memory");
 }
 
+/* --- the contract record ------------------------------------------------------------------ */
+
+static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
+static char record_path[1024];
+
+static void record_at_exit(void)
+{
+        if (harness_contract_check() < 0) {
+                fprintf(stderr, "answers that openapi.yaml does not allow (see above)\n");
+                fflush(NULL);
+                _exit(1);
+        }
+}
+
+/* "Name: value\r\n" lines as [[name, value], ...]. */
+static json_t *header_pairs(const char *raw, size_t len)
+{
+        json_t *a = json_array();
+        const char *p = raw, *end = raw + len;
+
+        while (a && p < end) {
+                const char *eol = memchr(p, '\n', (size_t)(end - p));
+                const char *line_end = eol ? eol : end, *colon, *v;
+                size_t vlen;
+
+                colon = memchr(p, ':', (size_t)(line_end - p));
+                if (colon) {
+                        v = colon + 1;
+                        while (v < line_end && (*v == ' ' || *v == '\t'))
+                                v++;
+                        vlen = (size_t)(line_end - v);
+                        while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+                                vlen--;
+                        json_array_append_new(a,
+                                              json_pack("[s%s%]", p, (size_t)(colon - p), v, vlen));
+                }
+                p = line_end + 1;
+        }
+        return a;
+}
+
+void harness_record_curl(void *curl, const char *client, const char *headers, size_t headers_len,
+                         const char *body, size_t body_len)
+{
+        const char *dir = getenv("IFD_CONTRACT_DIR"), *url = NULL, *method = NULL, *path;
+        long status = 0;
+        json_t *rec, *b;
+        char *line;
+        int fd;
+
+        if (isempty(dir) || !curl)
+                return;
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &url);
+        curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_METHOD, &method);
+        if (status == 0 || !url || !method)
+                return; /* no answer: nothing to hold against the contract */
+        path = strstr(url, "://");
+        path = path ? strchr(path + 3, '/') : NULL;
+
+        rec = json_pack("{s:s, s:s, s:s, s:I, s:o}", "client", client, "method", method, "path",
+                        path ? path : "/", "status", (json_int_t)status, "headers",
+                        header_pairs(headers ? headers : "", headers ? headers_len : 0));
+        if (!rec)
+                harness_broken("out of memory");
+        b = json_stringn(body ? body : "", body ? body_len : 0);
+        if (b)
+                json_object_set_new(rec, "body", b);
+        else { /* not UTF-8: as hex */
+                char *hex = malloc(body_len * 2 + 1);
+
+                if (!hex)
+                        harness_broken("out of memory");
+                for (size_t i = 0; i < body_len; i++)
+                        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)body[i]);
+                hex[body_len * 2] = 0;
+                json_object_set_new(rec, "body_hex", json_string(hex));
+                free(hex);
+        }
+        line = json_dumps(rec, JSON_COMPACT);
+        json_decref(rec);
+        if (!line)
+                harness_broken("out of memory");
+
+        pthread_mutex_lock(&record_lock);
+        if (!record_path[0]) {
+                (void)mkdir(dir, 0755);
+                if (snprintf(record_path, sizeof(record_path), "%s/%s-%d.jsonl", dir,
+                             program_invocation_short_name,
+                             (int)getpid()) >= (int)sizeof(record_path))
+                        harness_broken("IFD_CONTRACT_DIR too long");
+                atexit(record_at_exit);
+        }
+        fd = open(record_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0 && errno == EACCES) {
+                /* A child that dropped its privileges (a request as nobody): not recorded. */
+                pthread_mutex_unlock(&record_lock);
+                free(line);
+                return;
+        }
+        if (fd < 0)
+                harness_broken("open %s: %s", record_path, strerror(errno));
+        if (dprintf(fd, "%s\n", line) < 0)
+                harness_broken("write %s: %s", record_path, strerror(errno));
+        close(fd);
+        pthread_mutex_unlock(&record_lock);
+        free(line);
+}
+
+static size_t capture_append(char **buf, size_t *len, const char *p, size_t n)
+{
+        char *d = realloc(*buf, *len + n + 1);
+
+        if (!d)
+                return 0;
+        memcpy(d + *len, p, n);
+        *len += n;
+        d[*len] = 0;
+        *buf = d;
+        return n;
+}
+
+static size_t capture_body(char *p, size_t size, size_t n, void *userdata)
+{
+        struct harness_capture *cap = userdata;
+
+        return capture_append(&cap->body, &cap->body_len, p, size * n);
+}
+
+static size_t capture_header(char *p, size_t size, size_t n, void *userdata)
+{
+        struct harness_capture *cap = userdata;
+        size_t len = size * n;
+
+        if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new answer (after a 100) */
+                cap->headers_len = 0;
+                return len;
+        }
+        if (len <= 2 && (p[0] == '\r' || p[0] == '\n'))
+                return len;
+        return capture_append(&cap->headers, &cap->headers_len, p, len) == len ? len : 0;
+}
+
+void harness_capture_start(void *curl, struct harness_capture *cap)
+{
+        *cap = (struct harness_capture){};
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, capture_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, cap);
+        curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, capture_header);
+        curl_easy_setopt(curl, CURLOPT_HEADERDATA, cap);
+}
+
+void harness_capture_record(void *curl, const char *client, struct harness_capture *cap)
+{
+        harness_record_curl(curl, client, cap->headers, cap->headers_len, cap->body, cap->body_len);
+        free(cap->headers);
+        free(cap->body);
+        *cap = (struct harness_capture){};
+}
+
+int harness_contract_check(void)
+{
+        const char *src = getenv("SOURCE_ROOT");
+        static unsigned n_checked;
+        char script[1024], done[1100];
+        int status = 0;
+        pid_t pid;
+
+        pthread_mutex_lock(&record_lock);
+        if (!record_path[0] || access(record_path, F_OK) < 0) {
+                pthread_mutex_unlock(&record_lock);
+                return 0;
+        }
+        snprintf(script, sizeof(script), "%s/tests/contract/validate.mjs",
+                 isempty(src) ? "." : src);
+        fflush(NULL);
+        pid = fork();
+        if (pid < 0)
+                harness_broken("fork: %s", strerror(errno));
+        if (pid == 0) {
+                execlp("node", "node", script, record_path, (char *)NULL);
+                fprintf(stderr, "harness: cannot run node %s: %s\n", script, strerror(errno));
+                _exit(127);
+        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        /* Kept for a look after a failure; a new file for the next test either way. */
+        snprintf(done, sizeof(done), "%s.%u.%s", record_path, ++n_checked,
+                 WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "ok" : "failed");
+        if (rename(record_path, done) < 0)
+                (void)unlink(record_path);
+        pthread_mutex_unlock(&record_lock);
+        return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 static size_t header_cb(char *p, size_t size, size_t n, void *userdata)
 {
         struct hresp *r = userdata;
@@ -241,7 +443,18 @@ static size_t header_cb(char *p, size_t size, size_t n, void *userdata)
                         free(*f);
                         *f = NULL;
                 }
+                r->headers_len = 0;
                 return len;
+        }
+        if (len > 2 || (len >= 1 && p[0] != '\r' && p[0] != '\n')) {
+                char *all = realloc(r->headers, r->headers_len + len + 1);
+
+                if (!all)
+                        harness_broken("out of memory");
+                memcpy(all + r->headers_len, p, len);
+                r->headers_len += len;
+                all[r->headers_len] = 0;
+                r->headers = all;
         }
 
         colon = memchr(p, ':', len);
@@ -271,6 +484,7 @@ void hresp_done(struct hresp *r)
         free(r->allow);
         free(r->content_type);
         free(r->request_id);
+        free(r->headers);
         memset(r, 0, sizeof(*r));
 }
 
@@ -331,8 +545,11 @@ long http_len(struct harness *h, const char *method, const char *path, const cha
                 fprintf(stderr, "%s %s: transfer failed: %s\n", method, path,
                         curl_easy_strerror(cc));
                 resp.status = 0;
-        } else
+        } else {
                 curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
+                harness_record_curl(c, "harness.c", resp.headers, resp.headers_len, sink.data,
+                                    sink.len);
+        }
 
         resp.body = sink.data;
         resp.body_len = sink.len;

@@ -47,6 +47,8 @@ struct hresp {
         char *allow;
         char *content_type;
         char *request_id; /* X-Request-Id */
+        char *headers;    /* every header line of the final answer, "Name: value\r\n" each */
+        size_t headers_len;
 };
 
 /*
@@ -79,6 +81,33 @@ long http_len(struct harness *h, const char *method, const char *path, const cha
               const char *body, size_t body_len, struct hresp *out);
 
 void hresp_done(struct hresp *r);
+
+/*
+ * The contract record (tests/contract/README.md). With IFD_CONTRACT_DIR set (tests/meson.build),
+ * every answer http() receives is appended as one JSON line to <dir>/<program>-<pid>.jsonl;
+ * harness_teardown() checks the file against openapi.yaml (node tests/contract/validate.mjs) and
+ * fails the test on an answer the contract does not allow, then starts the file afresh.
+ * harness_record_curl() records the exchange a finished CURL handle made (for a test's own
+ * libcurl client); client names the recorder in failure messages. Records left at exit are
+ * checked then (a failure ends the process with 1).
+ */
+void harness_record_curl(void *curl, const char *client, const char *headers, size_t headers_len,
+                         const char *body, size_t body_len);
+/*
+ * For a test's own libcurl handle: harness_capture_start() makes it keep the answer's header lines
+ * and body in cap; harness_capture_record() records the finished exchange (as
+ * harness_record_curl) and frees what cap holds.
+ */
+struct harness_capture {
+        char *headers, *body;
+        size_t headers_len, body_len;
+};
+void harness_capture_start(void *curl, struct harness_capture *cap);
+void harness_capture_record(void *curl, const char *client, struct harness_capture *cap);
+
+/* Check the record so far and start it afresh: 0 when every answer is allowed (or nothing was
+ * recorded), -1 when not (the checker names each). */
+int harness_contract_check(void);
 
 /* Parse a response body as JSON; NULL (with the reason printed) if it is not JSON. */
 json_t *hresp_json(const struct hresp *r);

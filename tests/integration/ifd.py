@@ -2,7 +2,13 @@
 """What the python API tests (fake_target.py, discovery-hostile.py, bindings-bad-input.py,
 secrets.py) share: the real daemon on an ephemeral loopback port with a temp db root and
 database, an HTTP/JSON client that keeps every answer (status, headers, body) for tests that must
-grep them, and a digest of a directory tree."""
+grep them, and a digest of a directory tree.
+
+Every answer raw() receives is also recorded for the contract check (tests/contract/README.md):
+with IFD_CONTRACT_DIR set (tests/meson.build sets it), one JSON line per exchange goes to
+<dir>/<script>-<pid>.jsonl, and when the script ends the file is checked against openapi.yaml
+(node tests/contract/validate.mjs); an answer the contract does not allow fails the script."""
+import atexit
 import hashlib
 import http.client
 import json
@@ -14,6 +20,46 @@ import subprocess
 import sys
 import time
 import urllib.parse
+
+_record_file = None
+
+
+def _contract_check():
+    """At exit: the recorded answers against openapi.yaml. A failure ends the process with 1,
+    whatever the script's own outcome was (the reasons are printed by the checker)."""
+    if not _record_file or not os.path.exists(_record_file):
+        return
+    sys.stdout.flush()
+    src = os.environ.get("SOURCE_ROOT") or os.path.join(os.path.dirname(__file__), "..", "..")
+    r = subprocess.run(["node", os.path.join(src, "tests", "contract", "validate.mjs"),
+                        _record_file])
+    if r.returncode != 0:
+        print("FAIL: answers that openapi.yaml does not allow (see above; %s)" % _record_file,
+              flush=True)
+        sys.stderr.flush()
+        os._exit(1)
+
+
+def record(method, path, status, headers, body, client="ifd.py"):
+    """Append one exchange to the contract record (a no-op without IFD_CONTRACT_DIR). headers:
+    (name, value) pairs as received; body: bytes."""
+    global _record_file
+    d = os.environ.get("IFD_CONTRACT_DIR")
+    if not d:
+        return
+    if _record_file is None:
+        os.makedirs(d, exist_ok=True)
+        name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+        _record_file = os.path.join(d, "%s-%d.jsonl" % (name, os.getpid()))
+        atexit.register(_contract_check)
+    rec = {"client": client, "method": method, "path": path, "status": status,
+           "headers": [[k, v] for k, v in headers]}
+    try:
+        rec["body"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        rec["body_hex"] = body.hex()
+    with open(_record_file, "a") as f:
+        f.write(json.dumps(rec) + "\n")
 
 # A global-scope address on lo in the private network namespace: the daemon's link checks want
 # an address of the portal's family on the bound NIC that is not host-scoped, and lo's 127.0.0.1
@@ -98,6 +144,7 @@ class Daemon:
         finally:
             conn.close()
         self.answers.append((method, path, r.status, hdrs, data))
+        record(method, path, r.status, hdrs, data)
         return r.status, {k.lower(): v for k, v in hdrs}, data
 
     def call(self, method, path, body=None, headers=None, timeout=70):
