@@ -38,9 +38,9 @@ cd "$(dirname "$0")/.."
 N=${N:-10000}
 BIG=${BIG:-100000}
 REPS=${REPS:-3}
-C1=${C1:-500}
-C32=${C32:-2000}
-ISCSIADM_N=${ISCSIADM_N:-500}
+C1=${C1:-200}
+C32=${C32:-1000}
+ISCSIADM_N=${ISCSIADM_N:-200}
 GET_SECONDS=${GET_SECONDS:-3}
 THREADS=${THREADS:-2}
 BUILD=${BUILD:-build}
@@ -126,14 +126,14 @@ make_state() { # $1 = dir, $2 = records
 	stop
 }
 
-# iscsiadm on a private db root, lock dir and fake tcp transport: ISCSIADM_N `-o new` from $1
-# parallel callers; prints "created per_s".
-iscsiadm_round() { # $1 = callers, $2 = dir
-	local d=$2
+# iscsiadm on a private db root ($1/db: /etc/iscsi and /var/lib/iscsi), lock dir and fake tcp
+# transport, as bench/run.sh runs it; runs the bash script $2 there (with $D set to $1).
+in_iscsiadm_ns() { # $1 = dir, $2 = script
+	local d=$1
 	mkdir -p "$d/db"
 	cp /etc/iscsi/initiatorname.iscsi "$d/db/" 2>/dev/null || true
 	sed 's|^iscsid.startup = .*|iscsid.startup = /bin/true|' /etc/iscsi/iscsid.conf >"$d/db/iscsid.conf"
-	N=$ISCSIADM_N P=$1 D=$d unshare -m --propagation private bash -c '
+	D=$d unshare -m --propagation private bash -c '
 		set -e
 		mount --bind "$D/db" /etc/iscsi
 		[ -d /var/lib/iscsi ] && mount --bind "$D/db" /var/lib/iscsi
@@ -144,15 +144,35 @@ iscsiadm_round() { # $1 = callers, $2 = dir
 		mount --move "$D/keep" /sys/class/net
 		echo 1 >/sys/class/iscsi_transport/tcp/handle
 		echo 0x39 >/sys/class/iscsi_transport/tcp/caps
+	'"$2"
+}
+
+# ISCSIADM_N `iscsiadm -m iface -I bNNN -o new` from $1 parallel callers on an empty db root;
+# prints "created per_s".
+iscsiadm_creates() { # $1 = callers, $2 = dir
+	local d=$2 n
+	P=$1 N=$ISCSIADM_N in_iscsiadm_ns "$d" '
 		t0=$(date +%s.%N)
 		seq 0 $((N - 1)) | xargs -P "$P" -I{} iscsiadm -m iface -I b{} -o new \
 			>/dev/null 2>>"$D/err" || true
 		t1=$(date +%s.%N)
 		echo "$t1 - $t0" | bc -l >"$D/seconds"
 	'
-	local n
 	n=$(find "$d/db/ifaces" -name 'b*' 2>/dev/null | wc -l)
 	echo "$n $(echo "$n / $(cat "$d/seconds")" | bc -l)"
+}
+
+# `iscsiadm -m iface` over the N records' files (a copy of the N state's ifaces/): the median
+# of 3 listings in ms.
+iscsiadm_list() { # $1 = dir
+	in_iscsiadm_ns "$1" '
+		for i in 1 2 3; do
+			s=$(date +%s%N); iscsiadm -m iface >"$D/out"; e=$(date +%s%N)
+			echo $(((e - s) / 1000)) | awk "{print \$1 / 1000}"
+		done >"$D/ms"
+		[ "$(wc -l <"$D/out")" -ge '"$N"' ]
+	'
+	median <"$1/ms"
 }
 
 uptime_load() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -180,6 +200,8 @@ printf 'states made by the daemon (import on first start): %d records %.1f s, %d
 	"$N" "$(echo "$IMPORT_N / 1000" | bc -l)" "$BIG" "$(echo "$IMPORT_BIG / 1000" | bc -l)" \
 	"$(($(date +%s) - t))"
 
+mkdir -p "$WORK/iscsiadm-list/db"
+cp -r "$WORK/n/root/ifaces" "$WORK/iscsiadm-list/db/"
 GET_PATH=/api/v1/ifaces/r$((N / 2))
 for r in $(seq "$REPS"); do
 	# 1. durable creates, each next to its floor, then iscsiadm
@@ -192,8 +214,8 @@ for r in $(seq "$REPS"); do
 	oc32=$(BENCH_TOKEN=$tok "$CLIENT" "$URL" create "$C32" m 32 | field per_s)
 	fc32=$("$FLOOR" "$WORK/floor32-$r" "$C32" "$SIZE" "$SIZE" f | field per_s)
 	stop
-	read -r in1 ic1 <<<"$(iscsiadm_round 1 "$WORK/iscsiadm1-$r")"
-	read -r in32 ic32 <<<"$(iscsiadm_round 32 "$WORK/iscsiadm32-$r")"
+	read -r in1 ic1 <<<"$(iscsiadm_creates 1 "$WORK/iscsiadm1-$r")"
+	read -r in32 ic32 <<<"$(iscsiadm_creates 32 "$WORK/iscsiadm32-$r")"
 	[ "$in1" = "$ISCSIADM_N" ] && [ "$in32" = "$ISCSIADM_N" ] ||
 		echo "round $r: iscsiadm created $in1 and $in32 of $ISCSIADM_N (errors in $WORK/iscsiadm*-$r/err)"
 	keep oc1 "$oc1"; keep fc1 "$fc1"; keep oc32 "$oc32"; keep ic1 "$ic1"; keep ic32 "$ic32"
@@ -213,6 +235,9 @@ for r in $(seq "$REPS"); do
 	[ "$ITEMS" -ge "$N" ] || die "list: expected $N items or more: $lr"
 	list_ms=$(echo " $lr" | field p50_ms)
 	keep list "$list_ms"
+	il=$(iscsiadm_list "$WORK/iscsiadm-list")
+	keep ilist "$il"
+	keep r.list.ilist "$(echo "$list_ms / $il" | bc -l)"
 	curl -sf -D "$WORK/get.head" -o "$WORK/get.body" -H "Authorization: Bearer $BENCH_TOKEN" \
 		"$URL$GET_PATH" || die "GET $GET_PATH failed"
 	tr -d '\r' <"$WORK/get.head" | grep -iv '^\(HTTP/\|date:\|content-length:\|connection:\)' |
@@ -229,7 +254,7 @@ for r in $(seq "$REPS"); do
 	for c in 32 256; do
 		o=$("$CLIENT" "$URL" load "$GET_SECONDS" "$c" "$GET_PATH")
 		b=$("$CLIENT" "$CURL" load "$GET_SECONDS" "$c" "$GET_PATH")
-		for k in per_s p99_ms max_ms errors stalled; do
+		for k in per_s p99_ms max_ms errors stalled min_conn_requests; do
 			keep "og$c.$k" "$(echo " $o" | field $k)"
 			keep "cg$c.$k" "$(echo " $b" | field $k)"
 		done
@@ -244,14 +269,15 @@ for r in $(seq "$REPS"); do
 	keep start_big "$START_MS"; keep rss_big "$RSS_KB"
 	stop
 
-	printf 'round %d: create 1c %.0f/s (floor %.0f, iscsiadm %.0f) 32c %.0f/s (floor %.0f, iscsiadm %.0f) | list %.1f ms | GET c32 %.0f/s (ceiling %.0f) c256 %.0f/s (ceiling %.0f), max %.1f ms (ceiling %.1f) | start %s / %s ms\n' \
-		"$r" "$oc1" "$fc1" "$ic1" "$oc32" "$fc32" "$ic32" "$list_ms" "$(last og32.per_s)" \
+	printf 'round %d: create 1c %.0f/s (floor %.0f, iscsiadm %.0f) 32c %.0f/s (floor %.0f, iscsiadm %.0f) | list %.1f ms (iscsiadm %.1f) | GET c32 %.0f/s (ceiling %.0f) c256 %.0f/s (ceiling %.0f), max %.1f ms (ceiling %.1f) | start %s / %s ms\n' \
+		"$r" "$oc1" "$fc1" "$ic1" "$oc32" "$fc32" "$ic32" "$list_ms" "$il" "$(last og32.per_s)" \
 		"$(last cg32.per_s)" "$(last og256.per_s)" "$(last cg256.per_s)" "$(last og256.max_ms)" \
 		"$(last cg256.max_ms)" "$(last start_n)" "$(last start_big)"
 done
 
 m() { median <"$WORK/m.$1"; }
 worst() { sort -g "$WORK/m.$1" | tail -1; }
+least() { sort -g "$WORK/m.$1" | head -1; }
 sum() { awk '{s += $1} END {print s}' "$WORK/m.$1"; }
 row() { # what ours baseline ratio (a ratio of "-": none)
 	if [ "$4" = - ]; then
@@ -278,8 +304,9 @@ row "GET one record, auth on (viewer token), 256 conns, req/s; vs MHD ceiling" \
 row "  same, 256 conns: p99 / max latency ms (max: worst round)" \
 	"$(f1 "$(m og256.p99_ms)") / $(f1 "$(worst og256.max_ms)")" \
 	"$(f1 "$(m cg256.p99_ms)") / $(f1 "$(worst cg256.max_ms)")" -
-row "  same, 256 conns: errors / stalled connections (all rounds; stalled: none answered, or one wait > 1 s)" \
-	"$(sum og256.errors) / $(sum og256.stalled)" "$(sum cg256.errors) / $(sum cg256.stalled)" -
+row "  same, 256 conns: errors / stalled connections (a wait > 1 s) / fewest answers on one connection (all rounds)" \
+	"$(sum og256.errors) / $(sum og256.stalled) / $(least og256.min_conn_requests)" \
+	"$(sum cg256.errors) / $(sum cg256.stalled) / $(least cg256.min_conn_requests)" -
 row "durable creates, 1 client, per s; vs the floor (1 writer: file fsync+rename+dir fsync, sqlite WAL FULL commit)" \
 	"$(f0 "$(m oc1)")" "$(f0 "$(m fc1)")" "$(m r.oc1.fc1)"
 row "durable creates, 1 client, per s; vs iscsiadm -o new, 1 caller (no fsync)" \
@@ -288,8 +315,8 @@ row "durable creates, 32 clients, per s; vs the same 1-writer floor (goal >= 3x)
 	"$(f0 "$(m oc32)")" "$(f0 "$(m fc32)")" "$(m r.oc32.fc32)"
 row "durable creates, 32 clients, per s; vs iscsiadm -o new, 32 parallel callers (no fsync)" \
 	"$(f0 "$(m oc32)")" "$(f0 "$(m ic32)")" "$(m r.oc32.ic32)"
-row "list all $ITEMS records ($N + the built-in default and iser) following next_cursor (limit=1000), one keep-alive connection, ms" \
-	"$(f1 "$(m list)")" - -
+row "list all $ITEMS records ($N + the built-in default and iser) following next_cursor (limit=1000), one keep-alive connection, ms; vs iscsiadm -m iface over the same files" \
+	"$(f1 "$(m list)")" "$(f1 "$(m ilist)")" "$(m r.list.ilist)"
 row "VmRSS after start-up, $N records, MiB" "$(f1 "$(echo "$(m rss_n) / 1024" | bc -l)")" - -
 row "VmRSS after start-up, $BIG records, MiB" "$(f1 "$(echo "$(m rss_big) / 1024" | bc -l)")" - -
 row "start-up to the first 200 of GET /api/v1/health, $N records (warm), ms" "$(f1 "$(m start_n)")" - -
