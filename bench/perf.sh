@@ -177,8 +177,12 @@ iscsiadm_list() { # $1 = dir
 
 uptime_load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "iscsi-ifaced perf: N=$N BIG=$BIG REPS=$REPS C1=$C1 C32=$C32 ISCSIADM_N=$ISCSIADM_N" \
-	"GET_SECONDS=$GET_SECONDS threads=$THREADS; $(nproc) cores; load $(uptime_load);" \
-	"$(date -u +%FT%TZ)"
+	"GET_SECONDS=$GET_SECONDS threads=$THREADS; $(date -u +%FT%TZ)"
+dev=$(findmnt -no SOURCE -T "$WORK")
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
+	"kernel $(uname -r); $WORK on $(findmnt -no FSTYPE -T "$WORK") $dev" \
+	"(rotational $(cat "/sys/block/$(basename "$dev")/queue/rotational" 2>/dev/null || echo ?));" \
+	"load $(uptime_load)"
 T0=$(date +%s)
 
 # The record file the daemon writes for {"name":"tmpl","net_ifacename":"eth1"}: the template of
@@ -290,7 +294,8 @@ f0() { printf '%.0f' "$1"; }
 f1() { printf '%.1f' "$1"; }
 
 echo
-echo "medians over $REPS rounds; ratio = ours / baseline, the median of each round's ratio"
+echo "medians over $REPS rounds; ratio = ours / baseline, the median of each round's ratio" \
+	"(per s: above 1x ours is faster; ms: below 1x ours is faster)"
 echo
 echo "| what | ours | baseline | ratio |"
 echo "|---|---|---|---|"
