@@ -80,7 +80,7 @@ state_init() { # $1 = dir
 
 # Starts the daemon on state dir $1; sets DPID, URL, START_MS and RSS_KB.
 start() { # $1 = dir
-	local d=$1 line=
+	local d=$1 line= t0=$SECONDS
 	rm -f "$d/startup" # not the last start's line
 	BENCH_TOKEN=$(cat "$d/viewer") "$CLIENT" "@$d/port" startup 1800 "$BIN" --auth on \
 		--listen 127.0.0.1:0 --port-file "$d/port" --iscsi-root "$d/root" --db "$d/db" \
@@ -90,6 +90,7 @@ start() { # $1 = dir
 	DPID=$!
 	until line=$(grep -s '^op=startup' "$d/startup"); do
 		alive "$DPID" || { cat "$d/log" >&2; die "the daemon on $d exited or never answered"; }
+		[ $((SECONDS - t0)) -lt 1900 ] || die "the daemon on $d did not answer in 1900 s"
 		sleep 0.05
 	done
 	[ "$(echo " $line" | field pid)" = "$DPID" ] || die "startup: unexpected pid in '$line'"
