@@ -28,13 +28,13 @@ PACKAGES=(
         chromium fonts-dejavu-core
 )
 
-# Only for `bench`: bench/run.sh computes its ratios with bc; bench/checks.sh builds its
+# Only for `bench`: bench/perf.sh computes its ratios with bc; bench/checks.sh builds its
 # baseline (bench/iscsi-disc-bench) against libiscsi.
 BENCH_PACKAGES=(bc libiscsi-dev)
 
 # Suites run by `test`: all of them with gcc, unit again under valgrind, the C ones again under
 # ASan+UBSan with clang. `usage` prints these lists, so change them here only.
-GCC_SUITES=(unit integration lint compat crash vm target fault load ui package)
+GCC_SUITES=(unit integration lint compat crash vm target fault load ui package bench)
 VALGRIND_SUITES=(unit)
 ASAN_SUITES=(unit integration load)
 NUM_PROCESSES=2
@@ -87,8 +87,9 @@ EOF
         wrap "                  clang libFuzzer (build-fuzz/): " \
                 every target of tests/fuzz for "$FUZZ_SECONDS" s
         cat <<EOF
-  bench [ARGS]  build, then run bench/run.sh ARGS, bench/nics-http.sh and bench/checks.sh
-                (settings through their environment, e.g. N=500 REPS=3 ./dev.sh bench)
+  bench         build, then run bench/perf.sh (issue 15's table; N=10000 BIG=100000 REPS=3
+                ./dev.sh bench sets its size), bench/nics-http.sh and bench/checks.sh (their own
+                defaults); bench/run.sh alone compares with an older build (OLD_BIN)
   bench-vm      build, then bench/vm-login.sh in the kernel VM lane against its target (root):
                 login to a ready block device through the API against iscsiadm --login and a
                 sysfs wait, medians and their ratio (ROUNDS=5 ./dev.sh bench-vm)
@@ -429,12 +430,13 @@ cmd_bench() {
                 meson setup --reconfigure build >/dev/null
                 ninja -C build
         fi
-        [ -f bench/run.sh ] || die "bench/run.sh does not exist yet"
-        bash bench/run.sh "$@"
+        [ $# = 0 ] || die "bench takes no arguments: its settings are environment variables"
+        bash bench/perf.sh
         echo
-        bash bench/nics-http.sh
+        # N and REPS are perf.sh's: the N of the others counts veths and checks, not records.
+        env -u N -u REPS bash bench/nics-http.sh
         echo
-        exec bash bench/checks.sh
+        exec env -u N -u REPS bash bench/checks.sh
 }
 
 # cmd_bench_vm: bench/vm-login.sh in the guest of tests/vm/vm-lane.sh --target (tests/vm/README.md).

@@ -3,7 +3,10 @@
  * Load generator for bench/run.sh: drives a running iscsi-ifaced over keep-alive HTTP with
  * libcurl and prints one line of figures per run ("key=value ...").
  *
- *   bench-client URL create N PREFIX      sequential durable creates
+ *   bench-client URL create N PREFIX [CLIENTS]
+ *                                         durable creates PREFIX0..PREFIX<N-1>, from CLIENTS
+ *                                         keep-alive clients at once (default 1), each taking
+ *                                         the next name
  *   bench-client URL list REPS            full listing (pages of 1000), REPS times
  *   bench-client URL get SECONDS THREADS NAME   GET one record in a loop from THREADS threads
  *   bench-client URL lat PATH REPS        latency of GET PATH (median and min over REPS)
@@ -19,18 +22,45 @@
  *                                         every 10 ms until the job is no longer running, while
  *                                         the THREADS threads GET PATH again (loaded)
  *
+ *   bench-client URL load SECONDS CONNS PATH
+ *                                         GET PATH on CONNS keep-alive connections at once for
+ *                                         SECONDS, one request in flight per connection, from one
+ *                                         thread (epoll, no libcurl: the client shares the cores
+ *                                         with the server and should cost it little); latency
+ *                                         percentiles and max, errors, stalled connections (one
+ *                                         with an error, or a request that waited over 1 s,
+ *                                         answered or not at the end) and the fewest answers one
+ *                                         connection got
+ *   bench-client @PORT_FILE startup TIMEOUT_S CMD [ARG...]
+ *                                         exec CMD (a daemon writing its port to PORT_FILE) in
+ *                                         this process and time from the exec to the first 200 of
+ *                                         GET /api/v1/health, then read its VmRSS; the daemon
+ *                                         keeps this process's pid
+ *
  * post and lat append their samples (ms, one a line) to $BENCH_SAMPLES if it is set.
+ * With $BENCH_TOKEN set, every request carries "Authorization: Bearer $BENCH_TOKEN".
  */
 #include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void)
 {
@@ -59,11 +89,27 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
         return size * n;
 }
 
+/* "Authorization: Bearer $BENCH_TOKEN", or NULL without one. */
+static const char *auth_header(void)
+{
+        static char h[256];
+        const char *t = getenv("BENCH_TOKEN");
+
+        if (!t || !t[0])
+                return NULL;
+        if (!h[0])
+                snprintf(h, sizeof(h), "Authorization: Bearer %s", t);
+        return h;
+}
+
 static long request(CURL *c, const char *method, const char *url, const char *json,
                     struct body *out)
 {
         struct curl_slist *h = NULL;
         long status = 0;
+
+        if (auth_header())
+                h = curl_slist_append(h, auth_header());
 
         if (out)
                 out->len = 0;
@@ -107,32 +153,73 @@ static void save_samples(const double *lat, long n)
         fclose(f);
 }
 
-static int bench_create(const char *base, long n, const char *prefix)
+struct create_ctx {
+        const char *url;
+        const char *prefix;
+        long n;
+        atomic_long *next; /* the next index to create, shared */
+        double *lat;       /* [n], by index */
+        long errors;
+};
+
+static void *create_thread(void *ud)
 {
+        struct create_ctx *x = ud;
         struct body b = {};
         CURL *c = curl_easy_init();
-        double *lat = calloc((size_t)n, sizeof(double)), t0 = now_s();
-        char url[512], json[256];
+        char json[256];
 
-        snprintf(url, sizeof(url), "%s/api/v1/ifaces", base);
-        for (long i = 0; i < n; i++) {
+        for (long i; (i = atomic_fetch_add(x->next, 1)) < x->n;) {
                 double t = now_s();
 
                 snprintf(json, sizeof(json), "{\"name\":\"%s%ld\",\"net_ifacename\":\"eth1\"}",
-                         prefix, i);
-                if (request(c, "POST", url, json, &b) != 201) {
-                        fprintf(stderr, "create %s%ld failed: %s\n", prefix, i, b.data);
-                        return 1;
+                         x->prefix, i);
+                if (request(c, "POST", x->url, json, &b) != 201) {
+                        fprintf(stderr, "create %s%ld failed: %s\n", x->prefix, i,
+                                b.data ? b.data : "");
+                        x->errors++;
+                        atomic_store(x->next, x->n); /* stop the others too */
+                        break;
                 }
-                lat[i] = now_s() - t;
+                x->lat[i] = now_s() - t;
         }
-        double total = now_s() - t0;
-        qsort(lat, (size_t)n, sizeof(double), cmp_double);
-        printf("op=create n=%ld total_s=%.3f per_s=%.1f p50_ms=%.3f p99_ms=%.3f\n", n, total,
-               (double)n / total, lat[n / 2] * 1e3, lat[n * 99 / 100] * 1e3);
         curl_easy_cleanup(c);
-        free(lat);
         free(b.data);
+        return NULL;
+}
+
+static int bench_create(const char *base, long n, const char *prefix, int clients)
+{
+        struct create_ctx x[256];
+        pthread_t t[256];
+        atomic_long next = 0;
+        double *lat = calloc((size_t)n, sizeof(double)), t0, total;
+        char url[512];
+        long errors = 0;
+
+        if (n < 1 || clients < 1 || clients > 256 || !lat)
+                return 2;
+        snprintf(url, sizeof(url), "%s/api/v1/ifaces", base);
+        t0 = now_s();
+        for (int i = 0; i < clients; i++) {
+                x[i] = (struct create_ctx){ url, prefix, n, &next, lat, 0 };
+                pthread_create(&t[i], NULL, create_thread, &x[i]);
+        }
+        for (int i = 0; i < clients; i++) {
+                pthread_join(t[i], NULL);
+                errors += x[i].errors;
+        }
+        total = now_s() - t0;
+        if (errors) {
+                free(lat);
+                return 1;
+        }
+        qsort(lat, (size_t)n, sizeof(double), cmp_double);
+        printf("op=create n=%ld clients=%d total_s=%.3f per_s=%.1f p50_ms=%.3f p99_ms=%.3f "
+               "max_ms=%.3f\n",
+               n, clients, total, (double)n / total, lat[n / 2] * 1e3, lat[n * 99 / 100] * 1e3,
+               lat[n - 1] * 1e3);
+        free(lat);
         return 0;
 }
 
@@ -503,6 +590,332 @@ out:
         return r;
 }
 
+/* --- load: CONNS keep-alive connections, one request in flight on each, one thread ---------- */
+
+struct conn {
+        int fd;
+        double t_sent; /* 0: nothing in flight */
+        double max_lat;
+        long done;
+        long errors;
+        size_t len;
+        char buf[16384];
+};
+
+static int conn_open(const struct addrinfo *ai)
+{
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol), one = 1;
+
+        if (fd < 0)
+                return -1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+/* The value of header name in the head (NUL-terminated, name with its colon), or NULL. */
+static const char *head_get(const char *head, const char *name)
+{
+        size_t k = strlen(name);
+
+        for (const char *p = strstr(head, "\r\n"); p; p = strstr(p + 2, "\r\n"))
+                if (!strncasecmp(p + 2, name, k)) {
+                        p += 2 + k;
+                        while (*p == ' ')
+                                p++;
+                        return p;
+                }
+        return NULL;
+}
+
+/* How much of c->buf is one complete answer: > 0 its length, 0 not complete yet, -1 bad. */
+static long answer_len(struct conn *c, int *status, bool *close_after)
+{
+        char *end = strstr(c->buf, "\r\n\r\n");
+        const char *cl, *cn;
+        long head;
+
+        if (!end)
+                return c->len > sizeof(c->buf) / 2 ? -1 : 0;
+        *end = 0; /* for head_get(); put back below */
+        head = end + 4 - c->buf;
+        *status = strncmp(c->buf, "HTTP/1.1 ", 9) ? 0 : atoi(c->buf + 9);
+        cl = head_get(c->buf, "Content-Length:");
+        cn = head_get(c->buf, "Connection:");
+        *close_after = cn && !strncasecmp(cn, "close", 5);
+        *end = '\r';
+        if (!cl)
+                return -1;
+        if ((size_t)(head + atol(cl)) > sizeof(c->buf) - 1)
+                return -1;
+        return c->len >= (size_t)(head + atol(cl)) ? head + atol(cl) : 0;
+}
+
+struct samples {
+        double *v;
+        size_t n, cap;
+};
+
+static void samples_add(struct samples *s, double x)
+{
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 65536;
+                double *v = realloc(s->v, cap * sizeof(double));
+
+                if (!v)
+                        return;
+                s->v = v;
+                s->cap = cap;
+        }
+        s->v[s->n++] = x;
+}
+
+static int bench_load(const char *base, double seconds, int n_conns, const char *path)
+{
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai;
+        struct epoll_event ev, evs[256];
+        struct samples lat = {};
+        struct conn *conns;
+        char host[256], port[16] = "80", req[1024];
+        const char *h = strstr(base, "://") ? strstr(base, "://") + 3 : base;
+        size_t req_len;
+        long errors = 0, closes = 0, min_done = -1, stalled = 0;
+        double t0, until, total;
+        int ep;
+
+        snprintf(host, sizeof(host), "%.*s", (int)strcspn(h, ":/"), h);
+        if (h[strlen(host)] == ':')
+                snprintf(port, sizeof(port), "%.*s", (int)strcspn(h + strlen(host) + 1, "/"),
+                         h + strlen(host) + 1);
+        if (n_conns < 1 || n_conns > 65536 || getaddrinfo(host, port, &hints, &ai) != 0)
+                return 2;
+        req_len = (size_t)snprintf(
+                req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%s\r\nAccept: */*\r\n%s%s\r\n", path,
+                host, port, auth_header() ? auth_header() : "", auth_header() ? "\r\n" : "");
+        conns = calloc((size_t)n_conns, sizeof(*conns));
+        ep = epoll_create1(EPOLL_CLOEXEC);
+        if (!conns || ep < 0)
+                return 2;
+        signal(SIGPIPE, SIG_IGN);
+
+        for (int i = 0; i < n_conns; i++) {
+                conns[i].fd = conn_open(ai);
+                if (conns[i].fd < 0) {
+                        fprintf(stderr, "load: connection %d: %s\n", i, strerror(errno));
+                        return 1;
+                }
+                ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &conns[i] };
+                epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+        }
+
+        t0 = now_s();
+        until = t0 + seconds;
+        for (int i = 0; i < n_conns; i++) {
+                conns[i].t_sent = now_s();
+                if (write(conns[i].fd, req, req_len) != (ssize_t)req_len)
+                        return 1;
+        }
+        for (double now = t0; now < until; now = now_s()) {
+                int n = epoll_wait(ep, evs, 256, 10);
+
+                for (int k = 0; k < n; k++) {
+                        struct conn *c = evs[k].data.ptr;
+                        bool close_after = false, failed = false;
+                        int status = 0;
+                        long alen;
+                        ssize_t got;
+
+                        while ((got = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len)) >
+                               0)
+                                c->len += (size_t)got;
+                        c->buf[c->len] = 0;
+                        if (got == 0 || (got < 0 && errno != EAGAIN))
+                                failed = true; /* closed or broken: in flight, so an error */
+                        alen = answer_len(c, &status, &close_after);
+                        if (alen == 0 && !failed)
+                                continue;
+                        now = now_s();
+                        if (alen > 0 && (size_t)alen == c->len && status == 200) {
+                                double l = now - c->t_sent;
+
+                                samples_add(&lat, l);
+                                c->done++;
+                                if (l > c->max_lat)
+                                        c->max_lat = l;
+                        } else {
+                                c->errors++;
+                                errors++;
+                                close_after = true;
+                        }
+                        c->len = 0;
+                        c->t_sent = 0;
+                        if (close_after || failed) {
+                                closes += !failed && alen > 0 && status == 200;
+                                epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+                                close(c->fd);
+                                c->fd = conn_open(ai);
+                                if (c->fd < 0) {
+                                        fprintf(stderr, "load: reconnect: %s\n", strerror(errno));
+                                        return 1;
+                                }
+                                ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = c };
+                                epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
+                        }
+                        if (now < until) {
+                                c->t_sent = now;
+                                if (write(c->fd, req, req_len) != (ssize_t)req_len) {
+                                        fprintf(stderr, "load: short write\n");
+                                        return 1;
+                                }
+                        }
+                }
+        }
+        total = now_s() - t0;
+        for (int i = 0; i < n_conns; i++) {
+                struct conn *c = &conns[i];
+
+                if (c->t_sent && t0 + total - c->t_sent > c->max_lat)
+                        c->max_lat = t0 + total - c->t_sent; /* still waiting at the end */
+                if (c->errors || c->max_lat > 1.0)
+                        stalled++;
+                if (min_done < 0 || c->done < min_done)
+                        min_done = c->done;
+                close(c->fd);
+        }
+        qsort(lat.v, lat.n, sizeof(double), cmp_double);
+        if (!lat.n) {
+                fprintf(stderr, "load: no answer at all\n");
+                return 1;
+        }
+        double max = lat.v[lat.n - 1];
+
+        for (int i = 0; i < n_conns; i++)
+                if (conns[i].max_lat > max)
+                        max = conns[i].max_lat;
+        printf("op=load conns=%d seconds=%.1f requests=%zu errors=%ld closes=%ld per_s=%.0f "
+               "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f min_conn_requests=%ld "
+               "stalled=%ld\n",
+               n_conns, total, lat.n, errors, closes, (double)lat.n / total, lat.v[lat.n / 2] * 1e3,
+               lat.v[lat.n * 99 / 100] * 1e3, lat.v[lat.n * 999 / 1000] * 1e3, max * 1e3, min_done,
+               stalled);
+        freeaddrinfo(ai);
+        free(conns);
+        free(lat.v);
+        close(ep);
+        return 0;
+}
+
+/* --- startup: exec a daemon, time it to its first 200 of GET /api/v1/health ---------------- */
+
+/* Whether pid is gone or a zombie. */
+static bool process_gone(pid_t pid)
+{
+        char path[64], buf[512], *p;
+        FILE *f;
+        size_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+                return true;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        p = strrchr(buf, ')');
+        return !p || p[1] == 0 || p[2] == 'Z' || p[2] == 'X';
+}
+
+static long vm_rss_kb(pid_t pid)
+{
+        char path[64], line[256];
+        long kb = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        f = fopen(path, "r");
+        if (!f)
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (!strncmp(line, "VmRSS:", 6))
+                        kb = atol(line + 6);
+        fclose(f);
+        return kb;
+}
+
+/* In a grandchild of the daemon-to-be (reaped by init, never a child the daemon sees). */
+static int startup_poll(const char *port_file, double t0, double timeout_s, pid_t pid)
+{
+        struct body b = {};
+        CURL *c = curl_easy_init();
+        char url[256];
+        long status = 0;
+        double t;
+
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+        for (t = now_s(); t - t0 < timeout_s; t = now_s()) {
+                struct timespec tick = { 0, 1000 * 1000 };
+                FILE *f = fopen(port_file, "r");
+                unsigned p = 0;
+
+                if (f) {
+                        if (fscanf(f, "%u", &p) != 1)
+                                p = 0;
+                        fclose(f);
+                }
+                if (p) {
+                        snprintf(url, sizeof(url), "http://127.0.0.1:%u/api/v1/health", p);
+                        status = request(c, "GET", url, NULL, &b);
+                        t = now_s();
+                        if (status == 200)
+                                break;
+                }
+                if (process_gone(pid)) {
+                        fprintf(stderr, "startup: the daemon (pid %d) exited\n", (int)pid);
+                        return 1;
+                }
+                nanosleep(&tick, NULL);
+        }
+        if (status != 200) {
+                fprintf(stderr, "startup: no 200 from GET /api/v1/health in %.0f s (last %ld)\n",
+                        timeout_s, status);
+                return 1;
+        }
+        printf("op=startup ms=%.1f pid=%d rss_kb=%ld\n", (t - t0) * 1e3, (int)pid, vm_rss_kb(pid));
+        fflush(stdout);
+        curl_easy_cleanup(c);
+        free(b.data);
+        return 0;
+}
+
+static int bench_startup(const char *port_file, double timeout_s, char **cmd)
+{
+        pid_t self = getpid(), child;
+        double t0;
+
+        if (unlink(port_file) < 0 && errno != ENOENT)
+                return 2;
+        fflush(stdout);
+        t0 = now_s(); /* the fork and wait below cost well under a millisecond */
+        child = fork();
+        if (child < 0)
+                return 2;
+        if (child == 0) {
+                pid_t g = fork();
+
+                if (g != 0)
+                        _exit(g < 0);
+                _exit(startup_poll(port_file, t0, timeout_s, self));
+        }
+        (void)waitpid(child, NULL, 0);
+        execvp(cmd[0], cmd);
+        fprintf(stderr, "startup: exec %s: %s\n", cmd[0], strerror(errno));
+        return 127;
+}
+
 int main(int argc, char **argv)
 {
         int r = 2;
@@ -513,7 +926,13 @@ int main(int argc, char **argv)
         }
         curl_global_init(CURL_GLOBAL_DEFAULT);
         if (!strcmp(argv[2], "create") && argc == 5)
-                r = bench_create(argv[1], atol(argv[3]), argv[4]);
+                r = bench_create(argv[1], atol(argv[3]), argv[4], 1);
+        else if (!strcmp(argv[2], "create") && argc == 6)
+                r = bench_create(argv[1], atol(argv[3]), argv[4], atoi(argv[5]));
+        else if (!strcmp(argv[2], "load") && argc == 6)
+                r = bench_load(argv[1], atof(argv[3]), atoi(argv[4]), argv[5]);
+        else if (!strcmp(argv[2], "startup") && argc >= 5 && argv[1][0] == '@')
+                r = bench_startup(argv[1] + 1, atof(argv[3]), argv + 4);
         else if (!strcmp(argv[2], "list") && argc == 4)
                 r = bench_list(argv[1], atol(argv[3]));
         else if (!strcmp(argv[2], "lat") && argc == 5)
