@@ -91,6 +91,20 @@ static void lun_counter(struct sbuf *b, const struct engine_session *v, size_t n
  */
 #define SESSION_ERRORS_MAX_AGE_USEC (30LL * 1000 * 1000)
 
+/* One family of the per-session counters: the uint64_t at off of each, left out if unknown. */
+static void session_error_family(struct sbuf *b, const struct engine_session_errors *v, size_t n,
+                                 const char *name, const char *help, size_t off)
+{
+        sbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+        for (size_t i = 0; i < n; i++) {
+                uint64_t x;
+
+                memcpy(&x, (const char *)&v[i] + off, sizeof(x));
+                if (x != SESSION_UNKNOWN_U64)
+                        sbuf_printf(b, "%s{sid=\"%u\"} %" PRIu64 "\n", name, v[i].sid, x);
+        }
+}
+
 static void render_session_errors(struct engine *e, struct sbuf *b, const struct engine_session *v,
                                   size_t n)
 {
@@ -105,20 +119,13 @@ static void render_session_errors(struct engine *e, struct sbuf *b, const struct
                         sids[k++] = v[i].d.info.sid;
         if (engine_session_errors(e, sids, k, SESSION_ERRORS_MAX_AGE_USEC, &errs, &n_errs) < 0)
                 return;
-        sbuf_puts(b, "# HELP ifd_session_digest_errors_total Header and data digest errors of the "
-                     "session (iscsiadm -s digest_err).\n"
-                     "# TYPE ifd_session_digest_errors_total counter\n");
-        for (size_t i = 0; i < n_errs; i++)
-                if (errs[i].digest_err != SESSION_UNKNOWN_U64)
-                        sbuf_printf(b, "ifd_session_digest_errors_total{sid=\"%u\"} %" PRIu64 "\n",
-                                    errs[i].sid, errs[i].digest_err);
-        sbuf_puts(b, "# HELP ifd_session_timeout_errors_total Connection timeouts of the session "
-                     "(iscsiadm -s timeout_err).\n"
-                     "# TYPE ifd_session_timeout_errors_total counter\n");
-        for (size_t i = 0; i < n_errs; i++)
-                if (errs[i].timeout_err != SESSION_UNKNOWN_U64)
-                        sbuf_printf(b, "ifd_session_timeout_errors_total{sid=\"%u\"} %" PRIu64 "\n",
-                                    errs[i].sid, errs[i].timeout_err);
+        session_error_family(b, errs, n_errs, "ifd_session_digest_errors_total",
+                             "Header and data digest errors of the session (iscsiadm -s "
+                             "digest_err).",
+                             offsetof(struct engine_session_errors, digest_err));
+        session_error_family(b, errs, n_errs, "ifd_session_timeout_errors_total",
+                             "Connection timeouts of the session (iscsiadm -s timeout_err).",
+                             offsetof(struct engine_session_errors, timeout_err));
 }
 
 /*

@@ -207,6 +207,35 @@ static bool name_ok(const char *name)
         return true;
 }
 
+/* Insert the row of info with hash, and its audit ("role=R name=N" and note). Under a transaction. */
+static int insert_locked(struct tokens *t, const struct token_info *info, const char *hash,
+                         const char *actor, const char *request_id, const char *note)
+{
+        char after[128];
+        sqlite3_stmt *st = NULL;
+        int rc, r;
+
+        rc = sqlite3_prepare_v2(t->db,
+                                "INSERT INTO tokens (id, role, name, hash, created_usec)"
+                                " VALUES (?, ?, ?, ?, ?)",
+                                -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+                sqlite3_bind_text(st, 1, info->id, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, role_to_string(info->role), -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 3, info->name, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 5, info->created_usec);
+                rc = sqlite3_step(st);
+        }
+        sqlite3_finalize(st);
+        r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(t->db, rc) ?: -EIO;
+        if (r < 0)
+                return r;
+        snprintf(after, sizeof(after), "role=%s name=%s%s", role_to_string(info->role), info->name,
+                 note);
+        return audit_locked(t, info->id, "create", actor, request_id, after);
+}
+
 int token_table_create(struct tokens *t, enum role role, const char *name, const char *actor,
                        const char *request_id, char ret_token[static TOKEN_LEN + 1],
                        struct token_info *ret_info)
@@ -215,9 +244,8 @@ int token_table_create(struct tokens *t, enum role role, const char *name, const
                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         static const char hex[] = "0123456789abcdef";
         uint8_t rnd[6 + 32];
-        char id[TOKEN_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1], hash[65], after[128];
+        char id[TOKEN_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1], hash[65];
         struct token_info info = {};
-        sqlite3_stmt *st = NULL;
         int rc, r;
 
         if (role <= ROLE_NONE || role >= _ROLE_MAX || !name || !name_ok(name))
@@ -263,26 +291,8 @@ int token_table_create(struct tokens *t, enum role role, const char *name, const
                 goto out;
         }
         rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_prepare_v2(t->db,
-                                        "INSERT INTO tokens (id, role, name, hash, created_usec)"
-                                        " VALUES (?, ?, ?, ?, ?)",
-                                        -1, &st, NULL);
-        if (rc == SQLITE_OK) {
-                sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 2, role_to_string(role), -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-                sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
-                sqlite3_bind_int64(st, 5, info.created_usec);
-                rc = sqlite3_step(st);
-                rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
-        }
-        sqlite3_finalize(st);
-        r = store_sqlite_errno(t->db, rc);
-        if (r >= 0) {
-                snprintf(after, sizeof(after), "role=%s name=%s", role_to_string(role), name);
-                r = audit_locked(t, id, "create", actor, request_id, after);
-        }
+        r = rc == SQLITE_OK ? insert_locked(t, &info, hash, actor, request_id, "") :
+                              store_sqlite_errno(t->db, rc);
         if (r >= 0) {
                 rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
                 r = store_sqlite_errno(t->db, rc);
@@ -349,7 +359,7 @@ int token_table_import(struct tokens *t, enum role role, const char *name, const
                        bool replace, const char *actor, struct token_info *ret_info,
                        size_t *ret_revoked)
 {
-        char id[TOKEN_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1], hash[65], after[128];
+        char id[TOKEN_ID_LEN + 1], secret[TOKEN_SECRET_LEN + 1], hash[65];
         struct token_info info = {};
         sqlite3_stmt *st = NULL;
         size_t revoked = 0;
@@ -406,27 +416,8 @@ int token_table_import(struct tokens *t, enum role role, const char *name, const
         sqlite3_finalize(st);
         st = NULL;
 
-        if (r == 0 && !known) {
-                rc = sqlite3_prepare_v2(t->db,
-                                        "INSERT INTO tokens (id, role, name, hash, created_usec)"
-                                        " VALUES (?, ?, ?, ?, ?)",
-                                        -1, &st, NULL);
-                if (rc == SQLITE_OK) {
-                        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-                        sqlite3_bind_text(st, 2, role_to_string(role), -1, SQLITE_STATIC);
-                        sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-                        sqlite3_bind_text(st, 4, hash, -1, SQLITE_STATIC);
-                        sqlite3_bind_int64(st, 5, info.created_usec);
-                        rc = sqlite3_step(st);
-                }
-                sqlite3_finalize(st);
-                r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(t->db, rc) ?: -EIO;
-                if (r >= 0) {
-                        snprintf(after, sizeof(after), "role=%s name=%s imported",
-                                 role_to_string(role), name);
-                        r = audit_locked(t, id, "create", actor, NULL, after);
-                }
-        }
+        if (r == 0 && !known)
+                r = insert_locked(t, &info, hash, actor, NULL, " imported");
         if (r >= 0 && replace) {
                 int k = revoke_named_locked(t, name, id, actor, &revoked);
 
