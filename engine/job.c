@@ -34,7 +34,19 @@ struct jobs {
         pthread_mutex_t lock;
         struct job *table[JOB_MAX]; /* each holds a reference */
         size_t n;
+        /* Told of each finished item (job_table_set_listener); set before the first job. */
+        void (*listener)(const struct job_info *info, void *userdata);
+        void *listener_userdata;
 };
+
+void job_table_set_listener(struct jobs *j, void (*fn)(const struct job_info *info, void *userdata),
+                            void *userdata)
+{
+        if (!j)
+                return;
+        j->listener = fn;
+        j->listener_userdata = userdata;
+}
 
 static const char *const state_names[_JOB_STATE_MAX] = {
         [JOB_RUNNING] = "running",
@@ -95,6 +107,7 @@ static void item_done(struct check *c, void *userdata)
         struct job_item *item = userdata;
         struct job *job = item->job;
         const struct check_result *r = check_get_result(c);
+        struct job_info info;
 
         pthread_mutex_lock(&job->lock);
         item->done = true;
@@ -109,7 +122,10 @@ static void item_done(struct check *c, void *userdata)
                 job->info.state = job->cancel_requested ? JOB_CANCELLED : JOB_DONE;
                 job->info.finished_usec = clock_usec(CLOCK_REALTIME);
         }
+        info = job->info;
         pthread_mutex_unlock(&job->lock);
+        if (job->jobs->listener)
+                job->jobs->listener(&info, job->jobs->listener_userdata);
         job_unref(job); /* the reference the item held */
 }
 
