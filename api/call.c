@@ -98,7 +98,6 @@ void api_response_done(struct api_response *resp)
         free(resp->body);
         for (size_t i = 0; i < resp->n_headers; i++)
                 free(resp->headers[i].value);
-        api_stream_free(resp->stream); /* one the server did not take */
         *resp = (struct api_response){};
 }
 
