@@ -38,6 +38,7 @@
 #define HTTP_MEMORY_LIMIT   (32 * 1024) /* per connection: request line + headers */
 #define HTTP_MAX_ARGS       32          /* query arguments handed to the api */
 #define HTTP_REQUEST_ID_MAX 64
+#define HTTP_STREAM_SNDBUF  (64 * 1024) /* an event stream's socket buffer (the kernel doubles it) */
 
 struct http_server {
         struct MHD_Daemon *daemon;
@@ -541,10 +542,21 @@ static const struct api_stream_ops stream_ops = {
 static struct MHD_Response *stream_response(struct http_request *req, struct MHD_Connection *conn,
                                             struct api_response *aresp, int *ret_status)
 {
+        const union MHD_ConnectionInfo *ci;
         struct MHD_Response *r;
 
         req->stream = TAKE_PTR(aresp->stream);
         req->conn = conn;
+        /*
+         * A fixed send buffer (no autotuning to megabytes): what a client that stops reading
+         * can hold up in the kernel stays small, and it falls behind the ring, and is dropped,
+         * after a bounded number of events.
+         */
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci && !req->server->is_unix &&
+            setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &(int){ HTTP_STREAM_SNDBUF },
+                       sizeof(int)) < 0)
+                log_debug("SO_SNDBUF of an event stream: %s, ignoring", strerror(errno));
         api_stream_attach(req->stream, &stream_ops, req);
         *ret_status = aresp->status;
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, req, NULL);
