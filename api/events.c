@@ -228,6 +228,12 @@ int events_stream(struct call *c)
                 return r;
         if (!h->bus)
                 return -EOPNOTSUPP;
+        if (streq(c->req->method, "HEAD")) {
+                /* The headers alone, and no stream: nothing would ever read it. */
+                c->resp->status = 200;
+                c->resp->content_type = EVENTS_CONTENT_TYPE;
+                return resp_add_header(c->resp, "Cache-Control", "no-cache, no-store");
+        }
 
         s = calloc(1, sizeof(*s));
         if (!s)
