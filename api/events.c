@@ -382,6 +382,15 @@ static void render_event(struct sbuf *b, uint64_t epoch, const struct event *ev)
                 sbuf_json_string(b, ev->detail);
                 sbuf_printf(b, ",\"done\":%" PRIu64 ",\"total\":%" PRIu64, ev->done, ev->total);
                 break;
+        case EVENT_SESSION_STATE:
+                /* The binding id of a login, the session's path of a logout. */
+                sbuf_puts(b, ",\"id\":");
+                sbuf_json_string(b, ev->name);
+                sbuf_puts(b, ",\"state\":");
+                sbuf_json_string(b, ev->detail);
+                if (ev->sid)
+                        sbuf_printf(b, ",\"sid\":%u", ev->sid);
+                break;
         case _EVENT_TYPE_MAX:
         case _EVENT_TYPE_INVALID:
                 break;

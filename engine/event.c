@@ -32,7 +32,7 @@ static const char *const event_type_names[_EVENT_TYPE_MAX] = {
         [EVENT_BINDING_CHANGED] = "binding.changed", [EVENT_BINDING_DELETED] = "binding.deleted",
         [EVENT_DRIFT_PROBLEM] = "drift.problem",     [EVENT_NIC_LINK] = "nic.link",
         [EVENT_NIC_ADDRESS] = "nic.address",         [EVENT_JOB_PROGRESS] = "job.progress",
-        [EVENT_JOB_FINISHED] = "job.finished",
+        [EVENT_JOB_FINISHED] = "job.finished",       [EVENT_SESSION_STATE] = "session.state",
 };
 
 const char *event_type_to_string(enum event_type t)
@@ -125,6 +125,7 @@ uint64_t event_bus_publish(struct event_bus *b, const struct event *ev)
         slot->revision = ev->revision;
         slot->done = ev->done;
         slot->total = ev->total;
+        slot->sid = ev->sid;
         b->counts[ev->type]++;
         pthread_mutex_unlock(&b->lock);
 

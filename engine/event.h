@@ -29,6 +29,7 @@ enum event_type {
         EVENT_NIC_ADDRESS,
         EVENT_JOB_PROGRESS,
         EVENT_JOB_FINISHED,
+        EVENT_SESSION_STATE,
         _EVENT_TYPE_MAX,
         _EVENT_TYPE_INVALID = -22,
 };
@@ -42,8 +43,9 @@ struct event {
         char origin[16];               /* "api", "external", "auto" (records), else "" */
         uint64_t revision;             /* records: the new revision (0 when deleted) */
         char detail[EVENT_DETAIL_MAX]; /* nic.link: "up"/"down"; drift.problem: its kind;
-                                        * job.*: its state */
+                                        * job.*, session.state: the state */
         uint64_t done, total;          /* job.*: items finished, items in all */
+        unsigned sid;                  /* session.state: the session, 0 when none (yet) */
 };
 
 struct event_bus;
