@@ -141,8 +141,7 @@ static void render_events(struct api *a, struct sbuf *b)
                     "# TYPE ifd_event_streams gauge\n"
                     "ifd_event_streams %u\n"
                     "# HELP ifd_event_streams_dropped_total Event streams closed because their "
-                    "client fell behind the event buffer, or did not read when the daemon "
-                    "stopped.\n"
+                    "client fell behind the event buffer.\n"
                     "# TYPE ifd_event_streams_dropped_total counter\n"
                     "ifd_event_streams_dropped_total %" PRIu64 "\n",
                     streams, dropped);
