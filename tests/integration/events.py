@@ -297,6 +297,19 @@ def inside(binary):
               "Last-Event-ID of another run: reset (%r)" % (e and e[0]))
         s4.close()
         streams.remove(s4)
+        epoch = (reset_id or "0-0").split("-")[0]
+        for bad, reason in (("not-an-id", "invalid-id"), ("%s-%d" % (epoch, 10 ** 12),
+                                                          "unknown-id"),
+                            ("-1", "invalid-id"), ("%s-99999999999999999999999" % epoch,
+                                                   "invalid-id")):
+            sx = Stream(d.port, tokens["viewer"], last_id=bad)
+            streams.append(sx)
+            e = sx.wait(lambda evs: evs, 5)
+            check(bool(e) and e[0].get("event") == "reset" and
+                  e[0]["data"].get("reason") == reason,
+                  "Last-Event-ID %r: reset %s (%r)" % (bad, reason, e and e[0]))
+            sx.close()
+            streams.remove(sx)
         s5 = Stream(d.port, tokens["viewer"], last_id=reset_id)
         streams.append(s5)
         time.sleep(0.3)
