@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The entry point server/ calls: routing a plain request to its handler and filling the reply. */
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +31,8 @@ int api_new(struct engine *e, struct api **ret)
                 r = counters_new(api_routes, api_n_routes, &a->counters);
         if (r >= 0)
                 r = pending_queues_start(&a->pq);
+        if (r >= 0)
+                r = event_hub_start(&a->hub, engine_event_bus(e));
         if (r < 0) {
                 api_free(a);
                 return r;
@@ -42,6 +45,7 @@ struct api *api_free(struct api *a)
 {
         if (!a)
                 return NULL;
+        event_hub_done(&a->hub);
         pending_queues_done(&a->pq);
         auth_state_free(a->auth);
         counters_free(a->counters);
@@ -81,6 +85,7 @@ void api_shutdown(struct api *a)
         engine_stop_checks(a->engine);
         engine_stop_writes(a->engine); /* no write waits for iscsiadm's lock any more */
         pending_queues_stop(&a->pq);
+        event_hub_stop(&a->hub); /* streams end now, not after the drain's timeout */
 }
 
 void api_set_defer_writes(struct api *a, bool on)
@@ -239,6 +244,94 @@ static void handle(struct call *c0, size_t *ret_route)
         engine_thread_forbid_durable(false);
 }
 
+/*
+ * The ETag of a body that has no revision of its own (a list): a 64-bit hash, eight bytes a
+ * step (some 0.12 ms for the 335 kB of 1,000 records; byte-wise FNV-1a took 0.7 ms). Each step
+ * is a bijection of the state for a given word, so two bodies of one length that differ in a
+ * single word never collide; the length is mixed in first. Not a defence against a chosen
+ * collision: the bodies are the daemon's own.
+ */
+static uint64_t body_hash(const char *p, size_t n)
+{
+        uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)n, w;
+        size_t i = 0;
+
+        for (; i + 8 <= n; i += 8) {
+                memcpy(&w, p + i, sizeof(w));
+                h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+                h ^= h >> 29;
+        }
+        for (; i < n; i++) {
+                h = (h ^ (unsigned char)p[i]) * 0x9e3779b97f4a7c15ULL;
+                h ^= h >> 29;
+        }
+        return h;
+}
+
+/*
+ * Does the If-None-Match list name etag (weak comparison, RFC 9110 13.1.2: "W/" ignored; "*"
+ * matches any)? A malformed list matches nothing: the full answer is always safe.
+ */
+static bool if_none_match_has(const char *list, const char *etag)
+{
+        size_t elen = strlen(etag);
+        const char *p = list;
+
+        for (;;) {
+                const char *q;
+
+                while (*p == ' ' || *p == '\t' || *p == ',')
+                        p++;
+                if (!*p)
+                        return false;
+                if (*p == '*')
+                        return true;
+                if (strncmp(p, "W/", 2) == 0)
+                        p += 2;
+                if (*p != '"')
+                        return false;
+                q = strchr(p + 1, '"');
+                if (!q)
+                        return false;
+                if ((size_t)(q + 1 - p) == elen && memcmp(p, etag, elen) == 0)
+                        return true;
+                p = q + 1;
+        }
+}
+
+/*
+ * Conditional GET (docs/events.md): a 200 to GET or HEAD without an ETag of its own (records
+ * have their revision) gets one from a hash of its body, and an If-None-Match naming the ETag
+ * turns the answer into a 304 without a body.
+ */
+static void conditional_get(const struct api_request *req, struct api_response *resp)
+{
+        const char *etag = NULL;
+        char buf[24];
+
+        if (resp->pending || resp->stream || resp->status != 200 ||
+            !(streq(req->method, "GET") || streq(req->method, "HEAD")))
+                return;
+        for (size_t i = 0; i < resp->n_headers; i++)
+                if (strcasecmp(resp->headers[i].name, "ETag") == 0)
+                        etag = resp->headers[i].value;
+        if (!etag) {
+                if (!resp->body)
+                        return;
+                snprintf(buf, sizeof(buf), "\"%016" PRIx64 "\"",
+                         body_hash(resp->body, resp->body_len));
+                if (resp_add_header(resp, "ETag", buf) < 0)
+                        return;
+                etag = buf;
+        }
+        if (!req->if_none_match || !if_none_match_has(req->if_none_match, etag))
+                return;
+        free(resp->body);
+        resp->body = NULL;
+        resp->body_len = 0;
+        resp->status = 304;
+}
+
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
 {
         struct call c = {
@@ -249,6 +342,7 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
 
         counters_begin(a->counters);
         handle(&c, &route);
+        conditional_get(req, resp);
         key = counters_key(a->counters, route, req->method);
         if (resp->pending) {
                 /* Counted when the server takes the answer (api_pending_finish). */

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 struct engine;
 struct api;
@@ -27,6 +28,8 @@ struct api_request {
         const char *content_type; /* NULL if absent */
         const char *accept;
         const char *if_match;
+        const char *if_none_match;   /* If-None-Match: a matching ETag on a GET answers 304 */
+        const char *last_event_id;   /* Last-Event-ID, for GET /api/v1/events */
         const char *request_id;      /* X-Request-Id, NULL if absent */
         const char *idempotency_key; /* Idempotency-Key, NULL if absent */
         const char *authorization;   /* the Authorization header, NULL if absent */
@@ -51,9 +54,12 @@ struct api_header {
 
 /* An answer that comes later: see api_pending_wait(). */
 struct api_pending;
+/* An answer without an end (server-sent events): see api_stream_read(). */
+struct api_stream;
 
 struct api_response {
         struct api_pending *pending; /* set: nothing else is; the answer comes later */
+        struct api_stream *stream;   /* set: status and headers are, no body; stream it */
         int status;
         const char *content_type; /* static */
         char *body;               /* owned, may be NULL */
@@ -128,6 +134,48 @@ void api_problem_status(struct api_response *resp, int status, const char *detai
 
 /* Release what resp owns. */
 void api_response_done(struct api_response *resp);
+
+/* The defaults and bounds of the event streams (the daemon's --event-streams, --event-heartbeat). */
+#define API_EVENT_STREAMS_DEFAULT      64
+#define API_EVENT_STREAMS_MAX          4096
+#define API_EVENT_HEARTBEAT_MS_DEFAULT 15000
+
+struct api_events_config {
+        unsigned max_streams;  /* streams open at once; more get 503. 0: the default */
+        unsigned heartbeat_ms; /* a comment line after this much silence. 0: the default */
+};
+
+/* 0, or -EINVAL (over API_EVENT_STREAMS_MAX, or a heartbeat over an hour). */
+int api_set_events(struct api *a, const struct api_events_config *cfg);
+
+/*
+ * A response with stream set is a body without an end, read in pieces. The server calls
+ * api_stream_attach() once before the first read, with ops it runs under the stream's lock:
+ *  - suspend(userdata): api_stream_read() is about to return 0 (nothing to send now); the
+ *    server must suspend the connection (from its content callback) and not read again until
+ *  - wake(userdata): something is due (events, a heartbeat, the stop); resume the connection.
+ *    Called on any thread, only after suspend;
+ *  - drop(userdata): the client does not read and the stream must go (it fell behind, or the
+ *    daemon stops): make the connection fail now (e.g. shutdown() its socket) without waiting
+ *    for the client. Any thread; at most once.
+ * api_stream_free() when the request is over (whatever happened) releases it.
+ */
+struct api_stream_ops {
+        void (*suspend)(void *userdata);
+        void (*wake)(void *userdata);
+        void (*drop)(void *userdata);
+};
+
+#define API_STREAM_END   (-1) /* the regular end (the daemon stops) */
+#define API_STREAM_ERROR (-2) /* close the connection now (dropped) */
+
+void api_stream_attach(struct api_stream *s, const struct api_stream_ops *ops, void *userdata);
+/*
+ * Copy up to max bytes of the stream into buf: > 0 bytes, 0 (nothing now: suspend was called),
+ * API_STREAM_END or API_STREAM_ERROR. Thread-safe, but one reader at a time.
+ */
+ssize_t api_stream_read(struct api_stream *s, char *buf, size_t max);
+void api_stream_free(struct api_stream *s);
 
 /*
  * A response with pending set has no answer yet: the work runs elsewhere and no thread waits on

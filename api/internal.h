@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "api.h"
 #include "engine.h"
@@ -33,6 +34,34 @@ struct api_auth_cfg {
         int64_t tarpit_max_usec;
 };
 
+/* The event streams of GET /api/v1/events (events.c). Part of struct api. */
+struct event_hub {
+        pthread_mutex_t lock; /* before the bus's locks */
+        pthread_cond_t cond;  /* CLOCK_MONOTONIC */
+        struct event_bus *bus;
+        int sub_slot;
+        pthread_t thread;
+        bool thread_started;
+        bool inited;
+        bool kick;     /* an event was published since the thread looked */
+        bool stopping; /* api_shutdown: streams end, new ones are refused */
+        bool exit;     /* the thread ends */
+        struct api_stream *streams;
+        unsigned n_streams;
+        unsigned max_streams;
+        int64_t heartbeat_usec;
+        atomic_uint_fast64_t dropped; /* streams closed for falling behind, since start */
+};
+
+/* Start the hub on bus (may be NULL: streams refused). 0 or -errno (call event_hub_done). */
+int event_hub_start(struct event_hub *h, struct event_bus *bus);
+/* End every stream (waiting ones at their next read, busy ones dropped); refuse new ones. */
+void event_hub_stop(struct event_hub *h);
+/* Stop, and release. Idempotent. */
+void event_hub_done(struct event_hub *h);
+/* Streams open now, and streams dropped since start. */
+void event_hub_stats(struct event_hub *h, unsigned *ret_streams, uint64_t *ret_dropped);
+
 struct api {
         struct engine *engine;
         struct api_auth_cfg auth_cfg;
@@ -41,6 +70,7 @@ struct api {
         bool defer_writes;         /* run ROUTE_DURABLE routes on the writer threads */
         struct pending_queues pq;  /* writer threads and delayed answers (pending.c) */
         struct counters *counters; /* for /metrics (counters.h) */
+        struct event_hub hub;      /* GET /api/v1/events (events.c) */
 };
 
 /* One request as a handler sees it. */
@@ -120,6 +150,7 @@ int logins_delete(struct call *c);
 int tokens_list(struct call *c);
 int whoami_get(struct call *c);
 int metrics_get(struct call *c);
+int events_stream(struct call *c);
 int tokens_create(struct call *c);
 int tokens_delete(struct call *c);
 

@@ -278,6 +278,33 @@ static void render_activity(struct sbuf *b)
         }
 }
 
+/* The event streams (events.c) and the bus: the type label is the fixed set of event.h. */
+static void render_events(struct api *a, struct sbuf *b)
+{
+        struct event_bus *bus = engine_event_bus(a->engine);
+        uint64_t counts[_EVENT_TYPE_MAX], dropped;
+        unsigned streams;
+
+        event_hub_stats(&a->hub, &streams, &dropped);
+        sbuf_printf(b,
+                    "# HELP ifd_event_streams Event streams (GET /api/v1/events) open now.\n"
+                    "# TYPE ifd_event_streams gauge\n"
+                    "ifd_event_streams %u\n"
+                    "# HELP ifd_event_streams_dropped_total Event streams closed because their "
+                    "client fell behind the event buffer.\n"
+                    "# TYPE ifd_event_streams_dropped_total counter\n"
+                    "ifd_event_streams_dropped_total %" PRIu64 "\n",
+                    streams, dropped);
+        if (!bus)
+                return;
+        event_bus_counts(bus, counts);
+        sbuf_puts(b, "# HELP ifd_events_total Events published since start, by type.\n"
+                     "# TYPE ifd_events_total counter\n");
+        for (size_t t = 0; t < _EVENT_TYPE_MAX; t++)
+                sbuf_printf(b, "ifd_events_total{type=\"%s\"} %" PRIu64 "\n",
+                            event_type_to_string((enum event_type)t), counts[t]);
+}
+
 /* GET /metrics */
 int metrics_get(struct call *c)
 {
@@ -293,6 +320,7 @@ int metrics_get(struct call *c)
         render_writes(&b);
         render_activity(&b);
         render_sessions(c->api->engine, &b);
+        render_events(c->api, &b);
         render_process(c->api->engine, &b);
         r = sbuf_take(&b, &body, &len);
         if (r < 0)

@@ -53,6 +53,7 @@ const struct route api_routes[] = {
         { "GET",    "/api/v1/whoami",               whoami_get,           ROLE_VIEWER,   ROUTE_INLINE },
         { "GET",    "/openapi.yaml",                openapi_get,          ROLE_VIEWER,   ROUTE_INLINE },
         { "GET",    "/metrics",                     metrics_get,          ROLE_VIEWER,   ROUTE_INLINE },
+        { "GET",    "/api/v1/events",               events_stream,        ROLE_VIEWER,   ROUTE_INLINE },
 };
 /* clang-format on */
 

@@ -341,16 +341,33 @@ static struct binding_snap *bidx_find_path(struct engine *e, const char *path)
         return NULL;
 }
 
-/* Put snap (reference taken over) at id, or remove id (snap NULL). 0 or -ENOMEM. */
-static int bidx_set(struct engine *e, const char *id, struct binding_snap *snap)
+/*
+ * Put snap (reference taken over) at id, or remove id (snap NULL), and publish the binding
+ * event: its origin is snap's, or origin for a removal. 0 or -ENOMEM.
+ */
+static int bidx_set(struct engine *e, const char *id, struct binding_snap *snap, const char *origin)
 {
         void *old = NULL;
+        uint64_t rev = snap ? snap->revision : 0;
+        char name[EVENT_NAME_MAX];
         int r;
+
+        if (snap)
+                origin = snap->origin;
+        /* id may belong to the entry replaced here. */
+        snprintf(name, sizeof(name), "%s", id);
 
         pthread_rwlock_wrlock(&e->index_lock);
         r = sorted_put((void ***)&e->bidx, &e->n_bidx, &e->cap_bidx, BIDX_KEY, id, snap, &old);
         pthread_rwlock_unlock(&e->index_lock);
         binding_snap_unref(r < 0 ? snap : old);
+        if (r >= 0 && (old || snap))
+                engine_emit(e,
+                            &(struct event){ .type = !snap ? EVENT_BINDING_DELETED :
+                                                     old   ? EVENT_BINDING_CHANGED :
+                                                             EVENT_BINDING_CREATED,
+                                             .revision = rev },
+                            name, origin, NULL);
         return r;
 }
 
@@ -573,7 +590,7 @@ static int binding_store(struct engine *e, const struct engine_ctx *ctx, const c
                 if (r < 0)
                         log_warning_errno(r, "Failed to link '%s'", snap->link_path);
         }
-        r = bidx_set(e, id, binding_snap_ref(snap));
+        r = bidx_set(e, id, binding_snap_ref(snap), NULL);
         if (r < 0)
                 return r;
         problem_clear(e, path);
@@ -597,7 +614,7 @@ static int binding_remove(struct engine *e, const struct engine_ctx *ctx, const 
         if (r < 0)
                 return r;
         problem_clear(e, cur->path);
-        return bidx_set(e, cur->id, NULL);
+        return bidx_set(e, cur->id, NULL, origin);
 }
 
 /* --- reconciliation ------------------------------------------------------------------------ */
@@ -687,7 +704,7 @@ static int reconcile_node_path(struct engine *e, const char *path)
                         return r;
                 event_record(e, cur->id, "removed", rev);
                 log_info("Imported external removal of '%s' as revision %" PRIu64, path, rev);
-                return bidx_set(e, cur->id, NULL);
+                return bidx_set(e, cur->id, NULL, "external");
         }
         if (r < 0) {
                 if (r == -ENOMEM)
@@ -718,7 +735,7 @@ static int reconcile_node_path(struct engine *e, const char *path)
         problem_clear(e, path);
         if (cur && !streq(cur->id, snap->id)) {
                 /* The file now names another binding: the old one is gone. */
-                r = bidx_set(e, cur->id, NULL);
+                r = bidx_set(e, cur->id, NULL, "external");
                 if (r < 0)
                         return r;
                 cur = NULL;
@@ -736,7 +753,7 @@ static int reconcile_node_path(struct engine *e, const char *path)
         {
                 struct binding_snap *t = TAKE_PTR(snap);
 
-                return bidx_set(e, t->id, t);
+                return bidx_set(e, t->id, t, NULL);
         }
 }
 
@@ -863,7 +880,7 @@ static int node_row_cb(const struct store_row *row, void *ud)
         {
                 struct binding_snap *t = TAKE_PTR(snap);
 
-                return bidx_set(e, t->id, t);
+                return bidx_set(e, t->id, t, NULL);
         }
 }
 

@@ -143,9 +143,9 @@ static int commit_external(struct engine *e, const char *name, struct iface_rec 
                 r = snap_check_valid(e, snap);
                 if (r < 0)
                         return r;
-                r = idx_set(e, name, TAKE_PTR(snap));
+                r = idx_set(e, name, TAKE_PTR(snap), NULL);
         } else
-                r = idx_set(e, name, NULL);
+                r = idx_set(e, name, NULL, "external");
         if (r < 0)
                 return r;
 

@@ -155,6 +155,8 @@ struct engine {
 
         /* Inventory. */
         struct nic_monitor *nics;
+        struct event_bus *bus; /* event.h: what changed, for GET /api/v1/events */
+        atomic_bool events_on; /* engine_new has finished: changes are events */
         struct checker *checker;
         struct jobs *jobs;
         struct tokens *tokens;
@@ -200,7 +202,18 @@ struct iface_snap *idx_find(struct engine *e, const char *name);
 
 /* Put snap (its reference taken over) at name, or remove name (NULL); holding write_lock.
  * Takes index_lock exclusive. 0, or -ENOMEM (snap released, index unchanged). */
-int idx_set(struct engine *e, const char *name, struct iface_snap *snap);
+/*
+ * Put snap (reference taken over) in place of name's entry, NULL removes it, and publish the
+ * iface.created/changed/deleted event: its origin is snap's, or origin for a removal.
+ */
+int idx_set(struct engine *e, const char *name, struct iface_snap *snap, const char *origin);
+
+/*
+ * Publish ev (type and numbers filled) with name, origin and detail (each may be NULL) once the
+ * engine is up (changes made while it loads and reconciles at start are not events).
+ */
+void engine_emit(struct engine *e, struct event *ev, const char *name, const char *origin,
+                 const char *detail);
 
 /* The built-in record name ("default", "iser"; borrowed), or NULL. No lock needed. */
 struct iface_snap *builtin_find(struct engine *e, const char *name);

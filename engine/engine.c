@@ -170,18 +170,44 @@ struct iface_snap *idx_find(struct engine *e, const char *name)
         return found ? e->idx[i] : NULL;
 }
 
-/* Put snap (reference taken over) in place of name's entry; NULL removes it. */
-int idx_set(struct engine *e, const char *name, struct iface_snap *snap)
+int idx_set(struct engine *e, const char *name, struct iface_snap *snap, const char *origin)
 {
         void *old = NULL;
+        uint64_t rev = snap ? snap->revision : 0;
         int r;
+
+        if (snap)
+                origin = snap->origin;
 
         /* Readers hold index_lock while they look at idx, so it grows inside. */
         pthread_rwlock_wrlock(&e->index_lock);
         r = sorted_put((void ***)&e->idx, &e->n_idx, &e->cap_idx, IDX_KEY, name, snap, &old);
         pthread_rwlock_unlock(&e->index_lock);
         iface_snap_unref(r < 0 ? snap : old);
+        if (r >= 0 && (old || snap))
+                engine_emit(e,
+                            &(struct event){ .type = !snap ? EVENT_IFACE_DELETED :
+                                                     old   ? EVENT_IFACE_CHANGED :
+                                                             EVENT_IFACE_CREATED,
+                                             .revision = rev },
+                            name, origin, NULL);
         return r;
+}
+
+void engine_emit(struct engine *e, struct event *ev, const char *name, const char *origin,
+                 const char *detail)
+{
+        if (!e->bus || !atomic_load(&e->events_on))
+                return;
+        snprintf(ev->name, sizeof(ev->name), "%s", name ?: "");
+        snprintf(ev->origin, sizeof(ev->origin), "%s", origin ?: "");
+        snprintf(ev->detail, sizeof(ev->detail), "%s", detail ?: "");
+        (void)event_bus_publish(e->bus, ev);
+}
+
+struct event_bus *engine_event_bus(struct engine *e)
+{
+        return e ? e->bus : NULL;
 }
 
 /* --- start and stop ------------------------------------------------------------------------ */
@@ -210,7 +236,7 @@ static int row_load_cb(const struct store_row *row, void *ud)
                 iface_snap_unref(snap);
                 return r;
         }
-        return idx_set(e, row->name, snap);
+        return idx_set(e, row->name, snap, NULL);
 }
 
 static int builtin_new(const char *name, struct iface_snap **ret)
@@ -276,6 +302,70 @@ static void initiator_name_read(const char *path, char *buf, size_t size)
         fclose(f);
 }
 
+/* Job progress from the check loop's thread. */
+static void job_listener(const struct job_info *info, void *userdata)
+{
+        engine_emit(userdata,
+                    &(struct event){ .type = info->state == JOB_RUNNING ? EVENT_JOB_PROGRESS :
+                                                                          EVENT_JOB_FINISHED,
+                                     .done = info->done,
+                                     .total = info->total },
+                    info->id, NULL, job_state_to_string(info->state));
+}
+
+static bool nic_addrs_equal(const struct nic *a, const struct nic *b)
+{
+        if (a->n_addrs != b->n_addrs)
+                return false;
+        for (size_t i = 0; i < a->n_addrs; i++)
+                if (a->addrs[i].family != b->addrs[i].family ||
+                    a->addrs[i].prefixlen != b->addrs[i].prefixlen ||
+                    !streq(a->addrs[i].address, b->addrs[i].address))
+                        return false;
+        return true;
+}
+
+/*
+ * A new NIC snapshot (monitor thread): one nic.link event per NIC that appeared, went or
+ * changed its operational state, one nic.address per NIC whose addresses changed. Both
+ * snapshots are sorted by name.
+ */
+static void nic_listener(const struct nic_snapshot *old, const struct nic_snapshot *next,
+                         void *userdata)
+{
+        struct engine *e = userdata;
+        size_t i = 0, j = 0;
+
+        while (i < old->n_nics || j < next->n_nics) {
+                const struct nic *a = i < old->n_nics ? &old->nics[i] : NULL;
+                const struct nic *b = j < next->n_nics ? &next->nics[j] : NULL;
+                int c = !a ? 1 : !b ? -1 : strcmp(a->name, b->name);
+
+                if (c < 0) {
+                        engine_emit(e, &(struct event){ .type = EVENT_NIC_LINK }, a->name, NULL,
+                                    "removed");
+                        i++;
+                } else if (c > 0) {
+                        engine_emit(e, &(struct event){ .type = EVENT_NIC_LINK }, b->name, NULL,
+                                    b->operstate);
+                        if (b->n_addrs > 0)
+                                engine_emit(e, &(struct event){ .type = EVENT_NIC_ADDRESS },
+                                            b->name, NULL, NULL);
+                        j++;
+                } else {
+                        if (!streq(a->operstate, b->operstate) || a->carrier != b->carrier ||
+                            (a->flags & 1u) != (b->flags & 1u) /* IFF_UP */)
+                                engine_emit(e, &(struct event){ .type = EVENT_NIC_LINK }, b->name,
+                                            NULL, b->operstate);
+                        if (!nic_addrs_equal(a, b))
+                                engine_emit(e, &(struct event){ .type = EVENT_NIC_ADDRESS },
+                                            b->name, NULL, NULL);
+                        i++;
+                        j++;
+                }
+        }
+}
+
 int engine_new(const struct engine_config *cfg, struct engine **ret, char **reterr_msg)
 {
         _cleanup_(engine_freep) struct engine *e = NULL;
@@ -325,6 +415,11 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         e->drift = cfg->drift;
         e->lock_timeout_ms = cfg->lock_timeout_ms ? cfg->lock_timeout_ms : 30000;
         e->fault = cfg->fault;
+
+        r = event_bus_new(cfg->event_buffer, &e->bus);
+        if (r < 0)
+                return fail_msg(reterr_msg, r, "cannot create the event buffer of %zu events",
+                                cfg->event_buffer);
 
         r = builtin_new("default", &e->builtin[0]);
         if (r >= 0)
@@ -467,6 +562,9 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                 if (r < 0)
                         return fail_msg(reterr_msg, r, "cannot start the login pool");
         }
+        job_table_set_listener(e->jobs, job_listener, e);
+        nic_monitor_set_listener(e->nics, nic_listener, e);
+        atomic_store(&e->events_on, true);
         *ret = TAKE_PTR(e);
         return 0;
 }
@@ -524,6 +622,7 @@ struct engine *engine_free(struct engine *e)
         free(e->dev_root);
         free(e->udev_data);
         free(e->udev_ctl);
+        event_bus_free(e->bus); /* last: everything above may publish until it stops */
         pthread_rwlock_destroy(&e->index_lock);
         pthread_mutex_destroy(&e->write_lock);
         pthread_mutex_destroy(&e->health_lock);

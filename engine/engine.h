@@ -20,6 +20,7 @@
 #include "binding.h"
 #include "check.h"
 #include "discovery.h"
+#include "event.h"
 #include "login.h"
 #include "hba.h"
 #include "iface.h"
@@ -58,6 +59,7 @@ struct engine_config {
         const char *dev_root; /* device nodes: default /dev */
         const char *udev_dir; /* udev's run directory (control, data/): default /run/udev */
         void (*fault)(const char *point); /* tests only: called at each protocol step */
+        size_t event_buffer; /* events kept for reconnecting clients: 0 = EVENT_BUFFER_DEFAULT */
 };
 
 /* Who asked, for the audit trail (both may be NULL), and when. */
@@ -105,6 +107,14 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
  * engine_free stops it).
  */
 int engine_start_watch(struct engine *e);
+
+/*
+ * The bus of the engine's events (event.h): records created, changed or deleted by the API,
+ * by iscsiadm (drift imports) or by the daemon itself, drift problems, NIC link and address
+ * changes, job progress. Borrowed; it lives as long as the engine. Events start once
+ * engine_new has returned.
+ */
+struct event_bus *engine_event_bus(struct engine *e);
 
 /* Stop the watcher and free everything. NULL-safe; returns NULL. */
 struct engine *engine_free(struct engine *e);

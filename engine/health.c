@@ -94,6 +94,7 @@ void problem_set(struct engine *e, const char *name, const char *kind, const cha
                     streq(kind, "missing") ? "is missing; its record is kept" :
                                              "is not mirrored",
                     kind, reason);
+        engine_emit(e, &(struct event){ .type = EVENT_DRIFT_PROBLEM }, name, "", kind);
 }
 
 /* The problem a record itself carries (invalid), or none. */

@@ -35,7 +35,19 @@ struct jobs {
         pthread_mutex_t lock;
         struct job *table[JOB_MAX]; /* each holds a reference */
         size_t n;
+        /* Told of each finished item (job_table_set_listener); set before the first job. */
+        void (*listener)(const struct job_info *info, void *userdata);
+        void *listener_userdata;
 };
+
+void job_table_set_listener(struct jobs *j, void (*fn)(const struct job_info *info, void *userdata),
+                            void *userdata)
+{
+        if (!j)
+                return;
+        j->listener = fn;
+        j->listener_userdata = userdata;
+}
 
 static const char *const state_names[_JOB_STATE_MAX] = {
         [JOB_RUNNING] = "running",
@@ -96,6 +108,7 @@ static void item_done(struct check *c, void *userdata)
         struct job_item *item = userdata;
         struct job *job = item->job;
         const struct check_result *r = check_get_result(c);
+        struct job_info info;
 
         pthread_mutex_lock(&job->lock);
         item->done = true;
@@ -111,7 +124,10 @@ static void item_done(struct check *c, void *userdata)
                 job->info.finished_usec = clock_usec(CLOCK_REALTIME);
                 stats_job_done(job->info.state, job->info.finished_usec - job->info.created_usec);
         }
+        info = job->info;
         pthread_mutex_unlock(&job->lock);
+        if (job->jobs->listener)
+                job->jobs->listener(&info, job->jobs->listener_userdata);
         job_unref(job); /* the reference the item held */
 }
 

@@ -19,6 +19,14 @@ int job_table_new(struct checker *k, struct jobs **ret);
 struct jobs *job_table_free(struct jobs *j);
 
 /*
+ * Call fn(info, userdata) on the check loop's thread after each item of a job finishes, with
+ * the job's counts then (info->state no longer JOB_RUNNING: it was the last). Set it before
+ * the first job starts.
+ */
+void job_table_set_listener(struct jobs *j, void (*fn)(const struct job_info *info, void *userdata),
+                            void *userdata);
+
+/*
  * Start a job of n specs (copied). With key (may be NULL) and body_hash: if a kept job has the
  * same key, return it instead (*ret_existing = true) when the hash matches, or -EILSEQ when it
  * does not. key is compared whole: a caller that scopes keys (per principal) puts the scope in

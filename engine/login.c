@@ -331,10 +331,35 @@ static void queue_add(struct logins *L, struct task *t)
         pthread_cond_broadcast(&L->cond);
 }
 
+/*
+ * The session.state event of an item that starts or ends (docs/events.md): a login is
+ * logging-in, then logged-in (created or adopted) or failed (cancelled included); a logout
+ * that ended the session is logged-out. Rescans, statistics and refused logouts change no state.
+ */
+static void item_event(struct login_op *op, const struct login_item *it, enum login_item_status st,
+                       unsigned sid)
+{
+        const char *state = NULL;
+
+        if (op->kind == LOGIN_KIND_LOGIN) {
+                if (st == LOGIN_ITEM_RUNNING)
+                        state = "logging-in";
+                else if (st == LOGIN_ITEM_CREATED || st == LOGIN_ITEM_ADOPTED)
+                        state = "logged-in";
+                else if (st == LOGIN_ITEM_FAILED || st == LOGIN_ITEM_CANCELLED)
+                        state = "failed";
+        } else if (op->kind == LOGIN_KIND_LOGOUT && st == LOGIN_ITEM_LOGGED_OUT)
+                state = "logged-out";
+        if (state && op->engine)
+                engine_emit(op->engine, &(struct event){ .type = EVENT_SESSION_STATE, .sid = sid },
+                            it->binding, NULL, state);
+}
+
 static void item_finish(struct login_op *op, struct login_item *it, enum login_item_status st,
                         enum login_error err)
 {
         bool fire = false;
+        unsigned sid;
 
         pthread_mutex_lock(&op->lock);
         it->status = st;
@@ -347,7 +372,9 @@ static void item_finish(struct login_op *op, struct login_item *it, enum login_i
                 op->finished_usec = clock_usec(CLOCK_REALTIME);
                 fire = true;
         }
+        sid = it->sid;
         pthread_mutex_unlock(&op->lock);
+        item_event(op, it, st, sid);
         if (fire && op->done)
                 op->done(op, op->userdata);
 }
@@ -1412,6 +1439,7 @@ static void *login_worker(void *userdata)
                                 it->status = LOGIN_ITEM_RUNNING;
                                 it->started_usec = clock_usec(CLOCK_MONOTONIC);
                                 pthread_mutex_unlock(&t->op->lock);
+                                item_event(t->op, it, LOGIN_ITEM_RUNNING, 0);
                                 pthread_mutex_lock(&L->lock);
                                 /* Shown as "logging-in"; no memory: shown as the kernel says. */
                                 if (login)

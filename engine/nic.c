@@ -81,6 +81,9 @@ struct nic_monitor {
         bool cond_init;
         struct nic_snapshot *current;
         uint64_t generation;
+        void (*listener)(const struct nic_snapshot *old, const struct nic_snapshot *next,
+                         void *userdata);
+        void *listener_userdata;
         unsigned refresh_msec;
         bool stop;
 
@@ -777,16 +780,37 @@ static int snapshot_build(struct nic_monitor *m, struct nic_snapshot **ret)
 
 static void monitor_publish(struct nic_monitor *m, struct nic_snapshot *s)
 {
+        void (*listener)(const struct nic_snapshot *, const struct nic_snapshot *, void *);
         struct nic_snapshot *old;
+        void *userdata;
 
         pthread_mutex_lock(&m->lock);
         s->generation = ++m->generation;
         old = m->current;
-        m->current = s;
+        m->current = nic_snapshot_ref(s);
+        listener = m->listener;
+        userdata = m->listener_userdata;
         pthread_cond_broadcast(&m->cond);
         pthread_mutex_unlock(&m->lock);
 
+        /* Both stay alive for the call: s by the reference taken above, old by ours. */
+        if (listener && old)
+                listener(old, s, userdata);
+        nic_snapshot_unref(s);
         nic_snapshot_unref(old);
+}
+
+void nic_monitor_set_listener(struct nic_monitor *m,
+                              void (*fn)(const struct nic_snapshot *old,
+                                         const struct nic_snapshot *next, void *userdata),
+                              void *userdata)
+{
+        if (!m)
+                return;
+        pthread_mutex_lock(&m->lock);
+        m->listener = fn;
+        m->listener_userdata = userdata;
+        pthread_mutex_unlock(&m->lock);
 }
 
 static int monitor_rebuild(struct nic_monitor *m)

@@ -70,6 +70,16 @@ int nic_monitor_new(const char *sysfs_root, const char *proc_root, struct nic_mo
 /* Stop the thread and free everything. NULL-safe; returns NULL. */
 struct nic_monitor *nic_monitor_free(struct nic_monitor *m);
 
+/*
+ * Call fn(old, next, userdata) on the monitor thread each time a snapshot replaces another
+ * (both borrowed for the call; not for the first one). fn NULL removes it. fn must not call
+ * back into the monitor. Takes effect for the next snapshot.
+ */
+void nic_monitor_set_listener(struct nic_monitor *m,
+                              void (*fn)(const struct nic_snapshot *old,
+                                         const struct nic_snapshot *next, void *userdata),
+                              void *userdata);
+
 /* The current snapshot, with a reference the caller releases. Never NULL after _new(). */
 struct nic_snapshot *nic_monitor_snapshot(struct nic_monitor *m);
 

@@ -141,9 +141,9 @@ int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *or
                              &snap);
                 if (r < 0)
                         return r;
-                r = idx_set(e, name, iface_snap_ref(snap));
+                r = idx_set(e, name, iface_snap_ref(snap), NULL);
         } else
-                r = idx_set(e, name, NULL);
+                r = idx_set(e, name, NULL, origin);
         if (r < 0)
                 return r;
 

@@ -77,6 +77,7 @@ _Static_assert(HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_HEAD &&
 _Static_assert(HTTP_MAX_HEAD <= HTTP_OURS_HEAD && HTTP_MAX_URI <= HTTP_MAX_HEAD &&
                        HTTP_MAX_FIELDS + HTTP_MAX_ARGS <= HTTP_OURS_RECORDS,
                "a request within the limits never meets libmicrohttpd's own");
+#define HTTP_STREAM_SNDBUF (64 * 1024) /* an event stream's socket buffer (the kernel doubles it) */
 
 struct http_server {
         struct MHD_Daemon *daemon;
@@ -118,6 +119,7 @@ struct http_request {
         size_t body_cap;
         bool body_too_large;
         struct api_pending *pending; /* the api answers later; the connection is suspended */
+        struct api_stream *stream;   /* an event stream (api.h), freed at completion */
         struct MHD_Connection *conn;
         int held_fd; /* a TLS socket whose end of stream is held back (tls_eof_hold), or -1 */
         char request_id[HTTP_REQUEST_ID_MAX + 1];
@@ -569,6 +571,94 @@ static struct MHD_Response *web_response(struct http_server *s, struct MHD_Conne
         return r;
 }
 
+/*
+ * Event streams (GET /api/v1/events). MHD pulls the body through stream_read(); when the api has
+ * nothing to send it calls stream_suspend() first, from inside that callback (the one place
+ * besides the access handler where MHD allows it), so the connection leaves the poll set and
+ * no thread waits; returning 0 without suspending would make MHD 0.9.75's internal polling
+ * call the callback again at once, a busy loop. The hub resumes it (stream_wake) when events or
+ * a heartbeat are due, and shuts the socket of a stream that must go (stream_drop): MHD then
+ * fails its next send and completes the request.
+ */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+        struct http_request *req = cls;
+        ssize_t n;
+
+        (void)pos;
+
+        n = api_stream_read(req->stream, buf, max);
+        if (n == API_STREAM_END)
+                return MHD_CONTENT_READER_END_OF_STREAM;
+        if (n < 0)
+                return MHD_CONTENT_READER_END_WITH_ERROR;
+        return n;
+}
+
+static void stream_suspend(void *userdata)
+{
+        struct http_request *req = userdata;
+
+        atomic_fetch_add(&req->server->suspended, 1);
+        MHD_suspend_connection(req->conn);
+}
+
+static void stream_wake(void *userdata)
+{
+        struct http_request *req = userdata;
+
+        MHD_resume_connection(req->conn);
+        atomic_fetch_sub(&req->server->suspended, 1);
+}
+
+static void stream_drop(void *userdata)
+{
+        struct http_request *req = userdata;
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        /* The request is not complete (the api holds its stream), so the socket is still its. */
+        if (ci)
+                (void)shutdown(ci->connect_fd, SHUT_RDWR);
+}
+
+static const struct api_stream_ops stream_ops = {
+        .suspend = stream_suspend,
+        .wake = stream_wake,
+        .drop = stream_drop,
+};
+
+/* A response without an end, read from the api's stream (taken from aresp, which is released). */
+static struct MHD_Response *stream_response(struct http_request *req, struct MHD_Connection *conn,
+                                            struct api_response *aresp, int *ret_status)
+{
+        const union MHD_ConnectionInfo *ci;
+        struct MHD_Response *r;
+
+        req->stream = TAKE_PTR(aresp->stream);
+        req->conn = conn;
+        /*
+         * A fixed send buffer (no autotuning to megabytes): what a client that stops reading
+         * can hold up in the kernel stays small, and it falls behind the ring, and is dropped,
+         * after a bounded number of events.
+         */
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci && !req->server->is_unix &&
+            setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &(int){ HTTP_STREAM_SNDBUF },
+                       sizeof(int)) < 0)
+                log_debug("SO_SNDBUF of an event stream: %s, ignoring", strerror(errno));
+        api_stream_attach(req->stream, &stream_ops, req);
+        *ret_status = aresp->status;
+        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, req, NULL);
+        if (r) {
+                response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, aresp->content_type);
+                for (size_t i = 0; i < aresp->n_headers && i < API_MAX_HEADERS; i++)
+                        response_add_header(r, aresp->headers[i].name, aresp->headers[i].value);
+        }
+        api_response_done(aresp);
+        return r;
+}
+
 /* Hand the request to the api. NULL with req->pending set: the answer comes later. */
 static struct MHD_Response *api_response(struct http_server *s, struct http_request *req,
                                          struct MHD_Connection *conn, const char *method,
@@ -606,6 +696,10 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                                                                  MHD_HTTP_HEADER_ACCEPT),
                            .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                                    MHD_HTTP_HEADER_IF_MATCH),
+                           .if_none_match = MHD_lookup_connection_value(
+                                   conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
+                           .last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                                        "Last-Event-ID"),
                            .request_id = request_id,
                            .idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                                           "Idempotency-Key"),
@@ -626,6 +720,8 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                 req->pending = aresp.pending;
                 return NULL;
         }
+        if (aresp.stream)
+                return stream_response(req, conn, &aresp, ret_status);
         return mhd_response(&aresp, ret_status);
 }
 
@@ -950,6 +1046,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
                 answer_directly(req, conn, &aresp);
                 api_response_done(&aresp);
         }
+        /* After this no wake or drop of the hub touches req. */
+        api_stream_free(TAKE_PTR(req->stream));
         if (req->counted)
                 atomic_fetch_sub(&s->in_flight, 1);
         free(req->body);

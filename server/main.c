@@ -260,6 +260,7 @@ static int run(const struct options *o, const sigset_t *mask)
                 .udev_dir = o->udev_dir,
                 .drift = o->drift,
                 .lock_timeout_ms = o->lock_timeout_ms,
+                .event_buffer = o->event_buffer,
         };
         struct engine *e = NULL;
         struct api *a = NULL;
@@ -328,6 +329,11 @@ static int run(const struct options *o, const sigset_t *mask)
                                             .rate_limit = o->rate_limit,
                                             .rate_burst = o->rate_burst,
                                     });
+        if (r >= 0)
+                r = api_set_events(a, &(const struct api_events_config){
+                                              .max_streams = o->event_streams,
+                                              .heartbeat_ms = o->event_heartbeat_ms,
+                                      });
         if (r < 0) {
                 log_error_errno(r, "%s: cannot set up the API", PROGRAM);
                 goto finish;

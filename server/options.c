@@ -46,6 +46,9 @@ void options_init(struct options *o)
                 .idle_timeout_s = HTTP_CONNECTION_TIMEOUT_S,
                 .max_connections = HTTP_MAX_CONNECTIONS,
                 .lock_timeout_ms = OPTIONS_LOCK_TIMEOUT_MS_DEFAULT,
+                .event_buffer = EVENT_BUFFER_DEFAULT,
+                .event_streams = API_EVENT_STREAMS_DEFAULT,
+                .event_heartbeat_ms = API_EVENT_HEARTBEAT_MS_DEFAULT,
         };
         assert(o->log_level >= 0);
 }
@@ -109,6 +112,11 @@ void options_help(void)
                "  --max-conn-per-client N  TCP connections per client address (default %u)\n"
                "  --idle-timeout SEC    close a connection idle or stalled this long (default %u)\n"
                "  --max-connections N   connections per listener in all (default %u)\n"
+               "  --event-buffer N      events kept for clients that reconnect, %u..%u\n"
+               "                        (default %u)\n"
+               "  --event-streams N     event streams open at once, 1..%u (default %u)\n"
+               "  --event-heartbeat-ms MS  a comment line on a quiet event stream this often,\n"
+               "                        100..3600000 (default %u)\n"
                "  --insecure            allow a non-loopback listener without TLS and auth\n"
                "  --log-level LEVEL     error, warning, notice, info or debug (default " OPTIONS_LOG_LEVEL_DEFAULT
                ")\n"
@@ -122,7 +130,10 @@ void options_help(void)
                drift_names[OPTIONS_DRIFT_DEFAULT], THREADS_MAX, (unsigned)OPTIONS_THREADS_DEFAULT,
                OPTIONS_AUTH_DEFAULT ? "on" : "off", (unsigned)API_RATE_LIMIT_DEFAULT,
                (unsigned)API_RATE_BURST_DEFAULT, (unsigned)HTTP_PER_CLIENT_DEFAULT,
-               (unsigned)HTTP_CONNECTION_TIMEOUT_S, (unsigned)HTTP_MAX_CONNECTIONS);
+               (unsigned)HTTP_CONNECTION_TIMEOUT_S, (unsigned)HTTP_MAX_CONNECTIONS,
+               (unsigned)EVENT_BUFFER_MIN, (unsigned)EVENT_BUFFER_MAX,
+               (unsigned)EVENT_BUFFER_DEFAULT, (unsigned)API_EVENT_STREAMS_MAX,
+               (unsigned)API_EVENT_STREAMS_DEFAULT, (unsigned)API_EVENT_HEARTBEAT_MS_DEFAULT);
 }
 
 static int usage_error(const char *option, const char *value, const char *expected)
@@ -175,6 +186,9 @@ enum {
         ARG_IDLE_TIMEOUT,
         ARG_MAX_CONNECTIONS,
         ARG_INSECURE,
+        ARG_EVENT_BUFFER,
+        ARG_EVENT_STREAMS,
+        ARG_EVENT_HEARTBEAT,
         ARG_LOG_LEVEL,
         ARG_HELP,
         ARG_VERSION,
@@ -208,6 +222,9 @@ static const struct option long_options[] = {
         { "idle-timeout", required_argument, NULL, ARG_IDLE_TIMEOUT },
         { "max-connections", required_argument, NULL, ARG_MAX_CONNECTIONS },
         { "insecure", no_argument, NULL, ARG_INSECURE },
+        { "event-buffer", required_argument, NULL, ARG_EVENT_BUFFER },
+        { "event-streams", required_argument, NULL, ARG_EVENT_STREAMS },
+        { "event-heartbeat-ms", required_argument, NULL, ARG_EVENT_HEARTBEAT },
         { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
         { "help", no_argument, NULL, ARG_HELP },
         { "version", no_argument, NULL, ARG_VERSION },
@@ -398,6 +415,21 @@ static int apply_option(struct options *o, int id, const char *name, const char 
                 if (parse_unsigned(v, 1, 65536, &l) < 0)
                         return usage_error(name, v, "a number from 1 to 65536");
                 o->max_connections = (unsigned)l;
+                break;
+        case ARG_EVENT_BUFFER:
+                if (parse_unsigned(v, EVENT_BUFFER_MIN, EVENT_BUFFER_MAX, &l) < 0)
+                        return usage_error(name, v, "a number from 4 to 65536");
+                o->event_buffer = (unsigned)l;
+                break;
+        case ARG_EVENT_STREAMS:
+                if (parse_unsigned(v, 1, API_EVENT_STREAMS_MAX, &l) < 0)
+                        return usage_error(name, v, "a number from 1 to 4096");
+                o->event_streams = (unsigned)l;
+                break;
+        case ARG_EVENT_HEARTBEAT:
+                if (parse_unsigned(v, 100, 3600000, &l) < 0)
+                        return usage_error(name, v, "milliseconds from 100 to 3600000");
+                o->event_heartbeat_ms = (unsigned)l;
                 break;
         case ARG_INSECURE:
                 if (from_config && v && !streq(v, "true") && !streq(v, "yes"))

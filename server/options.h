@@ -69,6 +69,9 @@ struct options {
         unsigned idle_timeout_s;
         unsigned max_connections;
         unsigned lock_timeout_ms;
+        unsigned event_buffer;       /* --event-buffer */
+        unsigned event_streams;      /* --event-streams */
+        unsigned event_heartbeat_ms; /* --event-heartbeat-ms */
 };
 
 /* Fill o with the defaults above (the iscsi root is left NULL: main() detects it). */

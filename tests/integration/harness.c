@@ -169,6 +169,8 @@ int harness_teardown(void **state)
                 curl_easy_cleanup(h->curl);
                 curl_global_cleanup();
         }
+        /* As the daemon stops: event streams and delayed answers end, so the drain ends. */
+        api_shutdown(h->api);
         http_stop(h->server, HARNESS_DRAIN_MS);
         api_free(h->api);
         engine_free(h->engine);

@@ -13,11 +13,13 @@ import hashlib
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
@@ -218,3 +220,87 @@ def tree_diff(a, b):
         if a.get(k) != b.get(k):
             lines.append("%s: %r -> %r" % (k, a.get(k), b.get(k)))
     return lines
+
+
+class EventStream:
+    """curl -N on /api/v1/events (docs/events.md); a thread parses the SSE messages into
+    self.events (dicts of id, event, data as parsed JSON) and keeps the comment lines
+    (self.comments) and every line (self.raw)."""
+
+    def __init__(self, port, token=None, last_id=None, extra=()):
+        argv = ["curl", "-sS", "-N", "--no-buffer", "-D", "-",
+                "http://127.0.0.1:%d/api/v1/events" % port]
+        if token:
+            argv += ["-H", "Authorization: Bearer " + token]
+        if last_id:
+            argv += ["-H", "Last-Event-ID: " + last_id]
+        self.proc = subprocess.Popen(argv + list(extra), stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL)
+        self.events, self.comments, self.raw = [], [], []
+        self.status = None
+        self.lock = threading.Lock()
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        cur = {}
+        in_headers = True
+        for line in self.proc.stdout:
+            line = line.decode("utf-8", "replace").rstrip("\r\n")
+            with self.lock:
+                self.raw.append(line)
+                if in_headers:
+                    m = re.match(r"HTTP/1\.[01] (\d+)", line)
+                    if m:
+                        self.status = int(m.group(1))
+                    if line == "":
+                        in_headers = False
+                    continue
+                if line == "":
+                    if "event" in cur or "data" in cur:
+                        if "data" in cur:
+                            try:
+                                cur["data"] = json.loads(cur["data"])
+                            except ValueError:
+                                pass
+                        self.events.append(cur)
+                    cur = {}
+                elif line.startswith(":"):
+                    self.comments.append(line)
+                else:
+                    k, _, v = line.partition(":")
+                    cur[k] = v[1:] if v.startswith(" ") else v
+
+    def wait(self, pred, timeout=5.0):
+        """Wait until pred(events) is true; returns it (or False at the timeout)."""
+        end = time.monotonic() + timeout
+        while True:
+            with self.lock:
+                r = pred(list(self.events))
+            if r or time.monotonic() > end:
+                return r
+            time.sleep(0.02)
+
+    def wait_event(self, etype, name=None, start=0, timeout=5.0):
+        def find(evs):
+            for e in evs[start:]:
+                d = e.get("data") if isinstance(e.get("data"), dict) else {}
+                if e.get("event") == etype and (name is None or
+                                                name in (d.get("name"), d.get("id"))):
+                    return e
+            return None
+        return self.wait(find, timeout)
+
+    def count(self):
+        with self.lock:
+            return len(self.events)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.t.join(timeout=5)

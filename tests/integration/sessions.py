@@ -179,6 +179,9 @@ def main():
 
         d = ifd.Daemon(binary, os.path.join(work, "d"), "--sysfs-root", sysfs, "--dev-root",
                        devroot, "--udev-dir", udev, "--iscsiadm", fake, "--iscsid-conf", "")
+        # The event stream sees the logins below (docs/events.md: session.state).
+        stream = ifd.EventStream(d.port)
+        stream.wait(lambda evs: stream.comments, 3)
         ids = {}
         for k in ("a", "b", "auth", "hang", "late"):
             body = {"target": T[k], "portal": "127.0.0.1:3260", "tpgt": 1, "iface": "default"}
@@ -233,6 +236,23 @@ def main():
         check(st == 422 and res.get("type") == "urn:iscsi-ifaced:problem:login-auth-failed" and
               res.get("iscsiadm_exit") == 24,
               "CHAP refused: 422 login-auth-failed, iscsiadm_exit 24 (%s %s)" % (st, res))
+
+        def states(binding):
+            return [(e["data"].get("state"), e["data"].get("sid")) for e in stream.events
+                    if e.get("event") == "session.state" and e["data"].get("id") == binding]
+        stream.wait(lambda evs: len(states(ids["auth"])) >= 2, 5)
+        # Without iscsid: failed; then created, adopted, adopted: each item starts logging-in.
+        check(states(ids["a"]) == [("logging-in", None), ("failed", None)] +
+              [("logging-in", None), ("logged-in", 1)] * 3,
+              "events: session.state failed without iscsid, then logging-in and logged-in sid 1 "
+              "for the login and each adoption (%r)" % states(ids["a"]))
+        check(states(ids["auth"]) == [("logging-in", None), ("failed", None)],
+              "events: session.state logging-in, then failed for CHAP refused (%r)" %
+              states(ids["auth"]))
+        with stream.lock:
+            text = "\n".join(stream.raw)
+        check(SECRET not in text, "events: the CHAP secret is in no event")
+        stream.close()
         argvs = json.dumps([e.get("argv") for e in fake_log(log)] +
                            [e.get("env") for e in fake_log(log)])
         check(SECRET not in argvs, "the CHAP secret is in no iscsiadm argv or environment")
@@ -413,6 +433,8 @@ def main():
         check(ops_after == ops_before, "the reads are not operations of /api/v1/logins")
 
         # Logout.
+        stream = ifd.EventStream(d.port)
+        stream.wait(lambda evs: stream.comments, 3)
         st, _, res = d.call("DELETE", "/api/v1/sessions/2")
         uses = res.get("uses", []) if isinstance(res, dict) else []
         check(st == 409 and res.get("type") == "urn:iscsi-ifaced:problem:in-use" and
@@ -426,6 +448,12 @@ def main():
               "logout with force=true: 204, the SCSI device deleted first (%s)" % st)
         st, _, _ = d.call("DELETE", "/api/v1/sessions/2")
         check(st == 404, "the same logout again: 404 (%s)" % st)
+        out = stream.wait(lambda evs: [(e["data"].get("state"), e["data"].get("sid"))
+                                       for e in evs if e.get("event") == "session.state"], 3)
+        check(out == [("logged-out", 2)],
+              "events: one session.state logged-out sid 2 (the refused logout is none) (%r)" %
+              (out,))
+        stream.close()
 
         # Restart: the sessions are read again, ours still ours.
         d.stop()

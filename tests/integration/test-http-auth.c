@@ -260,15 +260,25 @@ static void test_auth_matrix(void **state)
                         struct hresp r = {};
                         enum role have = ROLE_NONE;
                         long st = 0;
+                        /*
+                         * An allowed GET /api/v1/events streams without an end: the same route
+                         * and checks through HEAD, which answers with the headers alone
+                         * (integration.events covers the stream). Refusals keep GET, whose
+                         * problem body is checked.
+                         */
+                        const char *method =
+                                rt->fn == events_stream && w >= WHO_VIEWER && w != WHO_UNIX_NOBODY ?
+                                        "HEAD" :
+                                        rt->method;
 
                         switch ((enum who)w) {
                         case WHO_NONE:
-                                st = tcp_request(f, NULL, rt->method, path, body, &r);
+                                st = tcp_request(f, NULL, method, path, body, &r);
                                 break;
                         case WHO_GARBAGE:
                         case WHO_WRONG_SECRET:
                         case WHO_REVOKED:
-                                st = tcp_request(f, f->token[w], rt->method, path, body, &r);
+                                st = tcp_request(f, f->token[w], method, path, body, &r);
                                 break;
                         case WHO_VIEWER:
                         case WHO_OPERATOR:
@@ -276,14 +286,14 @@ static void test_auth_matrix(void **state)
                                 have = w == WHO_VIEWER   ? ROLE_VIEWER :
                                        w == WHO_OPERATOR ? ROLE_OPERATOR :
                                                            ROLE_ADMIN;
-                                st = tcp_request(f, f->token[w], rt->method, path, body, &r);
+                                st = tcp_request(f, f->token[w], method, path, body, &r);
                                 break;
                         case WHO_UNIX_ROOT:
                                 have = ROLE_ADMIN;
-                                st = unix_request(f->sock, rt->method, path, body);
+                                st = unix_request(f->sock, method, path, body);
                                 break;
                         case WHO_UNIX_NOBODY:
-                                st = unix_request_as_nobody(f->sock, rt->method, path, body);
+                                st = unix_request_as_nobody(f->sock, method, path, body);
                                 break;
                         case WHO_UNIX_NOBODY_VIEWER: {
                                 static const struct api_unix_role viewer[] = {
@@ -292,7 +302,7 @@ static void test_auth_matrix(void **state)
 
                                 auth_on(f->h, viewer, 1);
                                 have = ROLE_VIEWER;
-                                st = unix_request_as_nobody(f->sock, rt->method, path, body);
+                                st = unix_request_as_nobody(f->sock, method, path, body);
                                 auth_on(f->h, none, 0);
                                 break;
                         }
