@@ -304,14 +304,21 @@ static bool if_none_match_has(const char *list, const char *etag)
  * have their revision) gets one from a hash of its body, and an If-None-Match naming the ETag
  * turns the answer into a 304 without a body.
  */
-static void conditional_get(const struct api_request *req, struct api_response *resp)
+static void conditional_get(const struct api_request *req, size_t route, struct api_response *resp)
 {
+        /* Not resources: live status read anew on each call (health, metrics, who am I), and
+         * the contract itself; openapi.yaml documents ETag and 304 on the resources only. */
+        static const char *const live[] = { "/api/v1/health", "/api/v1/whoami", "/metrics",
+                                            "/openapi.yaml" };
         const char *etag = NULL;
         char buf[24];
 
         if (resp->pending || resp->stream || resp->status != 200 ||
-            !(streq(req->method, "GET") || streq(req->method, "HEAD")))
+            !(streq(req->method, "GET") || streq(req->method, "HEAD")) || route >= api_n_routes)
                 return;
+        for (size_t i = 0; i < ELEMENTSOF(live); i++)
+                if (streq(api_routes[route].path, live[i]))
+                        return;
         for (size_t i = 0; i < resp->n_headers; i++)
                 if (strcasecmp(resp->headers[i].name, "ETag") == 0)
                         etag = resp->headers[i].value;
@@ -329,6 +336,7 @@ static void conditional_get(const struct api_request *req, struct api_response *
         free(resp->body);
         resp->body = NULL;
         resp->body_len = 0;
+        resp->content_type = NULL; /* a 304 has no body, so no media type (RFC 9110 15.4.5) */
         resp->status = 304;
 }
 
@@ -342,7 +350,7 @@ void api_handle(struct api *a, const struct api_request *req, struct api_respons
 
         counters_begin(a->counters);
         handle(&c, &route);
-        conditional_get(req, resp);
+        conditional_get(req, route, resp);
         key = counters_key(a->counters, route, req->method);
         if (resp->pending) {
                 /* Counted when the server takes the answer (api_pending_finish). */
