@@ -390,6 +390,11 @@ static void render_event(struct sbuf *b, uint64_t epoch, const struct event *ev)
                 sbuf_json_string(b, ev->detail);
                 if (ev->sid)
                         sbuf_printf(b, ",\"sid\":%u", ev->sid);
+                if (ev->origin[0]) {
+                        /* A change the kernel made by itself (engine_sessions_watch). */
+                        sbuf_puts(b, ",\"origin\":");
+                        sbuf_json_string(b, ev->origin);
+                }
                 break;
         case _EVENT_TYPE_MAX:
         case _EVENT_TYPE_INVALID:

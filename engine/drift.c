@@ -16,9 +16,10 @@
 #include "mirror.h"
 #include "store.h"
 
-#define WATCH_SETTLE_MS     50    /* gather a burst of events before reconciling */
-#define WATCH_FULL_SCAN_MS  60000 /* safety net: a full pass this often */
-#define WATCH_ROOT_CHECK_MS 1000  /* is ifaces/ still there: this often */
+#define WATCH_SETTLE_MS     50              /* gather a burst of events before reconciling */
+#define WATCH_FULL_SCAN_MS  60000           /* safety net: a full pass this often */
+#define WATCH_ROOT_CHECK_MS 1000            /* is ifaces/ still there: this often */
+#define SESSIONS_WATCH_USEC (1000LL * 1000) /* engine_sessions_watch: this often */
 
 /* --- the ifaces/ directory itself ---------------------------------------------------------- */
 
@@ -375,7 +376,7 @@ static void *watch_thread(void *userdata)
                 { .fd = e->inotify_fd, .events = POLLIN },
                 { .fd = e->stop_fds[0], .events = POLLIN },
         };
-        int64_t last_full = clock_usec(CLOCK_REALTIME);
+        int64_t last_full = clock_usec(CLOCK_REALTIME), last_sessions = 0;
         bool alive = true;
 
         for (;;) {
@@ -389,6 +390,12 @@ static void *watch_thread(void *userdata)
                         if (!watch_drain(e, &set))
                                 alive = false;
                         continue; /* settle: wait for a quiet period first */
+                }
+
+                /* Sessions that changed by themselves, for the event stream: once a second. */
+                if (clock_usec(CLOCK_MONOTONIC) - last_sessions >= SESSIONS_WATCH_USEC) {
+                        last_sessions = clock_usec(CLOCK_MONOTONIC);
+                        engine_sessions_watch(e);
                 }
 
                 /* Quiet period (or periodic tick): reconcile what was touched. */

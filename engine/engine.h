@@ -410,6 +410,13 @@ struct engine_session_errors {
  */
 int engine_session_errors(struct engine *e, const unsigned *sids, size_t n_sids,
                           int64_t max_age_usec, struct engine_session_errors **ret, size_t *ret_n);
+/*
+ * Publish a session.state event for each session whose state changed since the last call
+ * without one of our operations (iscsid's recovery: FAILED and back to LOGGED_IN; a logout by
+ * iscsiadm or a login by another tool; docs/events.md). The first call only takes a look. The
+ * watcher thread calls it every second.
+ */
+void engine_sessions_watch(struct engine *e);
 /* The sessions in sysfs, by sid, with what the engine knows of them. */
 int engine_sessions_list(struct engine *e, struct engine_session **ret, size_t *ret_n);
 void engine_sessions_free(struct engine_session *v, size_t n);

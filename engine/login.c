@@ -83,6 +83,13 @@ struct owned {
         char *path; /* the binding id format of the session's path */
 };
 
+/* A session as the event stream last told it (engine_sessions_watch). */
+struct seen {
+        unsigned sid;
+        const char *state;       /* "logged-in" or "failed" (static) */
+        char id[BINDING_ID_MAX]; /* its path, as a binding id */
+};
+
 struct logins {
         pthread_mutex_t lock;
         pthread_cond_t cond;
@@ -105,6 +112,9 @@ struct logins {
         int64_t errs_queued_usec; /* CLOCK_MONOTONIC of the last round queued, 0 never */
         unsigned errs_pending;    /* TASK_ERRORS queued or running */
         int stop_fd;              /* an eventfd, readable once stopping: ends a TASK_ERRORS */
+        struct seen *seen;        /* engine_sessions_watch: each session's last published state */
+        size_t n_seen;
+        bool seen_primed; /* the first look was taken (it publishes nothing) */
 };
 
 /* --- names --------------------------------------------------------------------------------- */
@@ -331,6 +341,34 @@ static void queue_add(struct logins *L, struct task *t)
         pthread_cond_broadcast(&L->cond);
 }
 
+/* The state of sid as told (NULL: forget it). Takes L->lock. */
+static void seen_set(struct logins *L, unsigned sid, const char *state, const char *id)
+{
+        size_t i;
+
+        if (!L)
+                return;
+        pthread_mutex_lock(&L->lock);
+        for (i = 0; i < L->n_seen && L->seen[i].sid != sid; i++)
+                ;
+        if (i == L->n_seen && state) {
+                struct seen *grown = reallocarray(L->seen, L->n_seen + 1, sizeof(*L->seen));
+
+                if (grown) {
+                        L->seen = grown;
+                        L->seen[L->n_seen++] = (struct seen){ .sid = sid };
+                }
+        }
+        if (i < L->n_seen) {
+                if (state) {
+                        L->seen[i].state = state;
+                        snprintf(L->seen[i].id, sizeof(L->seen[i].id), "%s", id);
+                } else
+                        L->seen[i] = L->seen[--L->n_seen];
+        }
+        pthread_mutex_unlock(&L->lock);
+}
+
 /*
  * The session.state event of an item that starts or ends (docs/events.md): a login is
  * logging-in, then logged-in (created or adopted) or failed (cancelled included); a logout
@@ -350,9 +388,13 @@ static void item_event(struct login_op *op, const struct login_item *it, enum lo
                         state = "failed";
         } else if (op->kind == LOGIN_KIND_LOGOUT && st == LOGIN_ITEM_LOGGED_OUT)
                 state = "logged-out";
-        if (state && op->engine)
-                engine_emit(op->engine, &(struct event){ .type = EVENT_SESSION_STATE, .sid = sid },
-                            it->binding, NULL, state);
+        if (!state || !op->engine)
+                return;
+        if (sid)
+                seen_set(op->engine->logins, sid, streq(state, "logged-out") ? NULL : state,
+                         it->binding);
+        engine_emit(op->engine, &(struct event){ .type = EVENT_SESSION_STATE, .sid = sid },
+                    it->binding, NULL, state);
 }
 
 static void item_finish(struct login_op *op, struct login_item *it, enum login_item_status st,
@@ -1222,6 +1264,106 @@ static void stats_run(struct engine *e, struct login_op *op, struct login_item *
         item_finish(op, it, LOGIN_ITEM_DONE, LOGIN_ERR_NONE);
 }
 
+/* --- sessions that change by themselves ----------------------------------------------------- */
+
+/* The event state of a kernel session state; NULL for a passing one (FREE) or an unknown one. */
+static const char *kernel_state(const char *s)
+{
+        if (streq(s, "LOGGED_IN"))
+                return "logged-in";
+        if (streq(s, "FAILED"))
+                return "failed";
+        return NULL;
+}
+
+void engine_sessions_watch(struct engine *e)
+{
+        struct logins *L = e->logins;
+        _cleanup_free_ struct session_info *v = NULL;
+        struct event *out = NULL;
+        size_t n = 0, n_out = 0;
+
+        if (!L || session_list(e->roots.sysfs, &v, &n) < 0)
+                return;
+        out = calloc(n + L->n_seen + 1, sizeof(*out));
+        if (!out)
+                return;
+        pthread_mutex_lock(&L->lock);
+        /* Gone: logged out by someone else (iscsiadm, iscsid's recovery giving up). */
+        for (size_t i = 0; i < L->n_seen;) {
+                bool present = false;
+
+                for (size_t j = 0; j < n && !present; j++)
+                        present = v[j].sid == L->seen[i].sid;
+                if (present) {
+                        i++;
+                        continue;
+                }
+                if (L->seen_primed) {
+                        out[n_out] = (struct event){ .type = EVENT_SESSION_STATE,
+                                                     .sid = L->seen[i].sid };
+                        snprintf(out[n_out].name, sizeof(out[n_out].name), "%s", L->seen[i].id);
+                        snprintf(out[n_out].detail, sizeof(out[n_out].detail), "logged-out");
+                        n_out++;
+                }
+                L->seen[i] = L->seen[--L->n_seen];
+        }
+        for (size_t j = 0; j < n; j++) {
+                const char *st = kernel_state(v[j].state), *owned;
+                struct binding_key k = {};
+                char id[BINDING_ID_MAX];
+                size_t i;
+
+                if (!st)
+                        continue;
+                snprintf(k.target, sizeof(k.target), "%s", v[j].target);
+                snprintf(k.address, sizeof(k.address), "%s", v[j].address);
+                k.port = (uint16_t)v[j].port;
+                k.tpgt = v[j].tpgt;
+                snprintf(k.iface, sizeof(k.iface), "%s", v[j].ifacename);
+                binding_id_format(&k, id, sizeof(id));
+                /* One of our operations works on it: it tells the stream itself (item_event). */
+                if (strv_has(L->active, L->n_active, id))
+                        continue;
+                for (i = 0; i < L->n_seen && L->seen[i].sid != v[j].sid; i++)
+                        ;
+                if (i < L->n_seen && streq(L->seen[i].state, st))
+                        continue;
+                if (i == L->n_seen) {
+                        struct seen *grown = reallocarray(L->seen, L->n_seen + 1, sizeof(*L->seen));
+
+                        if (!grown)
+                                break;
+                        L->seen = grown;
+                        L->seen[L->n_seen++] = (struct seen){ .sid = v[j].sid };
+                }
+                L->seen[i].state = st;
+                snprintf(L->seen[i].id, sizeof(L->seen[i].id), "%s", id);
+                if (!L->seen_primed)
+                        continue;
+                owned = owned_path(L, v[j].sid);
+                out[n_out] = (struct event){ .type = EVENT_SESSION_STATE, .sid = v[j].sid };
+                snprintf(out[n_out].name, sizeof(out[n_out].name), "%s", id);
+                snprintf(out[n_out].origin, sizeof(out[n_out].origin), "%s",
+                         owned && streq(owned, id) ? "api" : "external");
+                snprintf(out[n_out].detail, sizeof(out[n_out].detail), "%s", st);
+                n_out++;
+        }
+        L->seen_primed = true;
+        pthread_mutex_unlock(&L->lock);
+        /* Published outside the lock: a subscriber may call back into the engine. */
+        for (size_t i = 0; i < n_out; i++) {
+                char name[EVENT_NAME_MAX], origin[16], detail[EVENT_DETAIL_MAX];
+
+                snprintf(name, sizeof(name), "%s", out[i].name);
+                snprintf(origin, sizeof(origin), "%s",
+                         out[i].origin[0] ? out[i].origin : "external");
+                snprintf(detail, sizeof(detail), "%s", out[i].detail);
+                engine_emit(e, &out[i], name, origin, detail);
+        }
+        free(out);
+}
+
 /* --- error counters for /metrics ---------------------------------------------------------- */
 
 #define ERRORS_TIMEOUT_USEC (10LL * 1000 * 1000)
@@ -1592,6 +1734,7 @@ void logins_free(struct engine *e)
                 login_op_unref(L->ops[i]);
         free(L->ops);
         free(L->errs);
+        free(L->seen);
         if (L->stop_fd >= 0)
                 close(L->stop_fd);
         for (size_t i = 0; i < L->n_active; i++)

@@ -448,11 +448,37 @@ def main():
               "logout with force=true: 204, the SCSI device deleted first (%s)" % st)
         st, _, _ = d.call("DELETE", "/api/v1/sessions/2")
         check(st == 404, "the same logout again: 404 (%s)" % st)
+        # (The late session 5, logged out in the background meanwhile, may be told too: the
+        # watcher sees it go. Only sid 2 is asserted here.)
         out = stream.wait(lambda evs: [(e["data"].get("state"), e["data"].get("sid"))
-                                       for e in evs if e.get("event") == "session.state"], 3)
+                                       for e in evs if e.get("event") == "session.state" and
+                                       e["data"].get("sid") == 2], 3)
         check(out == [("logged-out", 2)],
               "events: one session.state logged-out sid 2 (the refused logout is none) (%r)" %
               (out,))
+        stream.close()
+
+        # A session that changes by itself (iscsid's recovery): FAILED, then LOGGED_IN again,
+        # told once each with origin external, seen by the watcher within about a second.
+        stream = ifd.EventStream(d.port)
+        stream.wait(lambda evs: stream.status == 200, 3)
+        state3 = os.path.join(sysfs, "devices/platform/host5/session3/iscsi_session/session3/state")
+
+        def sid_states(evs, sid):
+            return [(e["data"].get("state"), e["data"].get("origin")) for e in evs
+                    if e.get("event") == "session.state" and e["data"].get("sid") == sid]
+        w(sysfs, "devices/platform/host5/session3/iscsi_session/session3/state", "FAILED")
+        out = stream.wait(lambda evs: sid_states(evs, 3), 4)
+        w(sysfs, "devices/platform/host5/session3/iscsi_session/session3/state", "LOGGED_IN")
+        out = stream.wait(lambda evs: len(sid_states(evs, 3)) >= 2 and sid_states(evs, 3), 4)
+        time.sleep(1.5)  # a second look of the watcher must not repeat either
+        with stream.lock:
+            out = sid_states(stream.events, 3)
+            ids3 = {e["data"].get("id") for e in stream.events if e["data"].get("sid") == 3}
+        check(out == [("failed", "external"), ("logged-in", "external")] and
+              all(T["ext"] in i for i in ids3) and os.path.exists(state3),
+              "events: session 3 FAILED then LOGGED_IN by itself: session.state failed and "
+              "logged-in, origin external, once each (%r)" % (out,))
         stream.close()
 
         # Restart: the sessions are read again, ours still ours.
@@ -465,6 +491,19 @@ def main():
               "after a restart: sessions 1 and 4 (api, ready) and 3 (external)")
         st, _, _ = d.call("DELETE", "/api/v1/sessions/1")
         check(st == 204, "logout of session 1: 204")
+
+        # A session logged out by someone else (iscsiadm, or iscsid giving up): logged-out.
+        stream = ifd.EventStream(d.port)
+        stream.wait(lambda evs: stream.status == 200, 3)
+        time.sleep(1.2)  # the restarted daemon's first look (it tells nothing) is behind us
+        os.unlink(os.path.join(sysfs, "class/iscsi_session/session3"))
+        out = stream.wait(lambda evs: [(e["data"].get("state"), e["data"].get("origin"))
+                                       for e in evs if e.get("event") == "session.state" and
+                                       e["data"].get("sid") == 3], 4)
+        check(out == [("logged-out", "external")],
+              "events: session 3 gone by itself: session.state logged-out, origin external (%r)"
+              % (out,))
+        stream.close()
 
         texts = [a[4] if isinstance(a[4], str) else a[4].decode("utf-8", "replace")
                  for a in d.answers] + [d.log_text().decode("utf-8", "replace")]
