@@ -348,7 +348,9 @@ int checks_run(struct call *c)
                 explicit_bzero(&spec, sizeof(spec));
                 return -ENOMEM;
         }
-        /* The answer is fired by the check loop, and sent only after this handler returned. */
+        /* The answer is fired by the check loop, and sent only after this handler returned. Its
+         * steps go to the event stream as they end (check.progress, check.finished). */
+        spec.events = true;
         r = engine_check_submit(c->api->engine, &spec, check_answer_ready, p, &chk);
         explicit_bzero(&spec, sizeof(spec));
         if (r < 0) {

@@ -396,6 +396,24 @@ static void render_event(struct sbuf *b, uint64_t epoch, const struct event *ev)
                         sbuf_json_string(b, ev->origin);
                 }
                 break;
+        case EVENT_CHECK_PROGRESS:
+        case EVENT_CHECK_FINISHED:
+                /* A single check of an iface (POST /api/v1/ifaces/{name}/checks). */
+                sbuf_puts(b, ",\"iface\":");
+                sbuf_json_string(b, ev->name);
+                sbuf_puts(b, ",\"portal\":");
+                sbuf_json_string(b, ev->portal);
+                if (ev->type == EVENT_CHECK_PROGRESS) {
+                        sbuf_puts(b, ",\"step\":");
+                        sbuf_json_string(b, ev->step);
+                }
+                sbuf_puts(b, ",\"status\":");
+                sbuf_json_string(b, ev->status);
+                if (ev->detail[0]) {
+                        sbuf_puts(b, ",\"reason\":");
+                        sbuf_json_string(b, ev->detail);
+                }
+                break;
         case _EVENT_TYPE_MAX:
         case _EVENT_TYPE_INVALID:
                 break;

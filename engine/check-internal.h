@@ -83,8 +83,10 @@ struct checker {
         atomic_bool cancel_all; /* applies to everything in flight and queued at the time */
         struct check **active;  /* the loop's only */
         size_t n_active;
-        size_t n_slots;      /* room in active[]; pfds[] has one more */
-        struct pollfd *pfds; /* the loop's: wake_fd, then one per active check */
+        size_t n_slots;             /* room in active[]; pfds[] has one more */
+        struct pollfd *pfds;        /* the loop's: wake_fd, then one per active check */
+        check_progress_fn progress; /* checker_set_progress() */
+        void *progress_userdata;
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nic_snapshot *, nic_snapshot_unref);

@@ -119,6 +119,14 @@ void check_step_set(struct check *c, enum check_step s, enum check_status st,
         }
         if (sr->latency_usec < 0 && (st == CHECK_OK || st == CHECK_FAILED))
                 sr->latency_usec = clock_usec(CLOCK_MONOTONIC) - c->phase_start_usec;
+        if (c->spec.events && c->k->progress && st != CHECK_PENDING && step_wanted(c, s))
+                c->k->progress(c, (int)s, c->k->progress_userdata);
+}
+
+void checker_set_progress(struct checker *k, check_progress_fn fn, void *userdata)
+{
+        k->progress = fn;
+        k->progress_userdata = userdata;
 }
 
 /* Mark every requested step still pending as skipped (or cancelled) because of why. */
@@ -174,6 +182,8 @@ static void finish(struct check *c)
                 c->res.reason = c->res.steps[first].reason;
         }
         stats_check_done(&c->res);
+        if (c->spec.events && c->k->progress)
+                c->k->progress(c, -1, c->k->progress_userdata);
 }
 
 /* Start the next requested phase after cur, or finish. */

@@ -97,6 +97,7 @@ struct check_spec {
         bool has_chap, has_discovery_chap;
         struct check_chap chap;           /* for the login to target */
         struct check_chap discovery_chap; /* username/password only */
+        bool events; /* tell each step and the end to checker_set_progress()'s callback */
 };
 
 /*
@@ -176,6 +177,14 @@ struct checker *checker_free(struct checker *k);
  */
 int checker_submit(struct checker *k, const struct check_spec *spec, check_done_fn done,
                    void *userdata, struct check **ret);
+/*
+ * Called on the check loop for a check whose spec has events: step s ended (its result is in
+ * check_get_result()), or the check finished (s < 0, before its done callback). Must not block.
+ */
+typedef void (*check_progress_fn)(const struct check *c, int s, void *userdata);
+/* Set the progress callback, before any check is submitted. */
+void checker_set_progress(struct checker *k, check_progress_fn fn, void *userdata);
+
 /* Cancel every check, queued or in flight. Their done callbacks follow promptly. NULL-safe. */
 void checker_cancel_all(struct checker *k);
 

@@ -205,6 +205,23 @@ void engine_emit(struct engine *e, struct event *ev, const char *name, const cha
         (void)event_bus_publish(e->bus, ev);
 }
 
+/* A single check's step ended, or the check did (s < 0): check.progress, check.finished. */
+static void check_progress(const struct check *c, int s, void *userdata)
+{
+        const struct check_spec *spec = check_get_spec(c);
+        const struct check_result *res = check_get_result(c);
+        struct event ev = { .type = s < 0 ? EVENT_CHECK_FINISHED : EVENT_CHECK_PROGRESS };
+        enum check_status st = s < 0 ? res->status : res->steps[s].status;
+        enum check_reason why = s < 0 ? res->reason : res->steps[s].reason;
+
+        check_format_portal(&spec->portal, ev.portal, sizeof(ev.portal));
+        if (s >= 0)
+                snprintf(ev.step, sizeof(ev.step), "%s", check_step_to_string(s) ?: "");
+        snprintf(ev.status, sizeof(ev.status), "%s", check_status_to_string(st) ?: "");
+        engine_emit(userdata, &ev, spec->iface, NULL,
+                    why == CHECK_REASON_NONE ? NULL : check_reason_to_string(why));
+}
+
 struct event_bus *engine_event_bus(struct engine *e)
 {
         return e ? e->bus : NULL;
@@ -555,6 +572,7 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                 r = checker_new(e->nics, iname, &e->checker);
                 if (r < 0)
                         return fail_msg(reterr_msg, r, "cannot start the check loop");
+                checker_set_progress(e->checker, check_progress, e);
                 r = job_table_new(e->checker, &e->jobs);
                 if (r < 0)
                         return fail_msg(reterr_msg, r, "cannot create the job table");

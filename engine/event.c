@@ -33,6 +33,7 @@ static const char *const event_type_names[_EVENT_TYPE_MAX] = {
         [EVENT_DRIFT_PROBLEM] = "drift.problem",     [EVENT_NIC_LINK] = "nic.link",
         [EVENT_NIC_ADDRESS] = "nic.address",         [EVENT_JOB_PROGRESS] = "job.progress",
         [EVENT_JOB_FINISHED] = "job.finished",       [EVENT_SESSION_STATE] = "session.state",
+        [EVENT_CHECK_PROGRESS] = "check.progress",   [EVENT_CHECK_FINISHED] = "check.finished",
 };
 
 const char *event_type_to_string(enum event_type t)
@@ -122,6 +123,9 @@ uint64_t event_bus_publish(struct event_bus *b, const struct event *ev)
         copy_cut(slot->name, sizeof(slot->name), ev->name);
         copy_cut(slot->origin, sizeof(slot->origin), ev->origin);
         copy_cut(slot->detail, sizeof(slot->detail), ev->detail);
+        copy_cut(slot->portal, sizeof(slot->portal), ev->portal);
+        copy_cut(slot->step, sizeof(slot->step), ev->step);
+        copy_cut(slot->status, sizeof(slot->status), ev->status);
         slot->revision = ev->revision;
         slot->done = ev->done;
         slot->total = ev->total;

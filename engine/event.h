@@ -30,6 +30,8 @@ enum event_type {
         EVENT_JOB_PROGRESS,
         EVENT_JOB_FINISHED,
         EVENT_SESSION_STATE,
+        EVENT_CHECK_PROGRESS,
+        EVENT_CHECK_FINISHED,
         _EVENT_TYPE_MAX,
         _EVENT_TYPE_INVALID = -22,
 };
@@ -46,6 +48,9 @@ struct event {
                                         * job.*, session.state: the state */
         uint64_t done, total;          /* job.*: items finished, items in all */
         unsigned sid;                  /* session.state: the session, 0 when none (yet) */
+        char portal[64];               /* check.*: the portal checked ("ip:port") */
+        char step[16];                 /* check.progress: the step that ended */
+        char status[16];               /* check.*: the step's, or the check's, status */
 };
 
 struct event_bus;

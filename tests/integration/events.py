@@ -159,6 +159,26 @@ def inside(binary):
             e = s0.wait_event("binding.deleted", bid)
             check(bool(e) and e["data"].get("origin") == "api", "binding.deleted, origin api")
 
+        # --- a single check: each step as it ends, then the end ---------------------------
+        st, _, b = d.call("POST", "/api/v1/ifaces/default/checks",
+                          {"portal": "127.0.0.1:1", "steps": ["ping", "tcp"], "timeout_ms": 2000},
+                          headers=op)
+        check(st == 200 and b.get("status") == "failed" and b.get("reason") == "refused",
+              "a check of 127.0.0.1:1 (ping, tcp): 200, failed, refused (%d %r)" % (st, b))
+        fin = s0.wait(lambda evs: [e for e in evs if e.get("event") == "check.finished"], 5)
+        with s0.lock:
+            prog = [(e["data"].get("iface"), e["data"].get("portal"), e["data"].get("step"),
+                     e["data"].get("status"), e["data"].get("reason"))
+                    for e in s0.events if e.get("event") == "check.progress"]
+        check(("default", "127.0.0.1:1", "tcp", "failed", "refused") in prog and
+              len(prog) == 2 and {p[2] for p in prog} == {"ping", "tcp"},
+              "check.progress: ping and tcp of default to 127.0.0.1:1, tcp failed refused (%r)" %
+              (prog,))
+        fd = fin[0]["data"] if fin else {}
+        check(fd.get("iface") == "default" and fd.get("status") == "failed" and
+              fd.get("reason") == "refused" and "step" not in fd,
+              "check.finished: default, failed, refused (%r)" % (fd,))
+
         # --- conditional GETs ---------------------------------------------------------------
         st, h1, _ = d.call("GET", "/api/v1/ifaces/ev0", headers=viewer)
         etag = h1.get("etag")
