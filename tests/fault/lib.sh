@@ -298,7 +298,11 @@ refused_cleanly() {
 
 # daemon_has_option --OPTION: whether the daemon's --help lists it.
 daemon_has_option() {
-        "$IFACED_BIN" --help 2>/dev/null | grep -q -- "$1\b"
+        # Not `--help | grep -q`: grep leaving early can cut the help's second write short, and
+        # with pipefail the pipeline then fails although the option is there.
+        local help
+        help=$("$IFACED_BIN" --help 2>/dev/null) || return 1
+        grep -q -- "$1\b" <<<"$help"
 }
 
 # --- requests -----------------------------------------------------------------------------------

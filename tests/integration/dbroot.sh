@@ -118,7 +118,10 @@ chosen "the fixed default" "/etc/iscsi: the fixed default; no installed iscsiadm
 
 # --iscsi-root wins, and says so.
 mkdir -p "$W/given"
-if "$BIN" --help | grep -q "compiled-in root of the"; then
+# (The help is read whole first: `--help | grep -q` under pipefail fails when grep leaves before
+# the help's last write.)
+HELP=$("$BIN" --help)
+if grep -q "compiled-in root of the" <<<"$HELP"; then
         pass "--help describes the detection"
 else
         fail "--help: $("$BIN" --help | grep -A3 iscsi-root)"
