@@ -207,6 +207,30 @@ static bool name_ok(const char *name)
         return true;
 }
 
+static void info_init(struct token_info *info, const char *id, enum role role, const char *name)
+{
+        snprintf(info->id, sizeof(info->id), "%s", id);
+        info->role = role;
+        snprintf(info->name, sizeof(info->name), "%s", name);
+        info->created_usec = clock_usec(CLOCK_REALTIME);
+}
+
+/* Take t->lock, check the db file, BEGIN IMMEDIATE: 0 holding the lock in a transaction, or a
+ * -errno with the lock released. */
+static int tx_begin(struct tokens *t)
+{
+        int r;
+
+        pthread_mutex_lock(&t->lock);
+        r = tokens_file_check(t);
+        if (r >= 0)
+                r = store_sqlite_errno(t->db,
+                                       sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL));
+        if (r < 0)
+                pthread_mutex_unlock(&t->lock);
+        return r;
+}
+
 /* Insert the row of info with hash, and its audit ("role=R name=N" and note). Under a transaction. */
 static int insert_locked(struct tokens *t, const struct token_info *info, const char *hash,
                          const char *actor, const char *request_id, const char *note)
@@ -279,20 +303,11 @@ int token_table_create(struct tokens *t, enum role role, const char *name, const
         if (r < 0)
                 goto out;
 
-        snprintf(info.id, sizeof(info.id), "%s", id);
-        info.role = role;
-        snprintf(info.name, sizeof(info.name), "%s", name);
-        info.created_usec = clock_usec(CLOCK_REALTIME);
-
-        pthread_mutex_lock(&t->lock);
-        r = tokens_file_check(t);
-        if (r < 0) {
-                pthread_mutex_unlock(&t->lock);
+        info_init(&info, id, role, name);
+        r = tx_begin(t);
+        if (r < 0)
                 goto out;
-        }
-        rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        r = rc == SQLITE_OK ? insert_locked(t, &info, hash, actor, request_id, "") :
-                              store_sqlite_errno(t->db, rc);
+        r = insert_locked(t, &info, hash, actor, request_id, "");
         if (r >= 0) {
                 rc = sqlite3_exec(t->db, "COMMIT", NULL, NULL, NULL);
                 r = store_sqlite_errno(t->db, rc);
@@ -379,23 +394,14 @@ int token_table_import(struct tokens *t, enum role role, const char *name, const
         if (r < 0)
                 return r;
 
-        snprintf(info.id, sizeof(info.id), "%s", id);
-        info.role = role;
-        snprintf(info.name, sizeof(info.name), "%s", name);
-        info.created_usec = clock_usec(CLOCK_REALTIME);
-
-        pthread_mutex_lock(&t->lock);
-        r = tokens_file_check(t);
-        if (r < 0) {
-                pthread_mutex_unlock(&t->lock);
+        info_init(&info, id, role, name);
+        r = tx_begin(t);
+        if (r < 0)
                 return r;
-        }
-        rc = sqlite3_exec(t->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-                rc = sqlite3_prepare_v2(t->db,
-                                        "SELECT role, hash, revoked_usec, created_usec FROM tokens"
-                                        " WHERE id = ?",
-                                        -1, &st, NULL);
+        rc = sqlite3_prepare_v2(t->db,
+                                "SELECT role, hash, revoked_usec, created_usec FROM tokens"
+                                " WHERE id = ?",
+                                -1, &st, NULL);
         if (rc == SQLITE_OK) {
                 sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
                 rc = sqlite3_step(st);
