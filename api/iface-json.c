@@ -34,7 +34,8 @@ static void write_port(struct sbuf *b, const struct iface_rec *rec,
         sbuf_puts(b, "]");
 }
 
-void iface_json_write(struct sbuf *b, const struct iface_rec *rec, const struct iface_json_extra *x)
+/* The members of rec, from "{" on, without the read-only ones and the closing "}". */
+static void write_fields(struct sbuf *b, const struct iface_rec *rec)
 {
         bool ipv6 = iface_rec_is_ipv6(rec);
 
@@ -53,6 +54,12 @@ void iface_json_write(struct sbuf *b, const struct iface_rec *rec, const struct 
                 } else
                         sbuf_printf(b, ",\"%s\":%" PRIu32, f->key, rec->num[i]);
         }
+}
+
+/* The read-only members (port_status, warnings, invalid) and the closing "}". */
+static void write_tail(struct sbuf *b, const struct iface_rec *rec,
+                       const struct iface_json_extra *x)
+{
         if (x)
                 write_port(b, rec, x);
         if (x && x->invalid) {
@@ -60,6 +67,44 @@ void iface_json_write(struct sbuf *b, const struct iface_rec *rec, const struct 
                 sbuf_json_string(b, x->invalid);
         }
         sbuf_puts(b, "}");
+}
+
+void iface_json_write(struct sbuf *b, const struct iface_rec *rec, const struct iface_json_extra *x)
+{
+        write_fields(b, rec);
+        write_tail(b, rec, x);
+}
+
+void iface_json_write_snap(struct sbuf *b, struct iface_snap *s, const struct iface_json_extra *x)
+{
+        const struct iface_rendered *r = __atomic_load_n(&s->rendered, __ATOMIC_ACQUIRE);
+
+        if (!r) {
+                /* First read of this snapshot: render its fields once and keep them on it. */
+                struct sbuf f = {};
+                struct iface_rendered *mine;
+                char *data;
+                size_t len;
+
+                write_fields(&f, &s->rec);
+                if (sbuf_take(&f, &data, &len) < 0) {
+                        iface_json_write(b, &s->rec, x); /* out of memory: no cache this time */
+                        return;
+                }
+                mine = malloc(sizeof(*mine) + len + 1);
+                if (!mine) {
+                        free(data);
+                        iface_json_write(b, &s->rec, x);
+                        return;
+                }
+                mine->len = len;
+                memcpy(mine->data, data, len);
+                mine->data[len] = 0;
+                free(data);
+                r = iface_snap_set_rendered(s, mine);
+        }
+        sbuf_put(b, r->data, r->len);
+        write_tail(b, &s->rec, x);
 }
 
 _printf_(3, 4) static int fail(struct iface_error *err, const char *field, const char *fmt, ...)

@@ -85,7 +85,7 @@ static int reply_record(struct call *c, int status, const struct iface_snap *s)
 
         port_view_open(c, &v);
         v.x.invalid = s->invalid;
-        iface_json_write(&b, &s->rec, &v.x);
+        iface_json_write_snap(&b, (struct iface_snap *)s, &v.x);
         r = sbuf_take(&b, &body, &len);
         if (r < 0)
                 return r;
@@ -202,7 +202,7 @@ int ifaces_list(struct call *c)
                 if (i)
                         sbuf_puts(&b, ",");
                 pv.x.invalid = items[i]->invalid;
-                iface_json_write(&b, &items[i]->rec, &pv.x);
+                iface_json_write_snap(&b, items[i], &pv.x);
         }
         sbuf_puts(&b, "],\"next_cursor\":");
         if (more && n > 0) {

@@ -294,6 +294,11 @@ struct iface_json_extra {
  */
 void iface_json_write(struct sbuf *b, const struct iface_rec *rec,
                       const struct iface_json_extra *x);
+/*
+ * The same for a snapshot, whose fields are rendered once and kept on it (a snapshot never
+ * changes): a GET or a list copies them and adds only the read-only members.
+ */
+void iface_json_write_snap(struct sbuf *b, struct iface_snap *s, const struct iface_json_extra *x);
 
 struct json_t;
 /*

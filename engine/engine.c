@@ -45,8 +45,20 @@ struct iface_snap *iface_snap_unref(struct iface_snap *s)
         iface_rec_done(&s->rec);
         free(s->content);
         free(s->invalid);
+        free(s->rendered);
         free(s);
         return NULL;
+}
+
+const struct iface_rendered *iface_snap_set_rendered(struct iface_snap *s, struct iface_rendered *r)
+{
+        struct iface_rendered *none = NULL;
+
+        if (__atomic_compare_exchange_n(&s->rendered, &none, r, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE))
+                return r;
+        free(r);
+        return none; /* the one another thread kept first */
 }
 
 /* Build a snapshot, taking over *rec (left zeroed). content is copied. */

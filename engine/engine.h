@@ -84,7 +84,25 @@ struct iface_snap {
         char *invalid; /* imported from the db root but breaking our rules: why (else NULL) */
         bool missing;  /* engine-private, under its write lock: kept while its file is gone */
         unsigned refs; /* atomic */
+        /*
+         * A rendering of rec the API made once and keeps here (api/iface-json.c): a snap never
+         * changes, so neither does it. Opaque bytes to the engine, freed with the snap. Set with
+         * iface_snap_set_rendered(); read with __atomic_load_n(..., __ATOMIC_ACQUIRE).
+         */
+        struct iface_rendered *rendered;
 };
+
+struct iface_rendered {
+        size_t len;
+        char data[]; /* len bytes, then a NUL */
+};
+
+/*
+ * Keep r (malloc()ed, given) as s's rendering unless one is there already. Returns the one kept:
+ * r, or the earlier one (r is then freed).
+ */
+const struct iface_rendered *iface_snap_set_rendered(struct iface_snap *s,
+                                                     struct iface_rendered *r);
 
 struct iface_snap *iface_snap_ref(struct iface_snap *s);
 struct iface_snap *iface_snap_unref(struct iface_snap *s);

@@ -62,6 +62,49 @@ static void test_iface_json_round_trip(void **state)
         iface_rec_done(&b);
 }
 
+/* A snapshot's fields are rendered once and kept on it; every answer equals the plain writer's. */
+static void test_iface_json_snap_cache(void **state)
+{
+        struct iface_snap s = { .refs = 1 };
+        struct iface_json_extra x = { .invalid = "mtu: too large" };
+        struct iface_error err = {};
+        json_t *j = parse("{\"name\":\"c0\",\"hwaddress\":\"00:11:22:33:44:55\",\"mtu\":1500}");
+        char *plain, *first, *again;
+        const struct iface_rendered *kept;
+        struct sbuf b = {};
+
+        assert_int_equal(iface_json_to_rec(j, NULL, &s.rec, &err), 0);
+        json_decref(j);
+        plain = write_rec(&s.rec);
+        assert_null(s.rendered);
+        iface_json_write_snap(&b, &s, NULL);
+        assert_int_equal(sbuf_take(&b, &first, NULL), 0);
+        assert_string_equal(first, plain);
+        kept = s.rendered;
+        assert_non_null(kept);
+        iface_json_write_snap(&b, &s, NULL);
+        assert_int_equal(sbuf_take(&b, &again, NULL), 0);
+        assert_string_equal(again, plain);
+        assert_ptr_equal(s.rendered, kept); /* made once */
+        free(again);
+        /* The read-only members still follow the extra of each answer. */
+        iface_json_write_snap(&b, &s, &x);
+        assert_int_equal(sbuf_take(&b, &again, NULL), 0);
+        assert_non_null(strstr(again, "\"invalid\":\"mtu: too large\"}"));
+        assert_memory_equal(again, plain, strlen(plain) - 1);
+        /* A second rendering offered later is refused and freed; the first stays. */
+        struct iface_rendered *late = malloc(sizeof(*late) + 1);
+        assert_non_null(late);
+        late->len = 0;
+        late->data[0] = 0;
+        assert_ptr_equal(iface_snap_set_rendered(&s, late), kept);
+        free(again);
+        free(first);
+        free(plain);
+        free(s.rendered);
+        iface_rec_done(&s.rec);
+}
+
 static void test_iface_json_ipv6_key_set(void **state)
 {
         struct iface_rec a = {};
@@ -167,6 +210,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_iface_json_round_trip),
+                cmocka_unit_test(test_iface_json_snap_cache),
                 cmocka_unit_test(test_iface_json_ipv6_key_set),
                 cmocka_unit_test(test_iface_json_errors_name_the_field),
                 cmocka_unit_test(test_iface_json_merge_patch),
