@@ -475,6 +475,14 @@ static void response_add_header(struct MHD_Response *r, const char *name, const 
 }
 
 /* Turn the api's answer into an MHD response; resp is released. */
+/* The Content-Type and the headers of an api answer. */
+static void response_add_api_headers(struct MHD_Response *r, const struct api_response *aresp)
+{
+        response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, aresp->content_type);
+        for (size_t i = 0; i < aresp->n_headers && i < API_MAX_HEADERS; i++)
+                response_add_header(r, aresp->headers[i].name, aresp->headers[i].value);
+}
+
 static struct MHD_Response *mhd_response(struct api_response *aresp, int *ret_status)
 {
         struct MHD_Response *r;
@@ -492,11 +500,8 @@ static struct MHD_Response *mhd_response(struct api_response *aresp, int *ret_st
         } else
                 r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 
-        if (r) {
-                response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, aresp->content_type);
-                for (size_t i = 0; i < aresp->n_headers && i < API_MAX_HEADERS; i++)
-                        response_add_header(r, aresp->headers[i].name, aresp->headers[i].value);
-        }
+        if (r)
+                response_add_api_headers(r, aresp);
 
         api_response_done(aresp);
         return r;
@@ -650,11 +655,8 @@ static struct MHD_Response *stream_response(struct http_request *req, struct MHD
         api_stream_attach(req->stream, &stream_ops, req);
         *ret_status = aresp->status;
         r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, req, NULL);
-        if (r) {
-                response_add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, aresp->content_type);
-                for (size_t i = 0; i < aresp->n_headers && i < API_MAX_HEADERS; i++)
-                        response_add_header(r, aresp->headers[i].name, aresp->headers[i].value);
-        }
+        if (r)
+                response_add_api_headers(r, aresp);
         api_response_done(aresp);
         return r;
 }
