@@ -1276,6 +1276,14 @@ static const char *kernel_state(const char *s)
         return NULL;
 }
 
+/* "api" for a session of path id that the daemon logged in, else "external". Under L->lock. */
+static const char *session_origin(struct logins *L, unsigned sid, const char *id)
+{
+        const char *owned = owned_path(L, sid);
+
+        return owned && streq(owned, id) ? "api" : "external";
+}
+
 void engine_sessions_watch(struct engine *e)
 {
         struct logins *L = e->logins;
@@ -1303,13 +1311,15 @@ void engine_sessions_watch(struct engine *e)
                         out[n_out] = (struct event){ .type = EVENT_SESSION_STATE,
                                                      .sid = L->seen[i].sid };
                         snprintf(out[n_out].name, sizeof(out[n_out].name), "%s", L->seen[i].id);
+                        snprintf(out[n_out].origin, sizeof(out[n_out].origin), "%s",
+                                 session_origin(L, L->seen[i].sid, L->seen[i].id));
                         snprintf(out[n_out].detail, sizeof(out[n_out].detail), "logged-out");
                         n_out++;
                 }
                 L->seen[i] = L->seen[--L->n_seen];
         }
         for (size_t j = 0; j < n; j++) {
-                const char *st = kernel_state(v[j].state), *owned;
+                const char *st = kernel_state(v[j].state);
                 struct binding_key k = {};
                 char id[BINDING_ID_MAX];
                 size_t i;
@@ -1341,11 +1351,10 @@ void engine_sessions_watch(struct engine *e)
                 snprintf(L->seen[i].id, sizeof(L->seen[i].id), "%s", id);
                 if (!L->seen_primed)
                         continue;
-                owned = owned_path(L, v[j].sid);
                 out[n_out] = (struct event){ .type = EVENT_SESSION_STATE, .sid = v[j].sid };
                 snprintf(out[n_out].name, sizeof(out[n_out].name), "%s", id);
                 snprintf(out[n_out].origin, sizeof(out[n_out].origin), "%s",
-                         owned && streq(owned, id) ? "api" : "external");
+                         session_origin(L, v[j].sid, id));
                 snprintf(out[n_out].detail, sizeof(out[n_out].detail), "%s", st);
                 n_out++;
         }
@@ -1356,8 +1365,7 @@ void engine_sessions_watch(struct engine *e)
                 char name[EVENT_NAME_MAX], origin[16], detail[EVENT_DETAIL_MAX];
 
                 snprintf(name, sizeof(name), "%s", out[i].name);
-                snprintf(origin, sizeof(origin), "%s",
-                         out[i].origin[0] ? out[i].origin : "external");
+                snprintf(origin, sizeof(origin), "%s", out[i].origin);
                 snprintf(detail, sizeof(detail), "%s", out[i].detail);
                 engine_emit(e, &out[i], name, origin, detail);
         }
