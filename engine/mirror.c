@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <libgen.h>
 #include <stdatomic.h>
 #include <limits.h>
@@ -63,6 +64,7 @@ struct mirror {
         bool locked;
         bool ifaces_created; /* mirror_open() had to create ifaces/ */
         unsigned stale_locks_removed;
+        uint64_t stage_seq; /* names the temp files of staged changes */
         atomic_bool abort_waits; /* mirror_abort_waits(): lock waits give up */
         mirror_fault_fn fault;
 };
@@ -1124,6 +1126,170 @@ int mirror_path_remove(struct mirror *m, const char *path, unsigned keep_levels)
 int mirror_path_prune(struct mirror *m, const char *path, unsigned keep_levels)
 {
         return path_remove(m, path, keep_levels, false);
+}
+
+/* --- staged changes, for a group commit ------------------------------------------------------ */
+
+int mirror_stage(struct mirror *m, const char *path, bool node, const char *data, size_t len,
+                 struct mirror_staged *ret)
+{
+        struct mirror_staged s = { .dir_fd = -1, .tmp_fd = -1, .node = node, .path = path };
+        struct split_path sp;
+        int r;
+
+        assert_return(m && path && ret, -EINVAL);
+        r = durable_check(node ? "a write of nodes/" : "a write of ifaces/");
+        if (r < 0)
+                return r;
+        if (!node) {
+                if (!name_is_ok(path))
+                        return -EINVAL;
+                s.dir_fd = m->ifaces_fd;
+        } else {
+                /* The directories are opened (and made) when the file is placed, after the
+                 * intent: a crash never leaves a new empty one that no intent names. */
+                r = split_path(path, &sp);
+                if (r < 0)
+                        return r;
+        }
+        if (data) {
+                snprintf(s.tmp, sizeof(s.tmp), "s%" PRIu64 MIRROR_TMP_SUFFIX, ++m->stage_seq);
+                s.tmp_fd = openat(m->tmp_fd, s.tmp,
+                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (s.tmp_fd < 0) {
+                        r = -errno;
+                        s.tmp[0] = '\0';
+                        goto fail;
+                }
+                if (fchmod(s.tmp_fd, 0600) < 0)
+                        r = -errno;
+                else
+                        r = write_all(s.tmp_fd, data, len);
+                if (r < 0)
+                        goto fail;
+                fault(m, "mirror-tmp-written");
+        }
+        *ret = s;
+        return 0;
+fail:
+        mirror_staged_done(m, &s);
+        return r;
+}
+
+/* Open the directory of a node path's entry, making the missing ones for a write (durably). */
+static int staged_open_dir(struct mirror *m, struct mirror_staged *s)
+{
+        int fds[PATH_DEPTH_MAX] = { -1, -1, -1, -1 };
+        struct split_path sp;
+        int r;
+
+        r = split_path(s->path, &sp);
+        if (r < 0)
+                return r;
+        r = walk_dirs(m, &sp, !!s->tmp[0], fds);
+        if (r < 0)
+                return r;
+        s->dir_fd = TAKE_FD(fds[sp.n - 2]);
+        s->own_dir = true;
+        close_fds(fds, sp.n - 2);
+        strcpy(s->entry, sp.comp[sp.n - 1]);
+        return 0;
+}
+
+int mirror_staged_sync(struct mirror *m, struct mirror_staged *s)
+{
+        int r;
+
+        assert_return(m && s, -EINVAL);
+        if (s->tmp_fd < 0)
+                return 0;
+        r = fsync_fd(s->tmp_fd);
+        if (r < 0)
+                return r;
+        if (close(TAKE_FD(s->tmp_fd)) < 0)
+                return -errno;
+        return 0;
+}
+
+int mirror_staged_place(struct mirror *m, struct mirror_staged *s)
+{
+        struct stat st;
+
+        assert_return(m && s && s->tmp_fd < 0, -EINVAL);
+        if (s->node && s->dir_fd < 0) {
+                int r = staged_open_dir(m, s);
+
+                if (r == -ENOENT && !s->tmp[0])
+                        return 0; /* a removal with nothing there */
+                if (r < 0)
+                        return r;
+        }
+        if (s->tmp[0]) {
+                if (renameat(m->tmp_fd, s->tmp, s->dir_fd, s->node ? s->entry : s->path) < 0)
+                        return -errno;
+                s->tmp[0] = '\0';
+                s->placed = true;
+                fault(m, "mirror-renamed");
+                return 0;
+        }
+        if (s->dir_fd < 0)
+                return 0;
+        /* Only a regular file of the node db is ours to remove: never a directory. */
+        if (s->node && fstatat(s->dir_fd, s->entry, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            !S_ISREG(st.st_mode))
+                return -EISDIR;
+        if (unlinkat(s->dir_fd, s->node ? s->entry : s->path, 0) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        s->placed = true;
+        return 0;
+}
+
+int mirror_dirs_sync(struct mirror *m, struct mirror_staged *const *v, size_t n)
+{
+        bool ifaces_done = false;
+
+        assert_return(m && (v || n == 0), -EINVAL);
+        for (size_t i = 0; i < n; i++) {
+                struct stat a, b;
+                bool seen = false;
+                int r;
+
+                if (!v[i]->placed)
+                        continue;
+                if (v[i]->dir_fd == m->ifaces_fd) {
+                        if (ifaces_done)
+                                continue;
+                        ifaces_done = true;
+                } else {
+                        if (fstat(v[i]->dir_fd, &a) < 0)
+                                return -errno;
+                        for (size_t j = 0; j < i && !seen; j++)
+                                seen = v[j]->placed && v[j]->dir_fd != m->ifaces_fd &&
+                                       fstat(v[j]->dir_fd, &b) == 0 && a.st_dev == b.st_dev &&
+                                       a.st_ino == b.st_ino;
+                        if (seen)
+                                continue;
+                }
+                r = fsync_fd(v[i]->dir_fd);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+void mirror_staged_done(struct mirror *m, struct mirror_staged *s)
+{
+        if (!m || !s)
+                return;
+        if (s->tmp[0]) {
+                (void)unlinkat(m->tmp_fd, s->tmp, 0);
+                s->tmp[0] = '\0';
+        }
+        safe_close(&s->tmp_fd);
+        if (s->own_dir)
+                safe_close(&s->dir_fd);
+        s->dir_fd = -1;
+        s->own_dir = false;
 }
 
 int mirror_link_set(struct mirror *m, const char *path, const char *target)

@@ -129,6 +129,39 @@ int mirror_path_read(struct mirror *m, const char *path, char **ret, size_t *ret
 int mirror_path_write(struct mirror *m, const char *path, const char *data, size_t len);
 
 /*
+ * One change of a file of the db root, staged for a group commit (engine/write.c): the new
+ * content is in a temp file of its own, neither durable nor in place yet. The steps, in order:
+ * mirror_stage(), mirror_staged_sync() (the temp file is durable), mirror_staged_place() (for
+ * a node path, missing directories are made, durably; then a rename into place, or an unlink
+ * for a removal), mirror_dirs_sync() over all those placed (each directory fsynced once). Many can be
+ * staged at once; mirror_staged_done() releases one at any step, removing its temp file if it
+ * was not placed. Calls fault("mirror-tmp-written") once the temp file is written and
+ * fault("mirror-renamed") once it is in place.
+ */
+struct mirror_staged {
+        int dir_fd;         /* the entry's directory, -1 for a removal whose directory is gone */
+        bool own_dir;       /* dir_fd is ours to close (not the ifaces/ descriptor) */
+        int tmp_fd;         /* the temp file, open until synced */
+        char tmp[32];       /* its name in the temp directory; "" for a removal */
+        const char *path;   /* as given to mirror_stage (borrowed) */
+        char entry[256];    /* a node path's entry name in dir_fd */
+        bool node;          /* a node db path: only a regular file is removed */
+        bool placed;
+};
+
+/*
+ * Stage data for path (an iface name, or with node a root-relative node db path); data NULL
+ * stages the removal of the file. Returns 0 with *ret filled, or -errno with nothing left.
+ */
+int mirror_stage(struct mirror *m, const char *path, bool node, const char *data, size_t len,
+                 struct mirror_staged *ret);
+int mirror_staged_sync(struct mirror *m, struct mirror_staged *s);
+int mirror_staged_place(struct mirror *m, struct mirror_staged *s);
+/* fsync each directory that a placed one of v[0..n) went to, once. */
+int mirror_dirs_sync(struct mirror *m, struct mirror_staged *const *v, size_t n);
+void mirror_staged_done(struct mirror *m, struct mirror_staged *s);
+
+/*
  * Remove the file at path (0 if absent; -EISDIR if what stands there is not a regular file),
  * then each parent directory that is left empty, up to but not including the first
  * keep_levels components ("nodes/<t>/<p>/<iface>" with 1 removes empty <p> and <t>).

@@ -608,46 +608,6 @@ int store_count(struct store *s, size_t *ret)
         return 0;
 }
 
-int store_intent_put(struct store *s, const struct store_intent *in)
-{
-        int r;
-
-        assert_return(s, -EINVAL);
-        assert_return(in && in->name && in->origin, -EINVAL);
-        assert_return(in->revision <= INT64_MAX, -EINVAL);
-
-        r = durable_check("a record write");
-        if (r < 0)
-                return r;
-
-        r = store_begin(s);
-        if (r < 0)
-                return r;
-
-        {
-                _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_INTENT_PUT);
-
-                if (bind_text(stmt, 1, in->name) != SQLITE_OK ||
-                    bind_text(stmt, 2, in->content) != SQLITE_OK ||
-                    sqlite3_bind_int64(stmt, 3, (int64_t)in->revision) != SQLITE_OK ||
-                    bind_text(stmt, 4, in->origin) != SQLITE_OK ||
-                    bind_text(stmt, 5, in->actor) != SQLITE_OK ||
-                    bind_text(stmt, 6, in->request_id) != SQLITE_OK ||
-                    sqlite3_bind_int64(stmt, 7, clock_usec(CLOCK_REALTIME)) != SQLITE_OK)
-                        r = store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
-                else
-                        r = stmt_run(s, stmt);
-        }
-        if (r >= 0)
-                r = store_commit(s);
-        if (r < 0) {
-                store_rollback(s);
-                return r;
-        }
-
-        return 0;
-}
-
 int store_intents_foreach(struct store *s, int (*cb)(const struct store_intent *in, void *ud),
                           void *ud)
 {
@@ -782,6 +742,91 @@ int store_apply(struct store *s, const struct store_change *c)
         }
 
         return 0;
+}
+
+static int store_intent_insert(struct store *s, const struct store_intent *in)
+{
+        _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_INTENT_PUT);
+
+        if (bind_text(stmt, 1, in->name) != SQLITE_OK ||
+            bind_text(stmt, 2, in->content) != SQLITE_OK ||
+            sqlite3_bind_int64(stmt, 3, (int64_t)in->revision) != SQLITE_OK ||
+            bind_text(stmt, 4, in->origin) != SQLITE_OK ||
+            bind_text(stmt, 5, in->actor) != SQLITE_OK ||
+            bind_text(stmt, 6, in->request_id) != SQLITE_OK ||
+            sqlite3_bind_int64(stmt, 7, clock_usec(CLOCK_REALTIME)) != SQLITE_OK)
+                return store_sqlite_errno(s->db, sqlite3_errcode(s->db)) ?: -EIO;
+        return stmt_run(s, stmt);
+}
+
+int store_intents_put(struct store *s, const struct store_intent *const *v, size_t n)
+{
+        int r;
+
+        assert_return(s && (v || n == 0), -EINVAL);
+        for (size_t i = 0; i < n; i++)
+                assert_return(v[i]->name && v[i]->origin && v[i]->revision <= INT64_MAX, -EINVAL);
+        r = durable_check("a record write");
+        if (r < 0)
+                return r;
+
+        r = store_begin(s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = store_intent_insert(s, v[i]);
+        if (r >= 0)
+                r = store_commit(s);
+        if (r < 0)
+                store_rollback(s);
+        return r < 0 ? r : 0;
+}
+
+int store_intent_put(struct store *s, const struct store_intent *in)
+{
+        return store_intents_put(s, &in, 1);
+}
+
+int store_apply_many(struct store *s, const struct store_change *const *v, size_t n,
+                     const char *const *drops, size_t n_drops, bool sync)
+{
+        int r;
+
+        assert_return(s && (v || n == 0) && (drops || n_drops == 0), -EINVAL);
+        for (size_t i = 0; i < n; i++)
+                assert_return(v[i]->name && v[i]->origin && v[i]->action &&
+                                      v[i]->revision <= INT64_MAX,
+                              -EINVAL);
+
+        /* In WAL mode, NORMAL appends the commit without an fsync: it becomes durable with the
+         * next FULL commit (the WAL is one sequential file) or checkpoint. */
+        if (!sync) {
+                r = store_exec(s, "PRAGMA synchronous = NORMAL");
+                if (r < 0)
+                        return r;
+        }
+        r = store_begin(s);
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                r = store_row_write(s, v[i]);
+                if (r >= 0)
+                        r = store_audit_append(s, v[i]);
+                if (r >= 0)
+                        r = store_intent_drop_locked(s, v[i]->name);
+        }
+        for (size_t i = 0; i < n_drops && r >= 0; i++)
+                r = store_intent_drop_locked(s, drops[i]);
+        if (r >= 0)
+                r = store_commit(s);
+        if (r < 0)
+                store_rollback(s);
+        if (!sync) {
+                int q = store_exec(s, "PRAGMA synchronous = FULL");
+
+                /* A connection left at NORMAL would make every later commit lazy. */
+                if (q < 0 && r >= 0)
+                        r = q;
+        }
+        return r < 0 ? r : 0;
 }
 
 int store_audit_foreach(struct store *s, const char *name, size_t limit,

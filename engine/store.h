@@ -97,6 +97,18 @@ int store_intent_drop(struct store *s, const char *name);
  */
 int store_apply(struct store *s, const struct store_change *c);
 
+/* The intents of a group commit, in one durable transaction (synchronous FULL). */
+int store_intents_put(struct store *s, const struct store_intent *const *v, size_t n);
+
+/*
+ * The changes of a group commit in one transaction: each row, its audit entry and its intent
+ * dropped, and the intents of drops[] (changes that failed) dropped too. With !sync the commit
+ * is not flushed by itself (WAL, synchronous NORMAL): the caller must already hold a durable
+ * intent for every change, from which recovery completes it after a power loss.
+ */
+int store_apply_many(struct store *s, const struct store_change *const *v, size_t n,
+                     const char *const *drops, size_t n_drops, bool sync);
+
 /* Audit entries for name (NULL = all), newest first, at most limit. */
 int store_audit_foreach(struct store *s, const char *name, size_t limit,
                         int (*cb)(const struct store_audit *a, void *ud), void *ud);
