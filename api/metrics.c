@@ -230,6 +230,16 @@ static void render_writes(struct sbuf *b)
         for (size_t l = 0; l < _STATS_LOCK_MAX; l++)
                 sbuf_printf(b, "ifd_lock_timeouts_total{lock=\"%s\"} %" PRIu64 "\n",
                             stats_lock_to_string(l), load(&st->lock_timeouts[l]));
+        sbuf_printf(b,
+                    "# HELP ifd_write_batches_total Batches of the group commit: API writes made "
+                    "durable together.\n"
+                    "# TYPE ifd_write_batches_total counter\n"
+                    "ifd_write_batches_total %" PRIu64 "\n"
+                    "# HELP ifd_write_batched_total API writes run in those batches (divided by "
+                    "the batches: the mean batch).\n"
+                    "# TYPE ifd_write_batched_total counter\n"
+                    "ifd_write_batched_total %" PRIu64 "\n",
+                    load(&st->batches), load(&st->batched_writes));
 }
 
 /* Checks by result and reason, matrix jobs by final state, discovery runs by result. */

@@ -18,7 +18,9 @@
 
 #include "api.h"
 
-#define API_WRITERS 2 /* threads that run durable writes (they serialise on the engine) */
+/* Threads that run durable writes. Their writes are made durable together, a batch at a time
+ * (engine/group.c): as many can be in one batch as there are threads waiting. */
+#define API_WRITERS 32
 
 /* A payload rendered into the answer when it is sent (a check's result, say). */
 struct pending_ops {

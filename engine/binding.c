@@ -444,33 +444,6 @@ static int sts_set(struct engine *e, const char *path, const char *content, uint
 
 /* --- the write protocol for the node db ---------------------------------------------------- */
 
-static void fault(struct engine *e, const char *point)
-{
-        if (e->fault)
-                e->fault(point);
-}
-
-/* Put content at path (NULL: remove it and the directories it leaves empty). */
-static int node_file_put(struct engine *e, const char *path, const char *content)
-{
-        return content ? mirror_path_write(e->mirror, path, content, strlen(content)) :
-                         mirror_path_remove(e->mirror, path, 1);
-}
-
-/*
- * Undo a node write whose commit failed: the old file back, then the intent dropped. If the
- * file cannot be restored, the intent stays and the next start settles the path.
- */
-static void node_file_restore(struct engine *e, const char *path, const char *before)
-{
-        int r = node_file_put(e, path, before);
-
-        if (r < 0)
-                log_error_errno(r, "Failed to restore '%s'; the next start settles it", path);
-        else
-                (void)store_intent_drop(e->store, path);
-}
-
 /* The kind of a path for the audit. */
 static const char *path_kind(const char *path)
 {
@@ -478,143 +451,215 @@ static const char *path_kind(const char *path)
 }
 
 /*
+ * The change of the node db at path (content NULL = delete), for changes_commit: the row's audit
+ * entry names audit_name (the binding id, or the discovery portal) with secrets masked in
+ * m_before and m_after (owned by the caller, made by node_change_init).
+ */
+static int node_change_init(struct wchange *c, const struct engine_ctx *ctx, const char *origin,
+                            const char *path, const char *audit_name, const char *content,
+                            const char *before, const char *action, char **m_before,
+                            char **m_after)
+{
+        if (before && !(*m_before = binding_mask_secrets(before)))
+                return -ENOMEM;
+        if (content && !(*m_after = binding_mask_secrets(content)))
+                return -ENOMEM;
+        *c = (struct wchange){
+                .key = path,
+                .node = true,
+                .content = content,
+                .len = content ? strlen(content) : 0,
+                .row = {
+                        .origin = origin,
+                        .action = action,
+                        .actor = ctx ? ctx->actor : "iscsi db root",
+                        .request_id = ctx ? ctx->request_id : NULL,
+                        .before = before,
+                        .kind = path_kind(path),
+                        .audit_name = audit_name,
+                        .audit_before = *m_before,
+                        .audit_after = *m_after,
+                },
+        };
+        return 0;
+}
+
+/*
  * Store one change of the node db at path (content NULL = delete), holding write_begin's locks
- * with the file settled: intent -> file (and its link) -> row + audit (secrets masked) ->
- * index. audit_name is the binding id (or the discovery portal). On failure nothing changed.
+ * with the file settled: with write_file, the file through changes_commit (a batch of one);
+ * without, only the row and audit entry (an import of what is already there). On failure
+ * nothing changed.
  */
 static int commit_node(struct engine *e, const struct engine_ctx *ctx, const char *origin,
                        const char *path, const char *audit_name, const char *content,
                        const char *before, const char *action, bool write_file, uint64_t *ret_rev)
 {
         _cleanup_free_ char *m_before = NULL, *m_after = NULL;
+        struct wchange c;
         uint64_t rev;
         int r;
 
-        if (before && !(m_before = binding_mask_secrets(before)))
-                return -ENOMEM;
-        if (content && !(m_after = binding_mask_secrets(content)))
-                return -ENOMEM;
-        r = revision_next(e, &rev);
+        r = node_change_init(&c, ctx, origin, path, audit_name, content, before, action, &m_before,
+                             &m_after);
         if (r < 0)
                 return r;
-
         if (write_file) {
-                fault(e, "engine-before-intent");
-                r = store_intent_put(e->store, &(struct store_intent){
-                                                       .name = path,
-                                                       .content = content,
-                                                       .revision = rev,
-                                                       .origin = origin,
-                                                       .actor = ctx ? ctx->actor : NULL,
-                                                       .request_id = ctx ? ctx->request_id : NULL,
-                                               });
+                (void)changes_commit(e, (struct wchange *[]){ &c }, 1);
+                if (c.r < 0)
+                        return c.r;
+                rev = c.revision;
+        } else {
+                r = revision_next(e, &rev);
                 if (r < 0)
                         return r;
-                fault(e, "engine-intent-committed");
-                r = node_file_put(e, path, content);
-                if (r < 0) {
-                        node_file_restore(e, path, before);
+                c.row.name = path;
+                c.row.content = content;
+                c.row.revision = rev;
+                c.row.now_usec = clock_usec(CLOCK_REALTIME);
+                c.row.node = true;
+                r = store_apply(e->store, &c.row);
+                if (r < 0)
                         return r;
-                }
-                fault(e, "engine-file-written");
+                e->revision = rev;
         }
-        r = store_apply(e->store, &(struct store_change){
-                                          .name = path,
-                                          .content = content,
-                                          .revision = rev,
-                                          .origin = origin,
-                                          .now_usec = clock_usec(CLOCK_REALTIME),
-                                          .action = action,
-                                          .actor = ctx ? ctx->actor : "iscsi db root",
-                                          .request_id = ctx ? ctx->request_id : NULL,
-                                          .before = before,
-                                          .node = true,
-                                          .kind = path_kind(path),
-                                          .audit_name = audit_name,
-                                          .audit_before = m_before,
-                                          .audit_after = m_after,
-                                  });
-        if (r < 0) {
-                if (write_file)
-                        node_file_restore(e, path, before);
-                return r;
-        }
-        fault(e, "engine-row-committed");
-        e->revision = rev;
         if (ret_rev)
                 *ret_rev = rev;
         return 0;
 }
 
-/* Write (or replace) the binding rec at key: file, link, row, index. */
-static int binding_store(struct engine *e, const struct engine_ctx *ctx, const char *origin,
-                         const struct binding_key *key, const struct node_rec *rec,
-                         const struct binding_snap *old, const char *action,
-                         struct binding_snap **ret, struct iface_error *err)
-{
-        _cleanup_free_ char *content = NULL, *path = NULL, *target = NULL;
-        _cleanup_(binding_snap_unrefp) struct binding_snap *snap = NULL;
+/* A binding's write prepared for changes_commit, and what its finish needs. */
+struct bstage {
+        struct wchange change;
+        const struct binding_key *key; /* borrowed */
+        char *content, *path, *m_before, *m_after;
+        struct binding_snap *snap; /* the new one (a write), or the one removed */
+        const char *origin;
         char id[BINDING_ID_MAX];
+};
+
+static void bstage_done(struct bstage *bs)
+{
+        free(bs->content);
+        free(bs->path);
+        free(bs->m_before);
+        free(bs->m_after);
+        binding_snap_unref(bs->snap);
+        *bs = (struct bstage){};
+}
+
+/* Prepare the write of rec at key (replacing old) into bs; nothing is written. */
+static int binding_prepare(struct engine *e, const struct engine_ctx *ctx, const char *origin,
+                           const struct binding_key *key, const struct node_rec *rec,
+                           const struct binding_snap *old, const char *action,
+                           struct bstage *bs, struct iface_error *err)
+{
         int64_t now = clock_usec(CLOCK_REALTIME);
         size_t len;
-        uint64_t rev;
         int r;
 
-        r = node_render_file(rec, &content, &len);
+        (void)e;
+        *bs = (struct bstage){ .key = key, .origin = origin };
+        r = node_render_file(rec, &bs->content, &len);
         if (r == -EINVAL)
                 return iface_error_set(err, r, NULL, "a required value of the record is unset");
         if (r < 0)
                 return r;
-        path = node_path(key);
-        if (!path)
+        bs->path = node_path(key);
+        if (!bs->path)
                 return -ENOMEM;
-        binding_id_format(key, id, sizeof(id));
+        binding_id_format(key, bs->id, sizeof(bs->id));
         /* What we write must read back as the same binding: the edit's values are checked here,
          * by iscsiadm's reading of them (node_parse_file). */
-        r = bsnap_new(path, content, len, 0, origin, old ? old->created_usec : now, now, &snap,
-                      err);
+        r = bsnap_new(bs->path, bs->content, len, 0, origin, old ? old->created_usec : now, now,
+                      &bs->snap, err);
         if (r == -EBADMSG)
                 return -EINVAL;
         if (r < 0)
                 return r;
-        r = commit_node(e, ctx, origin, path, id, content, old ? old->content : NULL, action, true,
-                        &rev);
-        if (r < 0)
-                return r;
-        snap->revision = rev;
+        return node_change_init(&bs->change, ctx, origin, bs->path, bs->id, bs->content,
+                                old ? old->content : NULL, action, &bs->m_before, &bs->m_after);
+}
+
+/* Prepare the removal of cur into bs: its send_targets link goes first (D16). */
+static int binding_prepare_remove(struct engine *e, const struct engine_ctx *ctx,
+                                  const char *origin, struct binding_snap *cur, struct bstage *bs)
+{
+        int r;
+
+        *bs = (struct bstage){ .origin = origin, .snap = binding_snap_ref(cur) };
+        if (!isempty(cur->link_path)) {
+                r = mirror_link_remove(e->mirror, cur->link_path);
+                if (r < 0)
+                        return r;
+        }
+        return node_change_init(&bs->change, ctx, origin, cur->path, cur->id, NULL, cur->content,
+                                "delete", &bs->m_before, &bs->m_after);
+}
+
+/* Once bs->change is durable: the link, the index. */
+static int binding_finish(struct engine *e, struct bstage *bs, struct binding_snap **ret)
+{
+        _cleanup_free_ char *target = NULL;
+        struct binding_snap *snap = bs->snap;
+        int r;
+
+        if (!bs->change.content) {
+                problem_clear(e, snap->path);
+                return bidx_set(e, snap->id, NULL, bs->origin);
+        }
+        snap->revision = bs->change.revision;
         if (!isempty(snap->link_path)) {
-                target = portal_dir_abs(e, key);
+                target = portal_dir_abs(e, bs->key);
                 if (!target)
                         return -ENOMEM;
                 r = mirror_link_set(e->mirror, snap->link_path, target);
                 if (r < 0)
                         log_warning_errno(r, "Failed to link '%s'", snap->link_path);
         }
-        r = bidx_set(e, id, binding_snap_ref(snap), NULL);
+        r = bidx_set(e, bs->id, binding_snap_ref(snap), NULL);
         if (r < 0)
                 return r;
-        problem_clear(e, path);
+        problem_clear(e, bs->path);
         if (ret)
-                *ret = TAKE_PTR(snap);
+                *ret = binding_snap_ref(snap);
         return 0;
+}
+
+/* Write (or replace) the binding rec at key now, as a batch of one: file, link, row, index. */
+static int binding_store(struct engine *e, const struct engine_ctx *ctx, const char *origin,
+                         const struct binding_key *key, const struct node_rec *rec,
+                         const struct binding_snap *old, const char *action,
+                         struct binding_snap **ret, struct iface_error *err)
+{
+        struct bstage bs;
+        int r;
+
+        r = binding_prepare(e, ctx, origin, key, rec, old, action, &bs, err);
+        if (r >= 0) {
+                (void)changes_commit(e, (struct wchange *[]){ &bs.change }, 1);
+                r = bs.change.r;
+        }
+        if (r >= 0)
+                r = binding_finish(e, &bs, ret);
+        bstage_done(&bs);
+        return r;
 }
 
 static int binding_remove(struct engine *e, const struct engine_ctx *ctx, const char *origin,
                           struct binding_snap *cur)
 {
+        struct bstage bs;
         int r;
 
-        if (!isempty(cur->link_path)) {
-                r = mirror_link_remove(e->mirror, cur->link_path);
-                if (r < 0)
-                        return r;
+        r = binding_prepare_remove(e, ctx, origin, cur, &bs);
+        if (r >= 0) {
+                (void)changes_commit(e, (struct wchange *[]){ &bs.change }, 1);
+                r = bs.change.r;
         }
-        r = commit_node(e, ctx, origin, cur->path, cur->id, NULL, cur->content, "delete", true,
-                        NULL);
-        if (r < 0)
-                return r;
-        problem_clear(e, cur->path);
-        return bidx_set(e, cur->id, NULL, origin);
+        if (r >= 0)
+                r = binding_finish(e, &bs, NULL);
+        bstage_done(&bs);
+        return r;
 }
 
 /* --- reconciliation ------------------------------------------------------------------------ */
@@ -1151,16 +1196,112 @@ static int session_check(struct engine *e, const struct binding_key *k, struct i
         return -EBUSY;
 }
 
+/*
+ * The binding verbs run as group commit writes (group.c). Each writes its binding's id and only
+ * reads its iface, so bindings of one iface share a batch, but never with a write of the iface.
+ */
+struct binding_op {
+        struct wop op;
+        char id[BINDING_ID_MAX];
+        struct binding_key key;
+        char *path;
+        struct node_rec rec;
+        struct binding_snap *cur; /* a reference */
+        engine_node_edit_fn edit;
+        void *userdata;
+        uint64_t if_match;
+        struct bstage bs;
+        struct binding_snap **ret;
+};
+
+static int binding_op_run(struct engine *e, const struct engine_ctx *ctx, struct binding_op *o,
+                          int (*plan)(struct engine *, struct wop *), struct iface_error *err)
+{
+        int r;
+
+        o->op = (struct wop){
+                .ctx = ctx,
+                .err = err,
+                .keys = { o->id, o->key.iface },
+                .key_write = { true, false },
+                .plan = plan,
+                .ud = o,
+        };
+        r = group_run(e, &o->op);
+        free(o->path);
+        node_rec_done(&o->rec);
+        binding_snap_unref(o->cur);
+        bstage_done(&o->bs);
+        return r;
+}
+
+static int binding_op_finish(struct engine *e, struct wop *op)
+{
+        struct binding_op *o = op->ud;
+
+        o->bs.change = op->change; /* with its revision */
+        return binding_finish(e, &o->bs, o->ret);
+}
+
+/* Stage the write of o->rec (replacing old) as the op's change. */
+static int binding_op_stage(struct engine *e, struct binding_op *o, const struct binding_key *key,
+                            const struct binding_snap *old, const char *action)
+{
+        int r;
+
+        r = binding_prepare(e, o->op.ctx, "api", key, &o->rec, old, action, &o->bs, o->op.err);
+        if (r < 0)
+                return r;
+        o->op.change = o->bs.change;
+        o->op.has_change = true;
+        o->op.finish = binding_op_finish;
+        return 0;
+}
+
+static int create_plan(struct engine *e, struct wop *op)
+{
+        struct binding_op *o = op->ud;
+        struct iface_error *err = op->err;
+        const struct iface_rec *ifr;
+        struct binding_snap *cur;
+        int r;
+
+        ifr = iface_for(e, o->key.iface);
+        if (!ifr) {
+                err->field = "iface";
+                snprintf(err->reason, sizeof(err->reason), "no iface '%s'", o->key.iface);
+                return -ENOENT;
+        }
+        /* The body first: a bad one is a 400 whether or not the binding exists. */
+        r = node_rec_new(&e->node_defaults, o->key.target, o->key.address, o->key.port,
+                         o->key.tpgt, NODE_DISC_STATIC, NULL, 0, ifr, &o->rec);
+        if (r >= 0 && o->edit)
+                r = o->edit(&o->rec, err, o->userdata);
+        if (r < 0)
+                return r;
+        r = settle_node(e, o->path, o->id, &cur, err);
+        if (r < 0)
+                return r;
+        if (cur) {
+                snprintf(err->reason, sizeof(err->reason), "the binding %.200s exists", o->id);
+                return -EEXIST;
+        }
+        if (e->n_bidx + e->group_new_bindings >= ENGINE_MAX_RECORDS) {
+                snprintf(err->reason, sizeof(err->reason), "the binding limit (%d) is reached",
+                         ENGINE_MAX_RECORDS);
+                return -ENOSPC;
+        }
+        r = binding_op_stage(e, o, &o->key, NULL, "create");
+        if (r >= 0)
+                e->group_new_bindings++;
+        return r;
+}
+
 int engine_binding_create(struct engine *e, const struct engine_ctx *ctx,
                           const struct binding_key *key, engine_node_edit_fn edit, void *userdata,
                           struct binding_snap **ret, struct iface_error *err)
 {
-        struct node_rec rec = {};
-        _cleanup_free_ char *path = NULL;
-        const struct iface_rec *ifr;
-        struct binding_snap *cur;
-        char id[BINDING_ID_MAX];
-        int r;
+        struct binding_op o = { .key = *key, .edit = edit, .userdata = userdata, .ret = ret };
 
         assert_return(e && key && err, -EINVAL);
         if (key->tpgt < 0 || key->tpgt > 65535) {
@@ -1168,48 +1309,11 @@ int engine_binding_create(struct engine *e, const struct engine_ctx *ctx,
                 snprintf(err->reason, sizeof(err->reason), "must be 0..65535");
                 return -EINVAL;
         }
-        binding_id_format(key, id, sizeof(id));
-        path = node_path(key);
-        if (!path)
+        binding_id_format(key, o.id, sizeof(o.id));
+        o.path = node_path(key);
+        if (!o.path)
                 return -ENOMEM;
-
-        r = write_begin(e, ctx, err);
-        if (r < 0)
-                return r;
-        ifr = iface_for(e, key->iface);
-        if (!ifr) {
-                err->field = "iface";
-                snprintf(err->reason, sizeof(err->reason), "no iface '%s'", key->iface);
-                r = -ENOENT;
-                goto finish;
-        }
-        /* The body first: a bad one is a 400 whether or not the binding exists. */
-        r = node_rec_new(&e->node_defaults, key->target, key->address, key->port, key->tpgt,
-                         NODE_DISC_STATIC, NULL, 0, ifr, &rec);
-        if (r >= 0 && edit)
-                r = edit(&rec, err, userdata);
-        if (r < 0)
-                goto finish;
-        r = settle_node(e, path, id, &cur, err);
-        if (r < 0)
-                goto finish;
-        if (cur) {
-                snprintf(err->reason, sizeof(err->reason), "the binding %.200s exists", id);
-                r = -EEXIST;
-                goto finish;
-        }
-        if (e->n_bidx >= ENGINE_MAX_RECORDS) {
-                snprintf(err->reason, sizeof(err->reason), "the binding limit (%d) is reached",
-                         ENGINE_MAX_RECORDS);
-                r = -ENOSPC;
-                goto finish;
-        }
-        if (r >= 0)
-                r = binding_store(e, ctx, "api", key, &rec, NULL, "create", ret, err);
-finish:
-        node_rec_done(&rec);
-        write_end(e);
-        return r;
+        return binding_op_run(e, ctx, &o, create_plan, err);
 }
 
 static int rec_copy(const struct node_rec *src, struct node_rec *dst)
@@ -1228,110 +1332,107 @@ static bool rec_equal(const struct node_rec *a, const struct node_rec *b)
         return iface_rec_equal(&a->iface, &b->iface);
 }
 
+/* Settle the binding of o->id and check the op's condition: 0 with o->cur set, or -errno. */
+static int binding_op_settle(struct engine *e, struct binding_op *o)
+{
+        struct binding_snap *cur = bidx_find(e, o->id);
+        int r;
+
+        o->path = cur ? strdup(cur->path) : node_path(&o->key);
+        if (!o->path)
+                return -ENOMEM;
+        r = settle_node(e, o->path, o->id, &cur, o->op.err);
+        if (r < 0)
+                return r;
+        if (!cur)
+                return o->if_match ? -ESTALE : -ENOENT;
+        if (o->if_match && o->if_match != cur->revision)
+                return -ESTALE;
+        o->cur = binding_snap_ref(cur);
+        return 0;
+}
+
+static int update_plan(struct engine *e, struct wop *op)
+{
+        struct binding_op *o = op->ud;
+        struct binding_snap *cur;
+        int r;
+
+        r = binding_op_settle(e, o);
+        if (r < 0)
+                return r;
+        cur = o->cur;
+        if (cur->old_style) {
+                snprintf(op->err->reason, sizeof(op->err->reason),
+                         "'%s' is an old-style record (no tpgt in its path): it is shown, never "
+                         "written; create the binding with its tpgt instead",
+                         cur->path);
+                return -EPERM;
+        }
+        r = rec_copy(&cur->rec, &o->rec);
+        if (r >= 0)
+                r = o->edit(&o->rec, op->err, o->userdata);
+        if (r < 0)
+                return r;
+        if (rec_equal(&o->rec, &cur->rec)) {
+                if (o->ret)
+                        *o->ret = binding_snap_ref(cur);
+                return 0;
+        }
+        return binding_op_stage(e, o, &cur->key, cur, "update");
+}
+
 int engine_binding_update(struct engine *e, const struct engine_ctx *ctx, const char *id,
                           uint64_t if_match, engine_node_edit_fn edit, void *userdata,
                           struct binding_snap **ret, struct iface_error *err)
 {
-        struct node_rec next = {};
-        struct binding_snap *cur;
-        struct binding_key key;
-        _cleanup_free_ char *path = NULL;
-        int r;
+        struct binding_op o = { .edit = edit, .userdata = userdata, .if_match = if_match,
+                                .ret = ret };
 
         assert_return(e && id && edit && err, -EINVAL);
-        r = binding_id_parse(id, &key, err);
-        if (r < 0)
+        if (binding_id_parse(id, &o.key, err) < 0)
                 return -ENOENT; /* no binding can have that id */
-        r = write_begin(e, ctx, err);
-        if (r < 0)
-                return r;
-        cur = bidx_find(e, id);
-        path = cur ? strdup(cur->path) : node_path(&key);
-        if (!path) {
-                r = -ENOMEM;
-                goto finish;
-        }
-        r = settle_node(e, path, id, &cur, err);
-        if (r < 0)
-                goto finish;
-        if (!cur) {
-                r = if_match ? -ESTALE : -ENOENT;
-                goto finish;
-        }
-        if (if_match && if_match != cur->revision) {
-                r = -ESTALE;
-                goto finish;
-        }
-        if (cur->old_style) {
-                snprintf(err->reason, sizeof(err->reason),
-                         "'%s' is an old-style record (no tpgt in its path): it is shown, never "
-                         "written; create the binding with its tpgt instead",
-                         cur->path);
-                r = -EPERM;
-                goto finish;
-        }
-        r = rec_copy(&cur->rec, &next);
-        if (r >= 0)
-                r = edit(&next, err, userdata);
-        if (r < 0)
-                goto finish;
-        if (rec_equal(&next, &cur->rec)) {
-                if (ret)
-                        *ret = binding_snap_ref(cur);
-                goto finish;
-        }
-        r = binding_store(e, ctx, "api", &cur->key, &next, cur, "update", ret, err);
-finish:
-        node_rec_done(&next);
-        write_end(e);
-        return r;
+        binding_id_format(&o.key, o.id, sizeof(o.id));
+        return binding_op_run(e, ctx, &o, update_plan, err);
 }
 
-/* Delete cur, holding write_begin's locks: refused while a session is logged in through it. */
-static int binding_delete_locked(struct engine *e, const struct engine_ctx *ctx,
-                                 struct binding_snap *cur, struct iface_error *err)
+static int delete_plan(struct engine *e, struct wop *op)
 {
+        struct binding_op *o = op->ud;
+        struct binding_snap *cur;
         int r;
 
+        r = binding_op_settle(e, o);
+        if (r < 0)
+                return r;
+        cur = o->cur;
         if (cur->old_style) {
-                snprintf(err->reason, sizeof(err->reason),
+                snprintf(op->err->reason, sizeof(op->err->reason),
                          "'%s' is an old-style record: it is shown, never written", cur->path);
                 return -EPERM;
         }
-        r = session_check(e, &cur->key, err);
+        r = session_check(e, &cur->key, op->err);
         if (r < 0)
                 return r;
-        return binding_remove(e, ctx, "api", cur);
+        r = binding_prepare_remove(e, op->ctx, "api", cur, &o->bs);
+        if (r < 0)
+                return r;
+        op->change = o->bs.change;
+        op->has_change = true;
+        op->finish = binding_op_finish;
+        return 0;
 }
 
 int engine_binding_delete(struct engine *e, const struct engine_ctx *ctx, const char *id,
                           uint64_t if_match, struct iface_error *err)
 {
-        struct binding_snap *cur;
-        struct binding_key key;
-        _cleanup_free_ char *path = NULL;
-        int r;
+        struct binding_op o = { .if_match = if_match };
 
         assert_return(e && id && err, -EINVAL);
-        if (binding_id_parse(id, &key, err) < 0)
+        if (binding_id_parse(id, &o.key, err) < 0)
                 return -ENOENT;
-        r = write_begin(e, ctx, err);
-        if (r < 0)
-                return r;
-        cur = bidx_find(e, id);
-        path = cur ? strdup(cur->path) : node_path(&key);
-        if (!path)
-                r = -ENOMEM;
-        else
-                r = settle_node(e, path, id, &cur, err);
-        if (r >= 0 && !cur)
-                r = if_match ? -ESTALE : -ENOENT;
-        else if (r >= 0 && if_match && if_match != cur->revision)
-                r = -ESTALE;
-        else if (r >= 0)
-                r = binding_delete_locked(e, ctx, cur, err);
-        write_end(e);
-        return r;
+        binding_id_format(&o.key, o.id, sizeof(o.id));
+        return binding_op_run(e, ctx, &o, delete_plan, err);
 }
 
 /*

@@ -80,7 +80,9 @@
 
 #include "engine.h"
 #include "macro.h"
+#include "mirror.h"
 #include "session.h"
+#include "store.h"
 
 #define ENGINE_EVENTS_MAX      32
 #define REVISION_RESERVE_FILE  "revision-reserve" /* in <root>/.iscsi-ifaced/ */
@@ -169,6 +171,15 @@ struct engine {
         atomic_int root_fault;       /* 0, or why ifaces/ is not ours now: -ENOENT, -ESTALE... */
         atomic_uint writes_waiting;  /* writes between their arrival and the locks */
 
+        /* Group commit (group.c): writes queued for the next batch, and whether a thread is
+         * leading one. Under group_lock, a leaf taken holding none of the others. */
+        pthread_mutex_t group_lock;
+        pthread_cond_t group_cond;
+        struct wop *group_head, *group_tail;
+        bool group_leading;
+        size_t group_new_ifaces;   /* creates planned in the batch being led (write_lock) */
+        size_t group_new_bindings;
+
         /* Watcher. */
         int inotify_fd;
         int watch_wd; /* the watch on ifaces/, -1 if none */
@@ -233,6 +244,9 @@ int logins_start(struct engine *e);
 void logins_stop(struct engine *e);
 void logins_free(struct engine *e);
 
+/* Why a write's wait for the locks ran out, with the holder of iscsiadm's lock if any. */
+void write_lock_timeout_reason(struct engine *e, struct iface_error *err);
+
 /* Release what write_begin took. */
 void write_end(struct engine *e);
 
@@ -241,6 +255,66 @@ void write_end(struct engine *e);
 int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *origin,
                   const char *name, struct iface_rec *rec, const char *action,
                   const struct iface_snap *old, struct iface_snap **ret);
+
+/* --- group.c: group commit ------------------------------------------------------------------ */
+
+#define GROUP_MAX 64 /* writes in one batch at most */
+
+/*
+ * One durable change of the db root: a file of ifaces/ or of the node db written (content) or
+ * removed (NULL), with its row and audit entry. changes_commit() fills revision, row.revision,
+ * row.now_usec and r.
+ */
+struct wchange {
+        const char *key; /* the intent's and row's key: an iface name, or a node db path */
+        bool node;
+        const char *content;
+        size_t len;
+        struct store_change row; /* name, content, origin, action, actor, before... */
+        uint64_t revision;
+        int r;
+        bool intent; /* its intent was recorded */
+        struct mirror_staged st;
+};
+
+/*
+ * Make the changes v[0..n) durable together, holding write_begin's locks with each file
+ * settled: every file staged, one intent transaction, each temp file fsynced and put in place,
+ * each directory fsynced once, one apply transaction (not flushed: the intents are the log
+ * that recovery completes from). A change that fails alone (its file) gets v[i]->r < 0 and is
+ * undone; the others go on. Returns 0, or -errno when the whole batch failed (each r set).
+ */
+int changes_commit(struct engine *e, struct wchange *const *v, size_t n);
+
+/* A write verb's work, run by whichever writer leads the batch it joins. */
+struct wop {
+        const struct engine_ctx *ctx;
+        struct iface_error *err;
+        /* What it touches: keys[i] written (key_write[i]) or only read. Two writes in one batch
+         * never share a key that either writes. */
+        const char *keys[3];
+        bool key_write[3];
+        /* Holding write_begin's locks: settle, check and prepare op->change (has_change), or
+         * finish without one (return its result). A result < 0 fails this write alone. */
+        int (*plan)(struct engine *e, struct wop *op);
+        /* Holding the locks, once op->change is durable: the index and what follows. Set by
+         * plan when it stages a change. */
+        int (*finish)(struct engine *e, struct wop *op);
+        void *ud;
+
+        struct wchange change;
+        bool has_change;
+        int r;
+        int state; /* group.c */
+        struct wop *next;
+};
+
+/*
+ * Run op in the next batch: queue it, lead a batch if none is led, and return its result once
+ * its batch is durable (or -ETIMEDOUT, err->reason filled, if its deadline passes in the
+ * queue).
+ */
+int group_run(struct engine *e, struct wop *op);
 
 /* At start, holding iscsiadm's lock: complete or drop each intent a crash left. 0 or -errno. */
 int recover_intents(struct engine *e);

@@ -408,6 +408,8 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                 return -ENOMEM;
         e->inotify_fd = e->stop_fds[0] = e->stop_fds[1] = e->watch_wd = e->db_lock_fd = -1;
         pthread_mutex_init(&e->write_lock, NULL);
+        pthread_mutex_init(&e->group_lock, NULL);
+        pthread_cond_init(&e->group_cond, NULL);
         pthread_mutex_init(&e->health_lock, NULL);
         pthread_rwlock_init(&e->index_lock, NULL);
         pthread_mutex_init(&e->hbas_lock, NULL);
@@ -655,6 +657,8 @@ struct engine *engine_free(struct engine *e)
         event_bus_free(e->bus); /* last: everything above may publish until it stops */
         pthread_rwlock_destroy(&e->index_lock);
         pthread_mutex_destroy(&e->write_lock);
+        pthread_mutex_destroy(&e->group_lock);
+        pthread_cond_destroy(&e->group_cond);
         pthread_mutex_destroy(&e->health_lock);
         free(e->iscsi_root);
         free(e->db_path);

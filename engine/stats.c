@@ -114,3 +114,9 @@ void stats_discovery_done(enum stats_discovery d, int64_t usec)
         if (d < _STATS_DISCOVERY_MAX)
                 stats_hist_observe(&stats.discovery_duration[d], usec);
 }
+
+void stats_batch(uint64_t n)
+{
+        add(&stats.batches, 1);
+        add(&stats.batched_writes, n);
+}

@@ -57,6 +57,8 @@ struct stats {
         /* durable writes (write_begin .. write_end): whole, lock wait, fsyncs, sqlite commits */
         struct stats_hist write_total, write_lock_wait, write_fsync, write_db;
         _Atomic uint64_t lock_timeouts[_STATS_LOCK_MAX];
+        /* group commit: batches made durable, and the API writes they held */
+        _Atomic uint64_t batches, batched_writes;
         /* checks by status (ok, failed, cancelled) and the reason of their deciding step */
         struct stats_hist check_duration[_CHECK_STATUS_MAX];
         _Atomic uint64_t checks[_CHECK_STATUS_MAX][_CHECK_REASON_MAX];
@@ -78,6 +80,9 @@ void stats_add_db(int64_t usec);
 /* A write of this thread began (after waiting lock_wait_usec for the locks) / ended. */
 void stats_write_began(int64_t started_usec, int64_t lock_wait_usec);
 void stats_write_ended(void);
+
+/* A batch of n API writes was run (engine/group.c). */
+void stats_batch(uint64_t n);
 
 void stats_lock_timeout(enum stats_lock l);
 void stats_check_done(const struct check_result *r);

@@ -14,63 +14,56 @@
 #include "stats.h"
 #include "store.h"
 
-static void fault(struct engine *e, const char *point)
-{
-        if (e->fault)
-                e->fault(point);
-}
-
 /* --- the write protocol -------------------------------------------------------------------- */
 
-/*
- * Undo a write whose commit failed: put the old file back so both mirrors stay at the old
- * version, then drop the intent. If the file cannot be restored, the intent stays and the next
- * start settles the name (by comparing the file with the intent).
- */
-static void restore_old_file(struct engine *e, const char *name, const struct iface_snap *old)
+/* The change that puts content at name (NULL: removes it), replacing old. */
+static void iface_change_init(struct wchange *c, const struct engine_ctx *ctx, const char *origin,
+                              const char *name, const char *content, size_t len,
+                              const char *action, const struct iface_snap *old)
 {
-        int r = old ? mirror_write(e->mirror, name, old->content, old->content_len) :
-                      mirror_remove(e->mirror, name);
-
-        if (r < 0) {
-                log_error_errno(r, "Failed to restore 'ifaces/%s'; the next start settles it",
-                                name);
-                return;
-        }
-        (void)store_intent_drop(e->store, name);
+        *c = (struct wchange){
+                .key = name,
+                .content = content,
+                .len = len,
+                .row = {
+                        .origin = origin,
+                        .action = action,
+                        .actor = ctx ? ctx->actor : NULL,
+                        .request_id = ctx ? ctx->request_id : NULL,
+                        .before = old ? old->content : NULL,
+                },
+        };
 }
 
-/*
- * The revision the next write gets (e->revision + 1; the write sets e->revision once it is
- * committed). Before it is handed out, a block of revisions including it is put on record beside
- * the records (one fsync per REVISION_RESERVE_BLOCK writes), so that a lost db cannot make a
- * later revision repeat an ETag a client saw. Holding write_lock. 0 or -errno.
- */
-int revision_next(struct engine *e, uint64_t *ret)
+/* Once c is durable: rec (taken over; NULL for a removal) in the index. */
+static int iface_change_finish(struct engine *e, const struct wchange *c, struct iface_rec *rec,
+                               const struct iface_snap *old, struct iface_snap **ret)
 {
-        uint64_t rev = e->revision + 1;
+        _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
+        int64_t now = c->row.now_usec;
+        int r;
 
-        if (rev > e->revision_reserved) {
-                char buf[32];
-                uint64_t upto = rev + REVISION_RESERVE_BLOCK;
-                int n = snprintf(buf, sizeof(buf), "%" PRIu64 "\n", upto);
-                int r = mirror_state_write(e->mirror, REVISION_RESERVE_FILE, buf, (size_t)n);
-
+        if (rec) {
+                r = snap_new(rec, c->content, c->len, c->revision, c->row.origin,
+                             old ? old->created_usec : now, now, &snap);
                 if (r < 0)
                         return r;
-                e->revision_reserved = upto;
-        }
-        *ret = rev;
+                r = idx_set(e, snap->rec.name, iface_snap_ref(snap), NULL);
+        } else
+                r = idx_set(e, c->key, NULL, c->row.origin);
+        if (r < 0)
+                return r;
+
+        problem_clear(e, snap ? snap->rec.name : c->key);
+        if (ret)
+                *ret = TAKE_PTR(snap);
         return 0;
 }
 
 /*
  * Store one change made through the API (origin "api") or by the engine itself ("auto"),
- * holding write_lock and iscsiadm's lock (write_begin), with the file settled (settle_name):
- * intent row (durable) -> file (atomic, durable) -> row + audit with the
- * intent dropped (durable) -> index. A crash at any point is finished or undone by
- * recover_intents() at the next start. On failure nothing is changed and nothing was
- * acknowledged.
+ * holding write_begin's locks with the file settled (settle_name), as a batch of one
+ * (changes_commit): on failure nothing is changed and nothing was acknowledged.
  *
  * Failures of one write are returned, not logged (but at debug level): the API logs each failed
  * request once, with its request id and detail (api/errors.c). Only what outlives the request is
@@ -81,10 +74,8 @@ int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *or
                   const struct iface_snap *old, struct iface_snap **ret)
 {
         _cleanup_free_ char *content = NULL;
-        _cleanup_(iface_snap_unrefp) struct iface_snap *snap = NULL;
+        struct wchange c;
         size_t len = 0;
-        uint64_t rev;
-        int64_t now = clock_usec(CLOCK_REALTIME);
         int r;
 
         if (rec) {
@@ -92,65 +83,11 @@ int commit_change(struct engine *e, const struct engine_ctx *ctx, const char *or
                 if (r < 0)
                         return r;
         }
-        r = revision_next(e, &rev);
-        if (r < 0)
-                return r;
-
-        fault(e, "engine-before-intent");
-        r = store_intent_put(e->store, &(struct store_intent){
-                                               .name = name,
-                                               .content = content,
-                                               .revision = rev,
-                                               .origin = origin,
-                                               .actor = ctx ? ctx->actor : NULL,
-                                               .request_id = ctx ? ctx->request_id : NULL,
-                                       });
-        if (r < 0)
-                return log_debug_errno(r, "Failed to record intent for '%s'", name);
-        fault(e, "engine-intent-committed");
-
-        r = content ? mirror_write(e->mirror, name, content, len) : mirror_remove(e->mirror, name);
-        if (r < 0) {
-                /* The new file may be in place already (a failed directory fsync after the
-                 * rename), so restore the old one before dropping the intent. */
-                restore_old_file(e, name, old);
-                return log_debug_errno(r, "Failed to write 'ifaces/%s'", name);
-        }
-        fault(e, "engine-file-written");
-
-        r = store_apply(e->store, &(struct store_change){
-                                          .name = name,
-                                          .content = content,
-                                          .revision = rev,
-                                          .origin = origin,
-                                          .now_usec = now,
-                                          .action = action,
-                                          .actor = ctx ? ctx->actor : NULL,
-                                          .request_id = ctx ? ctx->request_id : NULL,
-                                          .before = old ? old->content : NULL,
-                                  });
-        if (r < 0) {
-                restore_old_file(e, name, old);
-                return log_debug_errno(r, "Failed to commit '%s' to the db", name);
-        }
-        fault(e, "engine-row-committed");
-        e->revision = rev;
-
-        if (rec) {
-                r = snap_new(rec, content, len, rev, origin, old ? old->created_usec : now, now,
-                             &snap);
-                if (r < 0)
-                        return r;
-                r = idx_set(e, name, iface_snap_ref(snap), NULL);
-        } else
-                r = idx_set(e, name, NULL, origin);
-        if (r < 0)
-                return r;
-
-        problem_clear(e, name);
-        if (ret)
-                *ret = TAKE_PTR(snap);
-        return 0;
+        iface_change_init(&c, ctx, origin, name, content, len, action, old);
+        (void)changes_commit(e, (struct wchange *[]){ &c }, 1);
+        if (c.r < 0)
+                return c.r;
+        return iface_change_finish(e, &c, rec, old, ret);
 }
 
 /* --- before a write: storage, locks, and the file as it really is ---------------------------- */
@@ -190,8 +127,7 @@ static int storage_check(struct engine *e, struct iface_error *err)
         return 0;
 }
 
-/* Why a write's wait for the locks ran out, with the holder of iscsiadm's lock if any. */
-static void lock_timeout_reason(struct engine *e, struct iface_error *err)
+void write_lock_timeout_reason(struct engine *e, struct iface_error *err)
 {
         struct mirror_lock_info li = {};
         bool foreign = mirror_lock_info(e->mirror, &li) >= 0 && li.held && !li.ours;
@@ -228,7 +164,7 @@ int write_begin(struct engine *e, const struct engine_ctx *ctx, struct iface_err
         r = -pthread_mutex_clocklock(&e->write_lock, CLOCK_MONOTONIC, &ts);
         if (r < 0) {
                 atomic_fetch_sub(&e->writes_waiting, 1);
-                lock_timeout_reason(e, err);
+                write_lock_timeout_reason(e, err);
                 return r == -ETIMEDOUT ? r : -EIO;
         }
         r = storage_check(e, err);
@@ -239,7 +175,7 @@ int write_begin(struct engine *e, const struct engine_ctx *ctx, struct iface_err
         r = mirror_lock(e->mirror, left > 0 ? (unsigned)(left / 1000) : 0);
         if (r < 0) {
                 if (r == -ETIMEDOUT)
-                        lock_timeout_reason(e, err);
+                        write_lock_timeout_reason(e, err);
                 else if (r == -ESHUTDOWN)
                         snprintf(err->reason, sizeof(err->reason),
                                  "the daemon is stopping: nothing was changed");
@@ -329,11 +265,103 @@ static int settle_name(struct engine *e, const char *name, struct iface_snap **r
 
 /* --- writes -------------------------------------------------------------------------------- */
 
+/*
+ * The write verbs run as group commit writes (group.c): plan under the locks, then finish once
+ * the batch is durable. Each owns only its name (key_write), so two writes of one name never
+ * share a batch, nor an iface write and a write of one of its bindings.
+ */
+struct iface_op {
+        struct wop op;
+        const char *name;
+        struct iface_rec next;     /* the record to store (create, update) */
+        struct iface_snap *cur;    /* the record replaced (a reference) */
+        char *content;
+        size_t len;
+        uint64_t if_match;
+        bool cascade;
+        engine_edit_fn edit;
+        void *userdata;
+        struct iface_snap **ret;
+};
+
+static void iface_op_done(struct iface_op *o)
+{
+        iface_rec_done(&o->next);
+        iface_snap_unref(o->cur);
+        free(o->content);
+}
+
+static int iface_op_run(struct engine *e, const struct engine_ctx *ctx, struct iface_op *o,
+                        int (*plan)(struct engine *, struct wop *), struct iface_error *err)
+{
+        int r;
+
+        o->op = (struct wop){
+                .ctx = ctx,
+                .err = err,
+                .keys = { o->name },
+                .key_write = { true },
+                .plan = plan,
+                .ud = o,
+        };
+        r = group_run(e, &o->op);
+        iface_op_done(o);
+        return r;
+}
+
+/* Stage o->next (NULL name: a removal) as the op's change. */
+static int iface_op_stage(struct engine *e, struct iface_op *o, const char *action)
+{
+        int r = 0;
+
+        if (o->next.name) {
+                r = iface_render_file(&o->next, &o->content, &o->len);
+                if (r < 0)
+                        return r;
+        }
+        iface_change_init(&o->op.change, o->op.ctx, "api", o->name, o->content, o->len, action,
+                          o->cur);
+        o->op.has_change = true;
+        (void)e;
+        return 0;
+}
+
+static int create_finish(struct engine *e, struct wop *op)
+{
+        struct iface_op *o = op->ud;
+
+        return iface_change_finish(e, &op->change, &o->next, NULL, o->ret);
+}
+
+static int create_plan(struct engine *e, struct wop *op)
+{
+        struct iface_op *o = op->ud;
+        struct iface_snap *cur;
+        int r;
+
+        op->finish = create_finish;
+        /* Before any intent: a name taken by a file we did not write is refused here. */
+        r = settle_name(e, o->name, &cur, op->err);
+        if (r < 0)
+                return r;
+        if (cur)
+                return -EEXIST;
+        if (e->n_idx + e->group_new_ifaces >= ENGINE_MAX_RECORDS) {
+                snprintf(op->err->reason, sizeof(op->err->reason),
+                         "the record limit (%d) is reached: delete records first",
+                         ENGINE_MAX_RECORDS);
+                return -ENOSPC;
+        }
+        r = iface_op_stage(e, o, "create");
+        if (r >= 0)
+                e->group_new_ifaces++;
+        return r;
+}
+
 int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const struct iface_rec *rec,
                         struct iface_snap **ret, struct iface_error *err)
 {
-        _cleanup_(iface_rec_done) struct iface_rec copy = {};
-        struct iface_snap *cur;
+        struct iface_op o = { .ret = ret };
         int r;
 
         assert_return(e && rec && rec->name && err, -EINVAL);
@@ -347,28 +375,11 @@ int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const st
         r = iface_validate(rec, NULL, err);
         if (r < 0)
                 return r;
-        r = iface_rec_copy(&copy, rec);
+        r = iface_rec_copy(&o.next, rec);
         if (r < 0)
                 return r;
-
-        r = write_begin(e, ctx, err);
-        if (r < 0)
-                return r;
-        /* Before any intent: a name taken by a file we did not write is refused here. */
-        r = settle_name(e, rec->name, &cur, err);
-        if (r < 0)
-                ;
-        else if (cur)
-                r = -EEXIST;
-        else if (e->n_idx >= ENGINE_MAX_RECORDS) {
-                snprintf(err->reason, sizeof(err->reason),
-                         "the record limit (%d) is reached: delete records first",
-                         ENGINE_MAX_RECORDS);
-                r = -ENOSPC;
-        } else
-                r = commit_change(e, ctx, "api", rec->name, &copy, "create", NULL, ret);
-        write_end(e);
-        return r;
+        o.name = rec->name;
+        return iface_op_run(e, ctx, &o, create_plan, err);
 }
 
 static bool etag_ok(uint64_t if_match, const struct iface_snap *cur)
@@ -376,13 +387,70 @@ static bool etag_ok(uint64_t if_match, const struct iface_snap *cur)
         return if_match == 0 || if_match == cur->revision;
 }
 
+static int update_finish(struct engine *e, struct wop *op)
+{
+        struct iface_op *o = op->ud;
+        struct iface_snap *now;
+        int r;
+
+        r = iface_change_finish(e, &op->change, &o->next, o->cur, o->ret);
+        if (r < 0)
+                return r;
+        /* The node files carry a copy of the iface, which iscsiadm rewrites (D09). */
+        now = idx_find(e, o->name);
+        if (now)
+                (void)bindings_follow_iface(e, op->ctx, &now->rec);
+        return 0;
+}
+
+static int update_plan(struct engine *e, struct wop *op)
+{
+        struct iface_op *o = op->ud;
+        struct iface_error *err = op->err;
+        struct iface_snap *cur;
+        int r;
+
+        op->finish = update_finish;
+        r = settle_name(e, o->name, &cur, err);
+        if (r < 0)
+                return r;
+        if (!cur)
+                /* A condition on a missing resource is false (RFC 9110 13.1.1). */
+                return o->if_match ? -ESTALE : -ENOENT;
+        if (!etag_ok(o->if_match, cur))
+                return -ESTALE;
+        r = iface_rec_copy(&o->next, &cur->rec);
+        if (r < 0)
+                return r;
+        r = o->edit(&cur->rec, &o->next, err, o->userdata);
+        if (r < 0)
+                return r;
+        if (!o->next.name || !streq(o->next.name, o->name)) {
+                err->field = "name";
+                snprintf(err->reason, sizeof(err->reason),
+                         "the name cannot be changed (delete and create instead)");
+                return -EINVAL;
+        }
+        /* A record imported invalid may be fixed in any way its fields allow. */
+        r = iface_validate(&o->next, cur->invalid ? NULL : &cur->rec, err);
+        if (r < 0)
+                return r;
+        if (iface_rec_equal(&o->next, &cur->rec)) {
+                if (o->ret)
+                        *o->ret = iface_snap_ref(cur);
+                return 0;
+        }
+        o->cur = iface_snap_ref(cur);
+        return iface_op_stage(e, o, "update");
+}
+
 int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const char *name,
                         uint64_t if_match, engine_edit_fn edit, void *userdata,
                         struct iface_snap **ret, struct iface_error *err)
 {
-        _cleanup_(iface_rec_done) struct iface_rec next = {};
-        struct iface_snap *cur;
-        int r;
+        struct iface_op o = {
+                .name = name, .if_match = if_match, .edit = edit, .userdata = userdata, .ret = ret
+        };
 
         assert_return(e && name && edit && err, -EINVAL);
 
@@ -392,56 +460,7 @@ int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const ch
                          "'%s' is a built-in iface of iscsiadm and cannot be modified", name);
                 return -EPERM;
         }
-
-        r = write_begin(e, ctx, err);
-        if (r < 0)
-                return r;
-        r = settle_name(e, name, &cur, err);
-        if (r < 0)
-                goto finish;
-        if (!cur) {
-                /* A condition on a missing resource is false (RFC 9110 13.1.1). */
-                r = if_match ? -ESTALE : -ENOENT;
-                goto finish;
-        }
-        if (!etag_ok(if_match, cur)) {
-                r = -ESTALE;
-                goto finish;
-        }
-        r = iface_rec_copy(&next, &cur->rec);
-        if (r < 0)
-                goto finish;
-        r = edit(&cur->rec, &next, err, userdata);
-        if (r < 0)
-                goto finish;
-        if (!next.name || !streq(next.name, name)) {
-                err->field = "name";
-                snprintf(err->reason, sizeof(err->reason),
-                         "the name cannot be changed (delete and create instead)");
-                r = -EINVAL;
-                goto finish;
-        }
-        /* A record imported invalid may be fixed in any way its fields allow. */
-        r = iface_validate(&next, cur->invalid ? NULL : &cur->rec, err);
-        if (r < 0)
-                goto finish;
-        if (iface_rec_equal(&next, &cur->rec)) {
-                if (ret)
-                        *ret = iface_snap_ref(cur);
-                r = 0;
-                goto finish;
-        }
-        r = commit_change(e, ctx, "api", name, &next, "update", cur, ret);
-        if (r >= 0) {
-                struct iface_snap *now = idx_find(e, name);
-
-                /* The node files carry a copy of the iface, which iscsiadm rewrites (D09). */
-                if (now)
-                        (void)bindings_follow_iface(e, ctx, &now->rec);
-        }
-finish:
-        write_end(e);
-        return r;
+        return iface_op_run(e, ctx, &o, update_plan, err);
 }
 
 int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const char *name,
@@ -450,38 +469,45 @@ int engine_iface_delete(struct engine *e, const struct engine_ctx *ctx, const ch
         return engine_iface_delete_cascade(e, ctx, name, if_match, false, reterr);
 }
 
+static int delete_finish(struct engine *e, struct wop *op)
+{
+        struct iface_op *o = op->ud;
+
+        return iface_change_finish(e, &op->change, NULL, o->cur, NULL);
+}
+
+static int delete_plan(struct engine *e, struct wop *op)
+{
+        struct iface_op *o = op->ud;
+        struct iface_snap *cur;
+        int r;
+
+        op->finish = delete_finish;
+        r = settle_name(e, o->name, &cur, op->err);
+        if (r < 0)
+                return r;
+        if (!cur)
+                return o->if_match ? -ESTALE : -ENOENT; /* a lost If-Match race is a 412 */
+        if (!etag_ok(o->if_match, cur))
+                return -ESTALE;
+        r = bindings_of_iface_delete(e, op->ctx, o->name, o->cascade, op->err);
+        if (r < 0)
+                return r;
+        o->cur = iface_snap_ref(cur);
+        return iface_op_stage(e, o, "delete");
+}
+
 int engine_iface_delete_cascade(struct engine *e, const struct engine_ctx *ctx, const char *name,
                                 uint64_t if_match, bool cascade, struct iface_error *reterr)
 {
         struct iface_error local = {};
-        struct iface_error *err = reterr ? reterr : &local;
-        struct iface_snap *cur;
-        int r;
+        struct iface_op o = { .name = name, .if_match = if_match, .cascade = cascade };
 
         assert_return(e && name, -EINVAL);
 
         if (builtin_find(e, name))
                 return -EPERM;
-
-        r = write_begin(e, ctx, err);
-        if (r < 0)
-                return r;
-        r = settle_name(e, name, &cur, err);
-        if (r < 0)
-                ;
-        else if (!cur)
-                r = if_match ? -ESTALE : -ENOENT; /* a lost If-Match race is a 412 */
-        else if (!etag_ok(if_match, cur))
-                r = -ESTALE;
-        else if ((r = bindings_of_iface_delete(e, ctx, name, cascade, err)) < 0)
-                ;
-        else {
-                r = commit_change(e, ctx, "api", name, NULL, "delete", cur, NULL);
-                if (r >= 0)
-                        problem_clear(e, name);
-        }
-        write_end(e);
-        return r;
+        return iface_op_run(e, ctx, &o, delete_plan, reterr ? reterr : &local);
 }
 
 int engine_restore_files(struct engine *e, const struct engine_ctx *ctx, size_t *ret_n,
