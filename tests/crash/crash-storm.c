@@ -2,7 +2,7 @@
 /*
  * crash.storm: kills the real daemon with SIGKILL at random instants of a write storm, restarts
  * it on the same state and checks the crash-safety property of DESIGN.md §2 for iface records and
- * for bindings (node records under nodes/, written by a client of their own): both mirrors agree,
+ * for bindings (node records under nodes/, written by clients of their own): both mirrors agree,
  * every record is wholly its old or its new version, no acknowledged (2xx) write is lost, and no
  * temp file, intent or iscsiadm lock is left behind. ETags are checked too: a version keeps its
  * revision across restarts and no revision ever names two versions. In about one round in four
@@ -35,8 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_THREADS        3
-#define NAMES_PER_THREAD 10
+#define N_THREADS        16 /* iface writers: a batch of the group commit holds many */
+#define NAMES_PER_THREAD 4
 #define N_SLOTS          (N_THREADS * NAMES_PER_THREAD)
 #define ROUNDS_DEFAULT   150
 #define KILL_MIN_MS      5
@@ -45,7 +45,9 @@
 #define STOP_TIMEOUT_MS  15000
 #define HTTP_TIMEOUT_S   30
 #define MARKER_PREFIX    "iqn.2020-01.com.example:op-"
-#define N_BSLOTS         10 /* bindings, one client thread of their own */
+#define N_BTHREADS       4 /* binding writers, each with BSLOTS_PER_THREAD of their own */
+#define BSLOTS_PER_THREAD 4
+#define N_BSLOTS         (N_BTHREADS * BSLOTS_PER_THREAD)
 #define BTARGET_PREFIX   "iqn.2026-12.test.crash:b"
 #define BPORTAL_DIR      "127.0.0.1,3260,1"
 #define BMARKER_KEY      "node.session.timeo.replacement_timeout"
@@ -1118,7 +1120,8 @@ static void *binding_thread(void *userdata)
         if (!c)
                 harness_fail("curl_easy_init failed");
         while (!atomic_load(&st->stop) && !atomic_load(&st->failed)) {
-                struct slot *sl = &st->bslots[(unsigned)rand_r(&w->seed) % N_BSLOTS];
+                struct slot *sl = &st->bslots[(w->k - N_THREADS) * BSLOTS_PER_THREAD +
+                                              (unsigned)rand_r(&w->seed) % BSLOTS_PER_THREAD];
                 unsigned r = (unsigned)rand_r(&w->seed) % 100;
                 enum op_kind op = sl->acked < 0 ? OP_CREATE : r < 60 ? OP_PATCH : OP_DELETE;
                 long s = atomic_fetch_add(&st->seq, 1);
@@ -1369,15 +1372,15 @@ static void peek_after_kill(struct storm *st)
         sqlite3_close(db);
 }
 
-/* One round: a storm from N_THREADS clients, SIGKILL after a random delay, reap. */
+/* One round: a storm from N_THREADS + N_BTHREADS clients, SIGKILL after a random delay, reap. */
 static void storm_round(struct storm *st, unsigned *seed)
 {
-        struct worker w[N_THREADS + 1];
+        struct worker w[N_THREADS + N_BTHREADS];
         unsigned delay = KILL_MIN_MS + (unsigned)rand_r(seed) % (KILL_MAX_MS - KILL_MIN_MS + 1);
         unsigned hit = 0;
 
         atomic_store(&st->stop, false);
-        for (unsigned k = 0; k <= N_THREADS; k++) {
+        for (unsigned k = 0; k < N_THREADS + N_BTHREADS; k++) {
                 w[k] = (struct worker){ .st = st, .k = k, .seed = (unsigned)rand_r(seed) };
                 if (pthread_create(&w[k].thread, NULL,
                                    k < N_THREADS ? storm_thread : binding_thread, &w[k]) != 0)
@@ -1390,7 +1393,7 @@ static void storm_round(struct storm *st, unsigned *seed)
                 harness_fail("waitpid: %m");
         st->pid = 0;
         atomic_store(&st->stop, true);
-        for (unsigned k = 0; k <= N_THREADS; k++)
+        for (unsigned k = 0; k < N_THREADS + N_BTHREADS; k++)
                 pthread_join(w[k].thread, NULL);
         if (atomic_load(&st->failed))
                 finish_failed(st);
