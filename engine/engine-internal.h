@@ -19,7 +19,8 @@
  *   2. lock.write      iscsiadm's lock file in lock_dir, through mirror_lock()/mirror_unlock()
  *   3. index_lock      pthread rwlock
  *
- *   health_lock and hbas_lock are leaves: nothing is taken while one of them is held.
+ *   health_lock, hbas_lock and group_lock are leaves: nothing is taken while one of them is
+ *   held (group.c drops group_lock before its leader takes write_lock).
  *   health_lock is taken holding 1 and 2 (by the write protocol and reconciliation), never
  *   holding 3; hbas_lock is taken holding none of them.
  *

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The crash-safe write protocol of DESIGN.md §2 (intent row -> file -> row + audit, intent
- * dropped), the locks and checks before a write, the write verbs, and the recovery at start of
- * the writes a crash interrupted.
+ * The locks and checks before a write, the iface write verbs (plan/finish pairs run by the group
+ * commit of group.c, which carries out the crash-safe protocol of DESIGN.md §2: intent row ->
+ * file -> row + audit, intent dropped), and the recovery at start of the writes a crash
+ * interrupted.
  */
 #include <inttypes.h>
 #include <stdio.h>
