@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libgen.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <limits.h>
 #include <stdint.h>
@@ -47,6 +48,7 @@
 #define LOCK_RETRY_USEC      10000
 #define MIRROR_READ_MAX      (1024 * 1024)
 #define MIRROR_NAME_MAX      255
+#define MIRROR_SPARES        64
 
 struct mirror {
         char *ifaces_path; /* absolute */
@@ -64,7 +66,18 @@ struct mirror {
         bool locked;
         bool ifaces_created; /* mirror_open() had to create ifaces/ */
         unsigned stale_locks_removed;
-        uint64_t stage_seq; /* names the temp files of staged changes */
+        atomic_uint_least64_t stage_seq; /* names the temp files of staged changes */
+        /* Spare temp files, made ahead by a thread of their own so that a write does not wait
+         * for an inode to be allocated (see mirror_stage). */
+        pthread_mutex_t spare_lock;
+        pthread_cond_t spare_cond;
+        int spare_fd[MIRROR_SPARES];
+        char spare_name[MIRROR_SPARES][32];
+        size_t n_spares;
+        bool spare_stop;
+        bool spare_failed;     /* the last attempt failed: wait for the next take */
+        _Atomic pid_t spare_pid; /* the process the spare thread runs in, 0: none */
+        pthread_t spare_thread;
         atomic_bool abort_waits; /* mirror_abort_waits(): lock waits give up */
         mirror_fault_fn fault;
 };
@@ -225,12 +238,118 @@ static int mirror_open_lock_source(struct mirror *m)
         return 0;
 }
 
+/* --- spare temp files ------------------------------------------------------------------------ */
+
+/* A new empty temp file (0600) in the temp directory: its fd, its name in name. */
+static int spare_make(struct mirror *m, char name[32])
+{
+        int fd;
+
+        snprintf(name, 32, "s%" PRIu64 MIRROR_TMP_SUFFIX, atomic_fetch_add(&m->stage_seq, 1) + 1);
+        fd = openat(m->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        /* The umask may have narrowed the mode. */
+        if (fchmod(fd, 0600) < 0) {
+                int r = -errno;
+
+                (void)unlinkat(m->tmp_fd, name, 0);
+                safe_close(&fd);
+                return r;
+        }
+        return fd;
+}
+
+/* Keep the spares at MIRROR_SPARES, starting again when half are taken. */
+static void *spare_thread(void *arg)
+{
+        struct mirror *m = arg;
+
+        pthread_mutex_lock(&m->spare_lock);
+        for (;;) {
+                char name[32];
+                int fd;
+
+                while (!m->spare_stop && (m->n_spares >= MIRROR_SPARES / 2 || m->spare_failed))
+                        pthread_cond_wait(&m->spare_cond, &m->spare_lock);
+                if (m->spare_stop)
+                        break;
+                while (!m->spare_stop && m->n_spares < MIRROR_SPARES) {
+                        pthread_mutex_unlock(&m->spare_lock);
+                        fd = spare_make(m, name);
+                        pthread_mutex_lock(&m->spare_lock);
+                        if (fd < 0) {
+                                m->spare_failed = true; /* a full disk, say: writes make their own */
+                                break;
+                        }
+                        m->spare_fd[m->n_spares] = fd;
+                        memcpy(m->spare_name[m->n_spares++], name, sizeof(name));
+                }
+        }
+        pthread_mutex_unlock(&m->spare_lock);
+        return NULL;
+}
+
+/* Stop the spare thread of this process and remove the spares. */
+static void spares_stop(struct mirror *m)
+{
+        if (atomic_load(&m->spare_pid) != getpid())
+                return;
+        pthread_mutex_lock(&m->spare_lock);
+        m->spare_stop = true;
+        pthread_cond_broadcast(&m->spare_cond);
+        pthread_mutex_unlock(&m->spare_lock);
+        pthread_join(m->spare_thread, NULL);
+        for (size_t i = 0; i < m->n_spares; i++) {
+                (void)unlinkat(m->tmp_fd, m->spare_name[i], 0);
+                safe_close(&m->spare_fd[i]);
+        }
+        m->n_spares = 0;
+        atomic_store(&m->spare_pid, 0);
+}
+
+/*
+ * Take a spare temp file (its fd, its name in name), or -EAGAIN if none is ready. The first call
+ * in a process starts the spare thread: a forked child drops the parent's spares (their files are
+ * the parent's) and makes its own.
+ */
+static int spare_take(struct mirror *m, char name[32])
+{
+        int fd = -EAGAIN;
+
+        if (atomic_load(&m->spare_pid) != getpid()) {
+                /* No other thread of this process uses the spares yet (the engine serialises
+                 * stages), so the lock and the list can be set up again. */
+                for (size_t i = 0; i < m->n_spares; i++)
+                        safe_close(&m->spare_fd[i]);
+                m->n_spares = 0;
+                m->spare_stop = m->spare_failed = false;
+                pthread_mutex_init(&m->spare_lock, NULL);
+                pthread_cond_init(&m->spare_cond, NULL);
+                if (pthread_create(&m->spare_thread, NULL, spare_thread, m) != 0)
+                        return -EAGAIN;
+                atomic_store(&m->spare_pid, getpid());
+        }
+        pthread_mutex_lock(&m->spare_lock);
+        if (m->n_spares > 0) {
+                m->n_spares--;
+                fd = m->spare_fd[m->n_spares];
+                memcpy(name, m->spare_name[m->n_spares], 32);
+        }
+        m->spare_failed = false;
+        if (m->n_spares < MIRROR_SPARES / 2)
+                pthread_cond_signal(&m->spare_cond);
+        pthread_mutex_unlock(&m->spare_lock);
+        return fd;
+}
+
 struct mirror *mirror_close(struct mirror *m)
 {
         if (!m)
                 return NULL;
 
         mirror_unlock(m);
+        spares_stop(m);
         safe_close(&m->lock_src_fd);
         safe_close(&m->lock_dir_fd);
         safe_close(&m->instance_fd);
@@ -695,6 +814,8 @@ static bool is_tmp_name(const char *s)
 int mirror_clean_temps(struct mirror *m)
 {
         _cleanup_(closedirp) DIR *d = NULL;
+        struct stat st;
+        bool removed = false, empty;
         int count = 0, r;
 
         assert_return(m, -EINVAL);
@@ -716,16 +837,24 @@ int mirror_clean_temps(struct mirror *m)
                 if (!is_tmp_name(de->d_name))
                         continue;
 
+                /* An empty one is a spare that no write used: not counted. */
+                if (fstatat(m->tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                    S_ISREG(st.st_mode) && st.st_size == 0)
+                        empty = true;
+                else
+                        empty = false;
                 /* Only files are ours to remove; a directory of that name is left alone. */
                 if (unlinkat(m->tmp_fd, de->d_name, 0) < 0) {
                         if (errno == ENOENT || errno == EISDIR)
                                 continue;
                         return -errno;
                 }
-                count++;
+                removed = true;
+                if (!empty)
+                        count++;
         }
 
-        if (count > 0) {
+        if (removed) {
                 r = fsync_fd(m->tmp_fd);
                 if (r < 0)
                         return r;
@@ -1153,18 +1282,17 @@ int mirror_stage(struct mirror *m, const char *path, bool node, const char *data
                         return r;
         }
         if (data) {
-                snprintf(s.tmp, sizeof(s.tmp), "s%" PRIu64 MIRROR_TMP_SUFFIX, ++m->stage_seq);
-                s.tmp_fd = openat(m->tmp_fd, s.tmp,
-                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+                /* A spare made ahead, or a new one: creating a file can cost far more than
+                 * writing it (an inode allocation that scans its group's bitmap). */
+                s.tmp_fd = spare_take(m, s.tmp);
+                if (s.tmp_fd < 0)
+                        s.tmp_fd = spare_make(m, s.tmp);
                 if (s.tmp_fd < 0) {
-                        r = -errno;
+                        r = s.tmp_fd;
                         s.tmp[0] = '\0';
                         goto fail;
                 }
-                if (fchmod(s.tmp_fd, 0600) < 0)
-                        r = -errno;
-                else
-                        r = write_all(s.tmp_fd, data, len);
+                r = write_all(s.tmp_fd, data, len);
                 if (r < 0)
                         goto fail;
                 fault(m, "mirror-tmp-written");

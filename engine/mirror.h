@@ -100,7 +100,8 @@ int mirror_read(struct mirror *m, const char *name, char **ret, size_t *ret_len)
  */
 int mirror_list(struct mirror *m, char ***ret_names, size_t *ret_n);
 
-/* Remove every temp file left in .iscsi-ifaced/ by an earlier crash; returns how many. */
+/* Remove every temp file left in .iscsi-ifaced/ by an earlier crash; returns how many held data
+ * (the empty spares that no write used are removed, not counted). */
 int mirror_clean_temps(struct mirror *m);
 
 /*
