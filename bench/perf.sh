@@ -23,13 +23,15 @@
 #      the daemon's thread mode serving that record's answer, same bytes and headers, from
 #      memory) under the same load.
 #   3. the BIG-record state: restart (start-up, VmRSS).
+#   4. with COLD=1 (the default), each state started again after `sync; echo 3 >drop_caches`:
+#      the cold start-up, the state's files, the binary and its libraries read from the disk.
 #
 # The N and BIG states are made once per run, before round 1, by the daemon itself: the record
 # files are written into an empty db root in the format the daemon writes (taken from a record
 # it created), and the daemon's first start imports them (drift import, one durable commit per
 # record); that first start is not a measured one. Creating 100k records through the API would
 # take as long as the daemon's create rate says; the import is the daemon's own write path too.
-# The restarts measured are warm (the state's files are in the page cache).
+# The restarts of 2 and 3 are warm (the state's files are in the page cache); 4 is cold.
 #
 # Ratio: the median over rounds of each round's ours / baseline (both measured back to back).
 # A benchmark, not a test: exits 0 however slow; non-zero only if something could not run.
@@ -42,6 +44,11 @@ C1=${C1:-200}
 C32=${C32:-1000}
 ISCSIADM_N=${ISCSIADM_N:-200}
 GET_SECONDS=${GET_SECONDS:-3}
+COLD=${COLD:-1} # 1: also start each state with the page cache dropped (echo 3 >drop_caches)
+if [ "$COLD" = 1 ] && ! [ -w /proc/sys/vm/drop_caches ]; then
+	echo "note: /proc/sys/vm/drop_caches is not writable here: no cold start-ups" >&2
+	COLD=0
+fi
 THREADS=${THREADS:-2}
 BUILD=${BUILD:-build}
 BIN=$BUILD/server/iscsi-ifaced
@@ -274,6 +281,18 @@ for r in $(seq "$REPS"); do
 	keep start_big "$START_MS"; keep rss_big "$RSS_KB"
 	stop
 
+	# 4. cold start-ups: the page cache dropped first (the state, the binary and its libraries
+	# read from the disk again)
+	if [ "$COLD" = 1 ]; then
+		for s in n big; do
+			sync
+			echo 3 >/proc/sys/vm/drop_caches
+			start "$WORK/$s"
+			keep "cold_$s" "$START_MS"
+			stop
+		done
+	fi
+
 	printf 'round %d: create 1c %.0f/s (floor %.0f, iscsiadm %.0f) 32c %.0f/s (floor %.0f, iscsiadm %.0f) | list %.1f ms (iscsiadm %.1f) | GET c32 %.0f/s (ceiling %.0f) c256 %.0f/s (ceiling %.0f), max %.1f ms (ceiling %.1f) | start %s / %s ms\n' \
 		"$r" "$oc1" "$fc1" "$ic1" "$oc32" "$fc32" "$ic32" "$list_ms" "$il" "$(last og32.per_s)" \
 		"$(last cg32.per_s)" "$(last og256.per_s)" "$(last cg256.per_s)" "$(last og256.max_ms)" \
@@ -327,6 +346,10 @@ row "VmRSS after start-up, $N records, MiB" "$(f1 "$(echo "$(m rss_n) / 1024" | 
 row "VmRSS after start-up, $BIG records, MiB" "$(f1 "$(echo "$(m rss_big) / 1024" | bc -l)")" - -
 row "start-up to the first 200 of GET /api/v1/health, $N records (warm), ms" "$(f1 "$(m start_n)")" - -
 row "start-up to the first 200 of GET /api/v1/health, $BIG records (warm), ms" "$(f1 "$(m start_big)")" - -
+if [ "$COLD" = 1 ]; then
+	row "start-up to the first 200 of GET /api/v1/health, $N records (cold: page cache dropped), ms" "$(f1 "$(m cold_n)")" - -
+	row "start-up to the first 200 of GET /api/v1/health, $BIG records (cold: page cache dropped), ms" "$(f1 "$(m cold_big)")" - -
+fi
 echo
 echo "(creates: C1=$C1 and C32=$C32 records per round, the floor writes as many; iscsiadm:" \
 	"ISCSIADM_N=$ISCSIADM_N per round; load $(uptime_load); $(($(date +%s) - T0)) s)"
