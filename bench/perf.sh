@@ -22,7 +22,8 @@
 #      256 keep-alive connections for GET_SECONDS each, each followed by bench/ceiling (MHD in
 #      the daemon's thread mode serving that record's answer, same bytes and headers, from
 #      memory) under the same load.
-#   3. the BIG-record state: restart (start-up, VmRSS).
+#   3. the BIG-record state: restart (start-up, VmRSS), GET every record as in 2 (the median of
+#      3 listings), compared per record with the N listing.
 #   4. with COLD=1 (the default), each state started again after `sync; echo 3 >drop_caches`:
 #      the cold start-up, the state's files, the binary and its libraries read from the disk.
 #
@@ -276,9 +277,14 @@ for r in $(seq "$REPS"); do
 	kill "$CPID"; wait "$CPID" || true; CPID=
 	stop
 
-	# 3. the BIG state: start-up, RSS
+	# 3. the BIG state: start-up, RSS, list all (its cost per record against the N listing's)
 	start "$WORK/big"
 	keep start_big "$START_MS"; keep rss_big "$RSS_KB"
+	lr=$(BENCH_TOKEN=$(cat "$WORK/big/viewer") "$CLIENT" "$URL" list 3)
+	ITEMS_BIG=$(echo " $lr" | field items)
+	[ "$ITEMS_BIG" -ge "$BIG" ] || die "list: expected $BIG items or more: $lr"
+	keep list_big "$(echo " $lr" | field p50_ms)"
+	keep r.listbig.list "$(echo "($(last list_big) / $ITEMS_BIG) / ($list_ms / $ITEMS)" | bc -l)"
 	stop
 
 	# 4. cold start-ups: the page cache dropped first (the state, the binary and its libraries
@@ -342,6 +348,8 @@ row "durable creates, 32 clients, per s; vs iscsiadm -o new, 32 parallel callers
 	"$(f0 "$(m oc32)")" "$(f0 "$(m ic32)")" "$(m r.oc32.ic32)"
 row "list all $ITEMS records ($N + the built-in default and iser) following next_cursor (limit=1000), one keep-alive connection, ms; vs iscsiadm -m iface over the same files" \
 	"$(f1 "$(m list)")" "$(f1 "$(m ilist)")" "$(m r.list.ilist)"
+row "list all $ITEMS_BIG records the same way, ms; per record vs the $ITEMS-record listing (flat: 1x)" \
+	"$(f1 "$(m list_big)")" "$(f1 "$(m list)")" "$(m r.listbig.list)"
 row "VmRSS after start-up, $N records, MiB" "$(f1 "$(echo "$(m rss_n) / 1024" | bc -l)")" - -
 row "VmRSS after start-up, $BIG records, MiB" "$(f1 "$(echo "$(m rss_big) / 1024" | bc -l)")" - -
 row "start-up to the first 200 of GET /api/v1/health, $N records (warm), ms" "$(f1 "$(m start_n)")" - -
