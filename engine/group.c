@@ -500,6 +500,11 @@ int group_run(struct engine *e, struct wop *op)
                         lead(e, op);
                         continue;
                 }
+                if (op->state == WOP_TAKEN) {
+                        /* In a batch: answered when it is durable, deadline or not. */
+                        pthread_cond_wait(&e->group_cond, &e->group_lock);
+                        continue;
+                }
                 r = pthread_cond_clockwait(&e->group_cond, &e->group_lock, CLOCK_MONOTONIC, &ts);
                 if (r == ETIMEDOUT && op->state == WOP_QUEUED) {
                         queue_remove(e, op);
