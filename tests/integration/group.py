@@ -79,7 +79,10 @@ def main():
     work = tempfile.mkdtemp(prefix="ifd-group-")
     d = None
     try:
-        d = DAEMON = ifd.Daemon(binary, os.path.join(work, "d"), "--lock-timeout-ms", "20000")
+        # 32 clients, each a new connection per request: the per-address limit (64) would
+        # refuse a few while closed ones are still being cleaned up.
+        d = DAEMON = ifd.Daemon(binary, os.path.join(work, "d"), "--lock-timeout-ms", "20000",
+                                "--max-conn-per-client", "512")
         ifaces = os.path.join(d.root, "ifaces")
         os.makedirs(os.path.join(ifaces, "gdir"))
         with open(os.path.join(ifaces, "gdir", "keep"), "w") as f:
