@@ -625,6 +625,19 @@ static int binding_finish(struct engine *e, struct bstage *bs, struct binding_sn
         return 0;
 }
 
+/* Commit the prepared bs now (r: how its preparation went) as a batch of one, then finish it. */
+static int bstage_commit(struct engine *e, struct bstage *bs, int r, struct binding_snap **ret)
+{
+        if (r >= 0) {
+                (void)changes_commit(e, (struct wchange *[]){ &bs->change }, 1);
+                r = bs->change.r;
+        }
+        if (r >= 0)
+                r = binding_finish(e, bs, ret);
+        bstage_done(bs);
+        return r;
+}
+
 /* Write (or replace) the binding rec at key now, as a batch of one: file, link, row, index. */
 static int binding_store(struct engine *e, const struct engine_ctx *ctx, const char *origin,
                          const struct binding_key *key, const struct node_rec *rec,
@@ -632,34 +645,18 @@ static int binding_store(struct engine *e, const struct engine_ctx *ctx, const c
                          struct binding_snap **ret, struct iface_error *err)
 {
         struct bstage bs;
-        int r;
 
-        r = binding_prepare(e, ctx, origin, key, rec, old, action, &bs, err);
-        if (r >= 0) {
-                (void)changes_commit(e, (struct wchange *[]){ &bs.change }, 1);
-                r = bs.change.r;
-        }
-        if (r >= 0)
-                r = binding_finish(e, &bs, ret);
-        bstage_done(&bs);
-        return r;
+        return bstage_commit(e, &bs, binding_prepare(e, ctx, origin, key, rec, old, action, &bs,
+                                                     err),
+                             ret);
 }
 
 static int binding_remove(struct engine *e, const struct engine_ctx *ctx, const char *origin,
                           struct binding_snap *cur)
 {
         struct bstage bs;
-        int r;
 
-        r = binding_prepare_remove(e, ctx, origin, cur, &bs);
-        if (r >= 0) {
-                (void)changes_commit(e, (struct wchange *[]){ &bs.change }, 1);
-                r = bs.change.r;
-        }
-        if (r >= 0)
-                r = binding_finish(e, &bs, NULL);
-        bstage_done(&bs);
-        return r;
+        return bstage_commit(e, &bs, binding_prepare_remove(e, ctx, origin, cur, &bs), NULL);
 }
 
 /* --- reconciliation ------------------------------------------------------------------------ */
