@@ -457,8 +457,7 @@ static const char *path_kind(const char *path)
  */
 static int node_change_init(struct wchange *c, const struct engine_ctx *ctx, const char *origin,
                             const char *path, const char *audit_name, const char *content,
-                            const char *before, const char *action, char **m_before,
-                            char **m_after)
+                            const char *before, const char *action, char **m_before, char **m_after)
 {
         if (before && !(*m_before = binding_mask_secrets(before)))
                 return -ENOMEM;
@@ -550,8 +549,8 @@ static void bstage_done(struct bstage *bs)
 /* Prepare the write of rec at key (replacing old) into bs; nothing is written. */
 static int binding_prepare(struct engine *e, const struct engine_ctx *ctx, const char *origin,
                            const struct binding_key *key, const struct node_rec *rec,
-                           const struct binding_snap *old, const char *action,
-                           struct bstage *bs, struct iface_error *err)
+                           const struct binding_snap *old, const char *action, struct bstage *bs,
+                           struct iface_error *err)
 {
         int64_t now = clock_usec(CLOCK_REALTIME);
         size_t len;
@@ -646,9 +645,8 @@ static int binding_store(struct engine *e, const struct engine_ctx *ctx, const c
 {
         struct bstage bs;
 
-        return bstage_commit(e, &bs, binding_prepare(e, ctx, origin, key, rec, old, action, &bs,
-                                                     err),
-                             ret);
+        return bstage_commit(e, &bs,
+                             binding_prepare(e, ctx, origin, key, rec, old, action, &bs, err), ret);
 }
 
 static int binding_remove(struct engine *e, const struct engine_ctx *ctx, const char *origin,
@@ -1270,8 +1268,8 @@ static int create_plan(struct engine *e, struct wop *op)
                 return -ENOENT;
         }
         /* The body first: a bad one is a 400 whether or not the binding exists. */
-        r = node_rec_new(&e->node_defaults, o->key.target, o->key.address, o->key.port,
-                         o->key.tpgt, NODE_DISC_STATIC, NULL, 0, ifr, &o->rec);
+        r = node_rec_new(&e->node_defaults, o->key.target, o->key.address, o->key.port, o->key.tpgt,
+                         NODE_DISC_STATIC, NULL, 0, ifr, &o->rec);
         if (r >= 0 && o->edit)
                 r = o->edit(&o->rec, err, o->userdata);
         if (r < 0)
@@ -1383,8 +1381,9 @@ int engine_binding_update(struct engine *e, const struct engine_ctx *ctx, const 
                           uint64_t if_match, engine_node_edit_fn edit, void *userdata,
                           struct binding_snap **ret, struct iface_error *err)
 {
-        struct binding_op o = { .edit = edit, .userdata = userdata, .if_match = if_match,
-                                .ret = ret };
+        struct binding_op o = {
+                .edit = edit, .userdata = userdata, .if_match = if_match, .ret = ret
+        };
 
         assert_return(e && id && edit && err, -EINVAL);
         if (binding_id_parse(id, &o.key, err) < 0)

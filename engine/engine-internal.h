@@ -178,7 +178,7 @@ struct engine {
         pthread_cond_t group_cond;
         struct wop *group_head, *group_tail;
         bool group_leading;
-        size_t group_new_ifaces;   /* creates planned in the batch being led (write_lock) */
+        size_t group_new_ifaces; /* creates planned in the batch being led (write_lock) */
         size_t group_new_bindings;
 
         /* Watcher. */

@@ -472,8 +472,8 @@ static void lead(struct engine *e, struct wop *own)
 
 int group_run(struct engine *e, struct wop *op)
 {
-        int64_t start = op->ctx && op->ctx->start_usec ? op->ctx->start_usec :
-                                                         clock_usec(CLOCK_MONOTONIC);
+        int64_t start =
+                op->ctx && op->ctx->start_usec ? op->ctx->start_usec : clock_usec(CLOCK_MONOTONIC);
         int64_t deadline = start + (int64_t)e->lock_timeout_ms * 1000;
         struct timespec ts = { .tv_sec = deadline / 1000000,
                                .tv_nsec = (deadline % 1000000) * 1000 };

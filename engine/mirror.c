@@ -75,7 +75,7 @@ struct mirror {
         char spare_name[MIRROR_SPARES][32];
         size_t n_spares;
         bool spare_stop;
-        bool spare_failed;     /* the last attempt failed: wait for the next take */
+        bool spare_failed;       /* the last attempt failed: wait for the next take */
         _Atomic pid_t spare_pid; /* the process the spare thread runs in, 0: none */
         pthread_t spare_thread;
         atomic_bool abort_waits; /* mirror_abort_waits(): lock waits give up */
@@ -279,7 +279,8 @@ static void *spare_thread(void *arg)
                         fd = spare_make(m, name);
                         pthread_mutex_lock(&m->spare_lock);
                         if (fd < 0) {
-                                m->spare_failed = true; /* a full disk, say: writes make their own */
+                                m->spare_failed =
+                                        true; /* a full disk, say: writes make their own */
                                 break;
                         }
                         m->spare_fd[m->n_spares] = fd;

@@ -140,13 +140,13 @@ int mirror_path_write(struct mirror *m, const char *path, const char *data, size
  * fault("mirror-renamed") once it is in place.
  */
 struct mirror_staged {
-        int dir_fd;         /* the entry's directory, -1 for a removal whose directory is gone */
-        bool own_dir;       /* dir_fd is ours to close (not the ifaces/ descriptor) */
-        int tmp_fd;         /* the temp file, open until synced */
-        char tmp[32];       /* its name in the temp directory; "" for a removal */
-        const char *path;   /* as given to mirror_stage (borrowed) */
-        char entry[256];    /* a node path's entry name in dir_fd */
-        bool node;          /* a node db path: only a regular file is removed */
+        int dir_fd;       /* the entry's directory, -1 for a removal whose directory is gone */
+        bool own_dir;     /* dir_fd is ours to close (not the ifaces/ descriptor) */
+        int tmp_fd;       /* the temp file, open until synced */
+        char tmp[32];     /* its name in the temp directory; "" for a removal */
+        const char *path; /* as given to mirror_stage (borrowed) */
+        char entry[256];  /* a node path's entry name in dir_fd */
+        bool node;        /* a node db path: only a regular file is removed */
         bool placed;
 };
 

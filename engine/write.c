@@ -19,8 +19,8 @@
 
 /* The change that puts content at name (NULL: removes it), replacing old. */
 static void iface_change_init(struct wchange *c, const struct engine_ctx *ctx, const char *origin,
-                              const char *name, const char *content, size_t len,
-                              const char *action, const struct iface_snap *old)
+                              const char *name, const char *content, size_t len, const char *action,
+                              const struct iface_snap *old)
 {
         *c = (struct wchange){
                 .key = name,
@@ -274,8 +274,8 @@ static int settle_name(struct engine *e, const char *name, struct iface_snap **r
 struct iface_op {
         struct wop op;
         const char *name;
-        struct iface_rec next;     /* the record to store (create, update) */
-        struct iface_snap *cur;    /* the record replaced (a reference) */
+        struct iface_rec next;  /* the record to store (create, update) */
+        struct iface_snap *cur; /* the record replaced (a reference) */
         char *content;
         size_t len;
         uint64_t if_match;

@@ -35,24 +35,24 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N_THREADS        16 /* iface writers: a batch of the group commit holds many */
-#define NAMES_PER_THREAD 4
-#define N_SLOTS          (N_THREADS * NAMES_PER_THREAD)
-#define ROUNDS_DEFAULT   150
-#define KILL_MIN_MS      5
-#define KILL_MAX_MS      300
-#define START_TIMEOUT_MS 15000
-#define STOP_TIMEOUT_MS  15000
-#define HTTP_TIMEOUT_S   30
-#define MARKER_PREFIX    "iqn.2020-01.com.example:op-"
-#define N_BTHREADS       4 /* binding writers, each with BSLOTS_PER_THREAD of their own */
+#define N_THREADS         16 /* iface writers: a batch of the group commit holds many */
+#define NAMES_PER_THREAD  4
+#define N_SLOTS           (N_THREADS * NAMES_PER_THREAD)
+#define ROUNDS_DEFAULT    150
+#define KILL_MIN_MS       5
+#define KILL_MAX_MS       300
+#define START_TIMEOUT_MS  15000
+#define STOP_TIMEOUT_MS   15000
+#define HTTP_TIMEOUT_S    30
+#define MARKER_PREFIX     "iqn.2020-01.com.example:op-"
+#define N_BTHREADS        4 /* binding writers, each with BSLOTS_PER_THREAD of their own */
 #define BSLOTS_PER_THREAD 4
-#define N_BSLOTS         (N_BTHREADS * BSLOTS_PER_THREAD)
-#define BTARGET_PREFIX   "iqn.2026-12.test.crash:b"
-#define BPORTAL_DIR      "127.0.0.1,3260,1"
-#define BMARKER_KEY      "node.session.timeo.replacement_timeout"
-#define EXIT_VIOLATION   1
-#define EXIT_HARNESS     99
+#define N_BSLOTS          (N_BTHREADS * BSLOTS_PER_THREAD)
+#define BTARGET_PREFIX    "iqn.2026-12.test.crash:b"
+#define BPORTAL_DIR       "127.0.0.1,3260,1"
+#define BMARKER_KEY       "node.session.timeo.replacement_timeout"
+#define EXIT_VIOLATION    1
+#define EXIT_HARNESS      99
 
 enum op_kind {
         OP_CREATE,
