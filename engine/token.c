@@ -18,6 +18,15 @@
 #include "tokens.h"
 
 #define TOKEN_CACHE_SIZE 64
+/*
+ * sqlite's WAL-index (the -shm file, https://sqlite.org/walformat.html "The WAL-Index Header")
+ * starts with two copies of a 48-byte header. Every commit, by any connection of any process,
+ * rewrites them (the change counter, the last frame and the checksums change), copy 1 first,
+ * then copy 0; a reader takes copy 0, then copy 1, and trusts them when they are equal. Regions
+ * are 32 KiB.
+ */
+#define WAL_HDR_SIZE     48
+#define WAL_SHM_REGION   32768
 
 /* A verified token row, kept until the table changes (PRAGMA data_version, or our own write). */
 struct token_cached {
@@ -36,6 +45,10 @@ struct tokens {
         int64_t data_version;
         struct token_cached cache[TOKEN_CACHE_SIZE];
         size_t n_cache, next_evict;
+        const volatile uint8_t *wal_index; /* sqlite's own mapping of the WAL-index, or NULL */
+        uint8_t wal_seen[WAL_HDR_SIZE];    /* its header when data_version was last read */
+        bool wal_seen_ok;
+        uint64_t db_checks; /* data_version reads */
 };
 
 static const char *const role_names[_ROLE_MAX] = {
@@ -105,6 +118,57 @@ static int hash_secret(const char *secret, char ret[static 65])
         return 0;
 }
 
+/*
+ * The WAL-index header as it is now, into ret: true when its two copies agree (false while a
+ * commit is rewriting it, or when it was never mapped).
+ */
+static bool wal_index_read(const struct tokens *t, uint8_t ret[static WAL_HDR_SIZE])
+{
+        uint8_t copy1[WAL_HDR_SIZE];
+
+        if (!t->wal_index)
+                return false;
+        for (size_t i = 0; i < WAL_HDR_SIZE; i++)
+                ret[i] = t->wal_index[i];
+        __atomic_thread_fence(__ATOMIC_SEQ_CST); /* as sqlite's reader: copy 0, barrier, copy 1 */
+        for (size_t i = 0; i < WAL_HDR_SIZE; i++)
+                copy1[i] = t->wal_index[WAL_HDR_SIZE + i];
+        return memcmp(ret, copy1, WAL_HDR_SIZE) == 0;
+}
+
+/*
+ * Find sqlite's mapping of this connection's WAL-index, so that a verification can tell that no
+ * commit has happened since the last PRAGMA data_version by reading memory (token_table_verify).
+ * The mapping is the connection's own (through its VFS, not a second open of the -shm file: a
+ * file put in the db's place later is never mapped), lives until the connection closes, and the
+ * file cannot be truncated meanwhile (the open connection holds sqlite's DMS lock). Without WAL
+ * mode, or when anything here fails, every verification reads data_version, as before.
+ */
+static void wal_index_map(struct tokens *t)
+{
+        sqlite3_stmt *st = NULL;
+        sqlite3_file *f = NULL;
+        volatile void *p = NULL;
+        bool wal = false;
+
+        /* A first read opens the WAL and maps its index. */
+        if (sqlite3_exec(t->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
+            SQLITE_OK)
+                return;
+        if (sqlite3_prepare_v2(t->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+                wal = streq((const char *)sqlite3_column_text(st, 0) ?: "", "wal");
+        sqlite3_finalize(st);
+        if (!wal)
+                return;
+        if (sqlite3_file_control(t->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK || !f ||
+            !f->pMethods || f->pMethods->iVersion < 2 || !f->pMethods->xShmMap)
+                return;
+        if (f->pMethods->xShmMap(f, 0, WAL_SHM_REGION, 0, &p) != SQLITE_OK || !p)
+                return;
+        t->wal_index = p;
+}
+
 int token_table_open(const char *db_path, struct tokens **ret)
 {
         struct tokens *t;
@@ -136,6 +200,7 @@ int token_table_open(const char *db_path, struct tokens **ret)
                 }
                 t->dev = st.st_dev;
                 t->ino = st.st_ino;
+                wal_index_map(t);
         }
         *ret = t;
         return 0;
@@ -162,6 +227,7 @@ struct tokens *token_table_close(struct tokens *t)
                 return NULL;
         sqlite3_finalize(t->stmt_verify);
         sqlite3_finalize(t->stmt_data_version);
+        t->wal_index = NULL; /* unmapped with the connection */
         sqlite3_close(t->db);
         free(t->path);
         pthread_mutex_destroy(&t->lock);
@@ -561,9 +627,25 @@ static bool equal_ct(const char *a, const char *b, size_t n)
 }
 
 /*
+ * Has no connection committed since data_version was last read? True only when the WAL-index
+ * header is unchanged since then (any commit, ours or another process's, rewrites it). Under
+ * t->lock.
+ */
+static bool db_unchanged_locked(const struct tokens *t)
+{
+        uint8_t now[WAL_HDR_SIZE];
+
+        return t->wal_seen_ok && wal_index_read(t, now) &&
+               memcmp(now, t->wal_seen, WAL_HDR_SIZE) == 0;
+}
+
+/*
  * The row of id, from the cache or the db. Under t->lock. The cache is dropped whenever another
  * connection (the CLI) has committed: PRAGMA data_version changes then, so a revocation counts
- * at the next request.
+ * at the next request. That read costs a sqlite read transaction (file locks, two fcntl() calls
+ * and more), so it is skipped while the WAL-index header shows no commit since the last one:
+ * the header is taken before data_version is read, so a commit in between shows as a changed
+ * header at the next call.
  */
 static int row_locked(struct tokens *t, const char *id, struct token_cached *ret)
 {
@@ -571,15 +653,24 @@ static int row_locked(struct tokens *t, const char *id, struct token_cached *ret
         int64_t dv;
         int rc;
 
-        if (!t->stmt_data_version && sqlite3_prepare_v2(t->db, "PRAGMA data_version", -1,
-                                                        &t->stmt_data_version, NULL) != SQLITE_OK)
-                return -EIO;
-        rc = sqlite3_step(t->stmt_data_version);
-        dv = rc == SQLITE_ROW ? sqlite3_column_int64(t->stmt_data_version, 0) : -1;
-        sqlite3_reset(t->stmt_data_version);
-        if (dv < 0 || dv != t->data_version) {
-                t->n_cache = 0;
-                t->data_version = dv;
+        if (!db_unchanged_locked(t)) {
+                t->wal_seen_ok = wal_index_read(t, t->wal_seen);
+                if (!t->stmt_data_version &&
+                    sqlite3_prepare_v2(t->db, "PRAGMA data_version", -1, &t->stmt_data_version,
+                                       NULL) != SQLITE_OK) {
+                        t->wal_seen_ok = false;
+                        return -EIO;
+                }
+                t->db_checks++;
+                rc = sqlite3_step(t->stmt_data_version);
+                dv = rc == SQLITE_ROW ? sqlite3_column_int64(t->stmt_data_version, 0) : -1;
+                sqlite3_reset(t->stmt_data_version);
+                if (dv < 0)
+                        t->wal_seen_ok = false;
+                if (dv < 0 || dv != t->data_version) {
+                        t->n_cache = 0;
+                        t->data_version = dv;
+                }
         }
 
         for (size_t i = 0; i < t->n_cache; i++)
@@ -639,4 +730,14 @@ int token_table_verify(struct tokens *t, const char *id, const char *secret, str
                 return -EACCES;
         *ret = row.info;
         return 0;
+}
+
+uint64_t token_table_db_checks(struct tokens *t)
+{
+        uint64_t n;
+
+        pthread_mutex_lock(&t->lock);
+        n = t->db_checks;
+        pthread_mutex_unlock(&t->lock);
+        return n;
 }

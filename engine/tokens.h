@@ -53,3 +53,10 @@ int token_table_revoke(struct tokens *t, const char *id, const char *actor, cons
  */
 int token_table_verify(struct tokens *t, const char *id, const char *secret,
                        struct token_info *ret);
+
+/*
+ * How many times a verification has read the table's PRAGMA data_version (a sqlite read
+ * transaction) since open. A verification skips it while no connection has committed since the
+ * last read; this count shows that it does (for tests and benchmarks).
+ */
+uint64_t token_table_db_checks(struct tokens *t);

@@ -834,11 +834,14 @@ static enum MHD_Result queue(struct http_server *s, struct http_request *req,
         ret = MHD_queue_response(conn, (unsigned)status, r);
         MHD_destroy_response(r);
 
-        /* One line a request, with its id (log.c turns control bytes of the path into '?'). */
+        /*
+         * One line a request, with its id (log.c turns control bytes of the path into '?'),
+         * written by the log's own thread, many a write() (common/log.h).
+         */
         if (log_get_level() >= LOG_INFO)
-                log_info("%s %s -> %d (%lld us, id %s)", method, url, status,
-                         (long long)(clock_usec(CLOCK_MONOTONIC) - req->start_usec),
-                         req->request_id);
+                log_info_deferred("%s %s -> %d (%lld us, id %s)", method, url, status,
+                                  (long long)(clock_usec(CLOCK_MONOTONIC) - req->start_usec),
+                                  req->request_id);
         return ret;
 }
 

@@ -408,6 +408,10 @@ static int run(const struct options *o, const sigset_t *mask)
 
         /* Type=notify: every listener accepts now. */
         notify_ready("serving");
+        /* A line per request: written by a thread of the log's own, many to a write(). */
+        r = log_defer_start();
+        if (r < 0)
+                log_warning_errno(r, "cannot start the log writer, writing each line at once");
 
         for (;;) {
                 int sig;
@@ -477,6 +481,7 @@ finish:
         web_free(web); /* after the servers: they serve its bytes without a copy */
         if (port_file_written && unlink(o->port_file) < 0 && errno != ENOENT)
                 log_warning_errno(errno, "cannot remove '%s', ignoring", o->port_file);
+        log_defer_stop();
         if (ret == 0)
                 log_info("stopped");
         return ret;

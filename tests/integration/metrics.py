@@ -302,11 +302,18 @@ def main():
                   "promtool check metrics: clean (%d %s%s)" % (p.returncode, p.stdout, p.stderr))
 
         # The log: a line a request at info level with its id, and each auth failure with the
-        # client and the id, in the <N> form journald reads; never a token.
+        # client and the id, in the <N> form journald reads; never a token. The request's line is
+        # written by the log's own thread within about 5 ms (common/log.h): given 2 s here.
         st, h, _ = d.raw("GET", "/api/v1/ifaces", headers=bogus)
         rid = h.get("x-request-id", "?")
-        log = d.log_text().decode(errors="replace")
-        check(re.search(r"^<6>GET /api/v1/ifaces -> 401 \(\d+ us, id %s\)$" % rid, log, re.M),
+        line = r"^<6>GET /api/v1/ifaces -> 401 \(\d+ us, id %s\)$" % rid
+        deadline = time.monotonic() + 2
+        while True:
+            log = d.log_text().decode(errors="replace")
+            if re.search(line, log, re.M) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        check(re.search(line, log, re.M),
               "the request is logged at info (<6>) with its status and id %s" % rid)
         check(re.search(r"^<6>auth failure from 127\.0\.0\.1 \(id %s\): unknown or revoked "
                         r"token" % rid, log, re.M),
