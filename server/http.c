@@ -60,13 +60,15 @@
  * so half the pool >= HTTP_OURS_HEAD, and >= the records + HTTP_OURS_HEAD (the Cookie copy) +
  * the answer (asserted below). A larger head still gets libmicrohttpd's HTML answer, and its
  * connection closes.
- * Pools over 32 KiB are mmap()ed: only the pages a request touches are resident.
+ * The pool is no larger than that: libmicrohttpd 0.9.75 zeroes the whole pool between two
+ * requests of a keep-alive connection, which with a 256 KiB pool was a third of a GET's CPU
+ * (docs/decisions.md "The GET path") and kept every such connection resident at the full size.
  */
-#define HTTP_OURS_HEAD      (64 * 1024)
-#define HTTP_OURS_RECORDS   900
+#define HTTP_OURS_HEAD      (35 * 1024)
+#define HTTP_OURS_RECORDS   140
 #define HTTP_MHD_RECORD     64 /* sizeof(struct MHD_HTTP_Header), 56, rounded up to the pool's 16 */
 #define HTTP_MHD_ANSWER     (4 * 1024)
-#define HTTP_MEMORY_LIMIT   (256 * 1024)
+#define HTTP_MEMORY_LIMIT   (96 * 1024)
 _Static_assert(HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_HEAD &&
                        HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_RECORDS * HTTP_MHD_RECORD +
                                                         HTTP_OURS_HEAD + HTTP_MHD_ANSWER,

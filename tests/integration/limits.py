@@ -121,9 +121,11 @@ def test_head_limits(port):
                  "101 header fields", "/api/v1/health")
     head_refused(port, line + b"Host: x\r\n" + fields(899) + b"\r\n", 431,
                  "900 header fields", "/api/v1/health")
-    cookie = b"; ".join(b"c%d=%s" % (i, b"z" * 60) for i in range(899))
+    # The pool (96 KiB, server/http.c) is sized for heads up to 35 KiB with 140 fields, query
+    # arguments and cookies; the larger ones above happen to fit too.
+    cookie = b"; ".join(b"c%d=%s" % (i, b"z" * 200) for i in range(139))
     head_refused(port, line + b"Cookie: " + cookie + b"\r\n\r\n", 431,
-                 "899 cookies in %d bytes" % len(cookie), "/api/v1/health")
+                 "139 cookies in %d bytes" % len(cookie), "/api/v1/health")
     # Beyond the pool: libmicrohttpd answers itself (HTML, not recorded: not our answer).
     many = line + b"Host: x\r\n" + fields(4000) + b"\r\n"
     st = status_of(request(port, many, read_all=False))
