@@ -238,7 +238,9 @@ for r in $(seq "$REPS"); do
 	keep r.oc32.ic32 "$(echo "$oc32 / $ic32" | bc -l)"
 	keep fc32 "$fc32"
 
-	# 2. the N state: start-up, RSS, list all, GET one record against the ceiling
+	# 2. the N state: start-up, RSS, list all, GET one record against the ceiling. After a
+	# round's cold start-ups, one unmeasured start first brings the state back into the cache.
+	if [ "$COLD" = 1 ] && [ "$r" -gt 1 ]; then start "$WORK/n"; stop; fi
 	start "$WORK/n"
 	keep start_n "$START_MS"; keep rss_n "$RSS_KB"
 	export BENCH_TOKEN
@@ -278,6 +280,7 @@ for r in $(seq "$REPS"); do
 	stop
 
 	# 3. the BIG state: start-up, RSS, list all (its cost per record against the N listing's)
+	if [ "$COLD" = 1 ] && [ "$r" -gt 1 ]; then start "$WORK/big"; stop; fi
 	start "$WORK/big"
 	keep start_big "$START_MS"; keep rss_big "$RSS_KB"
 	lr=$(BENCH_TOKEN=$(cat "$WORK/big/viewer") "$CLIENT" "$URL" list 3)
