@@ -7,6 +7,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/inotify.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,12 +166,175 @@ static int commit_external(struct engine *e, const char *name, struct iface_rec 
  * differs from what we last wrote is imported (or reported), a vanished file is dropped (or
  * reported), a file we cannot take over wholly is reported and changes nothing.
  */
+/* --- start-up prints ------------------------------------------------------------------------ */
+
+#define START_PRINTS_MAGIC "iscsi-ifaced-start-prints 1"
+#define START_PRINTS_MAX   (64 * 1024 * 1024)
+
+static int start_print_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct start_print *)a)->name, ((const struct start_print *)b)->name);
+}
+
+/*
+ * During the start's reconciliation: was name's file, at the last clean stop, the bytes of the
+ * record as the db still has it, and is it unchanged since (the same print)? Then the file need
+ * not be read.
+ */
+static bool start_print_holds(struct engine *e, const char *name, struct iface_snap *cur)
+{
+        struct start_print key = { .name = (char *)name }, *p;
+        struct file_print now;
+
+        if (!e->start_prints)
+                return false;
+        p = bsearch(&key, e->start_prints, e->n_start_prints, sizeof(key), start_print_cmp);
+        if (!p || mirror_print(e->mirror, name, &now) < 0 || !file_print_eq(&now, &p->print))
+                return false;
+        cur->print = now;
+        cur->print_settled = true;
+        problem_sync(e, name, cur);
+        e->n_start_trusted++;
+        return true;
+}
+
+void start_prints_free(struct engine *e)
+{
+        if (e->start_prints)
+                log_info("Start-up prints: %zu of %zu file(s) unchanged since the last stop, "
+                         "not read",
+                         e->n_start_trusted, e->n_start_prints);
+        for (size_t i = 0; i < e->n_start_prints; i++)
+                free(e->start_prints[i].name);
+        free(e->start_prints);
+        e->start_prints = NULL;
+        e->n_start_prints = 0;
+}
+
+/*
+ * Read the prints of the last clean stop, and remove the file at once: from the first change on
+ * they would be stale. A stale copy (a power loss brings the removed file back) is harmless: it
+ * names the revision of the db it belongs to, and every change of the db moves that. Any
+ * mismatch, or a malformed file, just means every file is read.
+ */
+int start_prints_load(struct engine *e)
+{
+        _cleanup_free_ char *data = NULL;
+        struct start_print *v = NULL;
+        size_t len = 0, n = 0, cap = 0;
+        unsigned long long rev;
+        uint64_t db_rev;
+        char *line, *save = NULL;
+        int r;
+
+        r = mirror_state_read_all(e->mirror, START_PRINTS_FILE, START_PRINTS_MAX, &data, &len);
+        if (r == -ENOENT)
+                return 0;
+        (void)mirror_state_remove(e->mirror, START_PRINTS_FILE);
+        if (r < 0) {
+                log_warning_errno(r, "Ignoring the start-up prints: cannot read them");
+                return 0;
+        }
+        if (store_max_revision(e->store, &db_rev) < 0)
+                return 0;
+        line = strtok_r(data, "\n", &save);
+        if (!line || sscanf(line, START_PRINTS_MAGIC " %llu", &rev) != 1 || rev != db_rev) {
+                log_info("Start-up prints are not of this database's revision: reading every file");
+                return 0;
+        }
+        while ((line = strtok_r(NULL, "\n", &save))) {
+                struct file_print fp;
+                unsigned long long dev, ino, size;
+                long long mt, ct;
+                int off = 0;
+
+                if (sscanf(line, "%llu %llu %llu %lld %lld %n", &dev, &ino, &size, &mt, &ct,
+                           &off) != 5 ||
+                    off <= 0 || line[off] == '\0') {
+                        log_warning("Ignoring malformed start-up prints: reading every file");
+                        goto drop;
+                }
+                fp = (struct file_print){ dev, ino, size, mt, ct };
+                if (n == cap) {
+                        struct start_print *nv;
+
+                        cap = cap ? cap * 2 : 1024;
+                        nv = realloc(v, cap * sizeof(*v));
+                        if (!nv)
+                                goto drop;
+                        v = nv;
+                }
+                v[n].name = strdup(line + off);
+                if (!v[n].name)
+                        goto drop;
+                v[n++].print = fp;
+        }
+        qsort(v, n, sizeof(*v), start_print_cmp);
+        e->start_prints = v;
+        e->n_start_prints = n;
+        return 0;
+drop:
+        for (size_t i = 0; i < n; i++)
+                free(v[i].name);
+        free(v);
+        return 0;
+}
+
+/* Is the file of s still the bytes of s? Then its print, if settled. */
+static bool print_for_stop(struct engine *e, struct iface_snap *s, struct file_print *ret)
+{
+        _cleanup_free_ char *data = NULL;
+        size_t len = 0;
+        bool settled = false;
+
+        if (s->print_settled && mirror_print(e->mirror, s->rec.name, ret) >= 0 &&
+            file_print_eq(ret, &s->print))
+                return true;
+        /* Written since the start (or seen too soon after a change): look at it now. */
+        if (mirror_read_print(e->mirror, s->rec.name, &data, &len, ret, &settled) < 0)
+                return false;
+        return settled && len == s->content_len && memcmp(data, s->content, len) == 0;
+}
+
+void start_prints_save(struct engine *e)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        uint64_t rev;
+        FILE *f;
+        int r;
+
+        if (store_max_revision(e->store, &rev) < 0)
+                return;
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return;
+        fprintf(f, START_PRINTS_MAGIC " %" PRIu64 "\n", rev);
+        for (size_t i = 0; i < e->n_idx; i++) {
+                struct iface_snap *s = e->idx[i];
+                struct file_print p;
+
+                if (s->missing || !s->content || !print_for_stop(e, s, &p))
+                        continue;
+                fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %s\n",
+                        p.dev, p.ino, p.size, p.mtime_ns, p.ctime_ns, s->rec.name);
+        }
+        if (fclose(f) != 0)
+                return;
+        r = mirror_state_write(e->mirror, START_PRINTS_FILE, buf, size);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write the start-up prints; the next start reads "
+                                     "every file");
+}
+
 int reconcile_name(struct engine *e, const char *name)
 {
         _cleanup_free_ char *data = NULL;
         _cleanup_(iface_rec_done) struct iface_rec rec = {};
         struct iface_error err = {};
         struct iface_snap *cur;
+        struct file_print print;
+        bool settled = false;
         size_t len = 0;
         int r;
 
@@ -177,7 +343,9 @@ int reconcile_name(struct engine *e, const char *name)
                 return 0;
 
         cur = idx_find(e, name);
-        r = mirror_read(e->mirror, name, &data, &len);
+        if (cur && !cur->missing && start_print_holds(e, name, cur))
+                return 0;
+        r = mirror_read_print(e->mirror, name, &data, &len, &print, &settled);
         if (r == -ENOENT) {
                 /* A record whose file went with a replaced ifaces/ is kept (root_settle). */
                 if (cur && cur->missing) {
@@ -204,6 +372,8 @@ int reconcile_name(struct engine *e, const char *name)
         }
         if (cur && cur->content_len == len && memcmp(cur->content, data, len) == 0) {
                 cur->missing = false;
+                cur->print = print;
+                cur->print_settled = settled;
                 problem_sync(e, name, cur);
                 return 0;
         }

@@ -181,6 +181,11 @@ struct engine {
         size_t group_new_ifaces; /* creates planned in the batch being led (write_lock) */
         size_t group_new_bindings;
 
+        /* The prints of the last clean stop (drift.c), during the start's reconciliation only. */
+        struct start_print *start_prints;
+        size_t n_start_prints, n_start_trusted;
+        bool started; /* engine_new finished: engine_free saves the prints */
+
         /* Watcher. */
         int inotify_fd;
         int watch_wd; /* the watch on ifaces/, -1 if none */
@@ -321,6 +326,22 @@ int group_run(struct engine *e, struct wop *op);
 int recover_intents(struct engine *e);
 
 /* --- drift.c: reconciliation and ifaces/ ---------------------------------------------------- */
+
+#define START_PRINTS_FILE "start-prints" /* in <root>/.iscsi-ifaced/ */
+
+/*
+ * Start-up prints: at a clean stop, each record whose file is as the daemon last saw it is
+ * written down with its file's print; the next start trusts a file with the same print (and
+ * a db at the same revision) without reading it. Holding write_lock (no other thread at
+ * either end).
+ */
+struct start_print {
+        char *name;
+        struct file_print print;
+};
+int start_prints_load(struct engine *e);
+void start_prints_free(struct engine *e);
+void start_prints_save(struct engine *e);
 
 /* Bring name in line with its file (import, report or drop), holding write_lock and iscsiadm's
  * lock. 0, or -ENOMEM / the -errno of the store. */

@@ -553,7 +553,10 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                             "database are kept as missing",
                             mirror_ifaces_dir(e->mirror), mark_missing(e));
         if (r >= 0)
+                r = start_prints_load(e);
+        if (r >= 0)
                 r = reconcile_all(e);
+        start_prints_free(e);
         if (r >= 0)
                 r = reconcile_nodes(e);
         mirror_unlock(e->mirror);
@@ -597,6 +600,7 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         job_table_set_listener(e->jobs, job_listener, e);
         nic_monitor_set_listener(e->nics, nic_listener, e);
         atomic_store(&e->events_on, true);
+        e->started = true;
         *ret = TAKE_PTR(e);
         return 0;
 }
@@ -623,6 +627,13 @@ struct engine *engine_free(struct engine *e)
          * indexes and the store: stop the check loop and wait for those writes first. */
         e->checker = checker_free(e->checker);
         discovery_table_free(e);
+
+        /* Nothing writes any more: what the next start may trust without reading. */
+        if (e->started && e->store && e->mirror) {
+                pthread_mutex_lock(&e->write_lock);
+                start_prints_save(e);
+                pthread_mutex_unlock(&e->write_lock);
+        }
 
         for (size_t i = 0; i < e->n_idx; i++)
                 iface_snap_unref(e->idx[i]);

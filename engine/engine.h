@@ -17,6 +17,7 @@
 
 /* The value types the verbs below name: the API includes this header and no other of ours. */
 #include "audit.h"
+#include "fs.h"
 #include "binding.h"
 #include "check.h"
 #include "discovery.h"
@@ -83,6 +84,10 @@ struct iface_snap {
         bool builtin;
         char *invalid; /* imported from the db root but breaking our rules: why (else NULL) */
         bool missing;  /* engine-private, under its write lock: kept while its file is gone */
+        /* Engine-private, under its write lock: the file's print when its bytes were last seen
+         * equal to content, if settled (drift.c, the start-up prints). */
+        struct file_print print;
+        bool print_settled;
         unsigned refs; /* atomic */
         /*
          * A rendering of rec the API made once and keeps here (api/iface-json.c): a snap never

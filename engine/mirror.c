@@ -624,12 +624,18 @@ int mirror_remove(struct mirror *m, const char *name)
 }
 
 /* Read dir_fd/name whole (mirror_read's rules). */
-static int read_at(int dir_fd, const char *name, char **ret, size_t *ret_len)
+/*
+ * Read the regular file name of dir_fd whole (at most max bytes). With print, *print is the
+ * file's as read and *settled whether it can be trusted later: the file did not change while it
+ * was read, and its last change was long enough ago (file_print_settled).
+ */
+static int read_at(int dir_fd, const char *name, size_t max, char **ret, size_t *ret_len,
+                   struct file_print *print, bool *settled)
 {
         _cleanup_(closep) int fd = -1;
         _cleanup_(freep) char *buf = NULL;
         size_t size = 0, alloc;
-        struct stat st;
+        struct stat st, st2;
 
         /* O_NONBLOCK so that a FIFO planted in ifaces/ cannot hang us before fstat rejects it. */
         fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -642,7 +648,7 @@ static int read_at(int dir_fd, const char *name, char **ret, size_t *ret_len)
                 return -EISDIR;
         if (!S_ISREG(st.st_mode))
                 return -EINVAL;
-        if (st.st_size > MIRROR_READ_MAX)
+        if (st.st_size > (off_t)max)
                 return -EFBIG;
 
         /* The file may change under us: read until EOF, but never past the cap. */
@@ -666,10 +672,10 @@ static int read_at(int dir_fd, const char *name, char **ret, size_t *ret_len)
                         }
                         if (n == 0)
                                 break;
-                        if (size >= MIRROR_READ_MAX)
+                        if (size >= max)
                                 return -EFBIG;
 
-                        alloc = alloc * 2 > MIRROR_READ_MAX + 1 ? MIRROR_READ_MAX + 1 : alloc * 2;
+                        alloc = alloc * 2 > max + 1 ? max + 1 : alloc * 2;
                         p = realloc(buf, alloc);
                         if (!p)
                                 return -ENOMEM;
@@ -690,6 +696,15 @@ static int read_at(int dir_fd, const char *name, char **ret, size_t *ret_len)
         }
 
         buf[size] = '\0';
+        if (print) {
+                struct file_print p2;
+
+                file_print_of(&st, print);
+                if (fstat(fd, &st2) < 0)
+                        return -errno;
+                file_print_of(&st2, &p2);
+                *settled = file_print_eq(print, &p2) && file_print_settled(print);
+        }
         *ret = TAKE_PTR(buf);
         if (ret_len)
                 *ret_len = size;
@@ -702,7 +717,7 @@ int mirror_read(struct mirror *m, const char *name, char **ret, size_t *ret_len)
         assert_return(ret, -EINVAL);
         if (!name_is_ok(name))
                 return -EINVAL;
-        return read_at(m->ifaces_fd, name, ret, ret_len);
+        return read_at(m->ifaces_fd, name, MIRROR_READ_MAX, ret, ret_len, NULL, NULL);
 }
 
 static void strv_free(char **v)
@@ -717,6 +732,45 @@ static void strv_free(char **v)
 static void strv_freep(char ***v)
 {
         strv_free(*v);
+}
+
+int mirror_read_print(struct mirror *m, const char *name, char **ret, size_t *ret_len,
+                      struct file_print *print, bool *settled)
+{
+        assert_return(m && ret && print && settled, -EINVAL);
+        if (!name_is_ok(name))
+                return -EINVAL;
+        return read_at(m->ifaces_fd, name, MIRROR_READ_MAX, ret, ret_len, print, settled);
+}
+
+int mirror_print(struct mirror *m, const char *name, struct file_print *ret)
+{
+        struct stat st;
+
+        assert_return(m && ret, -EINVAL);
+        if (!name_is_ok(name))
+                return -EINVAL;
+        if (fstatat(m->ifaces_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        file_print_of(&st, ret);
+        return 0;
+}
+
+int mirror_state_read_all(struct mirror *m, const char *name, size_t max, char **ret,
+                          size_t *ret_len)
+{
+        assert_return(m && name && ret, -EINVAL);
+        return read_at(m->tmp_fd, name, max, ret, ret_len, NULL, NULL);
+}
+
+int mirror_state_remove(struct mirror *m, const char *name)
+{
+        assert_return(m && name, -EINVAL);
+        if (unlinkat(m->tmp_fd, name, 0) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -1128,7 +1182,7 @@ int mirror_path_read(struct mirror *m, const char *path, char **ret, size_t *ret
         r = walk_dirs(m, &sp, false, fds);
         if (r < 0)
                 return r == -ENOTDIR ? -EINVAL : r;
-        r = read_at(fds[sp.n - 2], sp.comp[sp.n - 1], ret, ret_len);
+        r = read_at(fds[sp.n - 2], sp.comp[sp.n - 1], MIRROR_READ_MAX, ret, ret_len, NULL, NULL);
         close_fds(fds, sp.n - 1);
         return r;
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs.h"
+
 struct mirror;
 
 /* Called at named points of a write, for the crash tests; NULL in production. */
@@ -109,6 +111,18 @@ int mirror_clean_temps(struct mirror *m);
  * atomically and durably; read into buf (NUL-terminated). For state that must survive the loss
  * of the database, such as the revision high-water mark. read returns the length or -errno.
  */
+/*
+ * mirror_read() that also gives the file's print as read, and whether it is settled (it did not
+ * change while read, and its last change was long enough ago to be told from a later one).
+ */
+int mirror_read_print(struct mirror *m, const char *name, char **ret, size_t *ret_len,
+                      struct file_print *print, bool *settled);
+/* The print of ifaces/<name> now (never following a link): 0, -ENOENT, -EINVAL (not a file). */
+int mirror_print(struct mirror *m, const char *name, struct file_print *ret);
+/* A state file of the temp directory read whole (at most max bytes), or removed. */
+int mirror_state_read_all(struct mirror *m, const char *name, size_t max, char **ret,
+                          size_t *ret_len);
+int mirror_state_remove(struct mirror *m, const char *name);
 int mirror_state_write(struct mirror *m, const char *name, const char *data, size_t len);
 int mirror_state_read(struct mirror *m, const char *name, char *buf, size_t size);
 

@@ -466,12 +466,13 @@ mirrors_agree() {
 }
 
 # no_temp_files ROOT: nothing left in ROOT/.iscsi-ifaced but the instance lock, the revision
-# reserve and the running daemon's spare temp files (empty, made ahead of writes).
+# reserve, the start-up prints of a clean stop and the running daemon's spare temp files (empty,
+# made ahead of writes).
 no_temp_files() {
         local left
 
         left=$(find "$1/.iscsi-ifaced" -mindepth 1 ! -name instance.lock ! -name revision-reserve \
-                ! \( -type f -name '*.tmp' -empty \) 2>/dev/null)
+                ! -name start-prints ! \( -type f -name '*.tmp' -empty \) 2>/dev/null)
         if [ -n "$left" ]; then
                 echo "    left behind: $left"
                 return 1
