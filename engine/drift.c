@@ -198,6 +198,21 @@ static bool start_print_holds(struct engine *e, const char *name, struct iface_s
         return true;
 }
 
+/*
+ * Is name's file unchanged since its bytes were last seen equal to cur's (the same settled
+ * print)? Then the watcher's passes and the start's rescan need not read it.
+ */
+static bool print_holds(struct engine *e, const char *name, struct iface_snap *cur)
+{
+        struct file_print now;
+
+        if (!cur->print_settled || mirror_print(e->mirror, name, &now) < 0 ||
+            !file_print_eq(&now, &cur->print))
+                return false;
+        problem_sync(e, name, cur);
+        return true;
+}
+
 void start_prints_free(struct engine *e)
 {
         if (e->start_prints)
@@ -343,7 +358,7 @@ int reconcile_name(struct engine *e, const char *name)
                 return 0;
 
         cur = idx_find(e, name);
-        if (cur && !cur->missing && start_print_holds(e, name, cur))
+        if (cur && !cur->missing && (print_holds(e, name, cur) || start_print_holds(e, name, cur)))
                 return 0;
         r = mirror_read_print(e->mirror, name, &data, &len, &print, &settled);
         if (r == -ENOENT) {
