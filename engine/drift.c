@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "engine-internal.h"
+#include "hash.h"
 #include "log.h"
 #include "mirror.h"
 #include "store.h"
@@ -168,7 +169,7 @@ static int commit_external(struct engine *e, const char *name, struct iface_rec 
  */
 /* --- start-up prints ------------------------------------------------------------------------ */
 
-#define START_PRINTS_MAGIC "iscsi-ifaced-start-prints 1"
+#define START_PRINTS_MAGIC "iscsi-ifaced-start-prints 2"
 #define START_PRINTS_MAX   (64 * 1024 * 1024)
 
 static int start_print_cmp(const void *a, const void *b)
@@ -189,7 +190,10 @@ static bool start_print_holds(struct engine *e, const char *name, struct iface_s
         if (!e->start_prints)
                 return false;
         p = bsearch(&key, e->start_prints, e->n_start_prints, sizeof(key), start_print_cmp);
-        if (!p || mirror_print(e->mirror, name, &now) < 0 || !file_print_eq(&now, &p->print))
+        /* The record must be the very bytes it was at the stop (the db could be restored or
+         * edited), and the file unchanged since. */
+        if (!p || p->hash != hash64(cur->content, cur->content_len) ||
+            mirror_print(e->mirror, name, &now) < 0 || !file_print_eq(&now, &p->print))
                 return false;
         cur->print = now;
         cur->print_settled = true;
@@ -259,12 +263,12 @@ int start_prints_load(struct engine *e)
         }
         while ((line = strtok_r(NULL, "\n", &save))) {
                 struct file_print fp;
-                unsigned long long dev, ino, size;
+                unsigned long long dev, ino, size, hash;
                 long long mt, ct;
                 int off = 0;
 
-                if (sscanf(line, "%llu %llu %llu %lld %lld %n", &dev, &ino, &size, &mt, &ct,
-                           &off) != 5 ||
+                if (sscanf(line, "%llx %llu %llu %llu %lld %lld %n", &hash, &dev, &ino, &size, &mt,
+                           &ct, &off) != 6 ||
                     off <= 0 || line[off] == '\0') {
                         log_warning("Ignoring malformed start-up prints: reading every file");
                         goto drop;
@@ -282,6 +286,7 @@ int start_prints_load(struct engine *e)
                 v[n].name = strdup(line + off);
                 if (!v[n].name)
                         goto drop;
+                v[n].hash = hash;
                 v[n++].print = fp;
         }
         qsort(v, n, sizeof(*v), start_print_cmp);
@@ -331,8 +336,11 @@ void start_prints_save(struct engine *e)
 
                 if (s->missing || !s->content || !print_for_stop(e, s, &p))
                         continue;
-                fprintf(f, "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64 " %s\n",
-                        p.dev, p.ino, p.size, p.mtime_ns, p.ctime_ns, s->rec.name);
+                fprintf(f,
+                        "%016" PRIx64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRId64 " %" PRId64
+                        " %s\n",
+                        hash64(s->content, s->content_len), p.dev, p.ino, p.size, p.mtime_ns,
+                        p.ctime_ns, s->rec.name);
         }
         if (fclose(f) != 0)
                 return;

@@ -337,6 +337,7 @@ int recover_intents(struct engine *e);
  */
 struct start_print {
         char *name;
+        uint64_t hash; /* hash64() of the record's bytes at the stop */
         struct file_print print;
 };
 int start_prints_load(struct engine *e);

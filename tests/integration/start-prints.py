@@ -6,8 +6,10 @@ reading it, and never trusts a changed one.
 
   1. 20 records created, a clean stop: .iscsi-ifaced/start-prints names all 20.
   2. While stopped, one file is changed in place, keeping its size and its mtime (only the ctime
-     can tell). The next start trusts the 19 others and imports the change (the log counts them;
-     GET shows the new value, the audit an external change). The prints file is gone once started.
+     can tell), and one row of the db by hand. The next start trusts the 18 others and reads
+     those two (the log counts them): the file's change is imported (GET shows it, the audit an
+     external change), and the edited row meets its file, which wins. The prints file is gone once
+     started.
   3. A stale prints file (a copy from before a later write) is ignored whole: a file changed in
      place then is still found.
   4. After a kill -9 no prints are written: the next start reads every file.
@@ -18,6 +20,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import sys
 import tempfile
 import time
@@ -70,17 +73,26 @@ def main():
         time.sleep(0.1)  # the last change is settled (50 ms) by the stop
         check(d.stop() == 0, "a clean stop")
         lines = open(prints).read().splitlines() if os.path.exists(prints) else []
-        check(len(lines) == N + 1 and lines[0].startswith("iscsi-ifaced-start-prints 1 "),
+        check(len(lines) == N + 1 and lines[0].startswith("iscsi-ifaced-start-prints 2 "),
               "the stop wrote the prints of all %d records (%d lines)" % (N, len(lines)))
         stale = os.path.join(work, "stale-prints")
         shutil.copy(prints, stale)
 
-        # 2. One file changed in place, size and mtime kept.
+        # 2. One file changed in place, size and mtime kept; one row of the db changed by hand
+        # (its revision kept): neither is trusted.
         edit_in_place(os.path.join(ifaces, "p3"), b"eth1", b"eth2")
+        db = sqlite3.connect(d.db)
+        db.execute("UPDATE ifaces SET content = replace(content, 'eth1', 'eth9') WHERE name = 'p7'")
+        db.commit()
+        db.close()
         since = len(d.log_text())
         d.start()
-        check(trusted(d, since) == (N - 1, N),
-              "the start trusted the %d unchanged files (%s)" % (N - 1, trusted(d, since)))
+        check(trusted(d, since) == (N - 2, N),
+              "the start trusted the %d unchanged files (%s)" % (N - 2, trusted(d, since)))
+        st, _, body = d.call("GET", "/api/v1/ifaces/p7")
+        check(st == 200 and body.get("net_ifacename") == "eth1",
+              "a row changed by hand is checked against its file, which wins (%s)" %
+              body.get("net_ifacename"))
         check(not os.path.exists(prints), "the prints are removed once started")
         st, _, body = d.call("GET", "/api/v1/ifaces/p3")
         check(st == 200 and body.get("net_ifacename") == "eth2",
