@@ -97,6 +97,8 @@ enum store_stmt {
         STMT_BEGIN,
         STMT_COMMIT,
         STMT_ROLLBACK,
+        STMT_SYNC_NORMAL,
+        STMT_SYNC_FULL,
         STMT_MAX_REVISION,
         STMT_ROWS,
         STMT_COUNT,
@@ -122,6 +124,8 @@ static const char *const stmt_sql[_STMT_MAX] = {
         [STMT_BEGIN] = "BEGIN IMMEDIATE",
         [STMT_COMMIT] = "COMMIT",
         [STMT_ROLLBACK] = "ROLLBACK",
+        [STMT_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+        [STMT_SYNC_FULL] = "PRAGMA synchronous = FULL",
         [STMT_MAX_REVISION] = "SELECT MAX(IFNULL((SELECT MAX(revision) FROM ifaces), 0),"
                               "           IFNULL((SELECT MAX(revision) FROM intents), 0),"
                               "           IFNULL((SELECT MAX(revision) FROM nodes), 0),"
@@ -801,7 +805,9 @@ int store_apply_many(struct store *s, const struct store_change *const *v, size_
         /* In WAL mode, NORMAL appends the commit without an fsync: it becomes durable with the
          * next FULL commit (the WAL is one sequential file) or checkpoint. */
         if (!sync) {
-                r = store_exec(s, "PRAGMA synchronous = NORMAL");
+                _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_SYNC_NORMAL);
+
+                r = stmt_run(s, stmt);
                 if (r < 0)
                         return r;
         }
@@ -820,7 +826,8 @@ int store_apply_many(struct store *s, const struct store_change *const *v, size_
         if (r < 0)
                 store_rollback(s);
         if (!sync) {
-                int q = store_exec(s, "PRAGMA synchronous = FULL");
+                _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_SYNC_FULL);
+                int q = stmt_run(s, stmt);
 
                 /* A connection left at NORMAL would make every later commit lazy. */
                 if (q < 0 && r >= 0)
