@@ -289,6 +289,8 @@ int start_prints_load(struct engine *e)
                 v[n].hash = hash;
                 v[n++].print = fp;
         }
+        if (n == 0)
+                return 0; /* no record had a print: nothing to trust */
         qsort(v, n, sizeof(*v), start_print_cmp);
         e->start_prints = v;
         e->n_start_prints = n;
