@@ -178,42 +178,46 @@ static int start_print_cmp(const void *a, const void *b)
 }
 
 /*
- * During the start's reconciliation: was name's file, at the last clean stop, the bytes of the
- * record as the db still has it, and is it unchanged since (the same print)? Then the file need
- * not be read.
+ * Is name's file unchanged since its bytes were last seen equal to cur's (the same settled
+ * print)? Then the watcher's passes and the start's rescan need not read it.
  */
-static bool start_print_holds(struct engine *e, const char *name, struct iface_snap *cur)
+static bool print_unchanged(struct engine *e, const char *name, const struct iface_snap *cur)
 {
-        struct start_print key = { .name = (char *)name }, *p;
         struct file_print now;
 
-        if (!e->start_prints)
+        return cur->print_settled && mirror_print(e->mirror, name, &now) >= 0 &&
+               file_print_eq(&now, &cur->print);
+}
+
+static bool print_holds(struct engine *e, const char *name, struct iface_snap *cur)
+{
+        if (!print_unchanged(e, name, cur))
                 return false;
-        p = bsearch(&key, e->start_prints, e->n_start_prints, sizeof(key), start_print_cmp);
-        /* The record must be the very bytes it was at the stop (the db could be restored or
-         * edited), and the file unchanged since. */
-        if (!p || p->hash != hash64(cur->content, cur->content_len) ||
-            mirror_print(e->mirror, name, &now) < 0 || !file_print_eq(&now, &p->print))
-                return false;
-        cur->print = now;
-        cur->print_settled = true;
         problem_sync(e, name, cur);
-        e->n_start_trusted++;
         return true;
 }
 
 /*
- * Is name's file unchanged since its bytes were last seen equal to cur's (the same settled
- * print)? Then the watcher's passes and the start's rescan need not read it.
+ * During the start's reconciliation: was name's file, at the last clean stop, the bytes of the
+ * record as the db still has it (the db could be restored or edited since), and is it unchanged
+ * since (the same print)? Then the file need not be read.
  */
-static bool print_holds(struct engine *e, const char *name, struct iface_snap *cur)
+static bool start_print_holds(struct engine *e, const char *name, struct iface_snap *cur)
 {
-        struct file_print now;
+        struct start_print key = { .name = (char *)name }, *p;
 
-        if (!cur->print_settled || mirror_print(e->mirror, name, &now) < 0 ||
-            !file_print_eq(&now, &cur->print))
+        if (!e->start_prints)
                 return false;
-        problem_sync(e, name, cur);
+        p = bsearch(&key, e->start_prints, e->n_start_prints, sizeof(key), start_print_cmp);
+        if (!p || p->hash != hash64(cur->content, cur->content_len))
+                return false;
+        cur->print = p->print;
+        cur->print_settled = true;
+        if (!print_holds(e, name, cur)) {
+                cur->print_settled = false;
+                return false;
+        }
+        e->n_start_trusted++;
         return true;
 }
 
@@ -309,9 +313,10 @@ static bool print_for_stop(struct engine *e, struct iface_snap *s, struct file_p
         size_t len = 0;
         bool settled = false;
 
-        if (s->print_settled && mirror_print(e->mirror, s->rec.name, ret) >= 0 &&
-            file_print_eq(ret, &s->print))
+        if (print_unchanged(e, s->rec.name, s)) {
+                *ret = s->print;
                 return true;
+        }
         /* Written since the start (or seen too soon after a change): look at it now. */
         if (mirror_read_print(e->mirror, s->rec.name, &data, &len, ret, &settled) < 0)
                 return false;

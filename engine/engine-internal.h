@@ -284,8 +284,8 @@ struct wchange {
 };
 
 /*
- * Make the changes v[0..n) durable together, holding write_begin's locks with each file
- * settled: every file staged, one intent transaction, each temp file fsynced and put in place,
+ * Make the changes v[0..n) (n <= GROUP_MAX) durable together, holding write_begin's locks with
+ * each file settled: every file staged, one intent transaction, each temp file fsynced and put in place,
  * each directory fsynced once, one apply transaction (not flushed: the intents are the log
  * that recovery completes from). A change that fails alone (its file) gets v[i]->r < 0 and is
  * undone; the others go on. Returns 0, or -errno when the whole batch failed (each r set).

@@ -185,7 +185,7 @@ int revision_next(struct engine *e, uint64_t *ret)
 }
 
 /* Fail every change of v still going with r, undoing those whose file was placed. */
-static int fail_all(struct engine *e, struct wchange *const *v, size_t n, int r)
+static void fail_all(struct engine *e, struct wchange *const *v, size_t n, int r)
 {
         for (size_t i = 0; i < n; i++) {
                 if (v[i]->r < 0)
@@ -196,37 +196,26 @@ static int fail_all(struct engine *e, struct wchange *const *v, size_t n, int r)
                         (void)store_intent_drop(e->store, v[i]->key);
                 v[i]->r = r;
         }
-        return r;
 }
 
 int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
 {
-        _cleanup_free_ const struct store_intent **iv = NULL;
-        _cleanup_free_ struct store_intent *intents = NULL;
-        _cleanup_free_ const struct store_change **rows = NULL;
-        _cleanup_free_ const char **drops = NULL;
-        _cleanup_free_ struct mirror_staged **placed = NULL;
+        const struct store_intent *iv[GROUP_MAX];
+        struct store_intent intents[GROUP_MAX];
+        const struct store_change *rows[GROUP_MAX];
+        const char *drops[GROUP_MAX];
+        struct mirror_staged *placed[GROUP_MAX];
         int64_t now = clock_usec(CLOCK_REALTIME);
         size_t n_ok = 0, n_rows = 0, n_drops = 0, n_placed = 0;
         uint64_t first;
         int r;
 
-        assert_return(e && (v || n == 0), -EINVAL);
+        assert_return(e && (v || n == 0) && n <= GROUP_MAX, -EINVAL);
         if (n == 0)
                 return 0;
-        iv = calloc(n, sizeof(*iv));
-        intents = calloc(n, sizeof(*intents));
-        rows = calloc(n, sizeof(*rows));
-        drops = calloc(n, sizeof(*drops));
-        placed = calloc(n, sizeof(*placed));
         for (size_t i = 0; i < n; i++) {
                 v[i]->st = (struct mirror_staged){ .dir_fd = -1, .tmp_fd = -1 };
                 v[i]->intent = false;
-        }
-        if (!iv || !intents || !rows || !drops || !placed) {
-                for (size_t i = 0; i < n; i++)
-                        v[i]->r = -ENOMEM;
-                return -ENOMEM;
         }
 
         r = revisions_take(e, n, &first);
@@ -302,7 +291,7 @@ int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
 
         /* 4. Each directory once. If one fails, a placed file may or may not survive a power
          * loss: every placed change is undone. */
-        r = mirror_dirs_sync(e->mirror, (struct mirror_staged *const *)placed, n_placed);
+        r = mirror_dirs_sync(e->mirror, placed, n_placed);
         if (r < 0) {
                 log_debug_errno(r, "Failed to flush the directories of %zu writes", n_placed);
                 goto fail;
@@ -447,12 +436,11 @@ static void lead(struct engine *e, struct wop *own)
                 atomic_fetch_add(&e->writes_waiting, 1);
                 pthread_mutex_lock(&e->group_lock);
                 if (r < 0) {
-                        if (own->state == WOP_QUEUED) {
-                                queue_remove(e, own);
-                                atomic_fetch_sub(&e->writes_waiting, 1);
-                                own->r = r;
-                                own->state = WOP_DONE;
-                        }
+                        /* Own is still queued: only a leader takes writes from the queue. */
+                        queue_remove(e, own);
+                        atomic_fetch_sub(&e->writes_waiting, 1);
+                        own->r = r;
+                        own->state = WOP_DONE;
                         break;
                 }
                 n = queue_take(e, batch);

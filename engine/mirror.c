@@ -279,8 +279,8 @@ static void *spare_thread(void *arg)
                         fd = spare_make(m, name);
                         pthread_mutex_lock(&m->spare_lock);
                         if (fd < 0) {
-                                m->spare_failed =
-                                        true; /* a full disk, say: writes make their own */
+                                /* A full disk, say: writes make their own until one is taken. */
+                                m->spare_failed = true;
                                 break;
                         }
                         m->spare_fd[m->n_spares] = fd;
@@ -623,7 +623,6 @@ int mirror_remove(struct mirror *m, const char *name)
         return fsync_fd(m->ifaces_fd);
 }
 
-/* Read dir_fd/name whole (mirror_read's rules). */
 /*
  * Read the regular file name of dir_fd whole (at most max bytes). With print, *print is the
  * file's as read and *settled whether it can be trusted later: the file did not change while it
@@ -893,11 +892,8 @@ int mirror_clean_temps(struct mirror *m)
                         continue;
 
                 /* An empty one is a spare that no write used: not counted. */
-                if (fstatat(m->tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                    S_ISREG(st.st_mode) && st.st_size == 0)
-                        empty = true;
-                else
-                        empty = false;
+                empty = fstatat(m->tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                        S_ISREG(st.st_mode) && st.st_size == 0;
                 /* Only files are ours to remove; a directory of that name is left alone. */
                 if (unlinkat(m->tmp_fd, de->d_name, 0) < 0) {
                         if (errno == ENOENT || errno == EISDIR)
