@@ -547,7 +547,7 @@ static void bstage_done(struct bstage *bs)
 }
 
 /* Prepare the write of rec at key (replacing old) into bs; nothing is written. */
-static int binding_prepare(struct engine *e, const struct engine_ctx *ctx, const char *origin,
+static int binding_prepare(const struct engine_ctx *ctx, const char *origin,
                            const struct binding_key *key, const struct node_rec *rec,
                            const struct binding_snap *old, const char *action, struct bstage *bs,
                            struct iface_error *err)
@@ -556,7 +556,6 @@ static int binding_prepare(struct engine *e, const struct engine_ctx *ctx, const
         size_t len;
         int r;
 
-        (void)e;
         *bs = (struct bstage){ .key = key, .origin = origin };
         r = node_render_file(rec, &bs->content, &len);
         if (r == -EINVAL)
@@ -645,8 +644,8 @@ static int binding_store(struct engine *e, const struct engine_ctx *ctx, const c
 {
         struct bstage bs;
 
-        return bstage_commit(e, &bs,
-                             binding_prepare(e, ctx, origin, key, rec, old, action, &bs, err), ret);
+        return bstage_commit(e, &bs, binding_prepare(ctx, origin, key, rec, old, action, &bs, err),
+                             ret);
 }
 
 static int binding_remove(struct engine *e, const struct engine_ctx *ctx, const char *origin,
@@ -1244,7 +1243,7 @@ static int binding_op_stage(struct engine *e, struct binding_op *o, const struct
 {
         int r;
 
-        r = binding_prepare(e, o->op.ctx, "api", key, &o->rec, old, action, &o->bs, o->op.err);
+        r = binding_prepare(o->op.ctx, "api", key, &o->rec, old, action, &o->bs, o->op.err);
         if (r < 0)
                 return r;
         o->op.change = o->bs.change;

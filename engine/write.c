@@ -311,19 +311,17 @@ static int iface_op_run(struct engine *e, const struct engine_ctx *ctx, struct i
 }
 
 /* Stage o->next (NULL name: a removal) as the op's change. */
-static int iface_op_stage(struct engine *e, struct iface_op *o, const char *action)
+static int iface_op_stage(struct iface_op *o, const char *action)
 {
-        int r = 0;
-
         if (o->next.name) {
-                r = iface_render_file(&o->next, &o->content, &o->len);
+                int r = iface_render_file(&o->next, &o->content, &o->len);
+
                 if (r < 0)
                         return r;
         }
         iface_change_init(&o->op.change, o->op.ctx, "api", o->name, o->content, o->len, action,
                           o->cur);
         o->op.has_change = true;
-        (void)e;
         return 0;
 }
 
@@ -353,7 +351,7 @@ static int create_plan(struct engine *e, struct wop *op)
                          ENGINE_MAX_RECORDS);
                 return -ENOSPC;
         }
-        r = iface_op_stage(e, o, "create");
+        r = iface_op_stage(o, "create");
         if (r >= 0)
                 e->group_new_ifaces++;
         return r;
@@ -442,7 +440,7 @@ static int update_plan(struct engine *e, struct wop *op)
                 return 0;
         }
         o->cur = iface_snap_ref(cur);
-        return iface_op_stage(e, o, "update");
+        return iface_op_stage(o, "update");
 }
 
 int engine_iface_update(struct engine *e, const struct engine_ctx *ctx, const char *name,
@@ -495,7 +493,7 @@ static int delete_plan(struct engine *e, struct wop *op)
         if (r < 0)
                 return r;
         o->cur = iface_snap_ref(cur);
-        return iface_op_stage(e, o, "delete");
+        return iface_op_stage(o, "delete");
 }
 
 int engine_iface_delete_cascade(struct engine *e, const struct engine_ctx *ctx, const char *name,
