@@ -77,7 +77,9 @@ fi
 "$HERE/npm-ci.sh" || die "tests/ui/npm-ci.sh failed (npm ci from tests/ui/package-lock.json)"
 
 # ---------------------------------------------------------------- what must exist
-"$BIN" --help 2>&1 | grep -q -- '--web-root' ||
+# The help is read whole first: under pipefail, grep -q leaving early fails the pipe.
+help=$("$BIN" --help 2>&1)
+grep -q -- '--web-root' <<<"$help" ||
         die "$BIN has no --web-root option (docs/ui.md: the daemon serves web/)"
 [ -f "$WEB/index.html" ] || die "no $WEB/index.html (docs/ui.md: the app is web/)"
 
