@@ -4,6 +4,8 @@
  * (at start, on SIGHUP, and from the inotify watcher thread), and keeping the records when
  * ifaces/ itself is removed or replaced, until a directory is back and taken over.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -227,27 +229,44 @@ void start_prints_free(struct engine *e)
                 log_info("Start-up prints: %zu of %zu file(s) unchanged since the last stop, "
                          "not read",
                          e->n_start_trusted, e->n_start_prints);
-        for (size_t i = 0; i < e->n_start_prints; i++)
-                free(e->start_prints[i].name);
         free(e->start_prints);
         e->start_prints = NULL;
         e->n_start_prints = 0;
+        free(e->start_prints_data);
+        e->start_prints_data = NULL;
+}
+
+/* The next space-separated number of *p in base (a hash, or a decimal): false if none. */
+static bool prints_number(char **p, int base, bool is_signed, uint64_t *ret)
+{
+        char *end;
+
+        if (!isxdigit((unsigned char)**p) && !(is_signed && **p == '-'))
+                return false;
+        errno = 0;
+        *ret = is_signed ? (uint64_t)strtoll(*p, &end, base) : strtoull(*p, &end, base);
+        if (errno != 0 || end == *p || *end != ' ')
+                return false;
+        *p = end + 1;
+        return true;
 }
 
 /*
  * Read the prints of the last clean stop, and remove the file at once: from the first change on
  * they would be stale. A stale copy (a power loss brings the removed file back) is harmless: it
  * names the revision of the db it belongs to, and every change of the db moves that. Any
- * mismatch, or a malformed file, just means every file is read.
+ * mismatch, or a malformed file, just means every file is read. A line is
+ * "<hash64 hex> <dev> <ino> <size> <mtime ns> <ctime ns> <name>", in name order as written.
  */
 int start_prints_load(struct engine *e)
 {
         _cleanup_free_ char *data = NULL;
-        struct start_print *v = NULL;
+        _cleanup_free_ struct start_print *v = NULL;
         size_t len = 0, n = 0, cap = 0;
         unsigned long long rev;
         uint64_t db_rev;
-        char *line, *save = NULL;
+        char *line, *next;
+        bool sorted = true;
         int r;
 
         r = mirror_state_read_all(e->mirror, START_PRINTS_FILE, START_PRINTS_MAX, &data, &len);
@@ -260,49 +279,53 @@ int start_prints_load(struct engine *e)
         }
         if (store_max_revision(e->store, &db_rev) < 0)
                 return 0;
-        line = strtok_r(data, "\n", &save);
-        if (!line || sscanf(line, START_PRINTS_MAGIC " %llu", &rev) != 1 || rev != db_rev) {
+        next = strchr(data, '\n');
+        if (!next || sscanf(data, START_PRINTS_MAGIC " %llu", &rev) != 1 || rev != db_rev) {
                 log_info("Start-up prints are not of this database's revision: reading every file");
                 return 0;
         }
-        while ((line = strtok_r(NULL, "\n", &save))) {
-                struct file_print fp;
-                unsigned long long dev, ino, size, hash;
-                long long mt, ct;
-                int off = 0;
+        for (line = next + 1; *line; line = next) {
+                uint64_t f[6];
+                char *p = line;
+                bool ok = true;
 
-                if (sscanf(line, "%llx %llu %llu %llu %lld %lld %n", &hash, &dev, &ino, &size, &mt,
-                           &ct, &off) != 6 ||
-                    off <= 0 || line[off] == '\0') {
+                next = strchr(line, '\n');
+                if (!next) {
                         log_warning("Ignoring malformed start-up prints: reading every file");
-                        goto drop;
+                        return 0;
                 }
-                fp = (struct file_print){ dev, ino, size, mt, ct };
+                *next++ = '\0';
+                for (size_t i = 0; i < ELEMENTSOF(f) && ok; i++)
+                        ok = prints_number(&p, i == 0 ? 16 : 10, i >= 4, &f[i]);
+                if (!ok || *p == '\0') {
+                        log_warning("Ignoring malformed start-up prints: reading every file");
+                        return 0;
+                }
                 if (n == cap) {
                         struct start_print *nv;
 
                         cap = cap ? cap * 2 : 1024;
-                        nv = realloc(v, cap * sizeof(*v));
+                        nv = reallocarray(v, cap, sizeof(*v));
                         if (!nv)
-                                goto drop;
+                                return 0;
                         v = nv;
                 }
-                v[n].name = strdup(line + off);
-                if (!v[n].name)
-                        goto drop;
-                v[n].hash = hash;
-                v[n++].print = fp;
+                v[n] = (struct start_print){
+                        .name = p,
+                        .hash = f[0],
+                        .print = { f[1], f[2], f[3], (int64_t)f[4], (int64_t)f[5] },
+                };
+                if (n > 0 && strcmp(v[n - 1].name, p) >= 0)
+                        sorted = false;
+                n++;
         }
         if (n == 0)
                 return 0; /* no record had a print: nothing to trust */
-        qsort(v, n, sizeof(*v), start_print_cmp);
-        e->start_prints = v;
+        if (!sorted)
+                qsort(v, n, sizeof(*v), start_print_cmp);
+        e->start_prints = TAKE_PTR(v);
+        e->start_prints_data = TAKE_PTR(data);
         e->n_start_prints = n;
-        return 0;
-drop:
-        for (size_t i = 0; i < n; i++)
-                free(v[i].name);
-        free(v);
         return 0;
 }
 
@@ -705,18 +728,38 @@ int engine_rescan(struct engine *e)
         return r < 0 ? r : 0;
 }
 
+/* The inotify instance and its watch of ifaces/; on failure there is neither. */
+int watch_open(struct engine *e)
+{
+        int r;
+
+        e->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (e->inotify_fd < 0)
+                return -errno;
+        r = watch_add(e);
+        if (r < 0) {
+                close(e->inotify_fd);
+                e->inotify_fd = -1;
+                e->watch_wd = -1;
+        }
+        return r;
+}
+
 int engine_start_watch(struct engine *e)
 {
+        bool early;
         int r;
 
         assert_return(e && !e->watching, -EINVAL);
 
-        e->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (e->inotify_fd < 0)
-                return log_error_errno(errno, "Failed to create an inotify instance");
-        r = watch_add(e);
-        if (r < 0)
-                return log_error_errno(r, "Failed to watch '%s'", mirror_ifaces_dir(e->mirror));
+        /* Watched since before engine_new()'s scan (engine_config.watch): nothing was missed. */
+        early = e->inotify_fd >= 0;
+        if (!early) {
+                r = watch_open(e);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch '%s'",
+                                               mirror_ifaces_dir(e->mirror));
+        }
         if (pipe2(e->stop_fds, O_CLOEXEC) < 0)
                 return log_error_errno(errno, "Failed to create a pipe");
         r = pthread_create(&e->watcher, NULL, watch_thread, e);
@@ -725,5 +768,5 @@ int engine_start_watch(struct engine *e)
         e->watching = true;
 
         /* Close the gap between the start-up scan and the watch. */
-        return engine_rescan(e);
+        return early ? 0 : engine_rescan(e);
 }

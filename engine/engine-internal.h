@@ -63,6 +63,7 @@
  * | writes_waiting | atomic: writes between arrival and their locks  | write_begin; read by      |
  * |                |                                                 | engine_health             |
  * | db_probe       | atomic: health's last store_count() result      | engine_health             |
+ * | db_check(_why) | atomic; _why written before db_check is set     | the db check thread       |
  * | iface_snap.refs| atomic (outside struct engine): a snapshot's    | anyone holding a ref      |
  * | engine_hbas    | references; engine_hbas.refs likewise           |                           |
  * |   .refs        |                                                 |                           |
@@ -164,6 +165,13 @@ struct engine {
         struct jobs *jobs;
         struct tokens *tokens;
         atomic_int db_probe; /* the last store_count() result of health, 0 or -errno */
+        /* The whole db's quick_check, on a thread after the start (engine_new's checks only the
+         * state): db_check is 0 until it finds damage, then -EUCLEAN with db_check_why set. */
+        struct store_checker *db_checker;
+        pthread_t db_check_thread;
+        bool db_check_running;
+        atomic_int db_check;
+        char db_check_why[256];
         pthread_mutex_t hbas_lock;
         struct engine_hbas *hbas;
 
@@ -183,6 +191,7 @@ struct engine {
 
         /* The prints of the last clean stop (drift.c), during the start's reconciliation only. */
         struct start_print *start_prints;
+        char *start_prints_data; /* the file read, which their names point into */
         size_t n_start_prints, n_start_trusted;
         bool started; /* engine_new finished: engine_free saves the prints */
 
@@ -336,7 +345,7 @@ int recover_intents(struct engine *e);
  * either end).
  */
 struct start_print {
-        char *name;
+        const char *name;
         uint64_t hash; /* hash64() of the record's bytes at the stop */
         struct file_print print;
 };
@@ -351,6 +360,7 @@ int reconcile_name(struct engine *e, const char *name);
 /* reconcile_name for every file of ifaces/ and every indexed name, and drop stale problems;
  * holding write_lock and iscsiadm's lock. 0 or -errno. */
 int reconcile_all(struct engine *e);
+int watch_open(struct engine *e);
 
 /* Mark every indexed record without a file "missing" (kept, with a problem); holding
  * write_lock and iscsiadm's lock. Returns how many were marked. */

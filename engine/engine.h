@@ -61,6 +61,9 @@ struct engine_config {
         const char *udev_dir; /* udev's run directory (control, data/): default /run/udev */
         void (*fault)(const char *point); /* tests only: called at each protocol step */
         size_t event_buffer; /* events kept for reconnecting clients: 0 = EVENT_BUFFER_DEFAULT */
+        /* engine_start_watch() follows: ifaces/ is watched from before the start's scan, so
+         * that no second scan has to close the gap between the two. */
+        bool watch;
 };
 
 /* Who asked, for the audit trail (both may be NULL), and when. */

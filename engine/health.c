@@ -178,6 +178,16 @@ int engine_health(struct engine *e, struct engine_health *ret)
         ret->db_ok = r >= 0;
         if (asprintf(&ret->db_detail, "%s", r >= 0 ? "ok" : strerror(-r)) < 0)
                 ret->db_detail = NULL;
+        if (atomic_load(&e->db_check) < 0) {
+                ret->db_ok = false;
+                free(ret->db_detail);
+                if (asprintf(&ret->db_detail,
+                             "'%s' is damaged (%s): restore it from a backup, or stop the daemon "
+                             "and move it away (the records are imported again from the iscsi "
+                             "root)",
+                             e->db_path, e->db_check_why) < 0)
+                        ret->db_detail = NULL;
+        }
         r = store_file_check(e->store);
         if (r < 0) {
                 ret->db_ok = false;

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,14 +208,42 @@ static const char *ftype_name(enum iface_ftype t)
         return "?";
 }
 
+/* iface_fields[] by key, for a binary search: every line of every file read looks its key up. */
+_Static_assert(IFACE_N_FIELDS <= 256, "fields_by_key[] holds indexes in bytes");
+static uint8_t fields_by_key[IFACE_N_FIELDS];
+static pthread_once_t fields_by_key_once = PTHREAD_ONCE_INIT;
+
+static int field_key_cmp(const void *a, const void *b)
+{
+        return strcmp(iface_fields[*(const uint8_t *)a].key, iface_fields[*(const uint8_t *)b].key);
+}
+
+static void fields_by_key_init(void)
+{
+        for (size_t i = 0; i < IFACE_N_FIELDS; i++)
+                fields_by_key[i] = (uint8_t)i;
+        qsort(fields_by_key, IFACE_N_FIELDS, 1, field_key_cmp);
+}
+
 int iface_field_find(const char *key)
 {
+        size_t lo = 0, hi = IFACE_N_FIELDS;
+
         assert_return(key, -EINVAL);
 
+        (void)pthread_once(&fields_by_key_once, fields_by_key_init);
         key = strip_prefix(key);
-        for (size_t i = 0; i < IFACE_N_FIELDS; i++)
-                if (streq(iface_fields[i].key, key))
-                        return (int)i;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = strcmp(key, iface_fields[fields_by_key[mid]].key);
+
+                if (c == 0)
+                        return fields_by_key[mid];
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
         return -ENOENT;
 }
 
@@ -1121,16 +1150,13 @@ int iface_record_lines(const char *data, size_t len,
                        int (*cb)(char *line, unsigned lineno, void *userdata), void *userdata,
                        struct iface_error *err)
 {
-        _cleanup_(freep) char *line = NULL;
+        char line[LINE_MAX_CHARS + 1];
         size_t pos = 0;
         unsigned lineno = 0;
         int r;
 
         assert_return(data || len == 0, -EINVAL);
 
-        line = malloc(LINE_MAX_CHARS + 1);
-        if (!line)
-                return -ENOMEM;
         while (pos < len) {
                 const char *nl = memchr(data + pos, '\n', len - pos);
                 size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;

@@ -135,5 +135,20 @@ int store_file_check(struct store *s);
  */
 int store_lock_db(const char *path, const char *iscsi_root, int *ret_fd, char *holder, size_t size);
 
-/* PRAGMA quick_check; 0 if ok, -EIO otherwise. */
+/*
+ * PRAGMA quick_check of the tables the daemon runs from (the records, intents, node db,
+ * sessions and tokens), whose size is the state's: 0 if ok, -EIO otherwise. The audit trail,
+ * which grows with history, is left to store_check_all() after the start.
+ */
 int store_check(struct store *s);
+
+/*
+ * A full PRAGMA quick_check of the db at path, on a read-only connection of its own, for a
+ * thread while the daemon serves: 0 if ok; -EIO with the first finding in why; -EINTR when
+ * store_checker_stop() ended it. One checker, one check at a time.
+ */
+struct store_checker;
+int store_checker_new(struct store_checker **ret);
+int store_check_all(struct store_checker *c, const char *path, char *why, size_t size);
+void store_checker_stop(struct store_checker *c); /* from any thread */
+struct store_checker *store_checker_free(struct store_checker *c);

@@ -261,6 +261,7 @@ static int run(const struct options *o, const sigset_t *mask)
                 .drift = o->drift,
                 .lock_timeout_ms = o->lock_timeout_ms,
                 .event_buffer = o->event_buffer,
+                .watch = true,
         };
         struct engine *e = NULL;
         struct api *a = NULL;

@@ -6,6 +6,9 @@
 # Each time the daemon must refuse to start (exit non-zero, not hang), with a message that names
 # the db path and says what to do (restore it from a backup, or move it away: the records are
 # re-imported from <root>/ifaces), and it must leave the corrupt file and ifaces/ as they were.
+#  D. Junk in the audit trail (checked after the start, whose check covers the state tables
+#     only): the daemon serves every record, and health and the log soon say the db is damaged
+#     and what to do.
 #  C. Doing what the message says (moving the db away) works: the daemon starts and serves every
 #     record again, re-imported from ifaces/, with both mirrors agreeing.
 # Everything runs in a private mount namespace (tests/fault/lib.sh).
@@ -63,6 +66,41 @@ cp "$W/good.db" "$DB"
 head -c "$PAGESIZE" < <(yes 'corrupt page ') |
         dd of="$DB" bs="$PAGESIZE" seek=$((ROOTPAGE - 1)) conv=notrunc status=none
 refuses root-page "ifaces root page overwritten"
+
+# --- D: junk in the audit trail: found by the check that runs while the daemon serves -----------
+cp "$W/good.db" "$DB"
+AUDITPAGE=$(sqlite3 -batch "file:$DB?mode=ro" \
+        "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = 'audit'")
+[ -n "$AUDITPAGE" ] && [ "$AUDITPAGE" -gt 1 ] || harness_fail "no root page for the audit table"
+head -c "$PAGESIZE" < <(yes 'corrupt page ') |
+        dd of="$DB" bs="$PAGESIZE" seek=$((AUDITPAGE - 1)) conv=notrunc status=none
+if daemon_start audit-junk "$ROOT" "$DB" "$W/lock"; then
+        api GET '/api/v1/ifaces?limit=1000'
+        check "audit page overwritten: the daemon starts and serves f1..f5" \
+                test "$(jq -r '[.items[].name] | join(" ")' <<<"$BODY" 2>/dev/null)" = \
+                "f1 f2 f3 f4 f5 default iser"
+        damaged=
+        for _ in $(seq 100); do
+                api GET /api/v1/health
+                if [ "$(jq -r '.db.ok' <<<"$BODY" 2>/dev/null)" = false ]; then
+                        damaged=$BODY
+                        break
+                fi
+                sleep 0.1
+        done
+        info "audit page overwritten: health: $(jq -c '.db' <<<"$damaged" 2>/dev/null)"
+        check "audit page overwritten: health soon says the db is not ok, and the daemon failing" \
+                test "$(jq -r '.status' <<<"$damaged" 2>/dev/null)" = failing
+        check "audit page overwritten: health's detail names the db and says what to do" \
+                bash -c 'grep -qF -- "$1" <<<"$2" && grep -Eqi -- "$3" <<<"$2"' _ "$DB" \
+                "$(jq -r '.db.detail' <<<"$damaged" 2>/dev/null)" "$DO_RE"
+        check "audit page overwritten: the log says the db is damaged, where and what to do" \
+                bash -c 'grep -i damaged "$1" | grep -F -- "$2" | grep -Eqi -- "$3"' _ \
+                "$W/audit-junk.log" "$DB" "$DO_RE"
+        daemon_stop
+else
+        fail "audit page overwritten: the daemon does not start (exit $DAEMON_RC): $(cat "$W/audit-junk.log")"
+fi
 
 # --- C: follow the advice: move the db away, the records come back from ifaces/ ----------------
 mv "$DB" "$DB.corrupt"

@@ -105,6 +105,7 @@ int harness_setup(void **state)
                         .lock_dir = h->lock,
                         .drift = ENGINE_DRIFT_IMPORT,
                         .lock_timeout_ms = HARNESS_LOCK_TIMEOUT_MS,
+                        .watch = true,
                 },
                 &h->engine, &msg);
         if (r < 0)

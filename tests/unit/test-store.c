@@ -272,7 +272,7 @@ static void test_store_new_db_is_empty(void **state)
         assert_int_equal(store_check(f->s), 0);
 
         db = raw_open(f->db_path);
-        assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+        assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
         sqlite3_close(db);
 }
 
@@ -729,7 +729,7 @@ static void test_store_reopen_keeps_data(void **state)
                 assert_int_equal(max_revision(f->s), 2);
 
                 db = raw_open(f->db_path);
-                assert_int_equal(raw_int(db, "PRAGMA user_version"), 4);
+                assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
                 assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master"), objects);
                 sqlite3_close(db);
         }
@@ -791,7 +791,7 @@ static void test_store_open_refuses_newer_schema(void **state)
         char path[PATH_MAX];
 
         path_join(path, f->dir, "newer.db");
-        raw_exec(path, "CREATE TABLE future(x); PRAGMA user_version = 5;");
+        raw_exec(path, "CREATE TABLE future(x); PRAGMA user_version = 6;");
 
         assert_int_equal(store_open(path, &s), -EIO);
         assert_ptr_equal(s, SENTINEL);
@@ -800,7 +800,7 @@ static void test_store_open_refuses_newer_schema(void **state)
         {
                 sqlite3 *db = raw_open(path);
 
-                assert_int_equal(raw_int(db, "PRAGMA user_version"), 5);
+                assert_int_equal(raw_int(db, "PRAGMA user_version"), 6);
                 assert_int_equal(raw_int(db, "SELECT COUNT(*) FROM sqlite_master"), 1);
                 sqlite3_close(db);
         }
