@@ -183,7 +183,6 @@ struct engine {
         /* Group commit (group.c): writes queued for the next batch, and whether a thread is
          * leading one. Under group_lock, a leaf taken holding none of the others. */
         pthread_mutex_t group_lock;
-        pthread_cond_t group_cond;
         struct wop *group_head, *group_tail;
         bool group_leading;
         size_t group_new_ifaces; /* creates planned in the batch being led (write_lock) */
@@ -322,6 +321,7 @@ struct wop {
         int r;
         int state; /* group.c */
         struct wop *next;
+        pthread_cond_t cond; /* group.c: signalled when state changes for it, or it is to lead */
 };
 
 /*

@@ -448,7 +448,6 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         e->inotify_fd = e->stop_fds[0] = e->stop_fds[1] = e->watch_wd = e->db_lock_fd = -1;
         pthread_mutex_init(&e->write_lock, NULL);
         pthread_mutex_init(&e->group_lock, NULL);
-        pthread_cond_init(&e->group_cond, NULL);
         pthread_mutex_init(&e->health_lock, NULL);
         pthread_rwlock_init(&e->index_lock, NULL);
         pthread_mutex_init(&e->hbas_lock, NULL);
@@ -719,7 +718,6 @@ struct engine *engine_free(struct engine *e)
         pthread_rwlock_destroy(&e->index_lock);
         pthread_mutex_destroy(&e->write_lock);
         pthread_mutex_destroy(&e->group_lock);
-        pthread_cond_destroy(&e->group_cond);
         pthread_mutex_destroy(&e->health_lock);
         free(e->iscsi_root);
         free(e->db_path);
