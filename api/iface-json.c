@@ -14,9 +14,61 @@ static const char *const port_status_names[_ENGINE_PORT_MAX] = {
         [ENGINE_PORT_MISSING] = "missing",
 };
 
-/* The read-only view of the port: does the NIC or HBA it binds to exist on this host now? */
+void port_memo_done(struct port_memo *m)
+{
+        for (size_t i = 0; i < m->n; i++) {
+                free(m->e[i].netdev);
+                free(m->e[i].hw);
+                free(m->e[i].json);
+        }
+        m->n = 0;
+}
+
+static void render_port(struct sbuf *b, const struct iface_rec *rec,
+                        const struct iface_json_extra *x);
+
+/* The port view of rec from x->memo, rendered and kept there the first time. */
 static void write_port(struct sbuf *b, const struct iface_rec *rec,
                        const struct iface_json_extra *x)
+{
+        const char *netdev = rec->str[IFACE_F_NET_IFACENAME], *hw = rec->str[IFACE_F_HWADDRESS];
+        struct port_memo *m = x->memo;
+        struct sbuf v = {};
+        char *json;
+        size_t len;
+
+        if (!m) {
+                render_port(b, rec, x);
+                return;
+        }
+        for (size_t i = 0; i < m->n; i++)
+                if (streq_ptr(m->e[i].netdev, netdev) && streq_ptr(m->e[i].hw, hw)) {
+                        sbuf_put(b, m->e[i].json, m->e[i].len);
+                        return;
+                }
+        render_port(&v, rec, x);
+        if (sbuf_take(&v, &json, &len) < 0) {
+                render_port(b, rec, x); /* out of memory: no memo this time */
+                return;
+        }
+        sbuf_put(b, json, len);
+        if (m->n < PORT_MEMO_MAX) {
+                m->e[m->n].netdev = netdev ? strdup(netdev) : NULL;
+                m->e[m->n].hw = hw ? strdup(hw) : NULL;
+                if ((!netdev || m->e[m->n].netdev) && (!hw || m->e[m->n].hw)) {
+                        m->e[m->n].json = json;
+                        m->e[m->n++].len = len;
+                        return;
+                }
+                free(m->e[m->n].netdev);
+                free(m->e[m->n].hw);
+        }
+        free(json);
+}
+
+/* The read-only view of the port: does the NIC or HBA it binds to exist on this host now? */
+static void render_port(struct sbuf *b, const struct iface_rec *rec,
+                        const struct iface_json_extra *x)
 {
         char warnings[ENGINE_PORT_WARNINGS_MAX][160];
         size_t n = 0;

@@ -59,6 +59,7 @@ struct port_view {
         struct nic_snapshot *nics;
         struct engine_hbas *hbas;
         struct iface_json_extra x;
+        struct port_memo memo; /* the views of this inventory, by port */
 };
 
 static void port_view_open(struct call *c, struct port_view *v)
@@ -67,10 +68,12 @@ static void port_view_open(struct call *c, struct port_view *v)
         if (engine_hbas(c->api->engine, &v->hbas) < 0)
                 v->hbas = NULL;
         v->x = (struct iface_json_extra){ v->nics, v->hbas ? &v->hbas->inv : NULL };
+        v->x.memo = &v->memo;
 }
 
 static void port_view_close(struct port_view *v)
 {
+        port_memo_done(&v->memo);
         nic_snapshot_unref(v->nics);
         engine_hbas_unref(v->hbas);
 }

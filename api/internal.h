@@ -282,10 +282,27 @@ struct nic_snapshot;
 struct hba_inventory;
 
 /* What a response adds to a record besides its keys: the port it binds to, seen now. */
+/*
+ * The port views of one answer by (net_ifacename, hwaddress), the only fields they depend on
+ * for a given inventory: the records of a list bind to a handful of ports, and rendering each
+ * record's view anew (a warning formatted, then escaped) was a third of a listing's time.
+ */
+#define PORT_MEMO_MAX 16
+struct port_memo {
+        struct {
+                char *netdev, *hw; /* NULL for unset */
+                char *json;
+                size_t len;
+        } e[PORT_MEMO_MAX];
+        size_t n;
+};
+void port_memo_done(struct port_memo *m);
+
 struct iface_json_extra {
         const struct nic_snapshot *nics;  /* may be NULL */
         const struct hba_inventory *hbas; /* may be NULL */
         const char *invalid;              /* the record breaks our rules: why (else NULL) */
+        struct port_memo *memo;           /* may be NULL: every view rendered */
 };
 
 /*

@@ -171,7 +171,7 @@ static int commit_external(struct engine *e, const char *name, struct iface_rec 
  */
 /* --- start-up prints ------------------------------------------------------------------------ */
 
-#define START_PRINTS_MAGIC "iscsi-ifaced-start-prints 2"
+#define START_PRINTS_MAGIC "iscsi-ifaced-start-prints 3" /* 3: hash64() of four lanes */
 #define START_PRINTS_MAX   (64 * 1024 * 1024)
 
 static int start_print_cmp(const void *a, const void *b)

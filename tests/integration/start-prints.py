@@ -73,7 +73,7 @@ def main():
         time.sleep(0.1)  # the last change is settled (50 ms) by the stop
         check(d.stop() == 0, "a clean stop")
         lines = open(prints).read().splitlines() if os.path.exists(prints) else []
-        check(len(lines) == N + 1 and lines[0].startswith("iscsi-ifaced-start-prints 2 "),
+        check(len(lines) == N + 1 and lines[0].startswith("iscsi-ifaced-start-prints 3 "),
               "the stop wrote the prints of all %d records (%d lines)" % (N, len(lines)))
         stale = os.path.join(work, "stale-prints")
         shutil.copy(prints, stale)
