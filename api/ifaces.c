@@ -62,13 +62,14 @@ struct port_view {
         struct port_memo memo; /* the views of this inventory, by port */
 };
 
-static void port_view_open(struct call *c, struct port_view *v)
+/* many: for a list, whose records share a few ports (one record gains nothing from a memo). */
+static void port_view_open(struct call *c, struct port_view *v, bool many)
 {
         *v = (struct port_view){ .nics = engine_nics(c->api->engine) };
         if (engine_hbas(c->api->engine, &v->hbas) < 0)
                 v->hbas = NULL;
         v->x = (struct iface_json_extra){ v->nics, v->hbas ? &v->hbas->inv : NULL };
-        v->x.memo = &v->memo;
+        v->x.memo = many ? &v->memo : NULL;
 }
 
 static void port_view_close(struct port_view *v)
@@ -86,7 +87,7 @@ static int reply_record(struct call *c, int status, const struct iface_snap *s)
         size_t len;
         int r;
 
-        port_view_open(c, &v);
+        port_view_open(c, &v, false);
         v.x.invalid = s->invalid;
         iface_json_write_snap(&b, (struct iface_snap *)s, &v.x);
         r = sbuf_take(&b, &body, &len);
@@ -198,7 +199,7 @@ int ifaces_list(struct call *c)
         r = engine_iface_list(c->api->engine, &q, &items, &n, &more);
         if (r < 0)
                 return r;
-        port_view_open(c, &pv);
+        port_view_open(c, &pv, true);
 
         sbuf_puts(&b, "{\"items\":[");
         for (size_t i = 0; i < n; i++) {
