@@ -31,7 +31,8 @@
  * |                | ifaces_fd on a take-over), revision and         | restore_files; blocking   |
  * |                | revision_reserved, every change of idx (made    | until the request's       |
  * |                | under index_lock too, so writers read idx       | deadline), engine_audit   |
- * |                | without it), iface_snap.missing, watch_wd       | (blocking), engine_health |
+ * |                | without it), iface_snap.missing, watch_wd       | (in-memory db only),      |
+ * |                |                                                 | engine_health             |
  * |                |                                                 | (trylock only); watcher   |
  * |                |                                                 | (trylock each tick for the|
  * |                |                                                 | ifaces/ check, blocking   |

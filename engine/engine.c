@@ -907,7 +907,11 @@ int engine_audit(struct engine *e, const struct store_audit_query *q,
 {
         int r;
 
-        /* The store's connection is the writers': share it under their lock. */
+        /* A read of its own: an HTTP thread never waits for a write (which may wait for
+         * iscsiadm's lock for up to the lock timeout). */
+        if (store_has_reader(e->store))
+                return store_audit_query_reader(e->store, q, cb, ud);
+        /* ":memory:": the writers' connection, shared under their lock. */
         pthread_mutex_lock(&e->write_lock);
         r = store_audit_query(e->store, q, cb, ud);
         pthread_mutex_unlock(&e->write_lock);

@@ -193,6 +193,11 @@ struct store {
         char *path; /* NULL for ":memory:" */
         dev_t dev;  /* the file opened, to notice it deleted or replaced */
         ino_t ino;
+        /* A read-only connection of its own for audit queries, opened on first use: they run
+         * on the HTTP threads without the writers' lock (WAL: a reader sees every commit made
+         * before it starts and waits for no writer). */
+        pthread_mutex_t reader_lock;
+        sqlite3 *reader;
 };
 
 /*
@@ -434,6 +439,8 @@ struct store *store_close(struct store *s)
         for (size_t i = 0; i < _STMT_MAX; i++)
                 sqlite3_finalize(s->stmts[i]);
         sqlite3_close(s->db);
+        sqlite3_close(s->reader);
+        pthread_mutex_destroy(&s->reader_lock);
         free(s->path);
         free(s);
         return NULL;
@@ -458,6 +465,7 @@ int store_open(const char *path, struct store **ret)
         s = calloc(1, sizeof(*s));
         if (!s)
                 return -ENOMEM;
+        pthread_mutex_init(&s->reader_lock, NULL);
 
         rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -1011,15 +1019,13 @@ struct store_checker *store_checker_free(struct store_checker *c)
         return NULL;
 }
 
-int store_audit_query(struct store *s, const struct store_audit_query *q,
-                      int (*cb)(const struct store_audit *a, void *ud), void *ud)
+static int audit_query_on(sqlite3 *db, const struct store_audit_query *q,
+                          int (*cb)(const struct store_audit *a, void *ud), void *ud)
 {
         char sql[512] = "SELECT id, at_usec, name, action, origin, revision, actor, request_id,"
                         " before, after, kind FROM audit WHERE 1";
         sqlite3_stmt *stmt = NULL;
         int rc, r = 0, i = 1;
-
-        assert_return(s && q && cb, -EINVAL);
 
         /* Only fixed SQL text is appended; every value is bound. */
         if (q->name)
@@ -1038,7 +1044,7 @@ int store_audit_query(struct store *s, const struct store_audit_query *q,
                 strcat(sql, " AND id < ?");
         strcat(sql, " ORDER BY id DESC LIMIT ?");
 
-        rc = sqlite3_prepare_v2(s->db, sql, -1, &stmt, NULL);
+        rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
         if (rc == SQLITE_OK && q->name)
                 rc = sqlite3_bind_text(stmt, i++, q->name, -1, SQLITE_STATIC);
         if (rc == SQLITE_OK && q->actor)
@@ -1056,7 +1062,7 @@ int store_audit_query(struct store *s, const struct store_audit_query *q,
         if (rc == SQLITE_OK)
                 rc = sqlite3_bind_int64(stmt, i++, (int64_t)q->limit);
         if (rc != SQLITE_OK) {
-                r = store_sqlite_errno(s->db, rc) ?: -EIO;
+                r = store_sqlite_errno(db, rc) ?: -EIO;
                 sqlite3_finalize(stmt);
                 return r;
         }
@@ -1085,8 +1091,47 @@ int store_audit_query(struct store *s, const struct store_audit_query *q,
                         break;
         }
         if (r == 0 && rc != SQLITE_DONE)
-                r = store_sqlite_errno(s->db, rc) ?: -EIO;
+                r = store_sqlite_errno(db, rc) ?: -EIO;
         sqlite3_finalize(stmt);
+        return r;
+}
+
+int store_audit_query(struct store *s, const struct store_audit_query *q,
+                      int (*cb)(const struct store_audit *a, void *ud), void *ud)
+{
+        assert_return(s && q && cb, -EINVAL);
+        return audit_query_on(s->db, q, cb, ud);
+}
+
+bool store_has_reader(const struct store *s)
+{
+        return s && s->path;
+}
+
+int store_audit_query_reader(struct store *s, const struct store_audit_query *q,
+                             int (*cb)(const struct store_audit *a, void *ud), void *ud)
+{
+        int rc, r;
+
+        assert_return(s && s->path && q && cb, -EINVAL);
+
+        pthread_mutex_lock(&s->reader_lock);
+        if (!s->reader) {
+                rc = sqlite3_open_v2(s->path, &s->reader,
+                                     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+                if (rc == SQLITE_OK)
+                        rc = sqlite3_busy_timeout(s->reader, 5000);
+                if (rc != SQLITE_OK) {
+                        r = s->reader ? store_sqlite_errno(s->reader, rc) ?: -EIO : -ENOMEM;
+                        sqlite3_close(s->reader);
+                        s->reader = NULL;
+                        pthread_mutex_unlock(&s->reader_lock);
+                        return r;
+                }
+                (void)sqlite3_extended_result_codes(s->reader, 1);
+        }
+        r = audit_query_on(s->reader, q, cb, ud);
+        pthread_mutex_unlock(&s->reader_lock);
         return r;
 }
 

@@ -116,6 +116,15 @@ int store_audit_foreach(struct store *s, const char *name, size_t limit,
 int store_audit_query(struct store *s, const struct store_audit_query *q,
                       int (*cb)(const struct store_audit *a, void *ud), void *ud);
 
+/*
+ * The same on a read-only connection of the store's own (opened on first use, one query at a
+ * time), from any thread, without the writers' lock: it sees every commit made before it
+ * starts. Only for a store on a file (store_has_reader()); ":memory:" has no second connection.
+ */
+bool store_has_reader(const struct store *s);
+int store_audit_query_reader(struct store *s, const struct store_audit_query *q,
+                             int (*cb)(const struct store_audit *a, void *ud), void *ud);
+
 /* The one map from a sqlite result code to -errno (db may be NULL). Shared with token.c. */
 struct sqlite3;
 int store_sqlite_errno(struct sqlite3 *db, int rc);

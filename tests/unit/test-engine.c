@@ -2,6 +2,7 @@
 /* Unit tests of engine/engine.c: the verbs, the index order, recovery at start, and drift. */
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
 
@@ -529,6 +531,70 @@ static void test_engine_watcher_imports_within_a_second(void **state)
         iface_snap_unref(s);
 }
 
+/* --- the audit trail is read without waiting for a write ------------------------------------ */
+
+static void *create_waits(void *userdata)
+{
+        struct fixture *f = userdata;
+        struct iface_rec rec = {};
+        struct iface_error err = {};
+
+        rec_make(&rec, "waits", "eth1");
+        (void)engine_iface_create(f->e, &ctx, &rec, NULL, &err);
+        iface_rec_done(&rec);
+        return NULL;
+}
+
+static int audit_count(const struct store_audit *a, void *userdata)
+{
+        (*(size_t *)userdata)++;
+        return 0;
+}
+
+static unsigned writes_waiting(struct fixture *f)
+{
+        struct engine_health h = {};
+        unsigned n;
+
+        assert_int_equal(engine_health(f->e, &h), 0);
+        n = h.writes_waiting;
+        engine_health_done(&h);
+        return n;
+}
+
+/*
+ * A write that waits for iscsiadm's lock holds the engine's write lock meanwhile (up to the
+ * lock timeout); an audit query, which runs on an HTTP thread, must not wait for it.
+ */
+static void test_engine_audit_does_not_wait_for_writes(void **state)
+{
+        struct fixture *f = *state;
+        char lock[400], lock_write[400];
+        size_t n = 0;
+        pthread_t t;
+
+        create(f, "before", "eth1");
+        snprintf(lock, sizeof(lock), "%s/lock", f->lock);
+        snprintf(lock_write, sizeof(lock_write), "%s/lock.write", f->lock);
+        close(open(lock, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+        assert_int_equal(link(lock, lock_write), 0); /* iscsiadm holds its lock */
+
+        assert_int_equal(pthread_create(&t, NULL, create_waits, f), 0);
+        for (int i = 0; i < 200 && writes_waiting(f) == 0; i++)
+                usleep(5000);
+        assert_true(writes_waiting(f) > 0);
+
+        assert_int_equal(engine_audit(f->e, &(struct store_audit_query){ .limit = 10 },
+                                      audit_count, &n),
+                         0);
+        assert_int_equal(n, 1); /* the create of "before" */
+        /* Still waiting: the query did not wait for the write to give up. */
+        assert_true(writes_waiting(f) > 0);
+
+        assert_int_equal(unlink(lock_write), 0);
+        pthread_join(t, NULL);
+}
+
 /* --- crash points: a child dies at a point of the protocol, the parent reopens --------------- */
 
 static const char *crash_point;
@@ -608,6 +674,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_engine_unreadable_is_reported_not_imported,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_drift_report_policy, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_audit_does_not_wait_for_writes, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_engine_watcher_imports_within_a_second, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_crash_points_leave_old_or_new, setup,
