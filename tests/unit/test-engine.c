@@ -584,9 +584,8 @@ static void test_engine_audit_does_not_wait_for_writes(void **state)
                 usleep(5000);
         assert_true(writes_waiting(f) > 0);
 
-        assert_int_equal(engine_audit(f->e, &(struct store_audit_query){ .limit = 10 },
-                                      audit_count, &n),
-                         0);
+        assert_int_equal(
+                engine_audit(f->e, &(struct store_audit_query){ .limit = 10 }, audit_count, &n), 0);
         assert_int_equal(n, 1); /* the create of "before" */
         /* Still waiting: the query did not wait for the write to give up. */
         assert_true(writes_waiting(f) > 0);
