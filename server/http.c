@@ -33,6 +33,7 @@
 #include "web.h"
 #include "log.h"
 #include "macro.h"
+#include "net.h"
 
 #define HTTP_LISTEN_BACKLOG 1024
 /*
@@ -438,24 +439,37 @@ static const char *request_start(struct http_request *req, struct MHD_Connection
         return NULL;
 }
 
+/* v into buf (size >= 1), cut to fit: per request, where snprintf() shows in a profile. */
+static void str_set(char *buf, size_t size, const char *v)
+{
+        size_t n = strlen(v);
+
+        if (n > size - 1)
+                n = size - 1;
+        memcpy(buf, v, n);
+        buf[n] = '\0';
+}
+
 static void peer_to_string(struct http_server *s, struct MHD_Connection *conn, char *buf,
                            size_t size)
 {
         const union MHD_ConnectionInfo *ci;
         const struct sockaddr *sa;
 
-        snprintf(buf, size, "unknown");
-        if (s->is_unix) {
-                snprintf(buf, size, "unix");
+        str_set(buf, size, s->is_unix ? "unix" : "unknown");
+        if (s->is_unix)
                 return;
-        }
 
         ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (!ci || !ci->client_addr)
                 return;
         sa = ci->client_addr;
 
-        if (sa->sa_family == AF_INET)
+        if (sa->sa_family == AF_INET && size >= IPV4_STRLEN)
+                ipv4_format(
+                        (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+                        buf);
+        else if (sa->sa_family == AF_INET)
                 (void)inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
                                 buf, size);
         else if (sa->sa_family == AF_INET6)
@@ -674,7 +688,7 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
         unsigned uid = 0;
 
         peer_to_string(s, conn, peer, sizeof(peer));
-        snprintf(client, sizeof(client), "%s", peer);
+        str_set(client, sizeof(client), peer);
         if (s->is_unix) {
                 const union MHD_ConnectionInfo *ci =
                         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
