@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# bench/create-ab.sh: durable creates (POST /api/v1/ifaces, auth on, an operator token) from 1 and
+# from 32 clients, this build against an older one (OLD_BIN), in alternating rounds, each on a
+# fresh daemon and state under /var/tmp (not tmpfs), as bench/perf.sh runs its creates. Prints
+# each round (creates/s, p50, and the daemon's CPU time per create from /proc/PID/stat), then
+# the medians over REPS rounds. A benchmark, not a test: it asserts nothing about speed.
+#
+#   OLD_BIN=/path/to/old/iscsi-ifaced REPS=5 C1=1000 C32=3000 bench/create-ab.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPS=${REPS:-5}
+C1=${C1:-1000}
+C32=${C32:-3000}
+BUILD=${BUILD:-build}
+NEW=$BUILD/server/iscsi-ifaced
+CLIENT=$BUILD/bench/bench-client
+OLD=${OLD_BIN:?OLD_BIN=/path/to/an/older/iscsi-ifaced}
+for x in "$NEW" "$CLIENT" "$OLD"; do
+	[ -x "$x" ] || { echo "build first: ./dev.sh build ($x is missing)" >&2; exit 2; }
+done
+
+W=$(mktemp -d /var/tmp/ifaced-createab.XXXXXX)
+PID= # the daemon running, if any
+cleanup() {
+	[ -z "$PID" ] || { kill -9 "$PID" 2>/dev/null; wait "$PID" 2>/dev/null || true; }
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
+
+# run SIDE BIN CLIENTS N ROUND: one fresh daemon, N creates from CLIENTS clients.
+run() {
+	local side=$1 bin=$2 clients=$3 n=$4 round=$5 d=$W/$1.$3.$5 out c0 c1 hz
+	mkdir -p "$d/root" "$d/lock"
+	"$bin" token create --role operator --name bench --db "$d/db" >"$d/operator" 2>/dev/null
+	"$bin" --auth on --listen 127.0.0.1:0 --port-file "$d/port" --iscsi-root "$d/root" \
+		--db "$d/db" --lock-dir "$d/lock" --log-level warning --threads 2 \
+		--rate-limit 1000000000 --rate-burst 1000000000 --max-conn-per-client 4096 \
+		2>>"$d/log" >/dev/null &
+	PID=$!
+	for _ in $(seq 200); do [ -s "$d/port" ] && break; sleep 0.05; done
+	[ -s "$d/port" ] || { cat "$d/log" >&2; echo "create-ab.sh: $bin did not start" >&2; exit 1; }
+	hz=$(getconf CLK_TCK)
+	c0=$(cpu_ticks "$PID")
+	out=$(BENCH_TOKEN=$(cat "$d/operator") "$CLIENT" "http://127.0.0.1:$(cat "$d/port")" \
+		create "$n" c "$clients")
+	c1=$(cpu_ticks "$PID")
+	kill "$PID"
+	wait "$PID" || true
+	PID=
+	echo " $out" | field per_s >>"$W/$side.$clients.rate"
+	echo "($c1 - $c0) * 1000000 / $hz / $n" | bc -l >>"$W/$side.$clients.cpu"
+	printf 'round %d %s, %2d clients: %7.1f/s, p50 %6.3f ms, daemon CPU %4.0f us a create\n' \
+		"$round" "$side" "$clients" "$(tail -1 "$W/$side.$clients.rate")" \
+		"$(echo " $out" | field p50_ms)" "$(tail -1 "$W/$side.$clients.cpu")"
+	rm -rf "$d"
+}
+
+echo "durable creates, this build against OLD_BIN: $REPS rounds, C1=$C1 C32=$C32, $(nproc) cores," \
+	"load $(cut -d' ' -f1-3 /proc/loadavg)"
+for r in $(seq "$REPS"); do
+	for side in old new; do
+		bin=$NEW; [ "$side" = old ] && bin=$OLD
+		run "$side" "$bin" 1 "$C1" "$r"
+		run "$side" "$bin" 32 "$C32" "$r"
+	done
+done
+echo
+echo "medians over $REPS rounds                      this build        old"
+for c in 1 32; do
+	printf 'creates/s, %2d clients                   %10.1f %10.1f\n' "$c" \
+		"$(median <"$W/new.$c.rate")" "$(median <"$W/old.$c.rate")"
+	printf 'daemon CPU a create, %2d clients, us     %10.0f %10.0f\n' "$c" \
+		"$(median <"$W/new.$c.cpu")" "$(median <"$W/old.$c.cpu")"
+done
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
