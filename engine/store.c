@@ -96,8 +96,8 @@ static const char *const migrations[] = {
          * index lookup rather than a scan of every entry (each start and stop). The records
          * and the node db are scanned: their size is the state's, and an index on each would
          * be one more page in every write's commit. */
-        "CREATE INDEX audit_revision ON audit(revision);"
-        "PRAGMA user_version = 5;",
+        ("CREATE INDEX audit_revision ON audit(revision);"
+         "PRAGMA user_version = 5;"),
 };
 
 enum store_stmt {
