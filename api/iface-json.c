@@ -37,32 +37,32 @@ static void write_port(struct sbuf *b, const struct iface_rec *rec,
         char *json;
         size_t len;
 
-        if (!m) {
+        if (m)
+                for (size_t i = 0; i < m->n; i++)
+                        if (streq_ptr(m->e[i].netdev, netdev) && streq_ptr(m->e[i].hw, hw)) {
+                                sbuf_put(b, m->e[i].json, m->e[i].len);
+                                return;
+                        }
+        /* No memo, or a full one: rendered in place, nothing kept. */
+        if (!m || m->n == PORT_MEMO_MAX) {
                 render_port(b, rec, x);
                 return;
         }
-        for (size_t i = 0; i < m->n; i++)
-                if (streq_ptr(m->e[i].netdev, netdev) && streq_ptr(m->e[i].hw, hw)) {
-                        sbuf_put(b, m->e[i].json, m->e[i].len);
-                        return;
-                }
         render_port(&v, rec, x);
         if (sbuf_take(&v, &json, &len) < 0) {
                 render_port(b, rec, x); /* out of memory: no memo this time */
                 return;
         }
         sbuf_put(b, json, len);
-        if (m->n < PORT_MEMO_MAX) {
-                m->e[m->n].netdev = netdev ? strdup(netdev) : NULL;
-                m->e[m->n].hw = hw ? strdup(hw) : NULL;
-                if ((!netdev || m->e[m->n].netdev) && (!hw || m->e[m->n].hw)) {
-                        m->e[m->n].json = json;
-                        m->e[m->n++].len = len;
-                        return;
-                }
-                free(m->e[m->n].netdev);
-                free(m->e[m->n].hw);
+        m->e[m->n].netdev = netdev ? strdup(netdev) : NULL;
+        m->e[m->n].hw = hw ? strdup(hw) : NULL;
+        if ((!netdev || m->e[m->n].netdev) && (!hw || m->e[m->n].hw)) {
+                m->e[m->n].json = json;
+                m->e[m->n++].len = len;
+                return;
         }
+        free(m->e[m->n].netdev);
+        free(m->e[m->n].hw);
         free(json);
 }
 

@@ -281,7 +281,6 @@ int sbuf_take(struct sbuf *b, char **ret, size_t *ret_len);
 struct nic_snapshot;
 struct hba_inventory;
 
-/* What a response adds to a record besides its keys: the port it binds to, seen now. */
 /*
  * The port views of one answer by (net_ifacename, hwaddress), the only fields they depend on
  * for a given inventory: the records of a list bind to a handful of ports, and rendering each
@@ -298,6 +297,7 @@ struct port_memo {
 };
 void port_memo_done(struct port_memo *m);
 
+/* What a response adds to a record besides its keys: the port it binds to, seen now. */
 struct iface_json_extra {
         const struct nic_snapshot *nics;  /* may be NULL */
         const struct hba_inventory *hbas; /* may be NULL */

@@ -164,11 +164,6 @@ static int commit_external(struct engine *e, const char *name, struct iface_rec 
         return 0;
 }
 
-/*
- * Bring one name in line with the db root, holding write_lock and the mirror lock: a file that
- * differs from what we last wrote is imported (or reported), a vanished file is dropped (or
- * reported), a file we cannot take over wholly is reported and changes nothing.
- */
 /* --- start-up prints ------------------------------------------------------------------------ */
 
 #define START_PRINTS_MAGIC "iscsi-ifaced-start-prints 3" /* 3: hash64() of four lanes */
@@ -380,6 +375,11 @@ void start_prints_save(struct engine *e)
                                      "every file");
 }
 
+/*
+ * Bring one name in line with the db root, holding write_lock and the mirror lock: a file that
+ * differs from what we last wrote is imported (or reported), a vanished file is dropped (or
+ * reported), a file we cannot take over wholly is reported and changes nothing.
+ */
 int reconcile_name(struct engine *e, const char *name)
 {
         _cleanup_free_ char *data = NULL;

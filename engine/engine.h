@@ -17,11 +17,11 @@
 
 /* The value types the verbs below name: the API includes this header and no other of ours. */
 #include "audit.h"
-#include "fs.h"
 #include "binding.h"
 #include "check.h"
 #include "discovery.h"
 #include "event.h"
+#include "fs.h"
 #include "login.h"
 #include "hba.h"
 #include "iface.h"

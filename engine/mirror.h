@@ -95,6 +95,14 @@ int mirror_remove(struct mirror *m, const char *name);
  * -EFBIG, -EISDIR (not a regular file), or -errno.
  */
 int mirror_read(struct mirror *m, const char *name, char **ret, size_t *ret_len);
+/*
+ * mirror_read() that also gives the file's print as read, and whether it is settled (it did not
+ * change while read, and its last change was long enough ago to be told from a later one).
+ */
+int mirror_read_print(struct mirror *m, const char *name, char **ret, size_t *ret_len,
+                      struct file_print *print, bool *settled);
+/* The print of ifaces/<name> now (never following a link): 0, -ENOENT, -EINVAL (not a file). */
+int mirror_print(struct mirror *m, const char *name, struct file_print *ret);
 
 /*
  * Names of the entries of ifaces/ in alphasort (strcmp) order, skipping "." and "..". Returns
@@ -111,20 +119,12 @@ int mirror_clean_temps(struct mirror *m);
  * atomically and durably; read into buf (NUL-terminated). For state that must survive the loss
  * of the database, such as the revision high-water mark. read returns the length or -errno.
  */
-/*
- * mirror_read() that also gives the file's print as read, and whether it is settled (it did not
- * change while read, and its last change was long enough ago to be told from a later one).
- */
-int mirror_read_print(struct mirror *m, const char *name, char **ret, size_t *ret_len,
-                      struct file_print *print, bool *settled);
-/* The print of ifaces/<name> now (never following a link): 0, -ENOENT, -EINVAL (not a file). */
-int mirror_print(struct mirror *m, const char *name, struct file_print *ret);
-/* A state file of the temp directory read whole (at most max bytes), or removed. */
+int mirror_state_write(struct mirror *m, const char *name, const char *data, size_t len);
+int mirror_state_read(struct mirror *m, const char *name, char *buf, size_t size);
+/* A state file read whole (at most max bytes), or removed. */
 int mirror_state_read_all(struct mirror *m, const char *name, size_t max, char **ret,
                           size_t *ret_len);
 int mirror_state_remove(struct mirror *m, const char *name);
-int mirror_state_write(struct mirror *m, const char *name, const char *data, size_t len);
-int mirror_state_read(struct mirror *m, const char *name, char *buf, size_t size);
 
 /*
  * The node db, by paths relative to the iscsi root: "nodes/<target>/<ip>,<port>,<tpgt>/<iface>",

@@ -933,20 +933,33 @@ static int quick_check_run(sqlite3 *db, const char *sql, char *why, size_t size)
 int store_check(struct store *s)
 {
         /* The state the daemon runs from; not the audit trail, which only grows. */
-        static const char *const tables[] = { "ifaces", "intents", "nodes", "sessions", "tokens" };
+        static const char *const checks[] = {
+                "PRAGMA quick_check(ifaces)", "PRAGMA quick_check(intents)",
+                "PRAGMA quick_check(nodes)",  "PRAGMA quick_check(sessions)",
+                "PRAGMA quick_check(tokens)",
+        };
 
         assert_return(s, -EINVAL);
 
-        for (size_t i = 0; i < ELEMENTSOF(tables); i++) {
-                char sql[64];
-                int r;
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
+                int r = quick_check_run(s->db, checks[i], NULL, 0);
 
-                snprintf(sql, sizeof(sql), "PRAGMA quick_check(%s)", tables[i]);
-                r = quick_check_run(s->db, sql, NULL, 0);
                 if (r < 0)
                         return r;
         }
         return 0;
+}
+
+/* A read-only connection to path for a thread of its own (busy timeout as the writers'). */
+static int open_reader(const char *path, sqlite3 **ret)
+{
+        int rc = sqlite3_open_v2(path, ret, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+
+        if (rc == SQLITE_OK)
+                rc = sqlite3_busy_timeout(*ret, 5000);
+        if (rc == SQLITE_OK)
+                rc = sqlite3_extended_result_codes(*ret, 1);
+        return rc;
 }
 
 struct store_checker {
@@ -974,13 +987,12 @@ int store_check_all(struct store_checker *c, const char *path, char *why, size_t
         assert_return(c && path && why && size > 0, -EINVAL);
 
         why[0] = '\0';
-        rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+        rc = open_reader(path, &db);
         if (rc != SQLITE_OK) {
                 snprintf(why, size, "%s", db ? sqlite3_errmsg(db) : "out of memory");
                 sqlite3_close(db);
                 return -EIO;
         }
-        (void)sqlite3_busy_timeout(db, 5000);
         pthread_mutex_lock(&c->lock);
         if (c->stopped) {
                 pthread_mutex_unlock(&c->lock);
@@ -1117,10 +1129,7 @@ int store_audit_query_reader(struct store *s, const struct store_audit_query *q,
 
         pthread_mutex_lock(&s->reader_lock);
         if (!s->reader) {
-                rc = sqlite3_open_v2(s->path, &s->reader,
-                                     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-                if (rc == SQLITE_OK)
-                        rc = sqlite3_busy_timeout(s->reader, 5000);
+                rc = open_reader(s->path, &s->reader);
                 if (rc != SQLITE_OK) {
                         r = s->reader ? store_sqlite_errno(s->reader, rc) ?: -EIO : -ENOMEM;
                         sqlite3_close(s->reader);
@@ -1128,7 +1137,6 @@ int store_audit_query_reader(struct store *s, const struct store_audit_query *q,
                         pthread_mutex_unlock(&s->reader_lock);
                         return r;
                 }
-                (void)sqlite3_extended_result_codes(s->reader, 1);
         }
         r = audit_query_on(s->reader, q, cb, ud);
         pthread_mutex_unlock(&s->reader_lock);
