@@ -91,6 +91,11 @@ ensure_veth() { # ensure_veth NS1 IF1 NS2 IF2
                 ip link set "$2" netns "$1"
                 ip link set "$4" netns "$3"
         fi
+        # No IPv6 on the paths: its link-up chatter (router solicitations 4 s apart, MLD reports,
+        # DAD) lands on the target's receive counters for seconds, and the tests count those
+        # packets to prove which path carried a login or a discovery.
+        ip netns exec "$1" sysctl -qw "net.ipv6.conf.$2.disable_ipv6=1"
+        ip netns exec "$3" sysctl -qw "net.ipv6.conf.$4.disable_ipv6=1"
         ip -n "$1" link set "$2" up
         ip -n "$3" link set "$4" up
 }
