@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Load generator for bench/run.sh: drives a running iscsi-ifaced over keep-alive HTTP with
- * libcurl and prints one line of figures per run ("key=value ...").
+ * Load generator for bench/run.sh: drives a running iscsi-ifaced over keep-alive HTTP and
+ * prints one line of figures per run ("key=value ...").
  *
  *   bench-client URL create N PREFIX [CLIENTS]
  *                                         durable creates PREFIX0..PREFIX<N-1>, from CLIENTS
- *                                         keep-alive clients at once (default 1), each taking
- *                                         the next name
+ *                                         keep-alive connections at once (default 1), each
+ *                                         taking the next name; from one thread like load
+ *                                         (epoll, no libcurl); the first errors are printed
  *   bench-client URL list REPS            full listing (pages of 1000), REPS times
  *   bench-client URL get SECONDS THREADS NAME   GET one record in a loop from THREADS threads
  *   bench-client URL lat PATH REPS        latency of GET PATH (median and min over REPS)
@@ -151,76 +152,6 @@ static void save_samples(const double *lat, long n)
         for (long i = 0; i < n; i++)
                 fprintf(f, "%.6f\n", lat[i] * 1e3);
         fclose(f);
-}
-
-struct create_ctx {
-        const char *url;
-        const char *prefix;
-        long n;
-        atomic_long *next; /* the next index to create, shared */
-        double *lat;       /* [n], by index */
-        long errors;
-};
-
-static void *create_thread(void *ud)
-{
-        struct create_ctx *x = ud;
-        struct body b = {};
-        CURL *c = curl_easy_init();
-        char json[256];
-
-        for (long i; (i = atomic_fetch_add(x->next, 1)) < x->n;) {
-                double t = now_s();
-
-                snprintf(json, sizeof(json), "{\"name\":\"%s%ld\",\"net_ifacename\":\"eth1\"}",
-                         x->prefix, i);
-                if (request(c, "POST", x->url, json, &b) != 201) {
-                        fprintf(stderr, "create %s%ld failed: %s\n", x->prefix, i,
-                                b.data ? b.data : "");
-                        x->errors++;
-                        atomic_store(x->next, x->n); /* stop the others too */
-                        break;
-                }
-                x->lat[i] = now_s() - t;
-        }
-        curl_easy_cleanup(c);
-        free(b.data);
-        return NULL;
-}
-
-static int bench_create(const char *base, long n, const char *prefix, int clients)
-{
-        struct create_ctx x[256];
-        pthread_t t[256];
-        atomic_long next = 0;
-        double *lat = calloc((size_t)n, sizeof(double)), t0, total;
-        char url[512];
-        long errors = 0;
-
-        if (n < 1 || clients < 1 || clients > 256 || !lat)
-                return 2;
-        snprintf(url, sizeof(url), "%s/api/v1/ifaces", base);
-        t0 = now_s();
-        for (int i = 0; i < clients; i++) {
-                x[i] = (struct create_ctx){ url, prefix, n, &next, lat, 0 };
-                pthread_create(&t[i], NULL, create_thread, &x[i]);
-        }
-        for (int i = 0; i < clients; i++) {
-                pthread_join(t[i], NULL);
-                errors += x[i].errors;
-        }
-        total = now_s() - t0;
-        if (errors) {
-                free(lat);
-                return 1;
-        }
-        qsort(lat, (size_t)n, sizeof(double), cmp_double);
-        printf("op=create n=%ld clients=%d total_s=%.3f per_s=%.1f p50_ms=%.3f p99_ms=%.3f "
-               "max_ms=%.3f\n",
-               n, clients, total, (double)n / total, lat[n / 2] * 1e3, lat[n * 99 / 100] * 1e3,
-               lat[n - 1] * 1e3);
-        free(lat);
-        return 0;
 }
 
 static int bench_list(const char *base, long reps)
@@ -674,52 +605,86 @@ static void samples_add(struct samples *s, double x)
         s->v[s->n++] = x;
 }
 
-static int bench_load(const char *base, double seconds, int n_conns, const char *path)
+/* host and port of a base URL ("http://127.0.0.1:8080"), resolved: 0, or 2 when it cannot be. */
+static int base_resolve(const char *base, char host[256], char port[16], struct addrinfo **ai)
 {
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai;
-        struct epoll_event ev, evs[256];
-        struct samples lat = {};
-        struct conn *conns;
-        char host[256], port[16] = "80", req[1024];
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
         const char *h = strstr(base, "://") ? strstr(base, "://") + 3 : base;
-        size_t req_len;
-        long errors = 0, closes = 0, min_done = -1, stalled = 0;
-        double t0, until, total;
-        int ep;
 
-        snprintf(host, sizeof(host), "%.*s", (int)strcspn(h, ":/"), h);
+        snprintf(port, 16, "80");
+        snprintf(host, 256, "%.*s", (int)strcspn(h, ":/"), h);
         if (h[strlen(host)] == ':')
-                snprintf(port, sizeof(port), "%.*s", (int)strcspn(h + strlen(host) + 1, "/"),
+                snprintf(port, 16, "%.*s", (int)strcspn(h + strlen(host) + 1, "/"),
                          h + strlen(host) + 1);
-        if (n_conns < 1 || n_conns > 65536 || getaddrinfo(host, port, &hints, &ai) != 0)
-                return 2;
-        req_len = (size_t)snprintf(
-                req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%s\r\nAccept: */*\r\n%s%s\r\n", path,
-                host, port, auth_header() ? auth_header() : "", auth_header() ? "\r\n" : "");
-        conns = calloc((size_t)n_conns, sizeof(*conns));
-        ep = epoll_create1(EPOLL_CLOEXEC);
-        if (!conns || ep < 0)
+        return getaddrinfo(host, port, &hints, ai) == 0 ? 0 : 2;
+}
+
+/*
+ * CONNS keep-alive connections driven from one thread with epoll, one request in flight on
+ * each: next() writes the next request into buf and returns its length, 0 when there is none
+ * (the connection stays idle). An answer counts when its status is want; any other, or a
+ * broken connection, is an error and the connection is opened again. Runs until until (0: no
+ * end) or until every connection is idle.
+ */
+struct drive {
+        const struct addrinfo *ai;
+        int n_conns;
+        struct conn *conns;
+        int want;
+        double until;
+        size_t (*next)(struct drive *d, char *buf, size_t size);
+        void *ud;
+        /* out */
+        struct samples lat;
+        long errors, closes;
+        double t0, total;
+};
+
+static int conn_send(struct drive *d, struct conn *c, double now)
+{
+        char req[2048];
+        size_t len;
+
+        if (d->until && now >= d->until)
+                return 0;
+        len = d->next(d, req, sizeof(req));
+        if (!len)
+                return 0;
+        c->t_sent = now;
+        if (write(c->fd, req, len) != (ssize_t)len) {
+                fprintf(stderr, "bench-client: short write\n");
+                return -1;
+        }
+        return 1;
+}
+
+static int drive_run(struct drive *d)
+{
+        struct epoll_event ev, evs[256];
+        int ep = epoll_create1(EPOLL_CLOEXEC), busy = 0, r;
+
+        d->conns = calloc((size_t)d->n_conns, sizeof(*d->conns));
+        if (!d->conns || ep < 0)
                 return 2;
         signal(SIGPIPE, SIG_IGN);
-
-        for (int i = 0; i < n_conns; i++) {
-                conns[i].fd = conn_open(ai);
-                if (conns[i].fd < 0) {
-                        fprintf(stderr, "load: connection %d: %s\n", i, strerror(errno));
+        for (int i = 0; i < d->n_conns; i++) {
+                d->conns[i].fd = conn_open(d->ai);
+                if (d->conns[i].fd < 0) {
+                        fprintf(stderr, "bench-client: connection %d: %s\n", i, strerror(errno));
                         return 1;
                 }
-                ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &conns[i] };
-                epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+                ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &d->conns[i] };
+                epoll_ctl(ep, EPOLL_CTL_ADD, d->conns[i].fd, &ev);
         }
 
-        t0 = now_s();
-        until = t0 + seconds;
-        for (int i = 0; i < n_conns; i++) {
-                conns[i].t_sent = now_s();
-                if (write(conns[i].fd, req, req_len) != (ssize_t)req_len)
+        d->t0 = now_s();
+        for (int i = 0; i < d->n_conns; i++) {
+                r = conn_send(d, &d->conns[i], now_s());
+                if (r < 0)
                         return 1;
+                busy += r;
         }
-        for (double now = t0; now < until; now = now_s()) {
+        for (double now = d->t0; busy > 0 && (!d->until || now < d->until); now = now_s()) {
                 int n = epoll_wait(ep, evs, 256, 10);
 
                 for (int k = 0; k < n; k++) {
@@ -739,74 +704,174 @@ static int bench_load(const char *base, double seconds, int n_conns, const char 
                         if (alen == 0 && !failed)
                                 continue;
                         now = now_s();
-                        if (alen > 0 && (size_t)alen == c->len && status == 200) {
+                        busy--;
+                        if (alen > 0 && (size_t)alen == c->len && status == d->want) {
                                 double l = now - c->t_sent;
 
-                                samples_add(&lat, l);
+                                samples_add(&d->lat, l);
                                 c->done++;
                                 if (l > c->max_lat)
                                         c->max_lat = l;
                         } else {
+                                if (d->errors < 3)
+                                        fprintf(stderr, "bench-client: status %d: %.300s\n", status,
+                                                c->buf);
                                 c->errors++;
-                                errors++;
+                                d->errors++;
                                 close_after = true;
                         }
                         c->len = 0;
                         c->t_sent = 0;
                         if (close_after || failed) {
-                                closes += !failed && alen > 0 && status == 200;
+                                d->closes += !failed && alen > 0 && status == d->want;
                                 epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
                                 close(c->fd);
-                                c->fd = conn_open(ai);
+                                c->fd = conn_open(d->ai);
                                 if (c->fd < 0) {
-                                        fprintf(stderr, "load: reconnect: %s\n", strerror(errno));
+                                        fprintf(stderr, "bench-client: reconnect: %s\n",
+                                                strerror(errno));
                                         return 1;
                                 }
                                 ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = c };
                                 epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
                         }
-                        if (now < until) {
-                                c->t_sent = now;
-                                if (write(c->fd, req, req_len) != (ssize_t)req_len) {
-                                        fprintf(stderr, "load: short write\n");
-                                        return 1;
-                                }
-                        }
+                        r = conn_send(d, c, now);
+                        if (r < 0)
+                                return 1;
+                        busy += r;
                 }
         }
-        total = now_s() - t0;
-        for (int i = 0; i < n_conns; i++) {
-                struct conn *c = &conns[i];
+        d->total = now_s() - d->t0;
+        close(ep);
+        return 0;
+}
 
-                if (c->t_sent && t0 + total - c->t_sent > c->max_lat)
-                        c->max_lat = t0 + total - c->t_sent; /* still waiting at the end */
+static void drive_done(struct drive *d)
+{
+        for (int i = 0; d->conns && i < d->n_conns; i++)
+                if (d->conns[i].fd >= 0)
+                        close(d->conns[i].fd);
+        free(d->conns);
+        free(d->lat.v);
+}
+
+struct load_req {
+        const char *req;
+        size_t len;
+};
+
+static size_t load_next(struct drive *d, char *buf, size_t size)
+{
+        const struct load_req *q = d->ud;
+
+        if (q->len > size)
+                return 0;
+        memcpy(buf, q->req, q->len);
+        return q->len;
+}
+
+static int bench_load(const char *base, double seconds, int n_conns, const char *path)
+{
+        struct addrinfo *ai;
+        char host[256], port[16], req[1024];
+        struct load_req q = { req, 0 };
+        struct drive d = { .n_conns = n_conns, .want = 200, .next = load_next, .ud = &q };
+        long min_done = -1, stalled = 0;
+        int r;
+
+        if (n_conns < 1 || n_conns > 65536 || base_resolve(base, host, port, &ai) != 0)
+                return 2;
+        d.ai = ai;
+        q.len = (size_t)snprintf(
+                req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s:%s\r\nAccept: */*\r\n%s%s\r\n", path,
+                host, port, auth_header() ? auth_header() : "", auth_header() ? "\r\n" : "");
+        d.until = now_s() + seconds;
+        r = drive_run(&d);
+        if (r != 0)
+                return r;
+        for (int i = 0; i < n_conns; i++) {
+                struct conn *c = &d.conns[i];
+
+                if (c->t_sent && d.t0 + d.total - c->t_sent > c->max_lat)
+                        c->max_lat = d.t0 + d.total - c->t_sent; /* still waiting at the end */
                 if (c->errors || c->max_lat > 1.0)
                         stalled++;
                 if (min_done < 0 || c->done < min_done)
                         min_done = c->done;
-                close(c->fd);
         }
-        qsort(lat.v, lat.n, sizeof(double), cmp_double);
-        if (!lat.n) {
+        qsort(d.lat.v, d.lat.n, sizeof(double), cmp_double);
+        if (!d.lat.n) {
                 fprintf(stderr, "load: no answer at all\n");
                 return 1;
         }
-        double max = lat.v[lat.n - 1];
+        double max = d.lat.v[d.lat.n - 1];
 
         for (int i = 0; i < n_conns; i++)
-                if (conns[i].max_lat > max)
-                        max = conns[i].max_lat;
+                if (d.conns[i].max_lat > max)
+                        max = d.conns[i].max_lat;
         printf("op=load conns=%d seconds=%.1f requests=%zu errors=%ld closes=%ld per_s=%.0f "
                "p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f min_conn_requests=%ld "
                "stalled=%ld\n",
-               n_conns, total, lat.n, errors, closes, (double)lat.n / total, lat.v[lat.n / 2] * 1e3,
-               lat.v[lat.n * 99 / 100] * 1e3, lat.v[lat.n * 999 / 1000] * 1e3, max * 1e3, min_done,
-               stalled);
+               n_conns, d.total, d.lat.n, d.errors, d.closes, (double)d.lat.n / d.total,
+               d.lat.v[d.lat.n / 2] * 1e3, d.lat.v[d.lat.n * 99 / 100] * 1e3,
+               d.lat.v[d.lat.n * 999 / 1000] * 1e3, max * 1e3, min_done, stalled);
         freeaddrinfo(ai);
-        free(conns);
-        free(lat.v);
-        close(ep);
+        drive_done(&d);
         return 0;
+}
+
+/* --- create: N durable creates on CLIENTS keep-alive connections, one thread --------------- */
+
+struct create_req {
+        const char *host, *port, *prefix;
+        long n, next;
+};
+
+static size_t create_next(struct drive *d, char *buf, size_t size)
+{
+        struct create_req *q = d->ud;
+        char json[256];
+        int k, b;
+
+        if (q->next >= q->n)
+                return 0;
+        b = snprintf(json, sizeof(json), "{\"name\":\"%s%ld\",\"net_ifacename\":\"eth1\"}",
+                     q->prefix, q->next++);
+        k = snprintf(buf, size,
+                     "POST /api/v1/ifaces HTTP/1.1\r\nHost: %s:%s\r\nAccept: */*\r\n%s%s"
+                     "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+                     q->host, q->port, auth_header() ? auth_header() : "",
+                     auth_header() ? "\r\n" : "", b, json);
+        return k > 0 && (size_t)k < size ? (size_t)k : 0;
+}
+
+static int bench_create(const char *base, long n, const char *prefix, int clients)
+{
+        struct addrinfo *ai;
+        char host[256], port[16];
+        struct create_req q = { host, port, prefix, n, 0 };
+        struct drive d = { .want = 201, .next = create_next, .ud = &q };
+        int r;
+
+        if (n < 1 || clients < 1 || clients > 256 || base_resolve(base, host, port, &ai) != 0)
+                return 2;
+        d.ai = ai;
+        d.n_conns = clients < n ? clients : (int)n;
+        r = drive_run(&d);
+        freeaddrinfo(ai);
+        if (r == 0 && (d.errors || d.lat.n != (size_t)n)) {
+                fprintf(stderr, "create: %zu of %ld created, %ld errors\n", d.lat.n, n, d.errors);
+                r = 1;
+        }
+        if (r == 0) {
+                qsort(d.lat.v, d.lat.n, sizeof(double), cmp_double);
+                printf("op=create n=%ld clients=%d total_s=%.3f per_s=%.1f p50_ms=%.3f "
+                       "p99_ms=%.3f max_ms=%.3f\n",
+                       n, clients, d.total, (double)n / d.total, d.lat.v[n / 2] * 1e3,
+                       d.lat.v[n * 99 / 100] * 1e3, d.lat.v[n - 1] * 1e3);
+        }
+        drive_done(&d);
+        return r;
 }
 
 /* --- startup: exec a daemon, time it to its first 200 of GET /api/v1/health ---------------- */
