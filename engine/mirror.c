@@ -77,6 +77,7 @@ struct mirror {
         bool spare_stop;
         bool spare_failed;       /* the last attempt failed: wait for the next take */
         _Atomic pid_t spare_pid; /* the process the spare thread runs in, 0: none */
+        atomic_bool no_tmpfile;  /* O_TMPFILE or /proc failed: spares are made with O_CREAT */
         pthread_t spare_thread;
         atomic_bool abort_waits; /* mirror_abort_waits(): lock waits give up */
         mirror_fault_fn fault;
@@ -240,15 +241,47 @@ static int mirror_open_lock_source(struct mirror *m)
 
 /* --- spare temp files ------------------------------------------------------------------------ */
 
+/*
+ * The new empty file, unnamed (O_TMPFILE), then linked into the temp directory as name: an
+ * inode allocation can be slow (ext4 without a journal skips every inode freed in the last
+ * seconds, one by one), and an O_CREAT holds the temp directory's lock all along, which every
+ * write's rename out of it waits for. -EOPNOTSUPP where the file system or /proc cannot.
+ */
+static int spare_make_unnamed(struct mirror *m, const char *name)
+{
+        char proc[64];
+        int fd;
+
+        fd = openat(m->tmp_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? -EOPNOTSUPP :
+                                                                                   -errno;
+        snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+        if (linkat(AT_FDCWD, proc, m->tmp_fd, name, AT_SYMLINK_FOLLOW) < 0) {
+                int r = errno == ENOENT ? -EOPNOTSUPP : -errno; /* no /proc */
+
+                safe_close(&fd);
+                return r;
+        }
+        return fd;
+}
+
 /* A new empty temp file (0600) in the temp directory: its fd, its name in name. */
 static int spare_make(struct mirror *m, char name[32])
 {
         int fd;
 
         snprintf(name, 32, "s%" PRIu64 MIRROR_TMP_SUFFIX, atomic_fetch_add(&m->stage_seq, 1) + 1);
-        fd = openat(m->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        fd = atomic_load(&m->no_tmpfile) ? -EOPNOTSUPP : spare_make_unnamed(m, name);
+        if (fd == -EOPNOTSUPP) {
+                atomic_store(&m->no_tmpfile, true);
+                fd = openat(m->tmp_fd, name,
+                            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return -errno;
+        }
         if (fd < 0)
-                return -errno;
+                return fd;
         /* The umask may have narrowed the mode. */
         if (fchmod(fd, 0600) < 0) {
                 int r = -errno;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of engine/mirror.c: atomic writes, crash points, listing, and the locks. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -661,6 +662,93 @@ static void test_mirror_open_read_only(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * A staged write through the spare temp files: the file lands whole and 0600 whatever the umask,
+ * and the spares made meanwhile in the temp directory are empty regular 0600 files with one
+ * link each (made unnamed with O_TMPFILE and linked, or, without /proc, with O_CREAT). 0 or a
+ * line number that failed.
+ */
+static int staged_write_and_spares(const char *root, const char *lock_dir)
+{
+        char tmp[PATH_MAX], ifaces[PATH_MAX];
+        struct mirror *m = NULL;
+        struct mirror_staged st, *placed = &st;
+        struct stat sb;
+        size_t n_spares = 0;
+        mode_t old;
+        DIR *d;
+
+        if (mirror_open(root, lock_dir, NULL, &m) < 0)
+                return __LINE__;
+        snprintf(tmp, sizeof(tmp), "%s/.iscsi-ifaced", root);
+        snprintf(ifaces, sizeof(ifaces), "%s/ifaces", root);
+        old = umask(0277);
+        if (mirror_stage(m, "s0", false, record, sizeof(record) - 1, &st) < 0 ||
+            mirror_staged_sync(m, &st) < 0 || mirror_staged_place(m, &st) < 0 ||
+            mirror_dirs_sync(m, &placed, 1) < 0)
+                return __LINE__;
+        mirror_staged_done(m, &st);
+        umask(old);
+        if (mode_of(ifaces, "s0") != (S_IFREG | 0600))
+                return __LINE__;
+
+        /* The spare thread, started by the first stage, makes them in the background. */
+        for (uint64_t t0 = now_ms(); n_spares < 32 && now_ms() - t0 < 5000;) {
+                struct timespec tick = { 0, 10 * 1000 * 1000 };
+                struct dirent *de;
+
+                nanosleep(&tick, NULL);
+                d = opendir(tmp);
+                if (!d)
+                        return __LINE__;
+                n_spares = 0;
+                while ((de = readdir(d))) {
+                        if (de->d_name[0] != 's' || !strstr(de->d_name, ".tmp"))
+                                continue;
+                        if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ||
+                            sb.st_mode != (S_IFREG | 0600) || sb.st_size != 0 || sb.st_nlink != 1) {
+                                closedir(d);
+                                return __LINE__;
+                        }
+                        n_spares++;
+                }
+                closedir(d);
+        }
+        if (n_spares < 32)
+                return __LINE__;
+        if (mirror_close(m) != NULL)
+                return __LINE__;
+        return 0;
+}
+
+static void test_mirror_spares(void **state)
+{
+        struct fixture *f = *state;
+        char root[PATH_MAX];
+        int status;
+        pid_t pid;
+
+        path_join(root, f->dir, "spares");
+        assert_int_equal(staged_write_and_spares(root, f->lock_dir), 0);
+
+        /* Again with /proc hidden: no /proc/self/fd to link an unnamed file by. */
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (unshare(CLONE_NEWNS) < 0 ||
+                    mount(NULL, "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
+                    mount("tmpfs", "/proc", "tmpfs", 0, NULL) < 0)
+                        _exit(77);
+                path_join(root, f->dir, "spares-noproc");
+                _exit(staged_write_and_spares(root, f->lock_dir));
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        if (WEXITSTATUS(status) == 77)
+                skip(); /* no CAP_SYS_ADMIN for a private mount namespace */
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_mirror_lock_excludes_second(void **state)
 {
         struct fixture *f = *state;
@@ -842,6 +930,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_mirror_second_open_is_busy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mirror_open_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mirror_open_read_only, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_mirror_spares, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mirror_lock_excludes_second, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mirror_iscsiadm_lock_blocks_us, setup,
                                                 teardown),
