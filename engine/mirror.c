@@ -275,8 +275,8 @@ static int spare_make(struct mirror *m, char name[32])
         fd = atomic_load(&m->no_tmpfile) ? -EOPNOTSUPP : spare_make_unnamed(m, name);
         if (fd == -EOPNOTSUPP) {
                 atomic_store(&m->no_tmpfile, true);
-                fd = openat(m->tmp_fd, name,
-                            O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                fd = openat(m->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                            0600);
                 if (fd < 0)
                         return -errno;
         }
