@@ -43,7 +43,7 @@
  * the header fields and cookies together (what libmicrohttpd keeps a record of each).
  */
 #define HTTP_MAX_URI        (8 * 1024)
-#define HTTP_MAX_HEAD       (32 * 1024)
+#define HTTP_MAX_HEAD       (16 * 1024)
 #define HTTP_MAX_FIELDS     100
 /*
  * libmicrohttpd 0.9.75 keeps a request's head in one memory pool per connection and answers
@@ -63,13 +63,15 @@
  * connection closes.
  * The pool is no larger than that: libmicrohttpd 0.9.75 zeroes the whole pool between two
  * requests of a keep-alive connection, which with a 256 KiB pool was a third of a GET's CPU
- * (docs/decisions.md "The GET path") and kept every such connection resident at the full size.
+ * (docs/decisions.md "The GET path") and kept every such connection resident at the full size;
+ * with 96 KiB it was still a tenth, so the head limit went from 32 to 16 KiB and the pool to
+ * 64 KiB (docs/decisions.md "A 16 KiB head and a 64 KiB pool").
  */
-#define HTTP_OURS_HEAD      (35 * 1024)
+#define HTTP_OURS_HEAD      (19 * 1024)
 #define HTTP_OURS_RECORDS   140
 #define HTTP_MHD_RECORD     64 /* sizeof(struct MHD_HTTP_Header), 56, rounded up to the pool's 16 */
 #define HTTP_MHD_ANSWER     (4 * 1024)
-#define HTTP_MEMORY_LIMIT   (96 * 1024)
+#define HTTP_MEMORY_LIMIT   (64 * 1024)
 _Static_assert(HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_HEAD &&
                        HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_RECORDS * HTTP_MHD_RECORD +
                                                         HTTP_OURS_HEAD + HTTP_MHD_ANSWER,
