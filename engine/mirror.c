@@ -273,15 +273,15 @@ static int spare_make(struct mirror *m, char name[32])
 
         snprintf(name, 32, "s%" PRIu64 MIRROR_TMP_SUFFIX, atomic_fetch_add(&m->stage_seq, 1) + 1);
         fd = atomic_load(&m->no_tmpfile) ? -EOPNOTSUPP : spare_make_unnamed(m, name);
-        if (fd == -EOPNOTSUPP) {
-                atomic_store(&m->no_tmpfile, true);
+        if (fd < 0) {
+                /* Any failure tries the plain way; one that will last makes it the only way. */
+                if (fd == -EOPNOTSUPP)
+                        atomic_store(&m->no_tmpfile, true);
                 fd = openat(m->tmp_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                             0600);
                 if (fd < 0)
                         return -errno;
         }
-        if (fd < 0)
-                return fd;
         /* The umask may have narrowed the mode. */
         if (fchmod(fd, 0600) < 0) {
                 int r = -errno;
