@@ -668,27 +668,24 @@ static void test_mirror_open_read_only(void **state)
  * link each (made unnamed with O_TMPFILE and linked, or, without /proc, with O_CREAT). 0 or a
  * line number that failed.
  */
-static int staged_write_and_spares(const char *root, const char *lock_dir)
+static int staged_write_and_spares_masked(const char *root, const char *lock_dir)
 {
         char tmp[PATH_MAX], ifaces[PATH_MAX];
         struct mirror *m = NULL;
         struct mirror_staged st, *placed = &st;
         struct stat sb;
         size_t n_spares = 0;
-        mode_t old;
         DIR *d;
 
         if (mirror_open(root, lock_dir, NULL, &m) < 0)
                 return __LINE__;
         snprintf(tmp, sizeof(tmp), "%s/.iscsi-ifaced", root);
         snprintf(ifaces, sizeof(ifaces), "%s/ifaces", root);
-        old = umask(0277);
         if (mirror_stage(m, "s0", false, record, sizeof(record) - 1, &st) < 0 ||
             mirror_staged_sync(m, &st) < 0 || mirror_staged_place(m, &st) < 0 ||
             mirror_dirs_sync(m, &placed, 1) < 0)
                 return __LINE__;
         mirror_staged_done(m, &st);
-        umask(old);
         if (mode_of(ifaces, "s0") != (S_IFREG | 0600))
                 return __LINE__;
 
@@ -719,6 +716,16 @@ static int staged_write_and_spares(const char *root, const char *lock_dir)
         if (mirror_close(m) != NULL)
                 return __LINE__;
         return 0;
+}
+
+/* The above under umask 0277 all along, the spare thread's files included; the umask back. */
+static int staged_write_and_spares(const char *root, const char *lock_dir)
+{
+        mode_t old = umask(0277);
+        int r = staged_write_and_spares_masked(root, lock_dir);
+
+        umask(old);
+        return r;
 }
 
 static void test_mirror_spares(void **state)
