@@ -12,6 +12,12 @@
 #include "internal.h"
 #include "macro.h"
 
+/* A writer thread's answer is on its way: the engine's deferred work. */
+static void api_after_answer(void *ud)
+{
+        engine_after_write(ud);
+}
+
 int api_new(struct engine *e, struct api **ret)
 {
         struct api *a;
@@ -31,7 +37,7 @@ int api_new(struct engine *e, struct api **ret)
         if (r >= 0)
                 r = counters_new(api_routes, api_n_routes, &a->counters);
         if (r >= 0)
-                r = pending_queues_start(&a->pq);
+                r = pending_queues_start(&a->pq, api_after_answer, e);
         if (r >= 0)
                 r = event_hub_start(&a->hub, engine_event_bus(e));
         if (r < 0) {

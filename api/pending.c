@@ -170,6 +170,15 @@ static void *writer_thread(void *arg)
                 p->job_ops->run(p->job, &p->ready);
                 p->job_ops->free(TAKE_PTR(p->job));
                 pending_fire(p);
+                if (q->after_answer) {
+                        bool idle;
+
+                        pthread_mutex_lock(&q->write_lock);
+                        idle = !q->write_head;
+                        pthread_mutex_unlock(&q->write_lock);
+                        if (idle)
+                                q->after_answer(q->after_answer_ud);
+                }
         }
         return NULL;
 }
@@ -203,12 +212,16 @@ int pending_queue_job(struct pending_queues *q, struct api_response *resp, const
 
 /* --- lifecycle ----------------------------------------------------------------------------- */
 
-int pending_queues_start(struct pending_queues *q)
+int pending_queues_start(struct pending_queues *q, void (*after_answer)(void *ud),
+                         void *after_answer_ud)
 {
         pthread_condattr_t ca;
         int r;
 
-        *q = (struct pending_queues){};
+        *q = (struct pending_queues){
+                .after_answer = after_answer,
+                .after_answer_ud = after_answer_ud,
+        };
         pthread_mutex_init(&q->timer_lock, NULL);
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -65,6 +65,10 @@ struct pending_queues {
         size_t n_writers;
         bool writers_stopping;
         struct api_pending *write_head, *write_tail;
+        /* Run by a writer thread after it has handed an answer over, with no job waiting: the
+         * engine's work that follows a write but need not delay its answer. */
+        void (*after_answer)(void *ud);
+        void *after_answer_ud;
 
         pthread_mutex_t timer_lock;
         pthread_cond_t timer_cond;
@@ -76,8 +80,10 @@ struct pending_queues {
         bool inited;
 };
 
-/* Start the timer thread and the writer threads. 0 or -errno (call pending_queues_done). */
-int pending_queues_start(struct pending_queues *q);
+/* Start the timer thread and the writer threads (after_answer may be NULL). 0 or -errno (call
+ * pending_queues_done). */
+int pending_queues_start(struct pending_queues *q, void (*after_answer)(void *ud),
+                         void *after_answer_ud);
 /*
  * Let the writers finish what is queued, then stop them (later jobs are refused: the caller
  * runs them inline), and fire every delayed answer now. Idempotent.

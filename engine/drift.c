@@ -725,6 +725,8 @@ int engine_rescan(struct engine *e)
         r = engine_offload_sync(e);
         if (r > 0)
                 log_info("Created %d iface record(s) for offload ports", r);
+        if (r >= 0)
+                (void)rows_settle(e);
         return r < 0 ? r : 0;
 }
 

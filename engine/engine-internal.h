@@ -189,6 +189,13 @@ struct engine {
         size_t group_new_ifaces; /* creates planned in the batch being led (write_lock) */
         size_t group_new_bindings;
 
+        /* The applier (group.c): writes the changes a batch deferred (store_defer_many) when no
+         * write has taken them along within APPLY_LINGER_USEC. apply_lock is a leaf. */
+        pthread_mutex_t apply_lock;
+        pthread_cond_t apply_cond;
+        pthread_t applier;
+        bool applier_running, applier_stopping, applier_idle;
+
         /* The prints of the last clean stop (drift.c), during the start's reconciliation only. */
         struct start_print *start_prints;
         char *start_prints_data; /* the file read, which their names point into */
@@ -295,8 +302,9 @@ struct wchange {
 /*
  * Make the changes v[0..n) (n <= GROUP_MAX) durable together, holding write_begin's locks with
  * each file settled: every file staged, one intent transaction, each temp file fsynced and put in place,
- * each directory fsynced once, one apply transaction (not flushed: the intents are the log
- * that recovery completes from). A change that fails alone (its file) gets v[i]->r < 0 and is
+ * each directory fsynced once, and the rows and audit entries handed to the store for its next
+ * transaction (store_defer_many: the intents are the log that recovery completes from until
+ * then), which is the next batch's intent transaction or the applier's. A change that fails alone (its file) gets v[i]->r < 0 and is
  * undone; the others go on. Returns 0, or -errno when the whole batch failed (each r set).
  */
 int changes_commit(struct engine *e, struct wchange *const *v, size_t n);
@@ -331,6 +339,16 @@ struct wop {
  * queue).
  */
 int group_run(struct engine *e, struct wop *op);
+
+/* Wake the applier for changes just deferred (starting it on first use), holding write_lock. */
+void applier_kick(struct engine *e);
+
+/* Write the deferred rows now (after a start's or a rescan's own writes, at the stop), taking
+ * write_lock. 0 or -errno (logged; the intents keep them). */
+int rows_settle(struct engine *e);
+
+/* Stop the applier (engine_free); the deferred changes stay in the store for its next write. */
+void applier_stop(struct engine *e);
 
 /* At start, holding iscsiadm's lock: complete or drop each intent a crash left. 0 or -errno. */
 int recover_intents(struct engine *e);

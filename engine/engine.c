@@ -448,6 +448,8 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         e->inotify_fd = e->stop_fds[0] = e->stop_fds[1] = e->watch_wd = e->db_lock_fd = -1;
         pthread_mutex_init(&e->write_lock, NULL);
         pthread_mutex_init(&e->group_lock, NULL);
+        pthread_mutex_init(&e->apply_lock, NULL);
+        pthread_cond_init(&e->apply_cond, NULL);
         pthread_mutex_init(&e->health_lock, NULL);
         pthread_rwlock_init(&e->index_lock, NULL);
         pthread_mutex_init(&e->hbas_lock, NULL);
@@ -614,6 +616,8 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
                 return fail_msg(reterr_msg, r, "cannot create the iface records of offload ports");
         if (r > 0)
                 log_info("Created %d iface record(s) for offload ports", r);
+        /* The start's own writes in the db before it serves. */
+        (void)rows_settle(e);
 
         r = nic_monitor_new(e->sysfs_root, "/proc", &e->nics);
         if (r < 0)
@@ -677,7 +681,11 @@ struct engine *engine_free(struct engine *e)
         e->checker = checker_free(e->checker);
         discovery_table_free(e);
 
-        /* Nothing writes any more: what the next start may trust without reading. */
+        /* Nothing writes any more: the deferred rows written, then what the next start may
+         * trust without reading. */
+        applier_stop(e);
+        if (e->store)
+                (void)rows_settle(e);
         if (e->started && e->store && e->mirror) {
                 pthread_mutex_lock(&e->write_lock);
                 start_prints_save(e);
@@ -718,6 +726,8 @@ struct engine *engine_free(struct engine *e)
         pthread_rwlock_destroy(&e->index_lock);
         pthread_mutex_destroy(&e->write_lock);
         pthread_mutex_destroy(&e->group_lock);
+        pthread_mutex_destroy(&e->apply_lock);
+        pthread_cond_destroy(&e->apply_cond);
         pthread_mutex_destroy(&e->health_lock);
         free(e->iscsi_root);
         free(e->db_path);
@@ -907,10 +917,24 @@ int engine_audit(struct engine *e, const struct store_audit_query *q,
 {
         int r;
 
-        /* A read of its own: an HTTP thread never waits for a write (which may wait for
-         * iscsiadm's lock for up to the lock timeout). */
-        if (store_has_reader(e->store))
+        /* A read of its own: an HTTP thread does not wait for a write (which may wait for
+         * iscsiadm's lock for up to the lock timeout), except to write the rows and audit
+         * entries of writes already answered that no transaction has taken along yet (within
+         * APPLY_LINGER_USEC of a write), so that an answered write is in the trail. */
+        if (store_has_reader(e->store)) {
+                if (store_deferred_pending(e->store, NULL)) {
+                        int64_t deadline =
+                                clock_usec(CLOCK_MONOTONIC) + (int64_t)e->lock_timeout_ms * 1000;
+                        struct timespec ts = { .tv_sec = deadline / 1000000,
+                                               .tv_nsec = (deadline % 1000000) * 1000 };
+
+                        if (pthread_mutex_clocklock(&e->write_lock, CLOCK_MONOTONIC, &ts) == 0) {
+                                (void)store_flush_deferred(e->store);
+                                pthread_mutex_unlock(&e->write_lock);
+                        }
+                }
                 return store_audit_query_reader(e->store, q, cb, ud);
+        }
         /* ":memory:": the writers' connection, shared under their lock. */
         pthread_mutex_lock(&e->write_lock);
         r = store_audit_query(e->store, q, cb, ud);

@@ -592,6 +592,13 @@ bool engine_hba_on_nic(const struct hba_host *h, const struct nic *nic);
 bool engine_iface_on_hba(const struct iface_rec *rec, const struct hba_host *h);
 
 /*
+ * A write's answer is on its way and no other write waits: write the rows and audit entries of
+ * the writes already answered (group.c defers them to the next transaction) now, off the next
+ * write's path, unless a write holds the lock (it takes them along). Any thread.
+ */
+void engine_after_write(struct engine *e);
+
+/*
  * A page of the audit trail (audit.h has the query). cb runs under the engine's write lock; a
  * negative result of cb stops the page. Returns cb's last result, or the store's -errno.
  */

@@ -304,7 +304,10 @@ int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
                         (void)mirror_path_prune(e->mirror, v[i]->key, 1);
         fault(e, "engine-file-written");
 
-        /* 5. One transaction of rows and audit entries, the intents dropped. */
+        /* 5. The rows and audit entries, the intents dropped: handed to the store for the next
+         * transaction on its connection (the next batch's intents, or the applier's), so that
+         * the writers are answered without waiting for them. They need no flush of their own:
+         * until they are committed, the intents are what recovery completes them from. */
         for (size_t i = 0; i < n; i++) {
                 struct wchange *c = v[i];
 
@@ -317,11 +320,14 @@ int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
                 c->row.node = c->node;
                 rows[n_rows++] = &c->row;
         }
-        r = store_apply_many(e->store, rows, n_rows, drops, n_drops, false);
+        r = store_defer_many(e->store, rows, n_rows, drops, n_drops);
+        if (r == -ENOMEM)
+                r = store_apply_many(e->store, rows, n_rows, drops, n_drops, false);
         if (r < 0) {
                 log_debug_errno(r, "Failed to commit %zu writes to the db", n_rows);
                 goto fail;
         }
+        applier_kick(e);
         fault(e, "engine-row-committed");
         if (first + n - 1 > e->revision)
                 e->revision = first + n - 1;
@@ -336,6 +342,124 @@ fail:
         for (size_t i = 0; i < n; i++)
                 mirror_staged_done(e->mirror, &v[i]->st);
         return r;
+}
+
+/* --- the applier ---------------------------------------------------------------------------- */
+
+/*
+ * How long deferred rows may wait for a write to take them along before the applier writes
+ * them itself: long enough for a client's next write to arrive (one client's creates come
+ * about 1 ms apart here), short enough that the rows follow their writes closely. Readers that
+ * need them (the audit trail, health's count, a stop) write them at once.
+ */
+#define APPLY_LINGER_USEC 2000
+
+static void *applier_thread(void *arg)
+{
+        struct engine *e = arg;
+        bool logged = false;
+
+        pthread_mutex_lock(&e->apply_lock);
+        while (!e->applier_stopping) {
+                int64_t since, now = clock_usec(CLOCK_MONOTONIC), wake;
+                struct timespec ts;
+                bool flush = false;
+
+                if (!store_deferred_pending(e->store, &since)) {
+                        e->applier_idle = true;
+                        pthread_cond_wait(&e->apply_cond, &e->apply_lock);
+                        e->applier_idle = false;
+                        continue;
+                }
+                wake = since + APPLY_LINGER_USEC;
+                /* Not while a write is on its way: its transaction takes them along. */
+                if (now >= wake && !atomic_load(&e->writes_waiting))
+                        flush = true;
+                else if (now >= wake)
+                        wake = now + APPLY_LINGER_USEC;
+                if (flush) {
+                        pthread_mutex_unlock(&e->apply_lock);
+                        if (pthread_mutex_trylock(&e->write_lock) == 0) {
+                                int r = store_flush_deferred(e->store);
+
+                                pthread_mutex_unlock(&e->write_lock);
+                                if (r < 0 && !logged)
+                                        log_warning_errno(r, "Failed to write the rows of "
+                                                             "answered writes to the db; "
+                                                             "retrying (their intents keep "
+                                                             "them meanwhile)");
+                                logged = r < 0;
+                                flush = r >= 0;
+                        } else
+                                flush = false;
+                        pthread_mutex_lock(&e->apply_lock);
+                        if (flush)
+                                continue;
+                        wake = clock_usec(CLOCK_MONOTONIC) + APPLY_LINGER_USEC;
+                }
+                ts = (struct timespec){ .tv_sec = wake / 1000000,
+                                        .tv_nsec = (wake % 1000000) * 1000 };
+                (void)pthread_cond_clockwait(&e->apply_cond, &e->apply_lock, CLOCK_MONOTONIC, &ts);
+        }
+        pthread_mutex_unlock(&e->apply_lock);
+        return NULL;
+}
+
+void engine_after_write(struct engine *e)
+{
+        int r;
+
+        if (!store_deferred_pending(e->store, NULL) || atomic_load(&e->writes_waiting))
+                return;
+        if (pthread_mutex_trylock(&e->write_lock) != 0)
+                return;
+        r = store_flush_deferred(e->store);
+        pthread_mutex_unlock(&e->write_lock);
+        if (r < 0)
+                log_debug_errno(r, "Failed to write the rows of answered writes; the applier "
+                                   "retries");
+}
+
+int rows_settle(struct engine *e)
+{
+        int r;
+
+        pthread_mutex_lock(&e->write_lock);
+        r = store_flush_deferred(e->store);
+        pthread_mutex_unlock(&e->write_lock);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write the rows of the last writes to the db; "
+                                     "their intents keep them until the next start");
+        return r;
+}
+
+void applier_kick(struct engine *e)
+{
+        pthread_mutex_lock(&e->apply_lock);
+        if (!e->applier_running && !e->applier_stopping) {
+                pthread_attr_t a;
+
+                pthread_attr_init(&a);
+                pthread_attr_setstacksize(&a, 128 * 1024);
+                /* Without it, the rows wait for the next write, a reader or the stop. */
+                e->applier_running = pthread_create(&e->applier, &a, applier_thread, e) == 0;
+                pthread_attr_destroy(&a);
+        } else if (e->applier_idle)
+                pthread_cond_signal(&e->apply_cond);
+        pthread_mutex_unlock(&e->apply_lock);
+}
+
+void applier_stop(struct engine *e)
+{
+        bool running;
+
+        pthread_mutex_lock(&e->apply_lock);
+        e->applier_stopping = true;
+        running = e->applier_running;
+        pthread_cond_signal(&e->apply_cond);
+        pthread_mutex_unlock(&e->apply_lock);
+        if (running)
+                pthread_join(e->applier, NULL);
 }
 
 /* --- the queue ------------------------------------------------------------------------------ */

@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -198,6 +199,22 @@ struct store {
          * before it starts and waits for no writer). */
         pthread_mutex_t reader_lock;
         sqlite3 *reader;
+        /* The changes of batches already answered (each with its intent and file durable),
+         * written by the next write transaction ahead of its own statements (store_begin) or by
+         * store_flush_deferred. deferred_seq counts the changes handed over, applied_seq those
+         * committed; deferred_since is when the oldest of those left was handed over. */
+        struct deferred *deferred;
+        size_t n_deferred, cap_deferred;
+        bool deferred_in_tx; /* the open transaction holds them */
+        atomic_uint_fast64_t deferred_seq, applied_seq;
+        atomic_int_fast64_t deferred_since;
+};
+
+/* A change kept for a later transaction: the change with its strings in one allocation, or
+ * only an intent to drop (the change failed; action NULL). */
+struct deferred {
+        struct store_change c;
+        char *strings;
 };
 
 /*
@@ -279,11 +296,55 @@ static int bind_text(sqlite3_stmt *stmt, int i, const char *text)
         return sqlite3_bind_text(stmt, i, text, -1, SQLITE_STATIC);
 }
 
+static int store_row_write(struct store *s, const struct store_change *c);
+static int store_audit_append(struct store *s, const struct store_change *c);
+static int store_intent_drop_locked(struct store *s, const char *name);
+static void store_rollback(struct store *s);
+
+static void deferred_clear(struct store *s)
+{
+        for (size_t i = 0; i < s->n_deferred; i++)
+                free(s->deferred[i].strings);
+        s->n_deferred = 0;
+}
+
+/* Write the deferred changes in the open transaction, in the order they were handed over. */
+static int deferred_write(struct store *s)
+{
+        int r = 0;
+
+        for (size_t i = 0; i < s->n_deferred && r >= 0; i++) {
+                const struct store_change *c = &s->deferred[i].c;
+
+                if (c->action) {
+                        r = store_row_write(s, c);
+                        if (r >= 0)
+                                r = store_audit_append(s, c);
+                }
+                if (r >= 0)
+                        r = store_intent_drop_locked(s, c->name);
+        }
+        return r;
+}
+
+/* BEGIN a write transaction; any deferred changes go first, so that no later write can be
+ * overtaken by an older one (or have its intent dropped by one). */
 static int store_begin(struct store *s)
 {
         _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_BEGIN);
+        int r = stmt_run(s, stmt);
 
-        return stmt_run(s, stmt);
+        s->deferred_in_tx = false;
+        if (r < 0 || s->n_deferred == 0)
+                return r;
+        r = deferred_write(s);
+        if (r < 0) {
+                /* Callers end only the transactions they began. */
+                store_rollback(s);
+                return r;
+        }
+        s->deferred_in_tx = true;
+        return 0;
 }
 
 /* COMMIT, its time (sqlite's WAL append and fsync) counted to the write in progress. */
@@ -294,6 +355,11 @@ static int store_commit(struct store *s)
         int r = stmt_run(s, stmt);
 
         stats_add_db(clock_usec(CLOCK_MONOTONIC) - t);
+        if (r >= 0 && s->deferred_in_tx) {
+                deferred_clear(s);
+                atomic_store(&s->applied_seq, atomic_load(&s->deferred_seq));
+        }
+        s->deferred_in_tx = false;
         return r;
 }
 
@@ -301,6 +367,8 @@ static void store_rollback(struct store *s)
 {
         _cleanup_(stmt_release) sqlite3_stmt *stmt = store_stmt(s, STMT_ROLLBACK);
 
+        /* The deferred changes stay for the next transaction. */
+        s->deferred_in_tx = false;
         /* A failed COMMIT or statement may already have ended the transaction. */
         if (!sqlite3_get_autocommit(s->db))
                 (void)stmt_run(s, stmt);
@@ -436,6 +504,11 @@ struct store *store_close(struct store *s)
         if (!s)
                 return NULL;
 
+        /* Changes still deferred are written now; if that fails, their intents complete them
+         * at the next start. */
+        (void)store_flush_deferred(s);
+        deferred_clear(s);
+        free(s->deferred);
         for (size_t i = 0; i < _STMT_MAX; i++)
                 sqlite3_finalize(s->stmts[i]);
         sqlite3_close(s->db);
@@ -569,6 +642,9 @@ static int rows_foreach(struct store *s, enum store_stmt id,
         assert_return(s, -EINVAL);
         assert_return(cb, -EINVAL);
 
+        r = store_flush_deferred(s);
+        if (r < 0)
+                return r;
         stmt = store_stmt(s, id);
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
                 struct store_row row = {
@@ -618,6 +694,9 @@ int store_count(struct store *s, size_t *ret)
         assert_return(s, -EINVAL);
         assert_return(ret, -EINVAL);
 
+        r = store_flush_deferred(s);
+        if (r < 0)
+                return r;
         r = store_scalar(s, STMT_COUNT, &v);
         if (r < 0)
                 return r;
@@ -849,6 +928,106 @@ int store_apply_many(struct store *s, const struct store_change *const *v, size_
         return r < 0 ? r : 0;
 }
 
+/* Copy c (its strings into one allocation) into d; NULL c->action keeps only the name. */
+static int deferred_copy(const struct store_change *c, struct deferred *d)
+{
+        const char **fields[] = {
+                &d->c.name,       &d->c.content,      &d->c.origin,      &d->c.action,
+                &d->c.actor,      &d->c.request_id,   &d->c.before,      &d->c.kind,
+                &d->c.audit_name, &d->c.audit_before, &d->c.audit_after,
+        };
+        size_t total = 0;
+        char *p;
+
+        d->c = *c;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (*fields[i])
+                        total += strlen(*fields[i]) + 1;
+        p = d->strings = malloc(total ?: 1);
+        if (!p)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                size_t len;
+
+                if (!*fields[i])
+                        continue;
+                len = strlen(*fields[i]) + 1;
+                memcpy(p, *fields[i], len);
+                *fields[i] = p;
+                p += len;
+        }
+        return 0;
+}
+
+static int deferred_add(struct store *s, const struct store_change *c)
+{
+        if (s->n_deferred == s->cap_deferred) {
+                size_t cap = s->cap_deferred ? s->cap_deferred * 2 : 64;
+                struct deferred *v = reallocarray(s->deferred, cap, sizeof(*v));
+
+                if (!v)
+                        return -ENOMEM;
+                s->deferred = v;
+                s->cap_deferred = cap;
+        }
+        if (deferred_copy(c, &s->deferred[s->n_deferred]) < 0)
+                return -ENOMEM;
+        s->n_deferred++;
+        return 0;
+}
+
+int store_defer_many(struct store *s, const struct store_change *const *v, size_t n,
+                     const char *const *drops, size_t n_drops)
+{
+        size_t had;
+        int r = 0;
+
+        assert_return(s && (v || n == 0) && (drops || n_drops == 0), -EINVAL);
+        for (size_t i = 0; i < n; i++)
+                assert_return(v[i]->name && v[i]->origin && v[i]->action &&
+                                      v[i]->revision <= INT64_MAX,
+                              -EINVAL);
+        for (size_t i = 0; i < n_drops; i++)
+                assert_return(drops[i], -EINVAL);
+        if (n + n_drops == 0)
+                return 0;
+
+        had = s->n_deferred;
+        for (size_t i = 0; i < n && r >= 0; i++)
+                r = deferred_add(s, v[i]);
+        for (size_t i = 0; i < n_drops && r >= 0; i++)
+                r = deferred_add(s, &(struct store_change){ .name = drops[i] });
+        if (r < 0) {
+                /* All or nothing: the caller applies them itself. */
+                while (s->n_deferred > had)
+                        free(s->deferred[--s->n_deferred].strings);
+                return r;
+        }
+        if (had == 0)
+                atomic_store(&s->deferred_since, clock_usec(CLOCK_MONOTONIC));
+        atomic_fetch_add(&s->deferred_seq, n + n_drops);
+        return 0;
+}
+
+bool store_deferred_pending(struct store *s, int64_t *ret_since)
+{
+        bool pending = atomic_load(&s->deferred_seq) != atomic_load(&s->applied_seq);
+
+        if (pending && ret_since)
+                *ret_since = atomic_load(&s->deferred_since);
+        return pending;
+}
+
+int store_flush_deferred(struct store *s)
+{
+        assert_return(s, -EINVAL);
+        if (s->n_deferred == 0)
+                return 0;
+        /* A transaction of nothing but the deferred changes (store_begin writes them), not
+         * flushed by itself: their intents are durable already. */
+        return store_apply_many(s, NULL, 0, NULL, 0, false);
+}
+
 int store_audit_foreach(struct store *s, const char *name, size_t limit,
                         int (*cb)(const struct store_audit *a, void *ud), void *ud)
 {
@@ -860,6 +1039,9 @@ int store_audit_foreach(struct store *s, const char *name, size_t limit,
         assert_return(s, -EINVAL);
         assert_return(cb, -EINVAL);
 
+        r = store_flush_deferred(s);
+        if (r < 0)
+                return r;
         if (name) {
                 stmt = store_stmt(s, STMT_AUDIT_NAME);
                 rc = bind_text(stmt, 1, name);
@@ -1111,7 +1293,12 @@ static int audit_query_on(sqlite3 *db, const struct store_audit_query *q,
 int store_audit_query(struct store *s, const struct store_audit_query *q,
                       int (*cb)(const struct store_audit *a, void *ud), void *ud)
 {
+        int r;
+
         assert_return(s && q && cb, -EINVAL);
+        r = store_flush_deferred(s);
+        if (r < 0)
+                return r;
         return audit_query_on(s->db, q, cb, ud);
 }
 

@@ -109,6 +109,23 @@ int store_intents_put(struct store *s, const struct store_intent *const *v, size
 int store_apply_many(struct store *s, const struct store_change *const *v, size_t n,
                      const char *const *drops, size_t n_drops, bool sync);
 
+/*
+ * Keep the changes of a batch whose writers are answered (each with a durable intent and file,
+ * as for store_apply_many with !sync) for the next write transaction on this connection, which
+ * writes them ahead of its own statements, or for store_flush_deferred. drops[] are intents of
+ * failed changes to drop. The strings are copied. 0, or -ENOMEM with nothing kept.
+ */
+int store_defer_many(struct store *s, const struct store_change *const *v, size_t n,
+                     const char *const *drops, size_t n_drops);
+
+/* Whether deferred changes wait (safe from any thread); *ret_since is when the oldest was kept
+ * (CLOCK_MONOTONIC, usec). */
+bool store_deferred_pending(struct store *s, int64_t *ret_since);
+
+/* Write the deferred changes now, in a transaction of their own (not flushed by itself). The
+ * row and audit readers of this connection, and store_close, call it first. */
+int store_flush_deferred(struct store *s);
+
 /* Audit entries for name (NULL = all), newest first, at most limit. */
 int store_audit_foreach(struct store *s, const char *name, size_t limit,
                         int (*cb)(const struct store_audit *a, void *ud), void *ud);

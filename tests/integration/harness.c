@@ -836,9 +836,28 @@ static void snapshot_db(struct harness *h, struct hsnap *s)
                 harness_broken("sqlite3_open_v2(%s): %s", h->db, db ? sqlite3_errmsg(db) : "?");
         sqlite3_busy_timeout(db, 5000);
 
-        /* One read transaction, so rows and audit count are from the same instant. */
-        if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-                harness_broken("BEGIN: %s", sqlite3_errmsg(db));
+        /* One read transaction, so rows and audit count are from the same instant: one with
+         * no intent left, once the daemon has written the rows and audit entries of the writes
+         * it answered (it defers them to its next transaction, a few ms at most). */
+        for (int i = 0;; i++) {
+                long long intents = -1;
+
+                if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+                        harness_broken("BEGIN: %s", sqlite3_errmsg(db));
+                r = sqlite3_prepare_v2(db, "SELECT count(*) FROM intents", -1, &st, NULL);
+                if (r != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+                        harness_broken("SELECT count(*) FROM intents: %s", sqlite3_errmsg(db));
+                intents = sqlite3_column_int64(st, 0);
+                sqlite3_finalize(st);
+                st = NULL;
+                if (intents == 0)
+                        break;
+                sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+                if (i == 2500)
+                        harness_broken("%lld intents still pending in %s after 5 s", intents,
+                                       h->db);
+                usleep(2000);
+        }
 
         r = sqlite3_prepare_v2(db, "SELECT name, content, revision FROM ifaces ORDER BY name", -1,
                                &st, NULL);

@@ -123,23 +123,34 @@ static void file_write(struct fixture *f, const char *name, const char *content)
         fclose(fp);
 }
 
-/* The sqlite row content of name, or NULL. */
-static char *row_read(struct fixture *f, const char *name)
+/* The text sql (one ?1 = name) selects, or NULL; *ret_found says whether it found a row. */
+static char *sql_text(struct fixture *f, const char *sql, const char *name, bool *ret_found)
 {
         sqlite3 *db;
         sqlite3_stmt *st;
         char *out = NULL;
+        bool found = false;
 
         assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_equal(
-                sqlite3_prepare_v2(db, "SELECT content FROM ifaces WHERE name = ?", -1, &st, NULL),
-                SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
         sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                out = strdup((const char *)sqlite3_column_text(st, 0));
+        if (sqlite3_step(st) == SQLITE_ROW) {
+                const unsigned char *t = sqlite3_column_text(st, 0);
+
+                found = true;
+                out = t ? strdup((const char *)t) : NULL;
+        }
         sqlite3_finalize(st);
         sqlite3_close(db);
+        if (ret_found)
+                *ret_found = found;
         return out;
+}
+
+/* The sqlite row content of name, or NULL. */
+static char *row_read(struct fixture *f, const char *name)
+{
+        return sql_text(f, "SELECT content FROM ifaces WHERE name = ?1", name, NULL);
 }
 
 static int count_sql(struct fixture *f, const char *sql)
@@ -157,24 +168,48 @@ static int count_sql(struct fixture *f, const char *sql)
         return n;
 }
 
-/* Both mirrors hold exactly the bytes of the index for name (or nothing). */
+/*
+ * Both mirrors hold exactly the bytes of the index for name (or nothing). The file at once; the
+ * db durably at once (the row, or the intent whose row is deferred to the next transaction),
+ * and the row itself, with no intent left, once the applier has written it (within its linger
+ * of a few ms; 2 s allowed).
+ */
 static void assert_mirrors(struct fixture *f, const char *name, bool present)
 {
         struct iface_snap *s = NULL;
-        char *file = file_read(f, name), *row = row_read(f, name);
+        char *file = file_read(f, name), *row = row_read(f, name), *intent;
         int r = engine_iface_get(f->e, name, &s);
+        const char *want;
+        bool has_intent;
 
-        if (!present) {
+        if (present) {
+                assert_int_equal(r, 0);
+                assert_non_null(file);
+                assert_string_equal(file, s->content);
+        } else {
                 assert_int_equal(r, -ENOENT);
                 assert_null(file);
-                assert_null(row);
-                return;
         }
-        assert_int_equal(r, 0);
-        assert_non_null(file);
-        assert_non_null(row);
-        assert_string_equal(file, s->content);
-        assert_string_equal(row, s->content);
+        want = present ? s->content : NULL;
+        intent = sql_text(f, "SELECT content FROM intents WHERE name = ?1", name, &has_intent);
+        if (!(want ? row && streq(row, want) : !row))
+                assert_true(has_intent && (want ? intent && streq(intent, want) : !intent));
+        free(intent);
+
+        for (int i = 0; i < 200; i++) {
+                free(row);
+                row = row_read(f, name);
+                free(sql_text(f, "SELECT content FROM intents WHERE name = ?1", name, &has_intent));
+                if (!has_intent && (want ? row && streq(row, want) : !row))
+                        break;
+                usleep(10000);
+        }
+        assert_false(has_intent);
+        if (want) {
+                assert_non_null(row);
+                assert_string_equal(row, want);
+        } else
+                assert_null(row);
         iface_snap_unref(s);
         free(file);
         free(row);

@@ -735,6 +735,84 @@ static void test_store_reopen_keeps_data(void **state)
         }
 }
 
+/* What another connection (an admin's sqlite3) sees: the count of rows of sql. */
+static int64_t outside_int(struct fixture *f, const char *sql)
+{
+        sqlite3 *db = raw_open(f->db_path);
+        int64_t v = raw_int(db, sql);
+
+        sqlite3_close(db);
+        return v;
+}
+
+/*
+ * Deferred changes (a batch's rows once its writers are answered): copied, not yet in the db,
+ * written first by the next write transaction, kept if it rolls back, dropped intents of failed
+ * changes included, and written by store_close at the latest.
+ */
+static void test_store_deferred_changes(void **state)
+{
+        struct fixture *f = *state;
+        char name[8] = "d0", content[8] = "v1\n";
+        struct store_change c = change(name, content, 1, "create", 10);
+        const struct store_change *v[] = { &c };
+        struct store_intent in0 = {
+                .name = "d0", .content = "v1\n", .revision = 1, .origin = "api"
+        };
+        struct store_intent in9 = {
+                .name = "d9", .content = "x\n", .revision = 2, .origin = "api"
+        };
+        struct store_intent again = {
+                .name = "d0", .content = "v2\n", .revision = 3, .origin = "api"
+        };
+        const char *drops[] = { "d9" };
+        int64_t since = 0;
+
+        assert_int_equal(store_intent_put(f->s, &in0), 0);
+        assert_int_equal(store_intent_put(f->s, &in9), 0);
+        assert_false(store_deferred_pending(f->s, NULL));
+        assert_int_equal(store_defer_many(f->s, v, 1, drops, 1), 0);
+        /* The caller's strings may go: the store holds copies. */
+        strcpy(name, "zz");
+        strcpy(content, "gone\n");
+        assert_true(store_deferred_pending(f->s, &since));
+        assert_true(since > 0);
+        assert_int_equal(outside_int(f, "SELECT count(*) FROM ifaces"), 0);
+        assert_int_equal(outside_int(f, "SELECT count(*) FROM intents"), 2);
+
+        /* A transaction that fails keeps them; the next one writes them before its own
+         * statements (so d0's new intent is not dropped by the older change's drop). */
+        raw_exec(f->db_path, "CREATE TRIGGER t_fail BEFORE INSERT ON audit BEGIN "
+                             "SELECT RAISE(ABORT, 'injected'); END");
+        assert_true(store_intent_put(f->s, &again) < 0);
+        assert_true(store_deferred_pending(f->s, NULL));
+        raw_exec(f->db_path, "DROP TRIGGER t_fail");
+        assert_int_equal(outside_int(f, "SELECT count(*) FROM ifaces"), 0);
+        assert_int_equal(store_intent_put(f->s, &again), 0);
+        assert_false(store_deferred_pending(f->s, NULL));
+        assert_int_equal(outside_int(f, "SELECT count(*) FROM ifaces WHERE name = 'd0' AND "
+                                        "content = 'v1' || char(10) AND revision = 1"),
+                         1);
+        assert_int_equal(outside_int(f, "SELECT count(*) FROM audit WHERE name = 'd0' AND "
+                                        "actor = 'tester' AND request_id = 'req-1'"),
+                         1);
+        assert_int_equal(outside_int(f, "SELECT count(*) FROM intents WHERE name = 'd0' AND "
+                                        "revision = 3"),
+                         1);
+        assert_int_equal(outside_int(f, "SELECT count(*) FROM intents"), 1);
+
+        /* The readers of this connection write them first; store_close at the latest. */
+        c = change("d1", "w\n", 4, "create", 20);
+        assert_int_equal(store_defer_many(f->s, v, 1, NULL, 0), 0);
+        assert_int_equal(count_rows(f->s), 2);
+        assert_false(store_deferred_pending(f->s, NULL));
+        c = change("d2", "u\n", 5, "create", 30);
+        assert_int_equal(store_defer_many(f->s, v, 1, NULL, 0), 0);
+        f->s = store_close(f->s);
+        assert_int_equal(outside_int(f, "SELECT count(*) FROM ifaces"), 3);
+        assert_int_equal(store_open(f->db_path, &f->s), 0);
+}
+
 static void test_store_memory_works(void **state)
 {
         struct store *s = NULL;
@@ -954,6 +1032,7 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_store_apply_drops_intent, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_apply_is_atomic, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_store_deferred_changes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_busy_is_ebusy, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_store_audit_newest_first_and_limit, setup,
                                                 teardown),
