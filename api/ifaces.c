@@ -48,10 +48,17 @@ static int if_match_resolve(struct call *c, const char *name, uint64_t *ret)
 
 static int set_etag(struct api_response *resp, const struct iface_snap *s)
 {
-        char etag[32];
+        char etag[32], *p = etag + sizeof(etag);
+        uint64_t v = s->revision;
 
-        snprintf(etag, sizeof(etag), "\"%" PRIu64 "\"", s->revision);
-        return resp_add_header(resp, "ETag", etag);
+        /* The revision in quotes, written backwards (snprintf was 1% of a GET's CPU). */
+        *--p = 0;
+        *--p = '"';
+        do
+                *--p = (char)('0' + v % 10);
+        while (v /= 10);
+        *--p = '"';
+        return resp_add_header(resp, "ETag", p);
 }
 
 /* The NICs and HBAs a response checks ports against, taken once per request. */
@@ -79,20 +86,44 @@ static void port_view_close(struct port_view *v)
         engine_hbas_unref(v->hbas);
 }
 
+/*
+ * A record's body: the snapshot's fields (rendered once) and its port as the inventory shows it
+ * now. The whole body is kept on the snapshot for the inventory's state (the generations of the
+ * NIC snapshot and of the HBA scan), so that a GET of an unchanged record on an unchanged host
+ * is a lookup and a copy.
+ */
 static int reply_record(struct call *c, int status, const struct iface_snap *s)
 {
         _cleanup_(port_view_close) struct port_view v = {};
+        struct iface_snap *snap = (struct iface_snap *)s;
+        struct iface_body *kept;
         struct sbuf b = {};
+        uint64_t key[2];
         char *body;
         size_t len;
         int r;
 
         port_view_open(c, &v, false);
-        v.x.invalid = s->invalid;
-        iface_json_write_snap(&b, (struct iface_snap *)s, &v.x);
-        r = sbuf_take(&b, &body, &len);
-        if (r < 0)
+        key[0] = v.nics ? v.nics->generation : UINT64_MAX;
+        key[1] = v.hbas ? v.hbas->generation : UINT64_MAX;
+        r = iface_snap_body_copy(snap, key, &body, &len);
+        if (r == -ENOMEM)
                 return r;
+        if (r < 0) {
+                v.x.invalid = s->invalid;
+                iface_json_write_snap(&b, snap, &v.x);
+                r = sbuf_take(&b, &body, &len);
+                if (r < 0)
+                        return r;
+                kept = malloc(sizeof(*kept) + len);
+                if (kept) { /* else no body kept this time */
+                        kept->key[0] = key[0];
+                        kept->key[1] = key[1];
+                        kept->len = len;
+                        memcpy(kept->data, body, len);
+                        iface_snap_body_set(snap, kept);
+                }
+        }
         resp_set_body(c->resp, status, "application/json", body, len);
         return set_etag(c->resp, s);
 }

@@ -175,6 +175,7 @@ struct engine {
         char db_check_why[256];
         pthread_mutex_t hbas_lock;
         struct engine_hbas *hbas;
+        uint64_t hbas_generation; /* of the last scan, under hbas_lock */
 
         /* Faults of the storage under us (atomic: health reads them without write_lock). */
         atomic_bool db_fault_logged; /* the db deleted or replaced: said once */

@@ -98,7 +98,26 @@ struct iface_snap {
          * iface_snap_set_rendered(); read with __atomic_load_n(..., __ATOMIC_ACQUIRE).
          */
         struct iface_rendered *rendered;
+        /*
+         * The whole body of a GET of this snapshot as the API last prepared it, for one state of
+         * the inventory it shows the port against (body->key). Opaque bytes to the engine,
+         * replaced when that state changes, freed with the snap. Only through
+         * iface_snap_body_copy() and iface_snap_body_set().
+         */
+        struct iface_body *body;
 };
+
+struct iface_body {
+        uint64_t key[2];
+        size_t len;
+        char data[];
+};
+
+/* A copy (malloc()ed) of s's prepared body for key: 0, -ENOENT (none for key) or -ENOMEM. */
+int iface_snap_body_copy(struct iface_snap *s, const uint64_t key[2], char **ret, size_t *ret_len);
+
+/* Keep body (malloc()ed, taken over) as s's prepared body, in place of any other. */
+void iface_snap_body_set(struct iface_snap *s, struct iface_body *body);
 
 struct iface_rendered {
         size_t len;
@@ -459,7 +478,8 @@ struct nic_snapshot *engine_nics(struct engine *e);
 struct engine_hbas {
         struct hba_inventory inv;
         int64_t scanned_usec;
-        unsigned refs; /* atomic */
+        uint64_t generation; /* increases with every scan */
+        unsigned refs;       /* atomic */
 };
 
 /* The HBA inventory (a reference to release with engine_hbas_unref). 0 or -ENOMEM. */

@@ -49,6 +49,7 @@ static int hbas_cached(struct engine *e, bool fresh, struct engine_hbas **ret)
                         return r;
                 }
                 h->scanned_usec = now;
+                h->generation = ++e->hbas_generation;
                 h->refs = 1;
                 engine_hbas_unref(e->hbas);
                 e->hbas = h;

@@ -109,10 +109,22 @@ mkdir -p "$d/sys"
 cp -a "$FIX/tcp/." "$d/sys/"
 start "$d" "$d/sys"
 [ -z "$(ls "$d/root/ifaces")" ] && pass "hotplug: no offload port, no record" || fail "hotplug: records before the port"
+# An iface on the port to come: its GET body is kept for the inventory it showed (api/ifaces.c)
+# and must follow the new scan.
+[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+        -d '{"name":"h0","transport_name":"bnx2i","hwaddress":"00:10:18:aa:bb:10"}' "$URL/api/v1/ifaces")" = 201 ] \
+        || fail "hotplug: POST h0"
+for _ in 1 2; do
+        get /api/v1/ifaces/h0 | jq -e '.port_status == "missing"' >/dev/null \
+                && pass "hotplug: h0's port is missing before it appears" || fail "hotplug h0 before: $(get /api/v1/ifaces/h0)"
+done
 rm -rf "$d/sys" && mkdir "$d/sys" && cp -a "$FIX/bnx2i/." "$d/sys/"
 kill -HUP "$PID"
-for _ in $(seq 100); do [ "$(ls "$d/root/ifaces" | wc -l)" -ge 2 ] && break; sleep 0.05; done
-[ "$(cd "$d/root/ifaces" && ls | sort)" = "$(cd "$FIX/expected/bnx2i" && ls | sort)" ] \
+for _ in $(seq 60); do get /api/v1/ifaces/h0 | jq -e '.port_status == "present"' >/dev/null && break; sleep 0.05; done
+get /api/v1/ifaces/h0 | jq -e '.port_status == "present"' >/dev/null \
+        && pass "hotplug: h0's port is present once it appears" || fail "hotplug h0 after: $(get /api/v1/ifaces/h0)"
+for _ in $(seq 100); do [ "$(ls "$d/root/ifaces" | wc -l)" -ge 3 ] && break; sleep 0.05; done
+[ "$(cd "$d/root/ifaces" && ls | grep -vx h0 | sort)" = "$(cd "$FIX/expected/bnx2i" && ls | sort)" ] \
         && pass "hotplug: SIGHUP creates the new port's records" || fail "hotplug: $(ls "$d/root/ifaces")"
 get /api/v1/hbas | jq -e '[.items[] | select(.transport == "bnx2i")] | length == 2' >/dev/null \
         && pass "hotplug: /api/v1/hbas shows the new ports" || fail "hotplug hbas: $(get /api/v1/hbas | head -c 300)"

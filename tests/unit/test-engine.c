@@ -297,6 +297,52 @@ static void test_engine_durable_guard(void **state)
         iface_rec_done(&rec);
 }
 
+/* The body a GET prepared is copied only for the inventory state it was made for, and a body
+ * made for another state replaces it. */
+static void test_engine_snap_body(void **state)
+{
+        struct fixture *f = *state;
+        struct iface_rec rec = {};
+        struct iface_error err = {};
+        struct iface_snap *s = NULL;
+        struct iface_body *b;
+        const uint64_t k1[2] = { 1, 7 }, k2[2] = { 2, 7 }, k3[2] = { 1, 8 };
+        char *copy = NULL;
+        size_t len = 0;
+
+        rec_make(&rec, "body0", "eth1");
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, &s, &err), 0);
+        assert_int_equal(iface_snap_body_copy(s, k1, &copy, &len), -ENOENT);
+
+        b = malloc(sizeof(*b) + 5);
+        assert_non_null(b);
+        b->key[0] = k1[0];
+        b->key[1] = k1[1];
+        b->len = 5;
+        memcpy(b->data, "first", 5);
+        iface_snap_body_set(s, b);
+        assert_int_equal(iface_snap_body_copy(s, k1, &copy, &len), 0);
+        assert_int_equal(len, 5);
+        assert_string_equal(copy, "first");
+        free(copy);
+        assert_int_equal(iface_snap_body_copy(s, k2, &copy, &len), -ENOENT);
+        assert_int_equal(iface_snap_body_copy(s, k3, &copy, &len), -ENOENT);
+
+        b = malloc(sizeof(*b) + 6);
+        assert_non_null(b);
+        b->key[0] = k2[0];
+        b->key[1] = k2[1];
+        b->len = 6;
+        memcpy(b->data, "second", 6);
+        iface_snap_body_set(s, b);
+        assert_int_equal(iface_snap_body_copy(s, k1, &copy, &len), -ENOENT);
+        assert_int_equal(iface_snap_body_copy(s, k2, &copy, &len), 0);
+        assert_string_equal(copy, "second");
+        free(copy);
+        iface_snap_unref(s);
+        iface_rec_done(&rec);
+}
+
 /* A conditional write that lost the race against a delete is a failed condition (412), not a
  * missing record (404): the client's If-Match named a revision that no longer exists. */
 static void test_engine_if_match_race_with_delete_is_stale(void **state)
@@ -696,6 +742,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_engine_if_match_race_with_delete_is_stale,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_durable_guard, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_snap_body, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_builtins_are_read_only, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_update_revisions_and_if_match, setup,
