@@ -11,17 +11,18 @@
 # --max-conn-per-client (64 by default; 256 connections come from one address here).
 #
 # Per round:
-#   1. durable creates on a fresh daemon: C1 records from 1 client, then C32 from 32 clients
-#      (POST /api/v1/ifaces, operator token); right after each, bench/floor writes as many
-#      records with one writer (file fsync + rename + dir fsync, one sqlite WAL synchronous=FULL
-#      commit each); then `iscsiadm -m iface -I bNNN -o new` ISCSIADM_N times from 1 and from 32
+#   1. durable creates on a fresh daemon, after WARM unmeasured ones: C1 records from 1 client,
+#      then C32 from 32 clients (POST /api/v1/ifaces, operator token); right before and right
+#      after each, bench/floor writes as many records with one writer (file fsync + rename + dir
+#      fsync, one sqlite WAL synchronous=FULL commit each), and the mean of the two is the
+#      baseline; then `iscsiadm -m iface -I bNNN -o new` ISCSIADM_N times from 1 and from 32
 #      parallel callers in a private mount namespace (as bench/run.sh does).
 #   2. the N-record state: restart (exec to the first 200 of GET /api/v1/health, then VmRSS);
 #      GET every record through the API following next_cursor (limit=1000) on one keep-alive
 #      connection (the median of 3 listings); GET one record with a viewer token on 32 and on
-#      256 keep-alive connections for GET_SECONDS each, each followed by bench/ceiling (MHD in
-#      the daemon's thread mode serving that record's answer, same bytes and headers, from
-#      memory) under the same load.
+#      256 keep-alive connections for GET_SECONDS each (after 1 s unmeasured), each between two
+#      runs of bench/ceiling (MHD in the daemon's thread mode serving that record's answer, same
+#      bytes and headers, from memory) under the same load, whose mean is the baseline.
 #   3. the BIG-record state: restart (start-up, VmRSS), GET every record as in 2 (the median of
 #      3 listings), compared per record with the N listing.
 #   4. with COLD=1 (the default), each state started again after `sync; echo 3 >drop_caches`:
@@ -41,8 +42,9 @@ cd "$(dirname "$0")/.."
 N=${N:-10000}
 BIG=${BIG:-100000}
 REPS=${REPS:-3}
-C1=${C1:-200}
-C32=${C32:-1000}
+C1=${C1:-500}
+C32=${C32:-2000}
+WARM=${WARM:-100} # creates from 1 client before each round's measured ones
 ISCSIADM_N=${ISCSIADM_N:-200}
 GET_SECONDS=${GET_SECONDS:-3}
 COLD=${COLD:-1} # 1: also start each state with the page cache dropped (echo 3 >drop_caches)
@@ -185,7 +187,7 @@ iscsiadm_list() { # $1 = dir
 }
 
 uptime_load() { cut -d' ' -f1-3 /proc/loadavg; }
-echo "iscsi-ifaced perf: N=$N BIG=$BIG REPS=$REPS C1=$C1 C32=$C32 ISCSIADM_N=$ISCSIADM_N" \
+echo "iscsi-ifaced perf: N=$N BIG=$BIG REPS=$REPS C1=$C1 C32=$C32 WARM=$WARM ISCSIADM_N=$ISCSIADM_N" \
 	"GET_SECONDS=$GET_SECONDS threads=$THREADS; $(date -u +%FT%TZ)"
 dev=$(findmnt -no SOURCE -T "$WORK")
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
@@ -222,10 +224,18 @@ for r in $(seq "$REPS"); do
 	state_init "$d"
 	start "$d"
 	tok=$(cat "$d/operator")
+	# Unmeasured: the daemon's first writes (its spare temp files, its threads) happen here.
+	BENCH_TOKEN=$tok "$CLIENT" "$URL" create "$WARM" w 1 >/dev/null
+	# Each run of ours between two runs of the floor, whose mean it is compared with: this
+	# disk's speed drifts within seconds.
+	fa=$("$FLOOR" "$WORK/floor1a-$r" "$C1" "$SIZE" "$SIZE" f | field per_s)
 	oc1=$(BENCH_TOKEN=$tok "$CLIENT" "$URL" create "$C1" s 1 | field per_s)
-	fc1=$("$FLOOR" "$WORK/floor1-$r" "$C1" "$SIZE" "$SIZE" f | field per_s)
+	fb=$("$FLOOR" "$WORK/floor1b-$r" "$C1" "$SIZE" "$SIZE" f | field per_s)
+	fc1=$(echo "($fa + $fb) / 2" | bc -l)
+	fa=$("$FLOOR" "$WORK/floor32a-$r" "$C32" "$SIZE" "$SIZE" f | field per_s)
 	oc32=$(BENCH_TOKEN=$tok "$CLIENT" "$URL" create "$C32" m 32 | field per_s)
-	fc32=$("$FLOOR" "$WORK/floor32-$r" "$C32" "$SIZE" "$SIZE" f | field per_s)
+	fb=$("$FLOOR" "$WORK/floor32b-$r" "$C32" "$SIZE" "$SIZE" f | field per_s)
+	fc32=$(echo "($fa + $fb) / 2" | bc -l)
 	stop
 	read -r in1 ic1 <<<"$(iscsiadm_creates 1 "$WORK/iscsiadm1-$r")"
 	read -r in32 ic32 <<<"$(iscsiadm_creates 32 "$WORK/iscsiadm32-$r")"
@@ -266,14 +276,20 @@ for r in $(seq "$REPS"); do
 		sleep 0.02
 	done
 	CURL=http://127.0.0.1:$(cat "$WORK/ceiling.port")
+	"$CLIENT" "$URL" load 1 32 "$GET_PATH" >/dev/null # unmeasured: the first connections
 	for c in 32 256; do
+		# Ours between two runs of the ceiling; the baseline is their mean.
+		a=$("$CLIENT" "$CURL" load "$GET_SECONDS" "$c" "$GET_PATH")
 		o=$("$CLIENT" "$URL" load "$GET_SECONDS" "$c" "$GET_PATH")
 		b=$("$CLIENT" "$CURL" load "$GET_SECONDS" "$c" "$GET_PATH")
-		for k in per_s p99_ms max_ms errors stalled min_conn_requests; do
+		cmean=$(echo "($(echo " $a" | field per_s) + $(echo " $b" | field per_s)) / 2" | bc -l)
+		keep "og$c.per_s" "$(echo " $o" | field per_s)"
+		keep "cg$c.per_s" "$cmean"
+		for k in p99_ms max_ms errors stalled min_conn_requests; do
 			keep "og$c.$k" "$(echo " $o" | field $k)"
 			keep "cg$c.$k" "$(echo " $b" | field $k)"
 		done
-		keep "r.og$c.cg$c" "$(echo "$(last "og$c.per_s") / $(last "cg$c.per_s")" | bc -l)"
+		keep "r.og$c.cg$c" "$(echo "$(last "og$c.per_s") / $cmean" | bc -l)"
 	done
 	unset BENCH_TOKEN
 	kill "$CPID"; wait "$CPID" || true; CPID=
@@ -362,5 +378,5 @@ if [ "$COLD" = 1 ]; then
 	row "start-up to the first 200 of GET /api/v1/health, $BIG records (cold: page cache dropped), ms" "$(f1 "$(m cold_big)")" - -
 fi
 echo
-echo "(creates: C1=$C1 and C32=$C32 records per round, the floor writes as many; iscsiadm:" \
+echo "(creates: C1=$C1 and C32=$C32 records per round after WARM=$WARM, the floor writes as many before and after each; iscsiadm:" \
 	"ISCSIADM_N=$ISCSIADM_N per round; load $(uptime_load); $(($(date +%s) - T0)) s)"
