@@ -35,6 +35,12 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clo
 # run SIDE BIN CLIENTS N ROUND: one fresh daemon, N creates from CLIENTS clients.
 run() {
 	local side=$1 bin=$2 clients=$3 n=$4 round=$5 d=$W/$1.$3.$5 out c0 c1 hz
+	# The last run's state was just deleted: on ext4 without a journal every new file would scan
+	# past its freed inodes while their table is cached (bench/perf.sh, docs/decisions.md).
+	if [ -w /proc/sys/vm/drop_caches ]; then
+		sync
+		echo 1 >/proc/sys/vm/drop_caches
+	fi
 	mkdir -p "$d/root" "$d/lock"
 	"$bin" token create --role operator --name bench --db "$d/db" >"$d/operator" 2>/dev/null
 	"$bin" --auth on --listen 127.0.0.1:0 --port-file "$d/port" --iscsi-root "$d/root" \
