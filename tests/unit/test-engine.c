@@ -297,6 +297,19 @@ static void test_engine_durable_guard(void **state)
         iface_rec_done(&rec);
 }
 
+static struct iface_body *body_new(const uint64_t key[2], const char *text)
+{
+        size_t len = strlen(text);
+        struct iface_body *b = malloc(sizeof(*b) + len);
+
+        assert_non_null(b);
+        b->key[0] = key[0];
+        b->key[1] = key[1];
+        b->len = len;
+        memcpy(b->data, text, len);
+        return b;
+}
+
 /* The body a GET prepared is copied only for the inventory state it was made for, and a body
  * made for another state replaces it. */
 static void test_engine_snap_body(void **state)
@@ -305,7 +318,6 @@ static void test_engine_snap_body(void **state)
         struct iface_rec rec = {};
         struct iface_error err = {};
         struct iface_snap *s = NULL;
-        struct iface_body *b;
         const uint64_t k1[2] = { 1, 7 }, k2[2] = { 2, 7 }, k3[2] = { 1, 8 };
         char *copy = NULL;
         size_t len = 0;
@@ -314,13 +326,7 @@ static void test_engine_snap_body(void **state)
         assert_int_equal(engine_iface_create(f->e, &ctx, &rec, &s, &err), 0);
         assert_int_equal(iface_snap_body_copy(s, k1, &copy, &len), -ENOENT);
 
-        b = malloc(sizeof(*b) + 5);
-        assert_non_null(b);
-        b->key[0] = k1[0];
-        b->key[1] = k1[1];
-        b->len = 5;
-        memcpy(b->data, "first", 5);
-        iface_snap_body_set(s, b);
+        iface_snap_body_set(s, body_new(k1, "first"));
         assert_int_equal(iface_snap_body_copy(s, k1, &copy, &len), 0);
         assert_int_equal(len, 5);
         assert_string_equal(copy, "first");
@@ -328,13 +334,7 @@ static void test_engine_snap_body(void **state)
         assert_int_equal(iface_snap_body_copy(s, k2, &copy, &len), -ENOENT);
         assert_int_equal(iface_snap_body_copy(s, k3, &copy, &len), -ENOENT);
 
-        b = malloc(sizeof(*b) + 6);
-        assert_non_null(b);
-        b->key[0] = k2[0];
-        b->key[1] = k2[1];
-        b->len = 6;
-        memcpy(b->data, "second", 6);
-        iface_snap_body_set(s, b);
+        iface_snap_body_set(s, body_new(k2, "second"));
         assert_int_equal(iface_snap_body_copy(s, k1, &copy, &len), -ENOENT);
         assert_int_equal(iface_snap_body_copy(s, k2, &copy, &len), 0);
         assert_string_equal(copy, "second");
