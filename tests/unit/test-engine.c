@@ -168,6 +168,32 @@ static int count_sql(struct fixture *f, const char *sql)
         return n;
 }
 
+/* The row of name and its intent, if any, as one statement sees them (one snapshot). */
+static void db_pair(struct fixture *f, const char *name, char **ret_row, char **ret_intent,
+                    bool *ret_has_intent)
+{
+        sqlite3 *db;
+        sqlite3_stmt *st;
+        const unsigned char *t;
+
+        assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db,
+                                            "SELECT (SELECT content FROM ifaces WHERE name = ?1),"
+                                            " (SELECT content FROM intents WHERE name = ?1),"
+                                            " EXISTS (SELECT 1 FROM intents WHERE name = ?1)",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        t = sqlite3_column_text(st, 0);
+        *ret_row = t ? strdup((const char *)t) : NULL;
+        t = sqlite3_column_text(st, 1);
+        *ret_intent = t ? strdup((const char *)t) : NULL;
+        *ret_has_intent = sqlite3_column_int(st, 2) != 0;
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+}
+
 /*
  * Both mirrors hold exactly the bytes of the index for name (or nothing). The file at once; the
  * db durably at once (the row, or the intent whose row is deferred to the next transaction),
@@ -177,7 +203,7 @@ static int count_sql(struct fixture *f, const char *sql)
 static void assert_mirrors(struct fixture *f, const char *name, bool present)
 {
         struct iface_snap *s = NULL;
-        char *file = file_read(f, name), *row = row_read(f, name), *intent;
+        char *file = file_read(f, name), *row = NULL, *intent = NULL;
         int r = engine_iface_get(f->e, name, &s);
         const char *want;
         bool has_intent;
@@ -191,18 +217,17 @@ static void assert_mirrors(struct fixture *f, const char *name, bool present)
                 assert_null(file);
         }
         want = present ? s->content : NULL;
-        intent = sql_text(f, "SELECT content FROM intents WHERE name = ?1", name, &has_intent);
+        db_pair(f, name, &row, &intent, &has_intent);
         if (!(want ? row && streq(row, want) : !row))
                 assert_true(has_intent && (want ? intent && streq(intent, want) : !intent));
-        free(intent);
 
         for (int i = 0; i < 200; i++) {
-                free(row);
-                row = row_read(f, name);
-                free(sql_text(f, "SELECT content FROM intents WHERE name = ?1", name, &has_intent));
                 if (!has_intent && (want ? row && streq(row, want) : !row))
                         break;
                 usleep(10000);
+                free(row);
+                free(intent);
+                db_pair(f, name, &row, &intent, &has_intent);
         }
         assert_false(has_intent);
         if (want) {
@@ -213,6 +238,7 @@ static void assert_mirrors(struct fixture *f, const char *name, bool present)
         iface_snap_unref(s);
         free(file);
         free(row);
+        free(intent);
 }
 
 static void test_engine_create_get_delete(void **state)
