@@ -19,8 +19,12 @@
  *   2. lock.write      iscsiadm's lock file in lock_dir, through mirror_lock()/mirror_unlock()
  *   3. index_lock      pthread rwlock
  *
- *   health_lock, hbas_lock and group_lock are leaves: nothing is taken while one of them is
- *   held (group.c drops group_lock before its leader takes write_lock).
+ *   health_lock, hbas_lock, group_lock and apply_lock are leaves: nothing is taken while one
+ *   of them is held (group.c drops group_lock before its leader takes write_lock, and the
+ *   applier drops apply_lock before it tries write_lock). The applier and the API writer
+ *   threads after an answer (engine_after_write) only try write_lock, to write the rows that
+ *   batches deferred; engine_audit takes it, within the lock timeout, only when rows are
+ *   deferred.
  *   health_lock is taken holding 1 and 2 (by the write protocol and reconciliation), never
  *   holding 3; hbas_lock is taken holding none of them.
  *
@@ -51,8 +55,8 @@
  * | health_lock    | problems, n_problems, events, n_events,         | health.c only: writers    |
  * | (leaf)         | drift_imported                                  | and watcher (under 1+2),  |
  * |                |                                                 | engine_health (alone)     |
- * | hbas_lock      | the hbas pointer (a scan itself is immutable    | hbas_cached: HTTP threads |
- * | (leaf)         | and reference-counted)                          | (port views, /hbas, check |
+ * | hbas_lock      | the hbas pointer and hbas_generation (a scan    | hbas_cached: HTTP threads |
+ * | (leaf)         | itself is immutable and reference-counted)      | (port views, /hbas, check |
  * |                |                                                 | specs), main thread       |
  * |                |                                                 | (engine_offload_sync,     |
  * |                |                                                 | before its write_begin)   |
