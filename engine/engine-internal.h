@@ -21,10 +21,10 @@
  *
  *   health_lock, hbas_lock, group_lock and apply_lock are leaves: nothing is taken while one
  *   of them is held (group.c drops group_lock before its leader takes write_lock, and the
- *   applier drops apply_lock before it tries write_lock). The applier and the API writer
- *   threads after an answer (engine_after_write) only try write_lock, to write the rows that
- *   batches deferred; engine_audit takes it, within the lock timeout, only when rows are
- *   deferred.
+ *   applier drops apply_lock before it writes deferred rows). The applier, the API writer
+ *   threads after an answer (engine_after_write) and engine_audit write the rows that batches
+ *   deferred without write_lock: the store serialises its connection with a lock of its own,
+ *   taken inside write_lock by the writers, alone by them.
  *   health_lock is taken holding 1 and 2 (by the write protocol and reconciliation), never
  *   holding 3; hbas_lock is taken holding none of them.
  *

@@ -970,22 +970,14 @@ int engine_audit(struct engine *e, const struct store_audit_query *q,
 {
         int r;
 
-        /* A read of its own: an HTTP thread does not wait for a write (which may wait for
-         * iscsiadm's lock for up to the lock timeout), except to write the rows and audit
-         * entries of writes already answered that no transaction has taken along yet (within
-         * APPLY_LINGER_USEC of a write), so that an answered write is in the trail. */
+        /* A read of its own: an HTTP thread never waits for a write (which may wait for
+         * iscsiadm's lock for up to the lock timeout). It writes the rows and audit entries of
+         * writes already answered that no transaction has taken along yet first (under the
+         * store's own lock: at most one transaction's wait), so that an answered write is in
+         * the trail. */
         if (store_has_reader(e->store)) {
-                if (store_deferred_pending(e->store, NULL)) {
-                        int64_t deadline =
-                                clock_usec(CLOCK_MONOTONIC) + (int64_t)e->lock_timeout_ms * 1000;
-                        struct timespec ts = { .tv_sec = deadline / 1000000,
-                                               .tv_nsec = (deadline % 1000000) * 1000 };
-
-                        if (pthread_mutex_clocklock(&e->write_lock, CLOCK_MONOTONIC, &ts) == 0) {
-                                (void)store_flush_deferred(e->store);
-                                pthread_mutex_unlock(&e->write_lock);
-                        }
-                }
+                if (store_deferred_pending(e->store, NULL))
+                        (void)store_flush_deferred(e->store);
                 return store_audit_query_reader(e->store, q, cb, ud);
         }
         /* ":memory:": the writers' connection, shared under their lock. */

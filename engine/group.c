@@ -354,6 +354,10 @@ fail:
  */
 #define APPLY_LINGER_USEC 2000
 
+/* A write queued takes deferred rows along in its transaction; past this, they go anyway (that
+ * write may wait for iscsiadm's lock for seconds). */
+#define APPLY_WAIT_MAX_USEC 50000
+
 static void *applier_thread(void *arg)
 {
         struct engine *e = arg;
@@ -363,7 +367,6 @@ static void *applier_thread(void *arg)
         while (!e->applier_stopping) {
                 int64_t since, now = clock_usec(CLOCK_MONOTONIC), wake;
                 struct timespec ts;
-                bool flush = false;
 
                 if (!store_deferred_pending(e->store, &since)) {
                         e->applier_idle = true;
@@ -372,30 +375,23 @@ static void *applier_thread(void *arg)
                         continue;
                 }
                 wake = since + APPLY_LINGER_USEC;
-                /* Not while a write is on its way: its transaction takes them along. */
-                if (now >= wake && !atomic_load(&e->writes_waiting))
-                        flush = true;
-                else if (now >= wake)
+                if (now >= wake && atomic_load(&e->writes_waiting) &&
+                    now < since + APPLY_WAIT_MAX_USEC)
                         wake = now + APPLY_LINGER_USEC;
-                if (flush) {
-                        pthread_mutex_unlock(&e->apply_lock);
-                        if (pthread_mutex_trylock(&e->write_lock) == 0) {
-                                int r = store_flush_deferred(e->store);
+                if (now >= wake) {
+                        int r;
 
-                                pthread_mutex_unlock(&e->write_lock);
-                                if (r < 0 && !logged)
-                                        log_warning_errno(r, "Failed to write the rows of "
-                                                             "answered writes to the db; "
-                                                             "retrying (their intents keep "
-                                                             "them meanwhile)");
-                                logged = r < 0;
-                                flush = r >= 0;
-                        } else
-                                flush = false;
+                        pthread_mutex_unlock(&e->apply_lock);
+                        r = store_flush_deferred(e->store);
+                        if (r < 0 && !logged)
+                                log_warning_errno(r, "Failed to write the rows of answered writes "
+                                                     "to the db; retrying (their intents keep "
+                                                     "them meanwhile)");
+                        logged = r < 0;
                         pthread_mutex_lock(&e->apply_lock);
-                        if (flush)
+                        if (r >= 0)
                                 continue;
-                        wake = clock_usec(CLOCK_MONOTONIC) + APPLY_LINGER_USEC;
+                        wake = clock_usec(CLOCK_MONOTONIC) + APPLY_WAIT_MAX_USEC;
                 }
                 ts = (struct timespec){ .tv_sec = wake / 1000000,
                                         .tv_nsec = (wake % 1000000) * 1000 };
@@ -409,12 +405,10 @@ void engine_after_write(struct engine *e)
 {
         int r;
 
+        /* A write on its way takes them along in its own transaction. */
         if (!store_deferred_pending(e->store, NULL) || atomic_load(&e->writes_waiting))
                 return;
-        if (pthread_mutex_trylock(&e->write_lock) != 0)
-                return;
         r = store_flush_deferred(e->store);
-        pthread_mutex_unlock(&e->write_lock);
         if (r < 0)
                 log_debug_errno(r, "Failed to write the rows of answered writes; the applier "
                                    "retries");
@@ -422,11 +416,8 @@ void engine_after_write(struct engine *e)
 
 int rows_settle(struct engine *e)
 {
-        int r;
+        int r = store_flush_deferred(e->store);
 
-        pthread_mutex_lock(&e->write_lock);
-        r = store_flush_deferred(e->store);
-        pthread_mutex_unlock(&e->write_lock);
         if (r < 0)
                 log_warning_errno(r, "Failed to write the rows of the last writes to the db; "
                                      "their intents keep them until the next start");

@@ -199,6 +199,11 @@ struct store {
          * before it starts and waits for no writer). */
         pthread_mutex_t reader_lock;
         sqlite3 *reader;
+        /* The connection db, its statements and the deferred changes: every function that uses
+         * them holds it (recursive: some call others). The engine's write lock orders its
+         * writers; this lets the writes of deferred changes (store_flush_deferred) come from
+         * other threads without waiting for a writer that is not using the connection. */
+        pthread_mutex_t db_lock;
         /* The changes of batches already answered (each with its intent and file durable),
          * written by the next write transaction ahead of its own statements (store_begin) or by
          * store_flush_deferred. deferred_seq counts the changes handed over, applied_seq those
@@ -209,6 +214,23 @@ struct store {
         atomic_uint_fast64_t deferred_seq, applied_seq;
         atomic_int_fast64_t deferred_since;
 };
+
+static struct store *db_lock(struct store *s)
+{
+        if (s)
+                pthread_mutex_lock(&s->db_lock);
+        return s;
+}
+
+static void db_unlockp(struct store **s)
+{
+        if (*s)
+                pthread_mutex_unlock(&(*s)->db_lock);
+}
+
+/* First in a function that uses the connection: held until it returns, after its statements
+ * are released. */
+#define DB_LOCKED(s) _cleanup_(db_unlockp) struct store *_db_locked_ _unused_ = db_lock(s)
 
 /* A change kept for a later transaction: the change with its strings in one allocation, or
  * only an intent to drop (the change failed; action NULL). */
@@ -514,6 +536,7 @@ struct store *store_close(struct store *s)
         sqlite3_close(s->db);
         sqlite3_close(s->reader);
         pthread_mutex_destroy(&s->reader_lock);
+        pthread_mutex_destroy(&s->db_lock);
         free(s->path);
         free(s);
         return NULL;
@@ -539,6 +562,14 @@ int store_open(const char *path, struct store **ret)
         if (!s)
                 return -ENOMEM;
         pthread_mutex_init(&s->reader_lock, NULL);
+        {
+                pthread_mutexattr_t a;
+
+                pthread_mutexattr_init(&a);
+                pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+                pthread_mutex_init(&s->db_lock, &a);
+                pthread_mutexattr_destroy(&a);
+        }
 
         rc = sqlite3_open_v2(path, &s->db,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -620,6 +651,7 @@ static int store_scalar(struct store *s, enum store_stmt which, int64_t *ret)
 
 int store_max_revision(struct store *s, uint64_t *ret)
 {
+        DB_LOCKED(s);
         int64_t v;
         int r;
 
@@ -636,6 +668,7 @@ int store_max_revision(struct store *s, uint64_t *ret)
 static int rows_foreach(struct store *s, enum store_stmt id,
                         int (*cb)(const struct store_row *row, void *ud), void *ud)
 {
+        DB_LOCKED(s);
         _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
         int rc, r;
 
@@ -688,6 +721,7 @@ int store_session_rows_foreach(struct store *s, int (*cb)(const struct store_row
 
 int store_count(struct store *s, size_t *ret)
 {
+        DB_LOCKED(s);
         int64_t v;
         int r;
 
@@ -707,6 +741,7 @@ int store_count(struct store *s, size_t *ret)
 int store_intents_foreach(struct store *s, int (*cb)(const struct store_intent *in, void *ud),
                           void *ud)
 {
+        DB_LOCKED(s);
         _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
         int rc, r;
 
@@ -749,6 +784,7 @@ static int store_intent_drop_locked(struct store *s, const char *name)
 
 int store_intent_drop(struct store *s, const char *name)
 {
+        DB_LOCKED(s);
         int r;
 
         assert_return(s, -EINVAL);
@@ -815,6 +851,7 @@ static int store_audit_append(struct store *s, const struct store_change *c)
 
 int store_apply(struct store *s, const struct store_change *c)
 {
+        DB_LOCKED(s);
         int r;
 
         assert_return(s, -EINVAL);
@@ -857,6 +894,7 @@ static int store_intent_insert(struct store *s, const struct store_intent *in)
 
 int store_intents_put(struct store *s, const struct store_intent *const *v, size_t n)
 {
+        DB_LOCKED(s);
         int r;
 
         assert_return(s && (v || n == 0), -EINVAL);
@@ -886,6 +924,7 @@ int store_intent_put(struct store *s, const struct store_intent *in)
 int store_apply_many(struct store *s, const struct store_change *const *v, size_t n,
                      const char *const *drops, size_t n_drops, bool sync)
 {
+        DB_LOCKED(s);
         int r;
 
         assert_return(s && (v || n == 0) && (drops || n_drops == 0), -EINVAL);
@@ -979,6 +1018,7 @@ static int deferred_add(struct store *s, const struct store_change *c)
 int store_defer_many(struct store *s, const struct store_change *const *v, size_t n,
                      const char *const *drops, size_t n_drops)
 {
+        DB_LOCKED(s);
         size_t had;
         int r = 0;
 
@@ -1020,6 +1060,7 @@ bool store_deferred_pending(struct store *s, int64_t *ret_since)
 
 int store_flush_deferred(struct store *s)
 {
+        DB_LOCKED(s);
         assert_return(s, -EINVAL);
         if (s->n_deferred == 0)
                 return 0;
@@ -1031,6 +1072,7 @@ int store_flush_deferred(struct store *s)
 int store_audit_foreach(struct store *s, const char *name, size_t limit,
                         int (*cb)(const struct store_audit *a, void *ud), void *ud)
 {
+        DB_LOCKED(s);
         _cleanup_(stmt_release) sqlite3_stmt *stmt = NULL;
         /* LIMIT -1 is no limit in sqlite; a limit of 0 yields nothing. */
         int64_t lim = limit > (size_t)INT64_MAX ? -1 : (int64_t)limit;
@@ -1114,6 +1156,7 @@ static int quick_check_run(sqlite3 *db, const char *sql, char *why, size_t size)
 
 int store_check(struct store *s)
 {
+        DB_LOCKED(s);
         /* The state the daemon runs from; not the audit trail, which only grows. */
         static const char *const checks[] = {
                 "PRAGMA quick_check(ifaces)", "PRAGMA quick_check(intents)",
@@ -1293,6 +1336,7 @@ static int audit_query_on(sqlite3 *db, const struct store_audit_query *q,
 int store_audit_query(struct store *s, const struct store_audit_query *q,
                       int (*cb)(const struct store_audit *a, void *ud), void *ud)
 {
+        DB_LOCKED(s);
         int r;
 
         assert_return(s && q && cb, -EINVAL);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The sqlite mirror: one row per iface (the exact file bytes, revision, origin, times), an
- * intent table for the crash-safe write protocol, and an append-only audit trail. Not
- * thread-safe: the engine serialises every call under its write lock.
+ * intent table for the crash-safe write protocol, and an append-only audit trail. Each call
+ * holds the store's own lock while it uses the connection; the engine's write lock orders its
+ * writes. store_deferred_pending and store_flush_deferred are for any thread.
  */
 #pragma once
 
