@@ -308,9 +308,9 @@ struct wchange {
  * Make the changes v[0..n) (n <= GROUP_MAX) durable together, holding write_begin's locks with
  * each file settled: every file staged, one intent transaction, each temp file fsynced and put in place,
  * each directory fsynced once, and the rows and audit entries handed to the store for its next
- * transaction (store_defer_many: the intents are the log that recovery completes from until
- * then), which is the next batch's intent transaction or the applier's. A change that fails alone (its file) gets v[i]->r < 0 and is
- * undone; the others go on. Returns 0, or -errno when the whole batch failed (each r set).
+ * transaction (store_defer_many: until then the intents are the log that recovery completes
+ * from). A change that fails alone (its file) gets v[i]->r < 0 and is undone; the others go
+ * on. Returns 0, or -errno when the whole batch failed (each r set).
  */
 int changes_commit(struct engine *e, struct wchange *const *v, size_t n);
 
@@ -348,8 +348,8 @@ int group_run(struct engine *e, struct wop *op);
 /* Wake the applier for changes just deferred (starting it on first use), holding write_lock. */
 void applier_kick(struct engine *e);
 
-/* Write the deferred rows now (after a start's or a rescan's own writes, at the stop), taking
- * write_lock. 0 or -errno (logged; the intents keep them). */
+/* Write the deferred rows now (after a start's or a rescan's own writes, at the stop). 0 or
+ * -errno (logged; the intents keep them). */
 int rows_settle(struct engine *e);
 
 /* Stop the applier (engine_free); the deferred changes stay in the store for its next write. */

@@ -612,9 +612,9 @@ bool engine_hba_on_nic(const struct hba_host *h, const struct nic *nic);
 bool engine_iface_on_hba(const struct iface_rec *rec, const struct hba_host *h);
 
 /*
- * A write's answer is on its way and no other write waits: write the rows and audit entries of
- * the writes already answered (group.c defers them to the next transaction) now, off the next
- * write's path, unless a write holds the lock (it takes them along). Any thread.
+ * A write's answer is on its way: write the rows and audit entries of the writes already
+ * answered (group.c defers them to the next transaction) now, off the next write's path,
+ * unless a write is queued (its transaction takes them along). Any thread.
  */
 void engine_after_write(struct engine *e);
 

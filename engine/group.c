@@ -305,7 +305,8 @@ int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
         fault(e, "engine-file-written");
 
         /* 5. The rows and audit entries, the intents dropped: handed to the store for the next
-         * transaction on its connection (the next batch's intents, or the applier's), so that
+         * transaction on its connection (the next batch's intents, the answering writer
+         * thread's, or the applier's), so that
          * the writers are answered without waiting for them. They need no flush of their own:
          * until they are committed, the intents are what recovery completes them from. */
         for (size_t i = 0; i < n; i++) {

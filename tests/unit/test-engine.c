@@ -123,36 +123,6 @@ static void file_write(struct fixture *f, const char *name, const char *content)
         fclose(fp);
 }
 
-/* The text sql (one ?1 = name) selects, or NULL; *ret_found says whether it found a row. */
-static char *sql_text(struct fixture *f, const char *sql, const char *name, bool *ret_found)
-{
-        sqlite3 *db;
-        sqlite3_stmt *st;
-        char *out = NULL;
-        bool found = false;
-
-        assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-        assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-        sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-                const unsigned char *t = sqlite3_column_text(st, 0);
-
-                found = true;
-                out = t ? strdup((const char *)t) : NULL;
-        }
-        sqlite3_finalize(st);
-        sqlite3_close(db);
-        if (ret_found)
-                *ret_found = found;
-        return out;
-}
-
-/* The sqlite row content of name, or NULL. */
-static char *row_read(struct fixture *f, const char *name)
-{
-        return sql_text(f, "SELECT content FROM ifaces WHERE name = ?1", name, NULL);
-}
-
 static int count_sql(struct fixture *f, const char *sql)
 {
         sqlite3 *db;
@@ -192,6 +162,17 @@ static void db_pair(struct fixture *f, const char *name, char **ret_row, char **
         *ret_has_intent = sqlite3_column_int(st, 2) != 0;
         sqlite3_finalize(st);
         sqlite3_close(db);
+}
+
+/* The sqlite row content of name, or NULL. */
+static char *row_read(struct fixture *f, const char *name)
+{
+        char *row = NULL, *intent = NULL;
+        bool has_intent;
+
+        db_pair(f, name, &row, &intent, &has_intent);
+        free(intent);
+        return row;
 }
 
 /*

@@ -735,7 +735,7 @@ static void test_store_reopen_keeps_data(void **state)
         }
 }
 
-/* What another connection (an admin's sqlite3) sees: the count of rows of sql. */
+/* What another connection (an admin's sqlite3) sees: the integer sql selects. */
 static int64_t outside_int(struct fixture *f, const char *sql)
 {
         sqlite3 *db = raw_open(f->db_path);
