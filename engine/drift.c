@@ -610,9 +610,21 @@ static void *watch_thread(void *userdata)
                 if (p[1].revents)
                         break;
                 if (n > 0 && (p[0].revents & POLLIN)) {
+                        int k;
+
                         if (!watch_drain(e, &set))
                                 alive = false;
-                        continue; /* settle: wait for a quiet period first */
+                        /*
+                         * Settle: reconcile after a quiet period. The thread rests for it
+                         * rather than wake at every event (our own writes make them too: one
+                         * client's creates woke it once each, two context switches apiece),
+                         * then looks once; anything new starts another rest.
+                         */
+                        k = poll(&p[1], 1, WATCH_SETTLE_MS);
+                        if (k > 0)
+                                break;
+                        if (k < 0 || poll(p, 1, 0) > 0)
+                                continue;
                 }
 
                 /* Sessions that changed by themselves, for the event stream: once a second. */

@@ -200,6 +200,7 @@ struct engine {
         pthread_cond_t apply_cond;
         pthread_t applier;
         bool applier_running, applier_stopping, applier_idle;
+        uint64_t apply_kicks; /* batches that deferred changes, for the applier's rest */
 
         /* The prints of the last clean stop (drift.c), during the start's reconciliation only. */
         struct start_print *start_prints;
