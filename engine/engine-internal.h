@@ -190,8 +190,8 @@ struct engine {
          * leading one. Under group_lock, a leaf taken holding none of the others. */
         pthread_mutex_t group_lock;
         struct wop *group_head, *group_tail;
-        bool group_leading;
-        size_t group_new_ifaces; /* creates planned in the batch being led (write_lock) */
+        atomic_bool group_leading; /* set under group_lock; read without it by group_busy() */
+        size_t group_new_ifaces;   /* creates planned in the batch being led (write_lock) */
         size_t group_new_bindings;
 
         /* The applier (group.c): writes the changes a batch deferred (store_defer_many) when no
@@ -201,6 +201,7 @@ struct engine {
         pthread_t applier;
         bool applier_running, applier_stopping, applier_idle;
         uint64_t apply_kicks; /* batches that deferred changes, for the applier's rest */
+        bool apply_now;       /* write them at once (writes are queued) */
 
         /* The prints of the last clean stop (drift.c), during the start's reconciliation only. */
         struct start_print *start_prints;
@@ -303,6 +304,9 @@ struct wchange {
         int r;
         bool intent; /* its intent was recorded */
         struct mirror_staged st;
+        /* Its file's bytes already in a temp file (mirror_temp_write, by the writer's thread
+         * before its batch), taken over when staged; NULL or empty: written when staged. */
+        struct mirror_temp *pre;
 };
 
 /*
@@ -340,6 +344,12 @@ struct wop {
 };
 
 /*
+ * Would a write queued now wait for a batch before it? A hint (no lock): a write's thread then
+ * makes its temp file durable itself first (mirror_temp_write), not its batch's leader.
+ */
+bool group_busy(struct engine *e);
+
+/*
  * Run op in the next batch: queue it, lead a batch if none is led, and return its result once
  * its batch is durable (or -ETIMEDOUT, err->reason filled, if its deadline passes in the
  * queue).
@@ -347,7 +357,7 @@ struct wop {
 int group_run(struct engine *e, struct wop *op);
 
 /* Wake the applier for changes just deferred (starting it on first use), holding write_lock. */
-void applier_kick(struct engine *e);
+void applier_kick(struct engine *e, bool now);
 
 /* Write the deferred rows now (after a start's or a rescan's own writes, at the stop). 0 or
  * -errno (logged; the intents keep them). */

@@ -208,8 +208,9 @@ int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
         const struct store_change *rows[GROUP_MAX];
         const char *drops[GROUP_MAX];
         struct mirror_staged *placed[GROUP_MAX];
+        struct wchange *unsynced[GROUP_MAX];
         int64_t now = clock_usec(CLOCK_REALTIME);
-        size_t n_ok = 0, n_rows = 0, n_drops = 0, n_placed = 0;
+        size_t n_ok = 0, n_rows = 0, n_drops = 0, n_placed = 0, n_unsynced = 0;
         uint64_t first;
         int r;
 
@@ -228,12 +229,15 @@ int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
                 return r;
         }
 
-        /* 1. Each file's new content in a temp file of its own. */
+        /* 1. Each file's new content in a temp file of its own (or the one its writer wrote). */
         for (size_t i = 0; i < n; i++) {
                 struct wchange *c = v[i];
 
                 c->revision = first + i;
-                c->r = mirror_stage(e->mirror, c->key, c->node, c->content, c->len, &c->st);
+                if (c->pre && c->pre->name[0] && c->content)
+                        c->r = mirror_stage_temp(e->mirror, c->key, c->node, c->pre, &c->st);
+                else
+                        c->r = mirror_stage(e->mirror, c->key, c->node, c->content, c->len, &c->st);
                 if (c->r < 0)
                         continue;
                 intents[n_ok] = (struct store_intent){
@@ -254,10 +258,14 @@ int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
         /* 2. Each temp file made durable by the syncers while one durable transaction
          * records the intents: from here a crash is settled at the next start by comparing
          * each file with its intent. */
-        syncers_start(e->mirror, v, n);
+        for (size_t i = 0; i < n; i++)
+                if (v[i]->r >= 0 && v[i]->st.tmp_fd >= 0) /* not synced by its writer */
+                        unsynced[n_unsynced++] = v[i];
+        if (n_unsynced > 0)
+                syncers_start(e->mirror, unsynced, n_unsynced);
         fault(e, "engine-before-intent");
         r = store_intents_put(e->store, iv, n_ok);
-        {
+        if (n_unsynced > 0) {
                 /* The syncers' fsyncs count to the write as the time it waited for them. */
                 int64_t t = clock_usec(CLOCK_MONOTONIC);
 
@@ -328,7 +336,10 @@ int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
                 log_debug_errno(r, "Failed to commit %zu writes to the db", n_rows);
                 goto fail;
         }
-        applier_kick(e);
+        /* With writes queued, the next batch would write these first, on its way to its own
+         * flush: the applier writes them now instead, while this batch finishes and the next one
+         * plans (sqlite takes one writer at a time; either waits for the other). */
+        applier_kick(e, atomic_load(&e->writes_waiting) > 0);
         fault(e, "engine-row-committed");
         if (first + n - 1 > e->revision)
                 e->revision = first + n - 1;
@@ -369,6 +380,7 @@ static void *applier_thread(void *arg)
         while (!e->applier_stopping) {
                 int64_t since, now = clock_usec(CLOCK_MONOTONIC), wake;
                 struct timespec ts;
+                bool at_once;
 
                 if (!store_deferred_pending(e->store, &since)) {
                         if (e->apply_kicks != kicks_seen) {
@@ -388,8 +400,10 @@ static void *applier_thread(void *arg)
                         e->applier_idle = false;
                         continue;
                 }
-                wake = since + APPLY_LINGER_USEC;
-                if (now >= wake && atomic_load(&e->writes_waiting) &&
+                at_once = e->apply_now;
+                e->apply_now = false;
+                wake = at_once ? now : since + APPLY_LINGER_USEC;
+                if (!at_once && now >= wake && atomic_load(&e->writes_waiting) &&
                     now < since + APPLY_WAIT_MAX_USEC)
                         wake = now + APPLY_LINGER_USEC;
                 if (now >= wake) {
@@ -439,10 +453,15 @@ int rows_settle(struct engine *e)
         return r;
 }
 
-void applier_kick(struct engine *e)
+void applier_kick(struct engine *e, bool now)
 {
         pthread_mutex_lock(&e->apply_lock);
         e->apply_kicks++;
+        if (now) {
+                e->apply_now = true;
+                if (e->applier_running && !e->applier_stopping)
+                        pthread_cond_signal(&e->apply_cond);
+        }
         if (!e->applier_running && !e->applier_stopping) {
                 pthread_attr_t a;
 
@@ -470,6 +489,11 @@ void applier_stop(struct engine *e)
 }
 
 /* --- the queue ------------------------------------------------------------------------------ */
+
+bool group_busy(struct engine *e)
+{
+        return atomic_load(&e->writes_waiting) > 0 || atomic_load(&e->group_leading);
+}
 
 static bool keys_clash(const struct wop *a, const struct wop *b)
 {

@@ -75,9 +75,10 @@ struct mirror {
         char spare_name[MIRROR_SPARES][32];
         size_t n_spares;
         bool spare_stop;
-        bool spare_failed;       /* the last attempt failed: wait for the next take */
-        _Atomic pid_t spare_pid; /* the process the spare thread runs in, 0: none */
-        atomic_bool no_tmpfile;  /* O_TMPFILE or /proc failed: spares are made with O_CREAT */
+        bool spare_failed;           /* the last attempt failed: wait for the next take */
+        _Atomic pid_t spare_pid;     /* the process the spare thread runs in, 0: none */
+        pthread_mutex_t spare_setup; /* its start: writers take spares outside write_lock */
+        atomic_bool no_tmpfile;      /* O_TMPFILE or /proc failed: spares are made with O_CREAT */
         pthread_t spare_thread;
         atomic_bool abort_waits; /* mirror_abort_waits(): lock waits give up */
         mirror_fault_fn fault;
@@ -352,17 +353,29 @@ static int spare_take(struct mirror *m, char name[32])
         int fd = -EAGAIN;
 
         if (atomic_load(&m->spare_pid) != getpid()) {
-                /* No other thread of this process uses the spares yet (the engine serialises
-                 * stages), so the lock and the list can be set up again. */
-                for (size_t i = 0; i < m->n_spares; i++)
-                        safe_close(&m->spare_fd[i]);
-                m->n_spares = 0;
-                m->spare_stop = m->spare_failed = false;
-                pthread_mutex_init(&m->spare_lock, NULL);
-                pthread_cond_init(&m->spare_cond, NULL);
-                if (pthread_create(&m->spare_thread, NULL, spare_thread, m) != 0)
-                        return -EAGAIN;
-                atomic_store(&m->spare_pid, getpid());
+                pid_t owner = atomic_load(&m->spare_pid);
+
+                /* In a forked child the parent's threads are gone, and a holder of the lock
+                 * with them. */
+                if (owner != 0 && owner != getpid())
+                        pthread_mutex_init(&m->spare_setup, NULL);
+                pthread_mutex_lock(&m->spare_setup);
+                if (atomic_load(&m->spare_pid) != getpid()) {
+                        /* No thread of this process uses the spares yet, so the lock and the
+                         * list can be set up again. */
+                        for (size_t i = 0; i < m->n_spares; i++)
+                                safe_close(&m->spare_fd[i]);
+                        m->n_spares = 0;
+                        m->spare_stop = m->spare_failed = false;
+                        pthread_mutex_init(&m->spare_lock, NULL);
+                        pthread_cond_init(&m->spare_cond, NULL);
+                        if (pthread_create(&m->spare_thread, NULL, spare_thread, m) != 0) {
+                                pthread_mutex_unlock(&m->spare_setup);
+                                return -EAGAIN;
+                        }
+                        atomic_store(&m->spare_pid, getpid());
+                }
+                pthread_mutex_unlock(&m->spare_setup);
         }
         pthread_mutex_lock(&m->spare_lock);
         if (m->n_spares > 0) {
@@ -416,6 +429,7 @@ int mirror_open(const char *iscsi_root, const char *lock_dir, mirror_fault_fn fa
         m->root_fd = m->ifaces_fd = m->tmp_fd = -1;
         m->instance_fd = m->lock_dir_fd = m->lock_src_fd = -1;
         m->fault = fault_fn;
+        pthread_mutex_init(&m->spare_setup, NULL);
 
         /* The db root itself is created when missing (one level, as a package would ship it). */
         r = open_or_make_dir(AT_FDCWD, iscsi_root, 0755, false, &m->root_fd);
@@ -1343,49 +1357,124 @@ int mirror_path_prune(struct mirror *m, const char *path, unsigned keep_levels)
 
 /* --- staged changes, for a group commit ------------------------------------------------------ */
 
-int mirror_stage(struct mirror *m, const char *path, bool node, const char *data, size_t len,
-                 struct mirror_staged *ret)
+/* The checks of a stage for path, and its directory: 0 with *s set up, or -errno. */
+static int stage_init(struct mirror *m, const char *path, bool node, struct mirror_staged *s)
 {
-        struct mirror_staged s = { .dir_fd = -1, .tmp_fd = -1, .node = node, .path = path };
         struct split_path sp;
         int r;
 
-        assert_return(m && path && ret, -EINVAL);
+        *s = (struct mirror_staged){ .dir_fd = -1, .tmp_fd = -1, .node = node, .path = path };
         r = durable_check(node ? "a write of nodes/" : "a write of ifaces/");
         if (r < 0)
                 return r;
         if (!node) {
                 if (!name_is_ok(path))
                         return -EINVAL;
-                s.dir_fd = m->ifaces_fd;
-        } else {
-                /* The directories are opened (and made) when the file is placed, after the
-                 * intent: a crash never leaves a new empty one that no intent names. */
-                r = split_path(path, &sp);
-                if (r < 0)
-                        return r;
+                s->dir_fd = m->ifaces_fd;
+                return 0;
         }
+        /* The directories are opened (and made) when the file is placed, after the intent: a
+         * crash never leaves a new empty one that no intent names. */
+        return split_path(path, &sp);
+}
+
+/* A temp file holding data: its fd, its name in name. */
+static int temp_write(struct mirror *m, const char *data, size_t len, char name[32])
+{
+        int fd, r;
+
+        /* A spare made ahead, or a new one: creating a file can cost far more than writing it
+         * (an inode allocation that scans its group's bitmap). */
+        fd = spare_take(m, name);
+        if (fd < 0)
+                fd = spare_make(m, name);
+        if (fd < 0) {
+                name[0] = '\0';
+                return fd;
+        }
+        r = write_all(fd, data, len);
+        if (r < 0) {
+                (void)unlinkat(m->tmp_fd, name, 0);
+                name[0] = '\0';
+                safe_close(&fd);
+                return r;
+        }
+        fault(m, "mirror-tmp-written");
+        return fd;
+}
+
+int mirror_stage(struct mirror *m, const char *path, bool node, const char *data, size_t len,
+                 struct mirror_staged *ret)
+{
+        struct mirror_staged s;
+        int r;
+
+        assert_return(m && path && ret, -EINVAL);
+        r = stage_init(m, path, node, &s);
+        if (r < 0)
+                return r;
         if (data) {
-                /* A spare made ahead, or a new one: creating a file can cost far more than
-                 * writing it (an inode allocation that scans its group's bitmap). */
-                s.tmp_fd = spare_take(m, s.tmp);
+                s.tmp_fd = temp_write(m, data, len, s.tmp);
                 if (s.tmp_fd < 0)
-                        s.tmp_fd = spare_make(m, s.tmp);
-                if (s.tmp_fd < 0) {
-                        r = s.tmp_fd;
-                        s.tmp[0] = '\0';
-                        goto fail;
-                }
-                r = write_all(s.tmp_fd, data, len);
-                if (r < 0)
-                        goto fail;
-                fault(m, "mirror-tmp-written");
+                        return s.tmp_fd;
         }
         *ret = s;
         return 0;
-fail:
-        mirror_staged_done(m, &s);
-        return r;
+}
+
+int mirror_temp_write(struct mirror *m, const char *data, size_t len, bool sync,
+                      struct mirror_temp *ret)
+{
+        struct mirror_temp t = { .fd = -1 };
+        int r;
+
+        assert_return(m && data && ret, -EINVAL);
+        *ret = (struct mirror_temp){ .fd = -1 };
+        r = durable_check("a write of the iscsi db root");
+        if (r < 0)
+                return r;
+        t.fd = temp_write(m, data, len, t.name);
+        if (t.fd < 0)
+                return t.fd;
+        if (sync) {
+                r = fsync_fd(t.fd);
+                if (r < 0) {
+                        mirror_temp_drop(m, &t);
+                        return r;
+                }
+                safe_close(&t.fd);
+                t.synced = true;
+        }
+        *ret = t;
+        return 0;
+}
+
+int mirror_stage_temp(struct mirror *m, const char *path, bool node, struct mirror_temp *pre,
+                      struct mirror_staged *ret)
+{
+        struct mirror_staged s;
+        int r;
+
+        assert_return(m && path && pre && pre->name[0] && ret, -EINVAL);
+        r = stage_init(m, path, node, &s);
+        if (r < 0)
+                return r;
+        /* Taken over: a synced one is as mirror_staged_sync() leaves it (closed). */
+        s.tmp_fd = TAKE_FD(pre->fd);
+        memcpy(s.tmp, pre->name, sizeof(s.tmp));
+        pre->name[0] = '\0';
+        *ret = s;
+        return 0;
+}
+
+void mirror_temp_drop(struct mirror *m, struct mirror_temp *t)
+{
+        /* Nothing without a name: a zeroed one (fd 0 is not ours). */
+        if (!m || !t || !t->name[0])
+                return;
+        (void)unlinkat(m->tmp_fd, t->name, 0);
+        t->name[0] = '\0';
+        safe_close(&t->fd);
 }
 
 /* Open the directory of a node path's entry, making the missing ones for a write (durably). */

@@ -170,6 +170,25 @@ struct mirror_staged {
  */
 int mirror_stage(struct mirror *m, const char *path, bool node, const char *data, size_t len,
                  struct mirror_staged *ret);
+
+/*
+ * A temp file written ahead of its write's batch, outside every lock (it is nobody's until it is
+ * placed): the writer's own thread writes it, and with sync makes it durable, while it would
+ * otherwise wait for the batch before it. mirror_stage_temp() then stages it for path in place
+ * of mirror_stage()'s write (a synced one needs no mirror_staged_sync() work), taking it over;
+ * mirror_temp_drop() removes one that was not taken (the write was refused).
+ */
+struct mirror_temp {
+        int fd;        /* open until synced; only meaningful with a name */
+        char name[32]; /* in the temp directory; "" when there is none (a zeroed one) */
+        bool synced;
+};
+
+int mirror_temp_write(struct mirror *m, const char *data, size_t len, bool sync,
+                      struct mirror_temp *ret);
+int mirror_stage_temp(struct mirror *m, const char *path, bool node, struct mirror_temp *pre,
+                      struct mirror_staged *ret);
+void mirror_temp_drop(struct mirror *m, struct mirror_temp *t);
 int mirror_staged_sync(struct mirror *m, struct mirror_staged *s);
 int mirror_staged_place(struct mirror *m, struct mirror_staged *s);
 /* fsync each directory that a placed one of v[0..n) went to, once. */

@@ -278,6 +278,7 @@ struct iface_op {
         struct iface_snap *cur; /* the record replaced (a reference) */
         char *content;
         size_t len;
+        struct mirror_temp pre; /* content written ahead (create) */
         uint64_t if_match;
         bool cascade;
         engine_edit_fn edit;
@@ -285,11 +286,12 @@ struct iface_op {
         struct iface_snap **ret;
 };
 
-static void iface_op_done(struct iface_op *o)
+static void iface_op_done(struct engine *e, struct iface_op *o)
 {
         iface_rec_done(&o->next);
         iface_snap_unref(o->cur);
         free(o->content);
+        mirror_temp_drop(e->mirror, &o->pre); /* not taken: the write was refused */
 }
 
 static int iface_op_run(struct engine *e, const struct engine_ctx *ctx, struct iface_op *o,
@@ -306,14 +308,14 @@ static int iface_op_run(struct engine *e, const struct engine_ctx *ctx, struct i
                 .ud = o,
         };
         r = group_run(e, &o->op);
-        iface_op_done(o);
+        iface_op_done(e, o);
         return r;
 }
 
-/* Stage o->next (NULL name: a removal) as the op's change. */
+/* Stage o->next (NULL name: a removal) as the op's change, rendered here unless it was ahead. */
 static int iface_op_stage(struct iface_op *o, const char *action)
 {
-        if (o->next.name) {
+        if (o->next.name && !o->content) {
                 int r = iface_render_file(&o->next, &o->content, &o->len);
 
                 if (r < 0)
@@ -321,8 +323,23 @@ static int iface_op_stage(struct iface_op *o, const char *action)
         }
         iface_change_init(&o->op.change, o->op.ctx, "api", o->name, o->content, o->len, action,
                           o->cur);
+        o->op.change.pre = &o->pre;
         o->op.has_change = true;
         return 0;
+}
+
+/*
+ * Before its batch, outside the locks: a create's file rendered and written to a temp file of
+ * its own, made durable too when the write would wait for a batch before it anyway. What fails
+ * here is left to the batch (it renders and stages again, and reports the failure).
+ */
+static void iface_op_ahead(struct engine *e, struct iface_op *o)
+{
+        if (iface_render_file(&o->next, &o->content, &o->len) < 0) {
+                free(TAKE_PTR(o->content));
+                return;
+        }
+        (void)mirror_temp_write(e->mirror, o->content, o->len, group_busy(e), &o->pre);
 }
 
 static int create_finish(struct engine *e, struct wop *op)
@@ -378,6 +395,7 @@ int engine_iface_create(struct engine *e, const struct engine_ctx *ctx, const st
         if (r < 0)
                 return r;
         o.name = rec->name;
+        iface_op_ahead(e, &o);
         return iface_op_run(e, ctx, &o, create_plan, err);
 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Unit tests of engine/engine.c: the verbs, the index order, recovery at start, and drift. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -245,6 +246,57 @@ static void test_engine_create_get_delete(void **state)
         assert_mirrors(f, "iface0", false);
         assert_int_equal(engine_iface_delete(f->e, &ctx, "iface0", 0, NULL), -ENOENT);
         assert_int_equal(count_sql(f, "SELECT count(*) FROM audit WHERE name = 'iface0'"), 2);
+}
+
+/* The temp files in the temp directory: the spares, and any written ahead of a batch. */
+static long count_temp_files(const struct fixture *f)
+{
+        char path[400];
+        struct dirent *de;
+        long n = 0;
+        DIR *d;
+
+        snprintf(path, sizeof(path), "%s/.iscsi-ifaced", f->root);
+        d = opendir(path);
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (strstr(de->d_name, ".tmp"))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/*
+ * A create's file is written to a temp file before its batch: when the batch refuses it (the
+ * name is taken), that temp file is removed, not left behind.
+ */
+static void test_engine_refused_create_leaves_no_temp(void **state)
+{
+        struct fixture *f = *state;
+        struct iface_rec rec = {};
+        struct iface_error err = {};
+        long n0 = -1, n1;
+
+        rec_make(&rec, "iface0", "eth1");
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, NULL, &err), 0);
+        /* The spare thread started by the first write: wait until it has made its files (it
+         * makes more only when fewer than half are left). */
+        for (int stable = 0, i = 0; stable < 5 && i < 500; i++) {
+                struct timespec tick = { 0, 20 * 1000 * 1000 };
+                long n;
+
+                nanosleep(&tick, NULL);
+                n = count_temp_files(f);
+                stable = n == n0 && n > 33 ? stable + 1 : 0;
+                n0 = n;
+        }
+        assert_true(n0 > 33);
+
+        assert_int_equal(engine_iface_create(f->e, &ctx, &rec, NULL, &err), -EEXIST);
+        n1 = count_temp_files(f);
+        /* One spare was taken for the file written ahead, and removed with the refusal. */
+        assert_int_equal(n1, n0 - 1);
+        iface_rec_done(&rec);
 }
 
 static void test_engine_builtins_are_read_only(void **state)
@@ -746,6 +798,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_engine_create_get_delete, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_engine_refused_create_leaves_no_temp, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_engine_if_match_race_with_delete_is_stale,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_engine_durable_guard, setup, teardown),

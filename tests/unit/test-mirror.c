@@ -756,6 +756,54 @@ static void test_mirror_spares(void **state)
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * A temp file written ahead of its batch (mirror_temp_write): synced or not, mirror_stage_temp()
+ * takes it over and it lands whole; one that is not taken is removed by mirror_temp_drop(), and
+ * a zeroed one (fd 0, no name) is left alone.
+ */
+static void test_mirror_temp_ahead(void **state)
+{
+        struct fixture *f = *state;
+        struct mirror_temp t, zero = {};
+        struct mirror_staged st, *placed = &st;
+        char path[PATH_MAX + 64];
+        struct stat sb;
+
+        for (int sync = 0; sync <= 1; sync++) {
+                const char *name = sync ? "ahead1" : "ahead0";
+
+                assert_int_equal(mirror_temp_write(f->m, record, sizeof(record) - 1, sync, &t), 0);
+                assert_true(t.name[0]);
+                assert_int_equal(t.synced, sync);
+                assert_true(sync ? t.fd < 0 : t.fd >= 0);
+                assert_true(exists(f->tmp, t.name));
+                assert_false(exists(f->ifaces, name));
+
+                assert_int_equal(mirror_stage_temp(f->m, name, false, &t, &st), 0);
+                assert_false(t.name[0]); /* taken over */
+                assert_true(sync ? st.tmp_fd < 0 : st.tmp_fd >= 0);
+                assert_int_equal(mirror_staged_sync(f->m, &st), 0);
+                assert_int_equal(mirror_staged_place(f->m, &st), 0);
+                assert_int_equal(mirror_dirs_sync(f->m, &placed, 1), 0);
+                mirror_staged_done(f->m, &st);
+                assert_content(f->m, name, record, sizeof(record) - 1);
+                assert_int_equal(mode_of(f->ifaces, name), S_IFREG | 0600);
+                mirror_temp_drop(f->m, &t); /* nothing left to drop */
+        }
+
+        /* Not taken: removed, and its name is no longer in the temp directory. */
+        assert_int_equal(mirror_temp_write(f->m, record, sizeof(record) - 1, true, &t), 0);
+        snprintf(path, sizeof(path), "%s", t.name);
+        assert_true(exists(f->tmp, path));
+        mirror_temp_drop(f->m, &t);
+        assert_false(exists(f->tmp, path));
+        assert_false(t.name[0]);
+
+        /* A zeroed one names nothing: fd 0 stays open. */
+        mirror_temp_drop(f->m, &zero);
+        assert_int_equal(fstat(0, &sb), 0);
+}
+
 static void test_mirror_lock_excludes_second(void **state)
 {
         struct fixture *f = *state;
@@ -938,6 +986,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_mirror_open_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mirror_open_read_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mirror_spares, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_mirror_temp_ahead, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mirror_lock_excludes_second, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_mirror_iscsiadm_lock_blocks_us, setup,
                                                 teardown),
