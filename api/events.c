@@ -40,8 +40,12 @@ static void hub_notify(void *userdata)
         struct event_hub *h = userdata;
 
         pthread_mutex_lock(&h->lock);
-        h->kick = true;
-        pthread_cond_signal(&h->cond);
+        /* Without streams there is nothing to wake (most writes happen with no UI open): the
+         * hub sleeps on, instead of two context switches for each event. */
+        if (h->streams) {
+                h->kick = true;
+                pthread_cond_signal(&h->cond);
+        }
         pthread_mutex_unlock(&h->lock);
 }
 
