@@ -3,7 +3,8 @@
 # bench/create-ab.sh: durable creates (POST /api/v1/ifaces, auth on, an operator token) from 1 and
 # from 32 clients, this build against an older one (OLD_BIN), in alternating rounds, each on a
 # fresh daemon and state under /var/tmp (not tmpfs), as bench/perf.sh runs its creates. Prints
-# each round (creates/s, p50, and the daemon's CPU time per create from /proc/PID/stat), then
+# each round (creates/s, p50, and the daemon's CPU time and context switches per create, from
+# /proc/PID/stat and /proc/PID/task/*/status), then
 # the medians over REPS rounds. A benchmark, not a test: it asserts nothing about speed.
 #
 #   OLD_BIN=/path/to/old/iscsi-ifaced REPS=5 C1=1000 C32=3000 bench/create-ab.sh
@@ -31,6 +32,9 @@ trap cleanup EXIT
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
+# Context switches of all the threads of $1, voluntary and not (a thread hand-off or an I/O
+# wait is one each way).
+switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s += $2} END {print s + 0}'; }
 
 # run SIDE BIN CLIENTS N ROUND: one fresh daemon, N creates from CLIENTS clients.
 run() {
@@ -52,18 +56,23 @@ run() {
 	[ -s "$d/port" ] || { cat "$d/log" >&2; echo "create-ab.sh: $bin did not start" >&2; exit 1; }
 	hz=$(getconf CLK_TCK)
 	c0=$(cpu_ticks "$PID")
+	s0=$(switches "$PID")
 	out=$(BENCH_TOKEN=$(cat "$d/operator") "$CLIENT" "http://127.0.0.1:$(cat "$d/port")" \
 		create "$n" c "$clients")
 	c1=$(cpu_ticks "$PID")
+	s1=$(switches "$PID")
 	kill "$PID"
 	wait "$PID" || true
 	PID=
 	echo " $out" | field per_s >>"$W/$side.$clients.rate"
 	echo "($c1 - $c0) * 1000000 / $hz / $n" | bc -l >>"$W/$side.$clients.cpu"
-	printf 'round %d %s, %2d clients: %7.1f/s, p50 %6.3f ms, daemon CPU %4.0f us a create\n' \
+	echo "($s1 - $s0) / $n" | bc -l >>"$W/$side.$clients.csw"
+	printf 'round %d %s, %2d clients: %7.1f/s, p50 %6.3f ms, daemon CPU %4.0f us and %4.1f context switches a create\n' \
 		"$round" "$side" "$clients" "$(tail -1 "$W/$side.$clients.rate")" \
-		"$(echo " $out" | field p50_ms)" "$(tail -1 "$W/$side.$clients.cpu")"
-	rm -rf "$d"
+		"$(echo " $out" | field p50_ms)" "$(tail -1 "$W/$side.$clients.cpu")" \
+		"$(tail -1 "$W/$side.$clients.csw")"
+	# The state stays until the end: files deleted now would slow every later round's new
+	# files (ext4 without a journal, docs/decisions.md).
 }
 
 echo "durable creates, this build against OLD_BIN: $REPS rounds, C1=$C1 C32=$C32, $(nproc) cores," \
@@ -82,5 +91,7 @@ for c in 1 32; do
 		"$(median <"$W/new.$c.rate")" "$(median <"$W/old.$c.rate")"
 	printf 'daemon CPU a create, %2d clients, us     %10.0f %10.0f\n' "$c" \
 		"$(median <"$W/new.$c.cpu")" "$(median <"$W/old.$c.cpu")"
+	printf 'context switches a create, %2d clients  %10.1f %10.1f\n' "$c" \
+		"$(median <"$W/new.$c.csw")" "$(median <"$W/old.$c.csw")"
 done
 echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
