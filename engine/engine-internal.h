@@ -356,7 +356,10 @@ bool group_busy(struct engine *e);
  */
 int group_run(struct engine *e, struct wop *op);
 
-/* Wake the applier for changes just deferred (starting it on first use), holding write_lock. */
+/*
+ * Tell the applier of changes just deferred (starting it on first use), holding write_lock:
+ * with now, it writes them at once; otherwise after its linger, unless a write takes them.
+ */
 void applier_kick(struct engine *e, bool now);
 
 /* Write the deferred rows now (after a start's or a rescan's own writes, at the stop). 0 or

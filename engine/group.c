@@ -400,7 +400,8 @@ static void *applier_thread(void *arg)
                         e->applier_idle = false;
                         continue;
                 }
-                at_once = e->apply_now;
+                /* Not while its last try failed: that one waits APPLY_WAIT_MAX_USEC. */
+                at_once = e->apply_now && !logged;
                 e->apply_now = false;
                 wake = at_once ? now : since + APPLY_LINGER_USEC;
                 if (!at_once && now >= wake && atomic_load(&e->writes_waiting) &&
