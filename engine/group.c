@@ -313,10 +313,10 @@ int changes_commit(struct engine *e, struct wchange *const *v, size_t n)
         fault(e, "engine-file-written");
 
         /* 5. The rows and audit entries, the intents dropped: handed to the store for the next
-         * transaction on its connection (the next batch's intents, the answering writer
-         * thread's, or the applier's), so that
-         * the writers are answered without waiting for them. They need no flush of their own:
-         * until they are committed, the intents are what recovery completes them from. */
+         * transaction on its connection (the applier's, the answering writer thread's, or the
+         * next batch's intents), so that the writers are answered without waiting for them.
+         * They need no flush of their own: until they are committed, the intents are what
+         * recovery completes them from. */
         for (size_t i = 0; i < n; i++) {
                 struct wchange *c = v[i];
 
@@ -458,11 +458,8 @@ void applier_kick(struct engine *e, bool now)
 {
         pthread_mutex_lock(&e->apply_lock);
         e->apply_kicks++;
-        if (now) {
+        if (now)
                 e->apply_now = true;
-                if (e->applier_running && !e->applier_stopping)
-                        pthread_cond_signal(&e->apply_cond);
-        }
         if (!e->applier_running && !e->applier_stopping) {
                 pthread_attr_t a;
 
@@ -471,7 +468,7 @@ void applier_kick(struct engine *e, bool now)
                 /* Without it, the rows wait for the next write, a reader or the stop. */
                 e->applier_running = pthread_create(&e->applier, &a, applier_thread, e) == 0;
                 pthread_attr_destroy(&a);
-        } else if (e->applier_idle) /* otherwise it looks at the store when its sleep ends */
+        } else if (e->applier_idle || now) /* else it looks again when its sleep ends */
                 pthread_cond_signal(&e->apply_cond);
         pthread_mutex_unlock(&e->apply_lock);
 }

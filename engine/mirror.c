@@ -1443,7 +1443,6 @@ int mirror_temp_write(struct mirror *m, const char *data, size_t len, bool sync,
                         return r;
                 }
                 safe_close(&t.fd);
-                t.synced = true;
         }
         *ret = t;
         return 0;

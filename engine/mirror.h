@@ -179,9 +179,8 @@ int mirror_stage(struct mirror *m, const char *path, bool node, const char *data
  * mirror_temp_drop() removes one that was not taken (the write was refused).
  */
 struct mirror_temp {
-        int fd;        /* open until synced; only meaningful with a name */
+        int fd;        /* open until synced (-1 once synced); only meaningful with a name */
         char name[32]; /* in the temp directory; "" when there is none (a zeroed one) */
-        bool synced;
 };
 
 int mirror_temp_write(struct mirror *m, const char *data, size_t len, bool sync,
