@@ -864,6 +864,7 @@ static int bench_create(const char *base, long n, const char *prefix, int client
                 r = 1;
         }
         if (r == 0) {
+                save_samples(d.lat.v, (long)d.lat.n);
                 qsort(d.lat.v, d.lat.n, sizeof(double), cmp_double);
                 printf("op=create n=%ld clients=%d total_s=%.3f per_s=%.1f p50_ms=%.3f "
                        "p99_ms=%.3f max_ms=%.3f\n",
