@@ -341,6 +341,9 @@ struct wop {
         int state; /* group.c */
         struct wop *next;
         pthread_cond_t cond; /* group.c: signalled when state changes for it, or it is to lead */
+        /* group.c: false from when a leader marks it done until that leader has signalled
+         * cond, after letting group_lock go; until then cond is not the writer's to destroy. */
+        atomic_bool released;
 };
 
 /*

@@ -9,6 +9,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -605,12 +606,28 @@ static void lead(struct engine *e, struct wop *own)
                 batch_run(e, batch, n);
                 write_end(e);
 
+                /*
+                 * The batch's writes are woken after group_lock is let go: woken while it is
+                 * held, each would block on it at once and wake the next one as it let go, a
+                 * convoy of two more futex calls and a context switch a write. A write may see
+                 * itself done before its signal (a spurious wake-up); it keeps its cond until
+                 * released says the signal is over (docs/decisions.md "Writes woken after the
+                 * group lock").
+                 */
                 pthread_mutex_lock(&e->group_lock);
                 for (size_t i = 0; i < n; i++) {
                         batch[i]->state = WOP_DONE;
                         if (batch[i] != own)
-                                pthread_cond_signal(&batch[i]->cond);
+                                atomic_store(&batch[i]->released, false);
                 }
+                pthread_mutex_unlock(&e->group_lock);
+                for (size_t i = 0; i < n; i++) {
+                        if (batch[i] == own)
+                                continue;
+                        pthread_cond_signal(&batch[i]->cond);
+                        atomic_store_explicit(&batch[i]->released, true, memory_order_release);
+                }
+                pthread_mutex_lock(&e->group_lock);
         }
         e->group_leading = false;
         /* The oldest write queued leads the next batch (each waiter has a condition of its
@@ -635,6 +652,7 @@ int group_run(struct engine *e, struct wop *op)
                 return r;
 
         pthread_cond_init(&op->cond, NULL);
+        atomic_init(&op->released, true);
         pthread_mutex_lock(&e->group_lock);
         op->state = WOP_QUEUED;
         op->next = NULL;
@@ -670,6 +688,9 @@ int group_run(struct engine *e, struct wop *op)
                 }
         }
         pthread_mutex_unlock(&e->group_lock);
+        /* Done by a leader that may still be signalling op->cond: a few instructions more. */
+        while (!atomic_load_explicit(&op->released, memory_order_acquire))
+                sched_yield();
         pthread_cond_destroy(&op->cond);
         return op->r;
 }
