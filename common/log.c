@@ -157,6 +157,15 @@ void log_defer_stop(void)
         pthread_mutex_unlock(&defer.lock);
 }
 
+void log_crash_flush(void)
+{
+        const char *b = defer.buf;
+        size_t n = defer.len;
+
+        if (b && n > 0 && n <= defer.cap)
+                write_all(b, n);
+}
+
 void log_flush(void)
 {
         pthread_mutex_lock(&defer.lock);

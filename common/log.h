@@ -19,14 +19,21 @@ int log_level_from_string(const char *s);
  * logged with log_info_deferred() go to a buffer that a thread of its own writes out, many lines
  * a write(), within about 5 ms; every other line is written at once, after every deferred line
  * before it. log_defer_stop() writes what is left and ends the thread (writing at once again);
- * log_flush() waits until every line logged so far is written. A process that dies by a signal
- * loses the deferred lines not written yet. log_defer_start() returns 0 or -errno (then every
- * line is written at once, as before).
+ * log_flush() waits until every line logged so far is written. A process killed by a signal it
+ * cannot catch (SIGKILL) loses the deferred lines not written yet; for the fatal ones it can,
+ * its handler calls log_crash_flush(). log_defer_start() returns 0 or -errno (then every line is
+ * written at once, as before).
  */
 #define LOG_DEFERRED 0x100 /* or'ed into a level: may be written later (log_defer_start()) */
 int log_defer_start(void);
 void log_defer_stop(void);
 void log_flush(void);
+/*
+ * For a fatal signal's handler (async-signal-safe): write the deferred lines waiting, without
+ * the lock, which the thread that died may hold. Best effort: the writer thread may be writing
+ * its batch at the same instant, so a line may come out cut or twice.
+ */
+void log_crash_flush(void);
 
 /*
  * Print one line (at most 2047 bytes of message). When error != 0, ": <strerror(|error|)>" is

@@ -193,6 +193,38 @@ static const char *signal_name(int sig)
         return "signal";
 }
 
+/*
+ * A fatal signal (a crash, or abort() after a failed assertion): the request lines the log's
+ * thread has not written yet, up to about 5 ms of them, go out first, then the signal takes its
+ * default course (the process ends, with a core dump where enabled). Under AddressSanitizer,
+ * SIGSEGV and SIGBUS stay its own, for its report.
+ */
+static void crash_handler(int sig)
+{
+        int saved = errno;
+
+        log_crash_flush();
+        errno = saved;
+        /* SA_RESETHAND made the action the default again; SA_NODEFER lets it in now. */
+        (void)raise(sig);
+}
+
+static void crash_handlers_install(void)
+{
+        static const int sigs[] = {
+                SIGABRT, SIGFPE, SIGILL,
+#ifndef __SANITIZE_ADDRESS__
+                SIGSEGV, SIGBUS,
+#endif
+        };
+        struct sigaction sa = { .sa_handler = crash_handler,
+                                .sa_flags = SA_RESETHAND | SA_NODEFER };
+
+        sigemptyset(&sa.sa_mask);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                (void)sigaction(sigs[i], &sa, NULL);
+}
+
 static bool listen_is_unix(const char *l)
 {
         return strncmp(l, "unix:", 5) == 0;
@@ -409,10 +441,13 @@ static int run(const struct options *o, const sigset_t *mask)
 
         /* Type=notify: every listener accepts now. */
         notify_ready("serving");
-        /* A line per request: written by a thread of the log's own, many to a write(). */
+        /* A line per request: written by a thread of the log's own, many to a write(); a
+         * crash writes out what it holds. */
         r = log_defer_start();
         if (r < 0)
                 log_warning_errno(r, "cannot start the log writer, writing each line at once");
+        else
+                crash_handlers_install();
 
         for (;;) {
                 int sig;
