@@ -17,9 +17,8 @@ BUILD=${BUILD:-build}
 NEW=$BUILD/server/iscsi-ifaced
 CLIENT=$BUILD/bench/bench-client
 OLD=${OLD_BIN:?OLD_BIN=/path/to/an/older/iscsi-ifaced}
-for x in "$NEW" "$CLIENT" "$OLD"; do
-	[ -x "$x" ] || { echo "build first: ./dev.sh build ($x is missing)" >&2; exit 2; }
-done
+. bench/ab-lib.sh
+ab_need_binaries
 
 W=$(mktemp -d /var/tmp/ifaced-createab.XXXXXX)
 PID= # the daemon running, if any
@@ -29,8 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
 # Context switches of all the threads of $1, voluntary and not (a thread hand-off or an I/O
 # wait is one each way).
@@ -39,26 +36,14 @@ switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {s 
 # run SIDE BIN CLIENTS N ROUND: one fresh daemon, N creates from CLIENTS clients.
 run() {
 	local side=$1 bin=$2 clients=$3 n=$4 round=$5 d=$W/$1.$3.$5 out c0 c1 hz
-	# The last run's state was just deleted: on ext4 without a journal every new file would scan
-	# past its freed inodes while their table is cached (bench/perf.sh, docs/decisions.md).
-	if [ -w /proc/sys/vm/drop_caches ]; then
-		sync
-		echo 1 >/proc/sys/vm/drop_caches
-	fi
-	mkdir -p "$d/root" "$d/lock"
-	"$bin" token create --role operator --name bench --db "$d/db" >"$d/operator" 2>/dev/null
-	"$bin" --auth on --listen 127.0.0.1:0 --port-file "$d/port" --iscsi-root "$d/root" \
-		--db "$d/db" --lock-dir "$d/lock" --log-level warning --threads 2 \
-		--rate-limit 1000000000 --rate-burst 1000000000 --max-conn-per-client 4096 \
-		2>>"$d/log" >/dev/null &
-	PID=$!
-	for _ in $(seq 200); do [ -s "$d/port" ] && break; sleep 0.05; done
-	[ -s "$d/port" ] || { cat "$d/log" >&2; echo "create-ab.sh: $bin did not start" >&2; exit 1; }
+	ab_drop_caches
+	ab_start "$bin" "$d"
+	PID=$(cat "$d/pid")
+	ab_wait "$d"
 	hz=$(getconf CLK_TCK)
 	c0=$(cpu_ticks "$PID")
 	s0=$(switches "$PID")
-	out=$(BENCH_TOKEN=$(cat "$d/operator") "$CLIENT" "http://127.0.0.1:$(cat "$d/port")" \
-		create "$n" c "$clients")
+	out=$(BENCH_TOKEN=$(cat "$d/operator") "$CLIENT" "$(ab_url "$d")" create "$n" c "$clients")
 	c1=$(cpu_ticks "$PID")
 	s1=$(switches "$PID")
 	kill "$PID"

@@ -24,9 +24,8 @@ BUILD=${BUILD:-build}
 NEW=$BUILD/server/iscsi-ifaced
 CLIENT=$BUILD/bench/bench-client
 OLD=${OLD_BIN:?OLD_BIN=/path/to/an/older/iscsi-ifaced}
-for x in "$NEW" "$CLIENT" "$OLD"; do
-	[ -x "$x" ] || { echo "build first: ./dev.sh build ($x is missing)" >&2; exit 2; }
-done
+. bench/ab-lib.sh
+ab_need_binaries
 
 W=$(mktemp -d /var/tmp/ifaced-simab.XXXXXX)
 PIDS= # the daemons and clients running
@@ -36,47 +35,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# start BIN DIR: a daemon on a fresh state in DIR (its pid in DIR/pid), answering on DIR/port.
-start() {
-	local bin=$1 d=$2
-	mkdir -p "$d/root" "$d/lock"
-	"$bin" token create --role operator --name bench --db "$d/db" >"$d/operator" 2>/dev/null
-	"$bin" --auth on --listen 127.0.0.1:0 --port-file "$d/port" --iscsi-root "$d/root" \
-		--db "$d/db" --lock-dir "$d/lock" --log-level warning --threads 2 \
-		--rate-limit 1000000000 --rate-burst 1000000000 --max-conn-per-client 4096 \
-		2>>"$d/log" >/dev/null &
-	echo $! >"$d/pid"
-	PIDS="$PIDS $!"
-}
-url() { echo "http://127.0.0.1:$(cat "$1/port")"; }
-
 echo "durable creates, this build and OLD_BIN at the same time: $ROUNDS rounds, N=$N each," \
 	"$CLIENTS client(s) each, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$ROUNDS"); do
 	d=$W/$r
-	# Every file made by the last round was just deleted: on ext4 without a journal each new
-	# file scans past the freed inodes while their table is cached (docs/decisions.md).
-	if [ -w /proc/sys/vm/drop_caches ]; then
-		sync
-		echo 1 >/proc/sys/vm/drop_caches
-	fi
+	ab_drop_caches
 	# Odd rounds start the new build first, even rounds the old one.
 	if [ $((r % 2)) -eq 1 ]; then order="new old"; else order="old new"; fi
 	for side in $order; do
-		if [ "$side" = new ]; then start "$NEW" "$d/$side"; else start "$OLD" "$d/$side"; fi
+		if [ "$side" = new ]; then ab_start "$NEW" "$d/$side"; else ab_start "$OLD" "$d/$side"; fi
+		PIDS="$PIDS $(cat "$d/$side/pid")"
 	done
 	for side in $order; do
-		for _ in $(seq 200); do [ -s "$d/$side/port" ] && break; sleep 0.05; done
-		[ -s "$d/$side/port" ] || { cat "$d/$side/log" >&2; echo "create-sim-ab.sh: the $side build did not start" >&2; exit 1; }
+		ab_wait "$d/$side"
 		# Unmeasured: each daemon's first writes (its spare temp files, its threads).
-		BENCH_TOKEN=$(cat "$d/$side/operator") "$CLIENT" "$(url "$d/$side")" create "$WARM" w 1 >/dev/null
+		BENCH_TOKEN=$(cat "$d/$side/operator") "$CLIENT" "$(ab_url "$d/$side")" create "$WARM" w 1 >/dev/null
 	done
 	cpids=
 	for side in $order; do
-		BENCH_TOKEN=$(cat "$d/$side/operator") "$CLIENT" "$(url "$d/$side")" create "$N" s \
+		BENCH_TOKEN=$(cat "$d/$side/operator") "$CLIENT" "$(ab_url "$d/$side")" create "$N" s \
 			"$CLIENTS" >"$d/$side/out" &
 		cpids="$cpids $!"
 	done
