@@ -1,17 +1,19 @@
 # SPDX-License-Identifier: MIT
 # bench/ab-lib.sh: what the create A/B scripts (create-ab.sh, create-sim-ab.sh) share. Sourced
-# from the top of the tree; they set BUILD, NEW, CLIENT and OLD first.
+# from the top of the tree: the builds compared (this one in BUILD, default build/, and OLD_BIN),
+# checked to be there, and helpers.
+
+BUILD=${BUILD:-build}
+NEW=$BUILD/server/iscsi-ifaced
+CLIENT=$BUILD/bench/bench-client
+OLD=${OLD_BIN:?OLD_BIN=/path/to/an/older/iscsi-ifaced}
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# Every binary the script runs is there.
-ab_need_binaries() {
-	local x
-	for x in "$NEW" "$CLIENT" "$OLD"; do
-		[ -x "$x" ] || { echo "build first: ./dev.sh build ($x is missing)" >&2; exit 2; }
-	done
-}
+for x in "$NEW" "$CLIENT" "$OLD"; do
+	[ -x "$x" ] || { echo "build first: ./dev.sh build ($x is missing)" >&2; exit 2; }
+done
 
 # The last run's state was just deleted: on ext4 without a journal every new file would scan
 # past its freed inodes while their table is cached (bench/perf.sh, docs/decisions.md).

@@ -13,12 +13,7 @@ cd "$(dirname "$0")/.."
 REPS=${REPS:-5}
 C1=${C1:-1000}
 C32=${C32:-3000}
-BUILD=${BUILD:-build}
-NEW=$BUILD/server/iscsi-ifaced
-CLIENT=$BUILD/bench/bench-client
-OLD=${OLD_BIN:?OLD_BIN=/path/to/an/older/iscsi-ifaced}
-. bench/ab-lib.sh
-ab_need_binaries
+. bench/ab-lib.sh # BUILD, NEW, CLIENT, OLD (from OLD_BIN), checked
 
 W=$(mktemp -d /var/tmp/ifaced-createab.XXXXXX)
 PID= # the daemon running, if any

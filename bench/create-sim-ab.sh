@@ -20,12 +20,7 @@ ROUNDS=${ROUNDS:-6}
 N=${N:-1500}
 CLIENTS=${CLIENTS:-1}
 WARM=${WARM:-100}
-BUILD=${BUILD:-build}
-NEW=$BUILD/server/iscsi-ifaced
-CLIENT=$BUILD/bench/bench-client
-OLD=${OLD_BIN:?OLD_BIN=/path/to/an/older/iscsi-ifaced}
-. bench/ab-lib.sh
-ab_need_binaries
+. bench/ab-lib.sh # BUILD, NEW, CLIENT, OLD (from OLD_BIN), checked
 
 W=$(mktemp -d /var/tmp/ifaced-simab.XXXXXX)
 PIDS= # the daemons and clients running
