@@ -21,7 +21,8 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#define HARNESS_BROKEN   99 /* exit code: the test could not run, not a failure */
+#include "harness.h"
+
 #define READY_TIMEOUT_MS 10000
 #define EXIT_TIMEOUT_MS  20000 /* longer than the daemon's 10 s drain */
 
@@ -43,24 +44,12 @@ struct reply {
         long status;
         char *body;
         size_t body_len;
+        char *headers; /* the answer's header lines, for the contract record */
+        size_t headers_len;
         char request_id[80];
         long num_connects;
         CURLcode code;
 };
-
-static void harness_broken(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void harness_broken(const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        fprintf(stderr, "harness: ");
-        vfprintf(stderr, fmt, ap);
-        fprintf(stderr, "\n");
-        va_end(ap);
-        exit(HARNESS_BROKEN);
-}
 
 static int64_t now_ms(void)
 {
@@ -198,7 +187,7 @@ static void spawn(struct fixture *f, const char *listen, const char *iscsi_root)
                               0644);
 
                 if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
-                        _exit(HARNESS_BROKEN);
+                        _exit(HARNESS_EXIT_BROKEN); /* the test could not run */
                 execv(bin, argv);
                 _exit(127);
         }
@@ -261,6 +250,14 @@ static size_t collect_header(char *data, size_t size, size_t n, void *userdata)
         struct reply *r = userdata;
         static const char name[] = "x-request-id:";
         size_t len = size * n;
+        char *p = realloc(r->headers, r->headers_len + len + 1);
+
+        if (!p)
+                return 0;
+        memcpy(p + r->headers_len, data, len);
+        r->headers = p;
+        r->headers_len += len;
+        r->headers[r->headers_len] = 0;
 
         if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
                 const char *v = data + sizeof(name) - 1;
@@ -302,6 +299,7 @@ static CURL *curl_new(const struct fixture *f, const char *path, struct reply *r
 static void reply_reset(struct reply *r)
 {
         free(r->body);
+        free(r->headers);
         *r = (struct reply){};
 }
 
@@ -310,6 +308,10 @@ static void perform(CURL *c, struct reply *r)
         r->code = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
         curl_easy_getinfo(c, CURLINFO_NUM_CONNECTS, &r->num_connects);
+        /* The answer is checked against openapi.yaml (tests/contract/README.md). */
+        if (r->code == CURLE_OK)
+                harness_record_curl(c, "test-daemon-smoke.c", r->headers, r->headers_len, r->body,
+                                    r->body_len);
 }
 
 /* One GET on a fresh connection. Returns the status, 0 on a transport error. */
