@@ -209,11 +209,20 @@ static void crash_handler(int sig)
         (void)raise(sig);
 }
 
+/* gcc says it with __SANITIZE_ADDRESS__, clang (14) only through __has_feature. */
+#if defined(__SANITIZE_ADDRESS__)
+#define WITH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WITH_ASAN 1
+#endif
+#endif
+
 static void crash_handlers_install(void)
 {
         static const int sigs[] = {
                 SIGABRT, SIGFPE, SIGILL,
-#ifndef __SANITIZE_ADDRESS__
+#ifndef WITH_ASAN
                 SIGSEGV, SIGBUS,
 #endif
         };

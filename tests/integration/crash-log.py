@@ -37,7 +37,11 @@ def check(ok, what):
 
 
 def asan_build(binary):
-    """Whether the binary links AddressSanitizer's runtime."""
+    """Whether the binary has AddressSanitizer's runtime: linked statically (clang's default) or
+    as libasan (gcc's)."""
+    with open(binary, "rb") as f:
+        if b"__asan_init" in f.read():
+            return True
     out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
     return "libasan" in out
 
