@@ -8,8 +8,8 @@
  */
 #include <assert.h>
 #include <inttypes.h>
-#include <stdio.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -611,8 +611,8 @@ static void lead(struct engine *e, struct wop *own)
                  * held, each would block on it at once and wake the next one as it let go, a
                  * convoy of two more futex calls and a context switch a write. A write may see
                  * itself done before its signal (a spurious wake-up); it keeps its cond until
-                 * released says the signal is over (docs/decisions.md "Writes woken after the
-                 * group lock").
+                 * released says the signal is over (docs/decisions.md "What bounds a create on
+                 * this disk, and a sharper A/B").
                  */
                 pthread_mutex_lock(&e->group_lock);
                 for (size_t i = 0; i < n; i++) {

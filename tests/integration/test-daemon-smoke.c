@@ -6,7 +6,6 @@
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -231,18 +230,25 @@ static void wait_ready(struct fixture *f)
         }
 }
 
+/* Append data to *buf (NUL-terminated, *len bytes): false when out of memory. */
+static bool append(char **buf, size_t *len, const char *data, size_t n)
+{
+        char *p = realloc(*buf, *len + n + 1);
+
+        if (!p)
+                return false;
+        memcpy(p + *len, data, n);
+        *buf = p;
+        *len += n;
+        p[*len] = 0;
+        return true;
+}
+
 static size_t collect_body(char *data, size_t size, size_t n, void *userdata)
 {
         struct reply *r = userdata;
-        char *p = realloc(r->body, r->body_len + size * n + 1);
 
-        if (!p)
-                return 0;
-        memcpy(p + r->body_len, data, size * n);
-        r->body = p;
-        r->body_len += size * n;
-        r->body[r->body_len] = 0;
-        return size * n;
+        return append(&r->body, &r->body_len, data, size * n) ? size * n : 0;
 }
 
 static size_t collect_header(char *data, size_t size, size_t n, void *userdata)
@@ -250,14 +256,9 @@ static size_t collect_header(char *data, size_t size, size_t n, void *userdata)
         struct reply *r = userdata;
         static const char name[] = "x-request-id:";
         size_t len = size * n;
-        char *p = realloc(r->headers, r->headers_len + len + 1);
 
-        if (!p)
+        if (!append(&r->headers, &r->headers_len, data, len))
                 return 0;
-        memcpy(p + r->headers_len, data, len);
-        r->headers = p;
-        r->headers_len += len;
-        r->headers[r->headers_len] = 0;
 
         if (len > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
                 const char *v = data + sizeof(name) - 1;
