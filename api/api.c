@@ -12,10 +12,15 @@
 #include "internal.h"
 #include "macro.h"
 
-/* A writer thread's answer is on its way: the engine's deferred work. */
-static void api_after_answer(void *ud)
+void api_after_answer(struct api *a)
 {
-        engine_after_write(ud);
+        engine_after_write(a->engine);
+}
+
+/* A writer thread's answer is on its way: the same. */
+static void writer_after_answer(void *ud)
+{
+        api_after_answer(ud);
 }
 
 int api_new(struct engine *e, struct api **ret)
@@ -37,7 +42,7 @@ int api_new(struct engine *e, struct api **ret)
         if (r >= 0)
                 r = counters_new(api_routes, api_n_routes, &a->counters);
         if (r >= 0)
-                r = pending_queues_start(&a->pq, api_after_answer, e);
+                r = pending_queues_start(&a->pq, writer_after_answer, a);
         if (r >= 0)
                 r = event_hub_start(&a->hub, engine_event_bus(e));
         if (r < 0) {
@@ -197,6 +202,7 @@ static void handle(struct call *c0, size_t *ret_route)
         struct api_response *resp = c.resp;
         const struct route *route = NULL;
         char param[256], allow[128];
+        bool here = false;
         int r;
 
         *resp = (struct api_response){};
@@ -242,13 +248,23 @@ static void handle(struct call *c0, size_t *ret_route)
                 return;
         }
 
-        /* A write waits for fsync: never on the thread that serves reads (PERF-NOTES.md). */
-        if (a->defer_writes && route->mode == ROUTE_DURABLE && defer_call(&c, route) == 0)
-                return;
+        /*
+         * A write waits for fsync: never on a thread that serves other connections (PERF-NOTES.md).
+         * A lone one runs here when the server allows it (run_here) and no other write is queued
+         * or being made durable, which it would have to wait for or lead.
+         */
+        if (a->defer_writes && route->mode == ROUTE_DURABLE) {
+                here = req->run_here && !engine_write_busy(a->engine);
+                if (here)
+                        counters_write_here(a->counters);
+                else if (defer_call(&c, route) == 0)
+                        return;
+        }
         /* A route not marked durable must not reach an fsync here (engine.h). */
         engine_thread_forbid_durable(route->mode != ROUTE_DURABLE);
         run_call(&c, route);
         engine_thread_forbid_durable(false);
+        resp->after_answer = here;
 }
 
 /*

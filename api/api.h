@@ -45,6 +45,14 @@ struct api_request {
          */
         bool metrics_only;
         bool metrics_open;
+        /*
+         * The server may run a durable write on the thread that called api_handle(): that thread
+         * serves this connection alone and another of its listener's threads is free (server/,
+         * docs/decisions.md "A lone write runs on its HTTP thread"). The api does so only when
+         * no other write is queued or being made durable; otherwise it queues it for a writer
+         * thread as always.
+         */
+        bool run_here;
 };
 
 struct api_header {
@@ -66,6 +74,7 @@ struct api_response {
         size_t body_len;
         struct api_header headers[API_MAX_HEADERS];
         size_t n_headers;
+        bool after_answer; /* a write ran here: call api_after_answer() once the answer is sent */
 };
 
 /* Create the API over an engine (borrowed). Returns 0 or -ENOMEM. */
@@ -185,3 +194,10 @@ void api_stream_free(struct api_stream *s);
  */
 void api_pending_wait(struct api_pending *p, void (*notify)(void *userdata), void *userdata);
 void api_pending_finish(struct api_pending *p, struct api_response *resp);
+
+/*
+ * After the answer of a write run on the server's thread (after_answer set) has been sent: what
+ * a writer thread does after its answer, on that thread (the rows of the write that followed
+ * its answer, engine_after_write()).
+ */
+void api_after_answer(struct api *a);

@@ -55,6 +55,7 @@ struct counters {
         atomic_uint_fast64_t auth_failures[_COUNTERS_AUTH_MAX];
         atomic_uint_fast64_t tarpit_delays;
         atomic_uint_fast64_t rate_limited;
+        atomic_uint_fast64_t writes_here;
 };
 
 int counters_new(const struct route *routes, size_t n, struct counters **ret)
@@ -169,6 +170,11 @@ void counters_rate_limited(struct counters *c)
         atomic_fetch_add(&c->rate_limited, 1);
 }
 
+void counters_write_here(struct counters *c)
+{
+        atomic_fetch_add(&c->writes_here, 1);
+}
+
 /* The route label of series key: a template of the table, or "other". Never a raw path. */
 static const char *key_route(const struct counters *c, size_t key)
 {
@@ -249,7 +255,13 @@ void counters_render(struct counters *c, struct sbuf *b)
                     "# HELP ifd_rate_limited_total Requests refused with 429 (a token over its "
                     "rate limit).\n"
                     "# TYPE ifd_rate_limited_total counter\n"
-                    "ifd_rate_limited_total %" PRIu64 "\n",
+                    "ifd_rate_limited_total %" PRIu64 "\n"
+                    "# HELP ifd_http_writes_here_total Durable writes run on the HTTP thread "
+                    "that received them (it served that connection alone, another was free, no "
+                    "other write was on its way), not on a writer thread.\n"
+                    "# TYPE ifd_http_writes_here_total counter\n"
+                    "ifd_http_writes_here_total %" PRIu64 "\n",
                     (uint64_t)atomic_load(&c->tarpit_delays),
-                    (uint64_t)atomic_load(&c->rate_limited));
+                    (uint64_t)atomic_load(&c->rate_limited),
+                    (uint64_t)atomic_load(&c->writes_here));
 }

@@ -40,6 +40,8 @@ void counters_end(struct counters *c, uint32_t key, int64_t started_usec, int st
 void counters_auth_failure(struct counters *c, enum counters_auth why);
 void counters_tarpit_delay(struct counters *c);
 void counters_rate_limited(struct counters *c);
+/* A durable write ran on the HTTP thread that received it (api_request.run_here). */
+void counters_write_here(struct counters *c);
 
 /* Append the families above in the text exposition format 0.0.4. */
 void counters_render(struct counters *c, struct sbuf *b);

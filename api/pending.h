@@ -4,8 +4,8 @@
  * thread waits, and the answer is fired from elsewhere. Three kinds use it:
  *  - an answer made now but sent later (the tarpit's delayed 401s): pending_delay(), fired by the
  *    timer thread;
- *  - work that must not run on an HTTP thread (durable writes): pending_queue_job(), run and
- *    fired by a writer thread;
+ *  - work that must not run on an HTTP thread that serves other connections (durable writes):
+ *    pending_queue_job(), run and fired by a writer thread;
  *  - an answer rendered from a payload that completes elsewhere (a check): pending_new() +
  *    pending_set_payload(), fired by whoever completes it (pending_fire()).
  * This file knows nothing of checks (a render/drop pair) nor of routes (a run callback).

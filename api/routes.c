@@ -2,8 +2,10 @@
 /*
  * The route table: the whole API on one screen. Every entry is described in openapi.yaml. The
  * last column says how a route runs: ROUTE_DURABLE routes end in an fsync and run on a writer
- * thread (pending.h), never on an HTTP thread. A route that reaches a durable engine verb
- * without being marked is refused by the engine at run time (engine_set_inline_guard).
+ * thread (pending.h), never on an HTTP thread that serves other connections (a lone one may
+ * run where it arrived: api.c handle(), api_request.run_here). A route that reaches a durable
+ * engine verb without being marked is refused by the engine at run time
+ * (engine_thread_forbid_durable).
  */
 #include "internal.h"
 #include "macro.h"

@@ -619,6 +619,14 @@ bool engine_iface_on_hba(const struct iface_rec *rec, const struct hba_host *h);
 void engine_after_write(struct engine *e);
 
 /*
+ * Is a durable write queued or being made durable? A write started now would wait for it or
+ * lead a batch of the queued ones: a caller that may run a lone write on a thread with other
+ * duties (the API's HTTP threads) hands it to a writer thread instead. A hint: it may change
+ * at once; the write is correct either way.
+ */
+bool engine_write_busy(struct engine *e);
+
+/*
  * A page of the audit trail (audit.h has the query). cb runs under the engine's write lock; a
  * negative result of cb stops the page. Returns cb's last result, or the store's -errno.
  */

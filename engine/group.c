@@ -494,6 +494,11 @@ bool group_busy(struct engine *e)
         return atomic_load(&e->writes_waiting) > 0 || atomic_load(&e->group_leading);
 }
 
+bool engine_write_busy(struct engine *e)
+{
+        return group_busy(e);
+}
+
 static bool keys_clash(const struct wop *a, const struct wop *b)
 {
         for (size_t i = 0; i < ELEMENTSOF(a->keys) && a->keys[i]; i++)

@@ -101,10 +101,12 @@ struct http_server {
         atomic_uint in_flight; /* requests between first handler call and completion */
         atomic_uint suspended; /* requests waiting for an api_pending answer */
         atomic_bool stopping;
-        const struct web *web; /* the UI's files (borrowed), or NULL */
-        bool is_loopback;      /* a loopback TCP address */
-        bool metrics_only;     /* GET /metrics only (--metrics-listen) */
-        bool metrics_open;     /* ... without a credential: a loopback or unix listener */
+        const struct web *web;    /* the UI's files (borrowed), or NULL */
+        bool is_loopback;         /* a loopback TCP address */
+        bool metrics_only;        /* GET /metrics only (--metrics-listen) */
+        bool metrics_open;        /* ... without a credential: a loopback or unix listener */
+        unsigned threads;         /* of the pool */
+        atomic_uint writing_here; /* pool threads lent to a lone write (write_here_take) */
 };
 
 /*
@@ -123,6 +125,7 @@ struct http_request {
         size_t body_len;
         size_t body_cap;
         bool body_too_large;
+        bool after_answer;           /* a write ran on this thread: api_after_answer() at the end */
         struct api_pending *pending; /* the api answers later; the connection is suspended */
         struct api_stream *stream;   /* an event stream (api.h), freed at completion */
         struct MHD_Connection *conn;
@@ -679,6 +682,38 @@ static struct MHD_Response *stream_response(struct http_request *req, struct MHD
         return r;
 }
 
+/*
+ * May a lone durable write run on this thread (docs/decisions.md "A lone write runs on its HTTP
+ * thread")? Its flushes, or iscsiadm's lock, hold the thread for their time, so: only while the
+ * pool thread that serves conn serves nothing else (the worker daemon MHD hands a connection to
+ * counts its own), and only while another thread of the pool stays free to accept and serve new
+ * connections. True: a slot is taken, to give back with write_here_put().
+ */
+static bool write_here_take(struct http_server *s, struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *ci;
+        const union MHD_DaemonInfo *di;
+        unsigned n;
+
+        if (s->threads < 2 || atomic_load(&s->stopping))
+                return false;
+        ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_DAEMON);
+        di = ci ? MHD_get_daemon_info(ci->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS) : NULL;
+        if (!di || di->num_connections != 1)
+                return false;
+        n = atomic_load(&s->writing_here);
+        do {
+                if (n >= s->threads - 1)
+                        return false;
+        } while (!atomic_compare_exchange_weak(&s->writing_here, &n, n + 1));
+        return true;
+}
+
+static void write_here_put(struct http_server *s)
+{
+        atomic_fetch_sub(&s->writing_here, 1);
+}
+
 /* Hand the request to the api. NULL with req->pending set: the answer comes later. */
 static struct MHD_Response *api_response(struct http_server *s, struct http_request *req,
                                          struct MHD_Connection *conn, const char *method,
@@ -686,7 +721,7 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
 {
         struct api_response aresp = {};
         char peer[INET6_ADDRSTRLEN], client[INET6_ADDRSTRLEN + 8];
-        bool has_uid = false;
+        bool has_uid = false, here = false;
         unsigned uid = 0;
 
         peer_to_string(s, conn, peer, sizeof(peer));
@@ -704,6 +739,9 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                 }
         }
 
+        /* Reads never write: the look is for the other methods only. */
+        if (!streq(method, MHD_HTTP_METHOD_GET) && !streq(method, MHD_HTTP_METHOD_HEAD))
+                here = write_here_take(s, conn);
         api_handle(s->api,
                    &(const struct api_request){
                            .method = method,
@@ -733,8 +771,12 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                            .body_too_large = req->body_too_large,
                            .metrics_only = s->metrics_only,
                            .metrics_open = s->metrics_open,
+                           .run_here = here,
                    },
                    &aresp);
+        if (here)
+                write_here_put(s);
+        req->after_answer = aresp.after_answer;
 
         if (aresp.pending) {
                 req->pending = aresp.pending;
@@ -1069,6 +1111,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **req_cl
                 answer_directly(req, conn, &aresp);
                 api_response_done(&aresp);
         }
+        if (req->after_answer)
+                api_after_answer(s->api);
         /* After this no wake or drop of the hub touches req. */
         api_stream_free(TAKE_PTR(req->stream));
         if (req->counted)
@@ -1393,12 +1437,14 @@ int http_start(const struct http_config *cfg, struct api *api, struct http_serve
         if (!s)
                 return -ENOMEM;
         s->api = api;
+        s->threads = cfg->threads;
         s->allow_remote = cfg->allow_remote;
         s->web = cfg->web;
         s->listen_fd = s->mhd_fd = -1;
         atomic_init(&s->in_flight, 0);
         atomic_init(&s->suspended, 0);
         atomic_init(&s->stopping, false);
+        atomic_init(&s->writing_here, 0);
 
         if (strncmp(cfg->listen, "unix:", 5) == 0 && cfg->inherited_fd >= 3)
                 r = listen_unix_inherited(s, cfg->listen + 5, cfg->inherited_fd, &msg);
