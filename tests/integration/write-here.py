@@ -10,8 +10,9 @@ thread"), and never at the cost of the other connections. Against the real daemo
     connections get their health and listing answers, and a second create is not run on the
     waiting thread nor on the free one (the counter stays, it goes to a writer thread). Both
     are 201s once the lock is released;
-  - beside 16 idle keep-alive connections, whichever thread a create lands on serves others
-    too: none runs there;
+  - a create on a keep-alive connection whose thread serves another connection (both accepted
+    while the other thread waited in place for iscsiadm's lock, so both on the same thread) is
+    not run there; once that other connection is closed, the next create on it is;
   - a daemon with one HTTP thread never lends it to a write (the counter stays at 0);
   - SIGTERM while a create waits in place for the lock: the create gets its answer (a 503, the
     daemon is stopping), nothing of it is written, and the daemon exits 0 long before the lock
@@ -20,6 +21,8 @@ thread"), and never at the cost of the other connections. Against the real daemo
 usage: write-here.py path/to/iscsi-ifaced
 """
 import os
+import http.client
+import json
 import re
 import shutil
 import signal
@@ -108,39 +111,78 @@ def intents(d):
 
 
 def lone_writes(d):
+    """One client on one keep-alive connection, as a controller or bench-client talks."""
     ifaces = os.path.join(d.root, "ifaces")
     before = here(d)
-    for i in range(5):
-        st, _, body = d.call("POST", "/api/v1/ifaces", {"name": "h%d" % i})
-        check(st == 201 and os.path.isfile(os.path.join(ifaces, "h%d" % i)),
-              "a lone create h%d: 201 and its file (%s %s)" % (i, st, body))
-    check(here(d) - before == 5,
-          "5 lone creates ran on their HTTP thread (counter moved by %d)" % (here(d) - before))
-    wait_for(lambda: intents(d) == 0, "no intent is left after the lone creates")
+    c = keepalive(d)
+    try:
+        time.sleep(0.3)  # the daemon closes the connections of the calls before
+        for i in range(5):
+            st = create_on(c, "h%d" % i)
+            check(st == 201 and os.path.isfile(os.path.join(ifaces, "h%d" % i)),
+                  "a lone create h%d: 201 and its file (%s)" % (i, st))
+        c.request("DELETE", "/api/v1/ifaces/h4")
+        r = c.getresponse()
+        r.read()
+        check(r.status == 204 and not os.path.exists(os.path.join(ifaces, "h4")),
+              "a lone delete: 204, the file is gone (%s)" % r.status)
+    finally:
+        c.close()
+    check(here(d) - before == 6, "5 lone creates and a delete ran on their HTTP thread "
+          "(counter moved by %d)" % (here(d) - before))
+    wait_for(lambda: intents(d) == 0, "no intent is left after the lone writes")
     check(intents(d) == 0, "the rows followed their answers: no intent left")
-    st, _, body = d.call("DELETE", "/api/v1/ifaces/h4")
-    check(st == 204 and not os.path.exists(os.path.join(ifaces, "h4")),
-          "a lone delete: 204, the file is gone (%s %s)" % (st, body))
+
+
+def keepalive(d):
+    """A keep-alive connection that has had an answer, so that it is on an HTTP thread."""
+    c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=30)
+    c.request("GET", "/api/v1/health")
+    c.getresponse().read()
+    return c
+
+
+def create_on(c, name):
+    c.request("POST", "/api/v1/ifaces", body=json.dumps({"name": name}),
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    return r.status
 
 
 def not_beside_others(d):
-    """16 keep-alive connections stay open (each has had an answer, so each is on a thread):
-    whichever thread a create's connection lands on serves others too, so none runs there."""
-    import http.client
-    idle = [http.client.HTTPConnection("127.0.0.1", d.port, timeout=30) for _ in range(16)]
+    """Which thread a connection lands on is the accept's race; this makes it known. While a
+    create waits on one HTTP thread for iscsiadm's lock, the other thread accepts every new
+    connection: B and I land there together. Once that create is done, a create on B must not
+    run on its thread (I is there too); after I is closed, one must."""
+    lock = Lock(d)
+    lock.take()
     try:
-        for c in idle:
-            c.request("GET", "/api/v1/health")
-            c.getresponse().read()
-        time.sleep(0.3)
-        before = here(d)
-        sts = [d.call("POST", "/api/v1/ifaces", {"name": "k%d" % i})[0] for i in range(5)]
-        check(sts == [201] * 5, "5 creates beside 16 idle connections: 201 (%s)" % sts)
-        check(here(d) == before, "none ran on an HTTP thread that serves other connections "
-              "(counter moved by %d)" % (here(d) - before))
+        t, o = in_background(d, "POST", "/api/v1/ifaces", {"name": "k0"})
+        wait_for(lambda: waiting(d) == 1, "a create waits in place for the lock")
+        b, i = keepalive(d), keepalive(d)
     finally:
-        for c in idle:
-            c.close()
+        lock.release()
+    t.join(30)
+    check(o.get("answer", (None,))[0] == 201, "k0: 201 once the lock is released")
+    try:
+        # Each GET /metrics comes on a connection of its own: let the daemon close it first.
+        before = here(d)
+        time.sleep(0.3)
+        st = create_on(b, "k1")
+        check(st == 201 and here(d) == before,
+              "a create on a connection whose thread serves another: 201, not run there "
+              "(%s, counter moved by %d)" % (st, here(d) - before))
+        i.close()
+        before = here(d)
+        time.sleep(0.3)
+        st = create_on(b, "k2")
+        check(st == 201 and here(d) == before + 1,
+              "once the other connection is closed, the next one runs there "
+              "(%s, counter moved by %d)" % (st, here(d) - before))
+    finally:
+        b.close()
+        i.close()
 
 
 def waits_in_place(d):
