@@ -8,7 +8,8 @@
 //   UI_SRC        the source tree (docs/screenshots/ is written there when UI_SCREENSHOTS=1)
 //   UI_CHROMIUM   the browser (/usr/bin/chromium)
 // Prints one "PASS: <n> <what>" or "FAIL: <n> <what>: <why>" line per check, the numbers being
-// those of the brief (1 token prompt ... 10 overflow). Exit 0 all passed, 1 otherwise.
+// those of the brief (1 token prompt ... 10 overflow), 11 the keyboard, 12 a value outside a
+// list. Exit 0 all passed, 1 otherwise.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
@@ -473,6 +474,41 @@ async function testKeyboard() {
         }
 }
 
+// ------------------------------------------------------------------ 12. a value outside a list
+// A record made from an HBA's sysfs holds the kernel's router state in router_autocfg
+// (Advertised, as iscsiadm writes it); the edit form's select lists auto and disable. Editing
+// another key must keep it: the select shows it, and Save does not unset it.
+async function testKeptValue() {
+        const page = await newPage({ token: tokens.admin });
+        const name = 'uihba-ipv6';
+        try {
+                await mkIface({ name, transport_name: 'qla4xxx', hwaddress: '00:0e:1e:04:8b:14',
+                        router_autocfg: 'Advertised', linklocal_autocfg: 'auto' });
+                await openApp(page, `#/ifaces/${name}`);
+                await check(12, 'a value outside a select\'s list (router_autocfg Advertised) is shown and kept when another key is saved', async () => {
+                        await page.getByRole('button', { name: 'Edit', exact: true }).click();
+                        const form = page.getByRole('form', { name: 'Edit iface' });
+                        await form.waitFor();
+                        await form.locator('summary', { hasText: 'More keys' }).click();
+                        const sel = form.getByLabel('router_autocfg', { exact: true });
+                        const shown = await sel.inputValue();
+                        assert(shown === 'Advertised', `the select shows '${shown}', not Advertised`);
+                        await form.getByLabel('mtu', { exact: true }).fill('1400');
+                        await form.getByRole('button', { name: 'Save' }).click();
+                        await until(async () => {
+                                const r = await api('GET', `/api/v1/ifaces/${name}`);
+                                return r.json && r.json.mtu === 1400;
+                        }, 5000, 'mtu was not saved');
+                        const r = await api('GET', `/api/v1/ifaces/${name}`);
+                        assert(r.json.router_autocfg === 'Advertised',
+                                `Save changed router_autocfg to ${JSON.stringify(r.json.router_autocfg)}`);
+                        return 'mtu 1400 saved, router_autocfg still Advertised';
+                });
+        } finally {
+                await page.context().close();
+        }
+}
+
 // ------------------------------------------------------------------ 5. a failed check
 async function testCheck() {
         const page = await newPage({ token: tokens.admin });
@@ -770,7 +806,8 @@ async function testViews() {
 async function main() {
         browser = await chromium.launch(LAUNCH);
         console.log(`# chromium ${browser.version()}, daemon ${URL}, NIC ${NIC}${NETNS ? ' (private network namespace)' : ''}`);
-        const parts = [testToken, testCreate, testConflict, testNics, testKeyboard, testCheck, testMatrix, testRoles, testViews];
+        const parts = [testToken, testCreate, testConflict, testNics, testKeyboard, testKeptValue, testCheck, testMatrix,
+                testRoles, testViews];
         for (const f of parts) {
                 const t = Date.now();
                 try {

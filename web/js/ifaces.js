@@ -22,7 +22,11 @@ const BUILTIN = ['default', 'iser'];
 function keyField(k, value) {
   if (typeof k.type === 'number') return field(k.key, 'number', { value, max: k.type });
   if (Array.isArray(k.type)) {
-    const opts = k.key === 'transport_name' ? k.type : [['', '(unset)'], ...k.type];
+    const opts = k.key === 'transport_name' ? [...k.type] : [['', '(unset)'], ...k.type];
+    // A value the list lacks stays a choice, and selected: a record made from an HBA's sysfs
+    // holds the kernel's router state in router_autocfg (Advertised), an imported one may hold
+    // anything. Without it the select would show the first option and a save would change it.
+    if (value !== undefined && value !== null && value !== '' && !k.type.includes(value)) opts.push([value, `${value} (as read)`]);
     const f = field(k.key, 'select', { options: opts });
     f.input.value = value ?? (k.key === 'transport_name' ? 'tcp' : '');
     return f;
