@@ -67,7 +67,7 @@ const struct iface_field iface_fields[IFACE_N_FIELDS] = {
 
         { "ipv6_autocfg", IFACE_FT_STR, IFACE_FB_IPV6, IFACE_CK_IPV6_AUTOCFG, 1024 },
         { "linklocal_autocfg", IFACE_FT_STR, IFACE_FB_IPV6, IFACE_CK_AUTO, 1024 },
-        { "router_autocfg", IFACE_FT_STR, IFACE_FB_IPV6, IFACE_CK_AUTO, 1024 },
+        { "router_autocfg", IFACE_FT_STR, IFACE_FB_IPV6, IFACE_CK_ROUTER, 1024 },
         { "ipv6_linklocal", IFACE_FT_STR, IFACE_FB_IPV6, IFACE_CK_IPV6, 1024 },
         { "ipv6_router", IFACE_FT_STR, IFACE_FB_IPV6, IFACE_CK_IPV6, 1024 },
         { "dup_addr_detect_cnt", IFACE_FT_U8, IFACE_FB_IPV6, IFACE_CK_NUMBER, 0 },
@@ -662,6 +662,14 @@ static int check_kind(const struct iface_rec *rec, size_t idx, const char *v,
         static const char *const bootproto[] = { "dhcp", "static" };
         static const char *const autocfg6[] = { "nd", "dhcpv6", "disable" };
         static const char *const autocfg[] = { "auto", "disable" };
+        /*
+         * An offload record that iscsiadm (and the engine, engine/hba.c) makes from an HBA's
+         * sysfs holds the kernel's router_state here, one of iscsi_router_state_names
+         * (drivers/scsi/scsi_transport_iscsi.c); apply treats any value without "auto" as
+         * disabled. Refusing them would refuse every later write of such a record.
+         */
+        static const char *const router[] = { "auto",       "disable", "Unknown",
+                                              "Advertised", "Manual",  "Stale" };
         const char *key = iface_fields[idx].key;
         unsigned char buf[sizeof(struct in6_addr)];
 
@@ -717,6 +725,13 @@ static int check_kind(const struct iface_rec *rec, size_t idx, const char *v,
         case IFACE_CK_AUTO:
                 if (!str_in(v, autocfg, ELEMENTSOF(autocfg)))
                         return fail(err, -EINVAL, key, "'%.64s' must be auto or disable", v);
+                return 0;
+        case IFACE_CK_ROUTER:
+                if (!str_in(v, router, ELEMENTSOF(router)))
+                        return fail(err, -EINVAL, key,
+                                    "'%.64s' must be auto or disable (or a router state an HBA "
+                                    "reports: Unknown, Advertised, Manual, Stale)",
+                                    v);
                 return 0;
         case IFACE_CK_INAME:
                 return check_iname(key, v, err);

@@ -43,6 +43,7 @@ enum iface_fcheck {
         IFACE_CK_BOOTPROTO,    /* dhcp | static */
         IFACE_CK_IPV6_AUTOCFG, /* nd | dhcpv6 | disable */
         IFACE_CK_AUTO,         /* auto | disable */
+        IFACE_CK_ROUTER,       /* auto | disable, or the kernel's router state (check_kind) */
         IFACE_CK_INAME,        /* iqn./eui./naa. initiator name */
         IFACE_CK_NUMBER,       /* integers: range of the C type */
         _IFACE_CK_MAX,

@@ -31,6 +31,8 @@
 # COMPAT_KEEP=DIR copies the work dir (responses, dumps, daemon log) to DIR at exit.
 # Exit: 0 all PASS, 1 a FAIL, 77 skip, 99 the harness itself broke.
 set -euo pipefail
+# shellcheck source=tests/contract/record.sh
+. "$(dirname "$(readlink -f "$0")")/../contract/record.sh"
 export LC_ALL=C
 
 skip() {
@@ -167,6 +169,7 @@ api() {
         fi
         : >"$STATE/body"
         STATUS=$(curl "${args[@]}" "http://127.0.0.1:$PORT$path" 2>"$STATE/curl.err") || STATUS=000
+        contract_record "$method" "$path" "$STATUS" "$STATE/hdr" "$STATE/body" "compat api"
 }
 
 body() { head -c 600 "$STATE/body" 2>/dev/null | tr '\n' ' '; }
@@ -964,5 +967,11 @@ else
         fail "iscsiadm -m node after the daemon stopped: rc $rc $(head -c 200 "$STATE/adm.err")"
 fi
 
+# Every answer api() received, against openapi.yaml (tests/contract/README.md).
+if contract_check; then
+        [ ! -s "${CONTRACT_FILE:-}" ] || pass "every answer is one openapi.yaml allows"
+else
+        fail "answers that openapi.yaml does not allow (above; $CONTRACT_FILE)"
+fi
 echo "compat.bindings: $PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]

@@ -10,6 +10,8 @@
 # Environment: IFACED_BIN (the daemon, set by meson). Exit: 0 all PASS, 1 a FAIL, 77 skip,
 # 99 the harness itself broke.
 set -euo pipefail
+# shellcheck source=tests/contract/record.sh
+. "$(dirname "$(readlink -f "$0")")/../contract/record.sh"
 export LC_ALL=C
 
 skip() {
@@ -131,12 +133,14 @@ done
 # api METHOD PATH [CONTENT-TYPE BODY]: sets STATUS and leaves the body in $STATE/body.
 api() {
         local method=$1 path=$2
-        local args=(-sS -o "$STATE/body" -w '%{http_code}' -X "$method" -H 'Expect:')
+        local args=(-sS -o "$STATE/body" -D "$STATE/hdr" -w '%{http_code}' -X "$method" -H 'Expect:')
 
         if [ $# -ge 4 ]; then
                 args+=(-H "Content-Type: $3" --data-binary "$4")
         fi
+        : >"$STATE/hdr"
         STATUS=$(curl "${args[@]}" "http://127.0.0.1:$PORT$path" 2>"$STATE/curl.err") || STATUS=000
+        contract_record "$method" "$path" "$STATUS" "$STATE/hdr" "$STATE/body" "compat api"
 }
 
 # our_text NAME FILE: GET the record as text/plain into FILE; prints the status.
@@ -566,5 +570,11 @@ else
         fail "iscsiadm -m iface after the daemon stopped: rc $rc"
 fi
 
+# Every answer api() received, against openapi.yaml (tests/contract/README.md).
+if contract_check; then
+        [ ! -s "${CONTRACT_FILE:-}" ] || pass "every answer is one openapi.yaml allows"
+else
+        fail "answers that openapi.yaml does not allow (above; $CONTRACT_FILE)"
+fi
 echo "compat.iscsiadm: $PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]

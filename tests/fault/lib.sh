@@ -20,6 +20,8 @@
 # Exit: 0 all PASS, 1 a FAIL, 77 skip, 99 the harness itself broke.
 set -euo pipefail
 export LC_ALL=C
+# shellcheck source=tests/contract/record.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../contract/record.sh"
 
 FAULT_NAME=$(basename "$0" .sh)
 PASSES=0
@@ -140,6 +142,12 @@ fault_cleanup_inner() {
 }
 
 fault_done() {
+        # Every answer api() received, against openapi.yaml (tests/contract/README.md).
+        if contract_check; then
+                [ -z "$CONTRACT_FILE" ] || pass "every answer is one openapi.yaml allows"
+        else
+                fail "answers that openapi.yaml does not allow (above; $CONTRACT_FILE)"
+        fi
         echo "$FAULT_NAME: $PASSES passed, $FAILS failed"
         [ "$FAILS" -eq 0 ] || exit 1
         exit 0
@@ -324,6 +332,8 @@ api() {
         fi
         STATUS=$(curl "${args[@]}" "http://localhost$path" 2>"$W/curl.err") || STATUS=000
         BODY=$(cat "$W/body" 2>/dev/null || true)
+        contract_record "$method" "$path" "$STATUS" "$W/headers" "$W/body" "fault/lib.sh api" ||
+                harness_fail "cannot record $method $path for the contract check"
 }
 
 # header NAME: the value of a header of the last response ("" when absent).

@@ -36,9 +36,9 @@ CONF
 
 start --config "$W/a.conf" || fail "did not start with a.conf: $(cat "$W/log")"
 P=$(cat "$W/port")
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/api/v1/health")" = 200 ] &&
+[ "$(rcurl "http://127.0.0.1:$P/api/v1/health")" = 200 ] &&
         pass "options from the file: TCP listener, auth off" || fail "health over TCP"
-[ "$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$W/sock" http://x/api/v1/health)" = 200 ] &&
+[ "$(rcurl --unix-socket "$W/sock" http://x/api/v1/health)" = 200 ] &&
         pass "a repeated key repeats: the unix listener too" || fail "health over the unix socket"
 grep -F "listening on unix:$W/sock" "$W/log" >/dev/null && pass "both listeners logged" ||
         fail "log: $(cat "$W/log")"
@@ -52,11 +52,11 @@ stop
 # The command line after --config wins: auth back on.
 start --config "$W/a.conf" --auth on || fail "did not start: $(cat "$W/log")"
 P=$(cat "$W/port")
-[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P/api/v1/health")" = 401 ] &&
+[ "$(rcurl "http://127.0.0.1:$P/api/v1/health")" = 401 ] &&
         pass "--auth on after --config overrides the file's auth = off" || fail "override"
 # Tokens made and revoked by the CLI while the daemon runs count at the next request.
 TOKEN=$("$BIN" token create --role viewer --name cli --db "$W/db" 2>/dev/null)
-code() { curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P/api/v1/ifaces"; }
+code() { rcurl -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$P/api/v1/ifaces"; }
 [ "$(code)" = 200 ] && [ "$(code)" = 200 ] && pass "a token created by the CLI works at once" ||
         fail "CLI token: $(code)"
 "$BIN" token revoke "${TOKEN:4:12}" --db "$W/db" 2>/dev/null
@@ -103,5 +103,6 @@ else
         fail "packaging/iscsi-ifaced.conf: $(cat "$W/log")"
 fi
 
+contract_done
 echo "config: $fails failure(s)"
 [ $fails -eq 0 ]

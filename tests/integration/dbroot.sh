@@ -82,9 +82,8 @@ if up; then
         else
                 fail "no 'iscsi root $want: the compiled-in path of /usr/sbin/iscsiadm' in: $(cat "$W/log")"
         fi
-        st=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
-                -d '{"name":"dbroot0","net_ifacename":"lo"}' \
-                "http://127.0.0.1:$(cat "$W/port")/api/v1/ifaces")
+        st=$(rcurl -H 'Content-Type: application/json' -d '{"name":"dbroot0","net_ifacename":"lo"}' \
+                -X POST "http://127.0.0.1:$(cat "$W/port")/api/v1/ifaces")
         [ "$st" = 201 ] || fail "POST /api/v1/ifaces: $st"
         [ -f "$want/ifaces/dbroot0" ] && pass "the record is written to $want/ifaces/" ||
                 fail "no $want/ifaces/dbroot0"
@@ -134,4 +133,5 @@ if up --iscsi-root "$W/given"; then
 else
         fail "did not start with --iscsi-root: $(cat "$W/log")"
 fi
+contract_done
 [ "$fails" -eq 0 ]

@@ -34,8 +34,7 @@ rows() { sqlite3 "$DB" "SELECT count(*) FROM tokens; SELECT count(*) FROM audit"
 code() {
         local body=()
         [ "$2" = POST ] && body=(-H 'Content-Type: application/json' -d '{"name":"k8s0"}')
-        curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" -X "$2" "${body[@]}" \
-                "http://127.0.0.1:$(cat "$W/port")$3"
+        rcurl -H "Authorization: Bearer $1" -X "$2" "${body[@]}" "http://127.0.0.1:$(cat "$W/port")$3"
 }
 # expect CODE TOKEN METHOD PATH WHAT
 expect() {
@@ -97,5 +96,6 @@ else
         fail "a known id with another secret: $(tail -n 1 "$W/reg.log")"
 fi
 
+contract_done
 echo "k8s-tokens: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -1,11 +1,16 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
-# What the shell tests of this suite share (config.sh, dbroot.sh, tls.sh): PASS/FAIL lines with a
-# failure count ($fails), and a daemon started in the background on the port file $W/port.
-# The sourcing script sets BIN (the daemon) and W (its temp dir), and kills $PID in its cleanup.
+# What the shell tests of this suite share (config.sh, dbroot.sh, tls.sh, k8s-tokens.sh): PASS/FAIL
+# lines with a failure count ($fails), a daemon started in the background on the port file
+# $W/port, and requests through rcurl, whose answers are checked against openapi.yaml at the end
+# (contract_done; tests/contract/record.sh). The sourcing script sets BIN (the daemon) and W (its
+# temp dir), and kills $PID in its cleanup.
 
 fails=0
 PID=
+# shellcheck source=tests/contract/record.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../contract/record.sh"
+RCURL_DIR=$W
 
 pass() { echo "PASS: $*"; }
 fail() {
@@ -35,4 +40,13 @@ stop() {
         kill "$PID"
         wait "$PID" 2>/dev/null || true
         PID=
+}
+
+# contract_done: every answer rcurl received, against openapi.yaml (tests/contract/README.md).
+contract_done() {
+        if contract_check; then
+                [ ! -s "${CONTRACT_FILE:-}" ] || pass "every answer is one openapi.yaml allows"
+        else
+                fail "answers that openapi.yaml does not allow (above; $CONTRACT_FILE)"
+        fi
 }

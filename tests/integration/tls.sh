@@ -76,11 +76,10 @@ start_daemon tls.log "$BIN" --listen 127.0.0.1:0 --tls-cert cert.pem --tls-key k
                 exit 1
         }
 P=$(cat st/port)
-st=$(curl -s -o body -w '%{http_code}' --cacert ca.pem -H "Authorization: Bearer $TOKEN" \
-        "https://127.0.0.1:$P/api/v1/health")
+st=$(rcurl --cacert ca.pem -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$P/api/v1/health")
 [ "$st" = 200 ] && pass "TLS handshake against the test CA, token accepted (200)" ||
         fail "TLS GET health: $st"
-st=$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem "https://127.0.0.1:$P/api/v1/health")
+st=$(rcurl --cacert ca.pem "https://127.0.0.1:$P/api/v1/health")
 [ "$st" = 401 ] && pass "over TLS without a token: 401" || fail "TLS without token: $st"
 if curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$P/api/v1/health"; then
         fail "plain HTTP on the TLS port was answered"
@@ -117,8 +116,7 @@ grep -F "keeping the old TLS certificate" tls.log | grep -F "does not belong" >/
         fail "bad reload not reported: $(tail -n 3 tls.log)"
 [ "$(subject_served "$P")" = "ifd server 2" ] && pass "still serves certificate 2" ||
         fail "after a bad SIGHUP serves '$(subject_served "$P")'"
-st=$(curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem -H "Authorization: Bearer $TOKEN" \
-        "https://127.0.0.1:$P/api/v1/ifaces")
+st=$(rcurl --cacert ca.pem -H "Authorization: Bearer $TOKEN" "https://127.0.0.1:$P/api/v1/ifaces")
 [ "$st" = 200 ] && pass "still answers over TLS" || fail "after a bad SIGHUP: $st"
 kill "${PIDS[-1]}"
 wait "${PIDS[-1]}" 2>/dev/null && pass "stops cleanly" || fail "exit status $? on SIGTERM"
@@ -161,8 +159,8 @@ set -e
 start_daemon remote3.log ip netns exec "$NS" "$BIN" --listen 10.250.0.1:0 --tls-cert cert.pem \
         --tls-key key.pem || fail "TLS + auth on a non-loopback address did not start: $(cat remote3.log)"
 P=$(cat st/port)
-st=$(ip netns exec "$NS" curl -s -o /dev/null -w '%{http_code}' --cacert ca.pem \
-        -H "Authorization: Bearer $TOKEN" "https://10.250.0.1:$P/api/v1/health")
+st=$(rcurl --netns "$NS" --cacert ca.pem -H "Authorization: Bearer $TOKEN" \
+        "https://10.250.0.1:$P/api/v1/health")
 [ "$st" = 200 ] && pass "TLS + auth on a non-loopback address: 200" || fail "remote TLS: $st"
 kill "${PIDS[-1]}"
 wait "${PIDS[-1]}" 2>/dev/null || true
@@ -172,10 +170,12 @@ start_daemon remote4.log ip netns exec "$NS" "$BIN" --listen 10.250.0.1:0 --inse
 P=$(cat st/port)
 grep -F "INSECURE" remote4.log >/dev/null && pass "--insecure is logged loudly" ||
         fail "no INSECURE line: $(cat remote4.log)"
-ins=$(ip netns exec "$NS" curl -s "http://10.250.0.1:$P/api/v1/health" | jq -r .security.insecure)
+rcurl --netns "$NS" "http://10.250.0.1:$P/api/v1/health" >/dev/null || true
+ins=$(jq -r .security.insecure "$RCURL_DIR/body")
 [ "$ins" = true ] && pass "--insecure shows in health" || fail "health security.insecure: $ins"
 kill "${PIDS[-1]}"
 wait "${PIDS[-1]}" 2>/dev/null || true
 
+contract_done
 echo "tls: $fails failure(s)"
 [ $fails -eq 0 ]

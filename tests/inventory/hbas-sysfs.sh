@@ -23,6 +23,9 @@ cleanup() {
 trap cleanup EXIT
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+# shellcheck source=tests/contract/record.sh
+. "$(dirname "$(readlink -f "$0")")/../contract/record.sh"
+RCURL_DIR=$WORK
 
 start() { # $1 = state dir, $2 = sysfs tree
         rm -f "$1/port"
@@ -37,8 +40,11 @@ stop() {
         kill "$PID" && wait "$PID" || fail "daemon exit status"
         PID=
 }
-get() { curl -s "$URL$1"; }
-status() { curl -s -o /dev/null -w '%{http_code}' "$URL$1"; }
+get() {
+        rcurl "$URL$1" >/dev/null || true
+        cat "$RCURL_DIR/body"
+}
+status() { rcurl "$URL$1"; }
 
 for tree in bnx2i cxgb4i qla4xxx be2iscsi qedi; do
         d=$WORK/$tree
@@ -101,6 +107,20 @@ curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
 get /api/v1/ifaces/q0 | jq -e '.port_status == "present"' >/dev/null && pass "an iface on the HBA's MAC: port present" \
         || fail "q0: $(get /api/v1/ifaces/q0)"
 get /api/v1/hbas/host14 | jq -e '.ifaces | index("q0")' >/dev/null && pass "host14 lists q0" || fail "host14 ifaces"
+# The IPv6 record made from host14's sysfs holds the kernel's router state (Advertised) in
+# router_autocfg, as iscsiadm writes it: a write of another key keeps it and is accepted.
+f6=qla4xxx.00:0e:1e:04:8b:14.ipv6.1
+st=$(rcurl -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"mtu":1400}' \
+        "$URL/api/v1/ifaces/$f6")
+[ "$st" = 200 ] && grep -qx 'iface.mtu = 1400' "$d/root/ifaces/$f6" &&
+        grep -qx 'iface.router_autocfg = Advertised' "$d/root/ifaces/$f6" &&
+        pass "a PATCH of mtu on an HBA's IPv6 record: 200, router_autocfg Advertised kept" ||
+        fail "PATCH mtu of $f6: $st $(cat "$RCURL_DIR/body")"
+st=$(rcurl -X PATCH -H 'Content-Type: application/merge-patch+json' \
+        -d '{"router_autocfg":"sometimes"}' "$URL/api/v1/ifaces/$f6")
+[ "$st" = 400 ] && [ "$(jq -r .field "$RCURL_DIR/body")" = router_autocfg ] &&
+        pass "router_autocfg 'sometimes': 400 naming the field" ||
+        fail "PATCH router_autocfg sometimes: $st $(cat "$RCURL_DIR/body")"
 stop
 
 # Hot-plug: a port that appears after the start gets its records on SIGHUP.
@@ -148,7 +168,11 @@ stop
 d=$WORK/checks
 mkdir -p "$d"
 start "$d" "$FIX/be2iscsi"
-post_check() { curl -s -X POST -H 'Content-Type: application/json' "$URL/api/v1/ifaces/$1/checks" -d "$2"; }
+post_check() {
+        rcurl -X POST -H 'Content-Type: application/json' -d "$2" "$URL/api/v1/ifaces/$1/checks" \
+                >/dev/null || true
+        cat "$RCURL_DIR/body"
+}
 r=$(post_check be2iscsi.00:00:c9:bb:cc:15.ipv4.0 '{"portal":"192.0.2.99","timeout_ms":1500}')
 [ "$(jq -r '.steps[0].step + "=" + .steps[0].status' <<<"$r")" = link=ok ] \
         && pass "offload check: link ok on host15 (LINK UP, 192.0.2.15)" || fail "offload link: $r"
@@ -173,5 +197,11 @@ r=$(post_check be2iscsi.00:00:c9:bb:cc:16.ipv4.0 '{"portal":"192.0.2.99"}')
         && pass "offload check: host16 (LINK DOWN) fails with link-down, ping skipped" || fail "offload link-down: $r"
 stop
 
+# Every answer rcurl received, against openapi.yaml (tests/contract/README.md).
+if contract_check; then
+        [ ! -s "${CONTRACT_FILE:-}" ] || pass "every answer is one openapi.yaml allows"
+else
+        fail "answers that openapi.yaml does not allow (above; $CONTRACT_FILE)"
+fi
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; exit 1; }
 echo "all checks passed"

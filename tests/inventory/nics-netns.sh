@@ -27,6 +27,9 @@ trap cleanup EXIT
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 in_ns() { ip netns exec "$NS" "$@"; }
+# shellcheck source=tests/contract/record.sh
+. "$(dirname "$(readlink -f "$0")")/../contract/record.sh"
+RCURL_DIR=$WORK
 
 ip netns add "$NS"
 in_ns ip link set lo up
@@ -50,8 +53,11 @@ PID=$!
 for _ in $(seq 200); do [ -s "$WORK/port" ] && break; sleep 0.05; done
 [ -s "$WORK/port" ] || { cat "$WORK/log"; echo "harness: daemon did not start"; exit 99; }
 URL=http://127.0.0.1:$(cat "$WORK/port")
-get() { in_ns curl -s "$URL$1"; }
-status() { in_ns curl -s -o /dev/null -w '%{http_code}' "$URL$1"; }
+get() {
+        rcurl --netns "$NS" "$URL$1" >/dev/null || true
+        cat "$RCURL_DIR/body"
+}
+status() { rcurl --netns "$NS" "$URL$1"; }
 
 # wait_for DESCRIPTION PATH JQ-EXPR: poll until the expression is true, at most DEADLINE_MS
 # (1 s; the qemu lane, where every process start costs tens of ms under TCG, allows more).
@@ -177,5 +183,11 @@ get /api/v1/nics/v0 | jq -e '.rp_filter.drops_bound_replies' >/dev/null \
 kill "$PID"
 wait "$PID" && pass "SIGTERM: exit 0" || fail "daemon exit status"
 PID=
+# Every answer rcurl received, against openapi.yaml (tests/contract/README.md).
+if contract_check; then
+        [ ! -s "${CONTRACT_FILE:-}" ] || pass "every answer is one openapi.yaml allows"
+else
+        fail "answers that openapi.yaml does not allow (above; $CONTRACT_FILE)"
+fi
 [ "$fails" = 0 ] || { echo "$fails check(s) failed"; cat "$WORK/log"; exit 1; }
 echo "all checks passed"

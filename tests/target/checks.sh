@@ -15,6 +15,8 @@
 # root, no network namespaces, a tool missing, or tgt missing and not installable).
 # Runs of this script with the same TARGET_NAME are serialised by a lock next to the state dir.
 set -euo pipefail
+# shellcheck source=tests/contract/record.sh
+. "$(dirname "$(readlink -f "$0")")/../contract/record.sh"
 # shellcheck disable=SC2016 # the jq expressions name jq variables ($f, $dev...), passed with --arg
 
 HERE=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd -P)
@@ -253,6 +255,8 @@ api() {
         CODE=${res%% *}
         [ -n "$CODE" ] || CODE=000
         MS=$(awk -v t="${res#* }" 'BEGIN { printf "%d", t * 1000 }')
+        [ -e "$out.h" ] || : >"$out.h"
+        contract_record "$method" "$path" "$CODE" "$out.h" "$out" "target api"
 }
 location() { awk 'tolower($1) == "location:" { sub(/\r$/, "", $2); print $2 }' "$1.h"; }
 # JQ helpers for the expressions below: step("tcp") is that step of a check result.
@@ -620,5 +624,11 @@ else
         show "$W/down.log"
 fi
 
+# Every answer api() received, against openapi.yaml (tests/contract/README.md).
+if contract_check; then
+        [ ! -s "${CONTRACT_FILE:-}" ] || pass "every answer is one openapi.yaml allows"
+else
+        fail "answers that openapi.yaml does not allow (above; $CONTRACT_FILE)"
+fi
 log "$PASSES passed, $FAILS failed"
 [ "$FAILS" = 0 ]

@@ -145,7 +145,7 @@ static void test_iface_field_table_types_and_limits(void **state)
                         expect = 255;
                 else if (f->check == IFACE_CK_IPADDR || f->check == IFACE_CK_IPV4 ||
                          f->check == IFACE_CK_IPV6 || f->check == IFACE_CK_IPV6_AUTOCFG ||
-                         f->check == IFACE_CK_AUTO)
+                         f->check == IFACE_CK_AUTO || f->check == IFACE_CK_ROUTER)
                         expect = 1024;
                 if (f->maxlen != expect)
                         fail_msg("%s: maxlen %u, expected %u", f->key, f->maxlen, expect);
@@ -165,7 +165,7 @@ static const struct check_case {
           IFACE_CK_IPV4 },
         { "dhcp_alt_client_id", IFACE_CK_TEXT }, { "dhcp_vendor_id", IFACE_CK_TEXT },
         { "ipv6_autocfg", IFACE_CK_IPV6_AUTOCFG }, { "linklocal_autocfg", IFACE_CK_AUTO },
-        { "router_autocfg", IFACE_CK_AUTO }, { "ipv6_linklocal", IFACE_CK_IPV6 }, { "ipv6_router",
+        { "router_autocfg", IFACE_CK_ROUTER }, { "ipv6_linklocal", IFACE_CK_IPV6 }, { "ipv6_router",
           IFACE_CK_IPV6 },
 };
 /* clang-format on */
@@ -1053,6 +1053,9 @@ static void fill_record(struct iface_rec *rec, const char *name)
                         break;
                 case IFACE_CK_AUTO:
                         v = "auto";
+                        break;
+                case IFACE_CK_ROUTER:
+                        v = "Advertised";
                         break;
                 case IFACE_CK_TEXT:
                         v = "vendor x=1 #2";
