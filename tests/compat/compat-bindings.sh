@@ -658,10 +658,12 @@ etag=$(awk 'tolower($1) == "etag:" { sub(/\r$/, "", $2); print $2 }' "$STATE/hdr
 stale=$STALE_ETAG
 cp "$ROOT/$(node_rel "$TB" 10.0.0.7 3260 3 pu)" "$STATE/before-412"
 STATUS=000
-curl -sS -o "$STATE/body" -w '%{http_code}' -X PATCH -H 'Content-Type: application/merge-patch+json' \
-        -H "If-Match: $stale" --data-binary '{"startup":"automatic"}' \
+curl -sS -o "$STATE/body" -D "$STATE/hdr" -w '%{http_code}' -X PATCH \
+        -H 'Content-Type: application/merge-patch+json' -H "If-Match: $stale" \
+        --data-binary '{"startup":"automatic"}' \
         "http://127.0.0.1:$PORT/api/v1/bindings/$IDB" >"$STATE/status" 2>/dev/null || true
 STATUS=$(cat "$STATE/status")
+contract_record PATCH "/api/v1/bindings/$IDB" "$STATUS" "$STATE/hdr" "$STATE/body" "compat If-Match"
 if [ "$STATUS" = 412 ] && [ -n "$etag" ] && [ "$stale" != "$etag" ] && cmp -s "$STATE/before-412" "$ROOT/$(node_rel "$TB" 10.0.0.7 3260 3 pu)"; then
         pass "PATCH with a stale If-Match -> 412, file unchanged"
 else

@@ -71,6 +71,7 @@ fi
 # --- inside the namespace -----------------------------------------------------------------------
 WORK=$COMPAT_WORK
 STATE=$WORK/state
+RCURL_DIR=$STATE
 ROOT=/etc/iscsi
 LOCK_DIR=/run/lock/iscsi
 DAEMON=
@@ -145,8 +146,11 @@ api() {
 
 # our_text NAME FILE: GET the record as text/plain into FILE; prints the status.
 our_text() {
-        curl -sS -o "$2" -w '%{http_code}' -H 'Accept: text/plain' \
-                "http://127.0.0.1:$PORT/api/v1/ifaces/$1" 2>/dev/null || echo 000
+        local st
+        st=$(curl -sS -o "$2" -D "$STATE/text.hdr" -w '%{http_code}' -H 'Accept: text/plain' \
+                "http://127.0.0.1:$PORT/api/v1/ifaces/$1" 2>/dev/null) || st=000
+        contract_record GET "/api/v1/ifaces/$1" "$st" "$STATE/text.hdr" "$2" "compat our_text"
+        echo "$st"
 }
 
 # adm_show NAME FILE: `iscsiadm -m iface -I NAME` into FILE; returns its rc.
@@ -185,7 +189,8 @@ show_diff() {
 }
 
 health_field() {
-        curl -sS "http://127.0.0.1:$PORT/api/v1/health" 2>/dev/null | jq -r "$1" 2>/dev/null
+        rcurl "http://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1 || true
+        jq -r "$1" "$RCURL_DIR/body" 2>/dev/null
 }
 
 # --- the daemon ---------------------------------------------------------------------------------
@@ -373,7 +378,8 @@ else
         fail "GET hw0 (JSON): $STATUS $(head -c 300 "$STATE/body")"
 fi
 
-curl -sS "http://127.0.0.1:$PORT/api/v1/health" >"$STATE/health.json" 2>/dev/null || true
+rcurl "http://127.0.0.1:$PORT/api/v1/health" >/dev/null 2>&1 || true
+cp "$RCURL_DIR/body" "$STATE/health.json" 2>/dev/null || true
 for ev in adm0:added adm0:changed adm1-ipv6:added adm1-ipv6:changed hw0:changed full0:changed nd0:removed; do
         n=${ev%%:*} a=${ev#*:}
         if jq -e --arg n "$n" --arg a "$a" \
@@ -440,9 +446,9 @@ else
 fi
 
 # The whole listing agrees with our list, built from our JSON this time.
-curl -sS "http://127.0.0.1:$PORT/api/v1/ifaces?limit=1000" 2>/dev/null |
-        jq -r '.items[] | "\(.name) \(.transport_name),\(.hwaddress // "<empty>"),\(.ipaddress // "<empty>"),\(.net_ifacename // "<empty>"),\(.initiatorname // "<empty>")"' \
-                >"$STATE/list.want" 2>/dev/null || true
+rcurl "http://127.0.0.1:$PORT/api/v1/ifaces?limit=1000" >/dev/null 2>&1 || true
+jq -r '.items[] | "\(.name) \(.transport_name),\(.hwaddress // "<empty>"),\(.ipaddress // "<empty>"),\(.net_ifacename // "<empty>"),\(.initiatorname // "<empty>")"' \
+        "$RCURL_DIR/body" >"$STATE/list.want" 2>/dev/null || true
 rc=0
 iscsiadm -m iface >"$STATE/list.got" 2>"$STATE/adm.err" || rc=$?
 if [ "$rc" = 0 ] && [ -s "$STATE/list.want" ] && cmp -s "$STATE/list.want" "$STATE/list.got"; then

@@ -70,14 +70,14 @@ for tree in bnx2i cxgb4i qla4xxx be2iscsi qedi; do
                 && pass "$tree: every auto record is listed under its HBA" \
                 || fail "$tree: hba ifaces $(get /api/v1/hbas | jq -c '[.items[] | {host, ifaces}]')"
         revs=$(get '/api/v1/ifaces?limit=1000' | jq -c '[.items[] | .name]')
-        etags=$(for f in $want; do curl -s -o /dev/null -D - "$URL/api/v1/ifaces/$f" | grep -i '^etag'; done)
+        etags=$(for f in $want; do rcurl "$URL/api/v1/ifaces/$f" >/dev/null; grep -i '^etag' "$RCURL_DIR/headers"; done)
         stop
 
         # Idempotent: a restart creates nothing new and keeps the revisions.
         start "$d" "$FIX/$tree"
         [ "$(get '/api/v1/ifaces?limit=1000' | jq -c '[.items[] | .name]')" = "$revs" ] \
                 && pass "$tree: restart creates nothing new" || fail "$tree: records changed on restart"
-        etags2=$(for f in $want; do curl -s -o /dev/null -D - "$URL/api/v1/ifaces/$f" | grep -i '^etag'; done)
+        etags2=$(for f in $want; do rcurl "$URL/api/v1/ifaces/$f" >/dev/null; grep -i '^etag' "$RCURL_DIR/headers"; done)
         [ "$etags" = "$etags2" ] && pass "$tree: revisions kept" || fail "$tree: revisions changed"
         stop
 done
@@ -102,8 +102,8 @@ pass "unknown hosts -> 404"
 get /api/v1/transports | jq -e '[.items[] | select(.name == "qla4xxx")][0] | .caps == "0x48b8" and .loaded and (.capabilities | index("DATA_PATH_OFFLOAD")) and (.capabilities | index("LOGIN_OFFLOAD"))' >/dev/null \
         && pass "transports: qla4xxx caps decoded" || fail "transports: $(get /api/v1/transports)"
 # An iface bound by hwaddress to the HBA's MAC is present; the port's record lists it.
-curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
-        -d '{"name":"q0","transport_name":"qla4xxx","hwaddress":"00:0E:1E:04:8B:14"}' "$URL/api/v1/ifaces"
+rcurl -X POST -H 'Content-Type: application/json' \
+        -d '{"name":"q0","transport_name":"qla4xxx","hwaddress":"00:0E:1E:04:8B:14"}' "$URL/api/v1/ifaces" >/dev/null
 get /api/v1/ifaces/q0 | jq -e '.port_status == "present"' >/dev/null && pass "an iface on the HBA's MAC: port present" \
         || fail "q0: $(get /api/v1/ifaces/q0)"
 get /api/v1/hbas/host14 | jq -e '.ifaces | index("q0")' >/dev/null && pass "host14 lists q0" || fail "host14 ifaces"
@@ -131,7 +131,7 @@ start "$d" "$d/sys"
 [ -z "$(ls "$d/root/ifaces")" ] && pass "hotplug: no offload port, no record" || fail "hotplug: records before the port"
 # An iface on the port to come: its GET body is kept for the inventory it showed (api/ifaces.c)
 # and must follow the new scan.
-[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+[ "$(rcurl -X POST -H 'Content-Type: application/json' \
         -d '{"name":"h0","transport_name":"bnx2i","hwaddress":"00:10:18:aa:bb:10"}' "$URL/api/v1/ifaces")" = 201 ] \
         || fail "hotplug: POST h0"
 for _ in 1 2; do

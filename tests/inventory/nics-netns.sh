@@ -122,13 +122,15 @@ echo "$nic" | jq -e '(.speed_mbps == null or (.speed_mbps | type) == "number") a
 [ "$(status /api/v1/nics/nosuch0)" = 404 ] && pass "unknown NIC -> 404" || fail "unknown NIC"
 
 # Relations: ifaces bound to a NIC, and ifaces whose port is missing.
-in_ns curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
-        -d '{"name":"b0","net_ifacename":"v0"}' "$URL/api/v1/ifaces"
+rcurl --netns "$NS" -X POST -H 'Content-Type: application/json' \
+        -d '{"name":"b0","net_ifacename":"v0"}' "$URL/api/v1/ifaces" >/dev/null
 mac1=$(get /api/v1/nics/v1 | jq -r .mac)
-in_ns curl -s -o /dev/null -X POST -H 'Content-Type: application/json' \
-        -d "{\"name\":\"b1\",\"hwaddress\":\"${mac1^^}\"}" "$URL/api/v1/ifaces"
-r=$(in_ns curl -s -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
-        -d '{"name":"pre0","net_ifacename":"nope0"}' "$URL/api/v1/ifaces")
+rcurl --netns "$NS" -X POST -H 'Content-Type: application/json' \
+        -d "{\"name\":\"b1\",\"hwaddress\":\"${mac1^^}\"}" "$URL/api/v1/ifaces" >/dev/null
+st=$(rcurl --netns "$NS" -X POST -H 'Content-Type: application/json' \
+        -d '{"name":"pre0","net_ifacename":"nope0"}' "$URL/api/v1/ifaces") || true
+r="$(cat "$RCURL_DIR/body")
+$st"
 [ "$(echo "$r" | tail -1)" = 201 ] && echo "$r" | head -1 | jq -e '.port_status == "missing" and (.warnings | length) == 1 and (.warnings[0] | test("nope0"))' >/dev/null \
         && pass "an iface on a missing NIC is accepted, with port_status missing and a warning" \
         || fail "pre-provisioned iface: $r"
@@ -140,7 +142,7 @@ get /api/v1/nics/v0 | jq -e '.ifaces == ["b0"]' >/dev/null && pass "v0 lists b0 
 get /api/v1/nics/v1 | jq -e '.ifaces == ["b1"]' >/dev/null && pass "v1 lists b1 (by MAC, any case)" || fail "v1 ifaces: $(get /api/v1/nics/v1 | jq -c .ifaces)"
 # A GET body can be sent back as it is (read-only fields are ignored).
 body=$(get /api/v1/ifaces/pre0)
-[ "$(in_ns curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'Content-Type: application/json' -d "$body" "$URL/api/v1/ifaces/pre0")" = 200 ] \
+[ "$(rcurl --netns "$NS" -X PUT -H 'Content-Type: application/json' -d "$body" "$URL/api/v1/ifaces/pre0")" = 200 ] \
         && pass "PUT of a GET body (with port_status and warnings) -> 200" || fail "PUT of a GET body"
 
 # Changes, each within a second.
