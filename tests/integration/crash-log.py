@@ -27,13 +27,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ifd  # noqa: E402
 
-FAILS = []
-
-
-def check(ok, what):
-    print("%s: %s" % ("ok" if ok else "FAIL", what))
-    if not ok:
-        FAILS.append(what)
+FAILS = ifd.FAILS
+check = ifd.check
 
 
 def asan_build(binary):

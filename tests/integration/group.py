@@ -20,7 +20,6 @@ Then a storm of 32 concurrent clients (400 creates) all succeed with fewer batch
 usage: group.py path/to/iscsi-ifaced
 """
 import os
-import re
 import sqlite3
 import sys
 import tempfile
@@ -31,22 +30,13 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ifd  # noqa: E402
 
-FAILS = []
+FAILS = ifd.FAILS
+check = ifd.check
 N = 20
-LINE = re.compile(r'^(ifd_write_batch(?:es|ed)_total) (\S+)$', re.M)
-
-
-def check(ok, what):
-    print("%s: %s" % ("ok" if ok else "FAIL", what))
-    if not ok:
-        FAILS.append(what)
 
 
 def batches(d):
-    st, _, body = d.raw("GET", "/metrics")
-    if st != 200:
-        raise RuntimeError("GET /metrics: %d" % st)
-    return {m.group(1): float(m.group(2)) for m in LINE.finditer(body.decode())}
+    return ifd.metric_values(d)
 
 
 def run_all(jobs):

@@ -25,6 +25,15 @@ import urllib.parse
 
 _record_file = None
 
+FAILS = []  # what check() found wrong, in order
+
+
+def check(ok, what):
+    """One line per check: "ok: what" or "FAIL: what"; failures are kept in FAILS."""
+    print("%s: %s" % ("ok" if ok else "FAIL", what))
+    if not ok:
+        FAILS.append(what)
+
 
 def _contract_check():
     """At exit: the recorded answers against openapi.yaml. A failure ends the process with 1,
@@ -189,6 +198,17 @@ class Daemon:
 
     def log_text(self):
         return open(self.log, "rb").read()
+
+
+_SERIES = re.compile(r'^([a-z_]+) (\S+)$', re.M)
+
+
+def metric_values(d):
+    """GET /metrics of Daemon d: {name: value} of its series without labels."""
+    st, _, body = d.raw("GET", "/metrics")
+    if st != 200:
+        raise RuntimeError("GET /metrics: %d" % st)
+    return {m.group(1): float(m.group(2)) for m in _SERIES.finditer(body.decode())}
 
 
 def tree(root):

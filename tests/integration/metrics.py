@@ -21,17 +21,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ifd  # noqa: E402
 
-FAILS = []
+FAILS = ifd.FAILS
+check = ifd.check
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 BURST = 20
 LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
-
-
-def check(ok, what):
-    print("%s: %s" % ("ok" if ok else "FAIL", what))
-    if not ok:
-        FAILS.append(what)
 
 
 def parse(text):

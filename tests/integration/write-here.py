@@ -23,7 +23,6 @@ usage: write-here.py path/to/iscsi-ifaced
 import os
 import http.client
 import json
-import re
 import shutil
 import signal
 import sqlite3
@@ -35,22 +34,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ifd  # noqa: E402
 
-FAILS = []
-HERE = re.compile(r'^ifd_http_writes_here_total (\S+)$', re.M)
-
-
-def check(ok, what):
-    print("%s: %s" % ("ok" if ok else "FAIL", what))
-    if not ok:
-        FAILS.append(what)
+FAILS = ifd.FAILS
+check = ifd.check
 
 
 def here(d):
-    st, _, body = d.raw("GET", "/metrics")
-    m = HERE.search(body.decode()) if st == 200 else None
-    if not m:
-        raise RuntimeError("GET /metrics: %d, no ifd_http_writes_here_total" % st)
-    return int(float(m.group(1)))
+    return int(ifd.metric_values(d)["ifd_http_writes_here_total"])
 
 
 def waiting(d):
