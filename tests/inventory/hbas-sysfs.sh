@@ -79,6 +79,15 @@ for tree in bnx2i cxgb4i qla4xxx be2iscsi qedi; do
                 && pass "$tree: restart creates nothing new" || fail "$tree: records changed on restart"
         etags2=$(for f in $want; do rcurl "$URL/api/v1/ifaces/$f" >/dev/null; grep -i '^etag' "$RCURL_DIR/headers"; done)
         [ "$etags" = "$etags2" ] && pass "$tree: revisions kept" || fail "$tree: revisions changed"
+        # Every record made from sysfs takes a write of another key: a value iscsiadm writes
+        # there (the kernel's router state in router_autocfg) is not refused.
+        bad=
+        for f in $want; do
+                st=$(rcurl -X PATCH -H 'Content-Type: application/merge-patch+json' -d '{"mtu":1500}' \
+                        "$URL/api/v1/ifaces/$f")
+                [ "$st" = 200 ] || bad="$bad $f:$st:$(jq -r .detail "$RCURL_DIR/body" 2>/dev/null)"
+        done
+        [ -z "$bad" ] && pass "$tree: every record takes a PATCH of mtu" || fail "$tree: PATCH mtu:$bad"
         stop
 done
 
