@@ -190,7 +190,7 @@ struct engine {
          * leading one. Under group_lock, a leaf taken holding none of the others. */
         pthread_mutex_t group_lock;
         struct wop *group_head, *group_tail;
-        atomic_bool group_leading; /* set under group_lock; read without it by group_busy() */
+        atomic_bool group_leading; /* set under group_lock; read by engine_write_busy() */
         size_t group_new_ifaces;   /* creates planned in the batch being led (write_lock) */
         size_t group_new_bindings;
 
@@ -345,12 +345,6 @@ struct wop {
          * cond, after letting group_lock go; until then cond is not the writer's to destroy. */
         atomic_bool released;
 };
-
-/*
- * Would a write queued now wait for a batch before it? A hint (no lock): a write's thread then
- * makes its temp file durable itself first (mirror_temp_write), not its batch's leader.
- */
-bool group_busy(struct engine *e);
 
 /*
  * Run op in the next batch: queue it, lead a batch if none is led, and return its result once

@@ -621,8 +621,9 @@ void engine_after_write(struct engine *e);
 /*
  * Is a durable write queued or being made durable? A write started now would wait for it or
  * lead a batch of the queued ones: a caller that may run a lone write on a thread with other
- * duties (the API's HTTP threads) hands it to a writer thread instead. A hint: it may change
- * at once; the write is correct either way.
+ * duties (the API's HTTP threads) hands it to a writer thread instead, and a write's thread
+ * makes its temp file durable itself first (write.c, mirror_temp_write), not its batch's
+ * leader. A hint (no lock): it may change at once; the write is correct either way.
  */
 bool engine_write_busy(struct engine *e);
 

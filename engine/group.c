@@ -489,14 +489,9 @@ void applier_stop(struct engine *e)
 
 /* --- the queue ------------------------------------------------------------------------------ */
 
-bool group_busy(struct engine *e)
-{
-        return atomic_load(&e->writes_waiting) > 0 || atomic_load(&e->group_leading);
-}
-
 bool engine_write_busy(struct engine *e)
 {
-        return group_busy(e);
+        return atomic_load(&e->writes_waiting) > 0 || atomic_load(&e->group_leading);
 }
 
 static bool keys_clash(const struct wop *a, const struct wop *b)

@@ -339,7 +339,7 @@ static void iface_op_ahead(struct engine *e, struct iface_op *o)
                 free(TAKE_PTR(o->content));
                 return;
         }
-        (void)mirror_temp_write(e->mirror, o->content, o->len, group_busy(e), &o->pre);
+        (void)mirror_temp_write(e->mirror, o->content, o->len, engine_write_busy(e), &o->pre);
 }
 
 static int create_finish(struct engine *e, struct wop *op)

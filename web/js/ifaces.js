@@ -26,7 +26,9 @@ function keyField(k, value) {
     // A value the list lacks stays a choice, and selected: a record made from an HBA's sysfs
     // holds the kernel's router state in router_autocfg (Advertised), an imported one may hold
     // anything. Without it the select would show the first option and a save would change it.
-    if (value !== undefined && value !== null && value !== '' && !k.type.includes(value)) opts.push([value, `${value} (as read)`]);
+    if (value !== undefined && value !== null && value !== '' && !k.type.includes(value)) {
+      opts.push([value, `${value} (as read)`]);
+    }
     const f = field(k.key, 'select', { options: opts });
     f.input.value = value ?? (k.key === 'transport_name' ? 'tcp' : '');
     return f;
