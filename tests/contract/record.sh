@@ -93,3 +93,13 @@ contract_check() {
         [ -n "$CONTRACT_FILE" ] && [ -s "$CONTRACT_FILE" ] || return 0
         node "$CONTRACT_ROOT/tests/contract/validate.mjs" "$CONTRACT_FILE"
 }
+
+# contract_verdict: contract_check, said with the sourcing script's own pass and fail (every
+# suite has them): a PASS line when answers were recorded and all are allowed, a FAIL otherwise.
+contract_verdict() {
+        if contract_check; then
+                [ ! -s "${CONTRACT_FILE:-}" ] || pass "every answer is one openapi.yaml allows"
+        else
+                fail "answers that openapi.yaml does not allow (above; $CONTRACT_FILE)"
+        fi
+}

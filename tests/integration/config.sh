@@ -103,6 +103,6 @@ else
         fail "packaging/iscsi-ifaced.conf: $(cat "$W/log")"
 fi
 
-contract_done
+contract_verdict
 echo "config: $fails failure(s)"
 [ $fails -eq 0 ]

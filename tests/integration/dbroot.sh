@@ -133,5 +133,5 @@ if up --iscsi-root "$W/given"; then
 else
         fail "did not start with --iscsi-root: $(cat "$W/log")"
 fi
-contract_done
+contract_verdict
 [ "$fails" -eq 0 ]

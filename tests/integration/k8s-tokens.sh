@@ -96,6 +96,6 @@ else
         fail "a known id with another secret: $(tail -n 1 "$W/reg.log")"
 fi
 
-contract_done
+contract_verdict
 echo "k8s-tokens: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -176,6 +176,6 @@ ins=$(jq -r .security.insecure "$RCURL_DIR/body")
 kill "${PIDS[-1]}"
 wait "${PIDS[-1]}" 2>/dev/null || true
 
-contract_done
+contract_verdict
 echo "tls: $fails failure(s)"
 [ $fails -eq 0 ]
