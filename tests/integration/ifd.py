@@ -213,13 +213,17 @@ def metric_values(d):
 
 def tree(root):
     """{relative path: (type, mode, sha256 of the content or link target)} of everything under
-    root (the root itself excluded)."""
+    root (the root itself excluded), less the empty spare temp files the daemon's spare thread
+    makes ahead of writes (.iscsi-ifaced/*.tmp), which come and go on their own time."""
     out = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         for n in dirnames + filenames:
             p = os.path.join(dirpath, n)
             rel = os.path.relpath(p, root)
             st = os.lstat(p)
+            if (rel.startswith(".iscsi-ifaced" + os.sep) and rel.endswith(".tmp") and
+                    stat.S_ISREG(st.st_mode) and st.st_size == 0):
+                continue
             if stat.S_ISLNK(st.st_mode):
                 out[rel] = ("link", 0, os.readlink(p))
             elif stat.S_ISDIR(st.st_mode):
