@@ -80,6 +80,7 @@ static void *hub_thread(void *userdata)
 {
         struct event_hub *h = userdata;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-events");
         pthread_mutex_lock(&h->lock);
         while (!h->exit) {
                 int64_t due = hub_scan(h), wait = due - clock_usec(CLOCK_MONOTONIC);

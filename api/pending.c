@@ -90,6 +90,7 @@ static void *timer_thread(void *arg)
 {
         struct pending_queues *q = arg;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-timer");
         pthread_mutex_lock(&q->timer_lock);
         for (;;) {
                 int64_t now = clock_usec(CLOCK_MONOTONIC);
@@ -151,6 +152,7 @@ static void *writer_thread(void *arg)
 {
         struct pending_queues *q = arg;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-writer");
         for (;;) {
                 struct api_pending *p;
 

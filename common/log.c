@@ -62,6 +62,7 @@ static void *defer_main(void *arg)
         char *batch = NULL;
         size_t batch_cap = 0;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-log");
         (void)arg;
 
         pthread_mutex_lock(&defer.lock);

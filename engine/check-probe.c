@@ -348,6 +348,7 @@ static void *offload_ping_thread(void *arg)
         uint64_t one = 1;
         int r;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-ping");
         r = iscsi_nl_ping(&o->req, o->timeout_ms, &status);
         o->c->nl_status = status;
         atomic_store(&o->c->nl_result, r);

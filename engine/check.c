@@ -527,6 +527,7 @@ static void *checker_thread(void *arg)
 {
         struct checker *k = arg;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-check");
         for (;;) {
                 struct turn t = { .next = INT64_MAX };
 

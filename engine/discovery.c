@@ -162,6 +162,7 @@ static void *bind_thread(void *userdata)
         struct engine_ctx ctx = { run->actor, run->request_id, 0 };
         size_t total = 0;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-bind");
         for (size_t i = 0; i < run->n_items; i++)
                 total += run->items[i].n_found;
         /* Readers (the API) see outcomes[0..n_outcomes) under the lock; the bind writes past

@@ -602,6 +602,7 @@ static void *watch_thread(void *userdata)
         int64_t last_full = clock_usec(CLOCK_REALTIME), last_sessions = 0;
         bool alive = true;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-drift");
         for (;;) {
                 int n = poll(p, 2, set.n || set.overflow ? WATCH_SETTLE_MS : WATCH_ROOT_CHECK_MS);
 

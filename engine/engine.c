@@ -307,6 +307,7 @@ static void *db_check_thread(void *userdata)
         struct engine *e = userdata;
         int r;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-dbcheck");
         (void)setpriority(PRIO_PROCESS, (id_t)gettid(), 10); /* after the requests */
         r = store_check_all(e->db_checker, e->db_path, e->db_check_why, sizeof(e->db_check_why));
         if (r == -EINTR)

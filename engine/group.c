@@ -104,6 +104,7 @@ static void *syncer_thread(void *arg)
 {
         struct syncers *q = arg;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-sync");
         pthread_mutex_lock(&q->lock);
         for (;;) {
                 while (!syncers_step(q))
@@ -377,6 +378,7 @@ static void *applier_thread(void *arg)
         uint64_t kicks_seen = 0;
         bool logged = false;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-apply");
         pthread_mutex_lock(&e->apply_lock);
         while (!e->applier_stopping) {
                 int64_t since, now = clock_usec(CLOCK_MONOTONIC), wake;

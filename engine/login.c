@@ -1548,6 +1548,7 @@ static void *login_worker(void *userdata)
         struct engine *e = userdata;
         struct logins *L = e->logins;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-login");
         pthread_mutex_lock(&L->lock);
         while (!L->stopping) {
                 char path[BINDING_ID_MAX];

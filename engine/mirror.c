@@ -299,6 +299,7 @@ static void *spare_thread(void *arg)
 {
         struct mirror *m = arg;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-spare");
         pthread_mutex_lock(&m->spare_lock);
         for (;;) {
                 char name[32];

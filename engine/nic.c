@@ -893,6 +893,7 @@ static void *monitor_thread(void *userdata)
         bool stop;
         int r;
 
+        (void)pthread_setname_np(pthread_self(), "ifd-nicmon");
         pthread_mutex_lock(&m->lock);
         refresh = m->refresh_msec;
         pthread_mutex_unlock(&m->lock);

@@ -9,6 +9,7 @@ the ifaces gauge follows the create; no label carries a token, a raw path or an 
 
 usage: metrics.py path/to/iscsi-ifaced
 """
+import collections
 import json
 import os
 import re
@@ -140,6 +141,16 @@ def main():
                      "process_open_fds", "ifd_threads"):
             v = family(after, name).get(())
             check(v is not None and v > 0, "%s present and > 0 (%s)" % (name, v))
+
+        # Each thread is named for its job (top -H, perf): the 32 writers, the group commit's
+        # 16 syncers and spare maker once a write ran, the logger, the drift watcher, and
+        # libmicrohttpd's own pool threads; ifd_threads counts them all.
+        names = collections.Counter(
+            open("/proc/%d/task/%s/comm" % (d.proc.pid, t)).read().strip()
+            for t in os.listdir("/proc/%d/task" % d.proc.pid))
+        check(names["ifd-writer"] == 32 and names["ifd-sync"] == 16 and names["ifd-spare"] == 1
+              and names["ifd-log"] == 1 and names["ifd-drift"] == 1 and names["MHD-worker"] >= 1,
+              "the threads carry their names (%s)" % dict(names))
 
         # The write's time, and its parts: each histogram counted the one create, and the whole
         # is at least the sum of its parts (each part measured apart: 1 us of rounding each).
