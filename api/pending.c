@@ -148,39 +148,51 @@ int pending_delay(struct pending_queues *q, struct api_response *resp, const cha
 
 /* --- the writer threads: work that must not run on an HTTP thread ------------------------- */
 
+/* The next job for writer w: the queue's head, or one handed over after it sleeps. NULL: stop. */
+static struct api_pending *writer_next(struct pending_queues *q, struct pending_writer *w)
+{
+        struct api_pending *p;
+
+        pthread_mutex_lock(&q->write_lock);
+        p = q->write_head;
+        if (p) {
+                q->write_head = p->next;
+                if (!q->write_head)
+                        q->write_tail = NULL;
+                atomic_fetch_sub(&q->n_queued, 1);
+                pthread_mutex_unlock(&q->write_lock);
+                return p;
+        }
+        if (q->writers_stopping) {
+                pthread_mutex_unlock(&q->write_lock);
+                return NULL; /* stopping, and the queue is drained */
+        }
+        w->job = NULL;
+        w->next_idle = q->idle;
+        q->idle = w;
+        pthread_mutex_unlock(&q->write_lock);
+
+        while (sem_wait(&w->wake) < 0)
+                ; /* EINTR */
+        /* Posted by pending_queue_job() with a job, or by pending_queues_stop() without one
+         * (which then drains the queue on the next turn); both unlinked w from the stack. */
+        p = w->job;
+        return p ? p : writer_next(q, w);
+}
+
 static void *writer_thread(void *arg)
 {
-        struct pending_queues *q = arg;
+        struct pending_writer *w = arg;
+        struct pending_queues *q = w->q;
+        struct api_pending *p;
 
         (void)pthread_setname_np(pthread_self(), "ifd-writer");
-        for (;;) {
-                struct api_pending *p;
-
-                pthread_mutex_lock(&q->write_lock);
-                while (!q->write_head && !q->writers_stopping)
-                        pthread_cond_wait(&q->write_cond, &q->write_lock);
-                p = q->write_head;
-                if (p) {
-                        q->write_head = p->next;
-                        if (!q->write_head)
-                                q->write_tail = NULL;
-                }
-                pthread_mutex_unlock(&q->write_lock);
-                if (!p)
-                        break; /* stopping, and the queue is drained */
-
+        while ((p = writer_next(q, w))) {
                 p->job_ops->run(p->job, &p->ready);
                 p->job_ops->free(TAKE_PTR(p->job));
                 pending_fire(p);
-                if (q->after_answer) {
-                        bool idle;
-
-                        pthread_mutex_lock(&q->write_lock);
-                        idle = !q->write_head;
-                        pthread_mutex_unlock(&q->write_lock);
-                        if (idle)
-                                q->after_answer(q->after_answer_ud);
-                }
+                if (q->after_answer && atomic_load(&q->n_queued) == 0)
+                        q->after_answer(q->after_answer_ud);
         }
         return NULL;
 }
@@ -189,24 +201,35 @@ int pending_queue_job(struct pending_queues *q, struct api_response *resp, const
                       const struct pending_job_ops *ops, void *job)
 {
         struct api_pending *p = pending_new(request_id);
+        struct pending_writer *w;
 
         if (!p)
                 return -EAGAIN;
+        p->job_ops = ops;
+        p->job = job;
         pthread_mutex_lock(&q->write_lock);
         if (q->writers_stopping || q->n_writers == 0) {
                 pthread_mutex_unlock(&q->write_lock);
+                p->job = NULL;
                 pending_free(p);
                 return -EAGAIN;
         }
-        p->job_ops = ops;
-        p->job = job;
-        if (q->write_tail)
-                q->write_tail->next = p;
-        else
-                q->write_head = p;
-        q->write_tail = p;
-        pthread_cond_signal(&q->write_cond);
+        /* Handed to an idle writer when there is one, otherwise queued for the first to finish. */
+        w = q->idle;
+        if (w) {
+                q->idle = w->next_idle;
+                w->job = p;
+        } else {
+                if (q->write_tail)
+                        q->write_tail->next = p;
+                else
+                        q->write_head = p;
+                q->write_tail = p;
+                atomic_fetch_add(&q->n_queued, 1);
+        }
         pthread_mutex_unlock(&q->write_lock);
+        if (w)
+                sem_post(&w->wake);
 
         *resp = (struct api_response){ .pending = p };
         return 0;
@@ -230,7 +253,10 @@ int pending_queues_start(struct pending_queues *q, void (*after_answer)(void *ud
         pthread_cond_init(&q->timer_cond, &ca);
         pthread_condattr_destroy(&ca);
         pthread_mutex_init(&q->write_lock, NULL);
-        pthread_cond_init(&q->write_cond, NULL);
+        for (size_t i = 0; i < API_WRITERS; i++) {
+                q->slots[i].q = q;
+                sem_init(&q->slots[i].wake, 0, 0);
+        }
         q->inited = true;
 
         r = -pthread_create(&q->timer_thread, NULL, timer_thread, q);
@@ -238,7 +264,8 @@ int pending_queues_start(struct pending_queues *q, void (*after_answer)(void *ud
                 return r;
         q->timer_started = true;
         for (; q->n_writers < API_WRITERS; q->n_writers++) {
-                r = -pthread_create(&q->writers[q->n_writers], NULL, writer_thread, q);
+                r = -pthread_create(&q->writers[q->n_writers], NULL, writer_thread,
+                                    &q->slots[q->n_writers]);
                 if (r < 0)
                         return r;
         }
@@ -252,7 +279,10 @@ void pending_queues_stop(struct pending_queues *q)
 
         pthread_mutex_lock(&q->write_lock);
         q->writers_stopping = true;
-        pthread_cond_broadcast(&q->write_cond);
+        /* Each idle writer wakes without a job, drains what is queued, and ends. */
+        for (struct pending_writer *w = q->idle; w; w = w->next_idle)
+                sem_post(&w->wake);
+        q->idle = NULL;
         pthread_mutex_unlock(&q->write_lock);
         for (size_t i = 0; i < q->n_writers; i++)
                 pthread_join(q->writers[i], NULL);
@@ -273,7 +303,8 @@ void pending_queues_done(struct pending_queues *q)
         if (!q->inited)
                 return;
         pending_queues_stop(q);
-        pthread_cond_destroy(&q->write_cond);
+        for (size_t i = 0; i < API_WRITERS; i++)
+                sem_destroy(&q->slots[i].wake);
         pthread_mutex_destroy(&q->write_lock);
         pthread_cond_destroy(&q->timer_cond);
         pthread_mutex_destroy(&q->timer_lock);

@@ -13,6 +13,8 @@
 #pragma once
 
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -57,14 +59,28 @@ struct api_pending {
         int64_t counters_start_usec;
 };
 
+/*
+ * A writer thread's hand-off slot: an idle writer sleeps on its own semaphore, and the HTTP
+ * thread that queues a job gives it that job directly and posts it (one wake-up, no shared
+ * condition variable whose waiters would then contend for the queue's lock).
+ */
+struct pending_writer {
+        struct pending_queues *q;
+        sem_t wake;
+        struct api_pending *job; /* handed over while idle; NULL when woken to stop */
+        struct pending_writer *next_idle;
+};
+
 /* The writer threads and the timer thread, with their queues. Part of struct api. */
 struct pending_queues {
-        pthread_mutex_t write_lock;
-        pthread_cond_t write_cond;
+        pthread_mutex_t write_lock; /* the queue, the idle stack; held only to link and unlink */
         pthread_t writers[API_WRITERS];
+        struct pending_writer slots[API_WRITERS];
         size_t n_writers;
         bool writers_stopping;
-        struct api_pending *write_head, *write_tail;
+        struct pending_writer *idle;                 /* writers asleep, the last to finish first */
+        struct api_pending *write_head, *write_tail; /* jobs that found no idle writer */
+        atomic_size_t n_queued;                      /* the length of that queue */
         /* Run by a writer thread after it has handed an answer over, with no job waiting: the
          * engine's work that follows a write but need not delay its answer. */
         void (*after_answer)(void *ud);
