@@ -37,6 +37,7 @@
 #include "fs.h"
 #include "macro.h"
 #include "mirror.h"
+#include "proc.h"
 #include "stats.h"
 
 #define MIRROR_IFACES_DIR    "ifaces"
@@ -329,7 +330,7 @@ static void *spare_thread(void *arg)
 /* Stop the spare thread of this process and remove the spares. */
 static void spares_stop(struct mirror *m)
 {
-        if (atomic_load(&m->spare_pid) != getpid())
+        if (atomic_load(&m->spare_pid) != self_pid())
                 return;
         pthread_mutex_lock(&m->spare_lock);
         m->spare_stop = true;
@@ -353,15 +354,15 @@ static int spare_take(struct mirror *m, char name[32])
 {
         int fd = -EAGAIN;
 
-        if (atomic_load(&m->spare_pid) != getpid()) {
+        if (atomic_load(&m->spare_pid) != self_pid()) {
                 pid_t owner = atomic_load(&m->spare_pid);
 
                 /* In a forked child the parent's threads are gone, and a holder of the lock
                  * with them. */
-                if (owner != 0 && owner != getpid())
+                if (owner != 0 && owner != self_pid())
                         pthread_mutex_init(&m->spare_setup, NULL);
                 pthread_mutex_lock(&m->spare_setup);
-                if (atomic_load(&m->spare_pid) != getpid()) {
+                if (atomic_load(&m->spare_pid) != self_pid()) {
                         /* No thread of this process uses the spares yet, so the lock and the
                          * list can be set up again. */
                         for (size_t i = 0; i < m->n_spares; i++)
@@ -374,7 +375,7 @@ static int spare_take(struct mirror *m, char name[32])
                                 pthread_mutex_unlock(&m->spare_setup);
                                 return -EAGAIN;
                         }
-                        atomic_store(&m->spare_pid, getpid());
+                        atomic_store(&m->spare_pid, self_pid());
                 }
                 pthread_mutex_unlock(&m->spare_setup);
         }
