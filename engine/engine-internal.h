@@ -83,6 +83,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 
 #include "engine.h"
@@ -338,11 +339,11 @@ struct wop {
         struct wchange change;
         bool has_change;
         int r;
-        int state; /* group.c */
+        _Atomic int state; /* group.c: set under group_lock; read without it once done */
         struct wop *next;
-        pthread_cond_t cond; /* group.c: signalled when state changes for it, or it is to lead */
-        /* group.c: false from when a leader marks it done until that leader has signalled
-         * cond, after letting group_lock go; until then cond is not the writer's to destroy. */
+        sem_t wake; /* group.c: posted when it is done, or is to lead */
+        /* group.c: false from when a leader marks it done until that leader has posted wake,
+         * after letting group_lock go; until then wake is not the writer's to destroy. */
         atomic_bool released;
 };
 

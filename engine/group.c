@@ -16,6 +16,7 @@
 
 #include "durable.h"
 #include "engine-internal.h"
+#include "proc.h"
 #include "log.h"
 #include "mirror.h"
 #include "stats.h"
@@ -122,9 +123,9 @@ static void syncers_start(struct mirror *m, struct wchange *const *v, size_t n)
         pthread_mutex_lock(&q->lock);
         while (q->v) /* another engine's batch (tests open several) */
                 pthread_cond_wait(&q->done, &q->lock);
-        if (q->pid != getpid()) {
+        if (q->pid != self_pid()) {
                 /* The threads of a parent are not in a forked child. */
-                q->pid = getpid();
+                q->pid = self_pid();
                 q->n_threads = 0;
                 pthread_attr_init(&a);
                 pthread_attr_setstacksize(&a, 64 * 1024);
@@ -609,33 +610,34 @@ static void lead(struct engine *e, struct wop *own)
                 write_end(e);
 
                 /*
-                 * The batch's writes are woken after group_lock is let go: woken while it is
-                 * held, each would block on it at once and wake the next one as it let go, a
-                 * convoy of two more futex calls and a context switch a write. A write may see
-                 * itself done before its signal (a spurious wake-up); it keeps its cond until
-                 * released says the signal is over (docs/decisions.md "What bounds a create on
-                 * this disk, and a sharper A/B").
+                 * The batch's writes are woken after group_lock is let go, each by its own
+                 * semaphore, and a write that wakes done returns without group_lock: woken
+                 * under it, or made to take it again, each would block on it and wake the next
+                 * as it let go, a convoy of futex calls and context switches (docs/decisions.md
+                 * "What bounds a create on this disk, and a sharper A/B"). A write may see
+                 * itself done before its post; it keeps its semaphore until released says the
+                 * post is over.
                  */
                 pthread_mutex_lock(&e->group_lock);
                 for (size_t i = 0; i < n; i++) {
-                        batch[i]->state = WOP_DONE;
                         if (batch[i] != own)
                                 atomic_store(&batch[i]->released, false);
+                        atomic_store(&batch[i]->state, WOP_DONE);
                 }
                 pthread_mutex_unlock(&e->group_lock);
                 for (size_t i = 0; i < n; i++) {
                         if (batch[i] == own)
                                 continue;
-                        pthread_cond_signal(&batch[i]->cond);
+                        sem_post(&batch[i]->wake);
                         atomic_store_explicit(&batch[i]->released, true, memory_order_release);
                 }
                 pthread_mutex_lock(&e->group_lock);
         }
         e->group_leading = false;
-        /* The oldest write queued leads the next batch (each waiter has a condition of its
+        /* The oldest write queued leads the next batch (each waiter has a semaphore of its
          * own: one batch's end wakes its writes and the next leader, not every writer). */
         if (e->group_head)
-                pthread_cond_signal(&e->group_head->cond);
+                sem_post(&e->group_head->wake);
 }
 
 int group_run(struct engine *e, struct wop *op)
@@ -653,10 +655,10 @@ int group_run(struct engine *e, struct wop *op)
         if (r < 0)
                 return r;
 
-        pthread_cond_init(&op->cond, NULL);
+        sem_init(&op->wake, 0, 0);
         atomic_init(&op->released, true);
         pthread_mutex_lock(&e->group_lock);
-        op->state = WOP_QUEUED;
+        atomic_store(&op->state, WOP_QUEUED);
         op->next = NULL;
         if (e->group_tail)
                 e->group_tail->next = op;
@@ -665,34 +667,49 @@ int group_run(struct engine *e, struct wop *op)
         e->group_tail = op;
         atomic_fetch_add(&e->writes_waiting, 1);
 
-        while (op->state != WOP_DONE) {
+        for (;;) {
+                int state = atomic_load(&op->state);
+                bool timed_out = false;
+
+                if (state == WOP_DONE)
+                        break;
                 if (!e->group_leading) {
                         lead(e, op);
                         continue;
                 }
-                if (op->state == WOP_TAKEN) {
+                pthread_mutex_unlock(&e->group_lock);
+                if (state == WOP_TAKEN) {
                         /* In a batch: answered when it is durable, deadline or not. */
-                        pthread_cond_wait(&op->cond, &e->group_lock);
-                        continue;
+                        while (sem_wait(&op->wake) < 0)
+                                ; /* EINTR */
+                } else {
+                        while ((r = sem_clockwait(&op->wake, CLOCK_MONOTONIC, &ts)) < 0 &&
+                               errno == EINTR)
+                                ;
+                        timed_out = r < 0 && errno == ETIMEDOUT;
                 }
-                r = pthread_cond_clockwait(&op->cond, &e->group_lock, CLOCK_MONOTONIC, &ts);
-                if (r == ETIMEDOUT && op->state == WOP_QUEUED) {
+                /* Done: its leader marked it so before the post (or is about to post). */
+                if (atomic_load(&op->state) == WOP_DONE)
+                        goto done;
+                pthread_mutex_lock(&e->group_lock);
+                if (timed_out && atomic_load(&op->state) == WOP_QUEUED) {
                         bool was_head = e->group_head == op;
 
                         queue_remove(e, op);
                         atomic_fetch_sub(&e->writes_waiting, 1);
                         write_lock_timeout_reason(e, op->err);
                         op->r = -ETIMEDOUT;
-                        op->state = WOP_DONE;
-                        /* It may have been woken to lead, too late: pass that on. */
+                        atomic_store(&op->state, WOP_DONE);
+                        /* It may have been posted to lead, too late: pass that on. */
                         if (was_head && !e->group_leading && e->group_head)
-                                pthread_cond_signal(&e->group_head->cond);
+                                sem_post(&e->group_head->wake);
                 }
         }
         pthread_mutex_unlock(&e->group_lock);
-        /* Done by a leader that may still be signalling op->cond: a few instructions more. */
+done:
+        /* Done by a leader that may still be posting op->wake: a few instructions more. */
         while (!atomic_load_explicit(&op->released, memory_order_acquire))
                 sched_yield();
-        pthread_cond_destroy(&op->cond);
+        sem_destroy(&op->wake);
         return op->r;
 }
