@@ -79,6 +79,34 @@ static int write_one(int tmp_fd, int dir_fd, sqlite3_stmt *ins, const char *name
         return sqlite3_step(ins) == SQLITE_DONE ? 0 : -1;
 }
 
+/* The floor itself: one writer, a record at a time. */
+static int single_main(int tmp_fd, int dir_fd, sqlite3 *db, sqlite3_stmt *ins, long n,
+                       const char *file, size_t size, const char *row, size_t row_size,
+                       const char *prefix, double *lat)
+{
+        char name[256];
+        double t0, total;
+
+        t0 = now_s();
+        for (long i = 0; i < n; i++) {
+                double t = now_s();
+                int r;
+
+                snprintf(name, sizeof(name), "%s%ld", prefix, i);
+                r = write_one(tmp_fd, dir_fd, ins, name, file, size, row, row_size);
+                if (r < 0)
+                        return die(name, r == -1 ? sqlite3_errmsg(db) : strerror(-r));
+                lat[i] = now_s() - t;
+        }
+        total = now_s() - t0;
+
+        qsort(lat, (size_t)n, sizeof(double), cmp_double);
+        printf("op=floor n=%ld total_s=%.3f per_s=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n", n,
+               total, (double)n / total, lat[n / 2] * 1e3, lat[n * 99 / 100] * 1e3,
+               lat[n - 1] * 1e3);
+        return 0;
+}
+
 /* --- the group floor ------------------------------------------------------------------------- */
 
 struct rec {
@@ -246,14 +274,14 @@ static int group_main(int tmp_fd, int dir_fd, sqlite3 *db, sqlite3_stmt *ins, lo
 
 int main(int argc, char **argv)
 {
-        char path[4096], name[256];
+        char path[4096];
         sqlite3 *db = NULL;
         sqlite3_stmt *ins = NULL;
         char *file, *row, *err = NULL;
-        double *lat, t0, total;
+        double *lat;
         long n, writers = 1;
         size_t size, row_size;
-        int tmp_fd, dir_fd;
+        int tmp_fd, dir_fd, r;
 
         if (argc != 6 && argc != 7) {
                 fprintf(stderr, "usage: floor DIR N SIZE ROW_SIZE PREFIX [WRITERS]\n");
@@ -297,37 +325,10 @@ int main(int argc, char **argv)
                                NULL) != SQLITE_OK)
                 return die(path, sqlite3_errmsg(db));
 
-        if (writers > 1) {
-                int r = group_main(tmp_fd, dir_fd, db, ins, n, file, size, row, row_size, argv[5],
-                                   writers);
-
-                sqlite3_finalize(ins);
-                sqlite3_close(db);
-                close(tmp_fd);
-                close(dir_fd);
-                free(file);
-                free(row);
-                free(lat);
-                return r;
-        }
-
-        t0 = now_s();
-        for (long i = 0; i < n; i++) {
-                double t = now_s();
-                int r;
-
-                snprintf(name, sizeof(name), "%s%ld", argv[5], i);
-                r = write_one(tmp_fd, dir_fd, ins, name, file, size, row, row_size);
-                if (r < 0)
-                        return die(name, r == -1 ? sqlite3_errmsg(db) : strerror(-r));
-                lat[i] = now_s() - t;
-        }
-        total = now_s() - t0;
-
-        qsort(lat, (size_t)n, sizeof(double), cmp_double);
-        printf("op=floor n=%ld total_s=%.3f per_s=%.1f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n", n,
-               total, (double)n / total, lat[n / 2] * 1e3, lat[n * 99 / 100] * 1e3,
-               lat[n - 1] * 1e3);
+        r = writers > 1 ? group_main(tmp_fd, dir_fd, db, ins, n, file, size, row, row_size, argv[5],
+                                     writers) :
+                          single_main(tmp_fd, dir_fd, db, ins, n, file, size, row, row_size,
+                                      argv[5], lat);
         sqlite3_finalize(ins);
         sqlite3_close(db);
         close(tmp_fd);
@@ -335,5 +336,5 @@ int main(int argc, char **argv)
         free(file);
         free(row);
         free(lat);
-        return 0;
+        return r;
 }
