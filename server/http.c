@@ -78,6 +78,15 @@ _Static_assert(HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_HEAD &&
                "the pool holds every head that gets our 414 or 431");
 
 #define HTTP_MAX_ARGS       32 /* query arguments handed to the api */
+/*
+ * A body over API_MAX_BODY is read and dropped up to this size, then answered 413 on a
+ * connection that stays usable: refused before it is sent, a client still writing it would meet
+ * the closed socket's reset and never read the 413 (curl: "Failed sending data to the peer").
+ * A declared length over it is refused at once, and a chunked body that grows past it is cut
+ * off there: the connection is closed. With "Expect: 100-continue" and a declared length over
+ * 1 MiB, the 413 comes before the body is sent.
+ */
+#define HTTP_DISCARD_MAX    (1024 * 1024)
 #define HTTP_REQUEST_ID_MAX 64
 _Static_assert(HTTP_MAX_HEAD <= HTTP_OURS_HEAD && HTTP_MAX_URI <= HTTP_MAX_HEAD &&
                        HTTP_MAX_FIELDS + HTTP_MAX_ARGS <= HTTP_OURS_RECORDS,
@@ -125,6 +134,7 @@ struct http_request {
         size_t body_len;
         size_t body_cap;
         bool body_too_large;
+        size_t body_dropped;         /* bytes of a body over API_MAX_BODY read and dropped */
         bool after_answer;           /* a write ran on this thread: api_after_answer() at the end */
         struct api_pending *pending; /* the api answers later; the connection is suspended */
         struct api_stream *stream;   /* an event stream (api.h), freed at completion */
@@ -276,18 +286,22 @@ static enum MHD_Result http_collect_arg(void *cls, enum MHD_ValueKind kind, cons
         return MHD_YES;
 }
 
-/* Append upload data, up to API_MAX_BODY. Beyond it the body is dropped and only flagged. */
+/*
+ * Append upload data, up to API_MAX_BODY. Beyond it the body is dropped and only flagged, and
+ * counted: 1 once more than HTTP_DISCARD_MAX has come (the caller refuses it then).
+ */
 static int request_append(struct http_request *req, const char *data, size_t size)
 {
-        if (req->body_too_large)
-                return 0;
-
-        if (size > API_MAX_BODY - req->body_len) {
+        if (!req->body_too_large && size > API_MAX_BODY - req->body_len) {
                 req->body_too_large = true;
+                req->body_dropped = req->body_len;
                 free(req->body);
                 req->body = NULL;
                 req->body_len = req->body_cap = 0;
-                return 0;
+        }
+        if (req->body_too_large) {
+                req->body_dropped += size;
+                return req->body_dropped > HTTP_DISCARD_MAX ? 1 : 0;
         }
 
         if (req->body_len + size > req->body_cap) {
@@ -436,9 +450,12 @@ static const char *request_start(struct http_request *req, struct MHD_Connection
                 errno = 0;
                 v = strtoull(hs.content_length, &end, 10);
                 if (errno == 0 && end != hs.content_length && *end == 0 && v > API_MAX_BODY) {
+                        /* Read and dropped, then a 413 (HTTP_DISCARD_MAX); beyond it, at once. */
                         req->body_too_large = true;
-                        *ret_err = -E2BIG;
-                        return "the body exceeds 65536 bytes";
+                        if (v > HTTP_DISCARD_MAX) {
+                                *ret_err = -E2BIG;
+                                return "the body exceeds 65536 bytes";
+                        }
                 }
         }
         return NULL;
@@ -943,9 +960,18 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
         }
 
         if (*upload_data_size > 0) {
-                if (request_append(req, upload_data, *upload_data_size) < 0)
+                int k = request_append(req, upload_data, *upload_data_size);
+
+                if (k < 0)
                         return MHD_NO;
                 *upload_data_size = 0;
+                if (k > 0) {
+                        /* A chunked body past HTTP_DISCARD_MAX: closed (libmicrohttpd 0.9.75
+                         * takes no answer in the middle of a body). */
+                        log_info("%s %s: a chunked body over %d bytes, connection closed (id %s)",
+                                 method, url, HTTP_DISCARD_MAX, req->request_id);
+                        return MHD_NO;
+                }
                 return MHD_YES;
         }
 

@@ -8,7 +8,10 @@
   19 KiB and 140 fields, cookies and query arguments by construction, server/http.c) still get
   our answer, and beyond the connection's memory pool (64 KiB) libmicrohttpd's own 431 closes
   the connection and the server goes on;
-- a body over 64 KiB is a 413 without reading it all;
+- a body over 64 KiB is a 413: up to 1 MiB is read and dropped first, so a client that sends
+  its body late, or slowly, still reads the 413 and keeps its connection; a declared length
+  over 1 MiB is refused at once, before its body, and a chunked body is cut off past 1 MiB
+  (the connection closed);
 - connections per client address are capped (the one over the cap is closed at once while the
   others still work), and so are connections in all (the one over waits until a slot frees);
 - an idle connection, and one that stalls in the middle of its headers, are closed after the
@@ -18,6 +21,7 @@
 usage: tests/integration/limits.py IFACED_BIN        (meson: integration.limits)
 """
 import os
+import select
 import shutil
 import signal
 import socket
@@ -177,6 +181,87 @@ def hold_served(port, n):
     sys.exit(1)
 
 
+def read_answer(s, timeout=5.0):
+    """One Content-Length framed answer from s (raw bytes), or what came before a close."""
+    s.settimeout(timeout)
+    out = b""
+    while True:
+        head, sep, rest = out.partition(b"\r\n\r\n")
+        if sep:
+            n = next((int(l.split(b":", 1)[1]) for l in head.split(b"\r\n")
+                      if l.lower().startswith(b"content-length:")), 0)
+            if len(rest) >= n:
+                return out
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
+def test_body_limits(port):
+    """Bodies over 64 KiB: the 413 reaches a client that sends its body late (read and dropped up
+    to 1 MiB, the connection kept), a declared length over 1 MiB is refused before its body, and
+    a chunked body is cut off past 1 MiB."""
+    post = (b"POST /api/v1/ifaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+    body = b"{" + b" " * (900 * 1024) + b"}"
+    s = connect(port)
+    try:
+        s.sendall(post + b"Content-Length: %d\r\n\r\n" % len(body) + body[:1024])
+        # The rest comes late and slowly: refused at once and closed, it would meet a reset.
+        time.sleep(0.5)
+        sent = True
+        try:
+            for i in range(1024, len(body), 64 * 1024):
+                s.sendall(body[i:i + 64 * 1024])
+                time.sleep(0.02)
+        except OSError as e:
+            sent = e
+        data = read_answer(s)
+        check(sent is True and status_of(data) == 413,
+              "a 900 KB body sent late is read whole and answered 413 (send: %s, answer %d)"
+              % (sent, status_of(data)))
+        try:
+            s.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            st = status_of(read_answer(s))
+        except OSError as e:
+            st = e
+        check(st == 200, "and its connection serves the next request (%s)" % st)
+    finally:
+        s.close()
+
+    s = connect(port)
+    try:
+        t0 = time.monotonic()
+        s.sendall(post + b"Content-Length: %d\r\n\r\n" % (2 * 1024 * 1024))
+        data = read_answer(s, timeout=3)
+        check(status_of(data) == 413 and time.monotonic() - t0 < 2 and closed_within(s, 2),
+              "a declared 2 MiB body is refused before it is sent, and closed (%d)"
+              % status_of(data))
+    finally:
+        s.close()
+
+    s = connect(port)
+    try:
+        chunk = b" " * 65536
+        s.sendall(post + b"Transfer-Encoding: chunked\r\n\r\n")
+        sent = 0
+        # A careful client: it stops sending once an answer has come.
+        try:
+            while sent < 3 * 1024 * 1024 and not select.select([s], [], [], 0.05)[0]:
+                s.sendall(b"%x\r\n" % len(chunk) + chunk + b"\r\n")
+                sent += len(chunk)
+        except OSError:
+            pass
+        check(1024 * 1024 <= sent < 3 * 1024 * 1024 and closed_within(s, 2),
+              "a chunked body is cut off past 1 MiB: the connection closed (after %d bytes)"
+              % sent)
+    finally:
+        s.close()
+
+
 def closed_within(s, seconds):
     """True if the peer closes s within seconds (recv returns b"" or resets)."""
     s.settimeout(seconds)
@@ -216,6 +301,7 @@ def main():
                                b"Content-Type: application/json\r\nContent-Length: %d\r\n"
                                b"Connection: close\r\n\r\n" % len(body) + body, read_all=False))
         check(st == 413, "a 70 KB body is a 413 (%d)" % st)
+        test_body_limits(port)
         check(status_of(request(port, ok)) == 200, "the server still answers after them")
 
         # --- connections per client
