@@ -140,8 +140,33 @@ daemon_stop() {
         return "$rc"
 }
 
+# The answers go to the host for the contract check (tests/contract/README.md) through the
+# lane's writable share (tests/vm/initramfs-init mounts it): each exchange's head and body as
+# x<PID>-<N>.h and .b, and a line "x<PID>-<N> METHOD PATH STATUS" in index.<PID>, PID being the
+# (sub)shell's own, since the script runs some requests in background subshells; vm-lane.sh
+# checks them against openapi.yaml once the guest is off. Copied with builtins (a JSON body has
+# no NUL): jq and friends would cost seconds an answer under TCG.
+REC_DIR=
+[ ! -d /run/lane-rec ] || REC_DIR=/run/lane-rec
+REC_N=0
+rec_copy() {
+        local data=
+        IFS= read -r -d '' data <"$1" || true
+        printf '%s' "$data" >"$2"
+}
+rec_answer() { # METHOD PATH STATUS OUT
+        local x
+        [ -n "$REC_DIR" ] && [[ $3 =~ ^[1-5][0-9][0-9]$ ]] || return 0
+        REC_N=$((REC_N + 1))
+        x=x$BASHPID-$REC_N
+        rec_copy "$4.h" "$REC_DIR/$x.h"
+        rec_copy "$4" "$REC_DIR/$x.b"
+        printf '%s %s %s %s\n' "$x" "$1" "$2" "$3" >>"$REC_DIR/index.$BASHPID"
+}
+
 # api OUT METHOD PATH [BODY-FILE]: one request; the body to OUT, the headers to OUT.h. Bodies
-# come from files so that no secret is ever on curl's command line. Sets CODE, MS and REQ.
+# come from files so that no secret is ever on curl's command line. Sets CODE, MS and REQ, and
+# records the answer (rec_answer).
 CODE=000
 MS=0
 REQ=
@@ -155,6 +180,7 @@ api() {
         res=$(curl "${args[@]}" "$URL$path" 2>/dev/null) || true
         CODE=${res%% *}
         [ -n "$CODE" ] || CODE=000
+        rec_answer "$method" "$path" "$CODE" "$out"
         t=${res#* }
         if [[ $t =~ ^([0-9]+)\.([0-9]{3}) ]]; then
                 MS=$((10#${BASH_REMATCH[1]} * 1000 + 10#${BASH_REMATCH[2]}))

@@ -72,6 +72,10 @@ done
 [ "$(id -u)" = 0 ] || skip "needs root (apt-get, and the guest reads the host's files as root)"
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/vm-lane.XXXXXX")
+# The guest's writable share: the API answers it records (tests/vm/target-guest.sh rec_answer)
+# for the contract check below.
+REC=$W/rec
+mkdir -p "$REC"
 LANE_PID=
 TGT_UP=0 # 1 once target-up.sh has started: from then on every exit runs target-down.sh
 TGT_DIR=$(cd "$HERE/../target" && pwd -P)
@@ -318,6 +322,7 @@ T_BOOT=$(date +%s%N)
                 -pidfile "$W/qemu.pid" \
                 -kernel "$VMLINUX" -initrd "$IRD" -append "$APPEND" \
                 -virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
+                -virtfs local,path="$REC",mount_tag=lanerec,security_model=none,multidevs=remap \
                 "${NICS[@]}" \
                 </dev/null 2>&1 | tr -d '\r' | tee "$CONSOLE" | sed -u -n "s/^$TAG //p"
         echo "${PIPESTATUS[0]}" >"$W/qemu.rc"
@@ -354,6 +359,27 @@ if [ "$TGT" = 1 ] && grep -Fx 'HOSTCHECK: lun1 nonce' "$W/test.out" >/dev/null; 
 fi
 if grep -E "^$TAG init (insmod-failed|9p-mount-failed|overlay-failed)" "$CONSOLE" >/dev/null; then
         problems+=("guest setup: $(grep -E "^$TAG init (insmod|9p|overlay)" "$CONSOLE" | cut -d' ' -f3- | tr '\n' ' ')")
+fi
+# The guest's API answers against openapi.yaml, as every other suite's (tests/contract/README.md).
+if compgen -G "$REC/index.*" >/dev/null; then
+        export IFD_CONTRACT_DIR=${IFD_CONTRACT_DIR:-$W/contract}
+        # shellcheck source=../contract/record.sh
+        . "$HERE/../contract/record.sh"
+        n=0
+        while read -r x method path status; do
+                contract_record "$method" "$path" "$status" "$REC/$x.h" "$REC/$x.b" vm-guest ||
+                        problems+=("the guest's answer $x ($method $path) could not be recorded")
+                n=$((n + 1))
+        done < <(cat "$REC"/index.*)
+        if ! command -v node >/dev/null; then
+                log "note: no node here: the guest's $n answers are not checked against openapi.yaml"
+        elif verdict=$(contract_check 2>&1); then
+                log "PASS: the guest's $n answers are ones openapi.yaml allows ($verdict)"
+        else
+                problems+=("answers of the guest that openapi.yaml does not allow: $verdict")
+        fi
+elif [ "$TGT" = 1 ] && [ "${grc:-}" = 0 ]; then
+        problems+=("the guest recorded no API answers for the contract check (its share: $REC)")
 fi
 
 echo
