@@ -33,7 +33,7 @@ import time
 import json
 
 import ifd
-from wire import check, connect, failures, status_of
+from wire import check, connect, failures, split_answer, status_of
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ["IFACED_BIN"])
 PER_CLIENT = 4
@@ -60,15 +60,6 @@ def request(port, raw, read_all=True):
         return out
     finally:
         s.close()
-
-
-def split_answer(data):
-    """(status, [(name, value)], body) of one raw HTTP/1.1 answer (Content-Length framed)."""
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    hdrs = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:] if ":" in l]
-    n = next((int(v) for k, v in hdrs if k.lower() == "content-length"), len(rest))
-    return status_of(data), hdrs, rest[:n]
 
 
 def head_refused(port, raw, want, what, path):

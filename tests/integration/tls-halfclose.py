@@ -29,7 +29,8 @@ import sys
 import tempfile
 import time
 
-from wire import check, failures, status_of
+import ifd
+from wire import check, failures, split_answer, status_of
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.environ["IFACED_BIN"])
 
@@ -153,14 +154,21 @@ def post(name):
 
 
 def curl_get(work, port, path):
-    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
-                        "--cacert", os.path.join(work, "ca.pem"),
+    """GET path over TLS with curl: the status (0: none), the answer recorded for the contract."""
+    head, body = os.path.join(work, "curl.h"), os.path.join(work, "curl.b")
+    r = subprocess.run(["curl", "-s", "-o", body, "-D", head, "-w", "%{http_code}",
+                        "--max-time", "5", "--cacert", os.path.join(work, "ca.pem"),
                         "https://127.0.0.1:%d%s" % (port, path)],
                        stdout=subprocess.PIPE, text=True)
     try:
-        return int(r.stdout)
+        st = int(r.stdout)
     except ValueError:
         return 0
+    if st:
+        with open(head, "rb") as h, open(body, "rb") as b:
+            _, hdrs, _ = split_answer(h.read())
+            ifd.record("GET", path, st, hdrs, b.read(), client="tls-halfclose.py")
+    return st
 
 
 def half_closed_post(work, port, name, how, version):
@@ -175,6 +183,9 @@ def half_closed_post(work, port, name, how, version):
     finally:
         c.close()
     st = status_of(data)
+    if st:
+        _, hdrs, answer = split_answer(data)
+        ifd.record("POST", "/api/v1/ifaces", st, hdrs, answer, client="tls-halfclose.py")
     got = curl_get(work, port, "/api/v1/ifaces/" + name)
     on_disk = os.path.exists(os.path.join(work, "iscsi", "ifaces", name))
     what = "%s, %s: answer %s (then %s), GET %d, file %s" % (
