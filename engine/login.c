@@ -1303,7 +1303,12 @@ void engine_sessions_watch(struct engine *e)
 
                 for (size_t j = 0; j < n && !present; j++)
                         present = v[j].sid == L->seen[i].sid;
-                if (present) {
+                /*
+                 * Gone while one of our operations works on its path (a logout between our
+                 * sysfs read and the operation's own event): the operation tells the stream
+                 * and forgets it (item_event), or it is looked at again next time.
+                 */
+                if (present || strv_has(L->active, L->n_active, L->seen[i].id)) {
                         i++;
                         continue;
                 }

@@ -10,7 +10,8 @@ S, exits 15 at once and makes it appear S seconds later, as iscsid finishing an 
 with "late": S, it appears S seconds after the call whatever becomes of it) (the class links
 of session N and its connection, staged in the tree by the test), and exits rc; a session that is
 there already gives 15, as iscsiadm does. `--logout` (by node or `-m session -r N`) removes them
-(21 when there is none); `-m session -r N -s` prints counters as iscsiadm 2.1.8 does. Every call appends {"argv", "env", "pid", "start", "end"} to the log."""
+(21 when there is none; with "logout_sleep": S, it returns S seconds after the session went);
+`-m session -r N -s` prints counters as iscsiadm 2.1.8 does. Every call appends {"argv", "env", "pid", "start", "end"} to the log."""
 import json
 import os
 import sys
@@ -96,6 +97,9 @@ def main():
         if sid and present(sid):
             logout(sid)
             print("Logout of [sid: %d] successful." % sid)
+            # "logout_sleep": S, the session gone from sysfs S seconds before iscsiadm returns.
+            time.sleep(next((t.get("logout_sleep", 0) for t in CFG["targets"].values()
+                             if t.get("sid") == sid), 0))
         else:
             print("iscsiadm: No matching sessions found")
             rc = 21

@@ -443,6 +443,11 @@ def main():
               "logout of a held device: 409 in-use naming the dm holder mpatha of sdc1 (%s %s)" %
               (st, uses))
         delete_file = os.path.join(lun_b, "4:0:0:1", "delete")
+        # The session leaves sysfs 1.3 s before iscsiadm returns: the watcher's once-a-second
+        # look sees it gone while the logout still runs, and must leave the telling to it.
+        cfg = json.load(open(cfg_path))
+        cfg["targets"][T["b"]]["logout_sleep"] = 1.3
+        json.dump(cfg, open(cfg_path, "w"))
         st, _, _ = d.call("DELETE", "/api/v1/sessions/2?force=true")
         check(st == 204 and open(os.path.join(sysfs, delete_file)).read().startswith("1"),
               "logout with force=true: 204, the SCSI device deleted first (%s)" % st)
