@@ -132,36 +132,37 @@ static struct group {
         const char *failed; /* the first error, reported by main() */
 } G = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* Keep the first failure; under G.lock. */
 static void group_fail(const char *what)
 {
         if (!G.failed)
                 G.failed = what;
 }
 
-/* One batch of records, taken from the queue by its leader (G.lock not held). */
-static void group_commit(struct rec *b)
+/* One batch of records, taken from the queue by its leader (G.lock not held): NULL, or what
+ * failed (the leader keeps the first under G.lock). */
+static const char *group_commit(struct rec *b)
 {
         char name[256];
 
         if (sqlite3_exec(G.db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
-                return group_fail("BEGIN");
+                return "BEGIN";
         for (struct rec *r = b; r; r = r->next) {
                 snprintf(name, sizeof(name), "%s%ld", G.prefix, r->i);
                 sqlite3_reset(G.ins);
                 sqlite3_bind_text(G.ins, 1, name, -1, SQLITE_TRANSIENT);
                 sqlite3_bind_text(G.ins, 2, G.row, (int)G.row_size, SQLITE_STATIC);
                 if (sqlite3_step(G.ins) != SQLITE_DONE)
-                        return group_fail("INSERT");
+                        return "INSERT";
         }
         if (sqlite3_exec(G.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-                return group_fail("COMMIT");
+                return "COMMIT";
         for (struct rec *r = b; r; r = r->next) {
                 snprintf(name, sizeof(name), "%s%ld", G.prefix, r->i);
                 if (renameat(G.tmp_fd, name, G.dir_fd, name) < 0)
-                        return group_fail("rename");
+                        return "rename";
         }
-        if (fsync(G.dir_fd) < 0)
-                group_fail("fsync of the directory");
+        return fsync(G.dir_fd) < 0 ? "fsync of the directory" : NULL;
 }
 
 static void *group_writer(void *arg)
@@ -193,6 +194,7 @@ static void *group_writer(void *arg)
                 G.tail = &r.next;
                 while (!r.done) {
                         struct rec *b, *next;
+                        const char *what;
 
                         if (G.leading) {
                                 pthread_cond_wait(&r.cond, &G.lock);
@@ -204,8 +206,10 @@ static void *group_writer(void *arg)
                         G.head = NULL;
                         G.tail = &G.head;
                         pthread_mutex_unlock(&G.lock);
-                        group_commit(b);
+                        what = group_commit(b);
                         pthread_mutex_lock(&G.lock);
+                        if (what)
+                                group_fail(what);
                         G.batches++;
                         for (struct rec *x = b; x; x = next) {
                                 next = x->next;
