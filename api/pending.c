@@ -205,15 +205,14 @@ int pending_queue_job(struct pending_queues *q, struct api_response *resp, const
 
         if (!p)
                 return -EAGAIN;
-        p->job_ops = ops;
-        p->job = job;
         pthread_mutex_lock(&q->write_lock);
         if (q->writers_stopping || q->n_writers == 0) {
                 pthread_mutex_unlock(&q->write_lock);
-                p->job = NULL;
-                pending_free(p);
+                pending_free(p); /* the job stays the caller's */
                 return -EAGAIN;
         }
+        p->job_ops = ops;
+        p->job = job;
         /* Handed to an idle writer when there is one, otherwise queued for the first to finish. */
         w = q->idle;
         if (w) {
