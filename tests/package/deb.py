@@ -3,7 +3,8 @@
 """package.deb: the Debian package, installed on this host and run as its unit would run it.
 
 Builds build-deb/iscsi-ifaced_*.deb with ./dev.sh package when it is missing or older than the
-sources, installs it (dpkg -i), and purges it at the end, whatever happened. Then:
+sources (`deb.py --ensure` does only that and prints its path, for vm.systemd), installs it
+(dpkg -i), and purges it at the end, whatever happened. Then:
   - the files: binary in /usr/sbin, the units, tmpfiles.d and sysusers.d entries, the conffile,
     the man page (man --warnings clean), the docs; the group and /run/iscsi-ifaced its postinst
     made; systemd-analyze verify of the installed units, and the security score (<= 3.0);
@@ -19,8 +20,10 @@ sources, installs it (dpkg -i), and purges it at the end, whatever happened. The
     denied" (the namespace's net.ipv4.ping_group_range admits no group), with the daemon binding
     the socket itself (no activation), which takes the group of the setgid directory.
 systemd is not PID 1 on the test hosts, so systemctl cannot start the unit: the rest of the
-sandbox (ProtectSystem=, the device ACL, SystemCallFilter=) is not applied here; packaging/README.md
-says what is and is not approximated. Needs root (exit 77 otherwise).
+sandbox (the device ACL and the settings systemd makes into seccomp rules of its own) is not
+applied here; packaging/README.md says what is and is not approximated. vm.systemd runs the same
+.deb under systemd as PID 1 in the VM lane's guest (tests/vm/README.md).
+Needs root (exit 77 otherwise).
 """
 import fcntl
 import grp
@@ -636,6 +639,10 @@ def on_term(sig, frame):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--ensure"]:
+        # vm.systemd installs the same .deb in its guest: build it if needed, print its path.
+        print(ensure_deb())
+        sys.exit(0)
     signal.signal(signal.SIGTERM, on_term)
     main()
     print("FAILED: %d check(s)" % fails if fails else "all checks passed")

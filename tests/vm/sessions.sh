@@ -36,68 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-el() { local d=$(($(now_ms) - T0)); printf '%d.%02d' $((d / 1000)) $((d % 1000 / 10)); }
-pass() {
-        PASSES=$((PASSES + 1))
-        echo "PASS: $*"
-}
-fail() {
-        FAILS=$((FAILS + 1))
-        echo "FAIL: $*"
-}
-info() { echo "    [$(el)s] $*"; }
-# hide TEXT: TEXT with the secrets masked, for the output.
-hide() {
-        local s=$1 x
-        for x in "${SECRETS[@]}"; do s=${s//"$x"/<secret>}; done
-        printf '%s' "$s"
-}
-# show FILE: the first 800 bytes of a response, indented, secrets masked.
-show() {
-        local t
-        t=$(head -c 800 "$1" 2>/dev/null)
-        hide "$t" | sed 's/^/    | /'
-        echo
-}
-# expect LABEL OUT CODE JQ-EXPR [JQ-ARGS...]: pass if the last request answered CODE with a body
-# for which JQ-EXPR is true (one jq).
-expect() {
-        local label=$1 out=$2 want=$3 expr=$4
-        shift 4
-        if [ "$CODE" = "$want" ] && jq -e "$@" "$expr" "$out" >/dev/null 2>&1; then
-                pass "$label"
-                return 0
-        fi
-        fail "$label: HTTP $CODE (want $want), want $expr"
-        echo "    request: $REQ ($MS ms)"
-        show "$out"
-        return 1
-}
-# login NAME BINDING [EXTRA-JSON-MEMBERS]: POST /api/v1/sessions, the answer in $W/r-NAME.
-login() {
-        body "$W/b-$1" "{\"binding\": \"$2\"${3:+, $3}}"
-        api "$W/r-$1" POST /api/v1/sessions "$W/b-$1"
-}
-# session_of NAME: "sid block" of the answer $W/r-NAME (its first LUN with a block device).
-session_of() { jq -r '"\(.sid // "") \(first(.luns[]? | select(.block != null) | .block) // "")"' "$W/r-$1" 2>/dev/null; }
-# logout NAME SID [QUERY]
-logout() { api "$W/r-$1" DELETE "/api/v1/sessions/$2${3-}"; }
-# has_session IQN: does sysfs have a session to IQN?
-has_session() {
-        local s n
-        for s in /sys/class/iscsi_session/session*; do
-                [ -e "$s/targetname" ] || continue
-                read -r n <"$s/targetname"
-                [ "$n" = "$1" ] && return 0
-        done
-        return 1
-}
 daemon_log_tail() { tail -n "${1:-15}" "$D/daemon.log" 2>/dev/null | sed 's/^/    | /'; }
-finish() {
-        info "$PASSES passed, $FAILS failed"
-        [ "$FAILS" = 0 ]
-        exit
-}
 
 # ---------------------------------------------------------------- 0. the guest
 if guest_net_up; then

@@ -76,7 +76,8 @@ iscsid_socket() {
         [[ "${u[*]}" == *@ISCSIADM_ABSTRACT_NAMESPACE* ]]
 }
 # guest_iscsid_up: the host's iscsid with a guest-only /etc/iscsi (the overlay keeps the writes
-# in the guest): an initiator name, a short replacement_timeout, no records. Sets IPID.
+# in the guest): an initiator name, a short replacement_timeout, no records; started by its unit
+# when systemd is PID 1. Sets IPID.
 guest_iscsid_up() {
         mkdir -p /etc/iscsi /run/lock/iscsi
         echo "InitiatorName=iqn.2024-01.test.ifdvm:guest" >/etc/iscsi/initiatorname.iscsi
@@ -91,7 +92,13 @@ guest_iscsid_up() {
         printf '%s\n' "${lines[@]}" >"$conf.new"
         mv "$conf.new" "$conf"
         rm -rf /etc/iscsi/nodes /etc/iscsi/send_targets /etc/iscsi/ifaces
-        iscsid || return 1
+        local pid1
+        read -r pid1 </proc/1/comm
+        if [ "$pid1" = systemd ]; then
+                systemctl start iscsid.service || return 1 # its unit, as on a host (vm.systemd)
+        else
+                iscsid || return 1
+        fi
         local i
         for i in {1..200}; do
                 iscsid_socket && break
@@ -164,9 +171,9 @@ rec_answer() { # METHOD PATH STATUS OUT
         printf '%s %s %s %s\n' "$x" "$1" "$2" "$3" >>"$REC_DIR/index.$BASHPID"
 }
 
-# api OUT METHOD PATH [BODY-FILE]: one request; the body to OUT, the headers to OUT.h. Bodies
-# come from files so that no secret is ever on curl's command line. Sets CODE, MS and REQ, and
-# records the answer (rec_answer).
+# api OUT METHOD PATH [BODY-FILE]: one request to $URL (through the unix socket $API_UNIX if
+# set); the body to OUT, the headers to OUT.h. Bodies come from files so that no secret is ever
+# on curl's command line. Sets CODE, MS and REQ, and records the answer (rec_answer).
 CODE=000
 MS=0
 REQ=
@@ -177,6 +184,7 @@ api() {
         if [ -n "$body" ]; then args+=(-H "Content-Type: $ct" --data-binary "@$body"); fi
         REQ="$method $path"
         : >"$out"
+        [ -z "${API_UNIX:-}" ] || args+=(--unix-socket "$API_UNIX")
         res=$(curl "${args[@]}" "$URL$path" 2>/dev/null) || true
         CODE=${res%% *}
         [ -n "$CODE" ] || CODE=000
@@ -236,4 +244,70 @@ wait_disk() {
                 msleep 0.01
         done
         return 1
+}
+
+# ---------------------------------------------------------------- checks
+# For the scripts that source this: they set T0 (now_ms at their start), W (their work dir),
+# PASSES=0 FAILS=0 and SECRETS (strings never to print: the CHAP passwords), then report each
+# check with pass or fail (or expect), and end with finish.
+el() { local d=$(($(now_ms) - T0)); printf '%d.%02d' $((d / 1000)) $((d % 1000 / 10)); }
+pass() {
+        PASSES=$((PASSES + 1))
+        echo "PASS: $*"
+}
+fail() {
+        FAILS=$((FAILS + 1))
+        echo "FAIL: $*"
+}
+info() { echo "    [$(el)s] $*"; }
+# hide TEXT: TEXT with the secrets masked, for the output.
+hide() {
+        local s=$1 x
+        for x in "${SECRETS[@]}"; do s=${s//"$x"/<secret>}; done
+        printf '%s' "$s"
+}
+# show FILE: the first 800 bytes of a response, indented, secrets masked.
+show() {
+        local t
+        t=$(head -c 800 "$1" 2>/dev/null)
+        hide "$t" | sed 's/^/    | /'
+        echo
+}
+# expect LABEL OUT CODE JQ-EXPR [JQ-ARGS...]: pass if the last request answered CODE with a body
+# for which JQ-EXPR is true (one jq).
+expect() {
+        local label=$1 out=$2 want=$3 expr=$4
+        shift 4
+        if [ "$CODE" = "$want" ] && jq -e "$@" "$expr" "$out" >/dev/null 2>&1; then
+                pass "$label"
+                return 0
+        fi
+        fail "$label: HTTP $CODE (want $want), want $expr"
+        echo "    request: $REQ ($MS ms)"
+        show "$out"
+        return 1
+}
+# login NAME BINDING [EXTRA-JSON-MEMBERS]: POST /api/v1/sessions, the answer in $W/r-NAME.
+login() {
+        body "$W/b-$1" "{\"binding\": \"$2\"${3:+, $3}}"
+        api "$W/r-$1" POST /api/v1/sessions "$W/b-$1"
+}
+# session_of NAME: "sid block" of the answer $W/r-NAME (its first LUN with a block device).
+session_of() { jq -r '"\(.sid // "") \(first(.luns[]? | select(.block != null) | .block) // "")"' "$W/r-$1" 2>/dev/null; }
+# logout NAME SID [QUERY]
+logout() { api "$W/r-$1" DELETE "/api/v1/sessions/$2${3-}"; }
+# has_session IQN: does sysfs have a session to IQN?
+has_session() {
+        local s n
+        for s in /sys/class/iscsi_session/session*; do
+                [ -e "$s/targetname" ] || continue
+                read -r n <"$s/targetname"
+                [ "$n" = "$1" ] && return 0
+        done
+        return 1
+}
+finish() {
+        info "$PASSES passed, $FAILS failed"
+        [ "$FAILS" = 0 ]
+        exit
 }
