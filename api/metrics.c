@@ -240,6 +240,13 @@ static void render_writes(struct sbuf *b)
                     "# TYPE ifd_write_batched_total counter\n"
                     "ifd_write_batched_total %" PRIu64 "\n",
                     load(&st->batches), load(&st->batched_writes));
+        sbuf_printf(b,
+                    "# HELP ifd_session_uevents_total Kernel uevents about iSCSI or SCSI objects "
+                    "(a session, a connection, a device added or removed) that woke the sessions "
+                    "watch before its next tick.\n"
+                    "# TYPE ifd_session_uevents_total counter\n"
+                    "ifd_session_uevents_total %" PRIu64 "\n",
+                    load(&st->session_uevents));
 }
 
 /* Checks by result and reason, matrix jobs by final state, discovery runs by result. */

@@ -20,12 +20,15 @@
 #include "hash.h"
 #include "log.h"
 #include "mirror.h"
+#include "stats.h"
 #include "store.h"
+#include "uevent.h"
 
 #define WATCH_SETTLE_MS     50              /* gather a burst of events before reconciling */
 #define WATCH_FULL_SCAN_MS  60000           /* safety net: a full pass this often */
 #define WATCH_ROOT_CHECK_MS 1000            /* is ifaces/ still there: this often */
 #define SESSIONS_WATCH_USEC (1000LL * 1000) /* engine_sessions_watch: this often */
+#define UEVENT_SETTLE_MS    20 /* a login's burst of uevents (session, host, device, disk) */
 
 /* --- the ifaces/ directory itself ---------------------------------------------------------- */
 
@@ -595,21 +598,31 @@ static void *watch_thread(void *userdata)
 {
         struct engine *e = userdata;
         struct name_set set = {};
-        struct pollfd p[2] = {
+        struct pollfd p[3] = {
                 { .fd = e->inotify_fd, .events = POLLIN },
                 { .fd = e->stop_fds[0], .events = POLLIN },
+                { .fd = e->uevent_fd, .events = POLLIN }, /* -1: none, poll skips it */
         };
         int64_t last_full = clock_usec(CLOCK_REALTIME), last_sessions = 0;
         bool alive = true;
 
         (void)pthread_setname_np(pthread_self(), "ifd-drift");
         for (;;) {
-                int n = poll(p, 2, set.n || set.overflow ? WATCH_SETTLE_MS : WATCH_ROOT_CHECK_MS);
+                int n = poll(p, 3, set.n || set.overflow ? WATCH_SETTLE_MS : WATCH_ROOT_CHECK_MS);
 
                 if (n < 0 && errno != EINTR)
                         break;
                 if (p[1].revents)
                         break;
+                if (n > 0 && (p[2].revents & POLLIN) && uevent_drain(e->uevent_fd)) {
+                        /* A session or a device came or went: the watch looks now, once the
+                         * rest of the burst is in. */
+                        if (poll(&p[1], 1, UEVENT_SETTLE_MS) > 0)
+                                break;
+                        (void)uevent_drain(e->uevent_fd);
+                        stats_session_uevent();
+                        last_sessions = 0;
+                }
                 if (n > 0 && (p[0].revents & POLLIN)) {
                         int k;
 
@@ -777,6 +790,14 @@ int engine_start_watch(struct engine *e)
         }
         if (pipe2(e->stop_fds, O_CLOEXEC) < 0)
                 return log_error_errno(errno, "Failed to create a pipe");
+        /* The kernel's uevents exist for the real /sys only (a test's tree has none). Without
+         * them (a container, a filter) the sessions watch keeps its tick. */
+        if (streq(e->sysfs_root, "/sys")) {
+                e->uevent_fd = uevent_open();
+                if (e->uevent_fd < 0)
+                        log_debug_errno(e->uevent_fd, "No kernel uevents; sessions are looked at "
+                                                      "once a second");
+        }
         r = pthread_create(&e->watcher, NULL, watch_thread, e);
         if (r != 0)
                 return log_error_errno(r, "Failed to start the watcher thread");

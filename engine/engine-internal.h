@@ -212,7 +212,8 @@ struct engine {
 
         /* Watcher. */
         int inotify_fd;
-        int watch_wd; /* the watch on ifaces/, -1 if none */
+        int uevent_fd; /* the kernel's uevents for the sessions watch, or -errno */
+        int watch_wd;  /* the watch on ifaces/, -1 if none */
         int stop_fds[2];
         pthread_t watcher;
         bool watching;

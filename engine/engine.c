@@ -500,6 +500,7 @@ int engine_new(const struct engine_config *cfg, struct engine **ret, char **rete
         if (!e)
                 return -ENOMEM;
         e->inotify_fd = e->stop_fds[0] = e->stop_fds[1] = e->watch_wd = e->db_lock_fd = -1;
+        e->uevent_fd = -EBADF;
         pthread_mutex_init(&e->write_lock, NULL);
         pthread_mutex_init(&e->group_lock, NULL);
         pthread_mutex_init(&e->apply_lock, NULL);
@@ -723,6 +724,8 @@ struct engine *engine_free(struct engine *e)
         }
         if (e->inotify_fd >= 0)
                 close(e->inotify_fd);
+        if (e->uevent_fd >= 0)
+                close(e->uevent_fd);
         for (size_t i = 0; i < 2; i++)
                 if (e->stop_fds[i] >= 0)
                         close(e->stop_fds[i]);

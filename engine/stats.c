@@ -120,3 +120,8 @@ void stats_batch(uint64_t n)
         add(&stats.batches, 1);
         add(&stats.batched_writes, n);
 }
+
+void stats_session_uevent(void)
+{
+        add(&stats.session_uevents, 1);
+}

@@ -59,6 +59,8 @@ struct stats {
         _Atomic uint64_t lock_timeouts[_STATS_LOCK_MAX];
         /* group commit: batches made durable, and the API writes they held */
         _Atomic uint64_t batches, batched_writes;
+        /* kernel uevents about iSCSI or SCSI objects that woke the sessions watch */
+        _Atomic uint64_t session_uevents;
         /* checks by status (ok, failed, cancelled) and the reason of their deciding step */
         struct stats_hist check_duration[_CHECK_STATUS_MAX];
         _Atomic uint64_t checks[_CHECK_STATUS_MAX][_CHECK_REASON_MAX];
@@ -83,6 +85,7 @@ void stats_write_ended(void);
 
 /* A batch of n API writes was run (engine/group.c). */
 void stats_batch(uint64_t n);
+void stats_session_uevent(void);
 
 void stats_lock_timeout(enum stats_lock l);
 void stats_check_done(const struct check_result *r);

@@ -108,6 +108,8 @@ else
         fail "I/O on the open target's LUN: no device"
 fi
 
+uevents_woke "the login's kernel uevents woke the sessions watch (ifd_session_uevents_total > 0)"
+
 # ---------------------------------------------------------------- 3. a repeated login adopts
 login open2 "$OPEN"
 expect "a repeated login: 200, adopted, the same sid" "$W/r-open2" 200 \

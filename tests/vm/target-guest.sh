@@ -311,3 +311,18 @@ finish() {
         [ "$FAILS" = 0 ]
         exit
 }
+# uevents_woke LABEL: pass if GET /metrics shows the sessions watch woken by kernel uevents
+# (ifd_session_uevents_total > 0; engine/uevent.c), which a login's session, connection and
+# disks bring before the watch's 1 s tick.
+uevents_woke() {
+        local m
+        api "$W/r-metrics" GET /metrics
+        m=$(<"$W/r-metrics")
+        if [ "$CODE" = 200 ] && [[ $m =~ ifd_session_uevents_total\ ([0-9]+) ]] &&
+                [ "${BASH_REMATCH[1]}" -gt 0 ]; then
+                pass "$1"
+                info "ifd_session_uevents_total ${BASH_REMATCH[1]}"
+        else
+                fail "$1: HTTP $CODE, ifd_session_uevents_total ${BASH_REMATCH[1]:-absent}"
+        fi
+}
