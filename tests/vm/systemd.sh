@@ -182,10 +182,10 @@ else
         journal_tail 30
 fi
 info "login: sid ${SID:-?}, /dev/${DEV:-?}, $MS ms"
-uevents_woke "kernel uevents reach the daemon inside the unit (ifd_session_uevents_total > 0)"
 # REPORT LUNS goes through /dev/sg* (SG_IO): DeviceAllow=char-sg r lets the daemon open it.
 expect "the login asked the target for its LUNs through /dev/sg* (DeviceAllow=char-sg r): expect_from report-luns" \
         "$W/r-open" 201 '.login.expect_from == "report-luns" and .login.expect_luns == [0, 1]'
+uevents_woke "kernel uevents reach the daemon inside the unit (ifd_session_uevents_total > 0)"
 # A rescan writes each SCSI device's rescan file and its host's scan file, under /sys/devices
 # (ReadWritePaths=/sys/devices over ProtectKernelTunables=).
 body "$W/b-rescan" '{"timeout_ms": 10000}'
