@@ -34,11 +34,12 @@ int uevent_open(void)
 
 bool uevent_relevant(const char *buf, size_t len)
 {
-        const char *p = buf, *end = buf + len;
-        const char *at;
+        const char *p, *end, *at;
 
         if (!buf || len == 0)
                 return false;
+        p = buf;
+        end = buf + len;
         /* The header: "ACTION@DEVPATH". udev's own messages start "libudev" instead. */
         at = memchr(buf, '@', strnlen(buf, len));
         if (!at)
