@@ -12,7 +12,8 @@
 # login-auth-failed, no session, the secrets in no response, log or command line); two logins in
 # parallel; logout of a device held open and of a mounted one (409 naming the use), then 204;
 # a dead portal (504 login-timeout within timeout_ms + slack while /api/v1/health answers); a
-# restart of the daemon with sessions up. One PASS: or FAIL: line per check; exit 1 if any failed.
+# restart of the daemon with sessions up; a logout made outside the API, told on the event
+# stream. One PASS: or FAIL: line per check; exit 1 if any failed.
 #   run: IFACED_BIN=build/server/iscsi-ifaced tests/vm/vm-lane.sh --target tests/vm/sessions.sh
 set -uo pipefail
 # shellcheck disable=SC2016 # jq expressions name jq variables ($f...), passed with --arg
@@ -361,6 +362,53 @@ if daemon_start "$D"; then
 else
         fail "after a restart, the daemon did not start"
         daemon_log_tail
+fi
+
+# ---------------------------------------------------------------- 8b. a logout made outside
+# iscsiadm logs the CHAP session out behind the daemon's back: the event stream tells it
+# (session.state logged-out, origin api: a session the daemon logged in), woken by the kernel's
+# uevents rather than its 1 s tick (engine/uevent.c).
+: >"$W/events.txt"
+curl -sN --max-time 30 "$URL/api/v1/events" >"$W/events.txt" 2>/dev/null &
+EVPID=$!
+for _ in {1..100}; do
+        ev=$(<"$W/events.txt")
+        [[ $ev == *"iscsi-ifaced events"* ]] && break
+        msleep 0.05
+done
+api "$W/r-metrics0" GET /metrics
+m=$(<"$W/r-metrics0")
+[[ $m =~ ifd_session_uevents_total\ ([0-9]+) ]] && UE0=${BASH_REMATCH[1]} || UE0=0
+t_out=$(now_ms)
+iscsiadm -m session -r "${SID_CHAP:-0}" -u >"$W/outside-logout.txt" 2>&1 ||
+        info "iscsiadm -u: $(head -c 200 "$W/outside-logout.txt")"
+t_seen=
+for _ in {1..200}; do
+        ev=$(<"$W/events.txt")
+        if [[ $ev == *'"state":"logged-out"'* ]]; then
+                t_seen=$(now_ms)
+                break
+        fi
+        msleep 0.05
+done
+kill "$EVPID" 2>/dev/null
+wait "$EVPID" 2>/dev/null
+sed -n 's/^data: //p' "$W/events.txt" >"$W/events.json"
+if [ -n "$t_seen" ] && jq -e -s --argjson sid "${SID_CHAP:-0}" \
+        '[.[] | select(.type == "session.state" and .state == "logged-out" and .sid == $sid and
+                        .origin == "api")] | length == 1' "$W/events.json" >/dev/null 2>&1; then
+        pass "a logout made outside the API is on the event stream once: session.state logged-out, origin api"
+        info "seen $((t_seen - t_out)) ms after iscsiadm -u began"
+else
+        fail "no single session.state logged-out event for sid ${SID_CHAP:-0} within 10 s of the outside logout"
+        sed 's/^/    | /' "$W/events.txt" | tail -n 10
+fi
+api "$W/r-metrics1" GET /metrics
+m=$(<"$W/r-metrics1")
+if [[ $m =~ ifd_session_uevents_total\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt "$UE0" ]; then
+        pass "the outside logout's uevents woke the sessions watch (ifd_session_uevents_total grew)"
+else
+        fail "ifd_session_uevents_total did not grow with the outside logout (was $UE0)"
 fi
 
 # ---------------------------------------------------------------- 9. the secrets
