@@ -40,18 +40,9 @@ trap cleanup EXIT
 daemon_log_tail() { tail -n "${1:-15}" "$D/daemon.log" 2>/dev/null | sed 's/^/    | /'; }
 
 # ---------------------------------------------------------------- 0. the guest
-if guest_net_up; then
-        pass "setup: eth0 and eth1 on the target's taps"
-else
-        fail "setup: network"
-        finish
-fi
-if guest_iscsid_up; then
-        pass "setup: iscsid runs (its control socket listens)"
-else
-        fail "setup: iscsid did not start"
-        finish
-fi
+setup_step "setup: eth0 and eth1 on the target's taps" "setup: network" guest_net_up
+setup_step "setup: iscsid runs (its control socket listens)" "setup: iscsid did not start" \
+        guest_iscsid_up
 if daemon_start "$D"; then
         pass "setup: the daemon listens"
         info "$URL, pid $DPID"

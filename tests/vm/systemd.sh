@@ -76,18 +76,9 @@ else
         fail "PID 1 is $PID1, not systemd: run through tests/vm/systemd-lane.sh"
         finish
 fi
-if guest_net_up; then
-        pass "setup: eth0 and eth1 on the target's taps"
-else
-        fail "setup: network"
-        finish
-fi
-if guest_iscsid_up; then
-        pass "setup: iscsid started by its unit (its control socket listens)"
-else
-        fail "setup: iscsid.service did not start"
-        finish
-fi
+setup_step "setup: eth0 and eth1 on the target's taps" "setup: network" guest_net_up
+setup_step "setup: iscsid started by its unit (its control socket listens)" \
+        "setup: iscsid.service did not start" guest_iscsid_up
 
 # ---------------------------------------------------------------- 1. install
 if [ -z "$DEB" ] || [ ! -f "$DEB" ]; then

@@ -306,6 +306,18 @@ has_session() {
         done
         return 1
 }
+# setup_step PASS FAIL CMD...: run CMD; then pass PASS, or fail FAIL and end the script (the
+# checks after a setup step need it).
+setup_step() {
+        local ok=$1 bad=$2
+        shift 2
+        if "$@"; then
+                pass "$ok"
+        else
+                fail "$bad"
+                finish
+        fi
+}
 finish() {
         info "$PASSES passed, $FAILS failed"
         [ "$FAILS" = 0 ]
