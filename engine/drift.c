@@ -603,7 +603,7 @@ static void *watch_thread(void *userdata)
                 { .fd = e->stop_fds[0], .events = POLLIN },
                 { .fd = e->uevent_fd, .events = POLLIN }, /* -1: none, poll skips it */
         };
-        int64_t last_full = clock_usec(CLOCK_REALTIME), last_sessions = 0;
+        int64_t last_full = clock_usec(CLOCK_REALTIME), last_sessions = 0, last_look = 0;
         bool alive = true;
 
         (void)pthread_setname_np(pthread_self(), "ifd-drift");
@@ -614,15 +614,24 @@ static void *watch_thread(void *userdata)
                         break;
                 if (p[1].revents)
                         break;
-                if (n > 0 && (p[2].revents & POLLIN) && uevent_drain(e->uevent_fd)) {
-                        /* A session or a device came or went: the watch looks now, once the
-                         * rest of the burst is in. */
-                        if (poll(&p[1], 1, UEVENT_SETTLE_MS) > 0)
-                                break;
-                        (void)uevent_drain(e->uevent_fd);
-                        stats_session_uevent();
-                        last_sessions = 0;
+                if (n > 0 && (p[2].revents & POLLIN)) {
+                        if (uevent_drain(e->uevent_fd)) {
+                                /* A session or a device came or went: the watch looks now,
+                                 * once the rest of the burst is in. */
+                                if (poll(&p[1], 1, UEVENT_SETTLE_MS) > 0)
+                                        break;
+                                (void)uevent_drain(e->uevent_fd);
+                                stats_session_uevent();
+                                last_sessions = 0;
+                        } else if (!(p[0].revents & POLLIN) && !set.n && !set.overflow &&
+                                   clock_usec(CLOCK_MONOTONIC) - last_look <
+                                           WATCH_ROOT_CHECK_MS * 1000LL) {
+                                /* Only others' uevents (a storm of veth pairs): back to
+                                 * waiting, without the tick's work before its time. */
+                                continue;
+                        }
                 }
+                last_look = clock_usec(CLOCK_MONOTONIC);
                 if (n > 0 && (p[0].revents & POLLIN)) {
                         int k;
 
