@@ -601,7 +601,7 @@ static void *watch_thread(void *userdata)
         struct pollfd p[3] = {
                 { .fd = e->inotify_fd, .events = POLLIN },
                 { .fd = e->stop_fds[0], .events = POLLIN },
-                { .fd = e->uevent_fd, .events = POLLIN }, /* -1: none, poll skips it */
+                { .fd = e->uevent_fd, .events = POLLIN }, /* < 0: none, poll skips it */
         };
         int64_t last_full = clock_usec(CLOCK_REALTIME), last_sessions = 0, last_look = 0;
         bool alive = true;

@@ -85,6 +85,7 @@ void stats_write_ended(void);
 
 /* A batch of n API writes was run (engine/group.c). */
 void stats_batch(uint64_t n);
+/* Kernel uevents woke the sessions watch before its tick (engine/drift.c). */
 void stats_session_uevent(void);
 
 void stats_lock_timeout(enum stats_lock l);

@@ -34,16 +34,13 @@ int uevent_open(void)
 
 bool uevent_relevant(const char *buf, size_t len)
 {
-        const char *p, *end, *at;
+        const char *p, *end;
 
-        if (!buf || len == 0)
+        /* The header: "ACTION@DEVPATH". udev's own messages start "libudev" instead. */
+        if (!buf || len == 0 || !memchr(buf, '@', strnlen(buf, len)))
                 return false;
         p = buf;
         end = buf + len;
-        /* The header: "ACTION@DEVPATH". udev's own messages start "libudev" instead. */
-        at = memchr(buf, '@', strnlen(buf, len));
-        if (!at)
-                return false;
         while (p < end) {
                 size_t n = strnlen(p, (size_t)(end - p));
 

@@ -367,9 +367,8 @@ for _ in {1..100}; do
         [[ $ev == *"iscsi-ifaced events"* ]] && break
         msleep 0.05
 done
-api "$W/r-metrics0" GET /metrics
-m=$(<"$W/r-metrics0")
-[[ $m =~ ifd_session_uevents_total\ ([0-9]+) ]] && UE0=${BASH_REMATCH[1]} || UE0=0
+uevents_count metrics0
+UE0=${UEVENTS:-0}
 t_out=$(now_ms)
 iscsiadm -m session -r "${SID_CHAP:-0}" -u >"$W/outside-logout.txt" 2>&1 ||
         info "iscsiadm -u: $(head -c 200 "$W/outside-logout.txt")"
@@ -394,9 +393,8 @@ else
         fail "no single session.state logged-out event for sid ${SID_CHAP:-0} within 10 s of the outside logout"
         sed 's/^/    | /' "$W/events.txt" | tail -n 10
 fi
-api "$W/r-metrics1" GET /metrics
-m=$(<"$W/r-metrics1")
-if [[ $m =~ ifd_session_uevents_total\ ([0-9]+) ]] && [ "${BASH_REMATCH[1]}" -gt "$UE0" ]; then
+uevents_count metrics1
+if [ "${UEVENTS:-0}" -gt "$UE0" ]; then
         pass "the outside logout's uevents woke the sessions watch (ifd_session_uevents_total grew)"
 else
         fail "ifd_session_uevents_total did not grow with the outside logout (was $UE0)"

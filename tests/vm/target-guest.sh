@@ -323,18 +323,26 @@ finish() {
         [ "$FAILS" = 0 ]
         exit
 }
-# uevents_woke LABEL: pass if GET /metrics shows the sessions watch woken by kernel uevents
-# (ifd_session_uevents_total > 0; engine/uevent.c), which a login's session, connection and
-# disks bring before the watch's 1 s tick.
-uevents_woke() {
+# uevents_count NAME: ifd_session_uevents_total of GET /metrics (the answer in $W/r-NAME) in
+# UEVENTS, empty when the answer has none: how often kernel uevents woke the sessions watch
+# before its 1 s tick (engine/uevent.c).
+uevents_count() {
         local m
-        api "$W/r-metrics" GET /metrics
-        m=$(<"$W/r-metrics")
-        if [ "$CODE" = 200 ] && [[ $m =~ ifd_session_uevents_total\ ([0-9]+) ]] &&
-                [ "${BASH_REMATCH[1]}" -gt 0 ]; then
+        UEVENTS=
+        api "$W/r-$1" GET /metrics
+        m=$(<"$W/r-$1")
+        if [ "$CODE" = 200 ] && [[ $m =~ ifd_session_uevents_total\ ([0-9]+) ]]; then
+                UEVENTS=${BASH_REMATCH[1]}
+        fi
+}
+# uevents_woke LABEL: pass if the sessions watch was woken by kernel uevents (a login's session,
+# connection and disks bring them).
+uevents_woke() {
+        uevents_count metrics
+        if [ "${UEVENTS:-0}" -gt 0 ]; then
                 pass "$1"
-                info "ifd_session_uevents_total ${BASH_REMATCH[1]}"
+                info "ifd_session_uevents_total $UEVENTS"
         else
-                fail "$1: HTTP $CODE, ifd_session_uevents_total ${BASH_REMATCH[1]:-absent}"
+                fail "$1: HTTP $CODE, ifd_session_uevents_total ${UEVENTS:-absent}"
         fi
 }
