@@ -78,6 +78,17 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 keep() { echo "$2" >>"$WORK/m.$1"; } # keep KEY VALUE: one round's figure
 last() { tail -1 "$WORK/m.$1"; }
+# utime + stime of pid, in clock ticks (/proc/PID/stat: the fields after the ')' of its name).
+proc_cpu_ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+# Busy cores between two reads of /proc/stat's cpu line ($1, $2: the lines).
+busy_cores() {
+	local s0 s1 tot=0 idle i
+	read -r -a s0 <<<"$1"
+	read -r -a s1 <<<"$2"
+	for i in 1 2 3 4 5 6 7 8; do tot=$((tot + s1[i] - s0[i])); done
+	idle=$((s1[4] - s0[4] + s1[5] - s0[5]))
+	echo "$(nproc) * (1 - $idle / $tot)" | bc -l
+}
 # Whether pid runs (a child that exited stays a zombie until waited for: not running).
 alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*[ZX]' "/proc/$1/status"; }
 
@@ -242,13 +253,25 @@ for r in $(seq "$REPS"); do
 	fb=$("$FLOOR" "$WORK/floor1b-$r" "$C1" "$SIZE" "$SIZE" f | field per_s)
 	fc1=$(echo "($fa + $fb) / 2" | bc -l)
 	fa=$("$FLOOR" "$WORK/floor32a-$r" "$C32" "$SIZE" "$SIZE" f | field per_s)
-	oc32=$(BENCH_TOKEN=$tok "$CLIENT" "$URL" create "$C32" m 32 | field per_s)
+	# What the 2 cores spend on a create from 32 clients: the daemon's CPU (utime + stime of
+	# /proc/PID/stat), the client's (its own getrusage) and how many cores were busy.
+	dc0=$(proc_cpu_ticks "$DPID")
+	cs0=$(head -1 /proc/stat)
+	oc32l=$(BENCH_TOKEN=$tok "$CLIENT" "$URL" create "$C32" m 32)
+	cs1=$(head -1 /proc/stat)
+	dc1=$(proc_cpu_ticks "$DPID")
+	oc32=$(echo " $oc32l" | field per_s)
+	keep cpu_oc32 "$(echo "($dc1 - $dc0) * 1000000 / $(getconf CLK_TCK) / $C32" | bc -l)"
+	keep cpu_client32 "$(echo " $oc32l" | field cpu_us)"
+	keep busy_oc32 "$(busy_cores "$cs0" "$cs1")"
 	fb=$("$FLOOR" "$WORK/floor32b-$r" "$C32" "$SIZE" "$SIZE" f | field per_s)
 	fc32=$(echo "($fa + $fb) / 2" | bc -l)
 	# For scale, not a goal: the same steps batched by 32 writers as the group commit does, with
 	# nothing else (bench/floor.c's group floor): what this disk and these cores allow the
 	# protocol from 32 clients before any HTTP, JSON, audit or index.
-	gf32=$("$FLOOR" "$WORK/gfloor32-$r" "$C32" "$SIZE" "$SIZE" g 32 | field per_s)
+	gfl=$("$FLOOR" "$WORK/gfloor32-$r" "$C32" "$SIZE" "$SIZE" g 32)
+	gf32=$(echo " $gfl" | field per_s)
+	keep cpu_gf32 "$(echo " $gfl" | field cpu_us)"
 	stop
 	read -r in1 ic1 <<<"$(iscsiadm_creates 1 "$WORK/iscsiadm1-$r")"
 	read -r in32 ic32 <<<"$(iscsiadm_creates 32 "$WORK/iscsiadm32-$r")"
@@ -262,6 +285,7 @@ for r in $(seq "$REPS"); do
 	keep fc32 "$fc32"
 	keep gf32 "$gf32"
 	keep r.oc32.gf32 "$(echo "$oc32 / $gf32" | bc -l)"
+	keep r.cpu32.gf32 "$(echo "g = $(last cpu_gf32); if (g > 0) ($(last cpu_oc32) + $(last cpu_client32)) / g else 0" | bc -l)"
 
 	# 2. the N state: start-up, RSS, list all, GET one record against the ceiling. After a
 	# round's cold start-ups, one unmeasured start first brings the state back into the cache.
@@ -382,6 +406,9 @@ row "durable creates, 32 clients, per s; vs iscsiadm -o new, 32 parallel callers
 	"$(f0 "$(m oc32)")" "$(f0 "$(m ic32)")" "$(m r.oc32.ic32)"
 row "  for scale: 32 clients vs the group floor (the floor's steps batched by 32 writers as the group commit does, nothing else)" \
 	"$(f0 "$(m oc32)")" "$(f0 "$(m gf32)")" "$(m r.oc32.gf32)"
+row "  CPU a create from 32 clients, us: the daemon's / the client's; their sum vs the group floor's a record" \
+	"$(f0 "$(m cpu_oc32)") / $(f0 "$(m cpu_client32)")" "$(f0 "$(m cpu_gf32)")" "$(m r.cpu32.gf32)"
+row "  busy cores of $(nproc) during the creates from 32 clients (/proc/stat)" "$(printf '%.2f' "$(m busy_oc32)")" - -
 row "list all $ITEMS records ($N + the built-in default and iser) following next_cursor (limit=1000), one keep-alive connection, ms; vs iscsiadm -m iface over the same files" \
 	"$(f1 "$(m list)")" "$(f1 "$(m ilist)")" "$(m r.list.ilist)"
 row "list all $ITEMS_BIG records the same way, ms; per record vs the $ITEMS-record listing (flat: 1x)" \
