@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -542,21 +541,6 @@ int main(int argc, char *argv[])
 
         options_init(&o);
         (void)umask(0077);
-        /*
-         * A thread's malloc arena grows 1 MiB at a time rather than by the page or two a write
-         * needs: each growth is an mprotect(), which holds the process's mmap lock for writing,
-         * and every other thread's page fault waits for it (0.58 a create from 32 clients, 0.05
-         * with the pad; docs/decisions.md "What bounds creates from 32 clients"). Address
-         * space, not memory: the pad's pages count once touched.
-         *
-         * Setting it turns off glibc's own raising of the mmap and trim thresholds, which
-         * kept a listing page's buffer (about 700 KB) on the heap: alone, the pad made every
-         * page an mmap() and its first touches, and listing 10,000 records took 33 ms instead of
-         * 17. So both are set where glibc's rule would take them (trim = 2 x mmap).
-         */
-        (void)mallopt(M_TOP_PAD, 1024 * 1024);
-        (void)mallopt(M_MMAP_THRESHOLD, 2 * 1024 * 1024);
-        (void)mallopt(M_TRIM_THRESHOLD, 4 * 1024 * 1024);
         (void)atexit(options_free_config_values);
         if (argc >= 2 && streq(argv[1], "token"))
                 return token_cli_main(argc - 1, argv + 1, &o);
