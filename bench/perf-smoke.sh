@@ -11,7 +11,7 @@ BUILD=${1:-build}
 command -v iscsiadm >/dev/null || { echo "SKIP: needs iscsiadm"; exit 77; }
 [ -x "$BUILD/bench/bench-client" ] || { echo "SKIP: bench-client not built (libcurl)"; exit 77; }
 
-out=$(BUILD=$BUILD N=20 BIG=40 REPS=1 C1=5 C32=10 WARM=5 ISCSIADM_N=5 GET_SECONDS=0.3 bash bench/perf.sh)
+out=$(BUILD=$BUILD N=20 BIG=40 REPS=1 C1=5 C32=10 WARM=5 ISCSIADM_N=5 GET_SECONDS=0.3 GET_PAIRS=2 bash bench/perf.sh)
 echo "$out"
 rows=$(echo "$out" | grep -c '^| [^w-]') || true
 want=18 # and two cold start-ups where the page cache can be dropped

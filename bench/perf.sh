@@ -20,9 +20,10 @@
 #   2. the N-record state: restart (exec to the first 200 of GET /api/v1/health, then VmRSS);
 #      GET every record through the API following next_cursor (limit=1000) on one keep-alive
 #      connection (the median of 3 listings); GET one record with a viewer token on 32 and on
-#      256 keep-alive connections for GET_SECONDS each (after 1 s unmeasured), each between two
-#      runs of bench/ceiling (MHD in the daemon's thread mode serving that record's answer, same
-#      bytes and headers, from memory) under the same load, whose mean is the baseline.
+#      256 keep-alive connections (after 1 s unmeasured): GET_PAIRS pairs of a GET_SECONDS run
+#      of ours and one of bench/ceiling (MHD in the daemon's thread mode serving that record's
+#      answer, same bytes and headers, from memory) under the same load, back to back, which
+#      one goes first alternating.
 #   3. the BIG-record state: restart (start-up, VmRSS), GET every record as in 2 (the median of
 #      3 listings), compared per record with the N listing.
 #   4. with COLD=1 (the default), each state started again after `sync; echo 3 >drop_caches`:
@@ -35,7 +36,9 @@
 # take as long as the daemon's create rate says; the import is the daemon's own write path too.
 # The restarts of 2 and 3 are warm (the state's files are in the page cache); 4 is cold.
 #
-# Ratio: the median over rounds of each round's ours / baseline (both measured back to back).
+# Ratio: the median over rounds of each round's ours / baseline (both measured back to back);
+# for GET, the median over every pair of every round (REPS x GET_PAIRS ratios): the speed of
+# this machine drifts within seconds, and three ratios were not enough to pin it down.
 # A benchmark, not a test: exits 0 however slow; non-zero only if something could not run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +49,8 @@ C1=${C1:-500}
 C32=${C32:-2000}
 WARM=${WARM:-100} # creates from 1 client before each round's measured ones
 ISCSIADM_N=${ISCSIADM_N:-200}
-GET_SECONDS=${GET_SECONDS:-3}
+GET_SECONDS=${GET_SECONDS:-2} # one GET run
+GET_PAIRS=${GET_PAIRS:-4}     # GET runs of ours and of the ceiling a round, for 32 and for 256
 COLD=${COLD:-1} # 1: also start each state with the page cache dropped (echo 3 >drop_caches)
 if [ "$COLD" = 1 ] && ! [ -w /proc/sys/vm/drop_caches ]; then
 	echo "note: /proc/sys/vm/drop_caches is not writable here: no cold start-ups" >&2
@@ -199,7 +203,7 @@ iscsiadm_list() { # $1 = dir
 
 uptime_load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "iscsi-ifaced perf: N=$N BIG=$BIG REPS=$REPS C1=$C1 C32=$C32 WARM=$WARM ISCSIADM_N=$ISCSIADM_N" \
-	"GET_SECONDS=$GET_SECONDS threads=$THREADS; $(date -u +%FT%TZ)"
+	"GET_SECONDS=$GET_SECONDS GET_PAIRS=$GET_PAIRS threads=$THREADS; $(date -u +%FT%TZ)"
 dev=$(findmnt -no SOURCE -T "$WORK")
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)," \
 	"kernel $(uname -r); $WORK on $(findmnt -no FSTYPE -T "$WORK") $dev" \
@@ -317,18 +321,23 @@ for r in $(seq "$REPS"); do
 	CURL=http://127.0.0.1:$(cat "$WORK/ceiling.port")
 	"$CLIENT" "$URL" load 1 32 "$GET_PATH" >/dev/null # unmeasured: the first connections
 	for c in 32 256; do
-		# Ours between two runs of the ceiling; the baseline is their mean.
-		a=$("$CLIENT" "$CURL" load "$GET_SECONDS" "$c" "$GET_PATH")
-		o=$("$CLIENT" "$URL" load "$GET_SECONDS" "$c" "$GET_PATH")
-		b=$("$CLIENT" "$CURL" load "$GET_SECONDS" "$c" "$GET_PATH")
-		cmean=$(echo "($(echo " $a" | field per_s) + $(echo " $b" | field per_s)) / 2" | bc -l)
-		keep "og$c.per_s" "$(echo " $o" | field per_s)"
-		keep "cg$c.per_s" "$cmean"
-		for k in p99_ms max_ms errors stalled min_conn_requests; do
-			keep "og$c.$k" "$(echo " $o" | field $k)"
-			keep "cg$c.$k" "$(echo " $b" | field $k)"
+		# GET_PAIRS pairs of back-to-back runs, ours and the ceiling, which one goes first
+		# alternating; each pair's ratio is kept, and the row's ratio is the median over all
+		# pairs of all rounds (this machine's speed drifts within seconds).
+		for p in $(seq "$GET_PAIRS"); do
+			if [ $((p % 2)) = 1 ]; then
+				b=$("$CLIENT" "$CURL" load "$GET_SECONDS" "$c" "$GET_PATH")
+				o=$("$CLIENT" "$URL" load "$GET_SECONDS" "$c" "$GET_PATH")
+			else
+				o=$("$CLIENT" "$URL" load "$GET_SECONDS" "$c" "$GET_PATH")
+				b=$("$CLIENT" "$CURL" load "$GET_SECONDS" "$c" "$GET_PATH")
+			fi
+			for k in per_s p99_ms max_ms errors stalled min_conn_requests; do
+				keep "og$c.$k" "$(echo " $o" | field $k)"
+				keep "cg$c.$k" "$(echo " $b" | field $k)"
+			done
+			keep "r.og$c.cg$c" "$(echo "$(last "og$c.per_s") / $(last "cg$c.per_s")" | bc -l)"
 		done
-		keep "r.og$c.cg$c" "$(echo "$(last "og$c.per_s") / $cmean" | bc -l)"
 	done
 	unset BENCH_TOKEN
 	kill "$CPID"; wait "$CPID" || true; CPID=
@@ -378,7 +387,7 @@ f0() { printf '%.0f' "$1"; }
 f1() { printf '%.1f' "$1"; }
 
 echo
-echo "medians over $REPS rounds; ratio = ours / baseline, the median of each round's ratio" \
+echo "medians over $REPS rounds; ratio = ours / baseline, the median of each round's ratio (GET: of every pair)" \
 	"(per s: above 1x ours is faster; ms: below 1x ours is faster)"
 echo
 echo "| what | ours | baseline | ratio |"
