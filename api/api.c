@@ -341,9 +341,10 @@ static void conditional_get(const struct api_request *req, size_t route, struct 
 
 void api_handle(struct api *a, const struct api_request *req, struct api_response *resp)
 {
-        struct call c = {
-                .api = a, .req = req, .resp = resp, .start_usec = clock_usec(CLOCK_MONOTONIC)
-        };
+        struct call c = { .api = a,
+                          .req = req,
+                          .resp = resp,
+                          .start_usec = req->start_usec ?: clock_usec(CLOCK_MONOTONIC) };
         size_t route = api_n_routes;
         uint32_t key;
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,7 +34,8 @@ struct api_request {
         const char *request_id;      /* X-Request-Id, NULL if absent */
         const char *idempotency_key; /* Idempotency-Key, NULL if absent */
         const char *authorization;   /* the Authorization header, NULL if absent */
-        bool has_peer_uid;           /* a unix socket peer: its uid is known (SO_PEERCRED) */
+        int64_t start_usec; /* CLOCK_MONOTONIC when the request came in; 0: api_handle()'s call */
+        bool has_peer_uid;  /* a unix socket peer: its uid is known (SO_PEERCRED) */
         unsigned peer_uid;
         const char *client; /* who failures count against: an IP or "uid:N" */
         const char *body;   /* NULL if none */

@@ -31,7 +31,8 @@ struct engine_hbas *engine_hbas_unref(struct engine_hbas *h)
 static int hbas_cached(struct engine *e, bool fresh, struct engine_hbas **ret)
 {
         struct engine_hbas *h;
-        int64_t now = clock_usec(CLOCK_REALTIME);
+        /* Monotonic (a clock set back would keep an old scan), and coarse: its age in seconds. */
+        int64_t now = clock_usec(CLOCK_MONOTONIC_COARSE);
         int r;
 
         /* sysfs is cheap to read, but not on every GET of a record: share a scan for 1 s. */

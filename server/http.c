@@ -122,6 +122,16 @@ struct http_server {
  * One request. Allocated by the URI log callback, which sees the raw request target before MHD
  * decodes it, and freed in NOTIFY_COMPLETED (MHD calls it for every request the URI callback saw).
  */
+/*
+ * The header fields the api reads, each the first of its name (as MHD_lookup_connection_value()
+ * finds it), taken in the one pass over the header fields that request_start() makes anyway:
+ * a lookup walks them all with a caseless compare, and a request made eight.
+ */
+struct http_headers {
+        const char *request_id, *transfer_encoding, *content_type, *accept, *if_match,
+                *if_none_match, *last_event_id, *idempotency_key, *authorization;
+};
+
 struct http_request {
         struct http_server *server;
         bool started;              /* the access handler has been called once */
@@ -141,7 +151,8 @@ struct http_request {
         struct MHD_Connection *conn;
         int held_fd; /* a TLS socket whose end of stream is held back (tls_eof_hold), or -1 */
         char request_id[HTTP_REQUEST_ID_MAX + 1];
-        char refusal[128]; /* the detail of a 414 or 431 */
+        char refusal[128];       /* the detail of a 414 or 431 */
+        struct http_headers hdr; /* what the api is told, taken in request_start's one pass */
         struct api_arg args[HTTP_MAX_ARGS];
         size_t n_args;
         int64_t start_usec;
@@ -178,6 +189,17 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap)
                 buf[--n] = 0;
 
         log_warning("libmicrohttpd: %s", buf);
+}
+
+/* v into buf (size >= 1), cut to fit: per request, where snprintf() shows in a profile. */
+static void str_set(char *buf, size_t size, const char *v)
+{
+        size_t n = strlen(v);
+
+        if (n > size - 1)
+                n = size - 1;
+        memcpy(buf, v, n);
+        buf[n] = '\0';
 }
 
 static bool request_id_is_valid(const char *s)
@@ -333,13 +355,16 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 
         (void)conn;
 
-        req = calloc(1, sizeof(*req));
+        /* Not calloc(): glibc's calloc() never takes a chunk from the thread's cache, so each
+         * request's context went back to the arena and merged with its top, which consolidated
+         * the fast bins every time (malloc_consolidate() in a profile of GET). */
+        req = malloc(sizeof(*req));
         if (!req)
                 return NULL; /* the access handler then closes the connection */
 
-        req->server = cls;
-        req->start_usec = clock_usec(CLOCK_MONOTONIC);
-        req->held_fd = -1;
+        *req = (struct http_request){ .server = cls,
+                                      .start_usec = clock_usec(CLOCK_MONOTONIC),
+                                      .held_fd = -1 };
 
         req->uri_len = strlen(uri);
 
@@ -351,12 +376,41 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 }
 
 struct header_scan {
+        struct http_headers *hdr; /* filled: the first of each name */
         unsigned n_content_length, n_transfer_encoding, n_authorization;
         size_t n_fields;            /* header fields and cookies */
         size_t head_bytes;          /* "name: value\r\n" of each header field */
         const char *content_length; /* the first one */
         bool content_length_differs;
 };
+
+/* key (key_size bytes) into hdr if it is one the api reads and the first of its name. */
+static void header_take(struct http_headers *hdr, const char *key, size_t key_size,
+                        const char *value)
+{
+        static const struct {
+                const char *name;
+                size_t offset;
+        } wanted[] = {
+                { "X-Request-Id", offsetof(struct http_headers, request_id) },
+                { MHD_HTTP_HEADER_CONTENT_TYPE, offsetof(struct http_headers, content_type) },
+                { MHD_HTTP_HEADER_ACCEPT, offsetof(struct http_headers, accept) },
+                { MHD_HTTP_HEADER_IF_MATCH, offsetof(struct http_headers, if_match) },
+                { MHD_HTTP_HEADER_IF_NONE_MATCH, offsetof(struct http_headers, if_none_match) },
+                { "Last-Event-ID", offsetof(struct http_headers, last_event_id) },
+                { "Idempotency-Key", offsetof(struct http_headers, idempotency_key) },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(wanted); i++) {
+                const char **slot = (const char **)(void *)((char *)hdr + wanted[i].offset);
+
+                if (strlen(wanted[i].name) == key_size && strcasecmp(key, wanted[i].name) == 0) {
+                        if (!*slot)
+                                *slot = value;
+                        return;
+                }
+        }
+}
 
 static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                         size_t key_size, const char *value, size_t value_size)
@@ -373,10 +427,14 @@ static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, cons
                         hs->content_length = value;
                 else if (!streq(value ?: "", hs->content_length ?: ""))
                         hs->content_length_differs = true;
-        } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-                hs->n_transfer_encoding++;
-        else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
-                hs->n_authorization++;
+        } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+                if (hs->n_transfer_encoding++ == 0)
+                        hs->hdr->transfer_encoding = value;
+        } else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0) {
+                if (hs->n_authorization++ == 0)
+                        hs->hdr->authorization = value;
+        } else
+                header_take(hs->hdr, key, key_size, value);
         return MHD_YES;
 }
 
@@ -390,23 +448,22 @@ static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, cons
 static const char *request_start(struct http_request *req, struct MHD_Connection *conn,
                                  const char *method, const char *version, int *ret_err)
 {
-        struct header_scan hs = {};
-        const char *te, *hdr;
+        struct header_scan hs = { .hdr = &req->hdr };
+        const char *te;
         size_t head;
 
         req->started = true;
         req->counted = true;
         atomic_fetch_add(&req->server->in_flight, 1);
 
-        hdr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
-        if (request_id_is_valid(hdr))
-                snprintf(req->request_id, sizeof(req->request_id), "%s", hdr);
-        else
-                request_id_generate(req->request_id);
-
         (void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND | MHD_COOKIE_KIND, http_scan_header,
                                           &hs);
-        te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        te = req->hdr.transfer_encoding;
+
+        if (request_id_is_valid(req->hdr.request_id))
+                str_set(req->request_id, sizeof(req->request_id), req->hdr.request_id);
+        else
+                request_id_generate(req->request_id);
 
         /* The size of the head first: an answer to these closes the connection anyway. */
         head = strlen(method) + 1 + req->uri_len + 1 + strlen(version) + 2 + hs.head_bytes + 2;
@@ -459,17 +516,6 @@ static const char *request_start(struct http_request *req, struct MHD_Connection
                 }
         }
         return NULL;
-}
-
-/* v into buf (size >= 1), cut to fit: per request, where snprintf() shows in a profile. */
-static void str_set(char *buf, size_t size, const char *v)
-{
-        size_t n = strlen(v);
-
-        if (n > size - 1)
-                n = size - 1;
-        memcpy(buf, v, n);
-        buf[n] = '\0';
 }
 
 static void peer_to_string(struct http_server *s, struct MHD_Connection *conn, char *buf,
@@ -765,21 +811,15 @@ static struct MHD_Response *api_response(struct http_server *s, struct http_requ
                            .path = url,
                            .args = req->args,
                            .n_args = req->n_args,
-                           .content_type = MHD_lookup_connection_value(
-                                   conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
-                           .accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                 MHD_HTTP_HEADER_ACCEPT),
-                           .if_match = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                   MHD_HTTP_HEADER_IF_MATCH),
-                           .if_none_match = MHD_lookup_connection_value(
-                                   conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH),
-                           .last_event_id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                        "Last-Event-ID"),
+                           .content_type = req->hdr.content_type,
+                           .accept = req->hdr.accept,
+                           .if_match = req->hdr.if_match,
+                           .if_none_match = req->hdr.if_none_match,
+                           .last_event_id = req->hdr.last_event_id,
                            .request_id = request_id,
-                           .idempotency_key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                                          "Idempotency-Key"),
-                           .authorization = MHD_lookup_connection_value(
-                                   conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+                           .idempotency_key = req->hdr.idempotency_key,
+                           .authorization = req->hdr.authorization,
+                           .start_usec = req->start_usec,
                            .has_peer_uid = has_uid,
                            .peer_uid = uid,
                            .client = client,
