@@ -388,23 +388,29 @@ struct header_scan {
 static void header_take(struct http_headers *hdr, const char *key, size_t key_size,
                         const char *value)
 {
+#define WANTED(name, field)                                                                        \
+        {                                                                                          \
+                name, sizeof(name) - 1, offsetof(struct http_headers, field)                       \
+        }
         static const struct {
                 const char *name;
+                size_t len;
                 size_t offset;
         } wanted[] = {
-                { "X-Request-Id", offsetof(struct http_headers, request_id) },
-                { MHD_HTTP_HEADER_CONTENT_TYPE, offsetof(struct http_headers, content_type) },
-                { MHD_HTTP_HEADER_ACCEPT, offsetof(struct http_headers, accept) },
-                { MHD_HTTP_HEADER_IF_MATCH, offsetof(struct http_headers, if_match) },
-                { MHD_HTTP_HEADER_IF_NONE_MATCH, offsetof(struct http_headers, if_none_match) },
-                { "Last-Event-ID", offsetof(struct http_headers, last_event_id) },
-                { "Idempotency-Key", offsetof(struct http_headers, idempotency_key) },
+                WANTED("X-Request-Id", request_id),
+                WANTED(MHD_HTTP_HEADER_CONTENT_TYPE, content_type),
+                WANTED(MHD_HTTP_HEADER_ACCEPT, accept),
+                WANTED(MHD_HTTP_HEADER_IF_MATCH, if_match),
+                WANTED(MHD_HTTP_HEADER_IF_NONE_MATCH, if_none_match),
+                WANTED("Last-Event-ID", last_event_id),
+                WANTED("Idempotency-Key", idempotency_key),
         };
+#undef WANTED
 
         for (size_t i = 0; i < ELEMENTSOF(wanted); i++) {
                 const char **slot = (const char **)(void *)((char *)hdr + wanted[i].offset);
 
-                if (strlen(wanted[i].name) == key_size && strcasecmp(key, wanted[i].name) == 0) {
+                if (wanted[i].len == key_size && strcasecmp(key, wanted[i].name) == 0) {
                         if (!*slot)
                                 *slot = value;
                         return;

@@ -1449,6 +1449,22 @@ static void test_ifaces_request_id_echoed_or_generated(void **state)
         http(h, "POST", "/api/v1/ifaces", "application/json", "{\"name\":\"a\"}", &r);
         assert_int_equal(r.status, 201);
         assert_string_equal(r.request_id, "it-req-44");
+        assert_non_null(r.etag);
+        snprintf(first, sizeof(first), "%s", r.etag);
+
+        /* A header field's name in any case, and of two the first (server/http.c takes them in
+         * one pass over the fields). */
+        harness_header(h, "x-REQUEST-id: it-req-45");
+        harness_header(h, "X-Request-Id: it-req-46");
+        harness_header(h, "if-none-match: %s", first);
+        harness_header(h, "If-None-Match: \"0\"");
+        http(h, "GET", "/api/v1/ifaces/a", NULL, NULL, &r);
+        assert_int_equal(r.status, 304);
+        assert_string_equal(r.request_id, "it-req-45");
+        harness_header(h, "If-None-Match: \"0\"");
+        harness_header(h, "if-none-match: %s", first);
+        http(h, "GET", "/api/v1/ifaces/a", NULL, NULL, &r);
+        assert_int_equal(r.status, 200);
         hresp_done(&r);
 }
 
