@@ -2,17 +2,19 @@
 # SPDX-License-Identifier: MIT
 # bench/get-ab.sh: GET of one record as bench/perf.sh measures it (auth on, a viewer token, the
 # daemon's 2 HTTP threads, rate limit and connections per client raised), this build against an
-# older one (OLD_BIN), each run followed by bench/ceiling under the same load, in alternating
-# rounds over one state of N records; prints each round, then the median over REPS rounds of
-# each build's ratio to its ceiling. LOG_LEVEL is the daemons' (perf.sh runs warning; the daemon
-# ships with info, which logs a line per request).
+# older one (OLD_BIN), in alternating rounds over one state of N records. In a round, each build
+# runs GET_PAIRS pairs of a GET_SECONDS load on it and one on bench/ceiling, back to back, which
+# one goes first alternating (as perf.sh does); prints each pair, then the median over all pairs
+# of each build's ratio to the ceiling. LOG_LEVEL is the daemons' (perf.sh runs warning; the
+# daemon ships with info, which logs a line per request).
 #
 #   OLD_BIN=/path/to/old/iscsi-ifaced REPS=5 LOG_LEVEL=info bench/get-ab.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-1000}
 REPS=${REPS:-5}
-GET_SECONDS=${GET_SECONDS:-3}
+GET_SECONDS=${GET_SECONDS:-2}
+GET_PAIRS=${GET_PAIRS:-4} # runs of ours and of the ceiling a round, each build, 32 and 256
 LOG_LEVEL=${LOG_LEVEL:-warning}
 BUILD=${BUILD:-build}
 NEW=$BUILD/server/iscsi-ifaced
@@ -34,6 +36,7 @@ trap cleanup EXIT
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+load() { "$CLIENT" "$1" load "$GET_SECONDS" "$2" "$P" | field per_s; } # URL CONNS: requests/s
 start() { # BIN: start it on the state; sets PID and URL
 	rm -f "$W/s/port"
 	"$1" --auth on --listen 127.0.0.1:0 --port-file "$W/s/port" --iscsi-root "$W/s/root" \
@@ -66,24 +69,30 @@ until [ -s "$W/cport" ]; do sleep 0.02; done
 CURL=http://127.0.0.1:$(cat "$W/cport")
 
 echo "GET $P, auth on, log level $LOG_LEVEL, this build against OLD_BIN and each against" \
-	"bench/ceiling: N=$N, $REPS rounds, $GET_SECONDS s a load, $(nproc) cores," \
+	"bench/ceiling: N=$N, $REPS rounds of $GET_PAIRS pairs, $GET_SECONDS s a load, $(nproc) cores," \
 	"load $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq "$REPS"); do
 	for side in old new; do
 		bin=$NEW; [ "$side" = old ] && bin=$OLD
 		start "$bin"
 		for c in 32 256; do
-			o=$("$CLIENT" "$URL" load "$GET_SECONDS" "$c" "$P" | field per_s)
-			b=$("$CLIENT" "$CURL" load "$GET_SECONDS" "$c" "$P" | field per_s)
-			echo "$o / $b" | bc -l >>"$W/$side.$c"
-			printf 'round %d %s, %d conns: %.0f/s, ceiling %.0f/s, %.3fx\n' "$r" "$side" "$c" \
-				"$o" "$b" "$(tail -1 "$W/$side.$c")"
+			# As bench/perf.sh: pairs back to back, which one goes first alternating.
+			for p in $(seq "$GET_PAIRS"); do
+				if [ $((p % 2)) = 1 ]; then
+					b=$(load "$CURL" "$c"); o=$(load "$URL" "$c")
+				else
+					o=$(load "$URL" "$c"); b=$(load "$CURL" "$c")
+				fi
+				echo "$o / $b" | bc -l >>"$W/$side.$c"
+				printf 'round %d %s, %d conns, pair %d: %.0f/s, ceiling %.0f/s, %.3fx\n' \
+					"$r" "$side" "$c" "$p" "$o" "$b" "$(tail -1 "$W/$side.$c")"
+			done
 		done
 		stop
 	done
 done
 echo
-echo "medians over $REPS rounds of ours / ceiling      this build        old"
+echo "medians over $REPS rounds x $GET_PAIRS pairs of ours / ceiling   this build        old"
 for c in 32 256; do
 	printf 'GET one record, %3d connections          %10.3fx %10.3fx\n' "$c" \
 		"$(median <"$W/new.$c")" "$(median <"$W/old.$c")"
