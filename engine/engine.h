@@ -477,9 +477,9 @@ struct nic_snapshot *engine_nics(struct engine *e);
 /* An HBA inventory shared by readers; rescanned when older than a second. */
 struct engine_hbas {
         struct hba_inventory inv;
-        int64_t scanned_usec;
-        uint64_t generation; /* increases with every scan */
-        unsigned refs;       /* atomic */
+        int64_t scanned_usec; /* CLOCK_MONOTONIC_COARSE */
+        uint64_t generation;  /* increases with every scan */
+        unsigned refs;        /* atomic */
 };
 
 /* The HBA inventory (a reference to release with engine_hbas_unref). 0 or -ENOMEM. */

@@ -119,10 +119,6 @@ struct http_server {
 };
 
 /*
- * One request. Allocated by the URI log callback, which sees the raw request target before MHD
- * decodes it, and freed in NOTIFY_COMPLETED (MHD calls it for every request the URI callback saw).
- */
-/*
  * The header fields the api reads, each the first of its name (as MHD_lookup_connection_value()
  * finds it), taken in the one pass over the header fields that request_start() makes anyway:
  * a lookup walks them all with a caseless compare, and a request made eight.
@@ -132,6 +128,10 @@ struct http_headers {
                 *if_none_match, *last_event_id, *idempotency_key, *authorization;
 };
 
+/*
+ * One request. Allocated by the URI log callback, which sees the raw request target before MHD
+ * decodes it, and freed in NOTIFY_COMPLETED (MHD calls it for every request the URI callback saw).
+ */
 struct http_request {
         struct http_server *server;
         bool started;              /* the access handler has been called once */
@@ -384,38 +384,26 @@ struct header_scan {
         bool content_length_differs;
 };
 
-/* key (key_size bytes) into hdr if it is one the api reads and the first of its name. */
-static void header_take(struct http_headers *hdr, const char *key, size_t key_size,
-                        const char *value)
+/* Where hdr keeps the header field named key (key_size bytes), or NULL: not one the api reads. */
+static const char **header_slot(struct http_headers *hdr, const char *key, size_t key_size)
 {
-#define WANTED(name, field)                                                                        \
-        {                                                                                          \
-                name, sizeof(name) - 1, offsetof(struct http_headers, field)                       \
-        }
-        static const struct {
-                const char *name;
-                size_t len;
-                size_t offset;
-        } wanted[] = {
-                WANTED("X-Request-Id", request_id),
-                WANTED(MHD_HTTP_HEADER_CONTENT_TYPE, content_type),
-                WANTED(MHD_HTTP_HEADER_ACCEPT, accept),
-                WANTED(MHD_HTTP_HEADER_IF_MATCH, if_match),
-                WANTED(MHD_HTTP_HEADER_IF_NONE_MATCH, if_none_match),
-                WANTED("Last-Event-ID", last_event_id),
-                WANTED("Idempotency-Key", idempotency_key),
-        };
-#undef WANTED
-
-        for (size_t i = 0; i < ELEMENTSOF(wanted); i++) {
-                const char **slot = (const char **)(void *)((char *)hdr + wanted[i].offset);
-
-                if (wanted[i].len == key_size && strcasecmp(key, wanted[i].name) == 0) {
-                        if (!*slot)
-                                *slot = value;
-                        return;
-                }
-        }
+#define IS(name) (key_size == sizeof(name) - 1 && strcasecmp(key, name) == 0)
+        if (IS("X-Request-Id"))
+                return &hdr->request_id;
+        if (IS(MHD_HTTP_HEADER_CONTENT_TYPE))
+                return &hdr->content_type;
+        if (IS(MHD_HTTP_HEADER_ACCEPT))
+                return &hdr->accept;
+        if (IS(MHD_HTTP_HEADER_IF_MATCH))
+                return &hdr->if_match;
+        if (IS(MHD_HTTP_HEADER_IF_NONE_MATCH))
+                return &hdr->if_none_match;
+        if (IS("Last-Event-ID"))
+                return &hdr->last_event_id;
+        if (IS("Idempotency-Key"))
+                return &hdr->idempotency_key;
+        return NULL;
+#undef IS
 }
 
 static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -439,8 +427,12 @@ static enum MHD_Result http_scan_header(void *cls, enum MHD_ValueKind kind, cons
         } else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0) {
                 if (hs->n_authorization++ == 0)
                         hs->hdr->authorization = value;
-        } else
-                header_take(hs->hdr, key, key_size, value);
+        } else {
+                const char **slot = header_slot(hs->hdr, key, key_size);
+
+                if (slot && !*slot) /* the first of its name, as a lookup finds it */
+                        *slot = value;
+        }
         return MHD_YES;
 }
 
