@@ -51,30 +51,34 @@
  * handler is never called then. The pool is sized so that no request within the limits above
  * can get there, and a request over them gets our answer while its head is at most
  * HTTP_OURS_HEAD bytes on the wire with at most HTTP_OURS_RECORDS header fields, query
- * arguments and cookies:
- *   - the read buffer starts at half the pool (connection.c, try_grow_read_buffer() and
- *     MHD_connection_handle_idle's pool reset) and holds the whole head, parsed in place: a
+ * arguments and cookies. What a head takes of the pool (connection.c):
+ *   - the read buffer, from the start: half the pool at first (try_grow_read_buffer(), and
+ *     MHD_connection_handle_idle()'s pool reset), holding the whole head, parsed in place; a
  *     head that fits in it is read without growing it;
- *   - the other half takes what is allocated from the pool's end while the head is parsed, a
- *     struct MHD_HTTP_Header per header field, query argument and cookie, and a copy of the
- *     Cookie header, then the answer's status line and headers (under 4 KiB);
- * so half the pool >= HTTP_OURS_HEAD, and >= the records + HTTP_OURS_HEAD (the Cookie copy) +
- * the answer (asserted below). A larger head still gets libmicrohttpd's HTML answer, and its
- * connection closes.
+ *   - from the end, while the head is parsed: a struct MHD_HTTP_Header per header field, query
+ *     argument and cookie, and a copy of the Cookie header (no longer than the head). When the
+ *     end runs into the read buffer, connection_alloc_memory() takes the read buffer's unused
+ *     tail;
+ *   - the answer's status line and header fields: the write buffer takes what is free once the
+ *     read buffer is cut to what it holds (connection_shrink_read_buffer()).
+ * So the pool needs at most twice the head, a record each, and the answer's head (asserted
+ * below; integration.limits sends the worst heads at both edges). A larger head still gets
+ * libmicrohttpd's HTML answer, and its connection closes.
  * The pool is no larger than that: libmicrohttpd 0.9.75 zeroes the whole pool between two
  * requests of a keep-alive connection, which with a 256 KiB pool was a third of a GET's CPU
- * (docs/decisions.md "The GET path") and kept every such connection resident at the full size;
- * with 96 KiB it was still a tenth, so the head limit went from 32 to 16 KiB and the pool to
- * 64 KiB (docs/decisions.md "A 16 KiB head and a 64 KiB pool").
+ * (docs/decisions.md "The GET path"); with 96 KiB still a tenth, so the head limit went from 32
+ * to 16 KiB ("A 16 KiB head and a 64 KiB pool"); with 256 connections, 64 KiB pools no longer
+ * stayed in the caches, and 48 KiB pools answered 1.09 times as many GETs ("A 48 KiB pool").
  */
-#define HTTP_OURS_HEAD      (19 * 1024)
+#define HTTP_OURS_HEAD      (18 * 1024)
 #define HTTP_OURS_RECORDS   140
 #define HTTP_MHD_RECORD     64 /* sizeof(struct MHD_HTTP_Header), 56, rounded up to the pool's 16 */
-#define HTTP_MHD_ANSWER     (4 * 1024)
-#define HTTP_MEMORY_LIMIT   (64 * 1024)
+#define HTTP_MHD_ANSWER     (2 * 1024) /* ours: under 600 bytes (the UI's, with its CSP) */
+#define HTTP_MEMORY_LIMIT   (48 * 1024)
 _Static_assert(HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_HEAD &&
-                       HTTP_MEMORY_LIMIT / 2 >= HTTP_OURS_RECORDS * HTTP_MHD_RECORD +
-                                                        HTTP_OURS_HEAD + HTTP_MHD_ANSWER,
+                       HTTP_MEMORY_LIMIT >= 2 * HTTP_OURS_HEAD +
+                                                    HTTP_OURS_RECORDS * HTTP_MHD_RECORD +
+                                                    HTTP_MHD_ANSWER,
                "the pool holds every head that gets our 414 or 431");
 
 #define HTTP_MAX_ARGS       32 /* query arguments handed to the api */

@@ -4,10 +4,11 @@
 
 - a request target over 8 KiB is a 414, a request line and headers over 16 KiB or over 100
   header fields and cookies a 431, each problem+json with its request id (header and member),
-  the connection closed; heads just within the limits are served; heads over them (up to
-  19 KiB and 140 fields, cookies and query arguments by construction, server/http.c) still get
-  our answer, and beyond the connection's memory pool (64 KiB) libmicrohttpd's own 431 closes
-  the connection and the server goes on;
+  the connection closed; heads just within the limits are served, the worst of them for the
+  connection's memory pool too (a Cookie header filling the head, with the most cookies and
+  query arguments); heads over them (up to 18 KiB and 140 fields, cookies and query arguments
+  by construction, server/http.c) still get our answer, the worst of them too, and beyond the
+  pool (48 KiB) libmicrohttpd's own 431 closes the connection and the server goes on;
 - a body over 64 KiB is a 413: up to 1 MiB is read and dropped first, so a client that sends
   its body late, or slowly, still reads the 413 and keeps its connection; a declared length
   over 1 MiB is refused at once, before its body, and a chunked body is cut off past 1 MiB
@@ -90,6 +91,19 @@ def fields(n, size=1):
     return b"".join(b"X-H%d: %s\r\n" % (i, b"v" * size) for i in range(n))
 
 
+def cookie_head(start, fields, n, size):
+    """start + fields + a Cookie header of n cookies + the blank line: size bytes in all. The
+    worst head for libmicrohttpd's pool (server/http.c): it copies the Cookie header, and keeps
+    a record of each cookie as of each field and query argument."""
+    cookies = [b"c%d=" % i for i in range(n)]
+    fixed = len(start) + len(fields) + len(b"Cookie: \r\n\r\n") + len(b"; ".join(cookies))
+    assert size >= fixed, "the cookies do not fit in %d bytes" % size
+    cookies[0] += b"z" * (size - fixed)
+    raw = start + fields + b"Cookie: " + b"; ".join(cookies) + b"\r\n\r\n"
+    assert len(raw) == size
+    return raw
+
+
 def test_head_limits(port):
     get = b"GET /api/v1/health"
     # Within the limits: an 8 KiB target, 16 KiB of head, 100 fields.
@@ -102,6 +116,11 @@ def test_head_limits(port):
                 "a head of exactly 16384 bytes")
     head_served(port, line + b"Connection: close\r\n" + fields(99) + b"\r\n",
                 "100 header fields")
+    args = b"&".join(b"q%d=1" % i for i in range(32))
+    head_served(port, cookie_head(get + b"?" + args + b" HTTP/1.1\r\n", b"Connection: close\r\n",
+                                  98, 16384),
+                "a head of exactly 16384 bytes with 32 query arguments, a Cookie header of 98 "
+                "cookies filling it, and one more field")
     # Over them, up to what the pool is sized for (server/http.c): ours.
     head_refused(port, b"GET /api/v1/health?x=" + b"a" * 8200 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
                  414, "an 8 KiB + 21 byte request target", "/api/v1/health?x=...")
@@ -109,15 +128,14 @@ def test_head_limits(port):
                  414, "an 18 KB request line", "/api/v1/ifaces?x=...")
     head_refused(port, line + b"Connection: close\r\nX-Pad: " + b"p" * (pad + 1) + b"\r\n\r\n",
                  431, "a head of 16385 bytes", "/api/v1/health")
-    big = line + b"Host: x\r\nX-Pad: " + b"b" * (19 * 1024 - 60) + b"\r\n\r\n"
+    big = line + b"Host: x\r\nX-Pad: " + b"b" * (18 * 1024 - 60) + b"\r\n\r\n"
     head_refused(port, big, 431, "a head of %d bytes" % len(big), "/api/v1/health")
     head_refused(port, line + b"Host: x\r\n" + fields(100) + b"\r\n", 431,
                  "101 header fields", "/api/v1/health")
     head_refused(port, line + b"Host: x\r\n" + fields(139) + b"\r\n", 431,
                  "140 header fields", "/api/v1/health")
-    cookie = b"; ".join(b"c%d=%s" % (i, b"z" * 100) for i in range(139))
-    head_refused(port, line + b"Cookie: " + cookie + b"\r\n\r\n", 431,
-                 "139 cookies in %d bytes" % len(cookie), "/api/v1/health")
+    head_refused(port, cookie_head(line, b"Host: x\r\n", 138, 18 * 1024), 431,
+                 "an 18 KiB head, a Cookie header of 138 cookies filling it", "/api/v1/health")
     # Beyond the pool: libmicrohttpd answers itself (HTML, not recorded: not our answer), and
     # closes the connection.
     for what, raw in (("a 64 KiB head", line + b"Host: x\r\nX-Pad: " + b"b" * (64 * 1024 - 60) +
