@@ -851,11 +851,15 @@ static int open_dir_stream(int dir_fd, DIR **ret)
         return 0;
 }
 
+int mirror_ifaces_stream(struct mirror *m, DIR **ret)
+{
+        assert_return(m && ret, -EINVAL);
+        return open_dir_stream(m->ifaces_fd, ret);
+}
+
 int mirror_list(struct mirror *m, char ***ret_names, size_t *ret_n)
 {
-        _cleanup_(closedirp) DIR *d = NULL;
-        _cleanup_(strv_freep) char **names = NULL;
-        size_t n = 0, alloc = 0;
+        DIR *d = NULL;
         int r;
 
         assert_return(m, -EINVAL);
@@ -864,6 +868,16 @@ int mirror_list(struct mirror *m, char ***ret_names, size_t *ret_n)
         r = open_dir_stream(m->ifaces_fd, &d);
         if (r < 0)
                 return r;
+        return mirror_list_stream(d, ret_names, ret_n);
+}
+
+int mirror_list_stream(DIR *stream, char ***ret_names, size_t *ret_n)
+{
+        _cleanup_(closedirp) DIR *d = stream;
+        _cleanup_(strv_freep) char **names = NULL;
+        size_t n = 0, alloc = 0;
+
+        assert_return(d && ret_names, -EINVAL);
 
         names = calloc(1, sizeof(char *));
         if (!names)

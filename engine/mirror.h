@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,6 +110,13 @@ int mirror_print(struct mirror *m, const char *name, struct file_print *ret);
  * 0 with a NULL-terminated array owned by the caller (free each and the array), or -errno.
  */
 int mirror_list(struct mirror *m, char ***ret_names, size_t *ret_n);
+/*
+ * The same in two steps: a stream of its own on ifaces/ as it is now (taken under write_lock,
+ * which is what changes the directory the mirror holds), then its names read without any lock.
+ * mirror_list_stream() closes the stream in every case.
+ */
+int mirror_ifaces_stream(struct mirror *m, DIR **ret);
+int mirror_list_stream(DIR *stream, char ***ret_names, size_t *ret_n);
 
 /* Remove every temp file left in .iscsi-ifaced/ by an earlier crash; returns how many held data
  * (the empty spares that no write used are removed, not counted). */

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -671,6 +674,123 @@ static void test_engine_watcher_imports_within_a_second(void **state)
         iface_snap_unref(s);
 }
 
+/* --- the watcher's full pass lets writes through ------------------------------------------- */
+
+static sem_t pass_paused, pass_resume;
+static atomic_int pass_pauses;
+
+/* At the first pause of a full pass: let the test write, and go on once it has written. */
+static void pass_hook(const char *point)
+{
+        struct timespec ts;
+
+        if (!streq(point, "watch-pass-pause") || atomic_fetch_add(&pass_pauses, 1) != 0)
+                return;
+        sem_post(&pass_paused);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 30;
+        (void)sem_timedwait(&pass_resume, &ts);
+}
+
+static bool wait_get(struct fixture *f, const char *name, int want, int seconds)
+{
+        int r = -1;
+
+        for (int i = 0; i < seconds * 100; i++) {
+                struct iface_snap *s = NULL;
+
+                r = engine_iface_get(f->e, name, &s);
+                iface_snap_unref(s);
+                if (r == want)
+                        return true;
+                usleep(10000);
+        }
+        return false;
+}
+
+/*
+ * A burst of more than 1,024 changed names makes the watcher look at the whole directory. It
+ * does so in steps and lets the locks go between them: a write made while the pass is paused
+ * (write_lock and iscsiadm's lock taken within the 1 s lock timeout, or it fails) goes through
+ * at once, and the pass still imports every new file, drops the records whose files went, and
+ * reports the file it cannot read.
+ */
+static void test_engine_full_pass_lets_writes_through(void **state)
+{
+        struct fixture *f = *state;
+        struct engine_health h = {};
+        struct timespec ts;
+        char name[64], body[256], path[600];
+
+        engine_free(f->e);
+        fixture_open(f, ENGINE_DRIFT_IMPORT, pass_hook);
+        sem_init(&pass_paused, 0, 0);
+        sem_init(&pass_resume, 0, 0);
+        atomic_store(&pass_pauses, 0);
+
+        /* More records than one step of the pass looks at (256). */
+        for (int i = 0; i < 300; i++) {
+                snprintf(name, sizeof(name), "own%d", i);
+                create(f, name, "eth1");
+        }
+        assert_int_equal(engine_start_watch(f->e), 0);
+
+        /* The burst: 1,100 new files, 10 records' files removed, one file iscsiadm cannot
+         * parse. */
+        for (int i = 0; i < 1100; i++) {
+                snprintf(name, sizeof(name), "ext%d", i);
+                snprintf(body, sizeof(body),
+                         "# BEGIN RECORD 2.1.8\niface.iscsi_ifacename = %s\n"
+                         "iface.net_ifacename = eth7\niface.transport_name = tcp\n"
+                         "# END RECORD\n",
+                         name);
+                file_write(f, name, body);
+        }
+        for (int i = 0; i < 10; i++) {
+                snprintf(path, sizeof(path), "%s/ifaces/own%d", f->root, i * 30);
+                assert_int_equal(unlink(path), 0);
+        }
+        file_write(f, "junk", "iface.iscsi_ifacename = junk\nthis is no record\n");
+
+        /* Paused between two steps: a write goes through now. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 60;
+        assert_int_equal(sem_timedwait(&pass_paused, &ts), 0);
+        create(f, "during", "eth2");
+        sem_post(&pass_resume);
+
+        /* The pass goes on to its end: the last file imported, the last removal dropped. */
+        assert_true(wait_get(f, "ext1099", 0, 60));
+        assert_true(wait_get(f, "own270", -ENOENT, 60));
+        for (int i = 0; i < 1100; i++) {
+                snprintf(name, sizeof(name), "ext%d", i);
+                assert_true(wait_get(f, name, 0, 10));
+        }
+        for (int i = 0; i < 300; i++) {
+                snprintf(name, sizeof(name), "own%d", i);
+                assert_true(wait_get(f, name, i % 30 == 0 ? -ENOENT : 0, 10));
+        }
+        assert_mirrors(f, "during", true);
+        assert_mirrors(f, "ext0", true);
+        assert_mirrors(f, "own0", false);
+        assert_mirrors(f, "own1", true);
+        assert_true(atomic_load(&pass_pauses) > 1);
+
+        /* The unreadable file is a problem, and the only one. */
+        for (int i = 0; i < 1000; i++) {
+                assert_int_equal(engine_health(f->e, &h), 0);
+                if (h.n_problems > 0)
+                        break;
+                engine_health_done(&h);
+                h = (struct engine_health){};
+                usleep(10000);
+        }
+        assert_int_equal(h.n_problems, 1);
+        assert_string_equal(h.problems[0].name, "junk");
+        engine_health_done(&h);
+        assert_int_equal(count_sql(f, "SELECT count(*) FROM ifaces WHERE name LIKE 'ext%'"), 1100);
+}
+
 /* --- the audit trail is read without waiting for a write ------------------------------------ */
 
 static void *create_waits(void *userdata)
@@ -819,6 +939,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_engine_audit_does_not_wait_for_writes, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_watcher_imports_within_a_second, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_engine_full_pass_lets_writes_through, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_crash_points_leave_old_or_new, setup,
                                                 teardown),
