@@ -712,21 +712,32 @@ static int reconcile_st_path(struct engine *e, const char *path)
         return sts_set(e, path, data, rev, clock_usec(CLOCK_REALTIME));
 }
 
-/* Bring one node file in line: import, report, or drop. Holding write_lock + mirror lock. */
-static int reconcile_node_path(struct engine *e, const char *path)
+/*
+ * Bring one node file in line: import, report, or drop. Holding write_lock + mirror lock.
+ * scanned: the file's print as reconcile_nodes' scan saw it, or NULL. While it is the settled
+ * print of the bytes the binding last matched, the file is not read again (docs/decisions.md
+ * "The node db is looked at without write_lock, and read only where it changed").
+ */
+static int reconcile_node_path(struct engine *e, const char *path, const struct file_print *scanned)
 {
         _cleanup_free_ char *data = NULL;
         _cleanup_(binding_snap_unrefp) struct binding_snap *snap = NULL;
         struct binding_snap *cur = bidx_find_path(e, path), *other;
         struct iface_error err = {};
+        struct file_print print;
+        bool settled = false;
         size_t len = 0;
         uint64_t rev;
         int r;
 
         if (strncmp(path, "send_targets/", 13) == 0)
                 return reconcile_st_path(e, path);
+        if (scanned && cur && cur->print_settled && file_print_eq(scanned, &cur->print))
+                return 0;
+        if (e->fault)
+                e->fault("node-read"); /* tests count the reads */
 
-        r = mirror_path_read(e->mirror, path, &data, &len);
+        r = mirror_path_read_print(e->mirror, path, &data, &len, &print, &settled);
         if (r == -ENOENT) {
                 problem_clear(e, path);
                 if (!cur)
@@ -751,8 +762,11 @@ static int reconcile_node_path(struct engine *e, const char *path)
                 problem_set(e, path, "unreadable", "it is %s", mirror_read_strerror(r));
                 return 0;
         }
-        if (cur && cur->content_len == len && memcmp(cur->content, data, len) == 0)
+        if (cur && cur->content_len == len && memcmp(cur->content, data, len) == 0) {
+                cur->print = print;
+                cur->print_settled = settled;
                 return 0;
+        }
         r = bsnap_new(path, data, len, 0, "external", cur ? cur->created_usec : 0, 0, &snap, &err);
         if (r == -ENOMEM)
                 return r;
@@ -787,6 +801,8 @@ static int reconcile_node_path(struct engine *e, const char *path)
         snap->updated_usec = clock_usec(CLOCK_REALTIME);
         if (!cur)
                 snap->created_usec = snap->updated_usec;
+        snap->print = print;
+        snap->print_settled = settled;
         event_record(e, snap->id, cur ? "changed" : "added", rev);
         log_info("Imported external change of '%s' as revision %" PRIu64, path, rev);
         {
@@ -814,9 +830,16 @@ static int str_cmp(const void *a, const void *b)
         return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int entry_cmp(const void *a, const void *b)
+{
+        return strcmp(((const struct mirror_node_entry *)a)->path,
+                      ((const struct mirror_node_entry *)b)->path);
+}
+
 int reconcile_nodes(struct engine *e)
 {
         struct mirror_node_entry *v = NULL;
+        const struct file_print **seen_print = NULL;
         char **seen = NULL, **gone = NULL;
         size_t n = 0, n_seen = 0, n_gone = 0;
         uint64_t sig;
@@ -826,9 +849,13 @@ int reconcile_nodes(struct engine *e)
         if (r < 0)
                 return log_error_errno(r, "Failed to scan the node db of '%s'",
                                        mirror_root(e->mirror));
+        /* In path order, so that seen (and its prints beside it) is sorted for bsearch. */
+        if (n > 1)
+                qsort(v, n, sizeof(*v), entry_cmp);
         seen = calloc(n + 1, sizeof(char *));
+        seen_print = calloc(n + 1, sizeof(*seen_print));
         gone = calloc(e->n_bidx + e->n_sts + 1, sizeof(char *));
-        if (!seen || !gone) {
+        if (!seen || !seen_print || !gone) {
                 r = -ENOMEM;
                 goto finish;
         }
@@ -841,9 +868,9 @@ int reconcile_nodes(struct engine *e)
                                             "not a regular file: iscsi-ifaced leaves it alone");
                         continue;
                 }
+                seen_print[n_seen] = &v[i].print;
                 seen[n_seen++] = v[i].path;
         }
-        qsort(seen, n_seen, sizeof(char *), str_cmp);
         for (size_t i = 0; i < e->n_bidx; i++)
                 if (!bsearch(&e->bidx[i]->path, seen, n_seen, sizeof(char *), str_cmp) &&
                     !(gone[n_gone++] = strdup(e->bidx[i]->path))) {
@@ -857,9 +884,9 @@ int reconcile_nodes(struct engine *e)
                         goto finish;
                 }
         for (size_t i = 0; i < n_seen && r >= 0; i++)
-                r = reconcile_node_path(e, seen[i]);
+                r = reconcile_node_path(e, seen[i], seen_print[i]);
         for (size_t i = 0; i < n_gone && r >= 0; i++)
-                r = reconcile_node_path(e, gone[i]);
+                r = reconcile_node_path(e, gone[i], NULL);
         if (r >= 0) {
                 /* Problems of paths that are gone are stale. */
                 pthread_mutex_lock(&e->health_lock);
@@ -867,8 +894,9 @@ int reconcile_nodes(struct engine *e)
                         const char *pn = e->problems[i].name;
                         bool keep = !strchr(pn, '/');
 
-                        for (size_t k = 0; !keep && k < n; k++)
-                                keep = streq(v[k].path, pn);
+                        if (!keep && n > 0)
+                                keep = bsearch(&(struct mirror_node_entry){ .path = (char *)pn }, v,
+                                               n, sizeof(*v), entry_cmp);
                         if (keep) {
                                 i++;
                                 continue;
@@ -885,6 +913,7 @@ finish:
                 free(gone[i]);
         free(gone);
         free(seen);
+        free(seen_print);
         mirror_node_entries_free(v, n);
         return r;
 }
@@ -1151,7 +1180,7 @@ static int settle_node(struct engine *e, const char *path, const char *id,
                         return 0;
                 }
                 if (pass == 0) {
-                        r = reconcile_node_path(e, path);
+                        r = reconcile_node_path(e, path, NULL);
                         if (r < 0)
                                 return r;
                 }

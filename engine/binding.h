@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fs.h"
 #include "macro.h"
 #include "node.h"
 
@@ -38,7 +39,11 @@ struct binding_snap {
         int64_t updated_usec;
         bool old_style;  /* nodes/<t>/<ip>,<port>: read and shown, never written */
         char *link_path; /* its send_targets link ("" when none), engine-private */
-        unsigned refs;   /* atomic */
+        /* Engine-private, under write_lock: the settled print of the file whose bytes were last
+         * seen equal to content (reconcile_nodes need not read it while it holds). */
+        struct file_print print;
+        bool print_settled;
+        unsigned refs; /* atomic */
 };
 
 struct binding_snap *binding_snap_ref(struct binding_snap *s);

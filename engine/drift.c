@@ -843,15 +843,16 @@ static void *watch_thread(void *userdata)
                          * (IN_DELETE_SELF waits for the last reference): look at the path
                          * ourselves, one lstat() a tick.
                          */
-                        bool gone = false;
-
-                        bool nodes = false;
+                        bool gone = false, nodes;
 
                         if (pthread_mutex_trylock(&e->write_lock) == 0) {
                                 gone = mirror_ifaces_check(e->mirror) < 0;
-                                nodes = !gone && nodes_changed(e);
                                 pthread_mutex_unlock(&e->write_lock);
                         }
+                        /* The node db's scan (a stat of each entry) needs no lock: the tree
+                         * is under the root, which the mirror never changes, and a scan that
+                         * meets a write half done only says "changed". */
+                        nodes = !gone && nodes_changed(e);
                         if (nodes) {
                                 /* nodes/ or send_targets/ changed (no inotify there: it is a
                                  * tree; one scan of stats a tick tells). */

@@ -131,7 +131,8 @@ struct engine {
 
         /* The bindings (binding.c), sorted by id, and the discovery records: changed holding
          * write_lock and index_lock (exclusive), read holding either, like idx. The defaults
-         * are set in engine_new; nodes_sig is under write_lock. */
+         * are set in engine_new; nodes_sig is written under write_lock and read by the
+         * watcher's scan without it. */
         struct binding_snap **bidx;
         size_t n_bidx;
         size_t cap_bidx;
@@ -145,7 +146,7 @@ struct engine {
         struct node_rec node_defaults;
         char *conf_text; /* the iscsid.conf in force, NULL: compiled defaults */
         size_t conf_len;
-        uint64_t nodes_sig; /* of the node db when last reconciled (mirror_nodes_scan) */
+        _Atomic uint64_t nodes_sig; /* of the node db when last reconciled (mirror_nodes_scan) */
 
         /* Discovery runs (discovery.c), a leaf lock like health_lock; disc_binders counts the
          * bind threads (engine_free waits for them on disc_cond). */

@@ -1228,22 +1228,29 @@ static int walk_dirs(struct mirror *m, const struct split_path *sp, bool create,
         return 0;
 }
 
-int mirror_path_read(struct mirror *m, const char *path, char **ret, size_t *ret_len)
+int mirror_path_read_print(struct mirror *m, const char *path, char **ret, size_t *ret_len,
+                           struct file_print *print, bool *settled)
 {
         struct split_path sp;
         int fds[PATH_DEPTH_MAX] = { -1, -1, -1, -1 };
         int r;
 
-        assert_return(m && ret, -EINVAL);
+        assert_return(m && ret && !print == !settled, -EINVAL);
         r = split_path(path, &sp);
         if (r < 0)
                 return r;
         r = walk_dirs(m, &sp, false, fds);
         if (r < 0)
                 return r == -ENOTDIR ? -EINVAL : r;
-        r = read_at(fds[sp.n - 2], sp.comp[sp.n - 1], MIRROR_READ_MAX, ret, ret_len, NULL, NULL);
+        r = read_at(fds[sp.n - 2], sp.comp[sp.n - 1], MIRROR_READ_MAX, ret, ret_len, print,
+                    settled);
         close_fds(fds, sp.n - 1);
         return r;
+}
+
+int mirror_path_read(struct mirror *m, const char *path, char **ret, size_t *ret_len)
+{
+        return mirror_path_read_print(m, path, ret, ret_len, NULL, NULL);
 }
 
 int mirror_path_write(struct mirror *m, const char *path, const char *data, size_t len)
@@ -1722,6 +1729,7 @@ static int scan_add(struct scan_state *s, const char *path, const struct stat *s
                         S_ISLNK(st->st_mode) ? MIRROR_ENTRY_LINK :
                                                MIRROR_ENTRY_OTHER,
         };
+        file_print_of(st, &s->items[s->n].print);
         if (!s->items[s->n].path)
                 return -ENOMEM;
         s->n++;

@@ -147,6 +147,9 @@ const char *mirror_root(const struct mirror *m);
 
 /* Read a file of the node db whole (mirror_read's rules). -EINVAL for a path that breaks them. */
 int mirror_path_read(struct mirror *m, const char *path, char **ret, size_t *ret_len);
+/* The same, with the file's print as read and whether it is settled (mirror_read_print). */
+int mirror_path_read_print(struct mirror *m, const char *path, char **ret, size_t *ret_len,
+                           struct file_print *print, bool *settled);
 
 /* Write it atomically and durably, creating its directories (durably) where missing. */
 int mirror_path_write(struct mirror *m, const char *path, const char *data, size_t len);
@@ -228,6 +231,7 @@ enum mirror_entry_type {
 struct mirror_node_entry {
         char *path; /* root-relative */
         enum mirror_entry_type type;
+        struct file_print print; /* as the scan saw it (lstat) */
 };
 
 /*

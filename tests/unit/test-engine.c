@@ -791,6 +791,94 @@ static void test_engine_full_pass_lets_writes_through(void **state)
         assert_int_equal(count_sql(f, "SELECT count(*) FROM ifaces WHERE name LIKE 'ext%'"), 1100);
 }
 
+/* --- the node db is read only where it changed --------------------------------------------- */
+
+static atomic_int node_reads;
+
+static void read_hook(const char *point)
+{
+        if (streq(point, "node-read"))
+                atomic_fetch_add(&node_reads, 1);
+}
+
+/* Replace "from" by "to" (the same length) in the file at path, in place, as an editor would. */
+static void file_edit(const char *path, const char *from, const char *to)
+{
+        char buf[65536], *p;
+        size_t n;
+        FILE *fp = fopen(path, "re");
+
+        assert_non_null(fp);
+        n = fread(buf, 1, sizeof(buf) - 1, fp);
+        fclose(fp);
+        buf[n] = 0;
+        p = strstr(buf, from);
+        assert_non_null(p);
+        assert_int_equal(strlen(from), strlen(to));
+        memcpy(p, to, strlen(to));
+        fp = fopen(path, "we");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(buf, 1, n, fp), n);
+        fclose(fp);
+}
+
+/*
+ * A pass over the node db reads a node file only when its print moved since its bytes were last
+ * seen equal to its binding's, and only when that print was settled: a file changed again within
+ * the same tick as the read (same size, same time) is read again, and its change imported.
+ */
+static void test_engine_node_db_read_where_changed(void **state)
+{
+        struct fixture *f = *state;
+        struct binding_snap *b = NULL;
+        char id[256], path[900];
+        struct binding_key key;
+        struct iface_error err = {};
+
+        engine_free(f->e);
+        fixture_open(f, ENGINE_DRIFT_IMPORT, read_hook);
+        for (int i = 0; i < 40; i++) {
+                snprintf(id, sizeof(id), "iqn.2001-04.com.example:t%d,10.0.0.1,3260,1,default", i);
+                assert_int_equal(binding_id_parse(id, &key, &err), 0);
+                assert_int_equal(engine_binding_create(f->e, &ctx, &key, NULL, NULL, NULL, &err),
+                                 0);
+        }
+        usleep(60 * 1000); /* older than a tick: the prints of the next reads are settled */
+
+        /* New records carry no print: each file is read once, then trusted. */
+        atomic_store(&node_reads, 0);
+        assert_int_equal(engine_rescan(f->e), 0);
+        assert_int_equal(atomic_load(&node_reads), 40);
+        atomic_store(&node_reads, 0);
+        assert_int_equal(engine_rescan(f->e), 0);
+        assert_int_equal(atomic_load(&node_reads), 0);
+
+        /* One file changed from outside: that one is read, and the change imported. */
+        snprintf(path, sizeof(path), "%s/nodes/iqn.2001-04.com.example:t7/10.0.0.1,3260,1/default",
+                 f->root);
+        file_edit(path, "replacement_timeout = 120", "replacement_timeout = 121");
+        atomic_store(&node_reads, 0);
+        assert_int_equal(engine_rescan(f->e), 0);
+        assert_int_equal(atomic_load(&node_reads), 1);
+        assert_int_equal(
+                engine_binding_get(f->e, "iqn.2001-04.com.example:t7,10.0.0.1,3260,1,default", &b),
+                0);
+        assert_non_null(strstr(b->content, "replacement_timeout = 121\n"));
+        binding_snap_unref(b);
+
+        /* Changed again at once, same size: the last read's print was not settled, so it is
+         * read again and the change is seen. */
+        file_edit(path, "replacement_timeout = 121", "replacement_timeout = 122");
+        atomic_store(&node_reads, 0);
+        assert_int_equal(engine_rescan(f->e), 0);
+        assert_int_equal(atomic_load(&node_reads), 1);
+        assert_int_equal(
+                engine_binding_get(f->e, "iqn.2001-04.com.example:t7,10.0.0.1,3260,1,default", &b),
+                0);
+        assert_non_null(strstr(b->content, "replacement_timeout = 122\n"));
+        binding_snap_unref(b);
+}
+
 /* --- the audit trail is read without waiting for a write ------------------------------------ */
 
 static void *create_waits(void *userdata)
@@ -941,6 +1029,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_engine_watcher_imports_within_a_second, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_full_pass_lets_writes_through, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_engine_node_db_read_where_changed, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_crash_points_leave_old_or_new, setup,
                                                 teardown),
