@@ -632,6 +632,56 @@ static int pass_add(char ***v, size_t *n, size_t *cap, char *name)
         return 0;
 }
 
+/*
+ * Reconcile a[0..na), then b[0..nb), under write_lock and iscsiadm's lock, PASS_LOCKED_STEP
+ * names per hold, the directory checked again at each hold: one replaced or removed meanwhile
+ * is left to the watcher's root handling, never read as deletions. With listing (a full pass's
+ * names of ifaces/), the last hold also prunes the problems of names that are neither a file nor
+ * a record, and reconciles the node db. iscsiadm's lock is tried once per hold, never waited for
+ * holding write_lock; while iscsiadm has it, the hold is tried again every 10 ms (iscsiadm's own
+ * retry) for up to a second. 0, or -ETIMEDOUT (try again later), or another -errno.
+ */
+static int reconcile_steps(struct engine *e, char *const *a, size_t na, char *const *b, size_t nb,
+                           char **listing, size_t n_listing)
+{
+        int r = 0;
+
+        for (size_t i = 0, k = 0, tries = 0; r >= 0;) {
+                bool last;
+
+                if ((i > 0 || k > 0 || tries > 0) && !pass_pause(e))
+                        return -ETIMEDOUT;
+                pthread_mutex_lock(&e->write_lock);
+                r = mirror_lock(e->mirror, 0);
+                if (r == -ETIMEDOUT && ++tries < PASS_LOCK_TRIES) {
+                        struct pollfd p = { .fd = e->stop_fds[0], .events = POLLIN };
+
+                        pthread_mutex_unlock(&e->write_lock);
+                        r = poll(&p, 1, 10) == 0 ? 0 : -ETIMEDOUT;
+                        continue;
+                }
+                if (r < 0) {
+                        pthread_mutex_unlock(&e->write_lock);
+                        break;
+                }
+                tries = 0;
+                if (mirror_ifaces_check(e->mirror) < 0)
+                        r = -ETIMEDOUT; /* the watcher's root handling first */
+                for (size_t s = 0; s < PASS_LOCKED_STEP && r >= 0 && i + k < na + nb; s++)
+                        r = i < na ? reconcile_name(e, a[i++]) : reconcile_name(e, b[k++]);
+                last = r >= 0 && i + k == na + nb;
+                if (last && listing) {
+                        problem_prune(e, listing, n_listing);
+                        r = reconcile_nodes(e);
+                }
+                mirror_unlock(e->mirror);
+                pthread_mutex_unlock(&e->write_lock);
+                if (last)
+                        break;
+        }
+        return r;
+}
+
 static int full_pass(struct engine *e)
 {
         char **names = NULL, **todo = NULL, **gone = NULL, *cursor = NULL;
@@ -703,47 +753,9 @@ static int full_pass(struct engine *e)
                         r = -ENOMEM;
         }
 
-        /*
-         * 4 and 5, under both locks; the last step also prunes and does the node db. iscsiadm's
-         * lock is tried once per hold, never waited for on write_lock; while iscsiadm holds it,
-         * the step is tried again every 10 ms (iscsiadm's own retry), for up to a second.
-         */
-        for (size_t i = 0, k = 0, tries = 0; r >= 0;) {
-                bool last;
-
-                if ((i > 0 || k > 0 || tries > 0) && !pass_pause(e)) {
-                        r = -ETIMEDOUT;
-                        break;
-                }
-                pthread_mutex_lock(&e->write_lock);
-                r = mirror_lock(e->mirror, 0);
-                if (r == -ETIMEDOUT && ++tries < PASS_LOCK_TRIES) {
-                        struct pollfd p = { .fd = e->stop_fds[0], .events = POLLIN };
-
-                        pthread_mutex_unlock(&e->write_lock);
-                        r = poll(&p, 1, 10) == 0 ? 0 : -ETIMEDOUT;
-                        continue;
-                }
-                if (r < 0) {
-                        pthread_mutex_unlock(&e->write_lock);
-                        break;
-                }
-                tries = 0;
-                if (mirror_ifaces_check(e->mirror) < 0)
-                        r = -ETIMEDOUT; /* the watcher's root handling first */
-                for (size_t s = 0; s < PASS_LOCKED_STEP && r >= 0 && i + k < n_todo + n_gone; s++)
-                        r = i < n_todo ? reconcile_name(e, todo[i++]) :
-                                         reconcile_name(e, gone[k++]);
-                last = r >= 0 && i + k == n_todo + n_gone;
-                if (last) {
-                        problem_prune(e, names, n);
-                        r = reconcile_nodes(e);
-                }
-                mirror_unlock(e->mirror);
-                pthread_mutex_unlock(&e->write_lock);
-                if (last)
-                        break;
-        }
+        /* 4 and 5. */
+        if (r >= 0)
+                r = reconcile_steps(e, todo, n_todo, gone, n_gone, names, n);
 
         free(cursor);
         free(todo); /* borrowed from names */
@@ -892,18 +904,16 @@ static void *watch_thread(void *userdata)
                                 full = true;
                                 r = 0;
                         }
-                        if (r >= 0 && !full)
-                                for (size_t i = 0; i < set.n && r >= 0; i++)
-                                        r = reconcile_name(e, set.names[i]);
                         mirror_unlock(e->mirror);
                 }
                 pthread_mutex_unlock(&e->write_lock);
-                /* The whole directory: in steps of its own, the locks let go between them. */
+                /* The names, or the whole directory: in steps, the locks let go between them. */
                 if (r >= 0 && full) {
                         r = full_pass(e);
                         if (r >= 0)
                                 last_full = clock_usec(CLOCK_REALTIME);
-                }
+                } else if (r >= 0)
+                        r = reconcile_steps(e, set.names, set.n, NULL, 0, NULL, 0);
                 if (r == -ETIMEDOUT)
                         continue; /* iscsiadm is busy: keep the set, try again */
                 if (r < 0 && atomic_load(&e->root_fault) == 0)

@@ -791,6 +791,44 @@ static void test_engine_full_pass_lets_writes_through(void **state)
         assert_int_equal(count_sql(f, "SELECT count(*) FROM ifaces WHERE name LIKE 'ext%'"), 1100);
 }
 
+/*
+ * Fewer changed names than a full pass needs (here 100 new files) are reconciled in steps too,
+ * 32 at a time: a write made at the first pause goes through, and every file is imported.
+ */
+static void test_engine_watcher_names_let_writes_through(void **state)
+{
+        struct fixture *f = *state;
+        struct timespec ts;
+        char name[64], body[256];
+
+        engine_free(f->e);
+        fixture_open(f, ENGINE_DRIFT_IMPORT, pass_hook);
+        sem_init(&pass_paused, 0, 0);
+        sem_init(&pass_resume, 0, 0);
+        atomic_store(&pass_pauses, 0);
+        assert_int_equal(engine_start_watch(f->e), 0);
+        for (int i = 0; i < 100; i++) {
+                snprintf(name, sizeof(name), "ext%d", i);
+                snprintf(body, sizeof(body),
+                         "# BEGIN RECORD 2.1.8\niface.iscsi_ifacename = %s\n"
+                         "iface.net_ifacename = eth7\niface.transport_name = tcp\n"
+                         "# END RECORD\n",
+                         name);
+                file_write(f, name, body);
+        }
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 60;
+        assert_int_equal(sem_timedwait(&pass_paused, &ts), 0);
+        create(f, "during", "eth2");
+        sem_post(&pass_resume);
+        for (int i = 0; i < 100; i++) {
+                snprintf(name, sizeof(name), "ext%d", i);
+                assert_true(wait_get(f, name, 0, 30));
+        }
+        assert_mirrors(f, "during", true);
+        assert_mirrors(f, "ext99", true);
+}
+
 /* --- the node db is read only where it changed --------------------------------------------- */
 
 static atomic_int node_reads;
@@ -1029,6 +1067,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_engine_watcher_imports_within_a_second, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_full_pass_lets_writes_through, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_engine_watcher_names_let_writes_through, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_node_db_read_where_changed, setup,
                                                 teardown),
