@@ -836,22 +836,48 @@ static int entry_cmp(const void *a, const void *b)
                       ((const struct mirror_node_entry *)b)->path);
 }
 
-int reconcile_nodes(struct engine *e)
+int nodes_scan(struct engine *e, struct node_scan *ret)
 {
-        struct mirror_node_entry *v = NULL;
-        const struct file_print **seen_print = NULL;
-        char **seen = NULL, **gone = NULL;
-        size_t n = 0, n_seen = 0, n_gone = 0;
-        uint64_t sig;
         int r;
 
-        r = mirror_nodes_scan(e->mirror, &v, &n, &sig);
+        *ret = (struct node_scan){};
+        r = mirror_nodes_scan(e->mirror, &ret->v, &ret->n, &ret->sig);
+        if (r < 0)
+                return r;
+        /* In path order, so that reconcile_nodes_scanned's lists are sorted for bsearch. */
+        if (ret->n > 1)
+                qsort(ret->v, ret->n, sizeof(*ret->v), entry_cmp);
+        return 0;
+}
+
+void node_scan_done(struct node_scan *s)
+{
+        mirror_node_entries_free(s->v, s->n);
+        *s = (struct node_scan){};
+}
+
+int reconcile_nodes(struct engine *e)
+{
+        struct node_scan s;
+        int r;
+
+        r = nodes_scan(e, &s);
         if (r < 0)
                 return log_error_errno(r, "Failed to scan the node db of '%s'",
                                        mirror_root(e->mirror));
-        /* In path order, so that seen (and its prints beside it) is sorted for bsearch. */
-        if (n > 1)
-                qsort(v, n, sizeof(*v), entry_cmp);
+        r = reconcile_nodes_scanned(e, &s);
+        node_scan_done(&s);
+        return r;
+}
+
+int reconcile_nodes_scanned(struct engine *e, const struct node_scan *s)
+{
+        const struct mirror_node_entry *v = s->v;
+        const struct file_print **seen_print = NULL;
+        char **seen = NULL, **gone = NULL;
+        size_t n = s->n, n_seen = 0, n_gone = 0;
+        int r = 0;
+
         seen = calloc(n + 1, sizeof(char *));
         seen_print = calloc(n + 1, sizeof(*seen_print));
         gone = calloc(e->n_bidx + e->n_sts + 1, sizeof(char *));
@@ -906,7 +932,7 @@ int reconcile_nodes(struct engine *e)
                         e->problems[i] = e->problems[--e->n_problems];
                 }
                 pthread_mutex_unlock(&e->health_lock);
-                e->nodes_sig = sig;
+                e->nodes_sig = s->sig;
         }
 finish:
         for (size_t i = 0; i < n_gone; i++)
@@ -914,17 +940,7 @@ finish:
         free(gone);
         free(seen);
         free(seen_print);
-        mirror_node_entries_free(v, n);
         return r;
-}
-
-bool nodes_changed(struct engine *e)
-{
-        uint64_t sig;
-
-        if (mirror_nodes_scan(e->mirror, NULL, NULL, &sig) < 0)
-                return true;
-        return sig != e->nodes_sig;
 }
 
 /* --- start: rows, defaults, recovery ------------------------------------------------------- */

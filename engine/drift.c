@@ -592,7 +592,7 @@ static bool watch_drain(struct engine *e, struct name_set *set)
  *   4. the rest reconciled as reconcile_all() does, under write_lock and iscsiadm's lock, the
  *      directory checked again at each step: one replaced or removed meanwhile is left to the
  *      watcher's root handling, not taken for deletions;
- *   5. stale problems pruned and the node db reconciled, under both.
+ *   5. stale problems pruned and the node db (scanned with no lock) reconciled, under both.
  *
  * A step cannot miss a change: a file that changes after its stat makes an event of its own, or
  * the next pass sees it, as when the whole pass held the locks (a writer that does not take
@@ -637,12 +637,12 @@ static int pass_add(char ***v, size_t *n, size_t *cap, char *name)
  * names per hold, the directory checked again at each hold: one replaced or removed meanwhile
  * is left to the watcher's root handling, never read as deletions. With listing (a full pass's
  * names of ifaces/), the last hold also prunes the problems of names that are neither a file nor
- * a record, and reconciles the node db. iscsiadm's lock is tried once per hold, never waited for
+ * a record, and reconciles the node db from nodes (its scan, taken before with no lock). iscsiadm's lock is tried once per hold, never waited for
  * holding write_lock; while iscsiadm has it, the hold is tried again every 10 ms (iscsiadm's own
  * retry) for up to a second. 0, or -ETIMEDOUT (try again later), or another -errno.
  */
 static int reconcile_steps(struct engine *e, char *const *a, size_t na, char *const *b, size_t nb,
-                           char **listing, size_t n_listing)
+                           char **listing, size_t n_listing, const struct node_scan *nodes)
 {
         int r = 0;
 
@@ -672,7 +672,7 @@ static int reconcile_steps(struct engine *e, char *const *a, size_t na, char *co
                 last = r >= 0 && i + k == na + nb;
                 if (last && listing) {
                         problem_prune(e, listing, n_listing);
-                        r = reconcile_nodes(e);
+                        r = reconcile_nodes_scanned(e, nodes);
                 }
                 mirror_unlock(e->mirror);
                 pthread_mutex_unlock(&e->write_lock);
@@ -753,9 +753,18 @@ static int full_pass(struct engine *e)
                         r = -ENOMEM;
         }
 
-        /* 4 and 5. */
-        if (r >= 0)
-                r = reconcile_steps(e, todo, n_todo, gone, n_gone, names, n);
+        /* 4 and 5, the node db scanned first, with no lock. */
+        if (r >= 0) {
+                struct node_scan ns = {};
+
+                r = nodes_scan(e, &ns);
+                if (r < 0)
+                        log_error_errno(r, "Failed to scan the node db of '%s'",
+                                        mirror_root(e->mirror));
+                else
+                        r = reconcile_steps(e, todo, n_todo, gone, n_gone, names, n, &ns);
+                node_scan_done(&ns);
+        }
 
         free(cursor);
         free(todo); /* borrowed from names */
@@ -861,17 +870,22 @@ static void *watch_thread(void *userdata)
                                 gone = mirror_ifaces_check(e->mirror) < 0;
                                 pthread_mutex_unlock(&e->write_lock);
                         }
-                        /* The node db's scan (a stat of each entry) needs no lock: the tree
-                         * is under the root, which the mirror never changes, and a scan that
-                         * meets a write half done only says "changed". */
-                        nodes = !gone && nodes_changed(e);
+                        /*
+                         * nodes/ or send_targets/ changed? (No inotify there: it is a tree;
+                         * one scan of stats a tick tells, taken without a lock.) Then the
+                         * changed files are reconciled under the locks.
+                         */
+                        struct node_scan ns = {};
+                        bool scanned = !gone && nodes_scan(e, &ns) >= 0;
+
+                        nodes = !gone && (!scanned || ns.sig != atomic_load(&e->nodes_sig));
                         if (nodes) {
-                                /* nodes/ or send_targets/ changed (no inotify there: it is a
-                                 * tree; one scan of stats a tick tells). */
                                 pthread_mutex_lock(&e->write_lock);
                                 int k = mirror_lock(e->mirror, 0);
                                 if (k >= 0) {
-                                        k = reconcile_nodes(e);
+                                        /* A scan that failed is taken again, to be logged. */
+                                        k = scanned ? reconcile_nodes_scanned(e, &ns) :
+                                                      reconcile_nodes(e);
                                         mirror_unlock(e->mirror);
                                 }
                                 pthread_mutex_unlock(&e->write_lock);
@@ -879,6 +893,7 @@ static void *watch_thread(void *userdata)
                                         log_warning_errno(k, "Reconciling the node db failed, "
                                                              "retrying later");
                         }
+                        node_scan_done(&ns);
                         if (!gone)
                                 continue;
                         full = true;
@@ -913,7 +928,7 @@ static void *watch_thread(void *userdata)
                         if (r >= 0)
                                 last_full = clock_usec(CLOCK_REALTIME);
                 } else if (r >= 0)
-                        r = reconcile_steps(e, set.names, set.n, NULL, 0, NULL, 0);
+                        r = reconcile_steps(e, set.names, set.n, NULL, 0, NULL, 0, NULL);
                 if (r == -ETIMEDOUT)
                         continue; /* iscsiadm is busy: keep the set, try again */
                 if (r < 0 && atomic_load(&e->root_fault) == 0)

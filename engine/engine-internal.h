@@ -416,8 +416,21 @@ void bindings_free(struct engine *e);
 /* Reconcile nodes/ and send_targets/ with the index, holding write_lock + mirror lock. */
 int reconcile_nodes(struct engine *e);
 
-/* Whether the node db changed since the last reconcile_nodes (one scan of stats). */
-bool nodes_changed(struct engine *e);
+/*
+ * The same in two steps, so that the scan (a stat of each entry of the tree, 0.2 s with 10,000
+ * bindings here) holds no lock: nodes_scan() needs none (the tree is under the root, which the
+ * mirror never changes; a scan that meets a write half done only sees a change), and
+ * reconcile_nodes_scanned() runs holding write_lock + mirror lock, reading only what the scan
+ * says moved. A change after the scan shows in the next scan's signature.
+ */
+struct node_scan {
+        struct mirror_node_entry *v; /* in path order */
+        size_t n;
+        uint64_t sig; /* changes with any change in the tree */
+};
+int nodes_scan(struct engine *e, struct node_scan *ret);
+void node_scan_done(struct node_scan *s);
+int reconcile_nodes_scanned(struct engine *e, const struct node_scan *s);
 
 /* Recovery of an interrupted write of the node db (a path intent). 0 or -errno. */
 int recover_node_intent(struct engine *e, const char *path, const char *content, uint64_t rev,
