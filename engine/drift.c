@@ -777,6 +777,22 @@ static int full_pass(struct engine *e)
         return r;
 }
 
+/*
+ * The node db has no inotify (it is a tree of directories), so the watcher scans it: a stat of
+ * each entry, about 0.2 s of CPU with 10,000 bindings here. Once a second while that is cheap;
+ * beyond, the next scan waits NODES_SCAN_SHARE times the CPU the last one took, so that the
+ * scans take at most 1/NODES_SCAN_SHARE of a core. Our own writes never wait for it: each write
+ * settles the file it replaces itself (settle_node).
+ */
+#define NODES_SCAN_MIN_USEC (1000LL * 1000)
+#define NODES_SCAN_SHARE    20
+
+static int64_t nodes_scan_interval(int64_t took_usec)
+{
+        return took_usec * NODES_SCAN_SHARE > NODES_SCAN_MIN_USEC ? took_usec * NODES_SCAN_SHARE :
+                                                                    NODES_SCAN_MIN_USEC;
+}
+
 /* Watch the directory now at the ifaces/ path (and no longer one that was moved away). */
 static int watch_add(struct engine *e)
 {
@@ -803,6 +819,7 @@ static void *watch_thread(void *userdata)
                 { .fd = e->uevent_fd, .events = POLLIN }, /* < 0: none, poll skips it */
         };
         int64_t last_full = clock_usec(CLOCK_REALTIME), last_sessions = 0, last_look = 0;
+        int64_t next_nodes = 0; /* CLOCK_MONOTONIC: when the node db is scanned next */
         bool alive = true;
 
         (void)pthread_setname_np(pthread_self(), "ifd-drift");
@@ -876,9 +893,17 @@ static void *watch_thread(void *userdata)
                          * changed files are reconciled under the locks.
                          */
                         struct node_scan ns = {};
-                        bool scanned = !gone && nodes_scan(e, &ns) >= 0;
+                        int64_t t = clock_usec(CLOCK_MONOTONIC);
+                        bool due = !gone && t >= next_nodes, scanned = false;
 
-                        nodes = !gone && (!scanned || ns.sig != atomic_load(&e->nodes_sig));
+                        if (due) {
+                                int64_t cpu = clock_usec(CLOCK_THREAD_CPUTIME_ID);
+
+                                scanned = nodes_scan(e, &ns) >= 0;
+                                cpu = clock_usec(CLOCK_THREAD_CPUTIME_ID) - cpu;
+                                next_nodes = t + nodes_scan_interval(cpu);
+                        }
+                        nodes = due && (!scanned || ns.sig != atomic_load(&e->nodes_sig));
                         if (nodes) {
                                 pthread_mutex_lock(&e->write_lock);
                                 int k = mirror_lock(e->mirror, 0);
