@@ -708,6 +708,44 @@ static bool wait_get(struct fixture *f, const char *name, int want, int seconds)
         return false;
 }
 
+/* The engine again with pass_hook, its semaphores fresh. */
+static void pass_fixture(struct fixture *f)
+{
+        engine_free(f->e);
+        fixture_open(f, ENGINE_DRIFT_IMPORT, pass_hook);
+        sem_init(&pass_paused, 0, 0);
+        sem_init(&pass_resume, 0, 0);
+        atomic_store(&pass_pauses, 0);
+}
+
+/* n iface files ext0.. written from outside, as iscsiadm writes them. */
+static void ext_files_write(struct fixture *f, int n)
+{
+        char name[64], body[256];
+
+        for (int i = 0; i < n; i++) {
+                snprintf(name, sizeof(name), "ext%d", i);
+                snprintf(body, sizeof(body),
+                         "# BEGIN RECORD 2.1.8\niface.iscsi_ifacename = %s\n"
+                         "iface.net_ifacename = eth7\niface.transport_name = tcp\n"
+                         "# END RECORD\n",
+                         name);
+                file_write(f, name, body);
+        }
+}
+
+/* At the first pause of a pass: a create, which must get both locks within the lock timeout. */
+static void create_at_first_pause(struct fixture *f)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 60;
+        assert_int_equal(sem_timedwait(&pass_paused, &ts), 0);
+        create(f, "during", "eth2");
+        sem_post(&pass_resume);
+}
+
 /*
  * A burst of more than 1,024 changed names makes the watcher look at the whole directory. It
  * does so in steps and lets the locks go between them: a write made while the pass is paused
@@ -719,14 +757,9 @@ static void test_engine_full_pass_lets_writes_through(void **state)
 {
         struct fixture *f = *state;
         struct engine_health h = {};
-        struct timespec ts;
-        char name[64], body[256], path[600];
+        char name[64], path[600];
 
-        engine_free(f->e);
-        fixture_open(f, ENGINE_DRIFT_IMPORT, pass_hook);
-        sem_init(&pass_paused, 0, 0);
-        sem_init(&pass_resume, 0, 0);
-        atomic_store(&pass_pauses, 0);
+        pass_fixture(f);
 
         /* More records than one step of the pass looks at (256). */
         for (int i = 0; i < 300; i++) {
@@ -737,15 +770,7 @@ static void test_engine_full_pass_lets_writes_through(void **state)
 
         /* The burst: 1,100 new files, 10 records' files removed, one file iscsiadm cannot
          * parse. */
-        for (int i = 0; i < 1100; i++) {
-                snprintf(name, sizeof(name), "ext%d", i);
-                snprintf(body, sizeof(body),
-                         "# BEGIN RECORD 2.1.8\niface.iscsi_ifacename = %s\n"
-                         "iface.net_ifacename = eth7\niface.transport_name = tcp\n"
-                         "# END RECORD\n",
-                         name);
-                file_write(f, name, body);
-        }
+        ext_files_write(f, 1100);
         for (int i = 0; i < 10; i++) {
                 snprintf(path, sizeof(path), "%s/ifaces/own%d", f->root, i * 30);
                 assert_int_equal(unlink(path), 0);
@@ -753,11 +778,7 @@ static void test_engine_full_pass_lets_writes_through(void **state)
         file_write(f, "junk", "iface.iscsi_ifacename = junk\nthis is no record\n");
 
         /* Paused between two steps: a write goes through now. */
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 60;
-        assert_int_equal(sem_timedwait(&pass_paused, &ts), 0);
-        create(f, "during", "eth2");
-        sem_post(&pass_resume);
+        create_at_first_pause(f);
 
         /* The pass goes on to its end: the last file imported, the last removal dropped. */
         assert_true(wait_get(f, "ext1099", 0, 60));
@@ -798,29 +819,12 @@ static void test_engine_full_pass_lets_writes_through(void **state)
 static void test_engine_watcher_names_let_writes_through(void **state)
 {
         struct fixture *f = *state;
-        struct timespec ts;
-        char name[64], body[256];
+        char name[64];
 
-        engine_free(f->e);
-        fixture_open(f, ENGINE_DRIFT_IMPORT, pass_hook);
-        sem_init(&pass_paused, 0, 0);
-        sem_init(&pass_resume, 0, 0);
-        atomic_store(&pass_pauses, 0);
+        pass_fixture(f);
         assert_int_equal(engine_start_watch(f->e), 0);
-        for (int i = 0; i < 100; i++) {
-                snprintf(name, sizeof(name), "ext%d", i);
-                snprintf(body, sizeof(body),
-                         "# BEGIN RECORD 2.1.8\niface.iscsi_ifacename = %s\n"
-                         "iface.net_ifacename = eth7\niface.transport_name = tcp\n"
-                         "# END RECORD\n",
-                         name);
-                file_write(f, name, body);
-        }
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 60;
-        assert_int_equal(sem_timedwait(&pass_paused, &ts), 0);
-        create(f, "during", "eth2");
-        sem_post(&pass_resume);
+        ext_files_write(f, 100);
+        create_at_first_pause(f);
         for (int i = 0; i < 100; i++) {
                 snprintf(name, sizeof(name), "ext%d", i);
                 assert_true(wait_get(f, name, 0, 30));
@@ -891,30 +895,28 @@ static void test_engine_node_db_read_where_changed(void **state)
         assert_int_equal(engine_rescan(f->e), 0);
         assert_int_equal(atomic_load(&node_reads), 0);
 
-        /* One file changed from outside: that one is read, and the change imported. */
+        /* One file changed from outside: that one is read, and the change imported. Then
+         * changed again at once, same size: the last read's print was not settled, so it is read
+         * again and the change is seen. */
         snprintf(path, sizeof(path), "%s/nodes/iqn.2001-04.com.example:t7/10.0.0.1,3260,1/default",
                  f->root);
-        file_edit(path, "replacement_timeout = 120", "replacement_timeout = 121");
-        atomic_store(&node_reads, 0);
-        assert_int_equal(engine_rescan(f->e), 0);
-        assert_int_equal(atomic_load(&node_reads), 1);
-        assert_int_equal(
-                engine_binding_get(f->e, "iqn.2001-04.com.example:t7,10.0.0.1,3260,1,default", &b),
-                0);
-        assert_non_null(strstr(b->content, "replacement_timeout = 121\n"));
-        binding_snap_unref(b);
+        for (int v = 121; v <= 122; v++) {
+                char from[64], to[64];
 
-        /* Changed again at once, same size: the last read's print was not settled, so it is
-         * read again and the change is seen. */
-        file_edit(path, "replacement_timeout = 121", "replacement_timeout = 122");
-        atomic_store(&node_reads, 0);
-        assert_int_equal(engine_rescan(f->e), 0);
-        assert_int_equal(atomic_load(&node_reads), 1);
-        assert_int_equal(
-                engine_binding_get(f->e, "iqn.2001-04.com.example:t7,10.0.0.1,3260,1,default", &b),
-                0);
-        assert_non_null(strstr(b->content, "replacement_timeout = 122\n"));
-        binding_snap_unref(b);
+                snprintf(from, sizeof(from), "replacement_timeout = %d", v - 1);
+                snprintf(to, sizeof(to), "replacement_timeout = %d", v);
+                file_edit(path, from, to);
+                atomic_store(&node_reads, 0);
+                assert_int_equal(engine_rescan(f->e), 0);
+                assert_int_equal(atomic_load(&node_reads), 1);
+                assert_int_equal(
+                        engine_binding_get(
+                                f->e, "iqn.2001-04.com.example:t7,10.0.0.1,3260,1,default", &b),
+                        0);
+                strcat(to, "\n");
+                assert_non_null(strstr(b->content, to));
+                binding_snap_unref(b);
+        }
 }
 
 /* --- the audit trail is read without waiting for a write ------------------------------------ */
