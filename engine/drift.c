@@ -602,7 +602,7 @@ static bool watch_drain(struct engine *e, struct name_set *set)
  */
 #define PASS_STEP        256 /* names stat'ed per hold of write_lock: about 1.3 ms here */
 #define PASS_LOCKED_STEP 32  /* names reconciled per hold of both locks (each may be read) */
-#define PASS_LOCK_TRIES  100 /* tries at iscsiadm's lock for one step, 10 ms apart */
+#define PASS_LOCK_TRIES  100 /* the watcher's tries at iscsiadm's lock for a step, 10 ms apart */
 
 /* Between two steps: let a write that waits for write_lock have it first (the mutex is not
  * fair: this thread would take it again before the woken waiter runs). False: stopping. */
@@ -642,7 +642,8 @@ static int pass_add(char ***v, size_t *n, size_t *cap, char *name)
  * retry) for up to a second. 0, or -ETIMEDOUT (try again later), or another -errno.
  */
 static int reconcile_steps(struct engine *e, char *const *a, size_t na, char *const *b, size_t nb,
-                           char **listing, size_t n_listing, const struct node_scan *nodes)
+                           char **listing, size_t n_listing, const struct node_scan *nodes,
+                           unsigned lock_tries)
 {
         int r = 0;
 
@@ -653,7 +654,7 @@ static int reconcile_steps(struct engine *e, char *const *a, size_t na, char *co
                         return -ETIMEDOUT;
                 pthread_mutex_lock(&e->write_lock);
                 r = mirror_lock(e->mirror, 0);
-                if (r == -ETIMEDOUT && ++tries < PASS_LOCK_TRIES) {
+                if (r == -ETIMEDOUT && ++tries < lock_tries) {
                         struct pollfd p = { .fd = e->stop_fds[0], .events = POLLIN };
 
                         pthread_mutex_unlock(&e->write_lock);
@@ -682,7 +683,7 @@ static int reconcile_steps(struct engine *e, char *const *a, size_t na, char *co
         return r;
 }
 
-static int full_pass(struct engine *e)
+static int full_pass(struct engine *e, unsigned lock_tries)
 {
         char **names = NULL, **todo = NULL, **gone = NULL, *cursor = NULL;
         size_t n = 0, n_todo = 0, cap_todo = 0, n_gone = 0, cap_gone = 0;
@@ -762,7 +763,8 @@ static int full_pass(struct engine *e)
                         log_error_errno(r, "Failed to scan the node db of '%s'",
                                         mirror_root(e->mirror));
                 else
-                        r = reconcile_steps(e, todo, n_todo, gone, n_gone, names, n, &ns);
+                        r = reconcile_steps(e, todo, n_todo, gone, n_gone, names, n, &ns,
+                                            lock_tries);
                 node_scan_done(&ns);
         }
 
@@ -949,11 +951,12 @@ static void *watch_thread(void *userdata)
                 pthread_mutex_unlock(&e->write_lock);
                 /* The names, or the whole directory: in steps, the locks let go between them. */
                 if (r >= 0 && full) {
-                        r = full_pass(e);
+                        r = full_pass(e, PASS_LOCK_TRIES);
                         if (r >= 0)
                                 last_full = clock_usec(CLOCK_REALTIME);
                 } else if (r >= 0)
-                        r = reconcile_steps(e, set.names, set.n, NULL, 0, NULL, 0, NULL);
+                        r = reconcile_steps(e, set.names, set.n, NULL, 0, NULL, 0, NULL,
+                                            PASS_LOCK_TRIES);
                 if (r == -ETIMEDOUT)
                         continue; /* iscsiadm is busy: keep the set, try again */
                 if (r < 0 && atomic_load(&e->root_fault) == 0)
@@ -976,13 +979,13 @@ int engine_rescan(struct engine *e)
                 r = root_settle(e);
                 if (r > 0 && e->watching)
                         (void)watch_add(e);
-                if (r >= 0)
-                        r = reconcile_all(e);
-                if (r >= 0)
-                        r = reconcile_nodes(e);
                 mirror_unlock(e->mirror);
         }
         pthread_mutex_unlock(&e->write_lock);
+        /* The whole db root in the watcher's steps, iscsiadm's lock waited for as long as a
+         * write would wait for it (in 10 ms tries, write_lock let go between them). */
+        if (r >= 0)
+                r = full_pass(e, e->lock_timeout_ms / 10 + 1);
         if (r < 0)
                 return r;
 
