@@ -833,6 +833,32 @@ static void test_engine_watcher_names_let_writes_through(void **state)
         assert_mirrors(f, "ext99", true);
 }
 
+static void *rescan_thread(void *userdata)
+{
+        struct fixture *f = userdata;
+
+        return (void *)(intptr_t)engine_rescan(f->e);
+}
+
+/* A rescan (SIGHUP) takes the same steps: a write made at its first pause goes through. */
+static void test_engine_rescan_lets_writes_through(void **state)
+{
+        struct fixture *f = *state;
+        pthread_t t;
+        void *ret;
+
+        pass_fixture(f);
+        ext_files_write(f, 100);
+        assert_int_equal(pthread_create(&t, NULL, rescan_thread, f), 0);
+        create_at_first_pause(f);
+        assert_int_equal(pthread_join(t, &ret), 0);
+        assert_int_equal((intptr_t)ret, 0);
+        assert_true(wait_get(f, "ext0", 0, 1));
+        assert_true(wait_get(f, "ext99", 0, 1));
+        assert_mirrors(f, "during", true);
+        assert_mirrors(f, "ext50", true);
+}
+
 /* --- the node db is read only where it changed --------------------------------------------- */
 
 static atomic_int node_reads;
@@ -1071,6 +1097,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_engine_full_pass_lets_writes_through, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_watcher_names_let_writes_through, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_engine_rescan_lets_writes_through, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_engine_node_db_read_where_changed, setup,
                                                 teardown),
