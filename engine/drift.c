@@ -637,9 +637,10 @@ static int pass_add(char ***v, size_t *n, size_t *cap, char *name)
  * names per hold, the directory checked again at each hold: one replaced or removed meanwhile
  * is left to the watcher's root handling, never read as deletions. With listing (a full pass's
  * names of ifaces/), the last hold also prunes the problems of names that are neither a file nor
- * a record, and reconciles the node db from nodes (its scan, taken before with no lock). iscsiadm's lock is tried once per hold, never waited for
- * holding write_lock; while iscsiadm has it, the hold is tried again every 10 ms (iscsiadm's own
- * retry) for up to a second. 0, or -ETIMEDOUT (try again later), or another -errno.
+ * a record, and reconciles the node db from nodes (its scan, taken before with no lock).
+ * iscsiadm's lock is tried once per hold, never waited for holding write_lock; while iscsiadm
+ * has it, the hold is tried again every 10 ms (iscsiadm's own retry), lock_tries times in all.
+ * 0, or -ETIMEDOUT (try again later), or another -errno.
  */
 static int reconcile_steps(struct engine *e, char *const *a, size_t na, char *const *b, size_t nb,
                            char **listing, size_t n_listing, const struct node_scan *nodes,

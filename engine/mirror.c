@@ -862,10 +862,8 @@ int mirror_list(struct mirror *m, char ***ret_names, size_t *ret_n)
         DIR *d = NULL;
         int r;
 
-        assert_return(m, -EINVAL);
         assert_return(ret_names, -EINVAL);
-
-        r = open_dir_stream(m->ifaces_fd, &d);
+        r = mirror_ifaces_stream(m, &d);
         if (r < 0)
                 return r;
         return mirror_list_stream(d, ret_names, ret_n);
